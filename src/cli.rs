@@ -1,0 +1,356 @@
+//! The command line: `serve` (default), `check`, `tools`, `call`, `agent-card`; flags from `config::SETTINGS`.
+
+use std::io::{self, BufReader, Write};
+use std::process::ExitCode;
+
+use serde_json::{json, Map, Value};
+
+use crate::config::{Auth, Config, SETTINGS};
+use crate::error::Error;
+use crate::mcp::{self, Server};
+use crate::pve::Pve;
+use crate::tls::Trust;
+use crate::tools::{self, Ctx};
+
+const USAGE: &str = "\
+usage: proxmox-mcp-server [FLAGS] [COMMAND]
+
+commands:
+  (none)                 serve MCP over stdin/stdout (what MCP hosts run)
+  check                  test connection, TLS, login and PVE version (alias: test-connection); --json
+  tools [--json]         list the tools active at the current access level
+  call TOOL [key=value ...] [--json ARGS]
+                         run one tool and print its result (values parse as JSON when they can)
+  agent-card             print the A2A agent card (agent-card.json)
+  --version, --help
+";
+
+#[derive(Debug, PartialEq)]
+enum Command {
+    Serve,
+    Check { json: bool },
+    Tools { json: bool },
+    Call { tool: String, args: Map<String, Value> },
+    AgentCard,
+    Version,
+    Help,
+}
+
+/// Parsed command line: the command and the settings given as flags.
+#[derive(Debug)]
+struct Cli {
+    command: Command,
+    flags: Vec<(&'static str, String)>,
+}
+
+fn help() -> String {
+    let mut h = String::from(USAGE);
+    h.push_str("\nsettings (environment variable, flag; a flag wins over the environment, which wins over PROXMOX_CONFIG):\n");
+    for s in SETTINGS {
+        let flag = s.flag.map(|f| format!(" / --{f}")).unwrap_or_default();
+        h.push_str(&format!("  {}{flag}\n      {}\n", s.var, s.help));
+        if s.secret {
+            h.push_str(&format!("  {}_FILE\n      read {} from this file\n", s.var, s.var));
+        }
+    }
+    h.push_str("  --insecure = PROXMOX_VERIFY_SSL=false\n");
+    h
+}
+
+fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut flags = Vec::new();
+    let mut command: Option<String> = None;
+    let mut json_switch = false;
+    let mut json_args: Option<String> = None;
+    let mut positional: Vec<String> = Vec::new();
+    let text = |v: std::ffi::OsString| v.into_string().map_err(|_| "arguments must be UTF-8".to_string());
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Cli { command: Command::Help, flags }),
+            Short('V') | Long("version") => return Ok(Cli { command: Command::Version, flags }),
+            Long("insecure") => flags.push(("PROXMOX_VERIFY_SSL", "false".to_string())),
+            Long("json") if command.as_deref() == Some("call") => {
+                json_args = Some(text(parser.value().map_err(|e| e.to_string())?)?);
+            }
+            Long("json") => json_switch = true,
+            Long(name) => {
+                let Some(setting) = SETTINGS.iter().find(|s| s.flag == Some(name)) else {
+                    return Err(format!("unknown flag --{name}; see --help"));
+                };
+                let value = text(parser.value().map_err(|e| e.to_string())?)?;
+                flags.push((setting.var, value));
+            }
+            Value(v) if command.is_none() => command = Some(text(v)?),
+            Value(v) => positional.push(text(v)?),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    let no_more = |what: &str| -> Result<(), String> {
+        match positional.first() {
+            Some(p) => Err(format!("unexpected argument '{p}' after {what}")),
+            None => Ok(()),
+        }
+    };
+    let command = match command.as_deref() {
+        None | Some("serve") => {
+            no_more("serve")?;
+            Command::Serve
+        }
+        Some("check") | Some("test-connection") => {
+            no_more("check")?;
+            Command::Check { json: json_switch }
+        }
+        Some("tools") => {
+            no_more("tools")?;
+            Command::Tools { json: json_switch }
+        }
+        Some("agent-card") => {
+            no_more("agent-card")?;
+            Command::AgentCard
+        }
+        Some("call") => {
+            let mut rest = positional.into_iter();
+            let tool = rest.next().ok_or("call needs a tool name: proxmox-mcp-server call TOOL [key=value ...]")?;
+            let mut args = match json_args {
+                None => Map::new(),
+                Some(j) => match serde_json::from_str(&j) {
+                    Ok(serde_json::Value::Object(m)) => m,
+                    _ => return Err(format!("--json {j}: expected a JSON object such as '{{\"vmid\": 100}}'")),
+                },
+            };
+            for pair in rest {
+                let (k, v) = pair.split_once('=').ok_or_else(|| format!("'{pair}': write arguments as key=value"))?;
+                let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+                args.insert(k.to_string(), value);
+            }
+            Command::Call { tool, args }
+        }
+        Some(other) => return Err(format!("unknown command '{other}'; see --help")),
+    };
+    Ok(Cli { command, flags })
+}
+
+/// The process entry point.
+pub fn main() -> ExitCode {
+    let cli = match parse(std::env::args_os().skip(1)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("proxmox-mcp-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Help => return print(&help()),
+        Command::Version => return print(&format!("proxmox-mcp-server {}\n", env!("CARGO_PKG_VERSION"))),
+        Command::AgentCard => {
+            let card = serde_json::to_string_pretty(&crate::card::agent_card()).unwrap_or_default();
+            return print(&format!("{card}\n"));
+        }
+        _ => {}
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let config = match Config::resolve(&env, &cli.flags) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    crate::log::set_level(config.log);
+    if let Command::Tools { json } = cli.command {
+        return list_tools(&config, json);
+    }
+    let pve = match Pve::new(&config) {
+        Ok(p) => p,
+        Err(e) => return config_error(&e),
+    };
+    match cli.command {
+        Command::Serve => serve(&config, &pve),
+        Command::Check { json } => check(&config, &pve, json),
+        Command::Call { tool, args } => call(&config, &pve, &tool, &args),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn config_error(e: &Error) -> ExitCode {
+    eprintln!("proxmox-mcp-server: {e}");
+    ExitCode::from(2)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn print(text: &str) -> ExitCode {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn serve(config: &Config, pve: &Pve) -> ExitCode {
+    crate::info!(
+        "serving MCP on stdio for {} as {} ({}), access {}",
+        pve.host().base_url(),
+        pve.identity(),
+        auth_name(&config.auth),
+        config.access.name()
+    );
+    if crate::log::enabled(crate::log::Level::Info) {
+        match pve.get("/version", &[]) {
+            Ok(v) => crate::info!("PVE version {}", v.get("version").and_then(Value::as_str).unwrap_or("unknown")),
+            Err(e) => crate::warn!("{e}"),
+        }
+    }
+    let mut server = Server::new(pve, config.access, config.task_wait);
+    let stdin = BufReader::with_capacity(64 * 1024, io::stdin().lock());
+    match mcp::serve(&mut server, stdin, io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("proxmox-mcp-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn auth_name(auth: &Auth) -> &'static str {
+    match auth {
+        Auth::Token { .. } => "API token",
+        Auth::Password { .. } => "password login",
+    }
+}
+
+fn list_tools(config: &Config, json_out: bool) -> ExitCode {
+    let active: Vec<_> = tools::active(config.access).collect();
+    if json_out {
+        let list: Vec<Value> = active
+            .iter()
+            .map(|t| json!({"name": t.name, "title": t.title, "effect": t.effect.name(), "area": t.area.name(), "description": t.full_description()}))
+            .collect();
+        return print(&format!("{}\n", Value::Array(list)));
+    }
+    let mut out = String::new();
+    for t in active {
+        out.push_str(&format!("{:<22} {:<8} {}\n", t.name, t.effect.name(), t.description));
+    }
+    print(&out)
+}
+
+fn call(config: &Config, pve: &Pve, name: &str, args: &Map<String, Value>) -> ExitCode {
+    let Some(tool) = tools::find(name) else {
+        eprintln!("proxmox-mcp-server: unknown tool '{name}'; `proxmox-mcp-server tools` lists them");
+        return ExitCode::from(2);
+    };
+    let ctx = Ctx { pve, task_wait: config.task_wait };
+    match tools::run(&ctx, config.access, tool, args) {
+        Ok(content) => print(&format!("{}\n", Value::Object(content))),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(config: &Config, pve: &Pve, json_out: bool) -> ExitCode {
+    let mut checks: Vec<(&str, bool, String)> = Vec::new();
+    let trust = match &config.trust {
+        Trust::Insecure => "not checked (PROXMOX_VERIFY_SSL=false)".to_string(),
+        Trust::Pinned(_) => "pinned by PROXMOX_FINGERPRINT".to_string(),
+        Trust::Roots { ca_files, system } => {
+            let files: Vec<String> = ca_files.iter().map(|f| f.display().to_string()).collect();
+            match (files.is_empty(), system) {
+                (true, _) => "system CA roots".to_string(),
+                (false, true) => format!("system CA roots and {}", files.join(", ")),
+                (false, false) => format!("CA file {}", files.join(", ")),
+            }
+        }
+    };
+    checks.push((
+        "configuration",
+        true,
+        format!("{} as {} ({}), access {}; TLS trust: {trust}", pve.host().base_url(), pve.identity(), auth_name(&config.auth), config.access.name()),
+    ));
+    let version = pve.get("/version", &[]);
+    let connected = version.is_ok();
+    match version {
+        Ok(v) => checks.push(("connection and login", true, format!("PVE {}", v.get("version").and_then(Value::as_str).unwrap_or("unknown")))),
+        Err(e) => checks.push(("connection and login", false, e.to_string())),
+    }
+    if connected {
+        match pve.get("/cluster/status", &[]) {
+            Ok(status) => {
+                let cluster = status.as_array().into_iter().flatten().find(|e| e.get("type").and_then(Value::as_str) == Some("cluster"));
+                let nodes = status.as_array().map(|a| a.iter().filter(|e| e.get("type").and_then(Value::as_str) == Some("node")).count()).unwrap_or(0);
+                let detail = match cluster.and_then(|c| c.get("name")).and_then(Value::as_str) {
+                    Some(name) => format!("cluster {name}, {nodes} node(s)"),
+                    None => format!("standalone node ({nodes} node)"),
+                };
+                checks.push(("cluster", true, detail));
+            }
+            Err(e) => checks.push(("cluster", false, e.to_string())),
+        }
+    }
+    if json_out {
+        let list: Vec<Value> = checks.iter().map(|(n, ok, d)| json!({"check": n, "ok": ok, "detail": d})).collect();
+        print(&format!("{}\n", json!({"ok": connected, "checks": list})));
+    } else {
+        let mut out = String::new();
+        for (name, ok, detail) in &checks {
+            out.push_str(&format!("{} {name}: {detail}\n", if *ok { "✓" } else { "✗" }));
+        }
+        print(&out);
+    }
+    if connected {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_parse(args: &[&str], expected: Result<(Command, &[(&str, &str)]), &str>) {
+        let got = parse(args.iter().map(std::ffi::OsString::from));
+        match (got, expected) {
+            (Ok(cli), Ok((command, flags))) => {
+                assert_eq!(cli.command, command);
+                let flags: Vec<(&str, String)> = flags.iter().map(|(k, v)| (*k, v.to_string())).collect();
+                assert_eq!(cli.flags, flags);
+            }
+            (Err(e), Err(want)) => assert!(e.contains(want), "{e:?} does not contain {want:?}"),
+            (got, want) => panic!("got {got:?}, expected {want:?}"),
+        }
+    }
+
+    #[test]
+    fn command_lines() {
+        check_parse(&[], Ok((Command::Serve, &[])));
+        check_parse(&["--host", "pve1", "--access=operate"], Ok((Command::Serve, &[("PROXMOX_HOST", "pve1"), ("PROXMOX_MCP_ACCESS", "operate")])));
+        check_parse(&["test-connection", "--json", "--insecure"], Ok((Command::Check { json: true }, &[("PROXMOX_VERIFY_SSL", "false")])));
+        check_parse(&["tools", "--json"], Ok((Command::Tools { json: true }, &[])));
+        let mut args = Map::new();
+        args.insert("vmid".into(), json!(100));
+        args.insert("node".into(), json!("pve1"));
+        args.insert("force_stop".into(), json!(true));
+        check_parse(
+            &["call", "shutdown_vm", "vmid=100", "--json", r#"{"node":"pve1"}"#, "force_stop=true"],
+            Ok((Command::Call { tool: "shutdown_vm".into(), args }, &[])),
+        );
+        check_parse(&["call"], Err("call needs a tool name"));
+        check_parse(&["call", "x", "vmid"], Err("write arguments as key=value"));
+        check_parse(&["call", "x", "--json", "[1]"], Err("expected a JSON object"));
+        check_parse(&["frobnicate"], Err("unknown command 'frobnicate'"));
+        check_parse(&["--token-value", "x"], Err("unknown flag --token-value"));
+        check_parse(&["tools", "extra"], Err("unexpected argument 'extra' after tools"));
+    }
+
+    #[test]
+    fn help_names_every_setting() {
+        let h = help();
+        for s in SETTINGS {
+            assert!(h.contains(s.var), "{}", s.var);
+        }
+        assert!(h.contains("PROXMOX_TOKEN_VALUE_FILE"));
+    }
+}

@@ -1,0 +1,592 @@
+//! The configuration: one table of settings, read from a file, the environment and flags, in that order.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::log::Level;
+use crate::tls::{Fingerprint, Trust};
+
+/// One setting: its environment variable, its flag (if any) and what it means (for `--help` and the README).
+pub struct Setting {
+    pub var: &'static str,
+    pub flag: Option<&'static str>,
+    pub secret: bool,
+    pub help: &'static str,
+}
+
+/// Every setting the server reads. `*_FILE` variants of secrets are derived from `secret: true`.
+pub const SETTINGS: &[Setting] = &[
+    Setting { var: "PROXMOX_HOST", flag: Some("host"), secret: false, help: "PVE host: name/IP, host:port or https://host:port; comma list = nodes of one cluster (required)" },
+    Setting { var: "PROXMOX_PORT", flag: Some("port"), secret: false, help: "port used where the host has none (default 8006)" },
+    Setting { var: "PROXMOX_USER", flag: Some("user"), secret: false, help: "user@realm, e.g. root@pam or mcp@pve (required)" },
+    Setting { var: "PROXMOX_TOKEN_NAME", flag: Some("token-name"), secret: false, help: "API token id, the part after '!'" },
+    Setting { var: "PROXMOX_TOKEN_VALUE", flag: None, secret: true, help: "API token secret (UUID)" },
+    Setting { var: "PROXMOX_PASSWORD", flag: None, secret: true, help: "password login (ticket renewed automatically); a token wins when both are set" },
+    Setting { var: "PROXMOX_TOTP_SECRET", flag: None, secret: true, help: "base32 TOTP secret for two-factor password login (not supported yet: use an API token)" },
+    Setting { var: "PROXMOX_VERIFY_SSL", flag: None, secret: false, help: "false turns certificate checks off (warns at every start; prefer PROXMOX_FINGERPRINT); flag: --insecure" },
+    Setting { var: "PROXMOX_CA_FILE", flag: Some("ca-file"), secret: false, help: "PEM file of the CA to trust, e.g. the cluster's pve-root-ca.pem" },
+    Setting { var: "PROXMOX_FINGERPRINT", flag: Some("fingerprint"), secret: false, help: "SHA-256 fingerprint(s) of the node certificate (AB:CD:..., comma list); only a matching certificate is accepted" },
+    Setting { var: "PROXMOX_MCP_ACCESS", flag: Some("access"), secret: false, help: "read-only (default), operate or full" },
+    Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
+    Setting { var: "PROXMOX_TASK_WAIT", flag: Some("task-wait"), secret: false, help: "default seconds a tool waits for the PVE task it started (default 120)" },
+    Setting { var: "PROXMOX_CONFIG", flag: Some("config"), secret: false, help: "file of KEY=value lines with these names, read first; must be 0600 when it holds a secret" },
+    Setting { var: "PROXMOX_MCP_LOG", flag: Some("log"), secret: false, help: "stderr verbosity: error, warn (default), info, debug" },
+];
+
+/// A secret value: never printed, not even by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// How the server logs in to PVE.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Auth {
+    /// `Authorization: PVEAPIToken=USER@REALM!NAME=SECRET`.
+    Token { name: String, value: Secret },
+    /// `POST /access/ticket`, then a cookie and a CSRF header; renewed before it expires.
+    Password { password: Secret },
+}
+
+/// Which tools are listed and callable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    ReadOnly,
+    Operate,
+    Full,
+}
+
+impl Access {
+    pub fn parse(s: &str) -> Option<Access> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "read-only" | "readonly" | "read_only" => Some(Access::ReadOnly),
+            "operate" => Some(Access::Operate),
+            "full" => Some(Access::Full),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::ReadOnly => "read-only",
+            Access::Operate => "operate",
+            Access::Full => "full",
+        }
+    }
+}
+
+/// One PVE endpoint to talk to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Host {
+    /// `https` (or `http`, for local test servers only).
+    pub scheme: &'static str,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Host {
+    /// `https://pve1:8006`.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub hosts: Vec<Host>,
+    pub user: String,
+    pub auth: Auth,
+    pub trust: Trust,
+    pub access: Access,
+    pub timeout: Duration,
+    pub task_wait: u64,
+    pub log: Level,
+}
+
+/// The CA that a PVE node's own certificate is signed by, present on every cluster node.
+pub const PVE_HOST_CA: &str = "/etc/pve/pve-root-ca.pem";
+
+impl Config {
+    /// Resolves the configuration from the config file, the environment (`env`) and `flags`
+    /// (pairs of variable name and value, as the command line gave them), later sources winning.
+    pub fn resolve(
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &[(&'static str, String)],
+    ) -> Result<Config, Error> {
+        Config::resolve_with(env, flags, Path::new(PVE_HOST_CA))
+    }
+
+    /// As `resolve`, with the on-host CA path given (so tests can point it elsewhere).
+    pub fn resolve_with(
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &[(&'static str, String)],
+        host_ca: &Path,
+    ) -> Result<Config, Error> {
+        let mut values: BTreeMap<String, String> = BTreeMap::new();
+        let flag_value = |var: &str| flags.iter().rev().find(|(v, _)| *v == var).map(|(_, x)| x.clone());
+        let config_file = flag_value("PROXMOX_CONFIG").or_else(|| env("PROXMOX_CONFIG"));
+        if let Some(path) = config_file.filter(|p| !p.is_empty()) {
+            values.extend(read_config_file(Path::new(&path))?);
+        }
+        for setting in SETTINGS {
+            if let Some(v) = env(setting.var) {
+                values.insert(setting.var.to_string(), v);
+            }
+            if setting.secret {
+                let file_var = format!("{}_FILE", setting.var);
+                if let Some(v) = env(&file_var) {
+                    values.insert(file_var, v);
+                }
+            }
+        }
+        for (var, value) in flags {
+            values.insert(var.to_string(), value.clone());
+        }
+        Config::from_values(&values, host_ca)
+    }
+
+    fn from_values(values: &BTreeMap<String, String>, host_ca: &Path) -> Result<Config, Error> {
+        let get = |var: &str| values.get(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+
+        let log = match get("PROXMOX_MCP_LOG") {
+            None => Level::Warn,
+            Some(v) => Level::parse(&v).ok_or_else(|| {
+                Error::Config(format!("PROXMOX_MCP_LOG={v} is not a log level; use error, warn, info or debug"))
+            })?,
+        };
+        let port = match get("PROXMOX_PORT") {
+            None => 8006,
+            Some(v) => v.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                Error::Config(format!("PROXMOX_PORT={v} is not a port number (1-65535)"))
+            })?,
+        };
+        let host_list = get("PROXMOX_HOST").ok_or_else(|| {
+            Error::Config("PROXMOX_HOST is not set; set it to the PVE node's name or address, e.g. PROXMOX_HOST=pve1.example.com".into())
+        })?;
+        let hosts = host_list
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(|h| parse_host(h, port))
+            .collect::<Result<Vec<_>, _>>()?;
+        if hosts.is_empty() {
+            return Err(Error::Config("PROXMOX_HOST names no host".into()));
+        }
+
+        let mut user = get("PROXMOX_USER").ok_or_else(|| {
+            Error::Config("PROXMOX_USER is not set; set it to user@realm, e.g. PROXMOX_USER=root@pam".into())
+        })?;
+        let mut token_name = get("PROXMOX_TOKEN_NAME");
+        if let Some((u, t)) = user.clone().split_once('!') {
+            if token_name.as_deref().is_some_and(|n| n != t) {
+                return Err(Error::Config(format!(
+                    "PROXMOX_USER={user} names token '{t}' but PROXMOX_TOKEN_NAME={}; give the token name once",
+                    token_name.unwrap_or_default()
+                )));
+            }
+            token_name = Some(t.to_string());
+            user = u.to_string();
+        }
+        if !user.contains('@') || user.starts_with('@') || user.ends_with('@') {
+            return Err(Error::Config(format!(
+                "PROXMOX_USER={user} has no realm; write user@realm, e.g. root@pam or mcp@pve"
+            )));
+        }
+        let token_value = secret(values, "PROXMOX_TOKEN_VALUE")?;
+        let password = secret(values, "PROXMOX_PASSWORD")?;
+        let totp = secret(values, "PROXMOX_TOTP_SECRET")?;
+        let auth = match (token_name, token_value, password) {
+            (Some(name), Some(value), _) => {
+                if !valid_token_name(&name) {
+                    return Err(Error::Config(format!(
+                        "PROXMOX_TOKEN_NAME={name} is not a token id (a letter, then letters, digits, '.', '-' or '_')"
+                    )));
+                }
+                Auth::Token { name, value }
+            }
+            (Some(_), None, None) => {
+                return Err(Error::Config(
+                    "PROXMOX_TOKEN_NAME is set but PROXMOX_TOKEN_VALUE is not; set the token secret (or PROXMOX_TOKEN_VALUE_FILE)".into(),
+                ))
+            }
+            (None, Some(_), None) => {
+                return Err(Error::Config(
+                    "PROXMOX_TOKEN_VALUE is set but PROXMOX_TOKEN_NAME is not; set the token id (the part after '!')".into(),
+                ))
+            }
+            (_, _, Some(password)) => {
+                if totp.is_some() {
+                    return Err(Error::Config(
+                        "PROXMOX_TOTP_SECRET: two-factor password login is not supported yet; use an API token (PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_VALUE)".into(),
+                    ));
+                }
+                Auth::Password { password }
+            }
+            (None, None, None) => {
+                return Err(Error::Config(
+                    "no credentials: set PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_VALUE (an API token, recommended) or PROXMOX_PASSWORD".into(),
+                ))
+            }
+        };
+
+        let verify = match get("PROXMOX_VERIFY_SSL") {
+            None => true,
+            Some(v) => parse_bool(&v).ok_or_else(|| {
+                Error::Config(format!("PROXMOX_VERIFY_SSL={v} is not true or false"))
+            })?,
+        };
+        let fingerprints = match get("PROXMOX_FINGERPRINT") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .map(|f| {
+                    Fingerprint::parse(f).map_err(|e| {
+                        Error::Config(format!("PROXMOX_FINGERPRINT: {e}; copy it from the node's certificate view (AB:CD:...)"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let ca_file = get("PROXMOX_CA_FILE").map(PathBuf::from);
+        let trust = if !verify {
+            Trust::Insecure
+        } else if !fingerprints.is_empty() {
+            Trust::Pinned(fingerprints)
+        } else if let Some(ca) = ca_file {
+            if let Err(e) = std::fs::metadata(&ca) {
+                return Err(Error::Config(format!("PROXMOX_CA_FILE={}: {e}", ca.display())));
+            }
+            Trust::Roots { ca_files: vec![ca], system: false }
+        } else if host_ca.is_file() {
+            Trust::Roots { ca_files: vec![host_ca.to_path_buf()], system: true }
+        } else {
+            Trust::Roots { ca_files: Vec::new(), system: true }
+        };
+
+        let access = match get("PROXMOX_MCP_ACCESS") {
+            None => Access::ReadOnly,
+            Some(v) => Access::parse(&v).ok_or_else(|| {
+                Error::Config(format!("PROXMOX_MCP_ACCESS={v} is not an access level; use read-only, operate or full"))
+            })?,
+        };
+        let timeout = match get("PROXMOX_TIMEOUT") {
+            None => 30,
+            Some(v) => v.parse::<u64>().ok().filter(|t| (1..=3600).contains(t)).ok_or_else(|| {
+                Error::Config(format!("PROXMOX_TIMEOUT={v} is not a number of seconds between 1 and 3600"))
+            })?,
+        };
+        let task_wait = match get("PROXMOX_TASK_WAIT") {
+            None => 120,
+            Some(v) => v.parse::<u64>().ok().filter(|t| *t <= 86400).ok_or_else(|| {
+                Error::Config(format!("PROXMOX_TASK_WAIT={v} is not a number of seconds between 0 and 86400"))
+            })?,
+        };
+        Ok(Config {
+            hosts,
+            user,
+            auth,
+            trust,
+            access,
+            timeout: Duration::from_secs(timeout),
+            task_wait,
+            log,
+        })
+    }
+}
+
+/// `PROXMOX_X` or `PROXMOX_X_FILE` (the file's content without the trailing newline).
+fn secret(values: &BTreeMap<String, String>, var: &str) -> Result<Option<Secret>, Error> {
+    if let Some(v) = values.get(var).filter(|v| !v.is_empty()) {
+        return Ok(Some(Secret(v.trim().to_string())));
+    }
+    let file_var = format!("{var}_FILE");
+    match values.get(&file_var).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(path) => {
+            let content = std::fs::read_to_string(path)
+                .map_err(|e| Error::Config(format!("{file_var}={path}: cannot read: {e}")))?;
+            let value = content.trim_end_matches(['\n', '\r']).trim().to_string();
+            if value.is_empty() {
+                return Err(Error::Config(format!("{file_var}={path}: the file is empty")));
+            }
+            Ok(Some(Secret(value)))
+        }
+    }
+}
+
+fn valid_token_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `pve1`, `pve1:8006`, `https://pve1:8006/`, `[fd00::1]:8006`, `http://127.0.0.1:9` (test servers).
+fn parse_host(text: &str, default_port: u16) -> Result<Host, Error> {
+    let bad = |why: &str| Error::Config(format!("PROXMOX_HOST={text}: {why}"));
+    let (scheme, rest) = match text.split_once("://") {
+        None => ("https", text),
+        Some((s, rest)) => match s.to_ascii_lowercase().as_str() {
+            "https" => ("https", rest),
+            "http" => ("http", rest),
+            _ => return Err(bad("only https:// is supported")),
+        },
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '[' in IPv6 address"))?;
+        match after.strip_prefix(':') {
+            Some(p) => (format!("[{h}]"), Some(p)),
+            None if after.is_empty() => (format!("[{h}]"), None),
+            None => return Err(bad("unexpected text after the IPv6 address")),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h.to_string(), Some(p)),
+            Some(_) => return Err(bad("write an IPv6 address in brackets, e.g. [fd00::1]:8006")),
+            None => (authority.to_string(), None),
+        }
+    };
+    if host.is_empty() || host.contains(['@', ' ', '?', '#']) {
+        return Err(bad("not a host name or address"));
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad("the port is not a number between 1 and 65535"))?,
+    };
+    if scheme == "http" {
+        crate::warn!("PROXMOX_HOST={text} uses plain http: nothing is encrypted and PVE itself only serves https");
+    }
+    Ok(Host { scheme, host, port })
+}
+
+/// Reads `KEY=value` lines (`#` comments, optional `export`, optional quotes).
+fn read_config_file(path: &Path) -> Result<BTreeMap<String, String>, Error> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("PROXMOX_CONFIG={shown}: cannot read: {e}")))?;
+    let mut values = BTreeMap::new();
+    let mut holds_secret = false;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(Error::Config(format!("{shown} line {}: expected KEY=value", n + 1)));
+        };
+        let key = key.trim();
+        let known = SETTINGS.iter().find(|s| {
+            s.var == key || (s.secret && key.strip_suffix("_FILE") == Some(s.var))
+        });
+        let Some(setting) = known else {
+            return Err(Error::Config(format!(
+                "{shown} line {}: unknown setting {key}; see proxmox-mcp-server --help for the names",
+                n + 1
+            )));
+        };
+        if setting.var == "PROXMOX_CONFIG" {
+            return Err(Error::Config(format!("{shown} line {}: a config file cannot name another", n + 1)));
+        }
+        holds_secret |= setting.secret && setting.var == key;
+        let value = value.trim();
+        let value = match (value.chars().next(), value.chars().last()) {
+            (Some('"'), Some('"')) | (Some('\''), Some('\'')) if value.len() >= 2 => &value[1..value.len() - 1],
+            _ => value,
+        };
+        values.insert(key.to_string(), value.to_string());
+    }
+    #[cfg(unix)]
+    if holds_secret {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+        if mode & 0o077 != 0 {
+            return Err(Error::Config(format!(
+                "PROXMOX_CONFIG={shown} holds a secret but is readable by group or others (mode {:o}); run: chmod 600 {shown}",
+                mode & 0o777
+            )));
+        }
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let env: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::resolve_with(&|k| env.get(k).cloned(), &[], Path::new("/nonexistent/pve-root-ca.pem"))
+            .map_err(|e| e.to_string())
+    }
+
+    const TOKEN: &[(&str, &str)] = &[
+        ("PROXMOX_HOST", "pve1.example.com"),
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut v = TOKEN.to_vec();
+        v.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        v.extend_from_slice(extra);
+        v
+    }
+
+    fn check_error(vars: &[(&str, &str)], expected: &str) {
+        let err = resolve(vars).expect_err("configuration should be refused");
+        assert!(err.contains(expected), "{err:?} does not contain {expected:?}");
+        assert!(!err.contains("aaaaaaaa-bbbb"), "secret leaked: {err}");
+    }
+
+    #[test]
+    fn defaults() {
+        let c = resolve(TOKEN).unwrap();
+        assert_eq!(c.hosts, vec![Host { scheme: "https", host: "pve1.example.com".into(), port: 8006 }]);
+        assert_eq!(c.user, "root@pam");
+        assert_eq!(c.access, Access::ReadOnly);
+        assert_eq!(c.timeout, Duration::from_secs(30));
+        assert_eq!(c.task_wait, 120);
+        assert_eq!(c.trust, Trust::Roots { ca_files: vec![], system: true });
+        assert!(matches!(c.auth, Auth::Token { ref name, .. } if name == "mcp"));
+    }
+
+    #[test]
+    fn hosts() {
+        let cases = [
+            ("pve1", "https://pve1:8006"),
+            ("pve1:9443", "https://pve1:9443"),
+            ("https://10.0.0.5:8006/", "https://10.0.0.5:8006"),
+            ("https://pve1/api2/json", "https://pve1:8006"),
+            ("[fd00::1]:8006", "https://[fd00::1]:8006"),
+            ("[fd00::1]", "https://[fd00::1]:8006"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ];
+        for (input, expected) in cases {
+            let c = resolve(&with(&[("PROXMOX_HOST", input)])).unwrap();
+            assert_eq!(c.hosts[0].base_url(), expected, "{input}");
+        }
+        let c = resolve(&with(&[("PROXMOX_HOST", "pve1, pve2:8007 ,pve3"), ("PROXMOX_PORT", "443")])).unwrap();
+        let urls: Vec<_> = c.hosts.iter().map(Host::base_url).collect();
+        assert_eq!(urls, ["https://pve1:443", "https://pve2:8007", "https://pve3:443"]);
+    }
+
+    #[test]
+    fn bad_configuration_is_one_clear_line() {
+        check_error(&[("PROXMOX_USER", "root@pam")], "PROXMOX_HOST is not set");
+        check_error(&with(&[("PROXMOX_HOST", "ftp://pve1")]), "only https:// is supported");
+        check_error(&with(&[("PROXMOX_HOST", "pve1:99999")]), "not a number between 1 and 65535");
+        check_error(&with(&[("PROXMOX_HOST", "fd00::1")]), "IPv6 address in brackets");
+        check_error(&with(&[("PROXMOX_USER", "root")]), "has no realm");
+        check_error(&[("PROXMOX_HOST", "pve1"), ("PROXMOX_USER", "root@pam")], "no credentials");
+        check_error(&with(&[("PROXMOX_TOKEN_VALUE", "")]), "PROXMOX_TOKEN_VALUE is not");
+        check_error(&with(&[("PROXMOX_MCP_ACCESS", "admin")]), "use read-only, operate or full");
+        check_error(&with(&[("PROXMOX_FINGERPRINT", "AB:CD")]), "PROXMOX_FINGERPRINT");
+        check_error(&with(&[("PROXMOX_CA_FILE", "/nonexistent/ca.pem")]), "PROXMOX_CA_FILE=/nonexistent/ca.pem");
+        check_error(&with(&[("PROXMOX_TIMEOUT", "0")]), "PROXMOX_TIMEOUT=0");
+        check_error(&with(&[("PROXMOX_VERIFY_SSL", "maybe")]), "PROXMOX_VERIFY_SSL=maybe");
+        check_error(&with(&[("PROXMOX_MCP_LOG", "loud")]), "PROXMOX_MCP_LOG=loud");
+        check_error(&with(&[("PROXMOX_TOKEN_NAME", "1bad")]), "is not a token id");
+    }
+
+    #[test]
+    fn token_in_user_and_precedence() {
+        let c = resolve(&with(&[("PROXMOX_USER", "mcp@pve!ro"), ("PROXMOX_TOKEN_NAME", "")])).unwrap();
+        assert_eq!(c.user, "mcp@pve");
+        assert!(matches!(c.auth, Auth::Token { ref name, .. } if name == "ro"));
+        // A token wins over a password when both are given.
+        let c = resolve(&with(&[("PROXMOX_PASSWORD", "hunter2")])).unwrap();
+        assert!(matches!(c.auth, Auth::Token { .. }));
+        let c = resolve(&[("PROXMOX_HOST", "pve1"), ("PROXMOX_USER", "root@pam"), ("PROXMOX_PASSWORD", "hunter2")]).unwrap();
+        assert_eq!(c.auth, Auth::Password { password: Secret("hunter2".into()) });
+        assert!(!format!("{c:?}").contains("hunter2"), "Debug shows the password");
+        assert!(!format!("{:?}", resolve(TOKEN).unwrap()).contains("aaaaaaaa"), "Debug shows the token");
+    }
+
+    #[test]
+    fn trust_selection() {
+        let c = resolve(&with(&[("PROXMOX_VERIFY_SSL", "false")])).unwrap();
+        assert_eq!(c.trust, Trust::Insecure);
+        let fp = "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89";
+        let c = resolve(&with(&[("PROXMOX_FINGERPRINT", fp)])).unwrap();
+        assert!(matches!(c.trust, Trust::Pinned(ref f) if f.len() == 1));
+        // On a PVE host the cluster CA is trusted when nothing else is configured.
+        let dir = std::env::temp_dir().join(format!("pmcp-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("pve-root-ca.pem");
+        std::fs::write(&ca, "x").unwrap();
+        let env: BTreeMap<&str, &str> = TOKEN.iter().copied().collect();
+        let c = Config::resolve_with(&|k| env.get(k).map(|v| v.to_string()), &[], &ca).unwrap();
+        assert_eq!(c.trust, Trust::Roots { ca_files: vec![ca.clone()], system: true });
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn file_flags_and_secret_files() {
+        let dir = std::env::temp_dir().join(format!("pmcp-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret_file = dir.join("token");
+        std::fs::write(&secret_file, "s3cr3t-from-file\n").unwrap();
+        let cfg = dir.join("proxmox.env");
+        std::fs::write(
+            &cfg,
+            format!(
+                "# comment\nexport PROXMOX_HOST=\"pve-file\"\nPROXMOX_USER='mcp@pve'\nPROXMOX_TOKEN_NAME=mcp\nPROXMOX_TOKEN_VALUE_FILE={}\nPROXMOX_MCP_ACCESS=operate\n",
+                secret_file.display()
+            ),
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            "PROXMOX_CONFIG" => Some(cfg.display().to_string()),
+            "PROXMOX_MCP_ACCESS" => Some("full".to_string()),
+            _ => None,
+        };
+        let c = Config::resolve_with(&env, &[("PROXMOX_HOST", "pve-flag".into())], Path::new("/nonexistent")).unwrap();
+        assert_eq!(c.hosts[0].host, "pve-flag", "a flag wins over the file");
+        assert_eq!(c.access, Access::Full, "the environment wins over the file");
+        assert!(matches!(c.auth, Auth::Token { ref value, .. } if value.expose() == "s3cr3t-from-file"));
+
+        // A secret in a file others can read is refused.
+        std::fs::write(&cfg, "PROXMOX_HOST=pve1\nPROXMOX_USER=root@pam\nPROXMOX_PASSWORD=hunter2\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let err = Config::resolve_with(&env, &[], Path::new("/nonexistent")).unwrap_err().to_string();
+            assert!(err.contains("chmod 600"), "{err}");
+            assert!(!err.contains("hunter2"));
+            std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+            assert!(Config::resolve_with(&env, &[], Path::new("/nonexistent")).is_ok());
+        }
+        std::fs::write(&cfg, "PROXMOX_HSOT=pve1\n").unwrap();
+        let err = Config::resolve_with(&env, &[], Path::new("/nonexistent")).unwrap_err().to_string();
+        assert!(err.contains("unknown setting PROXMOX_HSOT"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

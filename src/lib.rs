@@ -1,0 +1,12 @@
+//! proxmox-mcp-server: an MCP server (stdio) for Proxmox VE. See ARCHITECTURE.md for the map.
+
+#[macro_use]
+pub mod log;
+pub mod card;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod mcp;
+pub mod pve;
+pub mod tls;
+pub mod tools;

@@ -1,0 +1,584 @@
+//! MCP over stdio: a hand-written JSON-RPC 2.0 loop, one compact JSON object per line.
+//!
+//! Speaks the initialize handshake (2024-11-05 … 2025-11-25) and the stateless 2026-07-28 era
+//! (`server/discover`, protocol version in each request's `_meta`). Knows nothing about HTTP:
+//! tools are run through `tools::run`.
+
+use std::io::{self, BufRead, Write};
+use std::panic::{self, AssertUnwindSafe};
+
+use serde_json::{json, Map, Value};
+
+use crate::config::Access;
+use crate::error::Error;
+use crate::pve::Pve;
+use crate::tools::{self, Ctx, Effect, Tool};
+
+/// Handshake versions, oldest first; the last is offered when the client asks for another.
+pub const LEGACY_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+/// Versions of the stateless era (protocol version in each request's `_meta`).
+pub const MODERN_VERSIONS: &[&str] = &["2026-07-28"];
+/// Longest request line read; a longer one is answered with an error and skipped.
+pub const MAX_LINE: usize = 16 * 1024 * 1024;
+
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+
+const PARSE_ERROR: i64 = -32700;
+const INVALID_REQUEST: i64 = -32600;
+const METHOD_NOT_FOUND: i64 = -32601;
+const INVALID_PARAMS: i64 = -32602;
+const INTERNAL_ERROR: i64 = -32603;
+const UNSUPPORTED_VERSION: i64 = -32022;
+
+/// The protocol state of one stdio session.
+pub struct Server<'a> {
+    pve: &'a Pve,
+    access: Access,
+    task_wait: u64,
+    /// The version agreed by `initialize`, once it happened.
+    negotiated: Option<&'static str>,
+}
+
+/// Reads requests from `input` until end of file, writing one line per response to `output`.
+pub fn serve(server: &mut Server, mut input: impl BufRead, mut output: impl Write) -> io::Result<()> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let reply = match read_line(&mut input, &mut line, MAX_LINE)? {
+            Line::Eof => return Ok(()),
+            Line::TooLong => Some(error(Value::Null, INVALID_REQUEST, &format!("request line longer than {} MiB", MAX_LINE >> 20))),
+            Line::Ok => server.handle_line(&line),
+        };
+        if let Some(reply) = reply {
+            let mut text = serde_json::to_vec(&reply).map_err(io::Error::other)?;
+            text.push(b'\n');
+            output.write_all(&text)?;
+            output.flush()?;
+        }
+    }
+}
+
+enum Line {
+    Ok,
+    TooLong,
+    Eof,
+}
+
+/// Reads one `\n`-terminated line into `buf` without ever holding more than `max` bytes of it.
+fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(if !any { Line::Eof } else if too_long { Line::TooLong } else { Line::Ok });
+        }
+        any = true;
+        let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        if !too_long {
+            if buf.len() + part.len() > max {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(part);
+            }
+        }
+        let used = done.unwrap_or(chunk.len());
+        input.consume(used);
+        if done.is_some() {
+            return Ok(if too_long { Line::TooLong } else { Line::Ok });
+        }
+    }
+}
+
+fn response(id: Value, result: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
+
+fn error(id: Value, code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+fn error_data(id: Value, code: i64, message: &str, data: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message, "data": data}})
+}
+
+/// The protocol a request is handled under.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Version(usize);
+
+impl Version {
+    const MODERN: Version = Version(LEGACY_VERSIONS.len());
+    fn of(v: &str) -> Option<Version> {
+        LEGACY_VERSIONS.iter().position(|x| *x == v).map(Version)
+    }
+    fn at_least(self, v: &str) -> bool {
+        Version::of(v).is_some_and(|o| self >= o)
+    }
+}
+
+impl<'a> Server<'a> {
+    pub fn new(pve: &'a Pve, access: Access, task_wait: u64) -> Server<'a> {
+        Server { pve, access, task_wait, negotiated: None }
+    }
+
+    /// Answers one line: `None` for notifications and responses, else the response (or batch).
+    pub fn handle_line(&mut self, line: &[u8]) -> Option<Value> {
+        let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+        if trimmed.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        let message: Value = match serde_json::from_slice(trimmed) {
+            Ok(v) => v,
+            Err(e) => return Some(error(Value::Null, PARSE_ERROR, &format!("parse error: {e}"))),
+        };
+        match message {
+            Value::Array(items) if self.negotiated == Some("2025-03-26") => {
+                if items.is_empty() {
+                    return Some(error(Value::Null, INVALID_REQUEST, "empty batch"));
+                }
+                let replies: Vec<Value> = items.into_iter().filter_map(|m| self.handle_message(m, true)).collect();
+                (!replies.is_empty()).then_some(Value::Array(replies))
+            }
+            Value::Array(_) => Some(error(
+                Value::Null,
+                INVALID_REQUEST,
+                "batches are not supported in this protocol version; send one request per line",
+            )),
+            other => self.handle_message(other, false),
+        }
+    }
+
+    fn handle_message(&mut self, message: Value, in_batch: bool) -> Option<Value> {
+        let Value::Object(mut msg) = message else {
+            return Some(error(Value::Null, INVALID_REQUEST, "a request must be a JSON object"));
+        };
+        let method = msg.get("method").and_then(Value::as_str).map(str::to_string);
+        if !msg.contains_key("method") && (msg.contains_key("result") || msg.contains_key("error")) {
+            // A response to a request this server never sends: nothing to answer.
+            return None;
+        }
+        let Some(raw_id) = msg.remove("id") else {
+            // A notification (answered never) or a response to a request we never send.
+            if method.is_some() {
+                return None;
+            }
+            return Some(error(Value::Null, INVALID_REQUEST, "a request needs a method"));
+        };
+        let id = match &raw_id {
+            Value::String(_) => raw_id,
+            Value::Number(n) if n.is_i64() || n.is_u64() => raw_id,
+            _ => return Some(error(Value::Null, INVALID_REQUEST, "the id must be a string or an integer")),
+        };
+        if msg.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return Some(error(id, INVALID_REQUEST, "jsonrpc must be \"2.0\""));
+        }
+        let Some(method) = method else {
+            return Some(error(id, INVALID_REQUEST, "the method must be a string"));
+        };
+        let params = match msg.remove("params") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(p)) => p,
+            Some(_) => return Some(error(id, INVALID_REQUEST, "params must be an object")),
+        };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(&id, &method, &params, in_batch)));
+        Some(outcome.unwrap_or_else(|_| {
+            crate::warn!("internal error while handling {method}; the server keeps running");
+            error(id.clone(), INTERNAL_ERROR, &format!("internal error while handling {method}; this is a bug in proxmox-mcp-server"))
+        }))
+    }
+
+    fn dispatch(&mut self, id: &Value, method: &str, params: &Map<String, Value>, in_batch: bool) -> Value {
+        let id = id.clone();
+        let requested = params.get("_meta").and_then(|m| m.get(META_VERSION));
+        let modern = match requested {
+            None => false,
+            Some(Value::String(v)) if MODERN_VERSIONS.contains(&v.as_str()) => true,
+            Some(v) if method != "initialize" => {
+                return error_data(id, UNSUPPORTED_VERSION, "Unsupported protocol version", json!({"supported": MODERN_VERSIONS, "requested": v}));
+            }
+            Some(_) => false,
+        };
+        if method == "initialize" {
+            if in_batch {
+                return error(id, INVALID_REQUEST, "initialize must not be part of a batch");
+            }
+            return self.initialize(id, params);
+        }
+        if method == "server/discover" {
+            return response(id, self.discover());
+        }
+        let version = if modern {
+            Version::MODERN
+        } else {
+            match self.negotiated.and_then(Version::of) {
+                Some(v) => v,
+                None if method == "ping" => return response(id, json!({})),
+                None if method.starts_with("tools/") => {
+                    return error(
+                        id,
+                        INVALID_REQUEST,
+                        "not initialized: send initialize first (or give the protocol version 2026-07-28 in _meta)",
+                    )
+                }
+                None => Version(0),
+            }
+        };
+        let mut result = match method {
+            "ping" if !modern => json!({}),
+            "tools/list" => {
+                if params.contains_key("cursor") && !params["cursor"].is_null() {
+                    return error(id, INVALID_PARAMS, "invalid cursor: tools/list has a single page");
+                }
+                let tools: Vec<Value> = tools::active(self.access).map(|t| describe(t, version)).collect();
+                let mut r = json!({ "tools": tools });
+                if modern {
+                    r["ttlMs"] = json!(3_600_000);
+                    r["cacheScope"] = json!("private");
+                }
+                r
+            }
+            "tools/call" => match self.call(params, version) {
+                Ok(r) => r,
+                Err(message) => return error(id, INVALID_PARAMS, &message),
+            },
+            _ => return error(id, METHOD_NOT_FOUND, &format!("method not found: {method}")),
+        };
+        if modern {
+            result["resultType"] = json!("complete");
+        }
+        response(id, result)
+    }
+
+    fn initialize(&mut self, id: Value, params: &Map<String, Value>) -> Value {
+        let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
+            return error(id, INVALID_PARAMS, "initialize needs protocolVersion (a string such as \"2025-11-25\")");
+        };
+        // Echo a version we speak; counter-offer the newest otherwise.
+        let version = LEGACY_VERSIONS.iter().find(|v| **v == requested).copied().unwrap_or(LEGACY_VERSIONS[LEGACY_VERSIONS.len() - 1]);
+        self.negotiated = Some(version);
+        response(
+            id,
+            json!({
+                "protocolVersion": version,
+                "capabilities": {"tools": {"listChanged": false}},
+                "serverInfo": server_info(),
+                "instructions": self.instructions(),
+            }),
+        )
+    }
+
+    fn discover(&self) -> Value {
+        json!({
+            "resultType": "complete",
+            "supportedVersions": MODERN_VERSIONS,
+            "capabilities": {"tools": {"listChanged": false}},
+            "instructions": self.instructions(),
+            "_meta": {"io.modelcontextprotocol/serverInfo": server_info()},
+            "ttlMs": 3_600_000,
+            "cacheScope": "private",
+        })
+    }
+
+    fn instructions(&self) -> String {
+        format!(
+            "Tools for one Proxmox VE cluster, at access level {}. Arguments use PVE's names (node, vmid, snapname, storage, upid); \
+             where a vmid is given the node is optional. Lists are sorted and paged (limit, offset, total). Tools that start a PVE \
+             task wait for it and report its exit status; dry_run: true shows the request without sending it.",
+            self.access.name()
+        )
+    }
+
+    /// `tools/call`: Err(message) only when the call cannot be routed (-32602).
+    fn call(&self, params: &Map<String, Value>, version: Version) -> Result<Value, String> {
+        let name = match params.get("name") {
+            Some(Value::String(n)) => n.as_str(),
+            Some(_) => return Err("tools/call: name must be a string".into()),
+            None => return Err("tools/call: missing tool name".into()),
+        };
+        let empty = Map::new();
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(a)) => a,
+            Some(_) => return Err("tools/call: arguments must be an object".into()),
+        };
+        let tool = tools::find(name).ok_or_else(|| format!("unknown tool: {name}"))?;
+        let ctx = Ctx { pve: self.pve, task_wait: self.task_wait };
+        Ok(call_result(tools::run(&ctx, self.access, tool, args), version.at_least("2025-06-18")))
+    }
+}
+
+/// A `CallToolResult`: the structured content and the same JSON as text, or the error as text.
+fn call_result(outcome: Result<Map<String, Value>, Error>, structured: bool) -> Value {
+    match outcome {
+        Ok(content) => {
+            let text = Value::Object(content.clone()).to_string();
+            let mut r = json!({"content": [{"type": "text", "text": text}], "isError": false});
+            if structured {
+                r["structuredContent"] = Value::Object(content);
+            }
+            r
+        }
+        Err(e) => json!({"content": [{"type": "text", "text": e.to_string()}], "isError": true}),
+    }
+}
+
+pub fn server_info() -> Value {
+    json!({
+        "name": env!("CARGO_PKG_NAME"),
+        "title": "Proxmox VE",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": env!("CARGO_PKG_DESCRIPTION"),
+    })
+}
+
+/// A tool as `tools/list` shows it to a client of `version`.
+fn describe(tool: &Tool, version: Version) -> Value {
+    let mut t = json!({
+        "name": tool.name,
+        "description": tool.full_description(),
+        "inputSchema": tool.input_schema(),
+    });
+    if version.at_least("2025-03-26") {
+        t["annotations"] = json!({
+            "title": tool.title,
+            "readOnlyHint": tool.effect == Effect::Read,
+            "destructiveHint": tool.destructive(),
+            "idempotentHint": tool.idempotent,
+            "openWorldHint": false,
+        });
+    }
+    if version.at_least("2025-06-18") {
+        t["title"] = json!(tool.title);
+        t["outputSchema"] = tool.output_schema();
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn pve() -> Pve {
+        // Never contacted: these tests stop before any tool reaches PVE.
+        let env = |k: &str| match k {
+            "PROXMOX_HOST" => Some("http://127.0.0.1:9".to_string()),
+            "PROXMOX_USER" => Some("root@pam".to_string()),
+            "PROXMOX_TOKEN_NAME" => Some("t".to_string()),
+            "PROXMOX_TOKEN_VALUE" => Some("secret".to_string()),
+            _ => None,
+        };
+        Pve::new(&Config::resolve(&env, &[]).unwrap()).unwrap()
+    }
+
+    /// Feeds `input` lines to a fresh server; compares each answer with `expected` (exact JSON).
+    fn check(input: &[&str], expected: &[&str]) {
+        let pve = pve();
+        let mut server = Server::new(&pve, Access::ReadOnly, 120);
+        let mut got = Vec::new();
+        for line in input {
+            if let Some(reply) = server.handle_line(line.as_bytes()) {
+                got.push(reply.to_string());
+            }
+        }
+        let expected: Vec<String> = expected.iter().map(|e| serde_json::from_str::<Value>(e).unwrap().to_string()).collect();
+        assert_eq!(got, expected);
+    }
+
+    const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+
+    fn init_reply(version: &str) -> String {
+        let pve = pve();
+        let server = Server::new(&pve, Access::ReadOnly, 120);
+        response(
+            json!(0),
+            json!({"protocolVersion": version, "capabilities": {"tools": {"listChanged": false}}, "serverInfo": server_info(), "instructions": server.instructions()}),
+        )
+        .to_string()
+    }
+
+    #[test]
+    fn framing_errors() {
+        let parse = |m: &str| format!(r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":-32700,"message":"parse error: {m}"}}}}"#);
+        check(&["{", "\u{0}"], &[&parse("EOF while parsing an object at line 1 column 1"), &parse("expected value at line 1 column 1")]);
+        let invalid = |id: &str, m: &str| format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32600,"message":"{m}"}}}}"#);
+        check(
+            &[
+                "42",
+                "[]",
+                r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+                r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+                r#"{"jsonrpc":"2.0","id":true,"method":"ping"}"#,
+                r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+                r#"{"jsonrpc":"1.0","id":7,"method":"ping"}"#,
+                r#"{"jsonrpc":"2.0","id":"a","method":3}"#,
+                r#"{"jsonrpc":"2.0","id":8,"method":"ping","params":"x"}"#,
+                r#"{"jsonrpc":"2.0"}"#,
+            ],
+            &[
+                &invalid("null", "a request must be a JSON object"),
+                &invalid("null", "batches are not supported in this protocol version; send one request per line"),
+                &invalid("null", "batches are not supported in this protocol version; send one request per line"),
+                &invalid("null", "the id must be a string or an integer"),
+                &invalid("null", "the id must be a string or an integer"),
+                &invalid("null", "the id must be a string or an integer"),
+                &invalid("7", "jsonrpc must be \\\"2.0\\\""),
+                &invalid("\"a\"", "the method must be a string"),
+                &invalid("8", "params must be an object"),
+                &invalid("null", "a request needs a method"),
+            ],
+        );
+    }
+
+    #[test]
+    fn lifecycle_and_notifications() {
+        check(
+            &[
+                r#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#,
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+                INIT,
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5}}"#,
+                r#"{"jsonrpc":"2.0","method":"no/such/notification"}"#,
+                r#"{"jsonrpc":"2.0","id":9,"result":{}}"#,
+                r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#,
+                r#"{"jsonrpc":"2.0","id":3,"method":"resources/list"}"#,
+                r#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"cursor":"abc"}}"#,
+                r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"arguments":{}}}"#,
+                r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"get_vm_status","arguments":[1]}}"#,
+                r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"format_disk"}}"#,
+            ],
+            &[
+                r#"{"jsonrpc":"2.0","id":"p","result":{}}"#,
+                r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"not initialized: send initialize first (or give the protocol version 2026-07-28 in _meta)"}}"#,
+                &init_reply("2025-11-25"),
+                r#"{"jsonrpc":"2.0","id":2,"result":{}}"#,
+                r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"method not found: resources/list"}}"#,
+                r#"{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"invalid cursor: tools/list has a single page"}}"#,
+                r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"tools/call: missing tool name"}}"#,
+                r#"{"jsonrpc":"2.0","id":6,"error":{"code":-32602,"message":"tools/call: arguments must be an object"}}"#,
+                r#"{"jsonrpc":"2.0","id":7,"error":{"code":-32602,"message":"unknown tool: format_disk"}}"#,
+            ],
+        );
+    }
+
+    #[test]
+    fn version_negotiation() {
+        for (asked, answered) in [
+            ("2024-11-05", "2024-11-05"),
+            ("2025-03-26", "2025-03-26"),
+            ("2025-06-18", "2025-06-18"),
+            ("2025-11-25", "2025-11-25"),
+            ("2024-10-07", "2025-11-25"),
+            ("2026-07-28", "2025-11-25"),
+            ("banana", "2025-11-25"),
+        ] {
+            check(&[&INIT.replace("2025-11-25", asked)], &[&init_reply(answered)]);
+        }
+        check(
+            &[r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#],
+            &[r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32602,"message":"initialize needs protocolVersion (a string such as \"2025-11-25\")"}}"#],
+        );
+    }
+
+    #[test]
+    fn batches_only_in_2025_03_26() {
+        let init = INIT.replace("2025-11-25", "2025-03-26");
+        let pve = pve();
+        let mut server = Server::new(&pve, Access::ReadOnly, 120);
+        server.handle_line(init.as_bytes());
+        let reply = server.handle_line(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-03-26"}}]"#,
+        );
+        assert_eq!(
+            reply.unwrap().to_string(),
+            r#"[{"id":1,"jsonrpc":"2.0","result":{}},{"error":{"code":-32600,"message":"initialize must not be part of a batch"},"id":2,"jsonrpc":"2.0"}]"#
+        );
+        assert_eq!(server.handle_line(br#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#), None);
+        assert!(server.handle_line(b"[]").unwrap().to_string().contains("empty batch"));
+    }
+
+    #[test]
+    fn modern_era() {
+        let pve = pve();
+        let mut server = Server::new(&pve, Access::ReadOnly, 120);
+        let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;
+        let discover = server.handle_line(format!(r#"{{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{{{meta}}}}}"#).as_bytes()).unwrap();
+        assert_eq!(discover["result"]["supportedVersions"], json!(["2026-07-28"]));
+        assert_eq!(discover["result"]["resultType"], "complete");
+        assert_eq!(discover["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "proxmox-mcp-server");
+        let list = server.handle_line(format!(r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{{{meta}}}}}"#).as_bytes()).unwrap();
+        assert_eq!(list["result"]["resultType"], "complete");
+        assert_eq!(list["result"]["ttlMs"], 3_600_000);
+        assert_eq!(list["result"]["cacheScope"], "private");
+        assert!(list["result"]["tools"][0]["outputSchema"].is_object());
+        let ping = server.handle_line(format!(r#"{{"jsonrpc":"2.0","id":3,"method":"ping","params":{{{meta}}}}}"#).as_bytes()).unwrap();
+        assert_eq!(ping["error"]["code"], -32601);
+        let old = server.handle_line(br#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"1900-01-01"}}}"#).unwrap();
+        assert_eq!(old["error"], json!({"code": -32022, "message": "Unsupported protocol version", "data": {"supported": ["2026-07-28"], "requested": "1900-01-01"}}));
+        // The same process still accepts the handshake afterwards.
+        assert_eq!(server.handle_line(INIT.as_bytes()).unwrap()["result"]["protocolVersion"], "2025-11-25");
+        let list = server.handle_line(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#).unwrap();
+        assert!(list["result"].get("resultType").is_none());
+    }
+
+    #[test]
+    fn tools_list_follows_version_and_access() {
+        let pve = pve();
+        let names = |access: Access| -> Vec<String> {
+            let mut server = Server::new(&pve, access, 120);
+            server.handle_line(INIT.as_bytes());
+            let list = server.handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+            list["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+        };
+        let (ro, op, full) = (names(Access::ReadOnly), names(Access::Operate), names(Access::Full));
+        assert_eq!(ro.len(), 13);
+        assert!(!ro.contains(&"start_vm".to_string()));
+        assert!(op.contains(&"start_vm".to_string()) && !op.contains(&"delete_vm_snapshot".to_string()));
+        assert_eq!(full.len(), 21);
+        assert!(full.contains(&"delete_vm_snapshot".to_string()));
+
+        let mut server = Server::new(&pve, Access::Full, 120);
+        server.handle_line(INIT.replace("2025-11-25", "2024-11-05").as_bytes());
+        let list = server.handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+        let tool = &list["result"]["tools"][0];
+        assert!(tool.get("annotations").is_none() && tool.get("outputSchema").is_none() && tool.get("title").is_none());
+        let stop = list["result"]["tools"].as_array().unwrap().iter().find(|t| t["name"] == "stop_vm").unwrap();
+        assert_eq!(stop["inputSchema"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn access_level_refusal_is_a_tool_error() {
+        let pve = pve();
+        let mut server = Server::new(&pve, Access::Operate, 120);
+        server.handle_line(INIT.as_bytes());
+        let reply = server
+            .handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_vm_snapshot","arguments":{"vmid":100,"snapname":"a"}}}"#)
+            .unwrap();
+        assert_eq!(reply["result"]["isError"], true);
+        assert_eq!(
+            reply["result"]["content"][0]["text"],
+            "delete_vm_snapshot can lose data and needs access level full, but this server runs with PROXMOX_MCP_ACCESS=operate; to allow it, restart the server with PROXMOX_MCP_ACCESS=full (or --access full)"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_refused_without_holding_them() {
+        let mut input = io::Cursor::new([vec![b'x'; 100], b"\n{\"a\":1}\n".to_vec()].concat());
+        let mut buf = Vec::new();
+        assert!(matches!(read_line(&mut input, &mut buf, 50).unwrap(), Line::TooLong));
+        assert!(buf.len() <= 50);
+        assert!(matches!(read_line(&mut input, &mut buf, 50).unwrap(), Line::Ok));
+        assert_eq!(buf, b"{\"a\":1}");
+        buf.clear();
+        assert!(matches!(read_line(&mut input, &mut buf, 50).unwrap(), Line::Eof));
+    }
+}

@@ -1,0 +1,527 @@
+//! The PVE REST client: the only module that knows HTTP (TLS itself lives in `tls.rs`).
+//!
+//! Calls go to `/api2/extjs/...` (errors come back as JSON with a message), GET/DELETE parameters
+//! in the query, POST/PUT parameters as a form body, booleans as 0/1. One `ureq::Agent` is reused,
+//! so connections are kept alive. Password logins keep a ticket, renewed before it expires.
+
+use std::fmt::{self, Write as _};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::config::{Auth, Config, Host, Secret};
+use crate::error::Error;
+use crate::tls::{self, Trust};
+
+/// Largest PVE answer read into memory.
+const MAX_BODY: u64 = 16 * 1024 * 1024;
+/// A ticket is valid 2 hours; it is renewed once it is older than this (as PVE's own client does).
+const TICKET_RENEW_AFTER: Duration = Duration::from_secs(3600);
+
+/// An HTTP method of the PVE API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// Request parameters, already in PVE's wire form (booleans as "0"/"1").
+pub type Params = Vec<(&'static str, String)>;
+
+/// `true` → "1", as PVE's form encoding wants.
+pub fn bool01(b: bool) -> String {
+    if b { "1" } else { "0" }.to_string()
+}
+
+/// Builds an API path from segments, percent-encoding each one: `path(&["nodes", &node, "qemu"])`.
+pub fn path(segments: &[&dyn fmt::Display]) -> String {
+    let mut out = String::new();
+    for s in segments {
+        out.push('/');
+        encode_into(&mut out, &s.to_string(), b":@!");
+    }
+    out
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters and `keep`.
+fn encode_into(out: &mut String, s: &str, keep: &[u8]) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+fn form_encode(params: &[(&'static str, String)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode_into(&mut out, k, b"");
+        out.push('=');
+        encode_into(&mut out, v, b"");
+    }
+    out
+}
+
+/// What PVE answered: `data`, and `total` where a list reports it.
+#[derive(Debug)]
+pub struct Reply {
+    pub data: Value,
+    pub total: Option<u64>,
+}
+
+struct Session {
+    ticket: Secret,
+    csrf: Secret,
+    created: Instant,
+}
+
+/// A connection to one PVE cluster.
+pub struct Pve {
+    agent: ureq::Agent,
+    seen: tls::Seen,
+    trust: Trust,
+    host: Host,
+    user: String,
+    auth: Auth,
+    session: Mutex<Option<Session>>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for Pve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pve").field("host", &self.host).field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+impl Pve {
+    /// Prepares the client (TLS roots, agent). Sends nothing yet.
+    pub fn new(config: &Config) -> Result<Pve, Error> {
+        if config.hosts.len() > 1 {
+            crate::info!("several hosts given; using {} (failover comes in a later release)", config.hosts[0].base_url());
+        }
+        let (agent, seen) = tls::agent(&config.trust, config.timeout).map_err(Error::Config)?;
+        if config.trust == Trust::Insecure {
+            crate::warn!(
+                "PROXMOX_VERIFY_SSL=false: the PVE certificate is not checked, so anyone on the network path can read the credentials; pin it instead with PROXMOX_FINGERPRINT (run `proxmox-mcp-server check` to see it)"
+            );
+        }
+        Ok(Pve {
+            agent,
+            seen,
+            trust: config.trust.clone(),
+            host: config.hosts[0].clone(),
+            user: config.user.clone(),
+            auth: config.auth.clone(),
+            session: Mutex::new(None),
+            timeout: config.timeout,
+        })
+    }
+
+    /// `user@realm` or `user@realm!token`, as PVE records it.
+    pub fn identity(&self) -> String {
+        match &self.auth {
+            Auth::Token { name, .. } => format!("{}!{name}", self.user),
+            Auth::Password { .. } => self.user.clone(),
+        }
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// GET, returning `data`.
+    pub fn get(&self, path: &str, params: &[(&'static str, String)]) -> Result<Value, Error> {
+        Ok(self.call(Method::Get, path, params)?.data)
+    }
+
+    /// Any call; the reply's `data` and `total`.
+    pub fn call(&self, method: Method, path: &str, params: &[(&'static str, String)]) -> Result<Reply, Error> {
+        match self.call_once(method, path, params) {
+            // A ticket may have expired or been revoked: log in again once, then retry.
+            // PVE refuses an unauthenticated request before running it, so a retry cannot repeat a write.
+            Err(Error::Api { status: 401, .. }) if matches!(self.auth, Auth::Password { .. }) => {
+                crate::info!("PVE answered 401; logging in again");
+                self.lock_session().take();
+                self.call_once(method, path, params)
+            }
+            other => other,
+        }
+    }
+
+    fn lock_session(&self) -> std::sync::MutexGuard<'_, Option<Session>> {
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn call_once(&self, method: Method, path: &str, params: &[(&'static str, String)]) -> Result<Reply, Error> {
+        let auth_headers = self.auth_headers(method)?;
+        self.send(method, path, params, &auth_headers)
+    }
+
+    /// The headers that authenticate a request, logging in first when needed.
+    fn auth_headers(&self, method: Method) -> Result<Vec<(&'static str, String)>, Error> {
+        match &self.auth {
+            Auth::Token { name, value } => Ok(vec![(
+                "Authorization",
+                format!("PVEAPIToken={}!{name}={}", self.user, value.expose()),
+            )]),
+            Auth::Password { password } => {
+                let mut session = self.lock_session();
+                let fresh = session.as_ref().is_some_and(|s| s.created.elapsed() < TICKET_RENEW_AFTER);
+                if !fresh {
+                    // Renew with the current ticket while it is valid; otherwise log in with the password.
+                    let renewed = match session.as_ref() {
+                        Some(old) => self.login(&old.ticket).ok(),
+                        None => None,
+                    };
+                    *session = Some(match renewed {
+                        Some(s) => s,
+                        None => self.login(password)?,
+                    });
+                }
+                let s = session.as_ref().ok_or_else(|| Error::Config("no PVE session".into()))?;
+                let mut headers = vec![("Cookie", format!("PVEAuthCookie={}", cookie_escape(s.ticket.expose())))];
+                if method != Method::Get {
+                    headers.push(("CSRFPreventionToken", s.csrf.expose().to_string()));
+                }
+                Ok(headers)
+            }
+        }
+    }
+
+    /// `POST /access/ticket`; `secret` is the password or a still valid ticket.
+    fn login(&self, secret: &Secret) -> Result<Session, Error> {
+        let params: Params = vec![("username", self.user.clone()), ("password", secret.expose().to_string())];
+        let reply = match self.send(Method::Post, "/access/ticket", &params, &[]) {
+            Err(Error::Api { method, path, status: 401, .. }) => {
+                return Err(Error::Api {
+                    method,
+                    path,
+                    status: 401,
+                    message: format!("login as {} failed", self.user),
+                })
+            }
+            other => other?,
+        };
+        let data = &reply.data;
+        if data.get("NeedTFA").and_then(as_u64).unwrap_or(0) == 1 {
+            return Err(Error::Api {
+                method: "POST",
+                path: "/access/ticket".into(),
+                status: 401,
+                message: format!(
+                    "{} has two-factor login enabled, which this server cannot answer yet; create an API token (pveum user token add {} mcp) and set PROXMOX_TOKEN_NAME/PROXMOX_TOKEN_VALUE",
+                    self.user, self.user
+                ),
+            });
+        }
+        let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
+        match (text("ticket"), text("CSRFPreventionToken")) {
+            (Some(ticket), Some(csrf)) => {
+                crate::info!("logged in to {} as {}", self.host.base_url(), self.user);
+                Ok(Session { ticket: Secret::new(ticket), csrf: Secret::new(csrf), created: Instant::now() })
+            }
+            _ => Err(Error::Transport {
+                method: "POST",
+                path: "/access/ticket".into(),
+                message: "the answer holds no ticket; is this a Proxmox VE API?".into(),
+            }),
+        }
+    }
+
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&'static str, String)],
+        headers: &[(&'static str, String)],
+    ) -> Result<Reply, Error> {
+        let started = Instant::now();
+        let mut url = format!("{}/api2/extjs{path}", self.host.base_url());
+        let form = form_encode(params);
+        let transport = |message: String| Error::Transport { method: method.as_str(), path: path.to_string(), message };
+        self.seen.clear();
+        let result = match method {
+            Method::Get | Method::Delete => {
+                if !form.is_empty() {
+                    url.push('?');
+                    url.push_str(&form);
+                }
+                let mut req = if method == Method::Get { self.agent.get(&url) } else { self.agent.delete(&url) };
+                for (k, v) in headers {
+                    req = req.header(*k, v);
+                }
+                req.call()
+            }
+            Method::Post | Method::Put => {
+                let mut req = if method == Method::Post { self.agent.post(&url) } else { self.agent.put(&url) };
+                for (k, v) in headers {
+                    req = req.header(*k, v);
+                }
+                req.header("Content-Type", "application/x-www-form-urlencoded").send(form.as_bytes())
+            }
+        };
+        let mut response = result.map_err(|e| transport(self.describe(&e)))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_string()
+            .map_err(|e| transport(self.describe(&e)));
+        crate::debug!("{} {path} -> {status} in {} ms", method.as_str(), started.elapsed().as_millis());
+        let body = body?;
+        let api = |status: u16, message: String| Error::Api { method: method.as_str(), path: path.to_string(), status, message };
+        let parsed: Option<Value> = serde_json::from_str(&body).ok();
+        if status != 200 {
+            let message = parsed
+                .as_ref()
+                .and_then(|v| v.get("message"))
+                .and_then(Value::as_str)
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| match status {
+                    401 => "authentication failed (401)".to_string(),
+                    595..=599 => format!("node unreachable ({status})"),
+                    _ => format!("HTTP status {status}"),
+                });
+            return Err(api(status, message));
+        }
+        let Some(Value::Object(mut body)) = parsed else {
+            return Err(transport("the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?".into()));
+        };
+        let success = body.get("success").map(|s| s.as_bool().unwrap_or(as_u64(s) == Some(1))).unwrap_or(true);
+        if !success {
+            let status = body.get("status").and_then(as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(500);
+            let mut message = body
+                .get("message")
+                .and_then(Value::as_str)
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| format!("PVE reported failure (status {status})"));
+            if let Some(Value::Object(errors)) = body.get("errors") {
+                for (param, reason) in errors {
+                    let reason = reason.as_str().map(str::to_string).unwrap_or_else(|| reason.to_string());
+                    let _ = write!(message, "; {param}: {}", reason.trim());
+                }
+            }
+            return Err(api(status, message));
+        }
+        Ok(Reply { data: body.remove("data").unwrap_or(Value::Null), total: body.get("total").and_then(as_u64) })
+    }
+
+    /// Turns a transport failure into text that says what to do (and never shows a secret).
+    fn describe(&self, err: &ureq::Error) -> String {
+        let host = format!("{}:{}", self.host.host, self.host.port);
+        if tls::is_cert_error(err) {
+            return match (self.seen.get(), &self.trust) {
+                (Some(fp), Trust::Pinned(_)) => format!(
+                    "the TLS certificate of {host} does not match PROXMOX_FINGERPRINT: it presents SHA-256 fingerprint {fp}. \
+                     If the node's certificate was replaced on purpose, set PROXMOX_FINGERPRINT={fp}"
+                ),
+                (Some(fp), _) => format!(
+                    "the TLS certificate of {host} is not trusted ({err}). Its SHA-256 fingerprint is {fp}. \
+                     If that is your PVE node's certificate (compare: Node > System > Certificates), trust it with \
+                     PROXMOX_FINGERPRINT={fp} or with PROXMOX_CA_FILE=/path/to/pve-root-ca.pem (from /etc/pve on any node)"
+                ),
+                (None, _) => format!("TLS handshake with {host} failed: {err}"),
+            };
+        }
+        match err {
+            ureq::Error::Timeout(_) => format!(
+                "no answer from {host} within {} s (PROXMOX_TIMEOUT); the node may be down, overloaded or filtered",
+                self.timeout.as_secs()
+            ),
+            ureq::Error::HostNotFound => format!("cannot resolve host name {}; check PROXMOX_HOST", self.host.host),
+            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => format!(
+                "cannot connect to {host}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node"
+            ),
+            ureq::Error::BodyExceedsLimit(_) => format!("the answer is larger than {} MiB; narrow the query", MAX_BODY >> 20),
+            ureq::Error::Tls(_) | ureq::Error::Rustls(_) => format!("TLS handshake with {host} failed: {err}"),
+            other => format!("cannot reach {host}: {other}"),
+        }
+    }
+
+    /// Waits for a task until it stops or `wait` runs out, polling its status with a short backoff.
+    /// `on_poll` sees each status (for progress reports). Returns the last status object.
+    pub fn wait_task(&self, upid: &Upid, wait: Duration, on_poll: &mut dyn FnMut(&Value)) -> Result<Value, Error> {
+        let deadline = Instant::now() + wait;
+        let status_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"status"]);
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let status = self.get(&status_path, &[])?;
+            on_poll(&status);
+            let now = Instant::now();
+            if status.get("status").and_then(Value::as_str) != Some("running") || now >= deadline {
+                return Ok(status);
+            }
+            std::thread::sleep(delay.min(deadline - now));
+            delay = (delay * 3 / 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// The last `lines` lines of a task's log (empty when the log cannot be read).
+    pub fn task_log_tail(&self, upid: &Upid, lines: u64) -> Vec<String> {
+        let log_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"log"]);
+        let read = |start: u64, limit: u64| self.call(Method::Get, &log_path, &[("start", start.to_string()), ("limit", limit.to_string())]);
+        let Ok(first) = read(0, 50) else { return Vec::new() };
+        let reply = match first.total {
+            Some(total) if total > 50 => read(total.saturating_sub(lines), lines).unwrap_or(first),
+            _ => first,
+        };
+        let mut out: Vec<String> = reply
+            .data
+            .as_array()
+            .map(|a| a.iter().filter_map(|l| l.get("t").and_then(Value::as_str).map(str::to_string)).collect())
+            .unwrap_or_default();
+        let skip = out.len().saturating_sub(lines as usize);
+        out.drain(..skip);
+        out
+    }
+}
+
+/// The ticket as a cookie value: PVE's tickets hold `:` and `=`, which cookies carry escaped.
+fn cookie_escape(ticket: &str) -> String {
+    let mut out = String::new();
+    encode_into(&mut out, ticket, b"");
+    out
+}
+
+/// A number PVE may send as a number, a numeric string or a boolean.
+pub fn as_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Bool(b) => Some(u64::from(*b)),
+        _ => None,
+    }
+}
+
+/// A PVE task id: `UPID:node:pid:pstart:starttime:type:id:user:`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Upid {
+    pub raw: String,
+    pub node: String,
+    pub kind: String,
+    pub id: String,
+    pub user: String,
+    pub starttime: u64,
+}
+
+impl Upid {
+    pub fn parse(s: &str) -> Result<Upid, String> {
+        let bad = |why: &str| format!("'{s}' is not a PVE task id (UPID:node:pid:pstart:starttime:type:id:user:): {why}");
+        let rest = s.strip_prefix("UPID:").ok_or_else(|| bad("it must start with UPID:"))?;
+        let rest = rest.strip_suffix(':').ok_or_else(|| bad("it must end with ':'"))?;
+        let parts: Vec<&str> = rest.split(':').collect();
+        let [node, pid, pstart, starttime, kind, id, user] = parts[..] else {
+            return Err(bad(&format!("expected 8 fields, found {}", parts.len() + 1)));
+        };
+        let hex = |v: &str, lens: &[usize]| lens.contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit());
+        let valid_node = !node.is_empty()
+            && node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !node.starts_with('-')
+            && !node.ends_with('-');
+        if !valid_node {
+            return Err(bad("bad node name"));
+        }
+        if !hex(pid, &[8]) || !hex(pstart, &[8, 9]) || !hex(starttime, &[8]) {
+            return Err(bad("pid, pstart and starttime must be hex"));
+        }
+        let plain = |v: &str| !v.bytes().any(|b| b.is_ascii_whitespace() || b == b'/');
+        if kind.is_empty() || !plain(kind) || !plain(id) || user.is_empty() || !plain(user) {
+            return Err(bad("bad type, id or user"));
+        }
+        Ok(Upid {
+            raw: s.to_string(),
+            node: node.to_string(),
+            kind: kind.to_string(),
+            id: id.to_string(),
+            user: user.to_string(),
+            starttime: u64::from_str_radix(starttime, 16).unwrap_or(0),
+        })
+    }
+}
+
+/// Whether a task's exit status means success: `OK` or `WARNINGS: N`.
+pub fn task_ok(exitstatus: &str) -> bool {
+    exitstatus == "OK" || exitstatus.starts_with("WARNINGS")
+}
+
+/// The `task` object of a tool result.
+pub fn task_summary(upid: &Upid, status: &Value) -> Value {
+    let state = status.get("status").and_then(Value::as_str).unwrap_or("unknown");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let start = status.get("starttime").and_then(as_u64).unwrap_or(upid.starttime);
+    let end = status.get("endtime").and_then(as_u64).unwrap_or(now);
+    json!({
+        "upid": upid.raw,
+        "status": state,
+        "exitstatus": status.get("exitstatus").cloned().unwrap_or(Value::Null),
+        "duration_s": end.saturating_sub(start),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upids() {
+        let u = Upid::parse("UPID:pve1:00001234:0ABCDEF12:65000000:qmstart:100:root@pam!mcp:").unwrap();
+        assert_eq!((u.node.as_str(), u.kind.as_str(), u.id.as_str(), u.user.as_str()), ("pve1", "qmstart", "100", "root@pam!mcp"));
+        assert_eq!(u.starttime, 0x65000000);
+        let ok = ["UPID:n-1:00000001:00000002:00000003:vzdump::root@pam:"];
+        for s in ok {
+            assert!(Upid::parse(s).is_ok(), "{s}");
+        }
+        let bad = [
+            ("", "must start with UPID:"),
+            ("UPID:pve1:00001234:00ABCDEF:65000000:qmstart:100:root@pam", "must end with ':'"),
+            ("UPID:pve1:1234:00ABCDEF:65000000:qmstart:100:root@pam:", "must be hex"),
+            ("UPID:-pve:00001234:00ABCDEF:65000000:qmstart:100:root@pam:", "bad node name"),
+            ("UPID:pve1:00001234:00ABCDEF:65000000:qmstart:root@pam:", "expected 8 fields"),
+            ("UPID:pve1:00001234:00ABCDEF:65000000:qm/start:100:root@pam:", "bad type"),
+        ];
+        for (s, why) in bad {
+            let err = Upid::parse(s).unwrap_err();
+            assert!(err.contains(why), "{s}: {err}");
+        }
+    }
+
+    #[test]
+    fn paths_and_forms_are_encoded() {
+        assert_eq!(path(&[&"nodes", &"pve1", &"qemu", &100, &"status"]), "/nodes/pve1/qemu/100/status");
+        assert_eq!(
+            path(&[&"nodes", &"pve1", &"tasks", &"UPID:pve1:0:0:0:qmstart:100:root@pam!t:"]),
+            "/nodes/pve1/tasks/UPID:pve1:0:0:0:qmstart:100:root@pam!t:"
+        );
+        assert_eq!(path(&[&"storage", &"a/b c?#%"]), "/storage/a%2Fb%20c%3F%23%25");
+        assert_eq!(form_encode(&[("description", "a b&c=d".into()), ("vmstate", bool01(true))]), "description=a%20b%26c%3Dd&vmstate=1");
+    }
+
+    #[test]
+    fn task_exit_statuses() {
+        for (s, ok) in [("OK", true), ("WARNINGS: 2", true), ("VM 100 already running", false), ("unexpected status", false), ("job errors", false)] {
+            assert_eq!(task_ok(s), ok, "{s}");
+        }
+    }
+}

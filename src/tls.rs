@@ -1,0 +1,962 @@
+//! TLS for the PVE API connection: which certificates to trust, and the ureq agent built on that.
+//!
+//! ureq's own rustls connector only knows root stores. PVE nodes usually run on a self-signed
+//! certificate, so this module brings its own connector with a verifier that can also pin a
+//! certificate by its SHA-256 fingerprint (as PVE's own tools do), and that records the
+//! fingerprint the server presented so an error can show it to the user.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{hash::Hash, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme, StreamOwned, SupportedCipherSuite,
+};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::time::{Duration as UreqDuration, Instant as UreqInstant};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, TcpConnector,
+    Transport, TransportAdapter,
+};
+
+/// The user agent sent with every request.
+const USER_AGENT: &str = concat!("proxmox-mcp-server/", env!("CARGO_PKG_VERSION"));
+
+/// Where the system's CA bundle is looked for when `SSL_CERT_FILE` is not set, first match wins.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+    "/usr/local/etc/openssl/cert.pem",
+];
+
+/// How the server decides to trust the PVE node's certificate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trust {
+    /// The system's CA bundle plus the certificates in `ca_files` (PEM). `system: false` means
+    /// only `ca_files`.
+    Roots {
+        ca_files: Vec<PathBuf>,
+        system: bool,
+    },
+    /// Only a leaf certificate whose SHA-256 (over the DER) is one of these; the host name is not
+    /// checked (as PVE's own Perl client does when fingerprints are configured).
+    Pinned(Vec<Fingerprint>),
+    /// No verification at all (PROXMOX_VERIFY_SSL=false).
+    Insecure,
+}
+
+/// The SHA-256 fingerprint of a DER certificate.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// SHA-256 of a DER certificate.
+    pub fn of_der(der: &[u8]) -> Fingerprint {
+        let digest = sha256().hash(der);
+        let mut out = [0u8; 32];
+        for (o, b) in out.iter_mut().zip(digest.as_ref()) {
+            *o = *b;
+        }
+        Fingerprint(out)
+    }
+
+    /// Parses `AB:CD:…` (95 characters) or 64 hex digits, case-insensitive, colons optional.
+    ///
+    /// The `sha256 Fingerprint=` prefix that `openssl x509 -fingerprint` prints is accepted too.
+    pub fn parse(s: &str) -> Result<Fingerprint, String> {
+        const EXPECTED: &str = "expected 32 bytes of hex (64 digits, colons optional)";
+        let mut s = s.trim();
+        if let Some((label, rest)) = s.split_once('=') {
+            if label.trim().eq_ignore_ascii_case("sha256 fingerprint") {
+                s = rest.trim();
+            }
+        }
+        if s.is_empty() {
+            return Err(format!("{EXPECTED}, got nothing"));
+        }
+        if let Some(bad) = s.chars().find(|c| *c != ':' && !c.is_ascii_hexdigit()) {
+            return Err(format!("{EXPECTED}, got the character {bad:?}"));
+        }
+        let mut bytes = Vec::with_capacity(32);
+        if s.contains(':') {
+            for group in s.split(':') {
+                if group.len() != 2 {
+                    return Err(format!(
+                        "{EXPECTED}, got the group {group:?} (each byte is 2 hex digits)"
+                    ));
+                }
+                bytes.push(hex_byte(group.as_bytes()));
+            }
+            if bytes.len() != 32 {
+                return Err(format!("{EXPECTED}, got {}", bytes.len()));
+            }
+        } else {
+            if s.len() != 64 {
+                return Err(format!("{EXPECTED}, got {} digits", s.len()));
+            }
+            bytes.extend(s.as_bytes().chunks(2).map(hex_byte));
+        }
+        let mut out = [0u8; 32];
+        for (o, b) in out.iter_mut().zip(&bytes) {
+            *o = *b;
+        }
+        Ok(Fingerprint(out))
+    }
+}
+
+/// The value of two ASCII hex digits; the caller has checked that they are hex digits.
+fn hex_byte(pair: &[u8]) -> u8 {
+    let digit = |c: u8| char::from(c).to_digit(16).unwrap_or(0) as u8;
+    pair.iter().fold(0, |acc, c| (acc << 4) | digit(*c))
+}
+
+/// SHA-256 as the ring provider of rustls implements it.
+fn sha256() -> &'static dyn Hash {
+    match rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256 {
+        SupportedCipherSuite::Tls13(suite) => suite.common.hash_provider,
+        SupportedCipherSuite::Tls12(suite) => suite.common.hash_provider,
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    /// Upper-case hex bytes joined by `:`, as PVE shows it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The fingerprint of the leaf certificate last presented by a server on this agent's connections
+/// (recorded whether or not it was trusted), so an error can show it.
+#[derive(Clone, Default, Debug)]
+pub struct Seen(Arc<Mutex<Option<Fingerprint>>>);
+
+impl Seen {
+    /// The fingerprint last seen, if any handshake got that far.
+    pub fn get(&self) -> Option<Fingerprint> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets the fingerprint last seen.
+    pub fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn set(&self, fingerprint: Fingerprint) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(fingerprint);
+    }
+}
+
+/// Builds the one ureq agent used for all PVE requests: keep-alive, `http_status_as_error(false)`,
+/// global timeout `timeout`, no proxy, user agent `proxmox-mcp-server/<version>`, and TLS per
+/// `trust`.
+///
+/// Errors: unreadable or empty CA file, no system CA bundle when one is needed, no fingerprint to
+/// pin.
+pub fn agent(trust: &Trust, timeout: Duration) -> Result<(ureq::Agent, Seen), String> {
+    agent_with_bundles(trust, timeout, &system_bundles())
+}
+
+/// [`agent`] with the candidate system CA bundles given, so tests need not touch the environment.
+fn agent_with_bundles(
+    trust: &Trust,
+    timeout: Duration,
+    bundles: &[PathBuf],
+) -> Result<(ureq::Agent, Seen), String> {
+    let seen = Seen::default();
+    let tls = Arc::new(client_config(trust, bundles, seen.clone())?);
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .proxy(None)
+        .user_agent(USER_AGENT)
+        .build();
+    let connector = ().chain(TcpConnector::default()).chain(TlsConnector { tls });
+    let agent = ureq::Agent::with_parts(config, connector, DefaultResolver::default());
+    Ok((agent, seen))
+}
+
+/// Whether a ureq error is a certificate verification failure (so the caller can show the
+/// fingerprint).
+pub fn is_cert_error(err: &ureq::Error) -> bool {
+    match err {
+        ureq::Error::Rustls(e) => is_cert_rustls_error(e),
+        ureq::Error::Io(e) => e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_some_and(is_cert_rustls_error),
+        _ => false,
+    }
+}
+
+fn is_cert_rustls_error(err: &rustls::Error) -> bool {
+    matches!(err, rustls::Error::InvalidCertificate(_))
+}
+
+/// The candidate system CA bundles: `$SSL_CERT_FILE` alone when set, else the usual places.
+fn system_bundles() -> Vec<PathBuf> {
+    match std::env::var_os("SSL_CERT_FILE") {
+        Some(path) if !path.is_empty() => vec![PathBuf::from(path)],
+        _ => SYSTEM_BUNDLES.iter().map(PathBuf::from).collect(),
+    }
+}
+
+/// The rustls client configuration for `trust`: ring, TLS 1.2 and 1.3, our verifier.
+fn client_config(trust: &Trust, bundles: &[PathBuf], seen: Seen) -> Result<ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mode = match trust {
+        Trust::Roots { ca_files, system } => {
+            let roots = load_roots(ca_files, *system, bundles)?;
+            let verifier =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
+            Mode::Roots(verifier)
+        }
+        Trust::Pinned(pins) if pins.is_empty() => {
+            return Err("no certificate fingerprint to pin".to_string())
+        }
+        Trust::Pinned(pins) => Mode::Pinned(pins.clone()),
+        Trust::Insecure => Mode::Insecure,
+    };
+    let verifier = Verifier {
+        mode,
+        seen,
+        provider: provider.clone(),
+    };
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .map_err(|e| format!("cannot set up tls: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth())
+}
+
+/// The trust anchors: the first usable system bundle (when `system`) plus every CA file.
+fn load_roots(
+    ca_files: &[PathBuf],
+    system: bool,
+    bundles: &[PathBuf],
+) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    if system {
+        let found = bundles
+            .iter()
+            .any(|path| add_system_bundle(&mut roots, path));
+        if !found && ca_files.is_empty() {
+            let looked: Vec<String> = bundles.iter().map(|p| p.display().to_string()).collect();
+            return Err(format!(
+                "no system CA bundle found (looked in {}); set PROXMOX_CA_FILE or PROXMOX_FINGERPRINT",
+                looked.join(", ")
+            ));
+        }
+    }
+    for path in ca_files {
+        for cert in read_ca_file(path)? {
+            roots
+                .add(cert)
+                .map_err(|e| format!("invalid certificate in CA file {}: {e}", path.display()))?;
+        }
+    }
+    Ok(roots)
+}
+
+/// Adds the certificates of a system bundle; false when it is missing or holds none usable.
+fn add_system_bundle(roots: &mut RootCertStore, path: &Path) -> bool {
+    let Ok(pem) = std::fs::read(path) else {
+        return false;
+    };
+    let certs = CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok);
+    let (added, _ignored) = roots.add_parsable_certificates(certs);
+    added > 0
+}
+
+/// The certificates in a PEM file given by the user.
+fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem =
+        std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "no certificate found in CA file {}",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// What the verifier checks after recording the fingerprint.
+#[derive(Debug)]
+enum Mode {
+    Roots(Arc<WebPkiServerVerifier>),
+    Pinned(Vec<Fingerprint>),
+    Insecure,
+}
+
+/// Certificate verifier that records the presented leaf's fingerprint, then checks per [`Mode`].
+#[derive(Debug)]
+struct Verifier {
+    mode: Mode,
+    seen: Seen,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let fingerprint = Fingerprint::of_der(end_entity);
+        self.seen.set(fingerprint);
+        match &self.mode {
+            Mode::Roots(webpki) => webpki.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
+            Mode::Pinned(pins) if pins.contains(&fingerprint) => {
+                Ok(ServerCertVerified::assertion())
+            }
+            Mode::Pinned(_) => Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            )),
+            Mode::Insecure => Ok(ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        match &self.mode {
+            Mode::Insecure => Ok(HandshakeSignatureValid::assertion()),
+            _ => rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            ),
+        }
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        match &self.mode {
+            Mode::Insecure => Ok(HandshakeSignatureValid::assertion()),
+            _ => rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            ),
+        }
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Connector that wraps the chained transport in TLS for `https` URLs (modelled on ureq's
+/// `RustlsConnector`, but with our fixed client configuration).
+#[derive(Debug)]
+struct TlsConnector {
+    tls: Arc<ClientConfig>,
+}
+
+impl<In: Transport> Connector<In> for TlsConnector {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+
+        let host = details
+            .uri
+            .host()
+            .ok_or_else(|| ureq::Error::BadUri(format!("no host in {}", details.uri)))?;
+        // An IPv6 address comes in brackets, which a server name must not have.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let name = ServerName::try_from(host)
+            .map_err(|_| ureq::Error::BadUri(format!("not a valid TLS server name: {host}")))?
+            .to_owned();
+
+        let mut conn = ClientConnection::new(self.tls.clone(), name)?;
+        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        sock.set_timeout(remaining_timeout(details));
+        conn.complete_io(&mut sock).map_err(handshake_error)?;
+
+        let buffers = LazyBuffers::new(
+            details.config.input_buffer_size(),
+            details.config.output_buffer_size(),
+        );
+        let stream = StreamOwned { conn, sock };
+        Ok(Some(Either::B(TlsTransport { buffers, stream })))
+    }
+}
+
+/// The connection timeout still left of the budget `details` started with.
+fn remaining_timeout(details: &ConnectionDetails) -> NextTimeout {
+    let mut timeout = details.timeout;
+    if let (UreqDuration::Exact(limit), UreqInstant::Exact(start), UreqInstant::Exact(now)) =
+        (timeout.after, details.now, (details.current_time)())
+    {
+        let elapsed = now.saturating_duration_since(start);
+        timeout.after = UreqDuration::Exact(limit.saturating_sub(elapsed));
+    }
+    timeout
+}
+
+/// A failed handshake as a ureq error, with rustls's own error unwrapped from the I/O error.
+fn handshake_error(err: io::Error) -> ureq::Error {
+    match err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => ureq::Error::Rustls(tls.clone()),
+        None => ureq::Error::from(err),
+    }
+}
+
+/// A TLS connection over the chained transport.
+struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = self.buffers.output();
+        let output = output.get(..amount).unwrap_or(output);
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsTransport")
+            .field("chained", &self.stream.sock.inner())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::{ServerConfig, ServerConnection};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::thread::JoinHandle;
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/");
+    const BODY: &str = r#"{"data":{"ok":1}}"#;
+    /// The test server stops accepting after this many connections.
+    const MAX_CONNECTIONS: usize = 16;
+    const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+    fn data(name: &str) -> PathBuf {
+        PathBuf::from(format!("{DIR}{name}"))
+    }
+
+    fn der(name: &str) -> CertificateDer<'static> {
+        CertificateDer::from_pem_file(data(name)).expect("test certificate")
+    }
+
+    fn leaf_fingerprint() -> Fingerprint {
+        let text = std::fs::read_to_string(data("leaf.sha256")).expect("leaf.sha256");
+        Fingerprint::parse(&text).expect("fingerprint in leaf.sha256")
+    }
+
+    /// A local server answering every request with `200` and [`BODY`], over TLS when given a
+    /// certificate. It counts accepted connections and stops when dropped.
+    struct Server {
+        port: u16,
+        accepted: Arc<AtomicUsize>,
+        stop: Arc<AtomicBool>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl Server {
+        fn https(cert: &str, key: &str) -> Server {
+            Server::https_with(cert, key, rustls::ALL_VERSIONS)
+        }
+
+        fn https_with(
+            cert: &str,
+            key: &str,
+            versions: &[&'static rustls::SupportedProtocolVersion],
+        ) -> Server {
+            let key = PrivateKeyDer::from_pem_file(data(key)).expect("test key");
+            let config = ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(versions)
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![der(cert)], key)
+            .expect("server certificate");
+            Server::start(Some(Arc::new(config)))
+        }
+
+        fn http() -> Server {
+            Server::start(None)
+        }
+
+        fn start(tls: Option<Arc<ServerConfig>>) -> Server {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("local address").port();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            let thread = {
+                let (accepted, stop) = (accepted.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    for stream in listener.incoming().take(MAX_CONNECTIONS) {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let Ok(stream) = stream else { continue };
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                        let tls = tls.clone();
+                        std::thread::spawn(move || serve(stream, tls));
+                    }
+                })
+            };
+            Server {
+                port,
+                accepted,
+                stop,
+                thread: Some(thread),
+            }
+        }
+
+        fn url(&self, scheme: &str, host: &str) -> String {
+            format!("{scheme}://{host}:{}/api2/json/version", self.port)
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+            // Wakes the accept loop so it sees the stop flag.
+            let _ = TcpStream::connect(("127.0.0.1", self.port));
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    fn serve(stream: TcpStream, tls: Option<Arc<ServerConfig>>) {
+        let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+        let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+        match tls {
+            Some(config) => {
+                let Ok(conn) = ServerConnection::new(config) else {
+                    return;
+                };
+                answer_requests(StreamOwned::new(conn, stream));
+            }
+            None => answer_requests(stream),
+        }
+    }
+
+    /// Answers each request head on the connection until the client goes away.
+    fn answer_requests(mut stream: impl Read + Write) {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            head.extend_from_slice(&buf[..n]);
+            if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                head.clear();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
+                    BODY.len()
+                );
+                if stream.write_all(response.as_bytes()).is_err() || stream.flush().is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn roots_with_ca() -> Trust {
+        Trust::Roots {
+            ca_files: vec![data("ca.pem")],
+            system: false,
+        }
+    }
+
+    fn make_agent(trust: &Trust) -> (ureq::Agent, Seen) {
+        agent(trust, Duration::from_secs(10)).expect("agent")
+    }
+
+    /// GETs `url` and returns the status and body.
+    fn get(agent: &ureq::Agent, url: &str) -> Result<(u16, String), ureq::Error> {
+        let mut response = agent.get(url).call()?;
+        let body = response.body_mut().read_to_string()?;
+        Ok((response.status().as_u16(), body))
+    }
+
+    #[test]
+    fn fingerprint_parse_and_display() {
+        let openssl = std::fs::read_to_string(data("leaf.sha256")).expect("leaf.sha256");
+        let openssl = openssl.trim();
+        assert_eq!(openssl.len(), 95);
+
+        let fp = Fingerprint::parse(openssl).expect("openssl form");
+        assert_eq!(fp.to_string(), openssl);
+        assert_eq!(format!("{fp:?}"), openssl);
+        assert_eq!(Fingerprint::of_der(&der("leaf.pem")), fp);
+
+        let bare = openssl.replace(':', "");
+        assert_eq!(Fingerprint::parse(&bare), Ok(fp));
+        assert_eq!(Fingerprint::parse(&bare.to_lowercase()), Ok(fp));
+        assert_eq!(Fingerprint::parse(&openssl.to_lowercase()), Ok(fp));
+        assert_eq!(Fingerprint::parse(&format!("  {openssl}\n")), Ok(fp));
+        assert_eq!(
+            Fingerprint::parse(&format!("sha256 Fingerprint={openssl}")),
+            Ok(fp)
+        );
+
+        assert_eq!(
+            Fingerprint::parse(&openssl[..92]),
+            Err("expected 32 bytes of hex (64 digits, colons optional), got 31".to_string())
+        );
+        assert_eq!(
+            Fingerprint::parse(&bare[..62]),
+            Err("expected 32 bytes of hex (64 digits, colons optional), got 62 digits".to_string())
+        );
+        assert_eq!(
+            Fingerprint::parse(""),
+            Err("expected 32 bytes of hex (64 digits, colons optional), got nothing".to_string())
+        );
+        let not_hex = format!("G{}", &bare[1..]);
+        assert_eq!(
+            Fingerprint::parse(&not_hex),
+            Err(
+                "expected 32 bytes of hex (64 digits, colons optional), got the character 'G'"
+                    .to_string()
+            )
+        );
+        let bad_group = format!("{}:ABC", &openssl[..92]);
+        let err = Fingerprint::parse(&bad_group).expect_err("three-digit group");
+        assert!(err.contains("\"ABC\""), "{err}");
+        assert!(Fingerprint::parse(&format!("{openssl}:")).is_err());
+        assert!(Fingerprint::parse("é").is_err());
+    }
+
+    #[test]
+    fn roots_with_ca_file_trust_the_leaf_by_ip_and_name() {
+        let server = Server::https("leaf.pem", "leaf.key");
+        let (agent, seen) = make_agent(&roots_with_ca());
+        for host in ["127.0.0.1", "localhost"] {
+            let url = server.url("https", host);
+            assert_eq!(get(&agent, &url).expect(&url), (200, BODY.to_string()));
+        }
+        assert_eq!(seen.get(), Some(leaf_fingerprint()));
+        seen.clear();
+        assert_eq!(seen.get(), None);
+    }
+
+    #[test]
+    fn roots_with_ca_file_reject_a_changed_certificate() {
+        let server = Server::https("other.pem", "other.key");
+        let (agent, seen) = make_agent(&roots_with_ca());
+        let err = get(&agent, &server.url("https", "127.0.0.1")).expect_err("untrusted");
+        assert!(is_cert_error(&err), "{err:?}");
+        assert_eq!(seen.get(), Some(Fingerprint::of_der(&der("other.pem"))));
+    }
+
+    #[test]
+    fn system_roots_reject_a_private_ca_and_show_the_fingerprint() {
+        let server = Server::https("leaf.pem", "leaf.key");
+        let trust = Trust::Roots {
+            ca_files: vec![],
+            system: true,
+        };
+        // A stand-in system bundle (the self-signed `other.pem`), so the test does not depend on
+        // the machine's.
+        let (agent, seen) = agent_with_bundles(
+            &trust,
+            Duration::from_secs(10),
+            &[data("missing.pem"), data("other.pem")],
+        )
+        .expect("agent");
+        let err = get(&agent, &server.url("https", "localhost")).expect_err("untrusted");
+        assert!(is_cert_error(&err), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+                    CertificateError::UnknownIssuer
+                ))
+            ),
+            "{err:?}"
+        );
+        assert_eq!(seen.get(), Some(leaf_fingerprint()));
+    }
+
+    #[test]
+    fn machine_system_roots_reject_a_private_ca() {
+        let trust = Trust::Roots {
+            ca_files: vec![],
+            system: true,
+        };
+        let (agent, seen) = match agent(&trust, Duration::from_secs(10)) {
+            Ok(parts) => parts,
+            // This machine has no CA bundle; the error must say what to do.
+            Err(e) => {
+                assert!(e.contains("PROXMOX_CA_FILE"), "{e}");
+                return;
+            }
+        };
+        let server = Server::https("leaf.pem", "leaf.key");
+        let err = get(&agent, &server.url("https", "127.0.0.1")).expect_err("untrusted");
+        assert!(is_cert_error(&err), "{err:?}");
+        assert_eq!(seen.get(), Some(leaf_fingerprint()));
+    }
+
+    #[test]
+    fn no_system_bundle_and_no_ca_file_is_an_error() {
+        let trust = Trust::Roots {
+            ca_files: vec![],
+            system: true,
+        };
+        let bundles = [data("missing.pem"), data("README.md")];
+        let err = agent_with_bundles(&trust, Duration::from_secs(1), &bundles).expect_err("error");
+        assert!(
+            err.starts_with("no system CA bundle found (looked in "),
+            "{err}"
+        );
+        assert!(err.contains("missing.pem, "), "{err}");
+        assert!(err.contains("PROXMOX_FINGERPRINT"), "{err}");
+
+        // A CA file alone is enough then.
+        let trust = Trust::Roots {
+            ca_files: vec![data("ca.pem")],
+            system: true,
+        };
+        let (agent, _) = agent_with_bundles(&trust, Duration::from_secs(10), &bundles)
+            .expect("agent with a CA file");
+        let server = Server::https("leaf.pem", "leaf.key");
+        assert_eq!(
+            get(&agent, &server.url("https", "localhost")).expect("trusted"),
+            (200, BODY.to_string())
+        );
+    }
+
+    #[test]
+    fn pinned_accepts_the_pinned_certificate_whatever_its_name() {
+        let server = Server::https("other.pem", "other.key");
+        let pin = Fingerprint::of_der(&der("other.pem"));
+        let (agent, seen) = make_agent(&Trust::Pinned(vec![leaf_fingerprint(), pin]));
+        let url = server.url("https", "127.0.0.1");
+        assert_eq!(get(&agent, &url).expect("pinned"), (200, BODY.to_string()));
+        assert_eq!(seen.get(), Some(pin));
+    }
+
+    #[test]
+    fn pinned_rejects_another_certificate_and_shows_its_fingerprint() {
+        let server = Server::https("leaf.pem", "leaf.key");
+        let pin = Fingerprint::of_der(&der("other.pem"));
+        let (agent, seen) = make_agent(&Trust::Pinned(vec![pin]));
+        let err = get(&agent, &server.url("https", "localhost")).expect_err("not pinned");
+        assert!(is_cert_error(&err), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+                    CertificateError::ApplicationVerificationFailure
+                ))
+            ),
+            "{err:?}"
+        );
+        assert_eq!(seen.get(), Some(leaf_fingerprint()));
+    }
+
+    #[test]
+    fn tls12_works_with_ca_and_pin() {
+        let server = Server::https_with("leaf.pem", "leaf.key", &[&rustls::version::TLS12]);
+        for trust in [roots_with_ca(), Trust::Pinned(vec![leaf_fingerprint()])] {
+            let (agent, _) = make_agent(&trust);
+            let url = server.url("https", "localhost");
+            assert_eq!(get(&agent, &url).expect("tls 1.2"), (200, BODY.to_string()));
+        }
+    }
+
+    #[test]
+    fn certificate_errors_wrapped_in_io_are_recognised() {
+        let tls = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let wrapped = ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, tls));
+        assert!(is_cert_error(&wrapped));
+        let other = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert!(!is_cert_error(&ureq::Error::Rustls(other.clone())));
+        let wrapped = ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, other));
+        assert!(!is_cert_error(&wrapped));
+        assert!(!is_cert_error(&ureq::Error::HostNotFound));
+    }
+
+    #[test]
+    fn pinned_needs_a_fingerprint() {
+        let err = agent(&Trust::Pinned(vec![]), Duration::from_secs(1)).expect_err("error");
+        assert_eq!(err, "no certificate fingerprint to pin");
+    }
+
+    #[test]
+    fn insecure_accepts_an_untrusted_certificate() {
+        let server = Server::https("other.pem", "other.key");
+        let (agent, seen) = make_agent(&Trust::Insecure);
+        let url = server.url("https", "localhost");
+        assert_eq!(
+            get(&agent, &url).expect("insecure"),
+            (200, BODY.to_string())
+        );
+        assert_eq!(seen.get(), Some(Fingerprint::of_der(&der("other.pem"))));
+    }
+
+    #[test]
+    fn bad_ca_files_are_errors() {
+        let missing = data("no-such-ca.pem");
+        let trust = Trust::Roots {
+            ca_files: vec![missing.clone()],
+            system: false,
+        };
+        let err = agent(&trust, Duration::from_secs(1)).expect_err("missing CA file");
+        let prefix = format!("cannot read CA file {}: ", missing.display());
+        assert!(err.starts_with(&prefix), "{err}");
+
+        let key_only = data("leaf.key");
+        let trust = Trust::Roots {
+            ca_files: vec![key_only.clone()],
+            system: false,
+        };
+        let err = agent(&trust, Duration::from_secs(1)).expect_err("no certificate");
+        assert_eq!(
+            err,
+            format!("no certificate found in CA file {}", key_only.display())
+        );
+    }
+
+    #[test]
+    fn keep_alive_reuses_the_tls_connection() {
+        let server = Server::https("leaf.pem", "leaf.key");
+        let (agent, _) = make_agent(&roots_with_ca());
+        let url = server.url("https", "localhost");
+        for _ in 0..3 {
+            assert_eq!(get(&agent, &url).expect("request"), (200, BODY.to_string()));
+        }
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn plain_http_goes_through_the_same_agent() {
+        let server = Server::http();
+        let (agent, seen) = make_agent(&roots_with_ca());
+        let url = server.url("http", "127.0.0.1");
+        for _ in 0..2 {
+            assert_eq!(get(&agent, &url).expect("http"), (200, BODY.to_string()));
+        }
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(seen.get(), None);
+    }
+
+    #[test]
+    fn connection_refused_is_not_a_certificate_error() {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("local address").port()
+        };
+        let (agent, seen) = make_agent(&Trust::Insecure);
+        let err = get(&agent, &format!("https://127.0.0.1:{port}/")).expect_err("refused");
+        assert!(!is_cert_error(&err), "{err:?}");
+        assert_eq!(seen.get(), None);
+    }
+
+    #[test]
+    fn status_codes_are_not_errors() {
+        // `http_status_as_error(false)`: a 4xx/5xx comes back as a response, which the test
+        // server cannot produce, so check the configuration instead.
+        let (agent, _) = make_agent(&Trust::Insecure);
+        assert!(!agent.config().http_status_as_error());
+        assert!(agent.config().proxy().is_none());
+        assert_eq!(
+            agent.config().timeouts().global,
+            Some(Duration::from_secs(10))
+        );
+    }
+}

@@ -1,0 +1,1161 @@
+//! The tool table (one row per tool: name, description, parameters, effect, handler) and the handlers.
+//!
+//! `tools/list`, argument validation, access levels, the `tools` and `call` commands and the agent
+//! card are all generated from `TOOLS`. A handler takes `(&Ctx, &Args)` and returns the result's
+//! `structuredContent` object (`{"data": …, …}`) or an `Error`.
+
+use std::cmp::Ordering;
+
+use serde_json::{json, Map, Value};
+
+use crate::config::Access;
+use crate::error::Error;
+use crate::pve::{self, as_u64, bool01, path, Method, Params, Pve, Upid};
+
+/// No result text is longer than this; longer data is cut and marked `truncated`.
+pub const MAX_RESULT: usize = 64 * 1024;
+
+/// What a tool does to the cluster (section 4 of the contract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    /// Changes nothing.
+    Read,
+    /// Changes state but loses no data.
+    Operate,
+    /// Can lose data or state.
+    Destroy,
+}
+
+impl Effect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Effect::Read => "read",
+            Effect::Operate => "operate",
+            Effect::Destroy => "destroy",
+        }
+    }
+    /// The lowest access level that allows this effect.
+    pub fn needs(self) -> Access {
+        match self {
+            Effect::Read => Access::ReadOnly,
+            Effect::Operate => Access::Operate,
+            Effect::Destroy => Access::Full,
+        }
+    }
+}
+
+/// The part of the cluster a tool is about (tool groups, `tools --json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    Nodes,
+    Vms,
+    Containers,
+    Snapshots,
+    Storage,
+    Tasks,
+    Cluster,
+}
+
+impl Area {
+    pub fn name(self) -> &'static str {
+        match self {
+            Area::Nodes => "nodes",
+            Area::Vms => "vms",
+            Area::Containers => "containers",
+            Area::Snapshots => "snapshots",
+            Area::Storage => "storage",
+            Area::Tasks => "tasks",
+            Area::Cluster => "cluster",
+        }
+    }
+}
+
+/// The shape of a tool's `data`, which decides its `outputSchema`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A sorted, paged array of objects with `total`, `limit`, `offset`.
+    List,
+    /// An array of objects, whole.
+    Array,
+    /// One object.
+    Object,
+    /// The UPID of a started task (or null in a dry run), with `task`.
+    Task,
+}
+
+/// The type of a parameter, checked before any request is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Vmid,
+    Node,
+    Snapname,
+    Storage,
+    Upid,
+    Text { max: usize },
+    Int { min: i64, max: i64 },
+    Bool,
+}
+
+/// One tool parameter.
+#[derive(Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    pub description: &'static str,
+}
+
+/// One tool: a row of the table.
+pub struct Tool {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// What it does and what it returns; the privilege sentence is added from `privilege`.
+    pub description: &'static str,
+    /// The PVE privilege the call needs, as PVE names it.
+    pub privilege: &'static str,
+    pub effect: Effect,
+    pub area: Area,
+    pub params: &'static [&'static Param],
+    pub output: Output,
+    /// Repeating the call with the same arguments has no further effect.
+    pub idempotent: bool,
+    pub run: fn(&Ctx, &Args) -> Result<Map<String, Value>, Error>,
+}
+
+impl Tool {
+    /// The description shown to models: what the tool does, returns and needs.
+    pub fn full_description(&self) -> String {
+        let mut d = format!("{} Needs {}.", self.description, self.privilege);
+        if self.effect == Effect::Destroy {
+            d.push_str(" Can lose data: confirm with the user first.");
+        }
+        d
+    }
+
+    /// `destructiveHint`: destroy tools, and a hard stop (which can lose unsaved guest state).
+    pub fn destructive(&self) -> bool {
+        self.effect == Effect::Destroy || self.name.starts_with("stop_")
+    }
+
+    pub fn input_schema(&self) -> Value {
+        let mut props = Map::new();
+        let mut required = Vec::new();
+        for p in self.params {
+            let mut schema = match p.kind {
+                Kind::Vmid => json!({"type": "integer", "minimum": 100, "maximum": 999_999_999}),
+                Kind::Node => json!({"type": "string", "pattern": "^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$", "maxLength": 63}),
+                Kind::Snapname => json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9_-]*$", "maxLength": 40}),
+                Kind::Storage => json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9._-]*[a-zA-Z0-9]$"}),
+                Kind::Upid => json!({"type": "string", "pattern": "^UPID:"}),
+                Kind::Text { max } => json!({"type": "string", "maxLength": max}),
+                Kind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
+                Kind::Bool => json!({"type": "boolean"}),
+            };
+            schema["description"] = json!(p.description);
+            props.insert(p.name.to_string(), schema);
+            if p.required {
+                required.push(json!(p.name));
+            }
+        }
+        let mut schema = json!({"type": "object", "properties": props, "additionalProperties": false});
+        if !required.is_empty() {
+            schema["required"] = Value::Array(required);
+        }
+        schema
+    }
+
+    pub fn output_schema(&self) -> Value {
+        let objects = json!({"type": "array", "items": {"type": "object"}});
+        let common = json!({
+            "truncated": {"type": "boolean", "description": "the data was cut to fit 64 KiB"},
+            "hint": {"type": "string", "description": "how to narrow the query or follow up"},
+        });
+        let mut props = match self.output {
+            Output::List => json!({
+                "data": objects,
+                "total": {"type": "integer", "description": "items before paging"},
+                "limit": {"type": "integer"},
+                "offset": {"type": "integer"},
+            }),
+            Output::Array => json!({"data": objects}),
+            Output::Object => json!({"data": {"type": "object"}}),
+            Output::Task => json!({
+                "data": {"type": ["string", "null"], "description": "the UPID of the PVE task (null in a dry run)"},
+                "task": {
+                    "type": "object",
+                    "properties": {
+                        "upid": {"type": "string"},
+                        "status": {"type": "string", "description": "running or stopped"},
+                        "exitstatus": {"type": ["string", "null"], "description": "OK, WARNINGS: N or the error"},
+                        "duration_s": {"type": "integer"},
+                    },
+                    "required": ["upid", "status"],
+                },
+                "dry_run": {"type": "boolean"},
+                "request": {
+                    "type": "object",
+                    "properties": {"method": {"type": "string"}, "path": {"type": "string"}, "params": {"type": "object"}},
+                },
+                "target": {"description": "the current state of what the call would change"},
+            }),
+        };
+        if let (Value::Object(p), Value::Object(c)) = (&mut props, common) {
+            p.extend(c);
+        }
+        let required: Vec<&str> = if self.output == Output::List { vec!["data", "total"] } else { vec!["data"] };
+        json!({"type": "object", "properties": props, "required": required})
+    }
+}
+
+/// What a handler may use.
+pub struct Ctx<'a> {
+    pub pve: &'a Pve,
+    /// Default seconds to wait for a task (`PROXMOX_TASK_WAIT`).
+    pub task_wait: u64,
+}
+
+/// Validated tool arguments (integers normalised from numeric strings).
+#[derive(Debug, Default)]
+pub struct Args(Map<String, Value>);
+
+impl Args {
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.0.get(name).and_then(Value::as_i64)
+    }
+    pub fn flag(&self, name: &str) -> Option<bool> {
+        self.0.get(name).and_then(Value::as_bool)
+    }
+    fn vmid(&self) -> i64 {
+        self.int("vmid").unwrap_or_default()
+    }
+    fn required_str(&self, name: &str) -> &str {
+        self.str(name).unwrap_or_default()
+    }
+}
+
+/// Checks `raw` against the tool's parameters: unknown names, missing ones, types, ranges, formats.
+pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
+    let mut out = Map::new();
+    for (name, value) in raw {
+        let Some(param) = tool.params.iter().find(|p| p.name == name) else {
+            let known: Vec<&str> = tool.params.iter().map(|p| p.name).collect();
+            return Err(Error::Args(if known.is_empty() {
+                format!("unknown argument '{name}': {} takes no arguments", tool.name)
+            } else {
+                format!("unknown argument '{name}': {} takes {}", tool.name, known.join(", "))
+            }));
+        };
+        if value.is_null() && !param.required {
+            continue;
+        }
+        out.insert(name.clone(), check_value(param, value).map_err(|why| Error::Args(format!("'{name}' {why}")))?);
+    }
+    for p in tool.params.iter().filter(|p| p.required) {
+        if !out.contains_key(p.name) {
+            return Err(Error::Args(format!("missing required argument '{}' ({})", p.name, p.description)));
+        }
+    }
+    Ok(Args(out))
+}
+
+fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
+    let int = |min: i64, max: i64| -> Result<Value, String> {
+        let n = match value {
+            Value::Number(n) => n.as_i64().ok_or_else(|| format!("must be a whole number, got {n}"))?,
+            Value::String(s) => s.trim().parse::<i64>().map_err(|_| format!("must be a whole number, got {value}"))?,
+            other => return Err(format!("must be a whole number, got {other}")),
+        };
+        if n < min || n > max {
+            return Err(format!("must be between {min} and {max}, got {n}"));
+        }
+        Ok(json!(n))
+    };
+    let text = |max: usize| -> Result<String, String> {
+        let s = value.as_str().ok_or_else(|| format!("must be a string, got {value}"))?;
+        if s.chars().count() > max {
+            return Err(format!("may be at most {max} characters long"));
+        }
+        Ok(s.to_string())
+    };
+    match param.kind {
+        Kind::Vmid => int(100, 999_999_999),
+        Kind::Int { min, max } => int(min, max),
+        Kind::Bool => match value {
+            Value::Bool(b) => Ok(json!(b)),
+            Value::Number(n) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => Ok(json!(n.as_u64() == Some(1))),
+            Value::String(s) => crate::config::parse_bool(s).map(Value::Bool).ok_or_else(|| format!("must be true or false, got {value}")),
+            other => Err(format!("must be true or false, got {other}")),
+        },
+        Kind::Text { max } => text(max).map(Value::String),
+        Kind::Node => {
+            let s = text(63)?;
+            let ok = !s.is_empty()
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !s.starts_with('-')
+                && !s.ends_with('-');
+            ok.then_some(Value::String(s)).ok_or_else(|| "must be a node name (letters, digits and '-'); list_nodes shows them".into())
+        }
+        Kind::Snapname => {
+            let s = text(40)?;
+            let mut chars = s.chars();
+            let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && !s.eq_ignore_ascii_case("current")
+                && !s.eq_ignore_ascii_case("pending");
+            ok.then_some(Value::String(s)).ok_or_else(|| {
+                "must start with a letter and hold only letters, digits, '_' and '-' (not 'current' or 'pending')".into()
+            })
+        }
+        Kind::Storage => {
+            let s = text(100)?;
+            let ok = s.len() >= 2
+                && s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            ok.then_some(Value::String(s)).ok_or_else(|| "must be a storage id such as local or local-lvm; list_storage shows them".into())
+        }
+        Kind::Upid => {
+            let s = text(512)?;
+            Upid::parse(&s).map(|_| Value::String(s))
+        }
+    }
+}
+
+/// Runs `tool` for `raw` arguments at `access`: the one path `tools/call` and the `call` command share.
+pub fn run(ctx: &Ctx, access: Access, tool: &Tool, raw: &Map<String, Value>) -> Result<Map<String, Value>, Error> {
+    if tool.effect.needs() > access {
+        let what = match tool.effect {
+            Effect::Destroy => "can lose data",
+            _ => "changes the cluster",
+        };
+        let level = tool.effect.needs().name();
+        return Err(Error::Denied(format!(
+            "{} {what} and needs access level {level}, but this server runs with PROXMOX_MCP_ACCESS={}; \
+             to allow it, restart the server with PROXMOX_MCP_ACCESS={level} (or --access {level})",
+            tool.name,
+            access.name()
+        )));
+    }
+    let args = validate(tool, raw)?;
+    Ok(cap((tool.run)(ctx, &args)?))
+}
+
+/// The tools listed and callable at `access`, in table order.
+pub fn active(access: Access) -> impl Iterator<Item = &'static Tool> {
+    TOOLS.iter().filter(move |t| t.effect.needs() <= access)
+}
+
+pub fn find(name: &str) -> Option<&'static Tool> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters shared by several tools.
+
+const NODE: Param = Param { name: "node", kind: Kind::Node, required: true, description: "the PVE node name, e.g. pve1 (list_nodes shows them)" };
+const NODE_OPT: Param = Param { name: "node", kind: Kind::Node, required: false, description: "the PVE node name; optional, found from the VMID when omitted" };
+const NODE_FILTER: Param = Param { name: "node", kind: Kind::Node, required: false, description: "only this node; cluster-wide when omitted" };
+const VMID: Param = Param { name: "vmid", kind: Kind::Vmid, required: true, description: "the guest's numeric id (VMID), e.g. 100" };
+const SNAPNAME: Param = Param { name: "snapname", kind: Kind::Snapname, required: true, description: "the snapshot name" };
+const STORAGE: Param = Param { name: "storage", kind: Kind::Storage, required: true, description: "the storage id, e.g. local-lvm" };
+const UPID: Param = Param { name: "upid", kind: Kind::Upid, required: true, description: "the task id (UPID:...) a start/stop/snapshot tool returned" };
+const WAIT: Param = Param { name: "wait_seconds", kind: Kind::Int { min: 0, max: 86_400 }, required: false, description: "seconds to wait for the PVE task to finish (default PROXMOX_TASK_WAIT, 120); 0 returns at once with the task id" };
+const DRY_RUN: Param = Param { name: "dry_run", kind: Kind::Bool, required: false, description: "true: change nothing, only show the request that would be sent and the target's current state" };
+const LIMIT: Param = Param { name: "limit", kind: Kind::Int { min: 1, max: 1000 }, required: false, description: "at most this many items (default 100)" };
+const OFFSET: Param = Param { name: "offset", kind: Kind::Int { min: 0, max: 1_000_000 }, required: false, description: "skip this many items first (default 0)" };
+
+const GUEST: &[&Param] = &[&VMID, &NODE_OPT];
+const POWER: &[&Param] = &[&VMID, &NODE_OPT, &WAIT, &DRY_RUN];
+const LIST: &[&Param] = &[&NODE_FILTER, &LIMIT, &OFFSET];
+
+const SHUTDOWN_TIMEOUT: Param = Param { name: "timeout", kind: Kind::Int { min: 0, max: 86_400 }, required: false, description: "seconds the guest may take to shut down (PVE's own timeout)" };
+const FORCE_STOP: Param = Param { name: "force_stop", kind: Kind::Bool, required: false, description: "hard-stop the VM when it has not shut down after the timeout" };
+const DESCRIPTION: Param = Param { name: "description", kind: Kind::Text { max: 8192 }, required: false, description: "a note stored with the snapshot" };
+const VMSTATE: Param = Param { name: "vmstate", kind: Kind::Bool, required: false, description: "also save the VM's RAM, so a rollback resumes the running VM" };
+const TASK_VMID: Param = Param { name: "vmid", kind: Kind::Vmid, required: false, description: "only tasks of this guest" };
+const ERRORS: Param = Param { name: "errors", kind: Kind::Bool, required: false, description: "only tasks that ended in error" };
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+pub static TOOLS: &[Tool] = &[
+    Tool {
+        name: "list_nodes",
+        title: "List nodes",
+        description: "Lists the cluster's nodes with status (online/offline), CPU use (0-1), memory and root disk use in bytes, and uptime in seconds.",
+        privilege: "a valid login (nodes without Sys.Audit show less)",
+        effect: Effect::Read,
+        area: Area::Nodes,
+        params: &[&LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_nodes,
+    },
+    Tool {
+        name: "get_node_status",
+        title: "Node status",
+        description: "Returns one node's status: CPU model and use, load average, memory, swap, root filesystem, uptime, kernel and PVE version.",
+        privilege: "Sys.Audit on /nodes/{node}",
+        effect: Effect::Read,
+        area: Area::Nodes,
+        params: &[&NODE],
+        output: Output::Object,
+        idempotent: true,
+        run: get_node_status,
+    },
+    Tool {
+        name: "list_vms",
+        title: "List VMs",
+        description: "Lists QEMU virtual machines (cluster-wide, or on one node) sorted by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
+        privilege: "VM.Audit on /vms/{vmid} (guests without it are not listed)",
+        effect: Effect::Read,
+        area: Area::Vms,
+        params: LIST,
+        output: Output::List,
+        idempotent: true,
+        run: list_vms,
+    },
+    Tool {
+        name: "get_vm_config",
+        title: "VM configuration",
+        description: "Returns a VM's configuration as PVE stores it: name, cores, memory, disks (scsi0, virtio0, ...), network (net0, ...), boot order, agent, and a digest.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Vms,
+        params: GUEST,
+        output: Output::Object,
+        idempotent: true,
+        run: get_vm_config,
+    },
+    Tool {
+        name: "get_vm_status",
+        title: "VM status",
+        description: "Returns a VM's current state: status (running/stopped), qmpstatus (paused = suspended), CPU and memory use, uptime, lock, HA state.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Vms,
+        params: GUEST,
+        output: Output::Object,
+        idempotent: true,
+        run: get_vm_status,
+    },
+    Tool {
+        name: "start_vm",
+        title: "Start VM",
+        description: "Starts a VM and waits for PVE's start task; returns the task with its exit status (a VM that already runs is reported as an error).",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        run: start_vm,
+    },
+    Tool {
+        name: "stop_vm",
+        title: "Stop VM (hard)",
+        description: "Stops a VM at once, like pulling the power plug (unsaved data in the guest is lost; prefer shutdown_vm), and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        run: stop_vm,
+    },
+    Tool {
+        name: "shutdown_vm",
+        title: "Shut down VM",
+        description: "Asks a VM's OS to shut down cleanly (ACPI) and waits for the task; with force_stop the VM is hard-stopped after the timeout.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: &[&VMID, &NODE_OPT, &SHUTDOWN_TIMEOUT, &FORCE_STOP, &WAIT, &DRY_RUN],
+        output: Output::Task,
+        idempotent: true,
+        run: shutdown_vm,
+    },
+    Tool {
+        name: "reboot_vm",
+        title: "Reboot VM",
+        description: "Reboots a VM cleanly (ACPI shutdown, then start) and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: POWER,
+        output: Output::Task,
+        idempotent: false,
+        run: reboot_vm,
+    },
+    Tool {
+        name: "create_vm_snapshot",
+        title: "Create VM snapshot",
+        description: "Takes a snapshot of a VM's disks (and RAM with vmstate) and waits for the task.",
+        privilege: "VM.Snapshot on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Snapshots,
+        params: &[&VMID, &SNAPNAME, &NODE_OPT, &DESCRIPTION, &VMSTATE, &WAIT, &DRY_RUN],
+        output: Output::Task,
+        idempotent: false,
+        run: create_vm_snapshot,
+    },
+    Tool {
+        name: "list_vm_snapshots",
+        title: "List VM snapshots",
+        description: "Lists a VM's snapshots oldest first: name, snaptime (Unix time), description, parent, vmstate.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Snapshots,
+        params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_vm_snapshots,
+    },
+    Tool {
+        name: "delete_vm_snapshot",
+        title: "Delete VM snapshot",
+        description: "Deletes one snapshot of a VM (checked to exist first) and waits for the task.",
+        privilege: "VM.Snapshot on /vms/{vmid}",
+        effect: Effect::Destroy,
+        area: Area::Snapshots,
+        params: &[&VMID, &SNAPNAME, &NODE_OPT, &WAIT, &DRY_RUN],
+        output: Output::Task,
+        idempotent: false,
+        run: delete_vm_snapshot,
+    },
+    Tool {
+        name: "list_containers",
+        title: "List containers",
+        description: "Lists LXC containers (cluster-wide, or on one node) sorted by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
+        privilege: "VM.Audit on /vms/{vmid} (guests without it are not listed)",
+        effect: Effect::Read,
+        area: Area::Containers,
+        params: LIST,
+        output: Output::List,
+        idempotent: true,
+        run: list_containers,
+    },
+    Tool {
+        name: "get_container_status",
+        title: "Container status",
+        description: "Returns a container's current state: status (running/stopped), CPU, memory, swap and disk use, uptime, lock.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Containers,
+        params: GUEST,
+        output: Output::Object,
+        idempotent: true,
+        run: get_container_status,
+    },
+    Tool {
+        name: "start_container",
+        title: "Start container",
+        description: "Starts an LXC container and waits for PVE's start task; returns the task with its exit status.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        run: start_container,
+    },
+    Tool {
+        name: "stop_container",
+        title: "Stop container (hard)",
+        description: "Stops an LXC container at once (processes are killed, not shut down cleanly) and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        run: stop_container,
+    },
+    Tool {
+        name: "list_storage",
+        title: "List storage",
+        description: "Lists storages (cluster-wide per node, or on one node) sorted by name: storage, node, type, content types, shared, enabled/active, total/used/available bytes.",
+        privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage} (others are not listed)",
+        effect: Effect::Read,
+        area: Area::Storage,
+        params: LIST,
+        output: Output::List,
+        idempotent: true,
+        run: list_storage,
+    },
+    Tool {
+        name: "get_storage_status",
+        title: "Storage status",
+        description: "Returns one storage's status on one node: type, content types, active, enabled, shared, total/used/available bytes.",
+        privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage}",
+        effect: Effect::Read,
+        area: Area::Storage,
+        params: &[&STORAGE, &NODE],
+        output: Output::Object,
+        idempotent: true,
+        run: get_storage_status,
+    },
+    Tool {
+        name: "list_tasks",
+        title: "List tasks",
+        description: "Lists recent PVE tasks newest first (cluster-wide, or on one node): upid, node, type, id (VMID), user, starttime, endtime, status (OK or the error).",
+        privilege: "a valid login (others' tasks need Sys.Audit on /nodes/{node})",
+        effect: Effect::Read,
+        area: Area::Tasks,
+        params: &[&NODE_FILTER, &TASK_VMID, &ERRORS, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_tasks,
+    },
+    Tool {
+        name: "get_task_status",
+        title: "Task status",
+        description: "Returns a PVE task's status: status (running/stopped), exitstatus (OK, WARNINGS: N or the error), type, id, user, starttime.",
+        privilege: "a valid login (others' tasks need Sys.Audit on /nodes/{node})",
+        effect: Effect::Read,
+        area: Area::Tasks,
+        params: &[&UPID],
+        output: Output::Object,
+        idempotent: true,
+        run: get_task_status,
+    },
+    Tool {
+        name: "get_cluster_status",
+        title: "Cluster status",
+        description: "Returns the cluster entry (name, quorate, node count) and one entry per node (name, online, ip, local), the cluster first.",
+        privilege: "Sys.Audit on /",
+        effect: Effect::Read,
+        area: Area::Cluster,
+        params: &[],
+        output: Output::Array,
+        idempotent: true,
+        run: get_cluster_status,
+    },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Handlers.
+
+fn list_nodes(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let nodes = ctx.pve.get("/nodes", &[])?;
+    const FIELDS: &[&str] = &["node", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk", "uptime", "level"];
+    Ok(page(args, trimmed(nodes, FIELDS), &by_text("node")))
+}
+
+fn get_node_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let node = args.required_str("node");
+    data(ctx.pve.get(&path(&[&"nodes", &node, &"status"]), &[])?)
+}
+
+fn list_vms(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    list_guests(ctx, args, Guest::Vm)
+}
+
+fn list_containers(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    list_guests(ctx, args, Guest::Container)
+}
+
+fn get_vm_config(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let base = guest_path(ctx, args, Guest::Vm)?;
+    data(ctx.pve.get(&format!("{base}/config"), &[])?)
+}
+
+fn get_vm_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let base = guest_path(ctx, args, Guest::Vm)?;
+    data(ctx.pve.get(&format!("{base}/status/current"), &[])?)
+}
+
+fn get_container_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let base = guest_path(ctx, args, Guest::Container)?;
+    data(ctx.pve.get(&format!("{base}/status/current"), &[])?)
+}
+
+fn start_vm(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    power(ctx, args, Guest::Vm, "start", Vec::new())
+}
+
+fn stop_vm(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    power(ctx, args, Guest::Vm, "stop", Vec::new())
+}
+
+fn shutdown_vm(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let mut params = Params::new();
+    if let Some(t) = args.int("timeout") {
+        params.push(("timeout", t.to_string()));
+    }
+    if let Some(f) = args.flag("force_stop") {
+        params.push(("forceStop", bool01(f)));
+    }
+    power(ctx, args, Guest::Vm, "shutdown", params)
+}
+
+fn reboot_vm(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    power(ctx, args, Guest::Vm, "reboot", Vec::new())
+}
+
+fn start_container(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    power(ctx, args, Guest::Container, "start", Vec::new())
+}
+
+fn stop_container(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    power(ctx, args, Guest::Container, "stop", Vec::new())
+}
+
+fn create_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let base = guest_path(ctx, args, Guest::Vm)?;
+    let mut params: Params = vec![("snapname", args.required_str("snapname").to_string())];
+    if let Some(d) = args.str("description") {
+        params.push(("description", d.to_string()));
+    }
+    if let Some(v) = args.flag("vmstate") {
+        params.push(("vmstate", bool01(v)));
+    }
+    let write = Write { method: Method::Post, path: format!("{base}/snapshot"), params };
+    task_call(ctx, args, write, || ctx.pve.get(&format!("{base}/status/current"), &[]))
+}
+
+fn list_vm_snapshots(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let base = guest_path(ctx, args, Guest::Vm)?;
+    let snaps = real_snapshots(ctx.pve.get(&format!("{base}/snapshot"), &[])?);
+    const FIELDS: &[&str] = &["name", "snaptime", "description", "parent", "vmstate"];
+    Ok(page(args, trimmed(Value::Array(snaps), FIELDS), &|a: &Value, b: &Value| {
+        number(a, "snaptime").total_cmp(&number(b, "snaptime")).then_with(|| text(a, "name").cmp(text(b, "name")))
+    }))
+}
+
+fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let base = guest_path(ctx, args, Guest::Vm)?;
+    let snapname = args.required_str("snapname");
+    let list_path = format!("{base}/snapshot");
+    // Check the snapshot exists first, so a typo is reported as such and not as a failed task.
+    let snaps = real_snapshots(ctx.pve.get(&list_path, &[])?);
+    let Some(target) = snaps.into_iter().find(|s| text(s, "name") == snapname) else {
+        return Err(Error::NotFound(format!(
+            "GET {list_path}: VM {} has no snapshot named '{snapname}'; list_vm_snapshots shows its snapshots",
+            args.vmid()
+        )));
+    };
+    let write = Write { method: Method::Delete, path: format!("{base}{}", path(&[&"snapshot", &snapname])), params: Vec::new() };
+    task_call(ctx, args, write, || Ok(target))
+}
+
+fn list_storage(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let items = match args.str("node") {
+        Some(node) => {
+            let mut list = ctx.pve.get(&path(&[&"nodes", &node, &"storage"]), &[])?;
+            for s in list.as_array_mut().into_iter().flatten() {
+                s["node"] = json!(node);
+            }
+            trimmed(list, &["storage", "node", "type", "content", "shared", "enabled", "active", "total", "used", "avail", "used_fraction"])
+        }
+        None => {
+            let all = ctx.pve.get("/cluster/resources", &[("type", "storage".into())])?;
+            let storages = all.as_array().into_iter().flatten().filter(|r| text(r, "type") == "storage").map(|r| {
+                let mut s = json!({"storage": r.get("storage"), "node": r.get("node"), "type": r.get("plugintype"), "content": r.get("content"), "shared": r.get("shared"), "status": r.get("status"), "total": r.get("maxdisk"), "used": r.get("disk")});
+                if let (Some(total), Some(used)) = (r.get("maxdisk").and_then(as_u64), r.get("disk").and_then(as_u64)) {
+                    s["avail"] = json!(total.saturating_sub(used));
+                }
+                s.as_object_mut().map(|m| m.retain(|_, v| !v.is_null()));
+                s
+            });
+            storages.collect()
+        }
+    };
+    Ok(page(args, items, &|a: &Value, b: &Value| text(a, "storage").cmp(text(b, "storage")).then_with(|| text(a, "node").cmp(text(b, "node")))))
+}
+
+fn get_storage_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let (node, storage) = (args.required_str("node"), args.required_str("storage"));
+    data(ctx.pve.get(&path(&[&"nodes", &node, &"storage", &storage, &"status"]), &[])?)
+}
+
+fn list_tasks(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    const FIELDS: &[&str] = &["upid", "node", "type", "id", "user", "starttime", "endtime", "status"];
+    let newest_first = |a: &Value, b: &Value| number(b, "starttime").total_cmp(&number(a, "starttime"));
+    let (limit, offset) = paging(args);
+    let vmid = args.int("vmid");
+    let errors = args.flag("errors").unwrap_or(false);
+    match args.str("node") {
+        Some(node) => {
+            // One node: PVE filters and pages itself.
+            let mut params: Params = vec![("start", offset.to_string()), ("limit", limit.to_string())];
+            if let Some(v) = vmid {
+                params.push(("vmid", v.to_string()));
+            }
+            if errors {
+                params.push(("errors", bool01(true)));
+            }
+            let reply = ctx.pve.call(Method::Get, &path(&[&"nodes", &node, &"tasks"]), &params)?;
+            let mut items = trimmed(reply.data, FIELDS);
+            items.sort_by(newest_first);
+            let total = reply.total.unwrap_or((offset + items.len()) as u64);
+            let mut out = Map::new();
+            out.insert("data".into(), Value::Array(items));
+            out.insert("total".into(), json!(total));
+            out.insert("limit".into(), json!(limit));
+            out.insert("offset".into(), json!(offset));
+            Ok(out)
+        }
+        None => {
+            let all = ctx.pve.get("/cluster/tasks", &[])?;
+            let items: Vec<Value> = trimmed(all, FIELDS)
+                .into_iter()
+                .filter(|t| vmid.is_none_or(|v| text(t, "id") == v.to_string()))
+                .filter(|t| !errors || t.get("status").and_then(Value::as_str).is_some_and(|s| s != "RUNNING" && !pve::task_ok(s)))
+                .collect();
+            Ok(page(args, items, &newest_first))
+        }
+    }
+}
+
+fn get_task_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+    let upid = Upid::parse(args.required_str("upid")).map_err(Error::Args)?;
+    data(ctx.pve.get(&path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"status"]), &[])?)
+}
+
+fn get_cluster_status(ctx: &Ctx, _args: &Args) -> Result<Map<String, Value>, Error> {
+    let mut items = match ctx.pve.get("/cluster/status", &[])? {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    items.sort_by(|a, b| (text(a, "type") != "cluster").cmp(&(text(b, "type") != "cluster")).then_with(|| text(a, "name").cmp(text(b, "name"))));
+    data(Value::Array(items))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by the handlers.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guest {
+    Vm,
+    Container,
+}
+
+impl Guest {
+    /// The PVE path segment and resource type.
+    fn api(self) -> &'static str {
+        match self {
+            Guest::Vm => "qemu",
+            Guest::Container => "lxc",
+        }
+    }
+    fn noun(self) -> &'static str {
+        match self {
+            Guest::Vm => "VM",
+            Guest::Container => "container",
+        }
+    }
+}
+
+/// `/nodes/{node}/{qemu|lxc}/{vmid}`, finding the node from `/cluster/resources` when not given.
+fn guest_path(ctx: &Ctx, args: &Args, kind: Guest) -> Result<String, Error> {
+    let vmid = args.vmid();
+    let node = match args.str("node") {
+        Some(node) => node.to_string(),
+        None => {
+            let resources = ctx.pve.get("/cluster/resources", &[("type", "vm".into())])?;
+            let found = resources.as_array().into_iter().flatten().find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64));
+            let Some(found) = found else {
+                return Err(Error::NotFound(format!(
+                    "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_{}s shows the {}s",
+                    if kind == Guest::Vm { "vm" } else { "container" },
+                    kind.noun()
+                )));
+            };
+            if text(found, "type") != kind.api() {
+                let (is, tools) = match kind {
+                    Guest::Vm => ("a container (lxc), not a VM", "the *_container tools"),
+                    Guest::Container => ("a VM (qemu), not a container", "the *_vm tools"),
+                };
+                return Err(Error::NotFound(format!("VMID {vmid} is {is}; use {tools}")));
+            }
+            text(found, "node").to_string()
+        }
+    };
+    Ok(path(&[&"nodes", &node, &kind.api(), &vmid]))
+}
+
+fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Map<String, Value>, Error> {
+    const FIELDS: &[&str] = &["vmid", "name", "node", "status", "cpu", "maxcpu", "cpus", "mem", "maxmem", "disk", "maxdisk", "uptime", "template", "tags", "lock", "hastate", "pool"];
+    let items = match args.str("node") {
+        Some(node) => {
+            let mut list = ctx.pve.get(&path(&[&"nodes", &node, &kind.api()]), &[])?;
+            for g in list.as_array_mut().into_iter().flatten() {
+                g["node"] = json!(node);
+            }
+            trimmed(list, FIELDS)
+        }
+        None => {
+            let all = ctx.pve.get("/cluster/resources", &[("type", "vm".into())])?;
+            let of_kind: Vec<Value> = all.as_array().into_iter().flatten().filter(|r| text(r, "type") == kind.api()).cloned().collect();
+            trimmed(Value::Array(of_kind), FIELDS)
+        }
+    };
+    Ok(page(args, items, &|a: &Value, b: &Value| number(a, "vmid").total_cmp(&number(b, "vmid"))))
+}
+
+/// A write that starts a PVE task.
+struct Write {
+    method: Method,
+    path: String,
+    params: Params,
+}
+
+/// POST `…/status/{action}` on a guest, then wait for the task.
+fn power(ctx: &Ctx, args: &Args, kind: Guest, action: &str, params: Params) -> Result<Map<String, Value>, Error> {
+    let base = guest_path(ctx, args, kind)?;
+    let write = Write { method: Method::Post, path: format!("{base}/status/{action}"), params };
+    task_call(ctx, args, write, || ctx.pve.get(&format!("{base}/status/current"), &[]))
+}
+
+/// Sends `write` and waits for the task it starts; with `dry_run`, only reads `target` and shows the request.
+fn task_call(ctx: &Ctx, args: &Args, write: Write, target: impl FnOnce() -> Result<Value, Error>) -> Result<Map<String, Value>, Error> {
+    if args.flag("dry_run").unwrap_or(false) {
+        let params: Map<String, Value> = write.params.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let mut out = Map::new();
+        out.insert("data".into(), Value::Null);
+        out.insert("dry_run".into(), json!(true));
+        out.insert("request".into(), json!({"method": write.method.as_str(), "path": write.path, "params": params}));
+        out.insert("target".into(), target()?);
+        return Ok(out);
+    }
+    let reply = ctx.pve.call(write.method, &write.path, &write.params)?;
+    let method = write.method.as_str();
+    let upid_text = reply.data.as_str().unwrap_or_default().to_string();
+    let upid = Upid::parse(&upid_text).map_err(|e| Error::Transport {
+        method,
+        path: write.path.clone(),
+        message: format!("PVE did not return a task id: {e}"),
+    })?;
+    let wait = args.int("wait_seconds").map(|w| w as u64).unwrap_or(ctx.task_wait);
+    let mut out = Map::new();
+    out.insert("data".into(), json!(upid_text));
+    if wait == 0 {
+        out.insert("task".into(), json!({"upid": upid.raw, "status": "running", "exitstatus": null, "duration_s": 0}));
+        out.insert("hint".into(), json!("not waited for; follow it with get_task_status"));
+        return Ok(out);
+    }
+    let status = ctx.pve.wait_task(&upid, std::time::Duration::from_secs(wait), &mut |_| {})?;
+    let state = status.get("status").and_then(Value::as_str).unwrap_or_default();
+    if state == "stopped" {
+        let exitstatus = status.get("exitstatus").and_then(Value::as_str).unwrap_or("unexpected status").to_string();
+        if !pve::task_ok(&exitstatus) {
+            return Err(Error::Task { method, path: write.path, upid: upid.raw.clone(), log: ctx.pve.task_log_tail(&upid, 10), exitstatus });
+        }
+    } else {
+        out.insert("hint".into(), json!(format!("the task still runs after {wait} s; follow it with get_task_status")));
+    }
+    out.insert("task".into(), pve::task_summary(&upid, &status));
+    Ok(out)
+}
+
+fn data(value: Value) -> Result<Map<String, Value>, Error> {
+    let mut out = Map::new();
+    out.insert("data".into(), value);
+    Ok(out)
+}
+
+/// Snapshots without PVE's `current` pseudo-entry ("You are here!").
+fn real_snapshots(list: Value) -> Vec<Value> {
+    match list {
+        Value::Array(a) => a.into_iter().filter(|s| text(s, "name") != "current").collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The objects of a PVE list, each cut to `fields`.
+fn trimmed(list: Value, fields: &[&str]) -> Vec<Value> {
+    let Value::Array(items) = list else { return Vec::new() };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(mut m) => {
+                m.retain(|k, _| fields.contains(&k.as_str()));
+                Value::Object(m)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+fn paging(args: &Args) -> (usize, usize) {
+    let limit = args.int("limit").unwrap_or(100).max(1) as usize;
+    let offset = args.int("offset").unwrap_or(0).max(0) as usize;
+    (limit, offset)
+}
+
+/// Sorts, then takes `limit` items from `offset`, saying `total`.
+fn page(args: &Args, mut items: Vec<Value>, order: &dyn Fn(&Value, &Value) -> Ordering) -> Map<String, Value> {
+    items.sort_by(order);
+    let (limit, offset) = paging(args);
+    let total = items.len();
+    let shown: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    let mut out = Map::new();
+    if offset + shown.len() < total {
+        out.insert("hint".into(), json!(format!("{} more; call again with offset {}", total - offset - shown.len(), offset + shown.len())));
+    }
+    out.insert("data".into(), Value::Array(shown));
+    out.insert("total".into(), json!(total));
+    out.insert("limit".into(), json!(limit));
+    out.insert("offset".into(), json!(offset));
+    out
+}
+
+fn by_text(field: &'static str) -> impl Fn(&Value, &Value) -> Ordering {
+    move |a, b| text(a, field).cmp(text(b, field))
+}
+
+fn text<'v>(v: &'v Value, field: &str) -> &'v str {
+    v.get(field).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn number(v: &Value, field: &str) -> f64 {
+    match v.get(field) {
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+        Some(Value::String(s)) => s.parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+/// Keeps the serialized result under `MAX_RESULT`: drops list items from the end, or an object's
+/// largest fields, and says so.
+pub fn cap(mut out: Map<String, Value>) -> Map<String, Value> {
+    let size = |m: &Map<String, Value>| serde_json::to_string(m).map(|s| s.len()).unwrap_or(0);
+    if size(&out) <= MAX_RESULT {
+        return out;
+    }
+    let budget = MAX_RESULT - 512;
+    let hint = match out.get_mut("data") {
+        Some(Value::Array(items)) => {
+            let mut used = 0;
+            let keep = items
+                .iter()
+                .take_while(|item| {
+                    used += serde_json::to_string(item).map(|s| s.len() + 1).unwrap_or(0);
+                    used <= budget
+                })
+                .count();
+            let dropped = items.len() - keep;
+            items.truncate(keep);
+            format!("output cut to 64 KiB: {dropped} more items left out; use limit/offset or a node filter to see them")
+        }
+        Some(Value::Object(fields)) => {
+            let mut dropped = Vec::new();
+            while serde_json::to_string(fields).map(|s| s.len()).unwrap_or(0) > budget {
+                let largest = fields
+                    .iter()
+                    .max_by_key(|(_, v)| serde_json::to_string(v).map(|s| s.len()).unwrap_or(0))
+                    .map(|(k, _)| k.clone());
+                match largest {
+                    Some(k) => {
+                        fields.remove(&k);
+                        dropped.push(k);
+                    }
+                    None => break,
+                }
+            }
+            format!("output cut to 64 KiB: fields left out: {}", dropped.join(", "))
+        }
+        Some(Value::String(s)) => {
+            let mut end = budget.min(s.len());
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            "output cut to 64 KiB".to_string()
+        }
+        _ => "output cut to 64 KiB".to_string(),
+    };
+    out.insert("truncated".into(), json!(true));
+    out.insert("hint".into(), json!(hint));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_invariants() {
+        let mut names = std::collections::HashSet::new();
+        for t in TOOLS {
+            assert!(names.insert(t.name), "duplicate tool {}", t.name);
+            assert!(t.name.len() <= 128 && t.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", t.name);
+            assert!(t.description.ends_with('.') && t.description.len() > 40, "{}: description", t.name);
+            assert!(!t.title.is_empty() && !t.privilege.is_empty());
+            for p in t.params {
+                assert!(!p.description.is_empty(), "{}.{}", t.name, p.name);
+            }
+            // The effect follows from the name.
+            let verb = t.name.split('_').next().unwrap_or_default();
+            let expected = match verb {
+                "list" | "get" => Effect::Read,
+                "delete" => Effect::Destroy,
+                _ => Effect::Operate,
+            };
+            assert_eq!(t.effect, expected, "{}", t.name);
+            // Tools that start tasks wait and can be dry-run; nothing else takes those arguments.
+            let has = |n: &str| t.params.iter().any(|p| p.name == n);
+            assert_eq!(t.output == Output::Task, has("wait_seconds") && has("dry_run"), "{}", t.name);
+            assert_eq!(t.output == Output::List, has("limit") && has("offset"), "{}", t.name);
+            // node is optional wherever vmid identifies a guest.
+            if t.params.iter().any(|p| p.name == "vmid" && p.required) {
+                assert!(t.params.iter().any(|p| p.name == "node" && !p.required), "{}", t.name);
+            }
+        }
+        assert_eq!(TOOLS.len(), 21);
+    }
+
+    fn check_args(tool: &str, args: Value, expected: Result<Value, &str>) {
+        let tool = find(tool).unwrap();
+        let got = validate(tool, args.as_object().unwrap()).map(|a| Value::Object(a.0)).map_err(|e| e.to_string());
+        match (got, expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want),
+            (Err(got), Err(want)) => assert!(got.contains(want), "{got:?} does not contain {want:?}"),
+            (got, want) => panic!("got {got:?}, expected {want:?}"),
+        }
+    }
+
+    #[test]
+    fn argument_validation() {
+        check_args("get_vm_status", json!({"vmid": 100}), Ok(json!({"vmid": 100})));
+        check_args("get_vm_status", json!({"vmid": "101", "node": "pve-2"}), Ok(json!({"vmid": 101, "node": "pve-2"})));
+        check_args("get_vm_status", json!({}), Err("missing required argument 'vmid'"));
+        check_args("get_vm_status", json!({"vmid": 99}), Err("'vmid' must be between 100 and 999999999, got 99"));
+        check_args("get_vm_status", json!({"vmid": 1.5}), Err("'vmid' must be a whole number"));
+        check_args("get_vm_status", json!({"vmid": true}), Err("'vmid' must be a whole number"));
+        check_args("get_vm_status", json!({"vmid": 100, "node": "../etc"}), Err("'node' must be a node name"));
+        check_args("get_vm_status", json!({"vmid": 100, "nodes": "pve1"}), Err("unknown argument 'nodes': get_vm_status takes vmid, node"));
+        check_args("get_cluster_status", json!({"x": 1}), Err("takes no arguments"));
+        check_args("create_vm_snapshot", json!({"vmid": 100, "snapname": "1st"}), Err("'snapname' must start with a letter"));
+        check_args("create_vm_snapshot", json!({"vmid": 100, "snapname": "current"}), Err("not 'current'"));
+        check_args("create_vm_snapshot", json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": "yes"}), Ok(json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": true})));
+        check_args("shutdown_vm", json!({"vmid": 100, "force_stop": "maybe"}), Err("'force_stop' must be true or false"));
+        check_args("get_task_status", json!({"upid": "UPID:nope"}), Err("is not a PVE task id"));
+        check_args("list_vms", json!({"limit": 0}), Err("'limit' must be between 1 and 1000"));
+        check_args("list_vms", json!({"node": null}), Ok(json!({})));
+        check_args("get_storage_status", json!({"storage": "local lvm", "node": "pve1"}), Err("'storage' must be a storage id"));
+    }
+
+    #[test]
+    fn large_results_are_cut_with_a_hint() {
+        let items: Vec<Value> = (0..5000).map(|i| json!({"vmid": 100 + i, "name": format!("guest-{i:0>20}")})).collect();
+        let mut m = Map::new();
+        m.insert("data".into(), Value::Array(items));
+        m.insert("total".into(), json!(5000));
+        let out = cap(m);
+        let text = serde_json::to_string(&out).unwrap();
+        assert!(text.len() <= MAX_RESULT, "{}", text.len());
+        assert_eq!(out["truncated"], json!(true));
+        assert_eq!(out["total"], json!(5000));
+        assert!(out["hint"].as_str().unwrap().contains("use limit/offset"));
+        let mut obj = Map::new();
+        obj.insert("data".into(), json!({"small": 1, "huge": "x".repeat(100_000)}));
+        let out = cap(obj);
+        assert_eq!(out["data"], json!({"small": 1}));
+        assert!(out["hint"].as_str().unwrap().contains("huge"));
+    }
+}
