@@ -28,9 +28,16 @@ commands:
 #[derive(Debug, PartialEq)]
 enum Command {
     Serve,
-    Check { json: bool },
-    Tools { json: bool },
-    Call { tool: String, args: Map<String, Value> },
+    Check {
+        json: bool,
+    },
+    Tools {
+        json: bool,
+    },
+    Call {
+        tool: String,
+        args: Map<String, Value>,
+    },
     AgentCard,
     Version,
     Help,
@@ -50,7 +57,10 @@ fn help() -> String {
         let flag = s.flag.map(|f| format!(" / --{f}")).unwrap_or_default();
         h.push_str(&format!("  {}{flag}\n      {}\n", s.var, s.help));
         if s.secret {
-            h.push_str(&format!("  {}_FILE\n      read {} from this file\n", s.var, s.var));
+            h.push_str(&format!(
+                "  {}_FILE\n      read {} from this file\n",
+                s.var, s.var
+            ));
         }
     }
     h.push_str("  --insecure = PROXMOX_VERIFY_SSL=false\n");
@@ -65,11 +75,24 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, Stri
     let mut json_switch = false;
     let mut json_args: Option<String> = None;
     let mut positional: Vec<String> = Vec::new();
-    let text = |v: std::ffi::OsString| v.into_string().map_err(|_| "arguments must be UTF-8".to_string());
+    let text = |v: std::ffi::OsString| {
+        v.into_string()
+            .map_err(|_| "arguments must be UTF-8".to_string())
+    };
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
-            Short('h') | Long("help") => return Ok(Cli { command: Command::Help, flags }),
-            Short('V') | Long("version") => return Ok(Cli { command: Command::Version, flags }),
+            Short('h') | Long("help") => {
+                return Ok(Cli {
+                    command: Command::Help,
+                    flags,
+                })
+            }
+            Short('V') | Long("version") => {
+                return Ok(Cli {
+                    command: Command::Version,
+                    flags,
+                })
+            }
             Long("insecure") => flags.push(("PROXMOX_VERIFY_SSL", "false".to_string())),
             Long("json") if command.as_deref() == Some("call") => {
                 json_args = Some(text(parser.value().map_err(|e| e.to_string())?)?);
@@ -112,17 +135,26 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, Stri
         }
         Some("call") => {
             let mut rest = positional.into_iter();
-            let tool = rest.next().ok_or("call needs a tool name: proxmox-mcp-server call TOOL [key=value ...]")?;
+            let tool = rest
+                .next()
+                .ok_or("call needs a tool name: proxmox-mcp-server call TOOL [key=value ...]")?;
             let mut args = match json_args {
                 None => Map::new(),
                 Some(j) => match serde_json::from_str(&j) {
                     Ok(serde_json::Value::Object(m)) => m,
-                    _ => return Err(format!("--json {j}: expected a JSON object such as '{{\"vmid\": 100}}'")),
+                    _ => {
+                        return Err(format!(
+                            "--json {j}: expected a JSON object such as '{{\"vmid\": 100}}'"
+                        ))
+                    }
                 },
             };
             for pair in rest {
-                let (k, v) = pair.split_once('=').ok_or_else(|| format!("'{pair}': write arguments as key=value"))?;
-                let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("'{pair}': write arguments as key=value"))?;
+                let value = serde_json::from_str(v)
+                    .unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
                 args.insert(k.to_string(), value);
             }
             Command::Call { tool, args }
@@ -143,7 +175,12 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Help => return print(&help()),
-        Command::Version => return print(&format!("proxmox-mcp-server {}\n", env!("CARGO_PKG_VERSION"))),
+        Command::Version => {
+            return print(&format!(
+                "proxmox-mcp-server {}\n",
+                env!("CARGO_PKG_VERSION")
+            ))
+        }
         Command::AgentCard => {
             let card = serde_json::to_string_pretty(&crate::card::agent_card()).unwrap_or_default();
             return print(&format!("{card}\n"));
@@ -196,7 +233,12 @@ fn serve(config: &Config, pve: &Pve) -> ExitCode {
     );
     if crate::log::enabled(crate::log::Level::Info) {
         match pve.get("/version", &[]) {
-            Ok(v) => crate::info!("PVE version {}", v.get("version").and_then(Value::as_str).unwrap_or("unknown")),
+            Ok(v) => crate::info!(
+                "PVE version {}",
+                v.get("version")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+            ),
             Err(e) => crate::warn!("{e}"),
         }
     }
@@ -230,17 +272,27 @@ fn list_tools(config: &Config, json_out: bool) -> ExitCode {
     }
     let mut out = String::new();
     for t in active {
-        out.push_str(&format!("{:<22} {:<8} {}\n", t.name, t.effect.name(), t.description));
+        out.push_str(&format!(
+            "{:<22} {:<8} {}\n",
+            t.name,
+            t.effect.name(),
+            t.description
+        ));
     }
     print(&out)
 }
 
 fn call(config: &Config, pve: &Pve, name: &str, args: &Map<String, Value>) -> ExitCode {
     let Some(tool) = tools::find(name) else {
-        eprintln!("proxmox-mcp-server: unknown tool '{name}'; `proxmox-mcp-server tools` lists them");
+        eprintln!(
+            "proxmox-mcp-server: unknown tool '{name}'; `proxmox-mcp-server tools` lists them"
+        );
         return ExitCode::from(2);
     };
-    let ctx = Ctx { pve, task_wait: config.task_wait };
+    let ctx = Ctx {
+        pve,
+        task_wait: config.task_wait,
+    };
     match tools::run(&ctx, config.access, tool, args) {
         Ok(content) => print(&format!("{}\n", Value::Object(content))),
         Err(e) => {
@@ -267,19 +319,45 @@ fn check(config: &Config, pve: &Pve, json_out: bool) -> ExitCode {
     checks.push((
         "configuration",
         true,
-        format!("{} as {} ({}), access {}; TLS trust: {trust}", pve.host().base_url(), pve.identity(), auth_name(&config.auth), config.access.name()),
+        format!(
+            "{} as {} ({}), access {}; TLS trust: {trust}",
+            pve.host().base_url(),
+            pve.identity(),
+            auth_name(&config.auth),
+            config.access.name()
+        ),
     ));
     let version = pve.get("/version", &[]);
     let connected = version.is_ok();
     match version {
-        Ok(v) => checks.push(("connection and login", true, format!("PVE {}", v.get("version").and_then(Value::as_str).unwrap_or("unknown")))),
+        Ok(v) => checks.push((
+            "connection and login",
+            true,
+            format!(
+                "PVE {}",
+                v.get("version")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+            ),
+        )),
         Err(e) => checks.push(("connection and login", false, e.to_string())),
     }
     if connected {
         match pve.get("/cluster/status", &[]) {
             Ok(status) => {
-                let cluster = status.as_array().into_iter().flatten().find(|e| e.get("type").and_then(Value::as_str) == Some("cluster"));
-                let nodes = status.as_array().map(|a| a.iter().filter(|e| e.get("type").and_then(Value::as_str) == Some("node")).count()).unwrap_or(0);
+                let cluster = status
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e.get("type").and_then(Value::as_str) == Some("cluster"));
+                let nodes = status
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|e| e.get("type").and_then(Value::as_str) == Some("node"))
+                            .count()
+                    })
+                    .unwrap_or(0);
                 let detail = match cluster.and_then(|c| c.get("name")).and_then(Value::as_str) {
                     Some(name) => format!("cluster {name}, {nodes} node(s)"),
                     None => format!("standalone node ({nodes} node)"),
@@ -290,12 +368,18 @@ fn check(config: &Config, pve: &Pve, json_out: bool) -> ExitCode {
         }
     }
     if json_out {
-        let list: Vec<Value> = checks.iter().map(|(n, ok, d)| json!({"check": n, "ok": ok, "detail": d})).collect();
+        let list: Vec<Value> = checks
+            .iter()
+            .map(|(n, ok, d)| json!({"check": n, "ok": ok, "detail": d}))
+            .collect();
         print(&format!("{}\n", json!({"ok": connected, "checks": list})));
     } else {
         let mut out = String::new();
         for (name, ok, detail) in &checks {
-            out.push_str(&format!("{} {name}: {detail}\n", if *ok { "✓" } else { "✗" }));
+            out.push_str(&format!(
+                "{} {name}: {detail}\n",
+                if *ok { "✓" } else { "✗" }
+            ));
         }
         print(&out);
     }
@@ -310,12 +394,15 @@ fn check(config: &Config, pve: &Pve, json_out: bool) -> ExitCode {
 mod tests {
     use super::*;
 
-    fn check_parse(args: &[&str], expected: Result<(Command, &[(&str, &str)]), &str>) {
+    type Expected<'a> = Result<(Command, &'a [(&'a str, &'a str)]), &'a str>;
+
+    fn check_parse(args: &[&str], expected: Expected) {
         let got = parse(args.iter().map(std::ffi::OsString::from));
         match (got, expected) {
             (Ok(cli), Ok((command, flags))) => {
                 assert_eq!(cli.command, command);
-                let flags: Vec<(&str, String)> = flags.iter().map(|(k, v)| (*k, v.to_string())).collect();
+                let flags: Vec<(&str, String)> =
+                    flags.iter().map(|(k, v)| (*k, v.to_string())).collect();
                 assert_eq!(cli.flags, flags);
             }
             (Err(e), Err(want)) => assert!(e.contains(want), "{e:?} does not contain {want:?}"),
@@ -326,23 +413,57 @@ mod tests {
     #[test]
     fn command_lines() {
         check_parse(&[], Ok((Command::Serve, &[])));
-        check_parse(&["--host", "pve1", "--access=operate"], Ok((Command::Serve, &[("PROXMOX_HOST", "pve1"), ("PROXMOX_MCP_ACCESS", "operate")])));
-        check_parse(&["test-connection", "--json", "--insecure"], Ok((Command::Check { json: true }, &[("PROXMOX_VERIFY_SSL", "false")])));
-        check_parse(&["tools", "--json"], Ok((Command::Tools { json: true }, &[])));
+        check_parse(
+            &["--host", "pve1", "--access=operate"],
+            Ok((
+                Command::Serve,
+                &[("PROXMOX_HOST", "pve1"), ("PROXMOX_MCP_ACCESS", "operate")],
+            )),
+        );
+        check_parse(
+            &["test-connection", "--json", "--insecure"],
+            Ok((
+                Command::Check { json: true },
+                &[("PROXMOX_VERIFY_SSL", "false")],
+            )),
+        );
+        check_parse(
+            &["tools", "--json"],
+            Ok((Command::Tools { json: true }, &[])),
+        );
         let mut args = Map::new();
         args.insert("vmid".into(), json!(100));
         args.insert("node".into(), json!("pve1"));
         args.insert("force_stop".into(), json!(true));
         check_parse(
-            &["call", "shutdown_vm", "vmid=100", "--json", r#"{"node":"pve1"}"#, "force_stop=true"],
-            Ok((Command::Call { tool: "shutdown_vm".into(), args }, &[])),
+            &[
+                "call",
+                "shutdown_vm",
+                "vmid=100",
+                "--json",
+                r#"{"node":"pve1"}"#,
+                "force_stop=true",
+            ],
+            Ok((
+                Command::Call {
+                    tool: "shutdown_vm".into(),
+                    args,
+                },
+                &[],
+            )),
         );
         check_parse(&["call"], Err("call needs a tool name"));
         check_parse(&["call", "x", "vmid"], Err("write arguments as key=value"));
-        check_parse(&["call", "x", "--json", "[1]"], Err("expected a JSON object"));
+        check_parse(
+            &["call", "x", "--json", "[1]"],
+            Err("expected a JSON object"),
+        );
         check_parse(&["frobnicate"], Err("unknown command 'frobnicate'"));
         check_parse(&["--token-value", "x"], Err("unknown flag --token-value"));
-        check_parse(&["tools", "extra"], Err("unexpected argument 'extra' after tools"));
+        check_parse(
+            &["tools", "extra"],
+            Err("unexpected argument 'extra' after tools"),
+        );
     }
 
     #[test]

@@ -139,7 +139,13 @@ impl Config {
         host_ca: &Path,
     ) -> Result<Config, Error> {
         let mut values: BTreeMap<String, String> = BTreeMap::new();
-        let flag_value = |var: &str| flags.iter().rev().find(|(v, _)| *v == var).map(|(_, x)| x.clone());
+        let flag_value = |var: &str| {
+            flags
+                .iter()
+                .rev()
+                .find(|(v, _)| *v == var)
+                .map(|(_, x)| x.clone())
+        };
         let config_file = flag_value("PROXMOX_CONFIG").or_else(|| env("PROXMOX_CONFIG"));
         if let Some(path) = config_file.filter(|p| !p.is_empty()) {
             values.extend(read_config_file(Path::new(&path))?);
@@ -162,12 +168,19 @@ impl Config {
     }
 
     fn from_values(values: &BTreeMap<String, String>, host_ca: &Path) -> Result<Config, Error> {
-        let get = |var: &str| values.get(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |var: &str| {
+            values
+                .get(var)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
 
         let log = match get("PROXMOX_MCP_LOG") {
             None => Level::Warn,
             Some(v) => Level::parse(&v).ok_or_else(|| {
-                Error::Config(format!("PROXMOX_MCP_LOG={v} is not a log level; use error, warn, info or debug"))
+                Error::Config(format!(
+                    "PROXMOX_MCP_LOG={v} is not a log level; use error, warn, info or debug"
+                ))
             })?,
         };
         let port = match get("PROXMOX_PORT") {
@@ -190,7 +203,9 @@ impl Config {
         }
 
         let mut user = get("PROXMOX_USER").ok_or_else(|| {
-            Error::Config("PROXMOX_USER is not set; set it to user@realm, e.g. PROXMOX_USER=root@pam".into())
+            Error::Config(
+                "PROXMOX_USER is not set; set it to user@realm, e.g. PROXMOX_USER=root@pam".into(),
+            )
         })?;
         let mut token_name = get("PROXMOX_TOKEN_NAME");
         if let Some((u, t)) = user.clone().split_once('!') {
@@ -271,32 +286,58 @@ impl Config {
             Trust::Pinned(fingerprints)
         } else if let Some(ca) = ca_file {
             if let Err(e) = std::fs::metadata(&ca) {
-                return Err(Error::Config(format!("PROXMOX_CA_FILE={}: {e}", ca.display())));
+                return Err(Error::Config(format!(
+                    "PROXMOX_CA_FILE={}: {e}",
+                    ca.display()
+                )));
             }
-            Trust::Roots { ca_files: vec![ca], system: false }
+            Trust::Roots {
+                ca_files: vec![ca],
+                system: false,
+            }
         } else if host_ca.is_file() {
-            Trust::Roots { ca_files: vec![host_ca.to_path_buf()], system: true }
+            Trust::Roots {
+                ca_files: vec![host_ca.to_path_buf()],
+                system: true,
+            }
         } else {
-            Trust::Roots { ca_files: Vec::new(), system: true }
+            Trust::Roots {
+                ca_files: Vec::new(),
+                system: true,
+            }
         };
 
         let access = match get("PROXMOX_MCP_ACCESS") {
             None => Access::ReadOnly,
             Some(v) => Access::parse(&v).ok_or_else(|| {
-                Error::Config(format!("PROXMOX_MCP_ACCESS={v} is not an access level; use read-only, operate or full"))
+                Error::Config(format!(
+                    "PROXMOX_MCP_ACCESS={v} is not an access level; use read-only, operate or full"
+                ))
             })?,
         };
         let timeout = match get("PROXMOX_TIMEOUT") {
             None => 30,
-            Some(v) => v.parse::<u64>().ok().filter(|t| (1..=3600).contains(t)).ok_or_else(|| {
-                Error::Config(format!("PROXMOX_TIMEOUT={v} is not a number of seconds between 1 and 3600"))
-            })?,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|t| (1..=3600).contains(t))
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "PROXMOX_TIMEOUT={v} is not a number of seconds between 1 and 3600"
+                    ))
+                })?,
         };
         let task_wait = match get("PROXMOX_TASK_WAIT") {
             None => 120,
-            Some(v) => v.parse::<u64>().ok().filter(|t| *t <= 86400).ok_or_else(|| {
-                Error::Config(format!("PROXMOX_TASK_WAIT={v} is not a number of seconds between 0 and 86400"))
-            })?,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|t| *t <= 86400)
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "PROXMOX_TASK_WAIT={v} is not a number of seconds between 0 and 86400"
+                    ))
+                })?,
         };
         Ok(Config {
             hosts,
@@ -317,14 +358,20 @@ fn secret(values: &BTreeMap<String, String>, var: &str) -> Result<Option<Secret>
         return Ok(Some(Secret(v.trim().to_string())));
     }
     let file_var = format!("{var}_FILE");
-    match values.get(&file_var).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    match values
+        .get(&file_var)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
         None => Ok(None),
         Some(path) => {
             let content = std::fs::read_to_string(path)
                 .map_err(|e| Error::Config(format!("{file_var}={path}: cannot read: {e}")))?;
             let value = content.trim_end_matches(['\n', '\r']).trim().to_string();
             if value.is_empty() {
-                return Err(Error::Config(format!("{file_var}={path}: the file is empty")));
+                return Err(Error::Config(format!(
+                    "{file_var}={path}: the file is empty"
+                )));
             }
             Ok(Some(Secret(value)))
         }
@@ -358,7 +405,9 @@ fn parse_host(text: &str, default_port: u16) -> Result<Host, Error> {
     };
     let authority = rest.split('/').next().unwrap_or_default();
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '[' in IPv6 address"))?;
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| bad("unclosed '[' in IPv6 address"))?;
         match after.strip_prefix(':') {
             Some(p) => (format!("[{h}]"), Some(p)),
             None if after.is_empty() => (format!("[{h}]"), None),
@@ -367,7 +416,11 @@ fn parse_host(text: &str, default_port: u16) -> Result<Host, Error> {
     } else {
         match authority.rsplit_once(':') {
             Some((h, p)) if !h.contains(':') => (h.to_string(), Some(p)),
-            Some(_) => return Err(bad("write an IPv6 address in brackets, e.g. [fd00::1]:8006")),
+            Some(_) => {
+                return Err(bad(
+                    "write an IPv6 address in brackets, e.g. [fd00::1]:8006",
+                ))
+            }
             None => (authority.to_string(), None),
         }
     };
@@ -376,7 +429,11 @@ fn parse_host(text: &str, default_port: u16) -> Result<Host, Error> {
     }
     let port = match port {
         None => default_port,
-        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad("the port is not a number between 1 and 65535"))?,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad("the port is not a number between 1 and 65535"))?,
     };
     if scheme == "http" {
         crate::warn!("PROXMOX_HOST={text} uses plain http: nothing is encrypted and PVE itself only serves https");
@@ -398,12 +455,15 @@ fn read_config_file(path: &Path) -> Result<BTreeMap<String, String>, Error> {
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
         let Some((key, value)) = line.split_once('=') else {
-            return Err(Error::Config(format!("{shown} line {}: expected KEY=value", n + 1)));
+            return Err(Error::Config(format!(
+                "{shown} line {}: expected KEY=value",
+                n + 1
+            )));
         };
         let key = key.trim();
-        let known = SETTINGS.iter().find(|s| {
-            s.var == key || (s.secret && key.strip_suffix("_FILE") == Some(s.var))
-        });
+        let known = SETTINGS
+            .iter()
+            .find(|s| s.var == key || (s.secret && key.strip_suffix("_FILE") == Some(s.var)));
         let Some(setting) = known else {
             return Err(Error::Config(format!(
                 "{shown} line {}: unknown setting {key}; see proxmox-mcp-server --help for the names",
@@ -411,12 +471,17 @@ fn read_config_file(path: &Path) -> Result<BTreeMap<String, String>, Error> {
             )));
         };
         if setting.var == "PROXMOX_CONFIG" {
-            return Err(Error::Config(format!("{shown} line {}: a config file cannot name another", n + 1)));
+            return Err(Error::Config(format!(
+                "{shown} line {}: a config file cannot name another",
+                n + 1
+            )));
         }
         holds_secret |= setting.secret && setting.var == key;
         let value = value.trim();
         let value = match (value.chars().next(), value.chars().last()) {
-            (Some('"'), Some('"')) | (Some('\''), Some('\'')) if value.len() >= 2 => &value[1..value.len() - 1],
+            (Some('"'), Some('"')) | (Some('\''), Some('\'')) if value.len() >= 2 => {
+                &value[1..value.len() - 1]
+            }
             _ => value,
         };
         values.insert(key.to_string(), value.to_string());
@@ -424,7 +489,9 @@ fn read_config_file(path: &Path) -> Result<BTreeMap<String, String>, Error> {
     #[cfg(unix)]
     if holds_secret {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0);
         if mode & 0o077 != 0 {
             return Err(Error::Config(format!(
                 "PROXMOX_CONFIG={shown} holds a secret but is readable by group or others (mode {:o}); run: chmod 600 {shown}",
@@ -440,16 +507,26 @@ mod tests {
     use super::*;
 
     fn resolve(vars: &[(&str, &str)]) -> Result<Config, String> {
-        let env: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::resolve_with(&|k| env.get(k).cloned(), &[], Path::new("/nonexistent/pve-root-ca.pem"))
-            .map_err(|e| e.to_string())
+        let env: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::resolve_with(
+            &|k| env.get(k).cloned(),
+            &[],
+            Path::new("/nonexistent/pve-root-ca.pem"),
+        )
+        .map_err(|e| e.to_string())
     }
 
     const TOKEN: &[(&str, &str)] = &[
         ("PROXMOX_HOST", "pve1.example.com"),
         ("PROXMOX_USER", "root@pam"),
         ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+        (
+            "PROXMOX_TOKEN_VALUE",
+            "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        ),
     ];
 
     fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
@@ -461,19 +538,35 @@ mod tests {
 
     fn check_error(vars: &[(&str, &str)], expected: &str) {
         let err = resolve(vars).expect_err("configuration should be refused");
-        assert!(err.contains(expected), "{err:?} does not contain {expected:?}");
+        assert!(
+            err.contains(expected),
+            "{err:?} does not contain {expected:?}"
+        );
         assert!(!err.contains("aaaaaaaa-bbbb"), "secret leaked: {err}");
     }
 
     #[test]
     fn defaults() {
         let c = resolve(TOKEN).unwrap();
-        assert_eq!(c.hosts, vec![Host { scheme: "https", host: "pve1.example.com".into(), port: 8006 }]);
+        assert_eq!(
+            c.hosts,
+            vec![Host {
+                scheme: "https",
+                host: "pve1.example.com".into(),
+                port: 8006
+            }]
+        );
         assert_eq!(c.user, "root@pam");
         assert_eq!(c.access, Access::ReadOnly);
         assert_eq!(c.timeout, Duration::from_secs(30));
         assert_eq!(c.task_wait, 120);
-        assert_eq!(c.trust, Trust::Roots { ca_files: vec![], system: true });
+        assert_eq!(
+            c.trust,
+            Trust::Roots {
+                ca_files: vec![],
+                system: true
+            }
+        );
         assert!(matches!(c.auth, Auth::Token { ref name, .. } if name == "mcp"));
     }
 
@@ -492,41 +585,101 @@ mod tests {
             let c = resolve(&with(&[("PROXMOX_HOST", input)])).unwrap();
             assert_eq!(c.hosts[0].base_url(), expected, "{input}");
         }
-        let c = resolve(&with(&[("PROXMOX_HOST", "pve1, pve2:8007 ,pve3"), ("PROXMOX_PORT", "443")])).unwrap();
+        let c = resolve(&with(&[
+            ("PROXMOX_HOST", "pve1, pve2:8007 ,pve3"),
+            ("PROXMOX_PORT", "443"),
+        ]))
+        .unwrap();
         let urls: Vec<_> = c.hosts.iter().map(Host::base_url).collect();
-        assert_eq!(urls, ["https://pve1:443", "https://pve2:8007", "https://pve3:443"]);
+        assert_eq!(
+            urls,
+            ["https://pve1:443", "https://pve2:8007", "https://pve3:443"]
+        );
     }
 
     #[test]
     fn bad_configuration_is_one_clear_line() {
         check_error(&[("PROXMOX_USER", "root@pam")], "PROXMOX_HOST is not set");
-        check_error(&with(&[("PROXMOX_HOST", "ftp://pve1")]), "only https:// is supported");
-        check_error(&with(&[("PROXMOX_HOST", "pve1:99999")]), "not a number between 1 and 65535");
-        check_error(&with(&[("PROXMOX_HOST", "fd00::1")]), "IPv6 address in brackets");
+        check_error(
+            &with(&[("PROXMOX_HOST", "ftp://pve1")]),
+            "only https:// is supported",
+        );
+        check_error(
+            &with(&[("PROXMOX_HOST", "pve1:99999")]),
+            "not a number between 1 and 65535",
+        );
+        check_error(
+            &with(&[("PROXMOX_HOST", "fd00::1")]),
+            "IPv6 address in brackets",
+        );
         check_error(&with(&[("PROXMOX_USER", "root")]), "has no realm");
-        check_error(&[("PROXMOX_HOST", "pve1"), ("PROXMOX_USER", "root@pam")], "no credentials");
-        check_error(&with(&[("PROXMOX_TOKEN_VALUE", "")]), "PROXMOX_TOKEN_VALUE is not");
-        check_error(&with(&[("PROXMOX_MCP_ACCESS", "admin")]), "use read-only, operate or full");
-        check_error(&with(&[("PROXMOX_FINGERPRINT", "AB:CD")]), "PROXMOX_FINGERPRINT");
-        check_error(&with(&[("PROXMOX_CA_FILE", "/nonexistent/ca.pem")]), "PROXMOX_CA_FILE=/nonexistent/ca.pem");
+        check_error(
+            &[("PROXMOX_HOST", "pve1"), ("PROXMOX_USER", "root@pam")],
+            "no credentials",
+        );
+        check_error(
+            &with(&[("PROXMOX_TOKEN_VALUE", "")]),
+            "PROXMOX_TOKEN_VALUE is not",
+        );
+        check_error(
+            &with(&[("PROXMOX_MCP_ACCESS", "admin")]),
+            "use read-only, operate or full",
+        );
+        check_error(
+            &with(&[("PROXMOX_FINGERPRINT", "AB:CD")]),
+            "PROXMOX_FINGERPRINT",
+        );
+        check_error(
+            &with(&[("PROXMOX_CA_FILE", "/nonexistent/ca.pem")]),
+            "PROXMOX_CA_FILE=/nonexistent/ca.pem",
+        );
         check_error(&with(&[("PROXMOX_TIMEOUT", "0")]), "PROXMOX_TIMEOUT=0");
-        check_error(&with(&[("PROXMOX_VERIFY_SSL", "maybe")]), "PROXMOX_VERIFY_SSL=maybe");
-        check_error(&with(&[("PROXMOX_MCP_LOG", "loud")]), "PROXMOX_MCP_LOG=loud");
-        check_error(&with(&[("PROXMOX_TOKEN_NAME", "1bad")]), "is not a token id");
+        check_error(
+            &with(&[("PROXMOX_VERIFY_SSL", "maybe")]),
+            "PROXMOX_VERIFY_SSL=maybe",
+        );
+        check_error(
+            &with(&[("PROXMOX_MCP_LOG", "loud")]),
+            "PROXMOX_MCP_LOG=loud",
+        );
+        check_error(
+            &with(&[("PROXMOX_TOKEN_NAME", "1bad")]),
+            "is not a token id",
+        );
     }
 
     #[test]
     fn token_in_user_and_precedence() {
-        let c = resolve(&with(&[("PROXMOX_USER", "mcp@pve!ro"), ("PROXMOX_TOKEN_NAME", "")])).unwrap();
+        let c = resolve(&with(&[
+            ("PROXMOX_USER", "mcp@pve!ro"),
+            ("PROXMOX_TOKEN_NAME", ""),
+        ]))
+        .unwrap();
         assert_eq!(c.user, "mcp@pve");
         assert!(matches!(c.auth, Auth::Token { ref name, .. } if name == "ro"));
         // A token wins over a password when both are given.
         let c = resolve(&with(&[("PROXMOX_PASSWORD", "hunter2")])).unwrap();
         assert!(matches!(c.auth, Auth::Token { .. }));
-        let c = resolve(&[("PROXMOX_HOST", "pve1"), ("PROXMOX_USER", "root@pam"), ("PROXMOX_PASSWORD", "hunter2")]).unwrap();
-        assert_eq!(c.auth, Auth::Password { password: Secret("hunter2".into()) });
-        assert!(!format!("{c:?}").contains("hunter2"), "Debug shows the password");
-        assert!(!format!("{:?}", resolve(TOKEN).unwrap()).contains("aaaaaaaa"), "Debug shows the token");
+        let c = resolve(&[
+            ("PROXMOX_HOST", "pve1"),
+            ("PROXMOX_USER", "root@pam"),
+            ("PROXMOX_PASSWORD", "hunter2"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.auth,
+            Auth::Password {
+                password: Secret("hunter2".into())
+            }
+        );
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "Debug shows the password"
+        );
+        assert!(
+            !format!("{:?}", resolve(TOKEN).unwrap()).contains("aaaaaaaa"),
+            "Debug shows the token"
+        );
     }
 
     #[test]
@@ -543,7 +696,13 @@ mod tests {
         std::fs::write(&ca, "x").unwrap();
         let env: BTreeMap<&str, &str> = TOKEN.iter().copied().collect();
         let c = Config::resolve_with(&|k| env.get(k).map(|v| v.to_string()), &[], &ca).unwrap();
-        assert_eq!(c.trust, Trust::Roots { ca_files: vec![ca.clone()], system: true });
+        assert_eq!(
+            c.trust,
+            Trust::Roots {
+                ca_files: vec![ca.clone()],
+                system: true
+            }
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -567,25 +726,40 @@ mod tests {
             "PROXMOX_MCP_ACCESS" => Some("full".to_string()),
             _ => None,
         };
-        let c = Config::resolve_with(&env, &[("PROXMOX_HOST", "pve-flag".into())], Path::new("/nonexistent")).unwrap();
+        let c = Config::resolve_with(
+            &env,
+            &[("PROXMOX_HOST", "pve-flag".into())],
+            Path::new("/nonexistent"),
+        )
+        .unwrap();
         assert_eq!(c.hosts[0].host, "pve-flag", "a flag wins over the file");
         assert_eq!(c.access, Access::Full, "the environment wins over the file");
-        assert!(matches!(c.auth, Auth::Token { ref value, .. } if value.expose() == "s3cr3t-from-file"));
+        assert!(
+            matches!(c.auth, Auth::Token { ref value, .. } if value.expose() == "s3cr3t-from-file")
+        );
 
         // A secret in a file others can read is refused.
-        std::fs::write(&cfg, "PROXMOX_HOST=pve1\nPROXMOX_USER=root@pam\nPROXMOX_PASSWORD=hunter2\n").unwrap();
+        std::fs::write(
+            &cfg,
+            "PROXMOX_HOST=pve1\nPROXMOX_USER=root@pam\nPROXMOX_PASSWORD=hunter2\n",
+        )
+        .unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
-            let err = Config::resolve_with(&env, &[], Path::new("/nonexistent")).unwrap_err().to_string();
+            let err = Config::resolve_with(&env, &[], Path::new("/nonexistent"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("chmod 600"), "{err}");
             assert!(!err.contains("hunter2"));
             std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
             assert!(Config::resolve_with(&env, &[], Path::new("/nonexistent")).is_ok());
         }
         std::fs::write(&cfg, "PROXMOX_HSOT=pve1\n").unwrap();
-        let err = Config::resolve_with(&env, &[], Path::new("/nonexistent")).unwrap_err().to_string();
+        let err = Config::resolve_with(&env, &[], Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown setting PROXMOX_HSOT"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

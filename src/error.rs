@@ -66,7 +66,10 @@ impl fmt::Display for Error {
                 exitstatus,
                 log,
             } => {
-                write!(f, "{method} {path}: task failed: {exitstatus}\ntask: {upid}")?;
+                write!(
+                    f,
+                    "{method} {path}: task failed: {exitstatus}\ntask: {upid}"
+                )?;
                 if !log.is_empty() {
                     write!(f, "\nlast lines of the task log:")?;
                     for line in log {
@@ -121,7 +124,9 @@ mod tests {
             message: "Permission check failed (/vms/100, VM.Audit)".into(),
         };
         let text = err.to_string();
-        assert!(text.starts_with("GET /nodes/pve1/qemu/100/config: Permission check failed (/vms/100, VM.Audit) ("));
+        assert!(text.starts_with(
+            "GET /nodes/pve1/qemu/100/config: Permission check failed (/vms/100, VM.Audit) ("
+        ));
         assert!(text.contains("pveum acl modify"));
     }
 }

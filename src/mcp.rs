@@ -40,13 +40,21 @@ pub struct Server<'a> {
 }
 
 /// Reads requests from `input` until end of file, writing one line per response to `output`.
-pub fn serve(server: &mut Server, mut input: impl BufRead, mut output: impl Write) -> io::Result<()> {
+pub fn serve(
+    server: &mut Server,
+    mut input: impl BufRead,
+    mut output: impl Write,
+) -> io::Result<()> {
     let mut line = Vec::new();
     loop {
         line.clear();
         let reply = match read_line(&mut input, &mut line, MAX_LINE)? {
             Line::Eof => return Ok(()),
-            Line::TooLong => Some(error(Value::Null, INVALID_REQUEST, &format!("request line longer than {} MiB", MAX_LINE >> 20))),
+            Line::TooLong => Some(error(
+                Value::Null,
+                INVALID_REQUEST,
+                &format!("request line longer than {} MiB", MAX_LINE >> 20),
+            )),
             Line::Ok => server.handle_line(&line),
         };
         if let Some(reply) = reply {
@@ -75,7 +83,13 @@ fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Res
             Err(e) => return Err(e),
         };
         if chunk.is_empty() {
-            return Ok(if !any { Line::Eof } else if too_long { Line::TooLong } else { Line::Ok });
+            return Ok(if !any {
+                Line::Eof
+            } else if too_long {
+                Line::TooLong
+            } else {
+                Line::Ok
+            });
         }
         any = true;
         let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
@@ -126,7 +140,12 @@ impl Version {
 
 impl<'a> Server<'a> {
     pub fn new(pve: &'a Pve, access: Access, task_wait: u64) -> Server<'a> {
-        Server { pve, access, task_wait, negotiated: None }
+        Server {
+            pve,
+            access,
+            task_wait,
+            negotiated: None,
+        }
     }
 
     /// Answers one line: `None` for notifications and responses, else the response (or batch).
@@ -137,14 +156,23 @@ impl<'a> Server<'a> {
         }
         let message: Value = match serde_json::from_slice(trimmed) {
             Ok(v) => v,
-            Err(e) => return Some(error(Value::Null, PARSE_ERROR, &format!("parse error: {e}"))),
+            Err(e) => {
+                return Some(error(
+                    Value::Null,
+                    PARSE_ERROR,
+                    &format!("parse error: {e}"),
+                ))
+            }
         };
         match message {
             Value::Array(items) if self.negotiated == Some("2025-03-26") => {
                 if items.is_empty() {
                     return Some(error(Value::Null, INVALID_REQUEST, "empty batch"));
                 }
-                let replies: Vec<Value> = items.into_iter().filter_map(|m| self.handle_message(m, true)).collect();
+                let replies: Vec<Value> = items
+                    .into_iter()
+                    .filter_map(|m| self.handle_message(m, true))
+                    .collect();
                 (!replies.is_empty()).then_some(Value::Array(replies))
             }
             Value::Array(_) => Some(error(
@@ -158,10 +186,18 @@ impl<'a> Server<'a> {
 
     fn handle_message(&mut self, message: Value, in_batch: bool) -> Option<Value> {
         let Value::Object(mut msg) = message else {
-            return Some(error(Value::Null, INVALID_REQUEST, "a request must be a JSON object"));
+            return Some(error(
+                Value::Null,
+                INVALID_REQUEST,
+                "a request must be a JSON object",
+            ));
         };
-        let method = msg.get("method").and_then(Value::as_str).map(str::to_string);
-        if !msg.contains_key("method") && (msg.contains_key("result") || msg.contains_key("error")) {
+        let method = msg
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if !msg.contains_key("method") && (msg.contains_key("result") || msg.contains_key("error"))
+        {
             // A response to a request this server never sends: nothing to answer.
             return None;
         }
@@ -170,12 +206,22 @@ impl<'a> Server<'a> {
             if method.is_some() {
                 return None;
             }
-            return Some(error(Value::Null, INVALID_REQUEST, "a request needs a method"));
+            return Some(error(
+                Value::Null,
+                INVALID_REQUEST,
+                "a request needs a method",
+            ));
         };
         let id = match &raw_id {
             Value::String(_) => raw_id,
             Value::Number(n) if n.is_i64() || n.is_u64() => raw_id,
-            _ => return Some(error(Value::Null, INVALID_REQUEST, "the id must be a string or an integer")),
+            _ => {
+                return Some(error(
+                    Value::Null,
+                    INVALID_REQUEST,
+                    "the id must be a string or an integer",
+                ))
+            }
         };
         if msg.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
             return Some(error(id, INVALID_REQUEST, "jsonrpc must be \"2.0\""));
@@ -188,27 +234,50 @@ impl<'a> Server<'a> {
             Some(Value::Object(p)) => p,
             Some(_) => return Some(error(id, INVALID_REQUEST, "params must be an object")),
         };
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(&id, &method, &params, in_batch)));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            self.dispatch(&id, &method, &params, in_batch)
+        }));
         Some(outcome.unwrap_or_else(|_| {
             crate::warn!("internal error while handling {method}; the server keeps running");
-            error(id.clone(), INTERNAL_ERROR, &format!("internal error while handling {method}; this is a bug in proxmox-mcp-server"))
+            error(
+                id.clone(),
+                INTERNAL_ERROR,
+                &format!(
+                    "internal error while handling {method}; this is a bug in proxmox-mcp-server"
+                ),
+            )
         }))
     }
 
-    fn dispatch(&mut self, id: &Value, method: &str, params: &Map<String, Value>, in_batch: bool) -> Value {
+    fn dispatch(
+        &mut self,
+        id: &Value,
+        method: &str,
+        params: &Map<String, Value>,
+        in_batch: bool,
+    ) -> Value {
         let id = id.clone();
         let requested = params.get("_meta").and_then(|m| m.get(META_VERSION));
         let modern = match requested {
             None => false,
             Some(Value::String(v)) if MODERN_VERSIONS.contains(&v.as_str()) => true,
             Some(v) if method != "initialize" => {
-                return error_data(id, UNSUPPORTED_VERSION, "Unsupported protocol version", json!({"supported": MODERN_VERSIONS, "requested": v}));
+                return error_data(
+                    id,
+                    UNSUPPORTED_VERSION,
+                    "Unsupported protocol version",
+                    json!({"supported": MODERN_VERSIONS, "requested": v}),
+                );
             }
             Some(_) => false,
         };
         if method == "initialize" {
             if in_batch {
-                return error(id, INVALID_REQUEST, "initialize must not be part of a batch");
+                return error(
+                    id,
+                    INVALID_REQUEST,
+                    "initialize must not be part of a batch",
+                );
             }
             return self.initialize(id, params);
         }
@@ -235,9 +304,15 @@ impl<'a> Server<'a> {
             "ping" if !modern => json!({}),
             "tools/list" => {
                 if params.contains_key("cursor") && !params["cursor"].is_null() {
-                    return error(id, INVALID_PARAMS, "invalid cursor: tools/list has a single page");
+                    return error(
+                        id,
+                        INVALID_PARAMS,
+                        "invalid cursor: tools/list has a single page",
+                    );
                 }
-                let tools: Vec<Value> = tools::active(self.access).map(|t| describe(t, version)).collect();
+                let tools: Vec<Value> = tools::active(self.access)
+                    .map(|t| describe(t, version))
+                    .collect();
                 let mut r = json!({ "tools": tools });
                 if modern {
                     r["ttlMs"] = json!(3_600_000);
@@ -259,10 +334,18 @@ impl<'a> Server<'a> {
 
     fn initialize(&mut self, id: Value, params: &Map<String, Value>) -> Value {
         let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
-            return error(id, INVALID_PARAMS, "initialize needs protocolVersion (a string such as \"2025-11-25\")");
+            return error(
+                id,
+                INVALID_PARAMS,
+                "initialize needs protocolVersion (a string such as \"2025-11-25\")",
+            );
         };
         // Echo a version we speak; counter-offer the newest otherwise.
-        let version = LEGACY_VERSIONS.iter().find(|v| **v == requested).copied().unwrap_or(LEGACY_VERSIONS[LEGACY_VERSIONS.len() - 1]);
+        let version = LEGACY_VERSIONS
+            .iter()
+            .find(|v| **v == requested)
+            .copied()
+            .unwrap_or(LEGACY_VERSIONS[LEGACY_VERSIONS.len() - 1]);
         self.negotiated = Some(version);
         response(
             id,
@@ -310,13 +393,19 @@ impl<'a> Server<'a> {
             Some(_) => return Err("tools/call: arguments must be an object".into()),
         };
         let tool = tools::find(name).ok_or_else(|| format!("unknown tool: {name}"))?;
-        let ctx = Ctx { pve: self.pve, task_wait: self.task_wait };
-        Ok(call_result(tools::run(&ctx, self.access, tool, args), version.at_least("2025-06-18")))
+        let ctx = Ctx {
+            pve: self.pve,
+            task_wait: self.task_wait,
+        };
+        Ok(call_result(
+            tools::run(&ctx, self.access, tool, args),
+            version.at_least("2025-06-18"),
+        ))
     }
 }
 
 /// A `CallToolResult`: the structured content and the same JSON as text, or the error as text.
-fn call_result(outcome: Result<Map<String, Value>, Error>, structured: bool) -> Value {
+fn call_result(outcome: Result<tools::Content, Error>, structured: bool) -> Value {
     match outcome {
         Ok(content) => {
             let text = Value::Object(content.clone()).to_string();
@@ -389,7 +478,10 @@ mod tests {
                 got.push(reply.to_string());
             }
         }
-        let expected: Vec<String> = expected.iter().map(|e| serde_json::from_str::<Value>(e).unwrap().to_string()).collect();
+        let expected: Vec<String> = expected
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(e).unwrap().to_string())
+            .collect();
         assert_eq!(got, expected);
     }
 
@@ -407,9 +499,21 @@ mod tests {
 
     #[test]
     fn framing_errors() {
-        let parse = |m: &str| format!(r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":-32700,"message":"parse error: {m}"}}}}"#);
-        check(&["{", "\u{0}"], &[&parse("EOF while parsing an object at line 1 column 1"), &parse("expected value at line 1 column 1")]);
-        let invalid = |id: &str, m: &str| format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32600,"message":"{m}"}}}}"#);
+        let parse = |m: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":-32700,"message":"parse error: {m}"}}}}"#
+            )
+        };
+        check(
+            &["{", "\u{0}"],
+            &[
+                &parse("EOF while parsing an object at line 1 column 1"),
+                &parse("expected value at line 1 column 1"),
+            ],
+        );
+        let invalid = |id: &str, m: &str| {
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32600,"message":"{m}"}}}}"#)
+        };
         check(
             &[
                 "42",
@@ -425,8 +529,14 @@ mod tests {
             ],
             &[
                 &invalid("null", "a request must be a JSON object"),
-                &invalid("null", "batches are not supported in this protocol version; send one request per line"),
-                &invalid("null", "batches are not supported in this protocol version; send one request per line"),
+                &invalid(
+                    "null",
+                    "batches are not supported in this protocol version; send one request per line",
+                ),
+                &invalid(
+                    "null",
+                    "batches are not supported in this protocol version; send one request per line",
+                ),
                 &invalid("null", "the id must be a string or an integer"),
                 &invalid("null", "the id must be a string or an integer"),
                 &invalid("null", "the id must be a string or an integer"),
@@ -481,11 +591,16 @@ mod tests {
             ("2026-07-28", "2025-11-25"),
             ("banana", "2025-11-25"),
         ] {
-            check(&[&INIT.replace("2025-11-25", asked)], &[&init_reply(answered)]);
+            check(
+                &[&INIT.replace("2025-11-25", asked)],
+                &[&init_reply(answered)],
+            );
         }
         check(
             &[r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#],
-            &[r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32602,"message":"initialize needs protocolVersion (a string such as \"2025-11-25\")"}}"#],
+            &[
+                r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32602,"message":"initialize needs protocolVersion (a string such as \"2025-11-25\")"}}"#,
+            ],
         );
     }
 
@@ -502,8 +617,15 @@ mod tests {
             reply.unwrap().to_string(),
             r#"[{"id":1,"jsonrpc":"2.0","result":{}},{"error":{"code":-32600,"message":"initialize must not be part of a batch"},"id":2,"jsonrpc":"2.0"}]"#
         );
-        assert_eq!(server.handle_line(br#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#), None);
-        assert!(server.handle_line(b"[]").unwrap().to_string().contains("empty batch"));
+        assert_eq!(
+            server.handle_line(br#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#),
+            None
+        );
+        assert!(server
+            .handle_line(b"[]")
+            .unwrap()
+            .to_string()
+            .contains("empty batch"));
     }
 
     #[test]
@@ -511,22 +633,53 @@ mod tests {
         let pve = pve();
         let mut server = Server::new(&pve, Access::ReadOnly, 120);
         let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;
-        let discover = server.handle_line(format!(r#"{{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{{{meta}}}}}"#).as_bytes()).unwrap();
-        assert_eq!(discover["result"]["supportedVersions"], json!(["2026-07-28"]));
+        let discover = server
+            .handle_line(
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{{{meta}}}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(
+            discover["result"]["supportedVersions"],
+            json!(["2026-07-28"])
+        );
         assert_eq!(discover["result"]["resultType"], "complete");
-        assert_eq!(discover["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "proxmox-mcp-server");
-        let list = server.handle_line(format!(r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{{{meta}}}}}"#).as_bytes()).unwrap();
+        assert_eq!(
+            discover["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+            "proxmox-mcp-server"
+        );
+        let list = server
+            .handle_line(
+                format!(r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{{{meta}}}}}"#)
+                    .as_bytes(),
+            )
+            .unwrap();
         assert_eq!(list["result"]["resultType"], "complete");
         assert_eq!(list["result"]["ttlMs"], 3_600_000);
         assert_eq!(list["result"]["cacheScope"], "private");
         assert!(list["result"]["tools"][0]["outputSchema"].is_object());
-        let ping = server.handle_line(format!(r#"{{"jsonrpc":"2.0","id":3,"method":"ping","params":{{{meta}}}}}"#).as_bytes()).unwrap();
+        let ping = server
+            .handle_line(
+                format!(r#"{{"jsonrpc":"2.0","id":3,"method":"ping","params":{{{meta}}}}}"#)
+                    .as_bytes(),
+            )
+            .unwrap();
         assert_eq!(ping["error"]["code"], -32601);
         let old = server.handle_line(br#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"1900-01-01"}}}"#).unwrap();
-        assert_eq!(old["error"], json!({"code": -32022, "message": "Unsupported protocol version", "data": {"supported": ["2026-07-28"], "requested": "1900-01-01"}}));
+        assert_eq!(
+            old["error"],
+            json!({"code": -32022, "message": "Unsupported protocol version", "data": {"supported": ["2026-07-28"], "requested": "1900-01-01"}})
+        );
         // The same process still accepts the handshake afterwards.
-        assert_eq!(server.handle_line(INIT.as_bytes()).unwrap()["result"]["protocolVersion"], "2025-11-25");
-        let list = server.handle_line(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#).unwrap();
+        assert_eq!(
+            server.handle_line(INIT.as_bytes()).unwrap()["result"]["protocolVersion"],
+            "2025-11-25"
+        );
+        let list = server
+            .handle_line(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#)
+            .unwrap();
         assert!(list["result"].get("resultType").is_none());
     }
 
@@ -536,22 +689,46 @@ mod tests {
         let names = |access: Access| -> Vec<String> {
             let mut server = Server::new(&pve, access, 120);
             server.handle_line(INIT.as_bytes());
-            let list = server.handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
-            list["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+            let list = server
+                .handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+                .unwrap();
+            list["result"]["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_string())
+                .collect()
         };
-        let (ro, op, full) = (names(Access::ReadOnly), names(Access::Operate), names(Access::Full));
+        let (ro, op, full) = (
+            names(Access::ReadOnly),
+            names(Access::Operate),
+            names(Access::Full),
+        );
         assert_eq!(ro.len(), 13);
         assert!(!ro.contains(&"start_vm".to_string()));
-        assert!(op.contains(&"start_vm".to_string()) && !op.contains(&"delete_vm_snapshot".to_string()));
+        assert!(
+            op.contains(&"start_vm".to_string()) && !op.contains(&"delete_vm_snapshot".to_string())
+        );
         assert_eq!(full.len(), 21);
         assert!(full.contains(&"delete_vm_snapshot".to_string()));
 
         let mut server = Server::new(&pve, Access::Full, 120);
         server.handle_line(INIT.replace("2025-11-25", "2024-11-05").as_bytes());
-        let list = server.handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+        let list = server
+            .handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            .unwrap();
         let tool = &list["result"]["tools"][0];
-        assert!(tool.get("annotations").is_none() && tool.get("outputSchema").is_none() && tool.get("title").is_none());
-        let stop = list["result"]["tools"].as_array().unwrap().iter().find(|t| t["name"] == "stop_vm").unwrap();
+        assert!(
+            tool.get("annotations").is_none()
+                && tool.get("outputSchema").is_none()
+                && tool.get("title").is_none()
+        );
+        let stop = list["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "stop_vm")
+            .unwrap();
         assert_eq!(stop["inputSchema"]["additionalProperties"], false);
     }
 
@@ -574,11 +751,20 @@ mod tests {
     fn long_lines_are_refused_without_holding_them() {
         let mut input = io::Cursor::new([vec![b'x'; 100], b"\n{\"a\":1}\n".to_vec()].concat());
         let mut buf = Vec::new();
-        assert!(matches!(read_line(&mut input, &mut buf, 50).unwrap(), Line::TooLong));
+        assert!(matches!(
+            read_line(&mut input, &mut buf, 50).unwrap(),
+            Line::TooLong
+        ));
         assert!(buf.len() <= 50);
-        assert!(matches!(read_line(&mut input, &mut buf, 50).unwrap(), Line::Ok));
+        assert!(matches!(
+            read_line(&mut input, &mut buf, 50).unwrap(),
+            Line::Ok
+        ));
         assert_eq!(buf, b"{\"a\":1}");
         buf.clear();
-        assert!(matches!(read_line(&mut input, &mut buf, 50).unwrap(), Line::Eof));
+        assert!(matches!(
+            read_line(&mut input, &mut buf, 50).unwrap(),
+            Line::Eof
+        ));
     }
 }

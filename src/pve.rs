@@ -108,7 +108,10 @@ pub struct Pve {
 
 impl fmt::Debug for Pve {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pve").field("host", &self.host).field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("Pve")
+            .field("host", &self.host)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
@@ -116,7 +119,10 @@ impl Pve {
     /// Prepares the client (TLS roots, agent). Sends nothing yet.
     pub fn new(config: &Config) -> Result<Pve, Error> {
         if config.hosts.len() > 1 {
-            crate::info!("several hosts given; using {} (failover comes in a later release)", config.hosts[0].base_url());
+            crate::info!(
+                "several hosts given; using {} (failover comes in a later release)",
+                config.hosts[0].base_url()
+            );
         }
         let (agent, seen) = tls::agent(&config.trust, config.timeout).map_err(Error::Config)?;
         if config.trust == Trust::Insecure {
@@ -154,7 +160,12 @@ impl Pve {
     }
 
     /// Any call; the reply's `data` and `total`.
-    pub fn call(&self, method: Method, path: &str, params: &[(&'static str, String)]) -> Result<Reply, Error> {
+    pub fn call(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&'static str, String)],
+    ) -> Result<Reply, Error> {
         match self.call_once(method, path, params) {
             // A ticket may have expired or been revoked: log in again once, then retry.
             // PVE refuses an unauthenticated request before running it, so a retry cannot repeat a write.
@@ -171,7 +182,12 @@ impl Pve {
         self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn call_once(&self, method: Method, path: &str, params: &[(&'static str, String)]) -> Result<Reply, Error> {
+    fn call_once(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&'static str, String)],
+    ) -> Result<Reply, Error> {
         let auth_headers = self.auth_headers(method)?;
         self.send(method, path, params, &auth_headers)
     }
@@ -185,7 +201,9 @@ impl Pve {
             )]),
             Auth::Password { password } => {
                 let mut session = self.lock_session();
-                let fresh = session.as_ref().is_some_and(|s| s.created.elapsed() < TICKET_RENEW_AFTER);
+                let fresh = session
+                    .as_ref()
+                    .is_some_and(|s| s.created.elapsed() < TICKET_RENEW_AFTER);
                 if !fresh {
                     // Renew with the current ticket while it is valid; otherwise log in with the password.
                     let renewed = match session.as_ref() {
@@ -197,8 +215,13 @@ impl Pve {
                         None => self.login(password)?,
                     });
                 }
-                let s = session.as_ref().ok_or_else(|| Error::Config("no PVE session".into()))?;
-                let mut headers = vec![("Cookie", format!("PVEAuthCookie={}", cookie_escape(s.ticket.expose())))];
+                let s = session
+                    .as_ref()
+                    .ok_or_else(|| Error::Config("no PVE session".into()))?;
+                let mut headers = vec![(
+                    "Cookie",
+                    format!("PVEAuthCookie={}", cookie_escape(s.ticket.expose())),
+                )];
                 if method != Method::Get {
                     headers.push(("CSRFPreventionToken", s.csrf.expose().to_string()));
                 }
@@ -209,9 +232,17 @@ impl Pve {
 
     /// `POST /access/ticket`; `secret` is the password or a still valid ticket.
     fn login(&self, secret: &Secret) -> Result<Session, Error> {
-        let params: Params = vec![("username", self.user.clone()), ("password", secret.expose().to_string())];
+        let params: Params = vec![
+            ("username", self.user.clone()),
+            ("password", secret.expose().to_string()),
+        ];
         let reply = match self.send(Method::Post, "/access/ticket", &params, &[]) {
-            Err(Error::Api { method, path, status: 401, .. }) => {
+            Err(Error::Api {
+                method,
+                path,
+                status: 401,
+                ..
+            }) => {
                 return Err(Error::Api {
                     method,
                     path,
@@ -237,7 +268,11 @@ impl Pve {
         match (text("ticket"), text("CSRFPreventionToken")) {
             (Some(ticket), Some(csrf)) => {
                 crate::info!("logged in to {} as {}", self.host.base_url(), self.user);
-                Ok(Session { ticket: Secret::new(ticket), csrf: Secret::new(csrf), created: Instant::now() })
+                Ok(Session {
+                    ticket: Secret::new(ticket),
+                    csrf: Secret::new(csrf),
+                    created: Instant::now(),
+                })
             }
             _ => Err(Error::Transport {
                 method: "POST",
@@ -257,7 +292,11 @@ impl Pve {
         let started = Instant::now();
         let mut url = format!("{}/api2/extjs{path}", self.host.base_url());
         let form = form_encode(params);
-        let transport = |message: String| Error::Transport { method: method.as_str(), path: path.to_string(), message };
+        let transport = |message: String| Error::Transport {
+            method: method.as_str(),
+            path: path.to_string(),
+            message,
+        };
         self.seen.clear();
         let result = match method {
             Method::Get | Method::Delete => {
@@ -265,18 +304,27 @@ impl Pve {
                     url.push('?');
                     url.push_str(&form);
                 }
-                let mut req = if method == Method::Get { self.agent.get(&url) } else { self.agent.delete(&url) };
+                let mut req = if method == Method::Get {
+                    self.agent.get(&url)
+                } else {
+                    self.agent.delete(&url)
+                };
                 for (k, v) in headers {
                     req = req.header(*k, v);
                 }
                 req.call()
             }
             Method::Post | Method::Put => {
-                let mut req = if method == Method::Post { self.agent.post(&url) } else { self.agent.put(&url) };
+                let mut req = if method == Method::Post {
+                    self.agent.post(&url)
+                } else {
+                    self.agent.put(&url)
+                };
                 for (k, v) in headers {
                     req = req.header(*k, v);
                 }
-                req.header("Content-Type", "application/x-www-form-urlencoded").send(form.as_bytes())
+                req.header("Content-Type", "application/x-www-form-urlencoded")
+                    .send(form.as_bytes())
             }
         };
         let mut response = result.map_err(|e| transport(self.describe(&e)))?;
@@ -287,9 +335,18 @@ impl Pve {
             .limit(MAX_BODY)
             .read_to_string()
             .map_err(|e| transport(self.describe(&e)));
-        crate::debug!("{} {path} -> {status} in {} ms", method.as_str(), started.elapsed().as_millis());
+        crate::debug!(
+            "{} {path} -> {status} in {} ms",
+            method.as_str(),
+            started.elapsed().as_millis()
+        );
         let body = body?;
-        let api = |status: u16, message: String| Error::Api { method: method.as_str(), path: path.to_string(), status, message };
+        let api = |status: u16, message: String| Error::Api {
+            method: method.as_str(),
+            path: path.to_string(),
+            status,
+            message,
+        };
         let parsed: Option<Value> = serde_json::from_str(&body).ok();
         if status != 200 {
             let message = parsed
@@ -306,11 +363,20 @@ impl Pve {
             return Err(api(status, message));
         }
         let Some(Value::Object(mut body)) = parsed else {
-            return Err(transport("the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?".into()));
+            return Err(transport(
+                "the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?".into(),
+            ));
         };
-        let success = body.get("success").map(|s| s.as_bool().unwrap_or(as_u64(s) == Some(1))).unwrap_or(true);
+        let success = body
+            .get("success")
+            .map(|s| s.as_bool().unwrap_or(as_u64(s) == Some(1)))
+            .unwrap_or(true);
         if !success {
-            let status = body.get("status").and_then(as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(500);
+            let status = body
+                .get("status")
+                .and_then(as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(500);
             let mut message = body
                 .get("message")
                 .and_then(Value::as_str)
@@ -319,13 +385,19 @@ impl Pve {
                 .unwrap_or_else(|| format!("PVE reported failure (status {status})"));
             if let Some(Value::Object(errors)) = body.get("errors") {
                 for (param, reason) in errors {
-                    let reason = reason.as_str().map(str::to_string).unwrap_or_else(|| reason.to_string());
+                    let reason = reason
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| reason.to_string());
                     let _ = write!(message, "; {param}: {}", reason.trim());
                 }
             }
             return Err(api(status, message));
         }
-        Ok(Reply { data: body.remove("data").unwrap_or(Value::Null), total: body.get("total").and_then(as_u64) })
+        Ok(Reply {
+            data: body.remove("data").unwrap_or(Value::Null),
+            total: body.get("total").and_then(as_u64),
+        })
     }
 
     /// Turns a transport failure into text that says what to do (and never shows a secret).
@@ -362,7 +434,12 @@ impl Pve {
 
     /// Waits for a task until it stops or `wait` runs out, polling its status with a short backoff.
     /// `on_poll` sees each status (for progress reports). Returns the last status object.
-    pub fn wait_task(&self, upid: &Upid, wait: Duration, on_poll: &mut dyn FnMut(&Value)) -> Result<Value, Error> {
+    pub fn wait_task(
+        &self,
+        upid: &Upid,
+        wait: Duration,
+        on_poll: &mut dyn FnMut(&Value),
+    ) -> Result<Value, Error> {
         let deadline = Instant::now() + wait;
         let status_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"status"]);
         let mut delay = Duration::from_millis(200);
@@ -381,8 +458,16 @@ impl Pve {
     /// The last `lines` lines of a task's log (empty when the log cannot be read).
     pub fn task_log_tail(&self, upid: &Upid, lines: u64) -> Vec<String> {
         let log_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"log"]);
-        let read = |start: u64, limit: u64| self.call(Method::Get, &log_path, &[("start", start.to_string()), ("limit", limit.to_string())]);
-        let Ok(first) = read(0, 50) else { return Vec::new() };
+        let read = |start: u64, limit: u64| {
+            self.call(
+                Method::Get,
+                &log_path,
+                &[("start", start.to_string()), ("limit", limit.to_string())],
+            )
+        };
+        let Ok(first) = read(0, 50) else {
+            return Vec::new();
+        };
         let reply = match first.total {
             Some(total) if total > 50 => read(total.saturating_sub(lines), lines).unwrap_or(first),
             _ => first,
@@ -390,7 +475,11 @@ impl Pve {
         let mut out: Vec<String> = reply
             .data
             .as_array()
-            .map(|a| a.iter().filter_map(|l| l.get("t").and_then(Value::as_str).map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l.get("t").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let skip = out.len().saturating_sub(lines as usize);
         out.drain(..skip);
@@ -408,7 +497,9 @@ fn cookie_escape(ticket: &str) -> String {
 /// A number PVE may send as a number, a numeric string or a boolean.
 pub fn as_u64(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
         Value::String(s) => s.trim().parse().ok(),
         Value::Bool(b) => Some(u64::from(*b)),
         _ => None,
@@ -428,14 +519,27 @@ pub struct Upid {
 
 impl Upid {
     pub fn parse(s: &str) -> Result<Upid, String> {
-        let bad = |why: &str| format!("'{s}' is not a PVE task id (UPID:node:pid:pstart:starttime:type:id:user:): {why}");
-        let rest = s.strip_prefix("UPID:").ok_or_else(|| bad("it must start with UPID:"))?;
-        let rest = rest.strip_suffix(':').ok_or_else(|| bad("it must end with ':'"))?;
+        let bad = |why: &str| {
+            format!(
+                "'{s}' is not a PVE task id (UPID:node:pid:pstart:starttime:type:id:user:): {why}"
+            )
+        };
+        let rest = s
+            .strip_prefix("UPID:")
+            .ok_or_else(|| bad("it must start with UPID:"))?;
+        let rest = rest
+            .strip_suffix(':')
+            .ok_or_else(|| bad("it must end with ':'"))?;
         let parts: Vec<&str> = rest.split(':').collect();
         let [node, pid, pstart, starttime, kind, id, user] = parts[..] else {
-            return Err(bad(&format!("expected 8 fields, found {}", parts.len() + 1)));
+            return Err(bad(&format!(
+                "expected 8 fields, found {}",
+                parts.len() + 1
+            )));
         };
-        let hex = |v: &str, lens: &[usize]| lens.contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex = |v: &str, lens: &[usize]| {
+            lens.contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit())
+        };
         let valid_node = !node.is_empty()
             && node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !node.starts_with('-')
@@ -468,9 +572,18 @@ pub fn task_ok(exitstatus: &str) -> bool {
 
 /// The `task` object of a tool result.
 pub fn task_summary(upid: &Upid, status: &Value) -> Value {
-    let state = status.get("status").and_then(Value::as_str).unwrap_or("unknown");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let start = status.get("starttime").and_then(as_u64).unwrap_or(upid.starttime);
+    let state = status
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let start = status
+        .get("starttime")
+        .and_then(as_u64)
+        .unwrap_or(upid.starttime);
     let end = status.get("endtime").and_then(as_u64).unwrap_or(now);
     json!({
         "upid": upid.raw,
@@ -486,8 +599,17 @@ mod tests {
 
     #[test]
     fn upids() {
-        let u = Upid::parse("UPID:pve1:00001234:0ABCDEF12:65000000:qmstart:100:root@pam!mcp:").unwrap();
-        assert_eq!((u.node.as_str(), u.kind.as_str(), u.id.as_str(), u.user.as_str()), ("pve1", "qmstart", "100", "root@pam!mcp"));
+        let u =
+            Upid::parse("UPID:pve1:00001234:0ABCDEF12:65000000:qmstart:100:root@pam!mcp:").unwrap();
+        assert_eq!(
+            (
+                u.node.as_str(),
+                u.kind.as_str(),
+                u.id.as_str(),
+                u.user.as_str()
+            ),
+            ("pve1", "qmstart", "100", "root@pam!mcp")
+        );
         assert_eq!(u.starttime, 0x65000000);
         let ok = ["UPID:n-1:00000001:00000002:00000003:vzdump::root@pam:"];
         for s in ok {
@@ -495,11 +617,26 @@ mod tests {
         }
         let bad = [
             ("", "must start with UPID:"),
-            ("UPID:pve1:00001234:00ABCDEF:65000000:qmstart:100:root@pam", "must end with ':'"),
-            ("UPID:pve1:1234:00ABCDEF:65000000:qmstart:100:root@pam:", "must be hex"),
-            ("UPID:-pve:00001234:00ABCDEF:65000000:qmstart:100:root@pam:", "bad node name"),
-            ("UPID:pve1:00001234:00ABCDEF:65000000:qmstart:root@pam:", "expected 8 fields"),
-            ("UPID:pve1:00001234:00ABCDEF:65000000:qm/start:100:root@pam:", "bad type"),
+            (
+                "UPID:pve1:00001234:00ABCDEF:65000000:qmstart:100:root@pam",
+                "must end with ':'",
+            ),
+            (
+                "UPID:pve1:1234:00ABCDEF:65000000:qmstart:100:root@pam:",
+                "must be hex",
+            ),
+            (
+                "UPID:-pve:00001234:00ABCDEF:65000000:qmstart:100:root@pam:",
+                "bad node name",
+            ),
+            (
+                "UPID:pve1:00001234:00ABCDEF:65000000:qmstart:root@pam:",
+                "expected 8 fields",
+            ),
+            (
+                "UPID:pve1:00001234:00ABCDEF:65000000:qm/start:100:root@pam:",
+                "bad type",
+            ),
         ];
         for (s, why) in bad {
             let err = Upid::parse(s).unwrap_err();
@@ -509,18 +646,38 @@ mod tests {
 
     #[test]
     fn paths_and_forms_are_encoded() {
-        assert_eq!(path(&[&"nodes", &"pve1", &"qemu", &100, &"status"]), "/nodes/pve1/qemu/100/status");
         assert_eq!(
-            path(&[&"nodes", &"pve1", &"tasks", &"UPID:pve1:0:0:0:qmstart:100:root@pam!t:"]),
+            path(&[&"nodes", &"pve1", &"qemu", &100, &"status"]),
+            "/nodes/pve1/qemu/100/status"
+        );
+        assert_eq!(
+            path(&[
+                &"nodes",
+                &"pve1",
+                &"tasks",
+                &"UPID:pve1:0:0:0:qmstart:100:root@pam!t:"
+            ]),
             "/nodes/pve1/tasks/UPID:pve1:0:0:0:qmstart:100:root@pam!t:"
         );
-        assert_eq!(path(&[&"storage", &"a/b c?#%"]), "/storage/a%2Fb%20c%3F%23%25");
-        assert_eq!(form_encode(&[("description", "a b&c=d".into()), ("vmstate", bool01(true))]), "description=a%20b%26c%3Dd&vmstate=1");
+        assert_eq!(
+            path(&[&"storage", &"a/b c?#%"]),
+            "/storage/a%2Fb%20c%3F%23%25"
+        );
+        assert_eq!(
+            form_encode(&[("description", "a b&c=d".into()), ("vmstate", bool01(true))]),
+            "description=a%20b%26c%3Dd&vmstate=1"
+        );
     }
 
     #[test]
     fn task_exit_statuses() {
-        for (s, ok) in [("OK", true), ("WARNINGS: 2", true), ("VM 100 already running", false), ("unexpected status", false), ("job errors", false)] {
+        for (s, ok) in [
+            ("OK", true),
+            ("WARNINGS: 2", true),
+            ("VM 100 already running", false),
+            ("unexpected status", false),
+            ("job errors", false),
+        ] {
             assert_eq!(task_ok(s), ok, "{s}");
         }
     }

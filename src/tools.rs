@@ -12,6 +12,9 @@ use crate::config::Access;
 use crate::error::Error;
 use crate::pve::{self, as_u64, bool01, path, Method, Params, Pve, Upid};
 
+/// A result's `structuredContent`: `{"data": …}` plus tool-specific keys.
+pub type Content = Map<String, Value>;
+
 /// No result text is longer than this; longer data is cut and marked `truncated`.
 pub const MAX_RESULT: usize = 64 * 1024;
 
@@ -119,7 +122,7 @@ pub struct Tool {
     pub output: Output,
     /// Repeating the call with the same arguments has no further effect.
     pub idempotent: bool,
-    pub run: fn(&Ctx, &Args) -> Result<Map<String, Value>, Error>,
+    pub run: fn(&Ctx, &Args) -> Result<Content, Error>,
 }
 
 impl Tool {
@@ -143,12 +146,20 @@ impl Tool {
         for p in self.params {
             let mut schema = match p.kind {
                 Kind::Vmid => json!({"type": "integer", "minimum": 100, "maximum": 999_999_999}),
-                Kind::Node => json!({"type": "string", "pattern": "^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$", "maxLength": 63}),
-                Kind::Snapname => json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9_-]*$", "maxLength": 40}),
-                Kind::Storage => json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9._-]*[a-zA-Z0-9]$"}),
+                Kind::Node => {
+                    json!({"type": "string", "pattern": "^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$", "maxLength": 63})
+                }
+                Kind::Snapname => {
+                    json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9_-]*$", "maxLength": 40})
+                }
+                Kind::Storage => {
+                    json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9._-]*[a-zA-Z0-9]$"})
+                }
                 Kind::Upid => json!({"type": "string", "pattern": "^UPID:"}),
                 Kind::Text { max } => json!({"type": "string", "maxLength": max}),
-                Kind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
+                Kind::Int { min, max } => {
+                    json!({"type": "integer", "minimum": min, "maximum": max})
+                }
                 Kind::Bool => json!({"type": "boolean"}),
             };
             schema["description"] = json!(p.description);
@@ -157,7 +168,8 @@ impl Tool {
                 required.push(json!(p.name));
             }
         }
-        let mut schema = json!({"type": "object", "properties": props, "additionalProperties": false});
+        let mut schema =
+            json!({"type": "object", "properties": props, "additionalProperties": false});
         if !required.is_empty() {
             schema["required"] = Value::Array(required);
         }
@@ -202,7 +214,11 @@ impl Tool {
         if let (Value::Object(p), Value::Object(c)) = (&mut props, common) {
             p.extend(c);
         }
-        let required: Vec<&str> = if self.output == Output::List { vec!["data", "total"] } else { vec!["data"] };
+        let required: Vec<&str> = if self.output == Output::List {
+            vec!["data", "total"]
+        } else {
+            vec!["data"]
+        };
         json!({"type": "object", "properties": props, "required": required})
     }
 }
@@ -243,19 +259,32 @@ pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
         let Some(param) = tool.params.iter().find(|p| p.name == name) else {
             let known: Vec<&str> = tool.params.iter().map(|p| p.name).collect();
             return Err(Error::Args(if known.is_empty() {
-                format!("unknown argument '{name}': {} takes no arguments", tool.name)
+                format!(
+                    "unknown argument '{name}': {} takes no arguments",
+                    tool.name
+                )
             } else {
-                format!("unknown argument '{name}': {} takes {}", tool.name, known.join(", "))
+                format!(
+                    "unknown argument '{name}': {} takes {}",
+                    tool.name,
+                    known.join(", ")
+                )
             }));
         };
         if value.is_null() && !param.required {
             continue;
         }
-        out.insert(name.clone(), check_value(param, value).map_err(|why| Error::Args(format!("'{name}' {why}")))?);
+        out.insert(
+            name.clone(),
+            check_value(param, value).map_err(|why| Error::Args(format!("'{name}' {why}")))?,
+        );
     }
     for p in tool.params.iter().filter(|p| p.required) {
         if !out.contains_key(p.name) {
-            return Err(Error::Args(format!("missing required argument '{}' ({})", p.name, p.description)));
+            return Err(Error::Args(format!(
+                "missing required argument '{}' ({})",
+                p.name, p.description
+            )));
         }
     }
     Ok(Args(out))
@@ -264,8 +293,13 @@ pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
 fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
     let int = |min: i64, max: i64| -> Result<Value, String> {
         let n = match value {
-            Value::Number(n) => n.as_i64().ok_or_else(|| format!("must be a whole number, got {n}"))?,
-            Value::String(s) => s.trim().parse::<i64>().map_err(|_| format!("must be a whole number, got {value}"))?,
+            Value::Number(n) => n
+                .as_i64()
+                .ok_or_else(|| format!("must be a whole number, got {n}"))?,
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("must be a whole number, got {value}"))?,
             other => return Err(format!("must be a whole number, got {other}")),
         };
         if n < min || n > max {
@@ -274,7 +308,9 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
         Ok(json!(n))
     };
     let text = |max: usize| -> Result<String, String> {
-        let s = value.as_str().ok_or_else(|| format!("must be a string, got {value}"))?;
+        let s = value
+            .as_str()
+            .ok_or_else(|| format!("must be a string, got {value}"))?;
         if s.chars().count() > max {
             return Err(format!("may be at most {max} characters long"));
         }
@@ -285,8 +321,12 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
         Kind::Int { min, max } => int(min, max),
         Kind::Bool => match value {
             Value::Bool(b) => Ok(json!(b)),
-            Value::Number(n) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => Ok(json!(n.as_u64() == Some(1))),
-            Value::String(s) => crate::config::parse_bool(s).map(Value::Bool).ok_or_else(|| format!("must be true or false, got {value}")),
+            Value::Number(n) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => {
+                Ok(json!(n.as_u64() == Some(1)))
+            }
+            Value::String(s) => crate::config::parse_bool(s)
+                .map(Value::Bool)
+                .ok_or_else(|| format!("must be true or false, got {value}")),
             other => Err(format!("must be true or false, got {other}")),
         },
         Kind::Text { max } => text(max).map(Value::String),
@@ -296,7 +336,9 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
                 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !s.starts_with('-')
                 && !s.ends_with('-');
-            ok.then_some(Value::String(s)).ok_or_else(|| "must be a node name (letters, digits and '-'); list_nodes shows them".into())
+            ok.then_some(Value::String(s)).ok_or_else(|| {
+                "must be a node name (letters, digits and '-'); list_nodes shows them".into()
+            })
         }
         Kind::Snapname => {
             let s = text(40)?;
@@ -314,8 +356,11 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
             let ok = s.len() >= 2
                 && s.starts_with(|c: char| c.is_ascii_alphabetic())
                 && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            ok.then_some(Value::String(s)).ok_or_else(|| "must be a storage id such as local or local-lvm; list_storage shows them".into())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            ok.then_some(Value::String(s)).ok_or_else(|| {
+                "must be a storage id such as local or local-lvm; list_storage shows them".into()
+            })
         }
         Kind::Upid => {
             let s = text(512)?;
@@ -325,7 +370,12 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
 }
 
 /// Runs `tool` for `raw` arguments at `access`: the one path `tools/call` and the `call` command share.
-pub fn run(ctx: &Ctx, access: Access, tool: &Tool, raw: &Map<String, Value>) -> Result<Map<String, Value>, Error> {
+pub fn run(
+    ctx: &Ctx,
+    access: Access,
+    tool: &Tool,
+    raw: &Map<String, Value>,
+) -> Result<Content, Error> {
     if tool.effect.needs() > access {
         let what = match tool.effect {
             Effect::Destroy => "can lose data",
@@ -355,28 +405,109 @@ pub fn find(name: &str) -> Option<&'static Tool> {
 // ---------------------------------------------------------------------------------------------
 // Parameters shared by several tools.
 
-const NODE: Param = Param { name: "node", kind: Kind::Node, required: true, description: "the PVE node name, e.g. pve1 (list_nodes shows them)" };
-const NODE_OPT: Param = Param { name: "node", kind: Kind::Node, required: false, description: "the PVE node name; optional, found from the VMID when omitted" };
-const NODE_FILTER: Param = Param { name: "node", kind: Kind::Node, required: false, description: "only this node; cluster-wide when omitted" };
-const VMID: Param = Param { name: "vmid", kind: Kind::Vmid, required: true, description: "the guest's numeric id (VMID), e.g. 100" };
-const SNAPNAME: Param = Param { name: "snapname", kind: Kind::Snapname, required: true, description: "the snapshot name" };
-const STORAGE: Param = Param { name: "storage", kind: Kind::Storage, required: true, description: "the storage id, e.g. local-lvm" };
-const UPID: Param = Param { name: "upid", kind: Kind::Upid, required: true, description: "the task id (UPID:...) a start/stop/snapshot tool returned" };
+const NODE: Param = Param {
+    name: "node",
+    kind: Kind::Node,
+    required: true,
+    description: "the PVE node name, e.g. pve1 (list_nodes shows them)",
+};
+const NODE_OPT: Param = Param {
+    name: "node",
+    kind: Kind::Node,
+    required: false,
+    description: "the PVE node name; optional, found from the VMID when omitted",
+};
+const NODE_FILTER: Param = Param {
+    name: "node",
+    kind: Kind::Node,
+    required: false,
+    description: "only this node; cluster-wide when omitted",
+};
+const VMID: Param = Param {
+    name: "vmid",
+    kind: Kind::Vmid,
+    required: true,
+    description: "the guest's numeric id (VMID), e.g. 100",
+};
+const SNAPNAME: Param = Param {
+    name: "snapname",
+    kind: Kind::Snapname,
+    required: true,
+    description: "the snapshot name",
+};
+const STORAGE: Param = Param {
+    name: "storage",
+    kind: Kind::Storage,
+    required: true,
+    description: "the storage id, e.g. local-lvm",
+};
+const UPID: Param = Param {
+    name: "upid",
+    kind: Kind::Upid,
+    required: true,
+    description: "the task id (UPID:...) a start/stop/snapshot tool returned",
+};
 const WAIT: Param = Param { name: "wait_seconds", kind: Kind::Int { min: 0, max: 86_400 }, required: false, description: "seconds to wait for the PVE task to finish (default PROXMOX_TASK_WAIT, 120); 0 returns at once with the task id" };
 const DRY_RUN: Param = Param { name: "dry_run", kind: Kind::Bool, required: false, description: "true: change nothing, only show the request that would be sent and the target's current state" };
-const LIMIT: Param = Param { name: "limit", kind: Kind::Int { min: 1, max: 1000 }, required: false, description: "at most this many items (default 100)" };
-const OFFSET: Param = Param { name: "offset", kind: Kind::Int { min: 0, max: 1_000_000 }, required: false, description: "skip this many items first (default 0)" };
+const LIMIT: Param = Param {
+    name: "limit",
+    kind: Kind::Int { min: 1, max: 1000 },
+    required: false,
+    description: "at most this many items (default 100)",
+};
+const OFFSET: Param = Param {
+    name: "offset",
+    kind: Kind::Int {
+        min: 0,
+        max: 1_000_000,
+    },
+    required: false,
+    description: "skip this many items first (default 0)",
+};
 
 const GUEST: &[&Param] = &[&VMID, &NODE_OPT];
 const POWER: &[&Param] = &[&VMID, &NODE_OPT, &WAIT, &DRY_RUN];
 const LIST: &[&Param] = &[&NODE_FILTER, &LIMIT, &OFFSET];
 
-const SHUTDOWN_TIMEOUT: Param = Param { name: "timeout", kind: Kind::Int { min: 0, max: 86_400 }, required: false, description: "seconds the guest may take to shut down (PVE's own timeout)" };
-const FORCE_STOP: Param = Param { name: "force_stop", kind: Kind::Bool, required: false, description: "hard-stop the VM when it has not shut down after the timeout" };
-const DESCRIPTION: Param = Param { name: "description", kind: Kind::Text { max: 8192 }, required: false, description: "a note stored with the snapshot" };
-const VMSTATE: Param = Param { name: "vmstate", kind: Kind::Bool, required: false, description: "also save the VM's RAM, so a rollback resumes the running VM" };
-const TASK_VMID: Param = Param { name: "vmid", kind: Kind::Vmid, required: false, description: "only tasks of this guest" };
-const ERRORS: Param = Param { name: "errors", kind: Kind::Bool, required: false, description: "only tasks that ended in error" };
+const SHUTDOWN_TIMEOUT: Param = Param {
+    name: "timeout",
+    kind: Kind::Int {
+        min: 0,
+        max: 86_400,
+    },
+    required: false,
+    description: "seconds the guest may take to shut down (PVE's own timeout)",
+};
+const FORCE_STOP: Param = Param {
+    name: "force_stop",
+    kind: Kind::Bool,
+    required: false,
+    description: "hard-stop the VM when it has not shut down after the timeout",
+};
+const DESCRIPTION: Param = Param {
+    name: "description",
+    kind: Kind::Text { max: 8192 },
+    required: false,
+    description: "a note stored with the snapshot",
+};
+const VMSTATE: Param = Param {
+    name: "vmstate",
+    kind: Kind::Bool,
+    required: false,
+    description: "also save the VM's RAM, so a rollback resumes the running VM",
+};
+const TASK_VMID: Param = Param {
+    name: "vmid",
+    kind: Kind::Vmid,
+    required: false,
+    description: "only tasks of this guest",
+};
+const ERRORS: Param = Param {
+    name: "errors",
+    kind: Kind::Bool,
+    required: false,
+    description: "only tasks that ended in error",
+};
 
 // ---------------------------------------------------------------------------------------------
 // The table.
@@ -639,49 +770,51 @@ pub static TOOLS: &[Tool] = &[
 // ---------------------------------------------------------------------------------------------
 // Handlers.
 
-fn list_nodes(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn list_nodes(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let nodes = ctx.pve.get("/nodes", &[])?;
-    const FIELDS: &[&str] = &["node", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk", "uptime", "level"];
+    const FIELDS: &[&str] = &[
+        "node", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk", "uptime", "level",
+    ];
     Ok(page(args, trimmed(nodes, FIELDS), &by_text("node")))
 }
 
-fn get_node_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn get_node_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let node = args.required_str("node");
     data(ctx.pve.get(&path(&[&"nodes", &node, &"status"]), &[])?)
 }
 
-fn list_vms(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn list_vms(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     list_guests(ctx, args, Guest::Vm)
 }
 
-fn list_containers(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn list_containers(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     list_guests(ctx, args, Guest::Container)
 }
 
-fn get_vm_config(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn get_vm_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let base = guest_path(ctx, args, Guest::Vm)?;
     data(ctx.pve.get(&format!("{base}/config"), &[])?)
 }
 
-fn get_vm_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn get_vm_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let base = guest_path(ctx, args, Guest::Vm)?;
     data(ctx.pve.get(&format!("{base}/status/current"), &[])?)
 }
 
-fn get_container_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn get_container_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let base = guest_path(ctx, args, Guest::Container)?;
     data(ctx.pve.get(&format!("{base}/status/current"), &[])?)
 }
 
-fn start_vm(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn start_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     power(ctx, args, Guest::Vm, "start", Vec::new())
 }
 
-fn stop_vm(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn stop_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     power(ctx, args, Guest::Vm, "stop", Vec::new())
 }
 
-fn shutdown_vm(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn shutdown_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let mut params = Params::new();
     if let Some(t) = args.int("timeout") {
         params.push(("timeout", t.to_string()));
@@ -692,19 +825,19 @@ fn shutdown_vm(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
     power(ctx, args, Guest::Vm, "shutdown", params)
 }
 
-fn reboot_vm(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn reboot_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     power(ctx, args, Guest::Vm, "reboot", Vec::new())
 }
 
-fn start_container(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn start_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     power(ctx, args, Guest::Container, "start", Vec::new())
 }
 
-fn stop_container(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn stop_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     power(ctx, args, Guest::Container, "stop", Vec::new())
 }
 
-fn create_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn create_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let base = guest_path(ctx, args, Guest::Vm)?;
     let mut params: Params = vec![("snapname", args.required_str("snapname").to_string())];
     if let Some(d) = args.str("description") {
@@ -713,20 +846,32 @@ fn create_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Erro
     if let Some(v) = args.flag("vmstate") {
         params.push(("vmstate", bool01(v)));
     }
-    let write = Write { method: Method::Post, path: format!("{base}/snapshot"), params };
-    task_call(ctx, args, write, || ctx.pve.get(&format!("{base}/status/current"), &[]))
+    let write = Write {
+        method: Method::Post,
+        path: format!("{base}/snapshot"),
+        params,
+    };
+    task_call(ctx, args, write, || {
+        ctx.pve.get(&format!("{base}/status/current"), &[])
+    })
 }
 
-fn list_vm_snapshots(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn list_vm_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let base = guest_path(ctx, args, Guest::Vm)?;
     let snaps = real_snapshots(ctx.pve.get(&format!("{base}/snapshot"), &[])?);
     const FIELDS: &[&str] = &["name", "snaptime", "description", "parent", "vmstate"];
-    Ok(page(args, trimmed(Value::Array(snaps), FIELDS), &|a: &Value, b: &Value| {
-        number(a, "snaptime").total_cmp(&number(b, "snaptime")).then_with(|| text(a, "name").cmp(text(b, "name")))
-    }))
+    Ok(page(
+        args,
+        trimmed(Value::Array(snaps), FIELDS),
+        &|a: &Value, b: &Value| {
+            number(a, "snaptime")
+                .total_cmp(&number(b, "snaptime"))
+                .then_with(|| text(a, "name").cmp(text(b, "name")))
+        },
+    ))
 }
 
-fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let base = guest_path(ctx, args, Guest::Vm)?;
     let snapname = args.required_str("snapname");
     let list_path = format!("{base}/snapshot");
@@ -738,57 +883,100 @@ fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Erro
             args.vmid()
         )));
     };
-    let write = Write { method: Method::Delete, path: format!("{base}{}", path(&[&"snapshot", &snapname])), params: Vec::new() };
+    let write = Write {
+        method: Method::Delete,
+        path: format!("{base}{}", path(&[&"snapshot", &snapname])),
+        params: Vec::new(),
+    };
     task_call(ctx, args, write, || Ok(target))
 }
 
-fn list_storage(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn list_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let items = match args.str("node") {
         Some(node) => {
             let mut list = ctx.pve.get(&path(&[&"nodes", &node, &"storage"]), &[])?;
             for s in list.as_array_mut().into_iter().flatten() {
                 s["node"] = json!(node);
             }
-            trimmed(list, &["storage", "node", "type", "content", "shared", "enabled", "active", "total", "used", "avail", "used_fraction"])
+            trimmed(
+                list,
+                &[
+                    "storage",
+                    "node",
+                    "type",
+                    "content",
+                    "shared",
+                    "enabled",
+                    "active",
+                    "total",
+                    "used",
+                    "avail",
+                    "used_fraction",
+                ],
+            )
         }
         None => {
-            let all = ctx.pve.get("/cluster/resources", &[("type", "storage".into())])?;
+            let all = ctx
+                .pve
+                .get("/cluster/resources", &[("type", "storage".into())])?;
             let storages = all.as_array().into_iter().flatten().filter(|r| text(r, "type") == "storage").map(|r| {
                 let mut s = json!({"storage": r.get("storage"), "node": r.get("node"), "type": r.get("plugintype"), "content": r.get("content"), "shared": r.get("shared"), "status": r.get("status"), "total": r.get("maxdisk"), "used": r.get("disk")});
                 if let (Some(total), Some(used)) = (r.get("maxdisk").and_then(as_u64), r.get("disk").and_then(as_u64)) {
                     s["avail"] = json!(total.saturating_sub(used));
                 }
-                s.as_object_mut().map(|m| m.retain(|_, v| !v.is_null()));
+                if let Some(m) = s.as_object_mut() {
+                    m.retain(|_, v| !v.is_null());
+                }
                 s
             });
             storages.collect()
         }
     };
-    Ok(page(args, items, &|a: &Value, b: &Value| text(a, "storage").cmp(text(b, "storage")).then_with(|| text(a, "node").cmp(text(b, "node")))))
+    Ok(page(args, items, &|a: &Value, b: &Value| {
+        text(a, "storage")
+            .cmp(text(b, "storage"))
+            .then_with(|| text(a, "node").cmp(text(b, "node")))
+    }))
 }
 
-fn get_storage_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn get_storage_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let (node, storage) = (args.required_str("node"), args.required_str("storage"));
-    data(ctx.pve.get(&path(&[&"nodes", &node, &"storage", &storage, &"status"]), &[])?)
+    data(ctx.pve.get(
+        &path(&[&"nodes", &node, &"storage", &storage, &"status"]),
+        &[],
+    )?)
 }
 
-fn list_tasks(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
-    const FIELDS: &[&str] = &["upid", "node", "type", "id", "user", "starttime", "endtime", "status"];
-    let newest_first = |a: &Value, b: &Value| number(b, "starttime").total_cmp(&number(a, "starttime"));
+fn list_tasks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &[
+        "upid",
+        "node",
+        "type",
+        "id",
+        "user",
+        "starttime",
+        "endtime",
+        "status",
+    ];
+    let newest_first =
+        |a: &Value, b: &Value| number(b, "starttime").total_cmp(&number(a, "starttime"));
     let (limit, offset) = paging(args);
     let vmid = args.int("vmid");
     let errors = args.flag("errors").unwrap_or(false);
     match args.str("node") {
         Some(node) => {
             // One node: PVE filters and pages itself.
-            let mut params: Params = vec![("start", offset.to_string()), ("limit", limit.to_string())];
+            let mut params: Params =
+                vec![("start", offset.to_string()), ("limit", limit.to_string())];
             if let Some(v) = vmid {
                 params.push(("vmid", v.to_string()));
             }
             if errors {
                 params.push(("errors", bool01(true)));
             }
-            let reply = ctx.pve.call(Method::Get, &path(&[&"nodes", &node, &"tasks"]), &params)?;
+            let reply = ctx
+                .pve
+                .call(Method::Get, &path(&[&"nodes", &node, &"tasks"]), &params)?;
             let mut items = trimmed(reply.data, FIELDS);
             items.sort_by(newest_first);
             let total = reply.total.unwrap_or((offset + items.len()) as u64);
@@ -804,24 +992,36 @@ fn list_tasks(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
             let items: Vec<Value> = trimmed(all, FIELDS)
                 .into_iter()
                 .filter(|t| vmid.is_none_or(|v| text(t, "id") == v.to_string()))
-                .filter(|t| !errors || t.get("status").and_then(Value::as_str).is_some_and(|s| s != "RUNNING" && !pve::task_ok(s)))
+                .filter(|t| {
+                    !errors
+                        || t.get("status")
+                            .and_then(Value::as_str)
+                            .is_some_and(|s| s != "RUNNING" && !pve::task_ok(s))
+                })
                 .collect();
             Ok(page(args, items, &newest_first))
         }
     }
 }
 
-fn get_task_status(ctx: &Ctx, args: &Args) -> Result<Map<String, Value>, Error> {
+fn get_task_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let upid = Upid::parse(args.required_str("upid")).map_err(Error::Args)?;
-    data(ctx.pve.get(&path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"status"]), &[])?)
+    data(ctx.pve.get(
+        &path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"status"]),
+        &[],
+    )?)
 }
 
-fn get_cluster_status(ctx: &Ctx, _args: &Args) -> Result<Map<String, Value>, Error> {
+fn get_cluster_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
     let mut items = match ctx.pve.get("/cluster/status", &[])? {
         Value::Array(a) => a,
         other => vec![other],
     };
-    items.sort_by(|a, b| (text(a, "type") != "cluster").cmp(&(text(b, "type") != "cluster")).then_with(|| text(a, "name").cmp(text(b, "name"))));
+    items.sort_by(|a, b| {
+        (text(a, "type") != "cluster")
+            .cmp(&(text(b, "type") != "cluster"))
+            .then_with(|| text(a, "name").cmp(text(b, "name")))
+    });
     data(Value::Array(items))
 }
 
@@ -856,8 +1056,14 @@ fn guest_path(ctx: &Ctx, args: &Args, kind: Guest) -> Result<String, Error> {
     let node = match args.str("node") {
         Some(node) => node.to_string(),
         None => {
-            let resources = ctx.pve.get("/cluster/resources", &[("type", "vm".into())])?;
-            let found = resources.as_array().into_iter().flatten().find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64));
+            let resources = ctx
+                .pve
+                .get("/cluster/resources", &[("type", "vm".into())])?;
+            let found = resources
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64));
             let Some(found) = found else {
                 return Err(Error::NotFound(format!(
                     "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_{}s shows the {}s",
@@ -878,8 +1084,11 @@ fn guest_path(ctx: &Ctx, args: &Args, kind: Guest) -> Result<String, Error> {
     Ok(path(&[&"nodes", &node, &kind.api(), &vmid]))
 }
 
-fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Map<String, Value>, Error> {
-    const FIELDS: &[&str] = &["vmid", "name", "node", "status", "cpu", "maxcpu", "cpus", "mem", "maxmem", "disk", "maxdisk", "uptime", "template", "tags", "lock", "hastate", "pool"];
+fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &[
+        "vmid", "name", "node", "status", "cpu", "maxcpu", "cpus", "mem", "maxmem", "disk",
+        "maxdisk", "uptime", "template", "tags", "lock", "hastate", "pool",
+    ];
     let items = match args.str("node") {
         Some(node) => {
             let mut list = ctx.pve.get(&path(&[&"nodes", &node, &kind.api()]), &[])?;
@@ -889,12 +1098,22 @@ fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Map<String, Value>
             trimmed(list, FIELDS)
         }
         None => {
-            let all = ctx.pve.get("/cluster/resources", &[("type", "vm".into())])?;
-            let of_kind: Vec<Value> = all.as_array().into_iter().flatten().filter(|r| text(r, "type") == kind.api()).cloned().collect();
+            let all = ctx
+                .pve
+                .get("/cluster/resources", &[("type", "vm".into())])?;
+            let of_kind: Vec<Value> = all
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| text(r, "type") == kind.api())
+                .cloned()
+                .collect();
             trimmed(Value::Array(of_kind), FIELDS)
         }
     };
-    Ok(page(args, items, &|a: &Value, b: &Value| number(a, "vmid").total_cmp(&number(b, "vmid"))))
+    Ok(page(args, items, &|a: &Value, b: &Value| {
+        number(a, "vmid").total_cmp(&number(b, "vmid"))
+    }))
 }
 
 /// A write that starts a PVE task.
@@ -905,20 +1124,44 @@ struct Write {
 }
 
 /// POST `…/status/{action}` on a guest, then wait for the task.
-fn power(ctx: &Ctx, args: &Args, kind: Guest, action: &str, params: Params) -> Result<Map<String, Value>, Error> {
+fn power(
+    ctx: &Ctx,
+    args: &Args,
+    kind: Guest,
+    action: &str,
+    params: Params,
+) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
-    let write = Write { method: Method::Post, path: format!("{base}/status/{action}"), params };
-    task_call(ctx, args, write, || ctx.pve.get(&format!("{base}/status/current"), &[]))
+    let write = Write {
+        method: Method::Post,
+        path: format!("{base}/status/{action}"),
+        params,
+    };
+    task_call(ctx, args, write, || {
+        ctx.pve.get(&format!("{base}/status/current"), &[])
+    })
 }
 
 /// Sends `write` and waits for the task it starts; with `dry_run`, only reads `target` and shows the request.
-fn task_call(ctx: &Ctx, args: &Args, write: Write, target: impl FnOnce() -> Result<Value, Error>) -> Result<Map<String, Value>, Error> {
+fn task_call(
+    ctx: &Ctx,
+    args: &Args,
+    write: Write,
+    target: impl FnOnce() -> Result<Value, Error>,
+) -> Result<Content, Error> {
     if args.flag("dry_run").unwrap_or(false) {
-        let params: Map<String, Value> = write.params.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let params: Map<String, Value> = write
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
         let mut out = Map::new();
         out.insert("data".into(), Value::Null);
         out.insert("dry_run".into(), json!(true));
-        out.insert("request".into(), json!({"method": write.method.as_str(), "path": write.path, "params": params}));
+        out.insert(
+            "request".into(),
+            json!({"method": write.method.as_str(), "path": write.path, "params": params}),
+        );
         out.insert("target".into(), target()?);
         return Ok(out);
     }
@@ -930,29 +1173,58 @@ fn task_call(ctx: &Ctx, args: &Args, write: Write, target: impl FnOnce() -> Resu
         path: write.path.clone(),
         message: format!("PVE did not return a task id: {e}"),
     })?;
-    let wait = args.int("wait_seconds").map(|w| w as u64).unwrap_or(ctx.task_wait);
+    let wait = args
+        .int("wait_seconds")
+        .map(|w| w as u64)
+        .unwrap_or(ctx.task_wait);
     let mut out = Map::new();
     out.insert("data".into(), json!(upid_text));
     if wait == 0 {
-        out.insert("task".into(), json!({"upid": upid.raw, "status": "running", "exitstatus": null, "duration_s": 0}));
-        out.insert("hint".into(), json!("not waited for; follow it with get_task_status"));
+        out.insert(
+            "task".into(),
+            json!({"upid": upid.raw, "status": "running", "exitstatus": null, "duration_s": 0}),
+        );
+        out.insert(
+            "hint".into(),
+            json!("not waited for; follow it with get_task_status"),
+        );
         return Ok(out);
     }
-    let status = ctx.pve.wait_task(&upid, std::time::Duration::from_secs(wait), &mut |_| {})?;
-    let state = status.get("status").and_then(Value::as_str).unwrap_or_default();
+    let status = ctx
+        .pve
+        .wait_task(&upid, std::time::Duration::from_secs(wait), &mut |_| {})?;
+    let state = status
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if state == "stopped" {
-        let exitstatus = status.get("exitstatus").and_then(Value::as_str).unwrap_or("unexpected status").to_string();
+        let exitstatus = status
+            .get("exitstatus")
+            .and_then(Value::as_str)
+            .unwrap_or("unexpected status")
+            .to_string();
         if !pve::task_ok(&exitstatus) {
-            return Err(Error::Task { method, path: write.path, upid: upid.raw.clone(), log: ctx.pve.task_log_tail(&upid, 10), exitstatus });
+            return Err(Error::Task {
+                method,
+                path: write.path,
+                upid: upid.raw.clone(),
+                log: ctx.pve.task_log_tail(&upid, 10),
+                exitstatus,
+            });
         }
     } else {
-        out.insert("hint".into(), json!(format!("the task still runs after {wait} s; follow it with get_task_status")));
+        out.insert(
+            "hint".into(),
+            json!(format!(
+                "the task still runs after {wait} s; follow it with get_task_status"
+            )),
+        );
     }
     out.insert("task".into(), pve::task_summary(&upid, &status));
     Ok(out)
 }
 
-fn data(value: Value) -> Result<Map<String, Value>, Error> {
+fn data(value: Value) -> Result<Content, Error> {
     let mut out = Map::new();
     out.insert("data".into(), value);
     Ok(out)
@@ -961,14 +1233,19 @@ fn data(value: Value) -> Result<Map<String, Value>, Error> {
 /// Snapshots without PVE's `current` pseudo-entry ("You are here!").
 fn real_snapshots(list: Value) -> Vec<Value> {
     match list {
-        Value::Array(a) => a.into_iter().filter(|s| text(s, "name") != "current").collect(),
+        Value::Array(a) => a
+            .into_iter()
+            .filter(|s| text(s, "name") != "current")
+            .collect(),
         _ => Vec::new(),
     }
 }
 
 /// The objects of a PVE list, each cut to `fields`.
 fn trimmed(list: Value, fields: &[&str]) -> Vec<Value> {
-    let Value::Array(items) = list else { return Vec::new() };
+    let Value::Array(items) = list else {
+        return Vec::new();
+    };
     items
         .into_iter()
         .map(|item| match item {
@@ -988,14 +1265,25 @@ fn paging(args: &Args) -> (usize, usize) {
 }
 
 /// Sorts, then takes `limit` items from `offset`, saying `total`.
-fn page(args: &Args, mut items: Vec<Value>, order: &dyn Fn(&Value, &Value) -> Ordering) -> Map<String, Value> {
+fn page(
+    args: &Args,
+    mut items: Vec<Value>,
+    order: &dyn Fn(&Value, &Value) -> Ordering,
+) -> Map<String, Value> {
     items.sort_by(order);
     let (limit, offset) = paging(args);
     let total = items.len();
     let shown: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
     let mut out = Map::new();
     if offset + shown.len() < total {
-        out.insert("hint".into(), json!(format!("{} more; call again with offset {}", total - offset - shown.len(), offset + shown.len())));
+        out.insert(
+            "hint".into(),
+            json!(format!(
+                "{} more; call again with offset {}",
+                total - offset - shown.len(),
+                offset + shown.len()
+            )),
+        );
     }
     out.insert("data".into(), Value::Array(shown));
     out.insert("total".into(), json!(total));
@@ -1034,7 +1322,9 @@ pub fn cap(mut out: Map<String, Value>) -> Map<String, Value> {
             let keep = items
                 .iter()
                 .take_while(|item| {
-                    used += serde_json::to_string(item).map(|s| s.len() + 1).unwrap_or(0);
+                    used += serde_json::to_string(item)
+                        .map(|s| s.len() + 1)
+                        .unwrap_or(0);
                     used <= budget
                 })
                 .count();
@@ -1057,7 +1347,10 @@ pub fn cap(mut out: Map<String, Value>) -> Map<String, Value> {
                     None => break,
                 }
             }
-            format!("output cut to 64 KiB: fields left out: {}", dropped.join(", "))
+            format!(
+                "output cut to 64 KiB: fields left out: {}",
+                dropped.join(", ")
+            )
         }
         Some(Value::String(s)) => {
             let mut end = budget.min(s.len());
@@ -1083,8 +1376,16 @@ mod tests {
         let mut names = std::collections::HashSet::new();
         for t in TOOLS {
             assert!(names.insert(t.name), "duplicate tool {}", t.name);
-            assert!(t.name.len() <= 128 && t.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", t.name);
-            assert!(t.description.ends_with('.') && t.description.len() > 40, "{}: description", t.name);
+            assert!(
+                t.name.len() <= 128 && t.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}",
+                t.name
+            );
+            assert!(
+                t.description.ends_with('.') && t.description.len() > 40,
+                "{}: description",
+                t.name
+            );
             assert!(!t.title.is_empty() && !t.privilege.is_empty());
             for p in t.params {
                 assert!(!p.description.is_empty(), "{}.{}", t.name, p.name);
@@ -1099,11 +1400,25 @@ mod tests {
             assert_eq!(t.effect, expected, "{}", t.name);
             // Tools that start tasks wait and can be dry-run; nothing else takes those arguments.
             let has = |n: &str| t.params.iter().any(|p| p.name == n);
-            assert_eq!(t.output == Output::Task, has("wait_seconds") && has("dry_run"), "{}", t.name);
-            assert_eq!(t.output == Output::List, has("limit") && has("offset"), "{}", t.name);
+            assert_eq!(
+                t.output == Output::Task,
+                has("wait_seconds") && has("dry_run"),
+                "{}",
+                t.name
+            );
+            assert_eq!(
+                t.output == Output::List,
+                has("limit") && has("offset"),
+                "{}",
+                t.name
+            );
             // node is optional wherever vmid identifies a guest.
             if t.params.iter().any(|p| p.name == "vmid" && p.required) {
-                assert!(t.params.iter().any(|p| p.name == "node" && !p.required), "{}", t.name);
+                assert!(
+                    t.params.iter().any(|p| p.name == "node" && !p.required),
+                    "{}",
+                    t.name
+                );
             }
         }
         assert_eq!(TOOLS.len(), 21);
@@ -1111,38 +1426,108 @@ mod tests {
 
     fn check_args(tool: &str, args: Value, expected: Result<Value, &str>) {
         let tool = find(tool).unwrap();
-        let got = validate(tool, args.as_object().unwrap()).map(|a| Value::Object(a.0)).map_err(|e| e.to_string());
+        let got = validate(tool, args.as_object().unwrap())
+            .map(|a| Value::Object(a.0))
+            .map_err(|e| e.to_string());
         match (got, expected) {
             (Ok(got), Ok(want)) => assert_eq!(got, want),
-            (Err(got), Err(want)) => assert!(got.contains(want), "{got:?} does not contain {want:?}"),
+            (Err(got), Err(want)) => {
+                assert!(got.contains(want), "{got:?} does not contain {want:?}")
+            }
             (got, want) => panic!("got {got:?}, expected {want:?}"),
         }
     }
 
     #[test]
     fn argument_validation() {
-        check_args("get_vm_status", json!({"vmid": 100}), Ok(json!({"vmid": 100})));
-        check_args("get_vm_status", json!({"vmid": "101", "node": "pve-2"}), Ok(json!({"vmid": 101, "node": "pve-2"})));
-        check_args("get_vm_status", json!({}), Err("missing required argument 'vmid'"));
-        check_args("get_vm_status", json!({"vmid": 99}), Err("'vmid' must be between 100 and 999999999, got 99"));
-        check_args("get_vm_status", json!({"vmid": 1.5}), Err("'vmid' must be a whole number"));
-        check_args("get_vm_status", json!({"vmid": true}), Err("'vmid' must be a whole number"));
-        check_args("get_vm_status", json!({"vmid": 100, "node": "../etc"}), Err("'node' must be a node name"));
-        check_args("get_vm_status", json!({"vmid": 100, "nodes": "pve1"}), Err("unknown argument 'nodes': get_vm_status takes vmid, node"));
-        check_args("get_cluster_status", json!({"x": 1}), Err("takes no arguments"));
-        check_args("create_vm_snapshot", json!({"vmid": 100, "snapname": "1st"}), Err("'snapname' must start with a letter"));
-        check_args("create_vm_snapshot", json!({"vmid": 100, "snapname": "current"}), Err("not 'current'"));
-        check_args("create_vm_snapshot", json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": "yes"}), Ok(json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": true})));
-        check_args("shutdown_vm", json!({"vmid": 100, "force_stop": "maybe"}), Err("'force_stop' must be true or false"));
-        check_args("get_task_status", json!({"upid": "UPID:nope"}), Err("is not a PVE task id"));
-        check_args("list_vms", json!({"limit": 0}), Err("'limit' must be between 1 and 1000"));
+        check_args(
+            "get_vm_status",
+            json!({"vmid": 100}),
+            Ok(json!({"vmid": 100})),
+        );
+        check_args(
+            "get_vm_status",
+            json!({"vmid": "101", "node": "pve-2"}),
+            Ok(json!({"vmid": 101, "node": "pve-2"})),
+        );
+        check_args(
+            "get_vm_status",
+            json!({}),
+            Err("missing required argument 'vmid'"),
+        );
+        check_args(
+            "get_vm_status",
+            json!({"vmid": 99}),
+            Err("'vmid' must be between 100 and 999999999, got 99"),
+        );
+        check_args(
+            "get_vm_status",
+            json!({"vmid": 1.5}),
+            Err("'vmid' must be a whole number"),
+        );
+        check_args(
+            "get_vm_status",
+            json!({"vmid": true}),
+            Err("'vmid' must be a whole number"),
+        );
+        check_args(
+            "get_vm_status",
+            json!({"vmid": 100, "node": "../etc"}),
+            Err("'node' must be a node name"),
+        );
+        check_args(
+            "get_vm_status",
+            json!({"vmid": 100, "nodes": "pve1"}),
+            Err("unknown argument 'nodes': get_vm_status takes vmid, node"),
+        );
+        check_args(
+            "get_cluster_status",
+            json!({"x": 1}),
+            Err("takes no arguments"),
+        );
+        check_args(
+            "create_vm_snapshot",
+            json!({"vmid": 100, "snapname": "1st"}),
+            Err("'snapname' must start with a letter"),
+        );
+        check_args(
+            "create_vm_snapshot",
+            json!({"vmid": 100, "snapname": "current"}),
+            Err("not 'current'"),
+        );
+        check_args(
+            "create_vm_snapshot",
+            json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": "yes"}),
+            Ok(json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": true})),
+        );
+        check_args(
+            "shutdown_vm",
+            json!({"vmid": 100, "force_stop": "maybe"}),
+            Err("'force_stop' must be true or false"),
+        );
+        check_args(
+            "get_task_status",
+            json!({"upid": "UPID:nope"}),
+            Err("is not a PVE task id"),
+        );
+        check_args(
+            "list_vms",
+            json!({"limit": 0}),
+            Err("'limit' must be between 1 and 1000"),
+        );
         check_args("list_vms", json!({"node": null}), Ok(json!({})));
-        check_args("get_storage_status", json!({"storage": "local lvm", "node": "pve1"}), Err("'storage' must be a storage id"));
+        check_args(
+            "get_storage_status",
+            json!({"storage": "local lvm", "node": "pve1"}),
+            Err("'storage' must be a storage id"),
+        );
     }
 
     #[test]
     fn large_results_are_cut_with_a_hint() {
-        let items: Vec<Value> = (0..5000).map(|i| json!({"vmid": 100 + i, "name": format!("guest-{i:0>20}")})).collect();
+        let items: Vec<Value> = (0..5000)
+            .map(|i| json!({"vmid": 100 + i, "name": format!("guest-{i:0>20}")}))
+            .collect();
         let mut m = Map::new();
         m.insert("data".into(), Value::Array(items));
         m.insert("total".into(), json!(5000));
@@ -1153,7 +1538,10 @@ mod tests {
         assert_eq!(out["total"], json!(5000));
         assert!(out["hint"].as_str().unwrap().contains("use limit/offset"));
         let mut obj = Map::new();
-        obj.insert("data".into(), json!({"small": 1, "huge": "x".repeat(100_000)}));
+        obj.insert(
+            "data".into(),
+            json!({"small": 1, "huge": "x".repeat(100_000)}),
+        );
         let out = cap(obj);
         assert_eq!(out["data"], json!({"small": 1}));
         assert!(out["hint"].as_str().unwrap().contains("huge"));

@@ -1,0 +1,7 @@
+//! The one integration test binary: the server driven against a mocked PVE API.
+
+mod schema;
+mod smoke;
+mod support;
+mod tls;
+mod tools;

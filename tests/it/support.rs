@@ -1,0 +1,371 @@
+//! Shared test helpers: a mocked PVE API that records what it is sent (and checks every request
+//! against PVE's schema), and an MCP client that drives the server in-process.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use mockito::{Matcher, Mock, ServerGuard};
+use proxmox_mcp_server::config::Config;
+use proxmox_mcp_server::mcp::Server;
+use proxmox_mcp_server::pve::Pve;
+use serde_json::{json, Value};
+
+use crate::schema;
+
+/// The API token secret the tests use; it must never show up in any output.
+pub const TOKEN: &str = "5f2c1e4a-0b7d-4c1e-9a3f-7e6d5c4b3a21";
+
+/// One HTTP request as the mocked PVE received it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query, as sent (percent-encoded), e.g. `/api2/extjs/nodes/pve1/qemu?x=1`.
+    pub path: String,
+    pub body: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Seen {
+    /// `METHOD /path?query` without the `/api2/extjs` prefix, plus ` body` when there is one.
+    pub fn line(&self) -> String {
+        let path = self.path.strip_prefix("/api2/extjs").unwrap_or(&self.path);
+        if self.body.is_empty() {
+            format!("{} {path}", self.method)
+        } else {
+            format!("{} {path} {}", self.method, self.body)
+        }
+    }
+}
+
+/// A mocked PVE API (`/api2/extjs` envelope). Every request it sees is recorded and, when the
+/// fake is dropped, checked against the PVE 9.1 schema.
+pub struct FakePve {
+    server: ServerGuard,
+    log: Arc<Mutex<Vec<Seen>>>,
+    mocks: Vec<Mock>,
+}
+
+impl FakePve {
+    pub fn new() -> FakePve {
+        FakePve {
+            server: mockito::Server::new(),
+            log: Arc::default(),
+            mocks: Vec::new(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Answers `method path` (any query) with `body` and HTTP `status`; `times` = only that many
+    /// times while a later mock for the same request waits (mockito prefers mocks still owed hits).
+    pub fn answer(
+        &mut self,
+        method: &str,
+        path: &str,
+        status: usize,
+        body: Value,
+        times: Option<usize>,
+    ) -> &mut Self {
+        let pattern = format!("^/api2/extjs{}(\\?.*)?$", regex_escape(path));
+        let log = Arc::clone(&self.log);
+        let text = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let mut mock = self
+            .server
+            .mock(method, Matcher::Regex(pattern))
+            .with_status(status)
+            .with_header("content-type", "application/json;charset=UTF-8")
+            .with_body_from_request(move |req| {
+                let headers = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_ascii_lowercase(),
+                            v.to_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                let body = req
+                    .utf8_lossy_body()
+                    .map(|b| b.into_owned())
+                    .unwrap_or_default();
+                log.lock().unwrap().push(Seen {
+                    method: req.method().to_string(),
+                    path: req.path_and_query().to_string(),
+                    body,
+                    headers,
+                });
+                text.clone().into_bytes()
+            });
+        if let Some(n) = times {
+            mock = mock.expect(n);
+        }
+        self.mocks.push(mock.create());
+        self
+    }
+
+    /// `data` in a successful envelope.
+    pub fn ok(&mut self, method: &str, path: &str, data: Value) -> &mut Self {
+        self.answer(method, path, 200, json!({"success": 1, "data": data}), None)
+    }
+
+    /// As `ok`, but only for the next `times` matching requests.
+    pub fn ok_times(&mut self, method: &str, path: &str, data: Value, times: usize) -> &mut Self {
+        self.answer(
+            method,
+            path,
+            200,
+            json!({"success": 1, "data": data}),
+            Some(times),
+        )
+    }
+
+    /// A PVE API error as `/api2/extjs` reports it: HTTP 200, `success: 0`, the status and message.
+    pub fn fail(&mut self, method: &str, path: &str, status: u16, message: &str) -> &mut Self {
+        let body = json!({"success": 0, "status": status, "message": format!("{message}\n"), "data": null});
+        self.answer(method, path, 200, body, None)
+    }
+
+    /// Everything PVE was sent, in order, after checking each request against PVE's schema.
+    pub fn requests(&self) -> Vec<Seen> {
+        let seen = self.log.lock().unwrap().clone();
+        let problems: Vec<String> = seen.iter().filter_map(schema_problem).collect();
+        assert!(
+            problems.is_empty(),
+            "requests PVE would refuse:\n{}",
+            problems.join("\n")
+        );
+        seen
+    }
+
+    /// `requests()` as `METHOD /path?query body` lines.
+    pub fn lines(&self) -> Vec<String> {
+        self.requests().iter().map(Seen::line).collect()
+    }
+
+    /// The requests that change something (anything but GET), login excluded.
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter(|r| r.method != "GET" && !r.path.ends_with("/access/ticket"))
+            .map(Seen::line)
+            .collect()
+    }
+}
+
+impl Drop for FakePve {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        self.requests();
+    }
+}
+
+fn schema_problem(r: &Seen) -> Option<String> {
+    let sent = schema::Sent {
+        method: &r.method,
+        path_and_query: &r.path,
+        content_type: r.headers.get("content-type").map(String::as_str),
+        body: r.body.as_bytes(),
+    };
+    schema::check(&sent).err()
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The configuration a test server runs with: token auth against `fake`, plus `extra`
+/// (an empty value removes a default).
+pub fn config(fake: &FakePve, extra: &[(&str, &str)]) -> Config {
+    let mut env: BTreeMap<String, String> = [
+        ("PROXMOX_HOST", fake.url()),
+        ("PROXMOX_USER", "root@pam".to_string()),
+        ("PROXMOX_TOKEN_NAME", "mcp".to_string()),
+        ("PROXMOX_TOKEN_VALUE", TOKEN.to_string()),
+        ("PROXMOX_TIMEOUT", "5".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        if v.is_empty() {
+            env.remove(*k);
+        } else {
+            env.insert(k.to_string(), v.to_string());
+        }
+    }
+    Config::resolve_with(
+        &|k| env.get(k).cloned(),
+        &[],
+        Path::new("/nonexistent/pve-root-ca.pem"),
+    )
+    .expect("test configuration")
+}
+
+/// An MCP client talking to the server in-process, after the initialize handshake.
+pub struct Client<'a> {
+    server: Server<'a>,
+    next_id: i64,
+    /// `tools/list` as the client saw it, for output-schema checks.
+    pub tools: Vec<Value>,
+}
+
+impl<'a> Client<'a> {
+    pub fn new(pve: &'a Pve, config: &Config) -> Client<'a> {
+        let mut c = Client {
+            server: Server::new(pve, config.access, config.task_wait),
+            next_id: 1,
+            tools: Vec::new(),
+        };
+        let init = c.request("initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "it", "version": "1"}}));
+        assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+        assert_eq!(
+            c.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            None
+        );
+        c.tools = c.request("tools/list", json!({}))["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .clone();
+        c
+    }
+
+    /// One raw line in, the answer (if any) out.
+    pub fn send(&mut self, line: &str) -> Option<Value> {
+        self.server.handle_line(line.as_bytes())
+    }
+
+    /// A request with the next id; the whole response.
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let line =
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
+        let reply = self.send(&line).expect("a request gets an answer");
+        assert_eq!(reply["id"], json!(id));
+        assert_eq!(reply["jsonrpc"], "2.0");
+        reply
+    }
+
+    /// `tools/call`; returns the `result`, after checking what every result must hold:
+    /// one text block, equal to the structured content on success, matching the output schema.
+    pub fn call(&mut self, name: &str, args: Value) -> Value {
+        let reply = self.request("tools/call", json!({"name": name, "arguments": args}));
+        let result = reply
+            .get("result")
+            .unwrap_or_else(|| panic!("tools/call {name} gave a JSON-RPC error: {reply}"))
+            .clone();
+        let content = result["content"].as_array().expect("content is an array");
+        assert_eq!(content.len(), 1, "{result}");
+        assert_eq!(content[0]["type"], "text");
+        let text = content[0]["text"].as_str().unwrap();
+        assert!(
+            !text.contains(TOKEN),
+            "the token leaked into a result: {text}"
+        );
+        if result["isError"] == json!(false) {
+            let structured = &result["structuredContent"];
+            assert_eq!(
+                text,
+                structured.to_string(),
+                "text and structuredContent differ"
+            );
+            assert!(
+                text.len() <= 64 * 1024,
+                "result text over 64 KiB: {}",
+                text.len()
+            );
+            let tool = self
+                .tools
+                .iter()
+                .find(|t| t["name"] == name)
+                .expect("called tool is listed");
+            if let Err(e) = conforms(&tool["outputSchema"], structured, "structuredContent") {
+                panic!("{name}: result does not match its outputSchema: {e}\n{structured}");
+            }
+        } else {
+            assert_eq!(result["isError"], json!(true));
+            assert!(result.get("structuredContent").is_none());
+        }
+        result
+    }
+}
+
+/// The structured content of a successful result (fails the test with the error text otherwise).
+pub fn ok(result: &Value) -> &Value {
+    assert_eq!(
+        result["isError"], false,
+        "expected success, got: {}",
+        result["content"][0]["text"]
+    );
+    &result["structuredContent"]
+}
+
+/// The text of an `isError` result.
+pub fn error_text(result: &Value) -> &str {
+    assert_eq!(result["isError"], true, "expected an error, got: {result}");
+    result["content"][0]["text"].as_str().unwrap()
+}
+
+/// Checks `value` against the JSON Schema subset the server's output schemas use:
+/// `type` (one or several), `properties`, `required`, `items`.
+pub fn conforms(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => return Err(format!("{at}: bad schema type {t}")),
+        };
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let fits = types
+            .iter()
+            .any(|t| *t == actual || (*t == "number" && actual == "integer"));
+        if !fits {
+            return Err(format!("{at}: expected {types:?}, got {actual}"));
+        }
+    }
+    if let (Some(Value::Object(props)), Value::Object(obj)) = (schema.get("properties"), value) {
+        for (k, sub) in props {
+            if let Some(v) = obj.get(k) {
+                conforms(sub, v, &format!("{at}.{k}"))?;
+            }
+        }
+    }
+    if let (Some(Value::Array(required)), Value::Object(obj)) = (schema.get("required"), value) {
+        for r in required.iter().filter_map(Value::as_str) {
+            if !obj.contains_key(r) {
+                return Err(format!("{at}: missing required {r}"));
+            }
+        }
+    }
+    if let (Some(items), Value::Array(arr)) = (schema.get("items"), value) {
+        for (i, v) in arr.iter().enumerate() {
+            conforms(items, v, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
