@@ -435,9 +435,6 @@ fn parse_host(text: &str, default_port: u16) -> Result<Host, Error> {
             .filter(|p| *p > 0)
             .ok_or_else(|| bad("the port is not a number between 1 and 65535"))?,
     };
-    if scheme == "http" {
-        crate::warn!("PROXMOX_HOST={text} uses plain http: nothing is encrypted and PVE itself only serves https");
-    }
     Ok(Host { scheme, host, port })
 }
 

@@ -125,6 +125,12 @@ impl Pve {
             );
         }
         let (agent, seen) = tls::agent(&config.trust, config.timeout).map_err(Error::Config)?;
+        for host in config.hosts.iter().filter(|h| h.scheme == "http") {
+            crate::warn!(
+                "{} uses plain http: nothing is encrypted (PVE itself only serves https)",
+                host.base_url()
+            );
+        }
         if config.trust == Trust::Insecure {
             crate::warn!(
                 "PROXMOX_VERIFY_SSL=false: the PVE certificate is not checked, so anyone on the network path can read the credentials; pin it instead with PROXMOX_FINGERPRINT (run `proxmox-mcp-server check` to see it)"

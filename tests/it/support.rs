@@ -199,6 +199,11 @@ pub fn config(fake: &FakePve, extra: &[(&str, &str)]) -> Config {
         ("PROXMOX_TOKEN_NAME", "mcp".to_string()),
         ("PROXMOX_TOKEN_VALUE", TOKEN.to_string()),
         ("PROXMOX_TIMEOUT", "5".to_string()),
+        // The tests' own CA, so they do not depend on the machine having a CA bundle.
+        (
+            "PROXMOX_CA_FILE",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem").to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -1,0 +1,501 @@
+//! The real binary over pipes.
+//!
+//! Every test runs the built `proxmox-mcp-server` with a clean environment, pointed at a mocked PVE
+//! API (plain http on 127.0.0.1, which the server accepts for test servers with a warning), and
+//! checks what a user or an MCP host sees: the lines on stdout and stderr and the exit status.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mockito::{Matcher, Server, ServerGuard};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_proxmox-mcp-server");
+/// The API token secret; it must never show up in any output.
+const TOKEN_VALUE: &str = "0b6d7c1e-8f2a-4e93-a5d4-3c9e1f7b2a60";
+/// How long one response line may take.
+const LINE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the process may take to exit once its work is done.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a one-shot command may run in all.
+const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+
+const NODES: &str = r#"{"success":1,"data":[{"node":"pve2","status":"online","cpu":0.1,"maxcpu":8,"mem":1,"maxmem":2,"uptime":5},{"node":"pve1","status":"online"}]}"#;
+
+/// The nodes of [`NODES`] as `list_nodes` returns them: sorted by name.
+fn sorted_nodes() -> Value {
+    json!([
+        {"node": "pve1", "status": "online"},
+        {"node": "pve2", "status": "online", "cpu": 0.1, "maxcpu": 8, "mem": 1, "maxmem": 2, "uptime": 5},
+    ])
+}
+
+/// The CA file the server is told to trust, so it needs no system CA bundle (it talks plain http).
+fn ca_file() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem").to_string()
+}
+
+/// The binary with a clean environment: `PATH`, a token login, and `vars` (a var given with an
+/// empty value is left out; `host` is `PROXMOX_HOST` unless `None`).
+fn command(host: Option<&str>, vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    let ca = ca_file();
+    let mut all = vec![
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", TOKEN_VALUE),
+        ("PROXMOX_CA_FILE", ca.as_str()),
+        ("PROXMOX_TIMEOUT", "10"),
+    ];
+    if let Some(host) = host {
+        all.push(("PROXMOX_HOST", host));
+    }
+    for (var, value) in vars {
+        all.retain(|(v, _)| v != var);
+        if !value.is_empty() {
+            all.push((var, value));
+        }
+    }
+    cmd.envs(all);
+    cmd
+}
+
+/// Reads a pipe to its end on a thread.
+fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Waits up to `limit` for the process to exit; kills it and fails the test otherwise.
+fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a one-shot command left behind.
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs a one-shot command with stdin closed, bounded by [`RUN_TIMEOUT`].
+fn run(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    let stdout = read_all(child.stdout.take().expect("stdout"));
+    let stderr = read_all(child.stderr.take().expect("stderr"));
+    let status = wait_exit(&mut child, RUN_TIMEOUT);
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// A server process spoken to over its stdin and stdout.
+struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Session {
+    fn start(mut cmd: Command) -> Session {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the binary");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Some(read_all(child.stderr.take().expect("stderr")));
+        let stdin = child.stdin.take();
+        Session {
+            child,
+            stdin,
+            lines,
+            stderr,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(line.as_bytes()).expect("write a request");
+        stdin.write_all(b"\n").expect("write a newline");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// The next stdout line, parsed; it must be one JSON-RPC message (an object, not a batch).
+    fn receive(&self) -> Value {
+        let line = match self.lines.recv_timeout(LINE_TIMEOUT) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => panic!("no response within {LINE_TIMEOUT:?}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("stdout closed while a response was due"),
+        };
+        let message: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        let object = message
+            .as_object()
+            .unwrap_or_else(|| panic!("not one JSON-RPC message: {line}"));
+        assert_eq!(object.get("jsonrpc"), Some(&json!("2.0")), "{line}");
+        assert!(object.contains_key("id"), "{line}");
+        assert!(
+            object.contains_key("result") != object.contains_key("error"),
+            "a response has either result or error: {line}"
+        );
+        message
+    }
+
+    /// Closes stdin and waits for the exit; stdout must hold nothing more. Returns the status and
+    /// stderr.
+    fn finish(mut self) -> (ExitStatus, String) {
+        drop(self.stdin.take());
+        let status = wait_exit(&mut self.child, EXIT_TIMEOUT);
+        match self.lines.recv_timeout(EXIT_TIMEOUT) {
+            Err(RecvTimeoutError::Disconnected) => {}
+            Ok(line) => panic!("unexpected stdout line after the last response: {line}"),
+            Err(RecvTimeoutError::Timeout) => panic!("stdout stayed open after the exit"),
+        }
+        let stderr = self
+            .stderr
+            .take()
+            .expect("stderr reader")
+            .join()
+            .expect("stderr");
+        (status, stderr)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A failed test must not leave the process running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn request(id: u64, method: &str, params: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+}
+
+fn initialize() -> String {
+    request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "smoke", "version": "1"}}),
+    )
+}
+
+/// A mocked PVE answering `GET /nodes` (once, with the token in the header).
+fn pve_with_nodes() -> (ServerGuard, mockito::Mock) {
+    let mut server = Server::new();
+    let nodes = server
+        .mock("GET", "/api2/extjs/nodes")
+        .match_header(
+            "authorization",
+            format!("PVEAPIToken=root@pam!mcp={TOKEN_VALUE}").as_str(),
+        )
+        .with_header("content-type", "application/json")
+        .with_body(NODES)
+        .expect(1)
+        .create();
+    (server, nodes)
+}
+
+/// The one warning every run against the plain-http mock prints.
+fn assert_only_http_warning(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("uses plain http"), "{stderr}");
+}
+
+#[test]
+fn session_over_pipes() {
+    let (server, nodes) = pve_with_nodes();
+    let mut session = Session::start(command(Some(&server.url()), &[]));
+    session.send(&initialize());
+    session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    session.send(&request(2, "tools/list", json!({})));
+    session.send(&request(
+        3,
+        "tools/call",
+        json!({"name": "list_nodes", "arguments": {}}),
+    ));
+    session.send("{oops");
+    session.send(&request(5, "ping", json!({})));
+
+    let init = session.receive();
+    assert_eq!(init["id"], 1);
+    assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+    assert_eq!(init["result"]["serverInfo"]["name"], "proxmox-mcp-server");
+
+    // The notification is not answered: the next line is the tools/list response.
+    let list = session.receive();
+    assert_eq!(list["id"], 2);
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"list_nodes"), "{names:?}");
+    assert!(
+        !names.contains(&"start_vm"),
+        "read-only lists start_vm: {names:?}"
+    );
+
+    let call = session.receive();
+    assert_eq!(call["id"], 3);
+    let result = &call["result"];
+    assert_eq!(result["isError"], false, "{call}");
+    let structured = &result["structuredContent"];
+    assert_eq!(structured["data"], sorted_nodes());
+    assert_eq!(structured["total"], 2);
+    assert_eq!(
+        result["content"][0]["text"].as_str(),
+        Some(
+            serde_json::to_string(structured)
+                .expect("serialize")
+                .as_str()
+        )
+    );
+
+    let parse_error = session.receive();
+    assert_eq!(parse_error["id"], Value::Null);
+    assert_eq!(parse_error["error"]["code"], -32700);
+
+    let ping = session.receive();
+    assert_eq!(ping, json!({"jsonrpc": "2.0", "id": 5, "result": {}}));
+
+    let (status, stderr) = session.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_only_http_warning(&stderr);
+    assert!(!stderr.contains(TOKEN_VALUE), "{stderr}");
+    nodes.assert();
+}
+
+#[test]
+fn a_one_mebibyte_request_is_answered_and_the_server_keeps_serving() {
+    let mut server = Server::new();
+    let untouched = server.mock("GET", Matcher::Any).expect(0).create();
+    let mut session = Session::start(command(Some(&server.url()), &[]));
+    session.send(&initialize());
+    assert_eq!(session.receive()["id"], 1);
+
+    let node = "a".repeat(1 << 20);
+    session.send(&request(
+        2,
+        "tools/call",
+        json!({"name": "get_node_status", "arguments": {"node": node}}),
+    ));
+    let call = session.receive();
+    assert_eq!(call["id"], 2);
+    assert_eq!(call["result"]["isError"], true, "{}", call["result"]);
+    let text = call["result"]["content"][0]["text"].as_str().expect("text");
+    assert_eq!(
+        text,
+        "invalid arguments: 'node' may be at most 63 characters long"
+    );
+
+    session.send(&request(3, "ping", json!({})));
+    assert_eq!(
+        session.receive(),
+        json!({"jsonrpc": "2.0", "id": 3, "result": {}})
+    );
+    let (status, stderr) = session.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    untouched.assert();
+}
+
+#[test]
+fn missing_host_is_one_line_and_exit_status_2() {
+    let out = run(command(None, &[]));
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("PROXMOX_HOST is not set"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn token_value_without_token_name_is_refused_without_showing_it() {
+    let out = run(command(
+        Some("pve1.example.com"),
+        &[
+            ("PROXMOX_TOKEN_NAME", ""),
+            ("PROXMOX_TOKEN_VALUE", "supersecret-123"),
+        ],
+    ));
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("PROXMOX_TOKEN_NAME is not"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("supersecret-123"), "{}", out.stdout);
+    assert!(!out.stderr.contains("supersecret-123"), "{}", out.stderr);
+}
+
+#[test]
+fn version_flag() {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().arg("--version");
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!("proxmox-mcp-server {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn tools_json_follows_the_access_level() {
+    let mut cmd = command(
+        Some("pve1.example.com"),
+        &[("PROXMOX_MCP_ACCESS", "operate")],
+    );
+    cmd.args(["tools", "--json"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let tools: Value = serde_json::from_str(&out.stdout).expect("a JSON array");
+    let tools = tools.as_array().expect("a JSON array");
+    let mut names = Vec::new();
+    for tool in tools {
+        let object = tool.as_object().expect("each tool is an object");
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            ["area", "description", "effect", "name", "title"],
+            "{tool}"
+        );
+        names.push(object["name"].as_str().expect("name"));
+    }
+    assert!(names.contains(&"start_vm"), "{names:?}");
+    assert!(!names.contains(&"delete_vm_snapshot"), "{names:?}");
+}
+
+#[test]
+fn call_prints_the_tool_result() {
+    let (server, nodes) = pve_with_nodes();
+    let mut cmd = command(Some(&server.url()), &[]);
+    cmd.args(["call", "list_nodes"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    let printed: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(
+        printed,
+        json!({"data": sorted_nodes(), "total": 2, "limit": 100, "offset": 0})
+    );
+    assert_only_http_warning(&out.stderr);
+    nodes.assert();
+}
+
+#[test]
+fn call_with_a_bad_argument_fails_before_any_request() {
+    let mut server = Server::new();
+    let untouched = server.mock("GET", Matcher::Any).expect(0).create();
+    let mut cmd = command(Some(&server.url()), &[]);
+    cmd.args(["call", "get_vm_status", "vmid=abc"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("'vmid'"), "{}", out.stderr);
+    untouched.assert();
+}
+
+#[test]
+fn check_reports_the_pve_version() {
+    let mut server = Server::new();
+    let version = server
+        .mock("GET", "/api2/extjs/version")
+        .with_body(r#"{"success":1,"data":{"version":"9.1.2","release":"9.1","repoid":"abc"}}"#)
+        .create();
+    let cluster = server
+        .mock("GET", "/api2/extjs/cluster/status")
+        .with_body(
+            r#"{"success":1,"data":[{"type":"cluster","name":"lab","nodes":2,"quorate":1},{"type":"node","name":"pve1","online":1},{"type":"node","name":"pve2","online":1}]}"#,
+        )
+        .create();
+    let mut cmd = command(Some(&server.url()), &[]);
+    cmd.arg("check");
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines.contains(&"✓ connection and login: PVE 9.1.2"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines.contains(&"✓ cluster: cluster lab, 2 node(s)"),
+        "{}",
+        out.stdout
+    );
+    assert!(!lines.iter().any(|l| l.starts_with('✗')), "{}", out.stdout);
+    version.assert();
+    cluster.assert();
+}
+
+#[test]
+fn check_against_a_closed_port_fails() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("local address").port()
+    };
+    let mut cmd = command(Some(&format!("http://127.0.0.1:{port}")), &[]);
+    cmd.arg("check");
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    let failed: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("✗ connection and login: "))
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", out.stdout);
+    assert!(failed[0].contains("connection refused"), "{}", out.stdout);
+}

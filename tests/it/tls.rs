@@ -1,0 +1,286 @@
+//! TLS against a local HTTPS server: untrusted, pinned, wrong pin, CA file.
+//!
+//! Each test builds the client exactly as the binary does (configuration from environment
+//! variables, then `Pve::new`) and asks a small local HTTPS server for `/version`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use proxmox_mcp_server::config::Config;
+use proxmox_mcp_server::pve::Pve;
+use proxmox_mcp_server::tls::Fingerprint;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use serde_json::Value;
+
+/// The answer PVE gives to `GET /api2/extjs/version`.
+const BODY: &str = r#"{"success":1,"data":{"version":"9.1.2","release":"9.1","repoid":"abc"}}"#;
+/// The API token secret; it must never show up in an error.
+const TOKEN_VALUE: &str = "5f0c2b8e-3d1a-4c7e-9b6f-0a2d4e6c8b1f";
+/// The SHA-256 fingerprint of `other.pem`, as `openssl x509 -noout -fingerprint -sha256` prints it.
+const OTHER_FINGERPRINT: &str = "34:6B:60:A2:EF:A6:53:C7:65:82:32:39:4D:11:81:91:CF:E0:94:18:B4:D8:66:25:CC:D5:AC:93:C9:AE:60:D9";
+/// The test server stops accepting after this many connections.
+const MAX_CONNECTIONS: usize = 16;
+/// How long the test server waits for a client to send or receive anything.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/tls")
+        .join(name)
+}
+
+/// The leaf fingerprint as `leaf.sha256` holds it (upper-case hex bytes joined by colons).
+fn leaf_fingerprint() -> String {
+    std::fs::read_to_string(data("leaf.sha256"))
+        .expect("leaf.sha256")
+        .trim()
+        .to_string()
+}
+
+fn server_config(cert: &str, key: &str) -> Arc<ServerConfig> {
+    let chain = vec![CertificateDer::from_pem_file(data(cert)).expect("test certificate")];
+    let key = PrivateKeyDer::from_pem_file(data(key)).expect("test key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+    Arc::new(config)
+}
+
+/// A local HTTPS server answering each request with [`BODY`] and closing the connection, so every
+/// request starts with a new handshake. It presents `leaf.pem`, or `other.pem` while
+/// `present_other` is set (chosen per accepted connection). It stops when dropped.
+struct TlsServer {
+    port: u16,
+    present_other: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TlsServer {
+    fn leaf() -> TlsServer {
+        TlsServer::start(false)
+    }
+
+    fn other() -> TlsServer {
+        TlsServer::start(true)
+    }
+
+    fn start(present_other: bool) -> TlsServer {
+        let leaf = server_config("leaf.pem", "leaf.key");
+        let other = server_config("other.pem", "other.key");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let present_other = Arc::new(AtomicBool::new(present_other));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (present_other, accepted, stop) =
+                (present_other.clone(), accepted.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming().take(MAX_CONNECTIONS) {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    let config = if present_other.load(Ordering::SeqCst) {
+                        other.clone()
+                    } else {
+                        leaf.clone()
+                    };
+                    std::thread::spawn(move || serve(stream, config));
+                }
+            })
+        };
+        TlsServer {
+            port,
+            present_other,
+            accepted,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self, host: &str) -> String {
+        format!("https://{host}:{}", self.port)
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // A connection wakes the accept loop so that it sees the stop flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Answers one request on the connection, then closes it; gives up on any error or timeout.
+fn serve(stream: TcpStream, config: Arc<ServerConfig>) {
+    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+    let Ok(conn) = ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = StreamOwned::new(conn, stream);
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tls.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    if tls.write_all(response.as_bytes()).is_ok() {
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+    }
+}
+
+/// The PVE client for `host`, configured from these environment variables plus a token login.
+fn pve(host: &str, extra: &[(&str, &str)]) -> Pve {
+    let mut env: BTreeMap<String, String> = [
+        ("PROXMOX_HOST", host),
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", TOKEN_VALUE),
+        ("PROXMOX_TIMEOUT", "10"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.retain(|_, v| !v.is_empty());
+    let config = Config::resolve_with(&|k| env.get(k).cloned(), &[], Path::new("/nonexistent"))
+        .expect("configuration");
+    Pve::new(&config).expect("PVE client")
+}
+
+fn ca_file(name: &str) -> String {
+    data(name).display().to_string()
+}
+
+/// `GET /version` must succeed and show the version the server sent.
+fn assert_version(pve: &Pve) {
+    let data = pve.get("/version", &[]).expect("GET /version");
+    assert_eq!(data.get("version").and_then(Value::as_str), Some("9.1.2"));
+}
+
+/// `GET /version` must fail; returns the error as the user reads it.
+fn version_error(pve: &Pve) -> String {
+    let err = pve
+        .get("/version", &[])
+        .expect_err("GET /version should fail")
+        .to_string();
+    assert!(err.starts_with("GET /version: "), "{err}");
+    assert!(!err.contains(TOKEN_VALUE), "the token leaked: {err}");
+    err
+}
+
+#[test]
+fn untrusted_certificate_shows_its_fingerprint_and_how_to_pin_it() {
+    let server = TlsServer::leaf();
+    // A CA file that did not sign the leaf: the same "untrusted certificate" path as system roots.
+    let other = ca_file("other.pem");
+    let pve = pve(&server.url("127.0.0.1"), &[("PROXMOX_CA_FILE", &other)]);
+    let err = version_error(&pve);
+    let fp = leaf_fingerprint();
+    assert!(err.contains("is not trusted"), "{err}");
+    assert!(err.contains(&fp), "{err}");
+    assert!(err.contains(&format!("PROXMOX_FINGERPRINT={fp} ")), "{err}");
+}
+
+#[test]
+fn pinned_fingerprint_is_accepted_in_either_spelling() {
+    let server = TlsServer::leaf();
+    let fp = leaf_fingerprint();
+    let bare = fp.replace(':', "").to_lowercase();
+    for pin in [fp.as_str(), bare.as_str()] {
+        let pve = pve(&server.url("127.0.0.1"), &[("PROXMOX_FINGERPRINT", pin)]);
+        assert_version(&pve);
+    }
+}
+
+#[test]
+fn wrong_pin_is_refused_and_shows_the_presented_fingerprint() {
+    let server = TlsServer::leaf();
+    let pve = pve(
+        &server.url("127.0.0.1"),
+        &[("PROXMOX_FINGERPRINT", OTHER_FINGERPRINT)],
+    );
+    let err = version_error(&pve);
+    let fp = leaf_fingerprint();
+    assert!(err.contains("does not match PROXMOX_FINGERPRINT"), "{err}");
+    assert!(
+        err.contains(&format!("presents SHA-256 fingerprint {fp}")),
+        "{err}"
+    );
+    assert!(!err.contains(OTHER_FINGERPRINT), "{err}");
+}
+
+#[test]
+fn pin_matches_even_when_the_host_name_is_not_in_the_certificate() {
+    let der = CertificateDer::from_pem_file(data("other.pem")).expect("other.pem");
+    let pin = Fingerprint::of_der(&der).to_string();
+    assert_eq!(pin, OTHER_FINGERPRINT, "of_der disagrees with openssl");
+
+    // other.pem names only not-this-host.example; the client connects to 127.0.0.1.
+    let server = TlsServer::other();
+    let pve = pve(&server.url("127.0.0.1"), &[("PROXMOX_FINGERPRINT", &pin)]);
+    assert_version(&pve);
+}
+
+#[test]
+fn ca_file_trusts_the_leaf_by_address_and_by_name() {
+    let server = TlsServer::leaf();
+    let ca = ca_file("ca.pem");
+    for host in ["127.0.0.1", "localhost"] {
+        let pve = pve(&server.url(host), &[("PROXMOX_CA_FILE", &ca)]);
+        assert_version(&pve);
+    }
+}
+
+#[test]
+fn verify_ssl_false_accepts_an_untrusted_certificate() {
+    let server = TlsServer::other();
+    let pve = pve(&server.url("127.0.0.1"), &[("PROXMOX_VERIFY_SSL", "false")]);
+    assert_version(&pve);
+}
+
+#[test]
+fn certificate_changed_between_calls_is_refused_while_pinned() {
+    let server = TlsServer::leaf();
+    let fp = leaf_fingerprint();
+    let pve = pve(&server.url("127.0.0.1"), &[("PROXMOX_FINGERPRINT", &fp)]);
+    assert_version(&pve);
+
+    // The node now presents another certificate; the next call needs a new handshake.
+    server.present_other.store(true, Ordering::SeqCst);
+    let err = version_error(&pve);
+    assert!(err.contains("does not match PROXMOX_FINGERPRINT"), "{err}");
+    assert!(err.contains(OTHER_FINGERPRINT), "{err}");
+
+    // Once the pinned certificate is back, the same client works again.
+    server.present_other.store(false, Ordering::SeqCst);
+    assert_version(&pve);
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
+}
