@@ -1,5 +1,6 @@
 //! The one integration test binary: the server driven against a mocked PVE API.
 
+mod repo;
 mod schema;
 mod smoke;
 mod support;
