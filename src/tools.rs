@@ -192,13 +192,13 @@ impl Tool {
             Output::Array => json!({"data": objects}),
             Output::Object => json!({"data": {"type": "object"}}),
             Output::Task => json!({
-                "data": {"type": ["string", "null"], "description": "the UPID of the PVE task (null in a dry run)"},
+                "data": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "the UPID of the PVE task (null in a dry run)"},
                 "task": {
                     "type": "object",
                     "properties": {
                         "upid": {"type": "string"},
                         "status": {"type": "string", "description": "running or stopped"},
-                        "exitstatus": {"type": ["string", "null"], "description": "OK, WARNINGS: N or the error"},
+                        "exitstatus": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "OK, WARNINGS: N or the error"},
                         "duration_s": {"type": "integer"},
                     },
                     "required": ["upid", "status"],
@@ -208,7 +208,7 @@ impl Tool {
                     "type": "object",
                     "properties": {"method": {"type": "string"}, "path": {"type": "string"}, "params": {"type": "object"}},
                 },
-                "target": {"description": "the current state of what the call would change"},
+                "target": {"type": "object", "description": "the current state of what the call would change"},
             }),
         };
         if let (Value::Object(p), Value::Object(c)) = (&mut props, common) {

@@ -329,8 +329,16 @@ pub fn error_text(result: &Value) -> &str {
 }
 
 /// Checks `value` against the JSON Schema subset the server's output schemas use:
-/// `type` (one or several), `properties`, `required`, `items`.
+/// `type` (one or several), `anyOf`, `properties`, `required`, `items`.
 pub fn conforms(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(Value::Array(choices)) = schema.get("anyOf") {
+        if !choices.iter().any(|c| conforms(c, value, at).is_ok()) {
+            return Err(format!(
+                "{at}: matches none of {}",
+                Value::Array(choices.clone())
+            ));
+        }
+    }
     if let Some(t) = schema.get("type") {
         let types: Vec<&str> = match t {
             Value::String(s) => vec![s.as_str()],
