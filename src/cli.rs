@@ -243,7 +243,7 @@ fn serve(config: &Config, pve: &Pve) -> ExitCode {
         }
     }
     let mut server = Server::new(pve, config.access, config.task_wait);
-    let stdin = BufReader::with_capacity(64 * 1024, io::stdin().lock());
+    let stdin = BufReader::with_capacity(64 * 1024, io::stdin());
     match mcp::serve(&mut server, stdin, io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -292,6 +292,7 @@ fn call(config: &Config, pve: &Pve, name: &str, args: &Map<String, Value>) -> Ex
     let ctx = Ctx {
         pve,
         task_wait: config.task_wait,
+        waiter: &tools::Sleep,
     };
     match tools::run(&ctx, config.access, tool, args) {
         Ok(content) => print(&format!("{}\n", Value::Object(content))),

@@ -26,6 +26,8 @@ pub enum Error {
         path: String,
         message: String,
     },
+    /// The client cancelled the request (or went away) while it waited; it gets no answer.
+    Cancelled,
     /// A PVE task ran and ended in error.
     Task {
         method: &'static str,
@@ -42,6 +44,7 @@ impl fmt::Display for Error {
             Error::Config(msg) => write!(f, "configuration: {msg}"),
             Error::Args(msg) => write!(f, "invalid arguments: {msg}"),
             Error::Denied(msg) | Error::NotFound(msg) => f.write_str(msg),
+            Error::Cancelled => f.write_str("cancelled by the client"),
             Error::Api {
                 method,
                 path,

@@ -4,8 +4,12 @@
 //! (`server/discover`, protocol version in each request's `_meta`). Knows nothing about HTTP:
 //! tools are run through `tools::run`.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
@@ -40,29 +44,185 @@ pub struct Server<'a> {
 }
 
 /// Reads requests from `input` until end of file, writing one line per response to `output`.
+///
+/// A reader thread feeds lines through a channel, so a tool that waits on a PVE task still sees
+/// what arrives: it answers `ping` at once, stops on `notifications/cancelled` for its request or
+/// on end of input, and leaves other requests queued to be answered after it, in order.
 pub fn serve(
     server: &mut Server,
-    mut input: impl BufRead,
-    mut output: impl Write,
+    input: impl BufRead + Send + 'static,
+    output: impl Write,
 ) -> io::Result<()> {
-    let mut line = Vec::new();
+    let (tx, rx) = mpsc::sync_channel(16);
+    std::thread::spawn(move || read_lines(input, &tx));
+    let io = Io {
+        rx,
+        out: RefCell::new(output),
+        queue: RefCell::default(),
+        eof: Cell::new(false),
+        failed: RefCell::new(None),
+    };
     loop {
-        line.clear();
-        let reply = match read_line(&mut input, &mut line, MAX_LINE)? {
-            Line::Eof => return Ok(()),
-            Line::TooLong => Some(error(
+        let next = io.queue.borrow_mut().pop_front();
+        let next = match next {
+            Some(input) => input,
+            None if io.eof.get() => return Ok(()),
+            None => io.rx.recv().unwrap_or(Input::Eof),
+        };
+        let reply = match next {
+            Input::Eof => return Ok(()),
+            Input::TooLong => Some(error(
                 Value::Null,
                 INVALID_REQUEST,
                 &format!("request line longer than {} MiB", MAX_LINE >> 20),
             )),
-            Line::Ok => server.handle_line(&line),
+            Input::Line(line) => server.handle_line_with(&line, &io),
         };
-        if let Some(reply) = reply {
-            let mut text = serde_json::to_vec(&reply).map_err(io::Error::other)?;
-            text.push(b'\n');
-            output.write_all(&text)?;
-            output.flush()?;
+        if let Some(e) = io.failed.borrow_mut().take() {
+            return Err(e);
         }
+        if let Some(reply) = reply {
+            io.write(&reply)?;
+        }
+        if io.eof.get() && io.queue.borrow().is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+/// What the reader thread hands over.
+enum Input {
+    Line(Vec<u8>),
+    TooLong,
+    Eof,
+}
+
+fn read_lines(mut input: impl BufRead, tx: &mpsc::SyncSender<Input>) {
+    loop {
+        let mut line = Vec::new();
+        let item = match read_line(&mut input, &mut line, MAX_LINE) {
+            Ok(Line::Ok) => Input::Line(line),
+            Ok(Line::TooLong) => Input::TooLong,
+            Ok(Line::Eof) => Input::Eof,
+            Err(e) => {
+                crate::warn!("reading stdin failed: {e}");
+                Input::Eof
+            }
+        };
+        let last = matches!(item, Input::Eof);
+        if tx.send(item).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The session's input and output while a request is handled.
+struct Io<W: Write> {
+    rx: mpsc::Receiver<Input>,
+    out: RefCell<W>,
+    /// Requests that arrived while another one waited.
+    queue: RefCell<VecDeque<Input>>,
+    eof: Cell<bool>,
+    /// A write that failed during a wait (the main loop returns it).
+    failed: RefCell<Option<io::Error>>,
+}
+
+impl<W: Write> Io<W> {
+    fn write(&self, message: &Value) -> io::Result<()> {
+        let mut text = serde_json::to_vec(message).map_err(io::Error::other)?;
+        text.push(b'\n');
+        let mut out = self.out.borrow_mut();
+        out.write_all(&text)?;
+        out.flush()
+    }
+}
+
+/// What a waiting request can do with the session.
+pub trait Channel {
+    /// Writes a notification.
+    fn notify(&self, message: &Value);
+    /// Waits up to `d` for input, answering pings and queueing other requests. False when the
+    /// request `id` was cancelled or the input ended.
+    fn pause(&self, d: Duration, id: &Value) -> bool;
+}
+
+impl<W: Write> Channel for Io<W> {
+    fn notify(&self, message: &Value) {
+        if let Err(e) = self.write(message) {
+            self.failed.borrow_mut().get_or_insert(e);
+        }
+    }
+
+    fn pause(&self, d: Duration, id: &Value) -> bool {
+        let deadline = Instant::now() + d;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            match self.rx.recv_timeout(left) {
+                Ok(Input::Line(line)) => {
+                    match serde_json::from_slice::<Value>(&line).unwrap_or(Value::Null) {
+                        m if m["method"] == "ping"
+                            && (m["id"].is_string() || m["id"].is_i64() || m["id"].is_u64()) =>
+                        {
+                            self.notify(&response(m["id"].clone(), json!({})));
+                        }
+                        m if m["method"] == "notifications/cancelled"
+                            && m.get("id").is_none()
+                            && m["params"]["requestId"] == *id =>
+                        {
+                            return false;
+                        }
+                        _ => self.queue.borrow_mut().push_back(Input::Line(line)),
+                    }
+                }
+                Ok(Input::TooLong) => self.queue.borrow_mut().push_back(Input::TooLong),
+                Ok(Input::Eof) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.eof.set(true);
+                    return false;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => return true,
+            }
+        }
+    }
+}
+
+/// No session around (a line handled on its own): waiting is sleeping, nobody listens.
+struct Alone;
+
+impl Channel for Alone {
+    fn notify(&self, _message: &Value) {}
+    fn pause(&self, d: Duration, _id: &Value) -> bool {
+        std::thread::sleep(d);
+        true
+    }
+}
+
+/// The `tools::Waiter` of one `tools/call`: progress for its token, cancellation for its id.
+struct Waiting<'c> {
+    channel: &'c dyn Channel,
+    id: Value,
+    token: Option<Value>,
+    sent: Cell<u64>,
+}
+
+impl tools::Waiter for Waiting<'_> {
+    fn wants_progress(&self) -> bool {
+        self.token.is_some()
+    }
+    fn progress(&self, message: &str) {
+        if let Some(token) = &self.token {
+            self.sent.set(self.sent.get() + 1);
+            self.channel.notify(&json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/progress",
+                "params": {"progressToken": token, "progress": self.sent.get(), "message": message},
+            }));
+        }
+    }
+    fn pause(&self, d: Duration) -> bool {
+        self.channel.pause(d, &self.id)
     }
 }
 
@@ -148,8 +308,14 @@ impl<'a> Server<'a> {
         }
     }
 
-    /// Answers one line: `None` for notifications and responses, else the response (or batch).
+    /// Answers one line on its own: `None` for notifications and responses, else the response
+    /// (or batch). Waits inside it sleep; nothing can cancel them.
     pub fn handle_line(&mut self, line: &[u8]) -> Option<Value> {
+        self.handle_line_with(line, &Alone)
+    }
+
+    /// Answers one line within a session whose `channel` carries progress and cancellation.
+    fn handle_line_with(&mut self, line: &[u8], channel: &dyn Channel) -> Option<Value> {
         let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
         if trimmed.iter().all(u8::is_ascii_whitespace) {
             return None;
@@ -171,7 +337,7 @@ impl<'a> Server<'a> {
                 }
                 let replies: Vec<Value> = items
                     .into_iter()
-                    .filter_map(|m| self.handle_message(m, true))
+                    .filter_map(|m| self.handle_message(m, true, channel))
                     .collect();
                 (!replies.is_empty()).then_some(Value::Array(replies))
             }
@@ -180,11 +346,16 @@ impl<'a> Server<'a> {
                 INVALID_REQUEST,
                 "batches are not supported in this protocol version; send one request per line",
             )),
-            other => self.handle_message(other, false),
+            other => self.handle_message(other, false, channel),
         }
     }
 
-    fn handle_message(&mut self, message: Value, in_batch: bool) -> Option<Value> {
+    fn handle_message(
+        &mut self,
+        message: Value,
+        in_batch: bool,
+        channel: &dyn Channel,
+    ) -> Option<Value> {
         let Value::Object(mut msg) = message else {
             return Some(error(
                 Value::Null,
@@ -235,18 +406,18 @@ impl<'a> Server<'a> {
             Some(_) => return Some(error(id, INVALID_REQUEST, "params must be an object")),
         };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            self.dispatch(&id, &method, &params, in_batch)
+            self.dispatch(&id, &method, &params, in_batch, channel)
         }));
-        Some(outcome.unwrap_or_else(|_| {
+        outcome.unwrap_or_else(|_| {
             crate::warn!("internal error while handling {method}; the server keeps running");
-            error(
+            Some(error(
                 id.clone(),
                 INTERNAL_ERROR,
                 &format!(
                     "internal error while handling {method}; this is a bug in proxmox-mcp-server"
                 ),
-            )
-        }))
+            ))
+        })
     }
 
     fn dispatch(
@@ -255,6 +426,20 @@ impl<'a> Server<'a> {
         method: &str,
         params: &Map<String, Value>,
         in_batch: bool,
+        channel: &dyn Channel,
+    ) -> Option<Value> {
+        // `route` answers Null for a cancelled call: no response is sent for it.
+        let reply = self.route(id, method, params, in_batch, channel);
+        (!reply.is_null()).then_some(reply)
+    }
+
+    fn route(
+        &mut self,
+        id: &Value,
+        method: &str,
+        params: &Map<String, Value>,
+        in_batch: bool,
+        channel: &dyn Channel,
     ) -> Value {
         let id = id.clone();
         let requested = params.get("_meta").and_then(|m| m.get(META_VERSION));
@@ -320,8 +505,9 @@ impl<'a> Server<'a> {
                 }
                 r
             }
-            "tools/call" => match self.call(params, version) {
-                Ok(r) => r,
+            "tools/call" => match self.call(&id, params, version, channel) {
+                Ok(Some(r)) => r,
+                Ok(None) => return Value::Null,
                 Err(message) => return error(id, INVALID_PARAMS, &message),
             },
             _ => return error(id, METHOD_NOT_FOUND, &format!("method not found: {method}")),
@@ -379,8 +565,15 @@ impl<'a> Server<'a> {
         )
     }
 
-    /// `tools/call`: Err(message) only when the call cannot be routed (-32602).
-    fn call(&self, params: &Map<String, Value>, version: Version) -> Result<Value, String> {
+    /// `tools/call`: Err(message) only when the call cannot be routed (-32602); Ok(None) when
+    /// the client cancelled it.
+    fn call(
+        &self,
+        id: &Value,
+        params: &Map<String, Value>,
+        version: Version,
+        channel: &dyn Channel,
+    ) -> Result<Option<Value>, String> {
         let name = match params.get("name") {
             Some(Value::String(n)) => n.as_str(),
             Some(_) => return Err("tools/call: name must be a string".into()),
@@ -393,14 +586,25 @@ impl<'a> Server<'a> {
             Some(_) => return Err("tools/call: arguments must be an object".into()),
         };
         let tool = tools::find(name).ok_or_else(|| format!("unknown tool: {name}"))?;
+        let waiting = Waiting {
+            channel,
+            id: id.clone(),
+            token: params
+                .get("_meta")
+                .and_then(|m| m.get("progressToken"))
+                .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
+                .cloned(),
+            sent: Cell::new(0),
+        };
         let ctx = Ctx {
             pve: self.pve,
             task_wait: self.task_wait,
+            waiter: &waiting,
         };
-        Ok(call_result(
-            tools::run(&ctx, self.access, tool, args),
-            version.at_least("2025-06-18"),
-        ))
+        match tools::run(&ctx, self.access, tool, args) {
+            Err(Error::Cancelled) => Ok(None),
+            outcome => Ok(Some(call_result(outcome, version.at_least("2025-06-18")))),
+        }
     }
 }
 
@@ -704,12 +908,12 @@ mod tests {
             names(Access::Operate),
             names(Access::Full),
         );
-        assert_eq!(ro.len(), 13);
+        assert_eq!(ro.len(), 15);
         assert!(!ro.contains(&"start_vm".to_string()));
         assert!(
             op.contains(&"start_vm".to_string()) && !op.contains(&"delete_vm_snapshot".to_string())
         );
-        assert_eq!(full.len(), 21);
+        assert_eq!(full.len(), 23);
         assert!(full.contains(&"delete_vm_snapshot".to_string()));
 
         let mut server = Server::new(&pve, Access::Full, 120);

@@ -438,29 +438,6 @@ impl Pve {
         }
     }
 
-    /// Waits for a task until it stops or `wait` runs out, polling its status with a short backoff.
-    /// `on_poll` sees each status (for progress reports). Returns the last status object.
-    pub fn wait_task(
-        &self,
-        upid: &Upid,
-        wait: Duration,
-        on_poll: &mut dyn FnMut(&Value),
-    ) -> Result<Value, Error> {
-        let deadline = Instant::now() + wait;
-        let status_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"status"]);
-        let mut delay = Duration::from_millis(200);
-        loop {
-            let status = self.get(&status_path, &[])?;
-            on_poll(&status);
-            let now = Instant::now();
-            if status.get("status").and_then(Value::as_str) != Some("running") || now >= deadline {
-                return Ok(status);
-            }
-            std::thread::sleep(delay.min(deadline - now));
-            delay = (delay * 3 / 2).min(Duration::from_secs(2));
-        }
-    }
-
     /// The last `lines` lines of a task's log (empty when the log cannot be read).
     pub fn task_log_tail(&self, upid: &Upid, lines: u64) -> Vec<String> {
         let log_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"log"]);
@@ -512,6 +489,15 @@ pub fn as_u64(v: &Value) -> Option<u64> {
     }
 }
 
+/// PVE's node name format (`pve-node`): letters, digits and inner '-'.
+pub fn valid_node_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
 /// A PVE task id: `UPID:node:pid:pstart:starttime:type:id:user:`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Upid {
@@ -546,11 +532,7 @@ impl Upid {
         let hex = |v: &str, lens: &[usize]| {
             lens.contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit())
         };
-        let valid_node = !node.is_empty()
-            && node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !node.starts_with('-')
-            && !node.ends_with('-');
-        if !valid_node {
+        if !valid_node_name(node) {
             return Err(bad("bad node name"));
         }
         if !hex(pid, &[8]) || !hex(pstart, &[8, 9]) || !hex(starttime, &[8]) {

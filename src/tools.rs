@@ -5,6 +5,7 @@
 //! `structuredContent` object (`{"data": …, …}`) or an `Error`.
 
 use std::cmp::Ordering;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
@@ -150,7 +151,7 @@ impl Tool {
                     json!({"type": "string", "pattern": "^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$", "maxLength": 63})
                 }
                 Kind::Snapname => {
-                    json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9_-]*$", "maxLength": 40})
+                    json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9_-]+$", "minLength": 2, "maxLength": 40})
                 }
                 Kind::Storage => {
                     json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9._-]*[a-zA-Z0-9]$"})
@@ -228,6 +229,32 @@ pub struct Ctx<'a> {
     pub pve: &'a Pve,
     /// Default seconds to wait for a task (`PROXMOX_TASK_WAIT`).
     pub task_wait: u64,
+    /// How the call waits between polls of a PVE task, and where its progress goes.
+    pub waiter: &'a dyn Waiter,
+}
+
+/// What a tool can do while it waits on a PVE task.
+pub trait Waiter {
+    /// Whether anyone listens to progress reports (so no work is spent on them otherwise).
+    fn wants_progress(&self) -> bool;
+    /// Reports progress of the current call.
+    fn progress(&self, message: &str);
+    /// Waits up to `d`; false when the caller cancelled the call or went away.
+    fn pause(&self, d: Duration) -> bool;
+}
+
+/// Waiting with nobody to report to and nothing to cancel: the `call` command.
+pub struct Sleep;
+
+impl Waiter for Sleep {
+    fn wants_progress(&self) -> bool {
+        false
+    }
+    fn progress(&self, _message: &str) {}
+    fn pause(&self, d: Duration) -> bool {
+        std::thread::sleep(d);
+        true
+    }
 }
 
 /// Validated tool arguments (integers normalised from numeric strings).
@@ -332,23 +359,22 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
         Kind::Text { max } => text(max).map(Value::String),
         Kind::Node => {
             let s = text(63)?;
-            let ok = !s.is_empty()
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !s.starts_with('-')
-                && !s.ends_with('-');
-            ok.then_some(Value::String(s)).ok_or_else(|| {
-                "must be a node name (letters, digits and '-'); list_nodes shows them".into()
-            })
+            pve::valid_node_name(&s)
+                .then_some(Value::String(s))
+                .ok_or_else(|| {
+                    "must be a node name (letters, digits and '-'); list_nodes shows them".into()
+                })
         }
         Kind::Snapname => {
             let s = text(40)?;
             let mut chars = s.chars();
-            let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            let ok = s.len() >= 2
+                && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
                 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                 && !s.eq_ignore_ascii_case("current")
                 && !s.eq_ignore_ascii_case("pending");
             ok.then_some(Value::String(s)).ok_or_else(|| {
-                "must start with a letter and hold only letters, digits, '_' and '-' (not 'current' or 'pending')".into()
+                "must be 2 to 40 characters: a letter, then letters, digits, '_' and '-' (not 'current' or 'pending')".into()
             })
         }
         Kind::Storage => {
@@ -465,8 +491,39 @@ const OFFSET: Param = Param {
     description: "skip this many items first (default 0)",
 };
 
+const STOP_ON_CANCEL: Param = Param {
+    name: "stop_on_cancel",
+    kind: Kind::Bool,
+    required: false,
+    description: "when the client cancels the call while it waits, also stop the PVE task",
+};
+const TIMEOUT: Param = Param {
+    name: "timeout",
+    kind: Kind::Int {
+        min: 0,
+        max: 86_400,
+    },
+    required: false,
+    description: "seconds to wait (default PROXMOX_TASK_WAIT, 120)",
+};
+const LOG_START: Param = Param {
+    name: "start",
+    kind: Kind::Int {
+        min: 0,
+        max: 100_000_000,
+    },
+    required: false,
+    description: "first line to return, counting from 0 (default 0)",
+};
+const LOG_LIMIT: Param = Param {
+    name: "limit",
+    kind: Kind::Int { min: 1, max: 5000 },
+    required: false,
+    description: "at most this many lines (default 50)",
+};
+
 const GUEST: &[&Param] = &[&VMID, &NODE_OPT];
-const POWER: &[&Param] = &[&VMID, &NODE_OPT, &WAIT, &DRY_RUN];
+const POWER: &[&Param] = &[&VMID, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL];
 const LIST: &[&Param] = &[&NODE_FILTER, &LIMIT, &OFFSET];
 
 const SHUTDOWN_TIMEOUT: Param = Param {
@@ -604,7 +661,7 @@ pub static TOOLS: &[Tool] = &[
         privilege: "VM.PowerMgmt on /vms/{vmid}",
         effect: Effect::Operate,
         area: Area::Vms,
-        params: &[&VMID, &NODE_OPT, &SHUTDOWN_TIMEOUT, &FORCE_STOP, &WAIT, &DRY_RUN],
+        params: &[&VMID, &NODE_OPT, &SHUTDOWN_TIMEOUT, &FORCE_STOP, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: true,
         run: shutdown_vm,
@@ -628,7 +685,7 @@ pub static TOOLS: &[Tool] = &[
         privilege: "VM.Snapshot on /vms/{vmid}",
         effect: Effect::Operate,
         area: Area::Snapshots,
-        params: &[&VMID, &SNAPNAME, &NODE_OPT, &DESCRIPTION, &VMSTATE, &WAIT, &DRY_RUN],
+        params: &[&VMID, &SNAPNAME, &NODE_OPT, &DESCRIPTION, &VMSTATE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
         run: create_vm_snapshot,
@@ -652,7 +709,7 @@ pub static TOOLS: &[Tool] = &[
         privilege: "VM.Snapshot on /vms/{vmid}",
         effect: Effect::Destroy,
         area: Area::Snapshots,
-        params: &[&VMID, &SNAPNAME, &NODE_OPT, &WAIT, &DRY_RUN],
+        params: &[&VMID, &SNAPNAME, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
         run: delete_vm_snapshot,
@@ -752,6 +809,30 @@ pub static TOOLS: &[Tool] = &[
         output: Output::Object,
         idempotent: true,
         run: get_task_status,
+    },
+    Tool {
+        name: "wait_task",
+        title: "Wait for task",
+        description: "Waits until a PVE task stops (or the timeout runs out), sending progress while it runs; returns the task with its exit status, and an error with the log's last lines when the task failed.",
+        privilege: "a valid login (others' tasks need Sys.Audit on /nodes/{node})",
+        effect: Effect::Read,
+        area: Area::Tasks,
+        params: &[&UPID, &TIMEOUT],
+        output: Output::Task,
+        idempotent: true,
+        run: wait_task,
+    },
+    Tool {
+        name: "get_task_log",
+        title: "Task log",
+        description: "Returns lines of a PVE task's log as {n, t} (line number, text), with total; the last line is TASK OK, TASK WARNINGS: N or TASK ERROR: message.",
+        privilege: "a valid login (others' tasks need Sys.Audit on /nodes/{node})",
+        effect: Effect::Read,
+        area: Area::Tasks,
+        params: &[&UPID, &LOG_START, &LOG_LIMIT],
+        output: Output::List,
+        idempotent: true,
+        run: get_task_log,
     },
     Tool {
         name: "get_cluster_status",
@@ -1167,37 +1248,101 @@ fn task_call(
     }
     let reply = ctx.pve.call(write.method, &write.path, &write.params)?;
     let method = write.method.as_str();
-    let upid_text = reply.data.as_str().unwrap_or_default().to_string();
-    let upid = Upid::parse(&upid_text).map_err(|e| Error::Transport {
-        method,
-        path: write.path.clone(),
-        message: format!("PVE did not return a task id: {e}"),
-    })?;
+    let upid = reply
+        .data
+        .as_str()
+        .and_then(|u| Upid::parse(u).ok())
+        .ok_or_else(|| Error::Transport {
+            method,
+            path: write.path.clone(),
+            message: format!("PVE did not return a task id but {}", reply.data),
+        })?;
     let wait = args
         .int("wait_seconds")
         .map(|w| w as u64)
         .unwrap_or(ctx.task_wait);
-    let mut out = Map::new();
-    out.insert("data".into(), json!(upid_text));
     if wait == 0 {
+        let mut out = Map::new();
+        out.insert("data".into(), json!(upid.raw));
         out.insert(
             "task".into(),
             json!({"upid": upid.raw, "status": "running", "exitstatus": null, "duration_s": 0}),
         );
         out.insert(
             "hint".into(),
-            json!("not waited for; follow it with get_task_status"),
+            json!("not waited for; follow it with wait_task or get_task_status"),
         );
         return Ok(out);
     }
-    let status = ctx
-        .pve
-        .wait_task(&upid, std::time::Duration::from_secs(wait), &mut |_| {})?;
-    let state = status
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if state == "stopped" {
+    let stop_on_cancel = args.flag("stop_on_cancel").unwrap_or(false);
+    match follow(ctx, &upid, Duration::from_secs(wait), stop_on_cancel) {
+        Ok(status) => finish(ctx, method, &write.path, &upid, &status, wait),
+        Err(Error::Cancelled) => Err(Error::Cancelled),
+        // The write went through: say so, so that nobody repeats it blindly.
+        Err(e) => Err(Error::Transport {
+            method,
+            path: write.path,
+            message: format!(
+                "PVE started task {} but following it failed ({e}); do not repeat the call, check the task with get_task_status",
+                upid.raw
+            ),
+        }),
+    }
+}
+
+/// Polls a task's status with a short backoff until it stops or `wait` runs out, reporting
+/// progress and stopping early (`Error::Cancelled`) when the caller cancels.
+fn follow(ctx: &Ctx, upid: &Upid, wait: Duration, stop_on_cancel: bool) -> Result<Value, Error> {
+    let deadline = Instant::now() + wait;
+    let task_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw]);
+    let status_path = format!("{task_path}/status");
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let status = ctx.pve.get(&status_path, &[])?;
+        let state = text(&status, "status");
+        if ctx.waiter.wants_progress() {
+            let last = ctx.pve.task_log_tail(upid, 1).pop().unwrap_or_default();
+            let mut message = format!("{} {}: {state}", upid.kind, upid.id);
+            if !last.is_empty() {
+                message.push_str(": ");
+                message.push_str(&last);
+            }
+            ctx.waiter.progress(&message);
+        }
+        let now = Instant::now();
+        if state != "running" || now >= deadline {
+            return Ok(status);
+        }
+        if !ctx.waiter.pause(delay.min(deadline - now)) {
+            if stop_on_cancel {
+                match ctx.pve.call(Method::Delete, &task_path, &[]) {
+                    Ok(_) => {
+                        crate::info!("stopped task {} after the request was cancelled", upid.raw)
+                    }
+                    Err(e) => crate::warn!(
+                        "could not stop task {} after the request was cancelled: {e}",
+                        upid.raw
+                    ),
+                }
+            }
+            return Err(Error::Cancelled);
+        }
+        delay = (delay * 3 / 2).min(Duration::from_secs(2));
+    }
+}
+
+/// The result for a task that was waited on: its summary, or an error with the log's last lines.
+fn finish(
+    ctx: &Ctx,
+    method: &'static str,
+    path: &str,
+    upid: &Upid,
+    status: &Value,
+    waited: u64,
+) -> Result<Content, Error> {
+    let mut out = Map::new();
+    out.insert("data".into(), json!(upid.raw));
+    if text(status, "status") == "stopped" {
         let exitstatus = status
             .get("exitstatus")
             .and_then(Value::as_str)
@@ -1206,9 +1351,9 @@ fn task_call(
         if !pve::task_ok(&exitstatus) {
             return Err(Error::Task {
                 method,
-                path: write.path,
+                path: path.to_string(),
                 upid: upid.raw.clone(),
-                log: ctx.pve.task_log_tail(&upid, 10),
+                log: ctx.pve.task_log_tail(upid, 10),
                 exitstatus,
             });
         }
@@ -1216,11 +1361,52 @@ fn task_call(
         out.insert(
             "hint".into(),
             json!(format!(
-                "the task still runs after {wait} s; follow it with get_task_status"
+                "the task still runs after {waited} s; follow it with wait_task"
             )),
         );
     }
-    out.insert("task".into(), pve::task_summary(&upid, &status));
+    out.insert("task".into(), pve::task_summary(upid, status));
+    Ok(out)
+}
+
+fn wait_task(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let upid = Upid::parse(args.required_str("upid")).map_err(Error::Args)?;
+    let wait = args
+        .int("timeout")
+        .map(|w| w as u64)
+        .unwrap_or(ctx.task_wait);
+    let status = follow(ctx, &upid, Duration::from_secs(wait), false)?;
+    let status_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"status"]);
+    finish(ctx, "GET", &status_path, &upid, &status, wait)
+}
+
+fn get_task_log(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let upid = Upid::parse(args.required_str("upid")).map_err(Error::Args)?;
+    let start = args.int("start").unwrap_or(0);
+    let limit = args.int("limit").unwrap_or(50);
+    let log_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"log"]);
+    let reply = ctx.pve.call(
+        Method::Get,
+        &log_path,
+        &[("start", start.to_string()), ("limit", limit.to_string())],
+    )?;
+    let lines = reply.data.as_array().map(Vec::len).unwrap_or(0) as i64;
+    let total = reply.total.map(|t| t as i64).unwrap_or(start + lines);
+    let mut out = Map::new();
+    if start + lines < total {
+        out.insert(
+            "hint".into(),
+            json!(format!(
+                "{} more lines; call again with start {}",
+                total - start - lines,
+                start + lines
+            )),
+        );
+    }
+    out.insert("data".into(), reply.data);
+    out.insert("total".into(), json!(total));
+    out.insert("start".into(), json!(start));
+    out.insert("limit".into(), json!(limit));
     Ok(out)
 }
 
@@ -1393,25 +1579,20 @@ mod tests {
             // The effect follows from the name.
             let verb = t.name.split('_').next().unwrap_or_default();
             let expected = match verb {
-                "list" | "get" => Effect::Read,
+                "list" | "get" | "wait" => Effect::Read,
                 "delete" => Effect::Destroy,
                 _ => Effect::Operate,
             };
             assert_eq!(t.effect, expected, "{}", t.name);
             // Tools that start tasks wait and can be dry-run; nothing else takes those arguments.
             let has = |n: &str| t.params.iter().any(|p| p.name == n);
-            assert_eq!(
-                t.output == Output::Task,
-                has("wait_seconds") && has("dry_run"),
-                "{}",
-                t.name
-            );
-            assert_eq!(
-                t.output == Output::List,
-                has("limit") && has("offset"),
-                "{}",
-                t.name
-            );
+            let starts_task = t.output == Output::Task && t.effect != Effect::Read;
+            let task_args = has("wait_seconds") && has("dry_run") && has("stop_on_cancel");
+            assert_eq!(starts_task, task_args, "{}", t.name);
+            assert_eq!(t.output == Output::List, has("limit"), "{}", t.name);
+            if t.name.starts_with("list_") {
+                assert!(has("limit") && has("offset"), "{}", t.name);
+            }
             // node is optional wherever vmid identifies a guest.
             if t.params.iter().any(|p| p.name == "vmid" && p.required) {
                 assert!(
@@ -1421,7 +1602,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(TOOLS.len(), 21);
+        assert_eq!(TOOLS.len(), 23);
     }
 
     fn check_args(tool: &str, args: Value, expected: Result<Value, &str>) {
@@ -1488,7 +1669,7 @@ mod tests {
         check_args(
             "create_vm_snapshot",
             json!({"vmid": 100, "snapname": "1st"}),
-            Err("'snapname' must start with a letter"),
+            Err("'snapname' must be 2 to 40 characters"),
         );
         check_args(
             "create_vm_snapshot",

@@ -2,6 +2,7 @@
 
 mod repo;
 mod schema;
+mod session;
 mod smoke;
 mod support;
 mod tls;

@@ -1,10 +1,15 @@
-//! The repository's generated files and documents stay true to the code.
+//! The repository's generated files and documents stay true to the code. Run with
+//! `UPDATE_EXPECT=1` to rewrite them from the code, then review the diff.
 
 use proxmox_mcp_server::config::SETTINGS;
 use proxmox_mcp_server::tools::TOOLS;
 
-fn read(file: &str) -> String {
-    std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+fn path(file: &str) -> String {
+    format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn update() -> bool {
+    std::env::var_os("UPDATE_EXPECT").is_some()
 }
 
 #[test]
@@ -13,9 +18,12 @@ fn agent_card_json_is_the_generated_card() {
         "{}\n",
         serde_json::to_string_pretty(&proxmox_mcp_server::card::agent_card()).unwrap()
     );
+    if update() {
+        std::fs::write(path("agent-card.json"), &generated).unwrap();
+    }
     assert!(
-        read("agent-card.json") == generated,
-        "agent-card.json is stale; regenerate it: cargo run -- agent-card > agent-card.json"
+        std::fs::read_to_string(path("agent-card.json")).unwrap() == generated,
+        "agent-card.json is stale; regenerate it: UPDATE_EXPECT=1 cargo test --test it repo"
     );
     let card: serde_json::Value = serde_json::from_str(&generated).unwrap();
     let skills: Vec<&str> = card["skills"]
@@ -28,16 +36,54 @@ fn agent_card_json_is_the_generated_card() {
     assert_eq!(skills, tools, "one skill per tool");
 }
 
-#[test]
-fn readme_lists_every_tool_and_setting() {
-    let readme = read("README.md");
+/// The README's tool table, from the tool table.
+fn tool_table() -> String {
+    const COMMON: &[&str] = &[
+        "limit",
+        "offset",
+        "wait_seconds",
+        "dry_run",
+        "stop_on_cancel",
+    ];
+    let mut out = String::from(
+        "| tool | effect | arguments (`?` = optional) | what it does |\n|---|---|---|---|\n",
+    );
     for t in TOOLS {
-        let row = format!("| `{}` | {} |", t.name, t.effect.name());
-        assert!(
-            readme.contains(&row),
-            "README's tool table lacks the row {row}"
-        );
+        let args: Vec<String> = t
+            .params
+            .iter()
+            .filter(|p| !COMMON.contains(&p.name) || t.name == "get_task_log")
+            .map(|p| format!("`{}{}`", p.name, if p.required { "" } else { "?" }))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            t.name,
+            t.effect.name(),
+            args.join(", "),
+            t.description
+        ));
     }
+    out
+}
+
+#[test]
+fn readme_tool_table_is_generated_and_settings_listed() {
+    const BEGIN: &str =
+        "<!-- tools:begin (generated: UPDATE_EXPECT=1 cargo test --test it repo) -->\n";
+    const END: &str = "<!-- tools:end -->";
+    let mut readme = std::fs::read_to_string(path("README.md")).unwrap();
+    let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
+        panic!("README.md lacks the tool table markers");
+    };
+    let table = tool_table();
+    if update() {
+        readme.replace_range(b + BEGIN.len()..e, &table);
+        std::fs::write(path("README.md"), &readme).unwrap();
+    }
+    assert!(
+        readme[b + BEGIN.len()..e] == table,
+        "README's tool table is stale; regenerate it: UPDATE_EXPECT=1 cargo test --test it repo"
+    );
     for s in SETTINGS {
         assert!(
             readme.contains(&format!("| `{}`", s.var)),

@@ -1,0 +1,235 @@
+//! A whole stdio session in-process (reader thread, channel, waits): progress while a task runs,
+//! cancellation, pings and queued requests during a wait, end of input during a wait.
+
+use std::io::{BufRead, BufReader, Write};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use proxmox_mcp_server::mcp::{serve, Server};
+use proxmox_mcp_server::pve::Pve;
+use serde_json::{json, Value};
+
+use crate::support::{config, FakePve};
+
+const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+const STATUS: &str =
+    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
+
+/// The client's end of a running session.
+struct Pipe {
+    input: Option<std::io::PipeWriter>,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Pipe {
+    fn send(&mut self, message: Value) {
+        let input = self.input.as_mut().expect("input still open");
+        writeln!(input, "{message}").unwrap();
+    }
+
+    /// The next line the server writes (each must be one JSON object).
+    fn next(&self) -> Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the server answers within 10 s")
+    }
+
+    /// Nothing more arrives within `d`.
+    fn quiet(&self, d: Duration) {
+        if let Ok(line) = self.lines.recv_timeout(d) {
+            panic!("unexpected line from the server: {line}");
+        }
+    }
+}
+
+/// Runs `f` against a server serving a pipe, then closes the input and checks the server ends
+/// within two seconds.
+fn with_session(fake: &FakePve, f: impl FnOnce(&mut Pipe)) {
+    let config = config(fake, &[("PROXMOX_MCP_ACCESS", "operate")]);
+    let pve = Pve::new(&config).unwrap();
+    let (in_r, in_w) = std::io::pipe().unwrap();
+    let (out_r, out_w) = std::io::pipe().unwrap();
+    let (line_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out_r).lines() {
+            let Ok(line) = line else { return };
+            let value: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not JSON on stdout ({e}): {line}"));
+            if line_tx.send(value).is_err() {
+                return;
+            }
+        }
+    });
+    let (done_tx, done) = mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut server = Server::new(&pve, config.access, config.task_wait);
+            let result = serve(&mut server, BufReader::new(in_r), out_w);
+            done_tx.send(result.is_ok()).unwrap();
+        });
+        let mut pipe = Pipe {
+            input: Some(in_w),
+            lines,
+        };
+        pipe.send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "it", "version": "1"}}}));
+        assert_eq!(pipe.next()["id"], 0);
+        pipe.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        f(&mut pipe);
+        let closed = Instant::now();
+        pipe.input = None;
+        assert_eq!(
+            done.recv_timeout(Duration::from_secs(2)),
+            Ok(true),
+            "the server ends when its input closes"
+        );
+        assert!(closed.elapsed() < Duration::from_secs(2));
+    });
+}
+
+fn call(id: i64, args: Value, token: Option<&str>) -> Value {
+    let mut params = json!({"name": "start_vm", "arguments": args});
+    if let Some(t) = token {
+        params["_meta"] = json!({"progressToken": t});
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+}
+
+fn running(fake: &mut FakePve, times: Option<usize>) {
+    let status = json!({"upid": UPID, "status": "running", "node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam!mcp", "starttime": 1732288512});
+    match times {
+        Some(n) => fake.ok_times("GET", STATUS, status, n),
+        None => fake.ok("GET", STATUS, status),
+    };
+}
+
+#[test]
+fn progress_while_the_task_runs_then_the_result() {
+    let mut fake = FakePve::new();
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    running(&mut fake, Some(3));
+    fake.ok("GET", STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
+    fake.answer(
+        "GET",
+        &STATUS.replace("/status", "/log"),
+        200,
+        json!({"success": 1, "total": 1, "data": [{"n": 1, "t": "starting VM 100"}]}),
+        None,
+    );
+    with_session(&fake, |p| {
+        p.send(call(1, json!({"vmid": 100, "node": "pve1"}), Some("tok-1")));
+        let mut progress = Vec::new();
+        let result = loop {
+            let line = p.next();
+            if line["method"] == "notifications/progress" {
+                assert_eq!(line["params"]["progressToken"], "tok-1");
+                progress.push(line["params"]["progress"].as_u64().unwrap());
+                let message = line["params"]["message"].as_str().unwrap();
+                assert!(
+                    message.starts_with("qmstart 100: running: starting VM 100")
+                        || message.starts_with("qmstart 100: stopped"),
+                    "{message}"
+                );
+            } else {
+                break line;
+            }
+        };
+        assert_eq!(
+            progress,
+            [1, 2, 3, 4],
+            "one report per poll, strictly increasing"
+        );
+        assert_eq!(result["id"], 1);
+        assert_eq!(
+            result["result"]["structuredContent"]["task"]["exitstatus"],
+            "OK"
+        );
+        p.quiet(Duration::from_millis(300));
+    });
+}
+
+#[test]
+fn cancel_stops_the_wait_without_an_answer() {
+    let mut fake = FakePve::new();
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    running(&mut fake, None);
+    fake.answer(
+        "GET",
+        &STATUS.replace("/status", "/log"),
+        200,
+        json!({"success": 1, "total": 0, "data": []}),
+        None,
+    );
+    fake.ok("DELETE", &STATUS.replace("/status", ""), Value::Null);
+    with_session(&fake, |p| {
+        p.send(call(
+            5,
+            json!({"vmid": 100, "node": "pve1", "wait_seconds": 600, "stop_on_cancel": true}),
+            Some("t"),
+        ));
+        assert_eq!(p.next()["method"], "notifications/progress");
+        p.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5, "reason": "user pressed stop"}}));
+        let started = Instant::now();
+        p.send(json!({"jsonrpc": "2.0", "id": 6, "method": "ping"}));
+        // Progress may still be on its way; the next answer must be the ping's, not request 5's.
+        let answer = loop {
+            let line = p.next();
+            if line["method"] != "notifications/progress" {
+                break line;
+            }
+        };
+        assert_eq!(answer, json!({"jsonrpc": "2.0", "id": 6, "result": {}}));
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "answered at once after the cancel"
+        );
+        p.quiet(Duration::from_millis(500));
+    });
+    let writes = fake.writes();
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert_eq!(
+        writes[1],
+        format!("DELETE {}", STATUS.replace("/status", "")),
+        "stop_on_cancel stops the PVE task"
+    );
+}
+
+#[test]
+fn ping_is_answered_during_a_wait_and_requests_queue() {
+    let mut fake = FakePve::new();
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    running(&mut fake, Some(4));
+    fake.ok(
+        "GET",
+        STATUS,
+        json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512}),
+    );
+    with_session(&fake, |p| {
+        p.send(call(1, json!({"vmid": 100, "node": "pve1"}), None));
+        std::thread::sleep(Duration::from_millis(100));
+        p.send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+        p.send(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}));
+        assert_eq!(
+            p.next(),
+            json!({"jsonrpc": "2.0", "id": 3, "result": {}}),
+            "the ping is answered first"
+        );
+        assert_eq!(p.next()["id"], 1, "then the waiting call");
+        assert_eq!(p.next()["id"], 2, "then the queued request");
+    });
+}
+
+#[test]
+fn end_of_input_during_a_wait_ends_the_server() {
+    let mut fake = FakePve::new();
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    running(&mut fake, None);
+    with_session(&fake, |p| {
+        p.send(call(
+            1,
+            json!({"vmid": 100, "node": "pve1", "wait_seconds": 3600}),
+            None,
+        ));
+        std::thread::sleep(Duration::from_millis(300));
+        // with_session closes the input now and checks the server is gone within 2 s.
+    });
+}
