@@ -188,14 +188,18 @@ pub fn main() -> ExitCode {
         _ => {}
     }
     let env = |k: &str| std::env::var(k).ok();
+    if let Command::Tools { json } = cli.command {
+        // Listing tools needs no connection, so no host or credentials either.
+        return match Config::resolve_access(&env, &cli.flags) {
+            Ok(access) => list_tools(access, json),
+            Err(e) => config_error(&e),
+        };
+    }
     let config = match Config::resolve(&env, &cli.flags) {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
     crate::log::set_level(config.log);
-    if let Command::Tools { json } = cli.command {
-        return list_tools(&config, json);
-    }
     let pve = match Pve::new(&config) {
         Ok(p) => p,
         Err(e) => return config_error(&e),
@@ -261,8 +265,8 @@ fn auth_name(auth: &Auth) -> &'static str {
     }
 }
 
-fn list_tools(config: &Config, json_out: bool) -> ExitCode {
-    let active: Vec<_> = tools::active(config.access).collect();
+fn list_tools(access: crate::config::Access, json_out: bool) -> ExitCode {
+    let active: Vec<_> = tools::active(access).collect();
     if json_out {
         let list: Vec<Value> = active
             .iter()

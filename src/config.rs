@@ -138,33 +138,21 @@ impl Config {
         flags: &[(&'static str, String)],
         host_ca: &Path,
     ) -> Result<Config, Error> {
-        let mut values: BTreeMap<String, String> = BTreeMap::new();
-        let flag_value = |var: &str| {
-            flags
-                .iter()
-                .rev()
-                .find(|(v, _)| *v == var)
-                .map(|(_, x)| x.clone())
-        };
-        let config_file = flag_value("PROXMOX_CONFIG").or_else(|| env("PROXMOX_CONFIG"));
-        if let Some(path) = config_file.filter(|p| !p.is_empty()) {
-            values.extend(read_config_file(Path::new(&path))?);
-        }
-        for setting in SETTINGS {
-            if let Some(v) = env(setting.var) {
-                values.insert(setting.var.to_string(), v);
-            }
-            if setting.secret {
-                let file_var = format!("{}_FILE", setting.var);
-                if let Some(v) = env(&file_var) {
-                    values.insert(file_var, v);
-                }
-            }
-        }
-        for (var, value) in flags {
-            values.insert(var.to_string(), value.clone());
-        }
-        Config::from_values(&values, host_ca)
+        Config::from_values(&gather(env, flags)?, host_ca)
+    }
+
+    /// Only the access level (and log level), for commands that never contact PVE.
+    pub fn resolve_access(
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &[(&'static str, String)],
+    ) -> Result<Access, Error> {
+        let values = gather(env, flags)?;
+        parse_access(
+            values
+                .get("PROXMOX_MCP_ACCESS")
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty()),
+        )
     }
 
     fn from_values(values: &BTreeMap<String, String>, host_ca: &Path) -> Result<Config, Error> {
@@ -280,10 +268,16 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?,
         };
         let ca_file = get("PROXMOX_CA_FILE").map(PathBuf::from);
-        let trust = if !verify {
-            Trust::Insecure
-        } else if !fingerprints.is_empty() {
+        // A pin is stronger than "do not verify": when both are given, the pin wins.
+        let trust = if !fingerprints.is_empty() {
+            if !verify {
+                crate::warn!(
+                    "PROXMOX_VERIFY_SSL=false is ignored: PROXMOX_FINGERPRINT pins the certificate"
+                );
+            }
             Trust::Pinned(fingerprints)
+        } else if !verify {
+            Trust::Insecure
         } else if let Some(ca) = ca_file {
             if let Err(e) = std::fs::metadata(&ca) {
                 return Err(Error::Config(format!(
@@ -307,14 +301,7 @@ impl Config {
             }
         };
 
-        let access = match get("PROXMOX_MCP_ACCESS") {
-            None => Access::ReadOnly,
-            Some(v) => Access::parse(&v).ok_or_else(|| {
-                Error::Config(format!(
-                    "PROXMOX_MCP_ACCESS={v} is not an access level; use read-only, operate or full"
-                ))
-            })?,
-        };
+        let access = parse_access(get("PROXMOX_MCP_ACCESS").as_deref())?;
         let timeout = match get("PROXMOX_TIMEOUT") {
             None => 30,
             Some(v) => v
@@ -349,6 +336,59 @@ impl Config {
             task_wait,
             log,
         })
+    }
+}
+
+/// The settings as KEY → value: the config file first, then the environment, then flags.
+fn gather(
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &[(&'static str, String)],
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    let flag_value = |var: &str| {
+        flags
+            .iter()
+            .rev()
+            .find(|(v, _)| *v == var)
+            .map(|(_, x)| x.clone())
+    };
+    let config_file = flag_value("PROXMOX_CONFIG").or_else(|| env("PROXMOX_CONFIG"));
+    if let Some(path) = config_file.filter(|p| !p.is_empty()) {
+        values.extend(read_config_file(Path::new(&path))?);
+    }
+    for setting in SETTINGS {
+        if setting.secret {
+            // A secret set here replaces both forms (X and X_FILE) from the config file.
+            let file_var = format!("{}_FILE", setting.var);
+            let (direct, file) = (env(setting.var), env(&file_var));
+            if direct.is_some() || file.is_some() {
+                values.remove(setting.var);
+                values.remove(&file_var);
+            }
+            if let Some(v) = file {
+                values.insert(file_var, v);
+            }
+            if let Some(v) = direct {
+                values.insert(setting.var.to_string(), v);
+            }
+        } else if let Some(v) = env(setting.var) {
+            values.insert(setting.var.to_string(), v);
+        }
+    }
+    for (var, value) in flags {
+        values.insert(var.to_string(), value.clone());
+    }
+    Ok(values)
+}
+
+fn parse_access(value: Option<&str>) -> Result<Access, Error> {
+    match value {
+        None => Ok(Access::ReadOnly),
+        Some(v) => Access::parse(v).ok_or_else(|| {
+            Error::Config(format!(
+                "PROXMOX_MCP_ACCESS={v} is not an access level; use read-only, operate or full"
+            ))
+        }),
     }
 }
 
@@ -683,6 +723,14 @@ mod tests {
     fn trust_selection() {
         let c = resolve(&with(&[("PROXMOX_VERIFY_SSL", "false")])).unwrap();
         assert_eq!(c.trust, Trust::Insecure);
+        // A pin wins over "do not verify".
+        let pin = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+        let c = resolve(&with(&[
+            ("PROXMOX_VERIFY_SSL", "false"),
+            ("PROXMOX_FINGERPRINT", pin),
+        ]))
+        .unwrap();
+        assert!(matches!(c.trust, Trust::Pinned(_)));
         let fp = "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89";
         let c = resolve(&with(&[("PROXMOX_FINGERPRINT", fp)])).unwrap();
         assert!(matches!(c.trust, Trust::Pinned(ref f) if f.len() == 1));
@@ -753,6 +801,17 @@ mod tests {
             std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
             assert!(Config::resolve_with(&env, &[], Path::new("/nonexistent")).is_ok());
         }
+        // A secret file named in the environment wins over the secret in the config file.
+        std::fs::write(&cfg, "PROXMOX_HOST=pve1\nPROXMOX_USER=root@pam\nPROXMOX_TOKEN_NAME=t\nPROXMOX_TOKEN_VALUE=from-config\n").unwrap();
+        let env2 = |k: &str| match k {
+            "PROXMOX_CONFIG" => Some(cfg.display().to_string()),
+            "PROXMOX_TOKEN_VALUE_FILE" => Some(secret_file.display().to_string()),
+            _ => None,
+        };
+        let c = Config::resolve_with(&env2, &[], Path::new("/nonexistent")).unwrap();
+        assert!(
+            matches!(c.auth, Auth::Token { ref value, .. } if value.expose() == "s3cr3t-from-file")
+        );
         std::fs::write(&cfg, "PROXMOX_HSOT=pve1\n").unwrap();
         let err = Config::resolve_with(&env, &[], Path::new("/nonexistent"))
             .unwrap_err()

@@ -18,6 +18,8 @@ use crate::tls::{self, Trust};
 const MAX_BODY: u64 = 16 * 1024 * 1024;
 /// A ticket is valid 2 hours; it is renewed once it is older than this (as PVE's own client does).
 const TICKET_RENEW_AFTER: Duration = Duration::from_secs(3600);
+/// PVE's ticket lifetime.
+const TICKET_LIFETIME: Duration = Duration::from_secs(2 * 3600);
 
 /// An HTTP method of the PVE API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +93,35 @@ pub struct Reply {
 struct Session {
     ticket: Secret,
     csrf: Secret,
-    created: Instant,
+    /// When PVE issued the ticket (wall clock, so a suspended laptop still sees it age).
+    issued: SystemTime,
+}
+
+impl Session {
+    fn age(&self) -> Duration {
+        SystemTime::now()
+            .duration_since(self.issued)
+            .unwrap_or_default()
+    }
+}
+
+/// When PVE issued `ticket` (`PVE:user@realm:HEXTIME::signature`), if that is plausible for this
+/// machine's clock; otherwise now.
+fn ticket_issued(ticket: &str) -> SystemTime {
+    let now = SystemTime::now();
+    let stamp = ticket
+        .split(':')
+        .nth(2)
+        .and_then(|h| u64::from_str_radix(h, 16).ok());
+    match stamp.map(|t| UNIX_EPOCH + Duration::from_secs(t)) {
+        Some(t)
+            if t <= now + Duration::from_secs(300)
+                && now.duration_since(t).unwrap_or_default() < TICKET_LIFETIME =>
+        {
+            t
+        }
+        _ => now,
+    }
 }
 
 /// A connection to one PVE cluster.
@@ -132,8 +162,9 @@ impl Pve {
             );
         }
         if config.trust == Trust::Insecure {
-            crate::warn!(
-                "PROXMOX_VERIFY_SSL=false: the PVE certificate is not checked, so anyone on the network path can read the credentials; pin it instead with PROXMOX_FINGERPRINT (run `proxmox-mcp-server check` to see it)"
+            // Always shown, whatever PROXMOX_MCP_LOG says.
+            eprintln!(
+                "proxmox-mcp-server: warning: PROXMOX_VERIFY_SSL=false: the PVE certificate is not checked, so anyone on the network path can read the credentials; pin it instead with PROXMOX_FINGERPRINT (run `proxmox-mcp-server check` to see it)"
             );
         }
         Ok(Pve {
@@ -175,7 +206,12 @@ impl Pve {
         match self.call_once(method, path, params) {
             // A ticket may have expired or been revoked: log in again once, then retry.
             // PVE refuses an unauthenticated request before running it, so a retry cannot repeat a write.
-            Err(Error::Api { status: 401, .. }) if matches!(self.auth, Auth::Password { .. }) => {
+            // A failed login is not retried: that would only double the failed attempts.
+            Err(Error::Api {
+                status: 401,
+                path: failed,
+                ..
+            }) if matches!(self.auth, Auth::Password { .. }) && failed != "/access/ticket" => {
                 crate::info!("PVE answered 401; logging in again");
                 self.lock_session().take();
                 self.call_once(method, path, params)
@@ -207,14 +243,12 @@ impl Pve {
             )]),
             Auth::Password { password } => {
                 let mut session = self.lock_session();
-                let fresh = session
-                    .as_ref()
-                    .is_some_and(|s| s.created.elapsed() < TICKET_RENEW_AFTER);
-                if !fresh {
-                    // Renew with the current ticket while it is valid; otherwise log in with the password.
+                let age = session.as_ref().map(Session::age);
+                if age.is_none_or(|a| a >= TICKET_RENEW_AFTER) {
+                    // Renew with the ticket while it is still valid; otherwise log in with the password.
                     let renewed = match session.as_ref() {
-                        Some(old) => self.login(&old.ticket).ok(),
-                        None => None,
+                        Some(old) if old.age() < TICKET_LIFETIME => self.login(&old.ticket).ok(),
+                        _ => None,
                     };
                     *session = Some(match renewed {
                         Some(s) => s,
@@ -275,9 +309,9 @@ impl Pve {
             (Some(ticket), Some(csrf)) => {
                 crate::info!("logged in to {} as {}", self.host.base_url(), self.user);
                 Ok(Session {
+                    issued: ticket_issued(&ticket),
                     ticket: Secret::new(ticket),
                     csrf: Secret::new(csrf),
-                    created: Instant::now(),
                 })
             }
             _ => Err(Error::Transport {

@@ -765,7 +765,7 @@ pub static TOOLS: &[Tool] = &[
     Tool {
         name: "list_storage",
         title: "List storage",
-        description: "Lists storages (cluster-wide per node, or on one node) sorted by name: storage, node, type, content types, shared, enabled/active, total/used/available bytes.",
+        description: "Lists storages sorted by name: cluster-wide one entry per node with status (available or not), or on one node with enabled/active; plus storage, node, type, content types, shared, total/used/available bytes.",
         privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage} (others are not listed)",
         effect: Effect::Read,
         area: Area::Storage,
@@ -974,28 +974,24 @@ fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 
 fn list_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let items = match args.str("node") {
-        Some(node) => {
-            let mut list = ctx.pve.get(&path(&[&"nodes", &node, &"storage"]), &[])?;
-            for s in list.as_array_mut().into_iter().flatten() {
-                s["node"] = json!(node);
-            }
-            trimmed(
-                list,
-                &[
-                    "storage",
-                    "node",
-                    "type",
-                    "content",
-                    "shared",
-                    "enabled",
-                    "active",
-                    "total",
-                    "used",
-                    "avail",
-                    "used_fraction",
-                ],
-            )
-        }
+        Some(node) => node_list(
+            ctx,
+            node,
+            "storage",
+            &[
+                "storage",
+                "node",
+                "type",
+                "content",
+                "shared",
+                "enabled",
+                "active",
+                "total",
+                "used",
+                "avail",
+                "used_fraction",
+            ],
+        )?,
         None => {
             let all = ctx
                 .pve
@@ -1094,9 +1090,9 @@ fn get_task_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn get_cluster_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
-    let mut items = match ctx.pve.get("/cluster/status", &[])? {
-        Value::Array(a) => a,
-        other => vec![other],
+    let mut items: Vec<Value> = match ctx.pve.get("/cluster/status", &[])? {
+        Value::Array(a) => a.into_iter().filter(Value::is_object).collect(),
+        _ => Vec::new(),
     };
     items.sort_by(|a, b| {
         (text(a, "type") != "cluster")
@@ -1165,19 +1161,22 @@ fn guest_path(ctx: &Ctx, args: &Args, kind: Guest) -> Result<String, Error> {
     Ok(path(&[&"nodes", &node, &kind.api(), &vmid]))
 }
 
+/// `GET /nodes/{node}/{what}` as a list of objects cut to `fields`, each marked with its node.
+fn node_list(ctx: &Ctx, node: &str, what: &str, fields: &[&str]) -> Result<Vec<Value>, Error> {
+    let mut list = trimmed(ctx.pve.get(&path(&[&"nodes", &node, &what]), &[])?, fields);
+    for item in list.iter_mut().filter_map(Value::as_object_mut) {
+        item.insert("node".into(), json!(node));
+    }
+    Ok(list)
+}
+
 fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     const FIELDS: &[&str] = &[
         "vmid", "name", "node", "status", "cpu", "maxcpu", "cpus", "mem", "maxmem", "disk",
         "maxdisk", "uptime", "template", "tags", "lock", "hastate", "pool",
     ];
     let items = match args.str("node") {
-        Some(node) => {
-            let mut list = ctx.pve.get(&path(&[&"nodes", &node, &kind.api()]), &[])?;
-            for g in list.as_array_mut().into_iter().flatten() {
-                g["node"] = json!(node);
-            }
-            trimmed(list, FIELDS)
-        }
+        Some(node) => node_list(ctx, node, kind.api(), FIELDS)?,
         None => {
             let all = ctx
                 .pve
@@ -1439,8 +1438,9 @@ fn trimmed(list: Value, fields: &[&str]) -> Vec<Value> {
                 m.retain(|k, _| fields.contains(&k.as_str()));
                 Value::Object(m)
             }
-            other => other,
+            _ => Value::Null,
         })
+        .filter(Value::is_object)
         .collect()
 }
 
@@ -1516,7 +1516,12 @@ pub fn cap(mut out: Map<String, Value>) -> Map<String, Value> {
                 .count();
             let dropped = items.len() - keep;
             items.truncate(keep);
-            format!("output cut to 64 KiB: {dropped} more items left out; use limit/offset or a node filter to see them")
+            // Say how far this page really goes, so paging by offset + limit misses nothing.
+            let offset = out.get("offset").and_then(Value::as_u64).unwrap_or(0);
+            if out.contains_key("limit") {
+                out.insert("limit".into(), json!(keep));
+            }
+            format!("output cut to 64 KiB after {keep} items ({dropped} more left out); call again with offset {}, or narrow the query", offset + keep as u64)
         }
         Some(Value::Object(fields)) => {
             let mut dropped = Vec::new();
@@ -1539,9 +1544,17 @@ pub fn cap(mut out: Map<String, Value>) -> Map<String, Value> {
             )
         }
         Some(Value::String(s)) => {
+            // Escaping can make the JSON longer than the text: cut until the JSON fits.
             let mut end = budget.min(s.len());
-            while !s.is_char_boundary(end) {
-                end -= 1;
+            loop {
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let len = Value::String(s[..end].to_string()).to_string().len();
+                if len <= budget || end == 0 {
+                    break;
+                }
+                end = (end * budget / len).min(end - 1);
             }
             s.truncate(end);
             "output cut to 64 KiB".to_string()
@@ -1712,12 +1725,28 @@ mod tests {
         let mut m = Map::new();
         m.insert("data".into(), Value::Array(items));
         m.insert("total".into(), json!(5000));
+        m.insert("limit".into(), json!(5000));
+        m.insert("offset".into(), json!(0));
         let out = cap(m);
         let text = serde_json::to_string(&out).unwrap();
         assert!(text.len() <= MAX_RESULT, "{}", text.len());
         assert_eq!(out["truncated"], json!(true));
         assert_eq!(out["total"], json!(5000));
-        assert!(out["hint"].as_str().unwrap().contains("use limit/offset"));
+        let kept = out["data"].as_array().unwrap().len();
+        assert_eq!(
+            out["limit"],
+            json!(kept),
+            "limit says how far the page goes"
+        );
+        let hint = out["hint"].as_str().unwrap();
+        assert!(
+            hint.contains(&format!("call again with offset {kept}")),
+            "{hint}"
+        );
+        // A string whose escaping doubles its length still fits.
+        let mut quoted = Map::new();
+        quoted.insert("data".into(), json!("\"".repeat(60_000)));
+        assert!(serde_json::to_string(&cap(quoted)).unwrap().len() <= MAX_RESULT);
         let mut obj = Map::new();
         obj.insert(
             "data".into(),

@@ -679,7 +679,13 @@ fn big_lists_are_cut_to_64_kib() {
         let out = ok(&r);
         assert_eq!(out["truncated"], true);
         assert_eq!(out["total"], 3000);
-        assert!(out["hint"].as_str().unwrap().contains("use limit/offset"));
+        let kept = out["data"].as_array().unwrap().len();
+        assert!(kept > 100 && kept < 1000, "{kept}");
+        assert_eq!(out["limit"], kept);
+        assert!(out["hint"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("call again with offset {kept}")));
         assert_eq!(out["data"][0]["vmid"], 1000);
     });
 }
@@ -778,5 +784,88 @@ fn unreachable_pve_is_a_clear_error() {
     assert_eq!(
         text,
         format!("GET /nodes: cannot connect to 127.0.0.1:{port}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node")
+    );
+}
+
+#[test]
+fn wrong_password_is_one_login_attempt() {
+    let mut fake = FakePve::new();
+    fake.answer("POST", "/access/ticket", 401, Value::Null, None);
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_TOKEN_NAME", ""),
+            ("PROXMOX_TOKEN_VALUE", ""),
+            ("PROXMOX_PASSWORD", "wrong-password"),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let text = error_text(&c.call("list_nodes", json!({}))).to_string();
+    assert!(
+        text.starts_with(
+            "POST /access/ticket: login as root@pam failed (PVE refused the credentials"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-password"));
+    assert_eq!(
+        fake.lines().len(),
+        1,
+        "PVE delays each failed login by 3 s: one attempt only"
+    );
+}
+
+#[test]
+fn an_hour_old_ticket_is_renewed_with_itself() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let old = format!("PVE:root@pam:{:08X}::b2xk", now - 5400);
+    let new = format!("PVE:root@pam:{:08X}::bmV3", now - 5);
+    let mut fake = FakePve::new();
+    fake.ok_times(
+        "POST",
+        "/access/ticket",
+        json!({"ticket": old, "CSRFPreventionToken": "a:b", "username": "root@pam"}),
+        1,
+    );
+    fake.ok(
+        "POST",
+        "/access/ticket",
+        json!({"ticket": new, "CSRFPreventionToken": "c:d", "username": "root@pam"}),
+    );
+    fake.ok("GET", "/nodes", json!([]));
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_TOKEN_NAME", ""),
+            ("PROXMOX_TOKEN_VALUE", ""),
+            ("PROXMOX_PASSWORD", "pw"),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    ok(&c.call("list_nodes", json!({})));
+    ok(&c.call("list_nodes", json!({})));
+    let seen = fake.requests();
+    let lines: Vec<String> = seen.iter().map(|s| s.line()).collect();
+    let escaped = |t: &str| t.replace(':', "%3A").replace('@', "%40");
+    assert_eq!(
+        lines,
+        [
+            "POST /access/ticket username=root%40pam&password=pw".to_string(),
+            "GET /nodes".to_string(),
+            format!(
+                "POST /access/ticket username=root%40pam&password={}",
+                escaped(&old)
+            ),
+            "GET /nodes".to_string(),
+        ]
+    );
+    assert_eq!(
+        seen[3].headers["cookie"],
+        format!("PVEAuthCookie={}", escaped(&new))
     );
 }
