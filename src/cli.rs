@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::config::{Auth, Config, SETTINGS};
 use crate::error::Error;
 use crate::mcp::{self, Server};
+use crate::policy::Policy;
 use crate::pve::Pve;
 use crate::tls::Trust;
 use crate::tools::{self, Ctx};
@@ -190,8 +191,8 @@ pub fn main() -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
     if let Command::Tools { json } = cli.command {
         // Listing tools needs no connection, so no host or credentials either.
-        return match Config::resolve_access(&env, &cli.flags) {
-            Ok(access) => list_tools(access, json),
+        return match Config::resolve_selection(&env, &cli.flags) {
+            Ok(policy) => list_tools(&policy, json),
             Err(e) => config_error(&e),
         };
     }
@@ -204,10 +205,14 @@ pub fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => return config_error(&e),
     };
+    let policy = match Policy::new(&config) {
+        Ok(p) => p,
+        Err(e) => return config_error(&e),
+    };
     match cli.command {
-        Command::Serve => serve(&config, &pve),
+        Command::Serve => serve(&config, &pve, &policy),
         Command::Check { json } => check(&config, &pve, json),
-        Command::Call { tool, args } => call(&config, &pve, &tool, &args),
+        Command::Call { tool, args } => call(&config, &pve, &policy, &tool, &args),
         _ => ExitCode::SUCCESS,
     }
 }
@@ -227,7 +232,7 @@ fn print(text: &str) -> ExitCode {
     }
 }
 
-fn serve(config: &Config, pve: &Pve) -> ExitCode {
+fn serve(config: &Config, pve: &Pve, policy: &Policy) -> ExitCode {
     crate::info!(
         "serving MCP on stdio for {} as {} ({}), access {}",
         pve.host().base_url(),
@@ -246,7 +251,7 @@ fn serve(config: &Config, pve: &Pve) -> ExitCode {
             Err(e) => crate::warn!("{e}"),
         }
     }
-    let mut server = Server::new(pve, config.access, config.task_wait);
+    let mut server = Server::new(pve, policy, config.task_wait);
     let stdin = BufReader::with_capacity(64 * 1024, io::stdin());
     match mcp::serve(&mut server, stdin, io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -265,8 +270,8 @@ fn auth_name(auth: &Auth) -> &'static str {
     }
 }
 
-fn list_tools(access: crate::config::Access, json_out: bool) -> ExitCode {
-    let active: Vec<_> = tools::active(access).collect();
+fn list_tools(policy: &Policy, json_out: bool) -> ExitCode {
+    let active: Vec<_> = policy.active().collect();
     if json_out {
         let list: Vec<Value> = active
             .iter()
@@ -286,7 +291,13 @@ fn list_tools(access: crate::config::Access, json_out: bool) -> ExitCode {
     print(&out)
 }
 
-fn call(config: &Config, pve: &Pve, name: &str, args: &Map<String, Value>) -> ExitCode {
+fn call(
+    config: &Config,
+    pve: &Pve,
+    policy: &Policy,
+    name: &str,
+    args: &Map<String, Value>,
+) -> ExitCode {
     let Some(tool) = tools::find(name) else {
         eprintln!(
             "proxmox-mcp-server: unknown tool '{name}'; `proxmox-mcp-server tools` lists them"
@@ -298,7 +309,7 @@ fn call(config: &Config, pve: &Pve, name: &str, args: &Map<String, Value>) -> Ex
         task_wait: config.task_wait,
         waiter: &tools::Sleep,
     };
-    match tools::run(&ctx, config.access, tool, args) {
+    match tools::run(&ctx, policy, tool, args) {
         Ok(content) => print(&format!("{}\n", Value::Object(content))),
         Err(e) => {
             eprintln!("{e}");

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::log::Level;
+use crate::policy::{self, Policy, Protect};
 use crate::tls::{Fingerprint, Trust};
 
 /// One setting: its environment variable, its flag (if any) and what it means (for `--help` and the README).
@@ -30,6 +31,10 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_CA_FILE", flag: Some("ca-file"), secret: false, help: "PEM file of the CA to trust, e.g. the cluster's pve-root-ca.pem" },
     Setting { var: "PROXMOX_FINGERPRINT", flag: Some("fingerprint"), secret: false, help: "SHA-256 fingerprint(s) of the node certificate (AB:CD:..., comma list); only a matching certificate is accepted" },
     Setting { var: "PROXMOX_MCP_ACCESS", flag: Some("access"), secret: false, help: "read-only (default), operate or full" },
+    Setting { var: "PROXMOX_MCP_TOOLS", flag: Some("tools"), secret: false, help: "only these tools or groups (read, operate, destroy, nodes, vms, containers, snapshots, storage, tasks, cluster), comma-separated" },
+    Setting { var: "PROXMOX_MCP_DENY_TOOLS", flag: Some("deny-tools"), secret: false, help: "never these tools or groups, comma-separated (applied after PROXMOX_MCP_TOOLS)" },
+    Setting { var: "PROXMOX_MCP_PROTECTED", flag: Some("protected"), secret: false, help: "guests no tool may change: VMIDs, ranges like 100-199, tag:NAME, comma-separated" },
+    Setting { var: "PROXMOX_MCP_AUDIT_LOG", flag: Some("audit-log"), secret: false, help: "append one JSON line per operate/destroy call to this file" },
     Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
     Setting { var: "PROXMOX_TASK_WAIT", flag: Some("task-wait"), secret: false, help: "default seconds a tool waits for the PVE task it started (default 120)" },
     Setting { var: "PROXMOX_CONFIG", flag: Some("config"), secret: false, help: "file of KEY=value lines with these names, read first; must be 0600 when it holds a secret" },
@@ -117,6 +122,12 @@ pub struct Config {
     pub timeout: Duration,
     pub task_wait: u64,
     pub log: Level,
+    /// PROXMOX_MCP_TOOLS: tool and group names (empty = all).
+    pub tools: Vec<String>,
+    /// PROXMOX_MCP_DENY_TOOLS.
+    pub deny_tools: Vec<String>,
+    pub protected: Vec<Protect>,
+    pub audit_log: Option<PathBuf>,
 }
 
 /// The CA that a PVE node's own certificate is signed by, present on every cluster node.
@@ -141,18 +152,18 @@ impl Config {
         Config::from_values(&gather(env, flags)?, host_ca)
     }
 
-    /// Only the access level (and log level), for commands that never contact PVE.
-    pub fn resolve_access(
+    /// Only which tools are on (access level and selection), for commands that never contact PVE.
+    pub fn resolve_selection(
         env: &dyn Fn(&str) -> Option<String>,
         flags: &[(&'static str, String)],
-    ) -> Result<Access, Error> {
+    ) -> Result<Policy, Error> {
         let values = gather(env, flags)?;
-        parse_access(
-            values
-                .get("PROXMOX_MCP_ACCESS")
-                .map(|v| v.trim())
-                .filter(|v| !v.is_empty()),
-        )
+        let (access, allow, deny) = selection(&values)?;
+        Ok(Policy {
+            allow,
+            deny,
+            ..Policy::with_access(access)
+        })
     }
 
     fn from_values(values: &BTreeMap<String, String>, host_ca: &Path) -> Result<Config, Error> {
@@ -301,7 +312,15 @@ impl Config {
             }
         };
 
-        let access = parse_access(get("PROXMOX_MCP_ACCESS").as_deref())?;
+        let (access, tools, deny_tools) = selection(values)?;
+        let protected = list(values, "PROXMOX_MCP_PROTECTED")
+            .iter()
+            .map(|item| {
+                Protect::parse(item)
+                    .map_err(|e| Error::Config(format!("PROXMOX_MCP_PROTECTED: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let audit_log = get("PROXMOX_MCP_AUDIT_LOG").map(PathBuf::from);
         let timeout = match get("PROXMOX_TIMEOUT") {
             None => 30,
             Some(v) => v
@@ -335,6 +354,10 @@ impl Config {
             timeout: Duration::from_secs(timeout),
             task_wait,
             log,
+            tools,
+            deny_tools,
+            protected,
+            audit_log,
         })
     }
 }
@@ -379,6 +402,35 @@ fn gather(
         values.insert(var.to_string(), value.clone());
     }
     Ok(values)
+}
+
+fn value<'v>(values: &'v BTreeMap<String, String>, var: &str) -> Option<&'v str> {
+    values.get(var).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// A comma-separated list, without empty items.
+fn list(values: &BTreeMap<String, String>, var: &str) -> Vec<String> {
+    value(values, var)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The access level and the tool selection.
+fn selection(
+    values: &BTreeMap<String, String>,
+) -> Result<(Access, Vec<String>, Vec<String>), Error> {
+    let access = parse_access(value(values, "PROXMOX_MCP_ACCESS"))?;
+    let allow = list(values, "PROXMOX_MCP_TOOLS");
+    policy::check_names("PROXMOX_MCP_TOOLS", &allow)?;
+    let deny = list(values, "PROXMOX_MCP_DENY_TOOLS");
+    policy::check_names("PROXMOX_MCP_DENY_TOOLS", &deny)?;
+    Ok((access, allow, deny))
 }
 
 fn parse_access(value: Option<&str>) -> Result<Access, Error> {

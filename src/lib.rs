@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod mcp;
+pub mod policy;
 pub mod pve;
 pub mod tls;
 pub mod tools;

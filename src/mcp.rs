@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
-use crate::config::Access;
 use crate::error::Error;
+use crate::policy::Policy;
 use crate::pve::Pve;
 use crate::tools::{self, Ctx, Effect, Tool};
 
@@ -37,7 +37,7 @@ const UNSUPPORTED_VERSION: i64 = -32022;
 /// The protocol state of one stdio session.
 pub struct Server<'a> {
     pve: &'a Pve,
-    access: Access,
+    policy: &'a Policy,
     task_wait: u64,
     /// The version agreed by `initialize`, once it happened.
     negotiated: Option<&'static str>,
@@ -299,10 +299,10 @@ impl Version {
 }
 
 impl<'a> Server<'a> {
-    pub fn new(pve: &'a Pve, access: Access, task_wait: u64) -> Server<'a> {
+    pub fn new(pve: &'a Pve, policy: &'a Policy, task_wait: u64) -> Server<'a> {
         Server {
             pve,
-            access,
+            policy,
             task_wait,
             negotiated: None,
         }
@@ -495,9 +495,8 @@ impl<'a> Server<'a> {
                         "invalid cursor: tools/list has a single page",
                     );
                 }
-                let tools: Vec<Value> = tools::active(self.access)
-                    .map(|t| describe(t, version))
-                    .collect();
+                let tools: Vec<Value> =
+                    self.policy.active().map(|t| describe(t, version)).collect();
                 let mut r = json!({ "tools": tools });
                 if modern {
                     r["ttlMs"] = json!(3_600_000);
@@ -561,7 +560,7 @@ impl<'a> Server<'a> {
             "Tools for one Proxmox VE cluster, at access level {}. Arguments use PVE's names (node, vmid, snapname, storage, upid); \
              where a vmid is given the node is optional. Lists are sorted and paged (limit, offset, total). Tools that start a PVE \
              task wait for it and report its exit status; dry_run: true shows the request without sending it.",
-            self.access.name()
+            self.policy.access.name()
         )
     }
 
@@ -601,7 +600,7 @@ impl<'a> Server<'a> {
             task_wait: self.task_wait,
             waiter: &waiting,
         };
-        match tools::run(&ctx, self.access, tool, args) {
+        match tools::run(&ctx, self.policy, tool, args) {
             Err(Error::Cancelled) => Ok(None),
             outcome => Ok(Some(call_result(outcome, version.at_least("2025-06-18")))),
         }
@@ -652,13 +651,22 @@ fn describe(tool: &Tool, version: Version) -> Value {
         t["title"] = json!(tool.title);
         t["outputSchema"] = tool.output_schema();
     }
+    if tool.effect == Effect::Destroy {
+        // A hint for hosts that confirm calls: this one can lose data.
+        t["_meta"] = json!({"proxmox-mcp-server/confirm": "this tool can lose data: ask the user before calling it"});
+    }
     t
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::config::{Access, Config};
+
+    /// A policy of just an access level, alive for the whole test run.
+    fn policy(access: Access) -> &'static Policy {
+        Box::leak(Box::new(Policy::with_access(access)))
+    }
 
     fn pve() -> Pve {
         // Never contacted: these tests stop before any tool reaches PVE.
@@ -675,7 +683,7 @@ mod tests {
     /// Feeds `input` lines to a fresh server; compares each answer with `expected` (exact JSON).
     fn check(input: &[&str], expected: &[&str]) {
         let pve = pve();
-        let mut server = Server::new(&pve, Access::ReadOnly, 120);
+        let mut server = Server::new(&pve, policy(Access::ReadOnly), 120);
         let mut got = Vec::new();
         for line in input {
             if let Some(reply) = server.handle_line(line.as_bytes()) {
@@ -693,7 +701,7 @@ mod tests {
 
     fn init_reply(version: &str) -> String {
         let pve = pve();
-        let server = Server::new(&pve, Access::ReadOnly, 120);
+        let server = Server::new(&pve, policy(Access::ReadOnly), 120);
         response(
             json!(0),
             json!({"protocolVersion": version, "capabilities": {"tools": {"listChanged": false}}, "serverInfo": server_info(), "instructions": server.instructions()}),
@@ -812,7 +820,7 @@ mod tests {
     fn batches_only_in_2025_03_26() {
         let init = INIT.replace("2025-11-25", "2025-03-26");
         let pve = pve();
-        let mut server = Server::new(&pve, Access::ReadOnly, 120);
+        let mut server = Server::new(&pve, policy(Access::ReadOnly), 120);
         server.handle_line(init.as_bytes());
         let reply = server.handle_line(
             br#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-03-26"}}]"#,
@@ -835,7 +843,7 @@ mod tests {
     #[test]
     fn modern_era() {
         let pve = pve();
-        let mut server = Server::new(&pve, Access::ReadOnly, 120);
+        let mut server = Server::new(&pve, policy(Access::ReadOnly), 120);
         let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;
         let discover = server
             .handle_line(
@@ -891,7 +899,7 @@ mod tests {
     fn tools_list_follows_version_and_access() {
         let pve = pve();
         let names = |access: Access| -> Vec<String> {
-            let mut server = Server::new(&pve, access, 120);
+            let mut server = Server::new(&pve, policy(access), 120);
             server.handle_line(INIT.as_bytes());
             let list = server
                 .handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
@@ -916,7 +924,7 @@ mod tests {
         assert_eq!(full.len(), 23);
         assert!(full.contains(&"delete_vm_snapshot".to_string()));
 
-        let mut server = Server::new(&pve, Access::Full, 120);
+        let mut server = Server::new(&pve, policy(Access::Full), 120);
         server.handle_line(INIT.replace("2025-11-25", "2024-11-05").as_bytes());
         let list = server
             .handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
@@ -939,7 +947,7 @@ mod tests {
     #[test]
     fn access_level_refusal_is_a_tool_error() {
         let pve = pve();
-        let mut server = Server::new(&pve, Access::Operate, 120);
+        let mut server = Server::new(&pve, policy(Access::Operate), 120);
         server.handle_line(INIT.as_bytes());
         let reply = server
             .handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_vm_snapshot","arguments":{"vmid":100,"snapname":"a"}}}"#)

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Access;
 use crate::error::Error;
+use crate::policy::Policy;
 use crate::pve::{self, as_u64, bool01, path, Method, Params, Pve, Upid};
 
 /// A result's `structuredContent`: `{"data": …}` plus tool-specific keys.
@@ -47,6 +48,17 @@ impl Effect {
         }
     }
 }
+
+/// The names of the areas, as groups in `PROXMOX_MCP_TOOLS`.
+pub const AREAS: &[&str] = &[
+    "nodes",
+    "vms",
+    "containers",
+    "snapshots",
+    "storage",
+    "tasks",
+    "cluster",
+];
 
 /// The part of the cluster a tool is about (tool groups, `tools --json`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -395,33 +407,47 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
     }
 }
 
-/// Runs `tool` for `raw` arguments at `access`: the one path `tools/call` and the `call` command share.
+/// Runs `tool` for `raw` arguments under `policy`: the one path `tools/call` and the `call`
+/// command share. Calls that may change something are checked against protected guests and
+/// written to the audit log.
 pub fn run(
     ctx: &Ctx,
-    access: Access,
+    policy: &Policy,
     tool: &Tool,
     raw: &Map<String, Value>,
 ) -> Result<Content, Error> {
-    if tool.effect.needs() > access {
-        let what = match tool.effect {
-            Effect::Destroy => "can lose data",
-            _ => "changes the cluster",
-        };
-        let level = tool.effect.needs().name();
-        return Err(Error::Denied(format!(
-            "{} {what} and needs access level {level}, but this server runs with PROXMOX_MCP_ACCESS={}; \
-             to allow it, restart the server with PROXMOX_MCP_ACCESS={level} (or --access {level})",
-            tool.name,
-            access.name()
-        )));
-    }
+    policy.check(tool)?;
     let args = validate(tool, raw)?;
-    Ok(cap((tool.run)(ctx, &args)?))
+    if tool.effect == Effect::Read {
+        return (tool.run)(ctx, &args).map(cap);
+    }
+    let outcome = guard(ctx, policy, &args)
+        .and_then(|()| (tool.run)(ctx, &args))
+        .map(cap);
+    if let Some(audit) = &policy.audit {
+        audit.record(&ctx.pve.identity(), tool.name, &args.0, &outcome);
+    }
+    outcome
 }
 
-/// The tools listed and callable at `access`, in table order.
-pub fn active(access: Access) -> impl Iterator<Item = &'static Tool> {
-    TOOLS.iter().filter(move |t| t.effect.needs() <= access)
+/// Refuses a change to a guest `PROXMOX_MCP_PROTECTED` names (looking up its tags when needed).
+fn guard(ctx: &Ctx, policy: &Policy, args: &Args) -> Result<(), Error> {
+    let Some(vmid) = args.int("vmid").map(|v| v as u64) else {
+        return Ok(());
+    };
+    let mut why = policy.protection(vmid, "");
+    if why.is_none() && policy.protects_tags() {
+        let resources = ctx
+            .pve
+            .get("/cluster/resources", &[("type", "vm".into())])?;
+        let guest = resources
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
+        why = policy.protection(vmid, guest.map(|g| text(g, "tags")).unwrap_or_default());
+    }
+    why.map_or(Ok(()), |w| Err(Error::Denied(w)))
 }
 
 pub fn find(name: &str) -> Option<&'static Tool> {
@@ -955,6 +981,7 @@ fn list_vm_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let base = guest_path(ctx, args, Guest::Vm)?;
     let snapname = args.required_str("snapname");
+    refuse_if_pve_protected(ctx, &base, args.vmid())?;
     let list_path = format!("{base}/snapshot");
     // Check the snapshot exists first, so a typo is reported as such and not as a failed task.
     let snaps = real_snapshots(ctx.pve.get(&list_path, &[])?);
@@ -970,6 +997,19 @@ fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         params: Vec::new(),
     };
     task_call(ctx, args, write, || Ok(target))
+}
+
+/// Destroy tools refuse a guest with PVE's own `protection` flag: it is there to stop exactly this.
+fn refuse_if_pve_protected(ctx: &Ctx, base: &str, vmid: i64) -> Result<(), Error> {
+    let config_path = format!("{base}/config");
+    let config = ctx.pve.get(&config_path, &[])?;
+    if config.get("protection").and_then(as_u64) == Some(1) {
+        return Err(Error::Denied(format!(
+            "GET {config_path}: guest {vmid} has PVE's protection flag set (protection: 1), so this server will not delete anything of it; \
+             if this is intended, clear the flag in PVE first (Options > Protection)"
+        )));
+    }
+    Ok(())
 }
 
 fn list_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {

@@ -1,5 +1,7 @@
 //! The one integration test binary: the server driven against a mocked PVE API.
 
+mod fuzz;
+mod guards;
 mod repo;
 mod schema;
 mod session;

@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use proxmox_mcp_server::mcp::{serve, Server};
+use proxmox_mcp_server::policy::Policy;
 use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
@@ -63,7 +64,8 @@ fn with_session(fake: &FakePve, f: impl FnOnce(&mut Pipe)) {
     let (done_tx, done) = mpsc::channel();
     std::thread::scope(|s| {
         s.spawn(|| {
-            let mut server = Server::new(&pve, config.access, config.task_wait);
+            let policy = Policy::new(&config).unwrap();
+            let mut server = Server::new(&pve, &policy, config.task_wait);
             let result = serve(&mut server, BufReader::new(in_r), out_w);
             done_tx.send(result.is_ok()).unwrap();
         });

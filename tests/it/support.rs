@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use mockito::{Matcher, Mock, ServerGuard};
 use proxmox_mcp_server::config::Config;
 use proxmox_mcp_server::mcp::Server;
+use proxmox_mcp_server::policy::Policy;
 use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
@@ -233,8 +234,11 @@ pub struct Client<'a> {
 
 impl<'a> Client<'a> {
     pub fn new(pve: &'a Pve, config: &Config) -> Client<'a> {
+        // The policy lives as long as the test run (the server borrows it).
+        let policy: &'static Policy =
+            Box::leak(Box::new(Policy::new(config).expect("test policy")));
         let mut c = Client {
-            server: Server::new(pve, config.access, config.task_wait),
+            server: Server::new(pve, policy, config.task_wait),
             next_id: 1,
             tools: Vec::new(),
         };

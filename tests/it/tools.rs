@@ -314,6 +314,11 @@ fn delete_vm_snapshot_checks_it_exists() {
         "/nodes/pve1/qemu/100/snapshot",
         json!([{"name": "first", "snaptime": 1700000100}, {"name": "current"}]),
     );
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/config",
+        json!({"name": "web", "protection": 0}),
+    );
     fake.ok("DELETE", "/nodes/pve1/qemu/100/snapshot/first", json!(UPID));
     task(&mut fake, UPID_PATH, "OK");
     with_client(&fake, "full", |c| {

@@ -1,0 +1,294 @@
+//! What keeps a model from changing what it should not: tool selection, protected guests, PVE's
+//! protection flag, dry runs that send no write, and the audit log.
+
+use proxmox_mcp_server::config::Config;
+use proxmox_mcp_server::policy::Policy;
+use proxmox_mcp_server::pve::Pve;
+use serde_json::{json, Value};
+
+use crate::support::{config, error_text, ok, Client, FakePve};
+
+const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+
+fn resources() -> Value {
+    json!([
+        {"type": "qemu", "vmid": 100, "node": "pve1", "name": "web", "status": "running"},
+        {"type": "qemu", "vmid": 101, "node": "pve1", "name": "db", "status": "running", "tags": "Prod;db"},
+        {"type": "qemu", "vmid": 102, "node": "pve1", "name": "test", "status": "stopped"},
+        {"type": "lxc", "vmid": 200, "node": "pve1", "name": "dns", "status": "running"},
+    ])
+}
+
+fn client_for<'a>(pve: &'a Pve, config: &Config) -> Client<'a> {
+    Client::new(pve, config)
+}
+
+#[test]
+fn tool_selection_lists_and_refuses() {
+    let fake = FakePve::new();
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "full"),
+            ("PROXMOX_MCP_TOOLS", "vms,get_cluster_status"),
+            ("PROXMOX_MCP_DENY_TOOLS", "stop_vm,destroy"),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = client_for(&pve, &config);
+    let names: Vec<&str> = c
+        .tools
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "list_vms",
+            "get_vm_config",
+            "get_vm_status",
+            "start_vm",
+            "shutdown_vm",
+            "reboot_vm",
+            "get_cluster_status"
+        ]
+    );
+    assert_eq!(
+        error_text(&c.call("stop_vm", json!({"vmid": 100}))),
+        "stop_vm is switched off on this server (PROXMOX_MCP_DENY_TOOLS names stop_vm)"
+    );
+    assert_eq!(
+        error_text(&c.call("list_nodes", json!({}))),
+        "list_nodes is not among the tools this server offers (PROXMOX_MCP_TOOLS=vms,get_cluster_status); add it or its group (read, nodes) to use it"
+    );
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn unknown_tool_names_are_a_configuration_error() {
+    let fake = FakePve::new();
+    let env = |k: &str| match k {
+        "PROXMOX_HOST" => Some(fake.url()),
+        "PROXMOX_USER" => Some("root@pam".into()),
+        "PROXMOX_TOKEN_NAME" => Some("t".into()),
+        "PROXMOX_TOKEN_VALUE" => Some("v".into()),
+        "PROXMOX_MCP_DENY_TOOLS" => Some("delete_vm".into()),
+        _ => None,
+    };
+    let err = Config::resolve(&env, &[]).unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "configuration: PROXMOX_MCP_DENY_TOOLS: 'delete_vm' is neither a tool nor a group"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn protected_guests_cannot_be_changed() {
+    let mut fake = FakePve::new();
+    fake.ok("GET", "/cluster/resources", resources());
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/102/status/current",
+        json!({"status": "stopped"}),
+    );
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_PROTECTED", "100, 200-299, tag:prod"),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = client_for(&pve, &config);
+    let text = error_text(&c.call("start_vm", json!({"vmid": 100, "dry_run": true}))).to_string();
+    assert_eq!(text, "guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names VMID 100); no tool may change it. Change it in PVE itself, or remove it from PROXMOX_MCP_PROTECTED");
+    assert!(
+        error_text(&c.call("stop_container", json!({"vmid": 250, "node": "pve1"})))
+            .contains("names the range 200-299")
+    );
+    assert!(error_text(&c.call("shutdown_vm", json!({"vmid": 101}))).contains("names tag:prod"));
+    // Reading a protected guest is fine; an unprotected one can be changed.
+    let r = c.call("start_vm", json!({"vmid": 102, "dry_run": true}));
+    assert_eq!(
+        ok(&r)["request"]["path"],
+        "/nodes/pve1/qemu/102/status/start"
+    );
+    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+}
+
+#[test]
+fn pve_protection_flag_stops_destroy_tools() {
+    let mut fake = FakePve::new();
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/config",
+        json!({"name": "web", "protection": 1}),
+    );
+    let config = config(&fake, &[("PROXMOX_MCP_ACCESS", "full")]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = client_for(&pve, &config);
+    let text = error_text(&c.call(
+        "delete_vm_snapshot",
+        json!({"vmid": 100, "node": "pve1", "snapname": "first"}),
+    ))
+    .to_string();
+    assert!(text.starts_with("GET /nodes/pve1/qemu/100/config: guest 100 has PVE's protection flag set (protection: 1)"), "{text}");
+    assert!(fake.writes().is_empty());
+    let destroy = c
+        .tools
+        .iter()
+        .find(|t| t["name"] == "delete_vm_snapshot")
+        .unwrap();
+    assert_eq!(
+        destroy["_meta"]["proxmox-mcp-server/confirm"],
+        "this tool can lose data: ask the user before calling it"
+    );
+    assert!(c
+        .tools
+        .iter()
+        .filter(|t| t["name"] != "delete_vm_snapshot")
+        .all(|t| t.get("_meta").is_none()));
+}
+
+#[test]
+fn every_write_tools_dry_run_sends_no_write() {
+    let mut fake = FakePve::new();
+    fake.ok("GET", "/cluster/resources", resources());
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/status/current",
+        json!({"status": "running", "vmid": 100}),
+    );
+    fake.ok(
+        "GET",
+        "/nodes/pve1/lxc/200/status/current",
+        json!({"status": "running", "vmid": 200}),
+    );
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/snapshot",
+        json!([{"name": "first", "snaptime": 1}]),
+    );
+    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    let config = config(&fake, &[("PROXMOX_MCP_ACCESS", "full")]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = client_for(&pve, &config);
+    let writers: Vec<String> = c
+        .tools
+        .iter()
+        .filter(|t| t["annotations"]["readOnlyHint"] == false)
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(writers.len(), 8);
+    for name in writers {
+        let mut args =
+            json!({"vmid": if name.ends_with("_container") { 200 } else { 100 }, "dry_run": true});
+        if name.contains("snapshot") {
+            args["snapname"] = json!("first");
+        }
+        let r = c.call(&name, args);
+        let out = ok(&r);
+        assert_eq!(out["dry_run"], true, "{name}");
+        assert!(
+            out["data"].is_null() && out["target"].is_object(),
+            "{name}: {out}"
+        );
+        let method = out["request"]["method"].as_str().unwrap();
+        assert!(method == "POST" || method == "DELETE", "{name}");
+    }
+    assert!(
+        fake.writes().is_empty(),
+        "a dry run sent a write: {:?}",
+        fake.writes()
+    );
+}
+
+#[test]
+fn audit_log_has_a_line_per_change() {
+    let dir = std::env::temp_dir().join(format!("pmcp-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("audit.jsonl");
+    let mut fake = FakePve::new();
+    fake.ok("GET", "/nodes", json!([]));
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/status/current",
+        json!({"status": "stopped"}),
+    );
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.ok(
+        "GET",
+        "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status",
+        json!({"status": "stopped", "exitstatus": "OK", "starttime": 1}),
+    );
+    fake.fail(
+        "POST",
+        "/nodes/pve1/qemu/101/status/start",
+        500,
+        "VM is locked (backup)",
+    );
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap()),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = client_for(&pve, &config);
+    ok(&c.call("list_nodes", json!({})));
+    ok(&c.call(
+        "start_vm",
+        json!({"vmid": 100, "node": "pve1", "dry_run": true}),
+    ));
+    ok(&c.call("start_vm", json!({"vmid": 100, "node": "pve1"})));
+    error_text(&c.call("start_vm", json!({"vmid": 101, "node": "pve1"})));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "reads are not logged: {text}");
+    for l in &lines {
+        assert_eq!(l["tool"], "start_vm");
+        assert_eq!(l["user"], "root@pam!mcp");
+        assert!(l["time"].as_str().unwrap().ends_with('Z'));
+        assert!(!text.contains(crate::support::TOKEN));
+    }
+    assert_eq!(
+        (
+            &lines[0]["dry_run"],
+            &lines[0]["outcome"],
+            &lines[0]["upid"]
+        ),
+        (&json!(true), &json!("ok"), &Value::Null)
+    );
+    assert_eq!(
+        lines[0]["arguments"],
+        json!({"vmid": 100, "node": "pve1", "dry_run": true})
+    );
+    assert_eq!(
+        (
+            &lines[1]["dry_run"],
+            &lines[1]["outcome"],
+            &lines[1]["upid"]
+        ),
+        (&json!(false), &json!("ok"), &json!(UPID))
+    );
+    assert_eq!(
+        lines[2]["outcome"],
+        "error: POST /nodes/pve1/qemu/101/status/start: VM is locked (backup)"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // An audit log that cannot be written stops the server at start.
+    let bad = config_with_audit(&fake, "/nonexistent-dir/audit.jsonl");
+    let err = Policy::new(&bad).unwrap_err().to_string();
+    assert!(err.starts_with("configuration: PROXMOX_MCP_AUDIT_LOG=/nonexistent-dir/audit.jsonl: cannot open for appending"), "{err}");
+}
+
+fn config_with_audit(fake: &FakePve, path: &str) -> Config {
+    config(fake, &[("PROXMOX_MCP_AUDIT_LOG", path)])
+}
