@@ -26,7 +26,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_TOKEN_NAME", flag: Some("token-name"), secret: false, help: "API token id, the part after '!'" },
     Setting { var: "PROXMOX_TOKEN_VALUE", flag: None, secret: true, help: "API token secret (UUID)" },
     Setting { var: "PROXMOX_PASSWORD", flag: None, secret: true, help: "password login (ticket renewed automatically); a token wins when both are set" },
-    Setting { var: "PROXMOX_TOTP_SECRET", flag: None, secret: true, help: "base32 TOTP secret for two-factor password login (not supported yet: use an API token)" },
+    Setting { var: "PROXMOX_TOTP_SECRET", flag: None, secret: true, help: "base32 TOTP secret of a user with two-factor login (password login only); the server computes each code itself" },
     Setting { var: "PROXMOX_VERIFY_SSL", flag: None, secret: false, help: "false turns certificate checks off (warns at every start; prefer PROXMOX_FINGERPRINT); flag: --insecure" },
     Setting { var: "PROXMOX_CA_FILE", flag: Some("ca-file"), secret: false, help: "PEM file of the CA to trust, e.g. the cluster's pve-root-ca.pem" },
     Setting { var: "PROXMOX_FINGERPRINT", flag: Some("fingerprint"), secret: false, help: "SHA-256 fingerprint(s) of the node certificate (AB:CD:..., comma list); only a matching certificate is accepted" },
@@ -66,7 +66,11 @@ pub enum Auth {
     /// `Authorization: PVEAPIToken=USER@REALM!NAME=SECRET`.
     Token { name: String, value: Secret },
     /// `POST /access/ticket`, then a cookie and a CSRF header; renewed before it expires.
-    Password { password: Secret },
+    /// `totp` is the base32 TOTP secret of a user with two-factor login.
+    Password {
+        password: Secret,
+        totp: Option<Secret>,
+    },
 }
 
 /// Which tools are listed and callable.
@@ -245,12 +249,10 @@ impl Config {
                 ))
             }
             (_, _, Some(password)) => {
-                if totp.is_some() {
-                    return Err(Error::Config(
-                        "PROXMOX_TOTP_SECRET: two-factor password login is not supported yet; use an API token (PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_VALUE)".into(),
-                    ));
+                if let Some(secret) = &totp {
+                    crate::totp::decode_base32(secret.expose()).map_err(|e| Error::Config(format!("PROXMOX_TOTP_SECRET: {e}")))?;
                 }
-                Auth::Password { password }
+                Auth::Password { password, totp }
             }
             (None, None, None) => {
                 return Err(Error::Config(
@@ -758,7 +760,8 @@ mod tests {
         assert_eq!(
             c.auth,
             Auth::Password {
-                password: Secret("hunter2".into())
+                password: Secret("hunter2".into()),
+                totp: None
             }
         );
         assert!(

@@ -11,3 +11,4 @@ pub mod policy;
 pub mod pve;
 pub mod tls;
 pub mod tools;
+pub mod totp;

@@ -5,6 +5,7 @@
 //! so connections are kept alive. Password logins keep a ticket, renewed before it expires.
 
 use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -129,7 +130,9 @@ pub struct Pve {
     agent: ureq::Agent,
     seen: tls::Seen,
     trust: Trust,
-    host: Host,
+    /// The cluster's nodes as configured; `current` is the one that answered last.
+    hosts: Vec<Host>,
+    current: AtomicUsize,
     user: String,
     auth: Auth,
     session: Mutex<Option<Session>>,
@@ -139,7 +142,7 @@ pub struct Pve {
 impl fmt::Debug for Pve {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pve")
-            .field("host", &self.host)
+            .field("hosts", &self.hosts)
             .field("user", &self.user)
             .finish_non_exhaustive()
     }
@@ -148,12 +151,6 @@ impl fmt::Debug for Pve {
 impl Pve {
     /// Prepares the client (TLS roots, agent). Sends nothing yet.
     pub fn new(config: &Config) -> Result<Pve, Error> {
-        if config.hosts.len() > 1 {
-            crate::info!(
-                "several hosts given; using {} (failover comes in a later release)",
-                config.hosts[0].base_url()
-            );
-        }
         let (agent, seen) = tls::agent(&config.trust, config.timeout).map_err(Error::Config)?;
         for host in config.hosts.iter().filter(|h| h.scheme == "http") {
             crate::warn!(
@@ -171,7 +168,8 @@ impl Pve {
             agent,
             seen,
             trust: config.trust.clone(),
-            host: config.hosts[0].clone(),
+            hosts: config.hosts.clone(),
+            current: AtomicUsize::new(0),
             user: config.user.clone(),
             auth: config.auth.clone(),
             session: Mutex::new(None),
@@ -187,8 +185,13 @@ impl Pve {
         }
     }
 
+    /// The host that answered last (the first configured one before any call).
     pub fn host(&self) -> &Host {
-        &self.host
+        &self.hosts[self.current.load(Ordering::Relaxed) % self.hosts.len()]
+    }
+
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
     }
 
     /// GET, returning `data`.
@@ -241,7 +244,7 @@ impl Pve {
                 "Authorization",
                 format!("PVEAPIToken={}!{name}={}", self.user, value.expose()),
             )]),
-            Auth::Password { password } => {
+            Auth::Password { password, .. } => {
                 let mut session = self.lock_session();
                 let age = session.as_ref().map(Session::age);
                 if age.is_none_or(|a| a >= TICKET_RENEW_AFTER) {
@@ -270,44 +273,26 @@ impl Pve {
         }
     }
 
-    /// `POST /access/ticket`; `secret` is the password or a still valid ticket.
+    /// `POST /access/ticket`; `secret` is the password or a still valid ticket. Answers PVE's
+    /// two-factor challenge with a TOTP code when the user has one.
     fn login(&self, secret: &Secret) -> Result<Session, Error> {
-        let params: Params = vec![
-            ("username", self.user.clone()),
-            ("password", secret.expose().to_string()),
-        ];
-        let reply = match self.send(Method::Post, "/access/ticket", &params, &[]) {
-            Err(Error::Api {
-                method,
-                path,
-                status: 401,
-                ..
-            }) => {
-                return Err(Error::Api {
-                    method,
-                    path,
-                    status: 401,
-                    message: format!("login as {} failed", self.user),
-                })
-            }
-            other => other?,
+        let first = self.post_ticket(
+            vec![
+                ("username", self.user.clone()),
+                ("password", secret.expose().to_string()),
+            ],
+            "login",
+        )?;
+        let reply = if first.data.get("NeedTFA").and_then(as_u64).unwrap_or(0) == 1 {
+            self.answer_tfa(&first.data)?
+        } else {
+            first
         };
         let data = &reply.data;
-        if data.get("NeedTFA").and_then(as_u64).unwrap_or(0) == 1 {
-            return Err(Error::Api {
-                method: "POST",
-                path: "/access/ticket".into(),
-                status: 401,
-                message: format!(
-                    "{} has two-factor login enabled, which this server cannot answer yet; create an API token (pveum user token add {} mcp) and set PROXMOX_TOKEN_NAME/PROXMOX_TOKEN_VALUE",
-                    self.user, self.user
-                ),
-            });
-        }
         let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
         match (text("ticket"), text("CSRFPreventionToken")) {
             (Some(ticket), Some(csrf)) => {
-                crate::info!("logged in to {} as {}", self.host.base_url(), self.user);
+                crate::info!("logged in to {} as {}", self.host().base_url(), self.user);
                 Ok(Session {
                     issued: ticket_issued(&ticket),
                     ticket: Secret::new(ticket),
@@ -322,6 +307,68 @@ impl Pve {
         }
     }
 
+    /// `POST /access/ticket` with `params`; a 401 becomes a clear "`what` failed" error.
+    fn post_ticket(&self, params: Params, what: &str) -> Result<Reply, Error> {
+        match self.send(Method::Post, "/access/ticket", &params, &[]) {
+            Err(Error::Api {
+                method,
+                path,
+                status: 401,
+                ..
+            }) => Err(Error::Api {
+                method,
+                path,
+                status: 401,
+                message: format!("{what} as {} failed", self.user),
+            }),
+            other => other,
+        }
+    }
+
+    /// The second step of a two-factor login: the challenge ticket and `totp:CODE`.
+    fn answer_tfa(&self, challenge: &Value) -> Result<Reply, Error> {
+        let refuse = |message: String| Error::Api {
+            method: "POST",
+            path: "/access/ticket".into(),
+            status: 401,
+            message,
+        };
+        let Auth::Password {
+            totp: Some(secret), ..
+        } = &self.auth
+        else {
+            return Err(refuse(format!(
+                "{} has two-factor login enabled: set PROXMOX_TOTP_SECRET to the user's TOTP secret (base32), or use an API token (pveum user token add {} mcp)",
+                self.user, self.user
+            )));
+        };
+        let ticket = challenge
+            .get("ticket")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let key = crate::totp::decode_base32(secret.expose())
+            .map_err(|e| refuse(format!("PROXMOX_TOTP_SECRET: {e}")))?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let params: Params = vec![
+            ("username", self.user.clone()),
+            ("tfa-challenge", ticket),
+            ("password", format!("totp:{}", crate::totp::code(&key, now))),
+        ];
+        self.post_ticket(params, "two-factor login").map_err(|e| match e {
+            Error::Api { status: 401, .. } => refuse(format!(
+                "PVE refused the two-factor code for {}: check PROXMOX_TOTP_SECRET and that this machine's clock is right",
+                self.user
+            )),
+            other => other,
+        })
+    }
+
+    /// Sends a request to the current host; when that host cannot be reached (and the request
+    /// cannot have run there), the next host is tried, and the one that answers is kept.
     fn send(
         &self,
         method: Method,
@@ -329,8 +376,53 @@ impl Pve {
         params: &[(&'static str, String)],
         headers: &[(&'static str, String)],
     ) -> Result<Reply, Error> {
+        let first = self.current.load(Ordering::Relaxed);
+        let mut failed: Vec<String> = Vec::new();
+        for i in 0..self.hosts.len() {
+            let index = (first + i) % self.hosts.len();
+            let host = &self.hosts[index];
+            match self.send_to(host, method, path, params, headers) {
+                Ok(reply) => {
+                    if index != first % self.hosts.len() {
+                        crate::warn!(
+                            "{} did not answer; now using {}",
+                            self.hosts[first % self.hosts.len()].base_url(),
+                            host.base_url()
+                        );
+                        self.current.store(index, Ordering::Relaxed);
+                    }
+                    return Ok(reply);
+                }
+                Err(Failure {
+                    error,
+                    elsewhere: true,
+                }) if self.hosts.len() > 1 => {
+                    let reason = match &error {
+                        Error::Transport { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    };
+                    failed.push(reason);
+                }
+                Err(Failure { error, .. }) => return Err(error),
+            }
+        }
+        Err(Error::Transport {
+            method: method.as_str(),
+            path: path.to_string(),
+            message: format!("no PVE host could be reached: {}", failed.join("; ")),
+        })
+    }
+
+    fn send_to(
+        &self,
+        host: &Host,
+        method: Method,
+        path: &str,
+        params: &[(&'static str, String)],
+        headers: &[(&'static str, String)],
+    ) -> Result<Reply, Failure> {
         let started = Instant::now();
-        let mut url = format!("{}/api2/extjs{path}", self.host.base_url());
+        let mut url = format!("{}/api2/extjs{path}", host.base_url());
         let form = form_encode(params);
         let transport = |message: String| Error::Transport {
             method: method.as_str(),
@@ -367,14 +459,18 @@ impl Pve {
                     .send(form.as_bytes())
             }
         };
-        let mut response = result.map_err(|e| transport(self.describe(&e)))?;
+        let mut response = result.map_err(|e| Failure {
+            // Safe to try elsewhere: nothing reached PVE, or the request only reads.
+            elsewhere: not_sent(&e) || method == Method::Get,
+            error: transport(self.describe(host, &e)),
+        })?;
         let status = response.status().as_u16();
         let body = response
             .body_mut()
             .with_config()
             .limit(MAX_BODY)
             .read_to_string()
-            .map_err(|e| transport(self.describe(&e)));
+            .map_err(|e| transport(self.describe(host, &e)));
         crate::debug!(
             "{} {path} -> {status} in {} ms",
             method.as_str(),
@@ -400,12 +496,13 @@ impl Pve {
                     595..=599 => format!("node unreachable ({status})"),
                     _ => format!("HTTP status {status}"),
                 });
-            return Err(api(status, message));
+            return Err(api(status, message).into());
         }
         let Some(Value::Object(mut body)) = parsed else {
             return Err(transport(
                 "the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?".into(),
-            ));
+            )
+            .into());
         };
         let success = body
             .get("success")
@@ -432,7 +529,7 @@ impl Pve {
                     let _ = write!(message, "; {param}: {}", reason.trim());
                 }
             }
-            return Err(api(status, message));
+            return Err(api(status, message).into());
         }
         Ok(Reply {
             data: body.remove("data").unwrap_or(Value::Null),
@@ -441,8 +538,8 @@ impl Pve {
     }
 
     /// Turns a transport failure into text that says what to do (and never shows a secret).
-    fn describe(&self, err: &ureq::Error) -> String {
-        let host = format!("{}:{}", self.host.host, self.host.port);
+    fn describe(&self, target: &Host, err: &ureq::Error) -> String {
+        let host = format!("{}:{}", target.host, target.port);
         if tls::is_cert_error(err) {
             return match (self.seen.get(), &self.trust) {
                 (Some(fp), Trust::Pinned(_)) => format!(
@@ -462,7 +559,7 @@ impl Pve {
                 "no answer from {host} within {} s (PROXMOX_TIMEOUT); the node may be down, overloaded or filtered",
                 self.timeout.as_secs()
             ),
-            ureq::Error::HostNotFound => format!("cannot resolve host name {}; check PROXMOX_HOST", self.host.host),
+            ureq::Error::HostNotFound => format!("cannot resolve host name {}; check PROXMOX_HOST", target.host),
             ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => format!(
                 "cannot connect to {host}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node"
             ),
@@ -501,6 +598,45 @@ impl Pve {
         let skip = out.len().saturating_sub(lines as usize);
         out.drain(..skip);
         out
+    }
+}
+
+/// A request that failed; `elsewhere` when another host may be tried with it.
+struct Failure {
+    error: Error,
+    elsewhere: bool,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure {
+            error,
+            elsewhere: false,
+        }
+    }
+}
+
+/// Whether the request cannot have reached PVE: name resolution, connection and TLS handshake
+/// failures.
+fn not_sent(err: &ureq::Error) -> bool {
+    use std::io::ErrorKind::*;
+    match err {
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_) => true,
+        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve),
+        ureq::Error::Io(e) => {
+            matches!(
+                e.kind(),
+                ConnectionRefused
+                    | NotConnected
+                    | AddrNotAvailable
+                    | NetworkUnreachable
+                    | HostUnreachable
+            ) || tls::is_cert_error(err)
+        }
+        _ => false,
     }
 }
 

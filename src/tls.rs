@@ -190,6 +190,8 @@ fn agent_with_bundles(
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
+        // A node that does not accept a connection within this is down (the next one is tried).
+        .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
         .proxy(None)
         .user_agent(USER_AGENT)
         .build();

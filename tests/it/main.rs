@@ -2,6 +2,7 @@
 
 mod fuzz;
 mod guards;
+mod login;
 mod repo;
 mod schema;
 mod session;

@@ -1,0 +1,221 @@
+//! Logging in: two-factor password logins answered with TOTP, and several hosts of one cluster
+//! with failover when a node is unreachable.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use proxmox_mcp_server::pve::Pve;
+use proxmox_mcp_server::totp;
+use serde_json::{json, Value};
+
+use crate::support::{config, error_text, ok, Client, FakePve};
+
+/// "12345678901234567890", the RFC 6238 test key, in base32.
+const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+const CHALLENGE: &str = "PVE:!tfa!%7B%22totp%22%3Atrue%7D:6740A000::c2ln";
+
+fn password_config(fake: &FakePve, totp_secret: &str) -> proxmox_mcp_server::config::Config {
+    config(
+        fake,
+        &[
+            ("PROXMOX_TOKEN_NAME", ""),
+            ("PROXMOX_TOKEN_VALUE", ""),
+            ("PROXMOX_PASSWORD", "pw"),
+            ("PROXMOX_TOTP_SECRET", totp_secret),
+        ],
+    )
+}
+
+fn challenge(fake: &mut FakePve) {
+    fake.ok_times("POST", "/access/ticket", json!({"ticket": CHALLENGE, "NeedTFA": 1, "username": "root@pam", "CSRFPreventionToken": "0:x"}), 1);
+}
+
+#[test]
+fn two_factor_login_answers_with_a_totp_code() {
+    let mut fake = FakePve::new();
+    challenge(&mut fake);
+    fake.ok("POST", "/access/ticket", json!({"ticket": "PVE:root@pam:6740A001::ok", "CSRFPreventionToken": "6740A001:csrf", "username": "root@pam"}));
+    fake.ok("GET", "/nodes", json!([{"node": "pve1"}]));
+    let config = password_config(&fake, SECRET);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    assert_eq!(ok(&c.call("list_nodes", json!({})))["total"], 1);
+    let seen = fake.requests();
+    assert_eq!(seen[0].body, "username=root%40pam&password=pw");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let key = b"12345678901234567890";
+    let codes = [totp::code(key, now), totp::code(key, now - 30)];
+    let sent = seen[1].body.clone();
+    let expected_prefix = format!(
+        "username=root%40pam&tfa-challenge={}&password=totp%3A",
+        CHALLENGE
+            .replace('%', "%25")
+            .replace(':', "%3A")
+            .replace('!', "%21")
+    );
+    assert!(sent.starts_with(&expected_prefix), "{sent}");
+    assert!(
+        codes.iter().any(|c| sent.ends_with(c.as_str())),
+        "{sent} carries none of {codes:?}"
+    );
+    assert_eq!(
+        seen[2].headers["cookie"],
+        "PVEAuthCookie=PVE%3Aroot%40pam%3A6740A001%3A%3Aok"
+    );
+}
+
+#[test]
+fn a_refused_code_or_no_secret_is_a_clear_error() {
+    let mut fake = FakePve::new();
+    challenge(&mut fake);
+    fake.answer("POST", "/access/ticket", 401, Value::Null, None);
+    let config = password_config(&fake, SECRET);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let text = error_text(&c.call("list_nodes", json!({}))).to_string();
+    assert!(text.starts_with("POST /access/ticket: PVE refused the two-factor code for root@pam: check PROXMOX_TOTP_SECRET and that this machine's clock is right"), "{text}");
+    assert_eq!(fake.lines().len(), 2, "one login, one code, no retries");
+
+    let mut fake = FakePve::new();
+    challenge(&mut fake);
+    let config = password_config(&fake, "");
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let text = error_text(&c.call("list_nodes", json!({}))).to_string();
+    assert!(
+        text.contains("root@pam has two-factor login enabled: set PROXMOX_TOTP_SECRET"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_totp_secret_is_refused_at_start() {
+    let fake = FakePve::new();
+    let env = |k: &str| match k {
+        "PROXMOX_HOST" => Some(fake.url()),
+        "PROXMOX_USER" => Some("root@pam".to_string()),
+        "PROXMOX_PASSWORD" => Some("pw".to_string()),
+        "PROXMOX_TOTP_SECRET" => Some("not base32!".to_string()),
+        _ => None,
+    };
+    let err = proxmox_mcp_server::config::Config::resolve(&env, &[])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "configuration: PROXMOX_TOTP_SECRET: '!' is not a base32 character (A-Z, 2-7)"
+    );
+}
+
+/// A port where nothing listens.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A node that accepts connections and drops them at once; counts them.
+fn dropping_node() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            seen.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (port, count)
+}
+
+#[test]
+fn the_next_host_is_tried_and_kept() {
+    let mut fake = FakePve::new();
+    fake.ok("GET", "/nodes", json!([{"node": "pve2"}]));
+    let (port, connections) = dropping_node();
+    let hosts = format!("http://127.0.0.1:{port},{}", fake.url());
+    let config = config(&fake, &[("PROXMOX_HOST", &hosts)]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    ok(&c.call("list_nodes", json!({})));
+    ok(&c.call("list_nodes", json!({})));
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "the working host is kept for later calls"
+    );
+    assert_eq!(fake.lines(), ["GET /nodes", "GET /nodes"]);
+}
+
+#[test]
+fn a_write_is_never_repeated_once_it_may_have_been_sent() {
+    let mut fake = FakePve::new();
+    fake.ok(
+        "POST",
+        "/nodes/pve1/qemu/100/status/start",
+        json!("UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:"),
+    );
+    fake.ok(
+        "GET",
+        "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status",
+        json!({"status": "stopped", "exitstatus": "OK", "starttime": 1}),
+    );
+    // The first node takes the connection and drops it: the POST may have arrived, so it stops there.
+    let (port, _) = dropping_node();
+    let hosts = format!("http://127.0.0.1:{port},{}", fake.url());
+    let config1 = config(
+        &fake,
+        &[("PROXMOX_HOST", &hosts), ("PROXMOX_MCP_ACCESS", "operate")],
+    );
+    let pve = Pve::new(&config1).unwrap();
+    let mut c = Client::new(&pve, &config1);
+    let text = error_text(&c.call("start_vm", json!({"vmid": 100, "node": "pve1"}))).to_string();
+    assert!(
+        text.starts_with(&format!(
+            "POST /nodes/pve1/qemu/100/status/start: cannot reach 127.0.0.1:{port}"
+        )),
+        "{text}"
+    );
+    assert!(
+        fake.writes().is_empty(),
+        "the write was not repeated on the next host"
+    );
+    // A refused connection means nothing was sent: the next host gets the write.
+    let hosts = format!("http://127.0.0.1:{},{}", closed_port(), fake.url());
+    let config2 = config(
+        &fake,
+        &[("PROXMOX_HOST", &hosts), ("PROXMOX_MCP_ACCESS", "operate")],
+    );
+    let pve = Pve::new(&config2).unwrap();
+    let mut c = Client::new(&pve, &config2);
+    assert_eq!(
+        ok(&c.call("start_vm", json!({"vmid": 100, "node": "pve1"})))["task"]["exitstatus"],
+        "OK"
+    );
+    assert_eq!(fake.writes(), ["POST /nodes/pve1/qemu/100/status/start"]);
+}
+
+#[test]
+fn when_no_host_answers_each_says_why() {
+    let fake = FakePve::new();
+    let (a, b) = (closed_port(), closed_port());
+    let hosts = format!("http://127.0.0.1:{a},http://127.0.0.1:{b}");
+    let config = config(&fake, &[("PROXMOX_HOST", &hosts)]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    assert_eq!(
+        error_text(&c.call("list_nodes", json!({}))),
+        format!(
+            "GET /nodes: no PVE host could be reached: cannot connect to 127.0.0.1:{a}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node; \
+             cannot connect to 127.0.0.1:{b}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node"
+        )
+    );
+}
