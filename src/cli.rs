@@ -23,6 +23,9 @@ commands:
   call TOOL [key=value ...] [--json ARGS]
                          run one tool and print its result (values parse as JSON when they can)
   agent-card             print the A2A agent card (agent-card.json)
+  claude-config [--file PATH] [--name NAME]
+                         add this server (with --config / PROXMOX_CONFIG) to Claude Desktop's
+                         claude_desktop_config.json: merged, other servers kept, backup first
   --version, --help
 ";
 
@@ -40,6 +43,10 @@ enum Command {
         args: Map<String, Value>,
     },
     AgentCard,
+    ClaudeConfig {
+        file: Option<String>,
+        name: String,
+    },
     Version,
     Help,
 }
@@ -75,6 +82,8 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, Stri
     let mut command: Option<String> = None;
     let mut json_switch = false;
     let mut json_args: Option<String> = None;
+    let mut desktop_file: Option<String> = None;
+    let mut desktop_name = "proxmox".to_string();
     let mut positional: Vec<String> = Vec::new();
     let text = |v: std::ffi::OsString| {
         v.into_string()
@@ -99,6 +108,12 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, Stri
                 json_args = Some(text(parser.value().map_err(|e| e.to_string())?)?);
             }
             Long("json") => json_switch = true,
+            Long("file") if command.as_deref() == Some("claude-config") => {
+                desktop_file = Some(text(parser.value().map_err(|e| e.to_string())?)?);
+            }
+            Long("name") if command.as_deref() == Some("claude-config") => {
+                desktop_name = text(parser.value().map_err(|e| e.to_string())?)?;
+            }
             Long(name) => {
                 let Some(setting) = SETTINGS.iter().find(|s| s.flag == Some(name)) else {
                     return Err(format!("unknown flag --{name}; see --help"));
@@ -133,6 +148,13 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, Stri
         Some("agent-card") => {
             no_more("agent-card")?;
             Command::AgentCard
+        }
+        Some("claude-config") => {
+            no_more("claude-config")?;
+            Command::ClaudeConfig {
+                file: desktop_file,
+                name: desktop_name,
+            }
         }
         Some("call") => {
             let mut rest = positional.into_iter();
@@ -189,6 +211,9 @@ pub fn main() -> ExitCode {
         _ => {}
     }
     let env = |k: &str| std::env::var(k).ok();
+    if let Command::ClaudeConfig { file, name } = &cli.command {
+        return claude_config(&env, &cli.flags, file.as_deref(), name);
+    }
     if let Command::Tools { json } = cli.command {
         // Listing tools needs no connection, so no host or credentials either.
         return match Config::resolve_selection(&env, &cli.flags) {
@@ -214,6 +239,49 @@ pub fn main() -> ExitCode {
         Command::Check { json } => check(&config, &pve, json),
         Command::Call { tool, args } => call(&config, &pve, &policy, &tool, &args),
         _ => ExitCode::SUCCESS,
+    }
+}
+
+/// `claude-config`: points Claude Desktop at this binary and the settings file.
+fn claude_config(
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &[(&'static str, String)],
+    file: Option<&str>,
+    name: &str,
+) -> ExitCode {
+    let settings = flags
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == "PROXMOX_CONFIG")
+        .map(|(_, v)| v.clone())
+        .or_else(|| env("PROXMOX_CONFIG"));
+    let Some(settings) = settings.filter(|s| !s.is_empty()) else {
+        eprintln!("proxmox-mcp-server: claude-config needs the settings file the server should read: pass --config FILE (setup.sh writes one)");
+        return ExitCode::from(2);
+    };
+    let settings = match std::fs::canonicalize(&settings) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("proxmox-mcp-server: --config {settings}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(file) = file
+        .map(std::path::PathBuf::from)
+        .or_else(|| crate::desktop::default_path(env))
+    else {
+        eprintln!("proxmox-mcp-server: cannot tell where Claude Desktop keeps its configuration here; pass --file PATH");
+        return ExitCode::from(2);
+    };
+    let command = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .unwrap_or_else(|_| "proxmox-mcp-server".into());
+    match crate::desktop::add_server(&file, name, &command, &settings) {
+        Ok(done) => print(&format!("{done}\n")),
+        Err(e) => {
+            eprintln!("proxmox-mcp-server: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod log;
 pub mod card;
 pub mod cli;
 pub mod config;
+pub mod desktop;
 pub mod error;
 pub mod mcp;
 pub mod policy;
