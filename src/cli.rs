@@ -10,7 +10,6 @@ use crate::error::Error;
 use crate::mcp::{self, Server};
 use crate::policy::Policy;
 use crate::pve::Pve;
-use crate::tls::Trust;
 use crate::tools::{self, Ctx};
 
 const USAGE: &str = "\
@@ -236,7 +235,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve => serve(&config, &pve, &policy),
-        Command::Check { json } => check(&config, &pve, json),
+        Command::Check { json } => check(&config, &policy, json),
         Command::Call { tool, args } => call(&config, &pve, &policy, &tool, &args),
         _ => ExitCode::SUCCESS,
     }
@@ -386,88 +385,10 @@ fn call(
     }
 }
 
-fn check(config: &Config, pve: &Pve, json_out: bool) -> ExitCode {
-    let mut checks: Vec<(&str, bool, String)> = Vec::new();
-    let trust = match &config.trust {
-        Trust::Insecure => "not checked (PROXMOX_VERIFY_SSL=false)".to_string(),
-        Trust::Pinned(_) => "pinned by PROXMOX_FINGERPRINT".to_string(),
-        Trust::Roots { ca_files, system } => {
-            let files: Vec<String> = ca_files.iter().map(|f| f.display().to_string()).collect();
-            match (files.is_empty(), system) {
-                (true, _) => "system CA roots".to_string(),
-                (false, true) => format!("system CA roots and {}", files.join(", ")),
-                (false, false) => format!("CA file {}", files.join(", ")),
-            }
-        }
-    };
-    checks.push((
-        "configuration",
-        true,
-        format!(
-            "{} as {} ({}), access {}; TLS trust: {trust}",
-            pve.host().base_url(),
-            pve.identity(),
-            auth_name(&config.auth),
-            config.access.name()
-        ),
-    ));
-    let version = pve.get("/version", &[]);
-    let connected = version.is_ok();
-    match version {
-        Ok(v) => checks.push((
-            "connection and login",
-            true,
-            format!(
-                "PVE {}",
-                v.get("version")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown")
-            ),
-        )),
-        Err(e) => checks.push(("connection and login", false, e.to_string())),
-    }
-    if connected {
-        match pve.get("/cluster/status", &[]) {
-            Ok(status) => {
-                let cluster = status
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|e| e.get("type").and_then(Value::as_str) == Some("cluster"));
-                let nodes = status
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter(|e| e.get("type").and_then(Value::as_str) == Some("node"))
-                            .count()
-                    })
-                    .unwrap_or(0);
-                let detail = match cluster.and_then(|c| c.get("name")).and_then(Value::as_str) {
-                    Some(name) => format!("cluster {name}, {nodes} node(s)"),
-                    None => format!("standalone node ({nodes} node)"),
-                };
-                checks.push(("cluster", true, detail));
-            }
-            Err(e) => checks.push(("cluster", false, e.to_string())),
-        }
-    }
-    if json_out {
-        let list: Vec<Value> = checks
-            .iter()
-            .map(|(n, ok, d)| json!({"check": n, "ok": ok, "detail": d}))
-            .collect();
-        print(&format!("{}\n", json!({"ok": connected, "checks": list})));
-    } else {
-        let mut out = String::new();
-        for (name, ok, detail) in &checks {
-            out.push_str(&format!(
-                "{} {name}: {detail}\n",
-                if *ok { "✓" } else { "✗" }
-            ));
-        }
-        print(&out);
-    }
-    if connected {
+fn check(config: &Config, policy: &Policy, json_out: bool) -> ExitCode {
+    let (ok, findings) = crate::check::run(config, policy);
+    print(&crate::check::render(ok, &findings, json_out));
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

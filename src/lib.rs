@@ -3,6 +3,7 @@
 #[macro_use]
 pub mod log;
 pub mod card;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod desktop;

@@ -148,6 +148,17 @@ impl Tool {
         d
     }
 
+    /// The privileges (any one of them) and the ACL path the call needs, read from `privilege`
+    /// (`VM.Audit on /vms/{vmid}`, `A or B on /storage/{storage}`); None for "a valid login".
+    pub fn requirement(&self) -> Option<(Vec<&'static str>, &'static str)> {
+        if self.privilege.starts_with("a valid login") {
+            return None;
+        }
+        let (privs, rest) = self.privilege.split_once(" on ")?;
+        let path = rest.split(' ').next().unwrap_or(rest);
+        Some((privs.split(" or ").collect(), path))
+    }
+
     /// `destructiveHint`: destroy tools, and a hard stop (which can lose unsaved guest state).
     pub fn destructive(&self) -> bool {
         self.effect == Effect::Destroy || self.name.starts_with("stop_")
@@ -1626,6 +1637,18 @@ mod tests {
                 t.name
             );
             assert!(!t.title.is_empty() && !t.privilege.is_empty());
+            // `check` reads the privilege text: it is "a valid login …" or "PRIV[ or PRIV] on /PATH …".
+            match t.requirement() {
+                None => assert!(t.privilege.starts_with("a valid login"), "{}", t.name),
+                Some((privs, path)) => {
+                    assert!(path.starts_with('/'), "{}: {path}", t.name);
+                    assert!(
+                        privs.iter().all(|p| p.contains('.') && !p.contains(' ')),
+                        "{}: {privs:?}",
+                        t.name
+                    );
+                }
+            }
             for p in t.params {
                 assert!(!p.description.is_empty(), "{}.{}", t.name, p.name);
             }

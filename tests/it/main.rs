@@ -1,11 +1,14 @@
 //! The one integration test binary: the server driven against a mocked PVE API.
 
+mod card;
+mod faults;
 mod fuzz;
 mod guards;
 mod login;
 mod repo;
 mod schema;
 mod session;
+mod setup;
 mod smoke;
 mod support;
 mod tls;

@@ -461,6 +461,10 @@ fn check_reports_the_pve_version() {
             r#"{"success":1,"data":[{"type":"cluster","name":"lab","nodes":2,"quorate":1},{"type":"node","name":"pve1","online":1},{"type":"node","name":"pve2","online":1}]}"#,
         )
         .create();
+    let permissions = server
+        .mock("GET", "/api2/extjs/access/permissions")
+        .with_body(r#"{"success":1,"data":{"/":{"Sys.Audit":1,"VM.Audit":1,"Datastore.Audit":1}}}"#)
+        .create();
     let mut cmd = command(Some(&server.url()), &[]);
     cmd.arg("check");
     let out = run(cmd);
@@ -476,9 +480,67 @@ fn check_reports_the_pve_version() {
         "{}",
         out.stdout
     );
+    assert!(
+        lines.contains(&"✓ tools: 15 of 15 tools at access read-only can be used"),
+        "{}",
+        out.stdout
+    );
     assert!(!lines.iter().any(|l| l.starts_with('✗')), "{}", out.stdout);
     version.assert();
     cluster.assert();
+    permissions.assert();
+}
+
+#[test]
+fn check_names_each_missing_privilege_with_the_grant() {
+    let mut server = Server::new();
+    server
+        .mock("GET", "/api2/extjs/version")
+        .with_body(r#"{"success":1,"data":{"version":"9.1.2"}}"#)
+        .create();
+    server
+        .mock("GET", "/api2/extjs/cluster/status")
+        .with_body(
+            r#"{"success":0,"status":403,"message":"Permission check failed (/, Sys.Audit)\n"}"#,
+        )
+        .create();
+    server
+        .mock("GET", "/api2/extjs/access/permissions")
+        .with_body(r#"{"success":1,"data":{"/vms/100":{"VM.Audit":1,"VM.PowerMgmt":1}}}"#)
+        .create();
+    let mut cmd = command(Some(&server.url()), &[("PROXMOX_MCP_ACCESS", "operate")]);
+    cmd.args(["check", "--json"]);
+    let out = run(cmd);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "some tools work: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert_eq!(report["ok"], true);
+    let checks = report["checks"].as_array().unwrap();
+    let find = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {report}"))
+    };
+    assert_eq!(
+        find("tools")["detail"],
+        "17 of 22 tools at access operate can be used"
+    );
+    assert_eq!(find("cluster")["ok"], false);
+    assert_eq!(
+        find("create_vm_snapshot")["detail"],
+        "needs VM.Snapshot on /vms/{vmid}; grant it, e.g.: pveum acl modify /vms --roles PVEVMAdmin --tokens 'root@pam!mcp'"
+    );
+    assert_eq!(find("get_node_status")["ok"], false);
+    assert!(
+        checks.iter().all(|c| c["check"] != "start_vm"),
+        "start_vm is usable"
+    );
 }
 
 #[test]
