@@ -561,3 +561,28 @@ fn check_against_a_closed_port_fails() {
     assert_eq!(failed.len(), 1, "{}", out.stdout);
     assert!(failed[0].contains("connection refused"), "{}", out.stdout);
 }
+
+#[test]
+fn call_gives_what_tools_call_gives() {
+    let mut fake = crate::support::FakePve::new();
+    fake.ok(
+        "GET",
+        "/cluster/resources",
+        json!([
+            {"type": "qemu", "vmid": 101, "node": "pve2", "name": "db", "status": "stopped", "netin": 5},
+            {"type": "qemu", "vmid": 100, "node": "pve1", "name": "web", "status": "running"},
+        ]),
+    );
+    let args = json!({"limit": 1, "offset": 1});
+    let config = crate::support::config(&fake, &[]);
+    let pve = proxmox_mcp_server::pve::Pve::new(&config).unwrap();
+    let mut client = crate::support::Client::new(&pve, &config);
+    let mcp = client.call("list_vms", args.clone())["structuredContent"].clone();
+    let mut cmd = command(Some(&fake.url()), &[]);
+    cmd.args(["call", "list_vms", "limit=1", "--json", r#"{"offset": 1}"#]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let cli: Value = serde_json::from_str(out.stdout.trim_end()).expect("one line of JSON");
+    assert_eq!(cli, mcp);
+    assert_eq!(cli["data"][0]["vmid"], 101);
+}

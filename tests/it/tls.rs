@@ -284,3 +284,50 @@ fn certificate_changed_between_calls_is_refused_while_pinned() {
     assert_version(&pve);
     assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
 }
+
+#[test]
+fn check_shows_an_untrusted_fingerprint_and_the_line_that_trusts_it() {
+    let server = TlsServer::leaf();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_proxmox-mcp-server"))
+        .arg("check")
+        .env_clear()
+        .env("PROXMOX_HOST", server.url("127.0.0.1"))
+        .env("PROXMOX_USER", "root@pam")
+        .env("PROXMOX_TOKEN_NAME", "mcp")
+        .env("PROXMOX_TOKEN_VALUE", TOKEN_VALUE)
+        .env("PROXMOX_CA_FILE", ca_file("other.pem"))
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let fp = leaf_fingerprint();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("✗ connection and login: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains(&format!("Its SHA-256 fingerprint is {fp}")),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("PROXMOX_FINGERPRINT={fp} ")),
+        "{line}"
+    );
+    assert!(
+        !stdout.contains(TOKEN_VALUE)
+            && !String::from_utf8_lossy(&out.stderr).contains(TOKEN_VALUE)
+    );
+}
+
+#[test]
+fn an_untrusted_host_counts_as_unreachable_for_failover() {
+    let (untrusted, trusted) = (TlsServer::other(), TlsServer::leaf());
+    let hosts = format!(
+        "{},{}",
+        untrusted.url("127.0.0.1"),
+        trusted.url("127.0.0.1")
+    );
+    let pve = pve(&hosts, &[("PROXMOX_CA_FILE", &ca_file("ca.pem"))]);
+    assert_version(&pve);
+    assert_eq!(pve.host().base_url(), trusted.url("127.0.0.1"));
+}
