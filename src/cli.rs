@@ -375,6 +375,7 @@ fn call(
         pve,
         task_wait: config.task_wait,
         waiter: &tools::Sleep,
+        policy,
     };
     match tools::run(&ctx, policy, tool, args) {
         Ok(content) => print(&format!("{}\n", Value::Object(content))),

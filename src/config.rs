@@ -34,6 +34,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_MCP_TOOLS", flag: Some("tools"), secret: false, help: "only these tools or groups (read, operate, destroy, nodes, vms, containers, snapshots, storage, tasks, cluster), comma-separated" },
     Setting { var: "PROXMOX_MCP_DENY_TOOLS", flag: Some("deny-tools"), secret: false, help: "never these tools or groups, comma-separated (applied after PROXMOX_MCP_TOOLS)" },
     Setting { var: "PROXMOX_MCP_PROTECTED", flag: Some("protected"), secret: false, help: "guests no tool may change: VMIDs, ranges like 100-199, tag:NAME, comma-separated" },
+    Setting { var: "PROXMOX_MCP_ALLOW_EXEC", flag: Some("allow-exec"), secret: false, help: "true enables exec_in_vm / exec_in_container (a remote shell) at access full" },
     Setting { var: "PROXMOX_MCP_AUDIT_LOG", flag: Some("audit-log"), secret: false, help: "append one JSON line per operate/destroy call to this file" },
     Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
     Setting { var: "PROXMOX_TASK_WAIT", flag: Some("task-wait"), secret: false, help: "default seconds a tool waits for the PVE task it started (default 120)" },
@@ -132,6 +133,8 @@ pub struct Config {
     pub deny_tools: Vec<String>,
     pub protected: Vec<Protect>,
     pub audit_log: Option<PathBuf>,
+    /// PROXMOX_MCP_ALLOW_EXEC: the exec tools may be offered (at `full`).
+    pub allow_exec: bool,
 }
 
 /// The CA that a PVE node's own certificate is signed by, present on every cluster node.
@@ -323,6 +326,12 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let audit_log = get("PROXMOX_MCP_AUDIT_LOG").map(PathBuf::from);
+        let allow_exec = match get("PROXMOX_MCP_ALLOW_EXEC") {
+            None => false,
+            Some(v) => parse_bool(&v).ok_or_else(|| {
+                Error::Config(format!("PROXMOX_MCP_ALLOW_EXEC={v} is not true or false"))
+            })?,
+        };
         let timeout = match get("PROXMOX_TIMEOUT") {
             None => 30,
             Some(v) => v
@@ -360,6 +369,7 @@ impl Config {
             deny_tools,
             protected,
             audit_log,
+            allow_exec,
         })
     }
 }

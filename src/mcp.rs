@@ -558,9 +558,12 @@ impl<'a> Server<'a> {
     fn instructions(&self) -> String {
         format!(
             "Tools for one Proxmox VE cluster, at access level {}. Arguments use PVE's names (node, vmid, snapname, storage, upid); \
-             where a vmid is given the node is optional. Lists are sorted and paged (limit, offset, total). Tools that start a PVE \
-             task wait for it and report its exit status; dry_run: true shows the request without sending it.",
-            self.policy.access.name()
+             where a vmid is given the node is optional. Lists are sorted and paged: limit (default 100), offset, and the result says total. \
+             Tools that change something start a PVE task and wait for it: wait_seconds (default {} s; 0 returns at once with the task id), \
+             dry_run: true (send nothing, show the request and the target's current state), stop_on_cancel: true (cancelling the call also stops the task). \
+             Results are {{\"data\": ...}}; a failed task is an error with the end of its log.",
+            self.policy.access.name(),
+            self.task_wait
         )
     }
 
@@ -599,6 +602,7 @@ impl<'a> Server<'a> {
             pve: self.pve,
             task_wait: self.task_wait,
             waiter: &waiting,
+            policy: self.policy,
         };
         match tools::run(&ctx, self.policy, tool, args) {
             Err(Error::Cancelled) => Ok(None),
@@ -640,7 +644,6 @@ fn describe(tool: &Tool, version: Version) -> Value {
     });
     if version.at_least("2025-03-26") {
         t["annotations"] = json!({
-            "title": tool.title,
             "readOnlyHint": tool.effect == Effect::Read,
             "destructiveHint": tool.destructive(),
             "idempotentHint": tool.idempotent,
@@ -650,6 +653,9 @@ fn describe(tool: &Tool, version: Version) -> Value {
     if version.at_least("2025-06-18") {
         t["title"] = json!(tool.title);
         t["outputSchema"] = tool.output_schema();
+    } else if version.at_least("2025-03-26") {
+        // Before 2025-06-18 the display title lives in the annotations.
+        t["annotations"]["title"] = json!(tool.title);
     }
     if tool.effect == Effect::Destroy {
         // A hint for hosts that confirm calls: this one can lose data.

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{Access, Config};
 use crate::error::Error;
-use crate::tools::{Effect, Tool, AREAS, TOOLS};
+use crate::tools::{Area, Effect, Tool, AREAS, TOOLS};
 
 /// A guest no tool may change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +69,8 @@ pub struct Policy {
     pub deny: Vec<String>,
     pub protected: Vec<Protect>,
     pub audit: Option<Audit>,
+    /// PROXMOX_MCP_ALLOW_EXEC: the `exec` tools (a remote shell) may be offered.
+    pub allow_exec: bool,
 }
 
 /// The group names a tool belongs to: its name, its effect and its area.
@@ -105,6 +107,7 @@ impl Policy {
             deny: config.deny_tools.clone(),
             protected: config.protected.clone(),
             audit,
+            allow_exec: config.allow_exec,
         })
     }
 
@@ -116,6 +119,7 @@ impl Policy {
             deny: Vec::new(),
             protected: Vec::new(),
             audit: None,
+            allow_exec: false,
         }
     }
 
@@ -126,7 +130,7 @@ impl Policy {
 
     /// The tools listed, in table order.
     pub fn active(&self) -> impl Iterator<Item = &'static Tool> + '_ {
-        TOOLS.iter().filter(|t| self.listed(t))
+        TOOLS.iter().copied().filter(|t| self.listed(t))
     }
 
     /// Refuses a tool outside the access level or the selection, saying which setting decides.
@@ -142,6 +146,18 @@ impl Policy {
                  to allow it, restart the server with PROXMOX_MCP_ACCESS={level} (or --access {level})",
                 tool.name,
                 self.access.name()
+            )));
+        }
+        if tool.area == Area::Exec && !self.allow_exec {
+            return Err(Error::Denied(format!(
+                "{} runs commands inside guests (a remote shell) and is off unless PROXMOX_MCP_ALLOW_EXEC=true is set, besides PROXMOX_MCP_ACCESS=full",
+                tool.name
+            )));
+        }
+        if !crate::tools::present(tool) {
+            return Err(Error::Denied(format!(
+                "{} only works when this server runs on a PVE node",
+                tool.name
             )));
         }
         let in_list = |list: &[String]| {

@@ -48,7 +48,7 @@ fn tool_table() -> String {
     let mut out = String::from(
         "| tool | effect | arguments (`?` = optional) | what it does |\n|---|---|---|---|\n",
     );
-    for t in TOOLS {
+    for t in TOOLS.iter() {
         let args: Vec<String> = t
             .params
             .iter()

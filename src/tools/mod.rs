@@ -5,6 +5,7 @@
 //! `structuredContent` object (`{"data": …, …}`) or an `Error`.
 
 use std::cmp::Ordering;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
@@ -16,6 +17,16 @@ use crate::pve::{self, as_u64, bool01, path, Method, Params, Pve, Upid};
 
 /// A result's `structuredContent`: `{"data": …}` plus tool-specific keys.
 pub type Content = Map<String, Value>;
+
+/// Parameters shared by many tools, described once in the server's instructions (`mcp.rs`)
+/// instead of in every tool's schema, to keep `tools/list` small.
+pub const COMMON_PARAMS: &[&str] = &[
+    "wait_seconds",
+    "dry_run",
+    "stop_on_cancel",
+    "limit",
+    "offset",
+];
 
 /// No result text is longer than this; longer data is cut and marked `truncated`.
 pub const MAX_RESULT: usize = 64 * 1024;
@@ -49,6 +60,21 @@ impl Effect {
     }
 }
 
+mod admin;
+mod backups;
+mod guests;
+mod monitor;
+
+/// Every tool, in the order `tools/list` shows them: one table per file, chained.
+pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
+    BASE.iter()
+        .chain(guests::TOOLS)
+        .chain(backups::TOOLS)
+        .chain(monitor::TOOLS)
+        .chain(admin::TOOLS)
+        .collect()
+});
+
 /// The names of the areas, as groups in `PROXMOX_MCP_TOOLS`.
 pub const AREAS: &[&str] = &[
     "nodes",
@@ -58,6 +84,15 @@ pub const AREAS: &[&str] = &[
     "storage",
     "tasks",
     "cluster",
+    "backups",
+    "network",
+    "firewall",
+    "access",
+    "pools",
+    "ha",
+    "certificates",
+    "metrics",
+    "exec",
 ];
 
 /// The part of the cluster a tool is about (tool groups, `tools --json`).
@@ -70,6 +105,15 @@ pub enum Area {
     Storage,
     Tasks,
     Cluster,
+    Backups,
+    Network,
+    Firewall,
+    Access,
+    Pools,
+    Ha,
+    Certificates,
+    Metrics,
+    Exec,
 }
 
 impl Area {
@@ -82,6 +126,15 @@ impl Area {
             Area::Storage => "storage",
             Area::Tasks => "tasks",
             Area::Cluster => "cluster",
+            Area::Backups => "backups",
+            Area::Network => "network",
+            Area::Firewall => "firewall",
+            Area::Access => "access",
+            Area::Pools => "pools",
+            Area::Ha => "ha",
+            Area::Certificates => "certificates",
+            Area::Metrics => "metrics",
+            Area::Exec => "exec",
         }
     }
 }
@@ -169,24 +222,27 @@ impl Tool {
         let mut required = Vec::new();
         for p in self.params {
             let mut schema = match p.kind {
-                Kind::Vmid => json!({"type": "integer", "minimum": 100, "maximum": 999_999_999}),
+                Kind::Vmid => json!({"type": "integer", "minimum": 100}),
                 Kind::Node => {
-                    json!({"type": "string", "pattern": "^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$", "maxLength": 63})
+                    json!({"type": "string"})
                 }
                 Kind::Snapname => {
-                    json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9_-]+$", "minLength": 2, "maxLength": 40})
+                    json!({"type": "string", "minLength": 2, "maxLength": 40})
                 }
                 Kind::Storage => {
-                    json!({"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9._-]*[a-zA-Z0-9]$"})
+                    json!({"type": "string"})
                 }
-                Kind::Upid => json!({"type": "string", "pattern": "^UPID:"}),
+                Kind::Upid => json!({"type": "string"}),
                 Kind::Text { max } => json!({"type": "string", "maxLength": max}),
                 Kind::Int { min, max } => {
                     json!({"type": "integer", "minimum": min, "maximum": max})
                 }
                 Kind::Bool => json!({"type": "boolean"}),
             };
-            schema["description"] = json!(p.description);
+            // Parameters every such tool has are described once, in the server's instructions.
+            if !COMMON_PARAMS.contains(&p.name) {
+                schema["description"] = json!(p.description);
+            }
             props.insert(p.name.to_string(), schema);
             if p.required {
                 required.push(json!(p.name));
@@ -200,49 +256,38 @@ impl Tool {
         schema
     }
 
+    /// Kept small on purpose (every tool carries one): the shape of `data` and the keys a
+    /// result can have; the instructions and descriptions say what they mean.
     pub fn output_schema(&self) -> Value {
         let objects = json!({"type": "array", "items": {"type": "object"}});
-        let common = json!({
-            "truncated": {"type": "boolean", "description": "the data was cut to fit 64 KiB"},
-            "hint": {"type": "string", "description": "how to narrow the query or follow up"},
-        });
-        let mut props = match self.output {
-            Output::List => json!({
-                "data": objects,
-                "total": {"type": "integer", "description": "items before paging"},
-                "limit": {"type": "integer"},
-                "offset": {"type": "integer"},
-            }),
-            Output::Array => json!({"data": objects}),
-            Output::Object => json!({"data": {"type": "object"}}),
-            Output::Task => json!({
-                "data": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "the UPID of the PVE task (null in a dry run)"},
-                "task": {
-                    "type": "object",
-                    "properties": {
-                        "upid": {"type": "string"},
-                        "status": {"type": "string", "description": "running or stopped"},
-                        "exitstatus": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "OK, WARNINGS: N or the error"},
-                        "duration_s": {"type": "integer"},
-                    },
-                    "required": ["upid", "status"],
-                },
-                "dry_run": {"type": "boolean"},
-                "request": {
-                    "type": "object",
-                    "properties": {"method": {"type": "string"}, "path": {"type": "string"}, "params": {"type": "object"}},
-                },
-                "target": {"type": "object", "description": "the current state of what the call would change"},
-            }),
+        let (data, required) = match self.output {
+            Output::List => (objects, json!(["data", "total"])),
+            Output::Array => (objects, json!(["data"])),
+            Output::Object => (json!({"type": "object"}), json!(["data"])),
+            Output::Task => (
+                json!({"anyOf": [{"type": "string"}, {"type": "null"}]}),
+                json!(["data"]),
+            ),
         };
-        if let (Value::Object(p), Value::Object(c)) = (&mut props, common) {
-            p.extend(c);
+        let mut props =
+            json!({"data": data, "truncated": {"type": "boolean"}, "hint": {"type": "string"}});
+        match self.output {
+            Output::List => {
+                props["total"] = json!({"type": "integer"});
+                props["limit"] = json!({"type": "integer"});
+                props["offset"] = json!({"type": "integer"});
+            }
+            Output::Task => {
+                props["task"] = json!({"type": "object"});
+                props["dry_run"] = json!({"type": "boolean"});
+                props["request"] = json!({"type": "object"});
+                props["target"] = json!({"type": "object"});
+                if let Some(p) = props.as_object_mut() {
+                    p.remove("truncated");
+                }
+            }
+            _ => {}
         }
-        let required: Vec<&str> = if self.output == Output::List {
-            vec!["data", "total"]
-        } else {
-            vec!["data"]
-        };
         json!({"type": "object", "properties": props, "required": required})
     }
 }
@@ -254,6 +299,8 @@ pub struct Ctx<'a> {
     pub task_wait: u64,
     /// How the call waits between polls of a PVE task, and where its progress goes.
     pub waiter: &'a dyn Waiter,
+    /// What the server allows (for tools whose effect depends on their arguments).
+    pub policy: &'a Policy,
 }
 
 /// What a tool can do while it waits on a PVE task.
@@ -461,8 +508,13 @@ fn guard(ctx: &Ctx, policy: &Policy, args: &Args) -> Result<(), Error> {
     why.map_or(Ok(()), |w| Err(Error::Denied(w)))
 }
 
+/// Whether a tool can work where this server runs (`exec_in_container` needs `pct`, so a PVE node).
+pub fn present(tool: &Tool) -> bool {
+    tool.name != "exec_in_container" || std::path::Path::new("/usr/sbin/pct").exists()
+}
+
 pub fn find(name: &str) -> Option<&'static Tool> {
-    TOOLS.iter().find(|t| t.name == name)
+    TOOLS.iter().find(|t| t.name == name).copied()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,25 +524,25 @@ const NODE: Param = Param {
     name: "node",
     kind: Kind::Node,
     required: true,
-    description: "the PVE node name, e.g. pve1 (list_nodes shows them)",
+    description: "node name, e.g. pve1",
 };
 const NODE_OPT: Param = Param {
     name: "node",
     kind: Kind::Node,
     required: false,
-    description: "the PVE node name; optional, found from the VMID when omitted",
+    description: "node name (found from the vmid if omitted)",
 };
 const NODE_FILTER: Param = Param {
     name: "node",
     kind: Kind::Node,
     required: false,
-    description: "only this node; cluster-wide when omitted",
+    description: "only this node (default: all)",
 };
 const VMID: Param = Param {
     name: "vmid",
     kind: Kind::Vmid,
     required: true,
-    description: "the guest's numeric id (VMID), e.g. 100",
+    description: "guest id (VMID), e.g. 100",
 };
 const SNAPNAME: Param = Param {
     name: "snapname",
@@ -508,15 +560,28 @@ const UPID: Param = Param {
     name: "upid",
     kind: Kind::Upid,
     required: true,
-    description: "the task id (UPID:...) a start/stop/snapshot tool returned",
+    description: "task id (UPID:...)",
 };
-const WAIT: Param = Param { name: "wait_seconds", kind: Kind::Int { min: 0, max: 86_400 }, required: false, description: "seconds to wait for the PVE task to finish (default PROXMOX_TASK_WAIT, 120); 0 returns at once with the task id" };
-const DRY_RUN: Param = Param { name: "dry_run", kind: Kind::Bool, required: false, description: "true: change nothing, only show the request that would be sent and the target's current state" };
+const WAIT: Param = Param {
+    name: "wait_seconds",
+    kind: Kind::Int {
+        min: 0,
+        max: 86_400,
+    },
+    required: false,
+    description: "seconds to wait for the task (default 120; 0: return at once)",
+};
+const DRY_RUN: Param = Param {
+    name: "dry_run",
+    kind: Kind::Bool,
+    required: false,
+    description: "only show the request and the target's state",
+};
 const LIMIT: Param = Param {
     name: "limit",
     kind: Kind::Int { min: 1, max: 1000 },
     required: false,
-    description: "at most this many items (default 100)",
+    description: "max items (default 100)",
 };
 const OFFSET: Param = Param {
     name: "offset",
@@ -525,14 +590,14 @@ const OFFSET: Param = Param {
         max: 1_000_000,
     },
     required: false,
-    description: "skip this many items first (default 0)",
+    description: "items to skip (default 0)",
 };
 
 const STOP_ON_CANCEL: Param = Param {
     name: "stop_on_cancel",
     kind: Kind::Bool,
     required: false,
-    description: "when the client cancels the call while it waits, also stop the PVE task",
+    description: "if the call is cancelled, stop the task too",
 };
 const TIMEOUT: Param = Param {
     name: "timeout",
@@ -606,7 +671,8 @@ const ERRORS: Param = Param {
 // ---------------------------------------------------------------------------------------------
 // The table.
 
-pub static TOOLS: &[Tool] = &[
+/// The original server's tools (and `wait_task`, `get_task_log`).
+static BASE: &[Tool] = &[
     Tool {
         name: "list_nodes",
         title: "List nodes",
@@ -1347,8 +1413,26 @@ fn follow(ctx: &Ctx, upid: &Upid, wait: Duration, stop_on_cancel: bool) -> Resul
     let task_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw]);
     let status_path = format!("{task_path}/status");
     let mut delay = Duration::from_millis(200);
+    let mut failures = 0;
     loop {
-        let status = ctx.pve.get(&status_path, &[])?;
+        // A status read can fail for a moment (pveproxy restarting, a 596 on a busy node):
+        // try again before giving up on following the task.
+        let status = match ctx.pve.get(&status_path, &[]) {
+            Ok(status) => status,
+            Err(e) if failures < 2 && Instant::now() < deadline => {
+                failures += 1;
+                crate::info!(
+                    "reading the status of {} failed ({e}); trying again",
+                    upid.raw
+                );
+                if !ctx.waiter.pause(delay) {
+                    return Err(Error::Cancelled);
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        failures = 0;
         let state = text(&status, "status");
         if ctx.waiter.wants_progress() {
             let last = ctx.pve.task_log_tail(upid, 1).pop().unwrap_or_default();
@@ -1624,7 +1708,7 @@ mod tests {
     #[test]
     fn table_invariants() {
         let mut names = std::collections::HashSet::new();
-        for t in TOOLS {
+        for t in TOOLS.iter() {
             assert!(names.insert(t.name), "duplicate tool {}", t.name);
             assert!(
                 t.name.len() <= 128 && t.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
@@ -1656,7 +1740,7 @@ mod tests {
             let verb = t.name.split('_').next().unwrap_or_default();
             let expected = match verb {
                 "list" | "get" | "wait" => Effect::Read,
-                "delete" => Effect::Destroy,
+                "delete" | "remove" | "rollback" | "exec" => Effect::Destroy,
                 _ => Effect::Operate,
             };
             assert_eq!(t.effect, expected, "{}", t.name);
@@ -1678,7 +1762,29 @@ mod tests {
                 );
             }
         }
-        assert_eq!(TOOLS.len(), 23);
+        assert!(TOOLS.len() >= 23);
+        let areas = [
+            Area::Nodes,
+            Area::Vms,
+            Area::Containers,
+            Area::Snapshots,
+            Area::Storage,
+            Area::Tasks,
+            Area::Cluster,
+            Area::Backups,
+            Area::Network,
+            Area::Firewall,
+            Area::Access,
+            Area::Pools,
+            Area::Ha,
+            Area::Certificates,
+            Area::Metrics,
+            Area::Exec,
+        ];
+        assert_eq!(
+            AREAS.to_vec(),
+            areas.iter().map(|a| a.name()).collect::<Vec<_>>()
+        );
     }
 
     fn check_args(tool: &str, args: Value, expected: Result<Value, &str>) {

@@ -1,0 +1,5 @@
+//! Tools of this area (being written).
+
+use super::Tool;
+
+pub(super) static TOOLS: &[Tool] = &[];
