@@ -1339,7 +1339,8 @@ fn power(
     })
 }
 
-/// Sends `write` and waits for the task it starts; with `dry_run`, only reads `target` and shows the request.
+/// Sends `write` and waits for the task it starts (a write PVE answers with null ran at once);
+/// with `dry_run`, only reads `target` and shows the request.
 fn task_call(
     ctx: &Ctx,
     args: &Args,
@@ -1364,6 +1365,10 @@ fn task_call(
     }
     let reply = ctx.pve.call(write.method, &write.path, &write.params)?;
     let method = write.method.as_str();
+    if reply.data.is_null() {
+        // A synchronous write (e.g. a config PUT): done, no task to follow.
+        return data(Value::Null);
+    }
     let upid = reply
         .data
         .as_str()

@@ -13,3 +13,7 @@ mod smoke;
 mod support;
 mod tls;
 mod tools;
+mod tools_admin;
+mod tools_backups;
+mod tools_guests;
+mod tools_monitor;
