@@ -11,6 +11,7 @@ pub mod error;
 pub mod mcp;
 pub mod policy;
 pub mod pve;
+pub mod resources;
 pub mod tls;
 pub mod tools;
 pub mod totp;

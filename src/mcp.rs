@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use crate::error::Error;
 use crate::policy::Policy;
 use crate::pve::Pve;
+use crate::resources;
 use crate::tools::{self, Ctx, Effect, Tool};
 
 /// Handshake versions, oldest first; the last is offered when the client asks for another.
@@ -24,6 +25,8 @@ pub const LEGACY_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18",
 pub const MODERN_VERSIONS: &[&str] = &["2026-07-28"];
 /// Longest request line read; a longer one is answered with an error and skipped.
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
+/// Most requests held back while a tool waits; beyond that the input is not read until it is done.
+const MAX_QUEUED: usize = 1000;
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 
@@ -33,6 +36,7 @@ const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
 const INTERNAL_ERROR: i64 = -32603;
 const UNSUPPORTED_VERSION: i64 = -32022;
+const RESOURCE_NOT_FOUND: i64 = -32002;
 
 /// The protocol state of one stdio session.
 pub struct Server<'a> {
@@ -53,7 +57,8 @@ pub fn serve(
     input: impl BufRead + Send + 'static,
     output: impl Write,
 ) -> io::Result<()> {
-    let (tx, rx) = mpsc::sync_channel(16);
+    // Few lines in flight: each may be up to MAX_LINE long.
+    let (tx, rx) = mpsc::sync_channel(2);
     std::thread::spawn(move || read_lines(input, &tx));
     let io = Io {
         rx,
@@ -160,11 +165,28 @@ impl<W: Write> Channel for Io<W> {
             if left.is_zero() {
                 return true;
             }
+            // A client that floods the server during a wait is not read further (memory stays bounded).
+            let queued: usize = self
+                .queue
+                .borrow()
+                .iter()
+                .map(|i| if let Input::Line(l) = i { l.len() } else { 0 })
+                .sum();
+            if self.queue.borrow().len() >= MAX_QUEUED || queued >= MAX_LINE {
+                std::thread::sleep(left);
+                return true;
+            }
             match self.rx.recv_timeout(left) {
                 Ok(Input::Line(line)) => {
                     match serde_json::from_slice::<Value>(&line).unwrap_or(Value::Null) {
+                        // Only a ping the normal path would answer with {} is answered early.
                         m if m["method"] == "ping"
-                            && (m["id"].is_string() || m["id"].is_i64() || m["id"].is_u64()) =>
+                            && m["jsonrpc"] == "2.0"
+                            && (m["id"].is_string() || m["id"].is_i64() || m["id"].is_u64())
+                            && (m["params"].is_null()
+                                || m["params"].as_object().is_some_and(|p| {
+                                    p.get("_meta").and_then(|x| x.get(META_VERSION)).is_none()
+                                })) =>
                         {
                             self.notify(&response(m["id"].clone(), json!({})));
                         }
@@ -317,7 +339,11 @@ impl<'a> Server<'a> {
     /// Answers one line within a session whose `channel` carries progress and cancellation.
     fn handle_line_with(&mut self, line: &[u8], channel: &dyn Channel) -> Option<Value> {
         let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
-        if trimmed.iter().all(u8::is_ascii_whitespace) {
+        // Blank as JSON sees it (a form feed is not JSON whitespace).
+        if trimmed
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        {
             return None;
         }
         let message: Value = match serde_json::from_slice(trimmed) {
@@ -475,7 +501,7 @@ impl<'a> Server<'a> {
             match self.negotiated.and_then(Version::of) {
                 Some(v) => v,
                 None if method == "ping" => return response(id, json!({})),
-                None if method.starts_with("tools/") => {
+                None if ["tools/", "resources/", "prompts/"].iter().any(|p| method.starts_with(p)) => {
                     return error(
                         id,
                         INVALID_REQUEST,
@@ -503,6 +529,73 @@ impl<'a> Server<'a> {
                     r["cacheScope"] = json!("private");
                 }
                 r
+            }
+            "resources/list" | "resources/templates/list" | "prompts/list" => {
+                if params.get("cursor").is_some_and(|c| !c.is_null()) {
+                    return error(
+                        id,
+                        INVALID_PARAMS,
+                        &format!("invalid cursor: {method} has a single page"),
+                    );
+                }
+                let mut r = match method {
+                    "resources/list" => json!({"resources": resources::list()}),
+                    "resources/templates/list" => {
+                        json!({"resourceTemplates": resources::templates()})
+                    }
+                    _ => json!({"prompts": resources::prompts()}),
+                };
+                if modern {
+                    r["ttlMs"] = json!(3_600_000);
+                    r["cacheScope"] = json!("private");
+                }
+                r
+            }
+            "resources/read" => {
+                let Some(uri) = params.get("uri").and_then(Value::as_str) else {
+                    return error(id, INVALID_PARAMS, "resources/read needs a uri");
+                };
+                let waiting = Waiting {
+                    channel,
+                    id: id.clone(),
+                    token: None,
+                    sent: Cell::new(0),
+                };
+                let ctx = Ctx {
+                    pve: self.pve,
+                    task_wait: self.task_wait,
+                    waiter: &waiting,
+                    policy: self.policy,
+                };
+                match resources::read(&ctx, self.policy, uri) {
+                    Ok(r) => r,
+                    // The code for "resource not found" changed from -32002 to -32602 in 2026-07-28.
+                    Err(resources::ReadError::NotFound(u)) => {
+                        let code = if modern {
+                            INVALID_PARAMS
+                        } else {
+                            RESOURCE_NOT_FOUND
+                        };
+                        return error_data(id, code, "Resource not found", json!({"uri": u}));
+                    }
+                    Err(resources::ReadError::Failed(e)) => {
+                        return error(id, INTERNAL_ERROR, &e.to_string())
+                    }
+                }
+            }
+            "prompts/get" => {
+                let Some(name) = params.get("name").and_then(Value::as_str) else {
+                    return error(id, INVALID_PARAMS, "prompts/get needs a name");
+                };
+                let args = params
+                    .get("arguments")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                match resources::prompt(name, &args) {
+                    Ok(r) => r,
+                    Err(message) => return error(id, INVALID_PARAMS, &message),
+                }
             }
             "tools/call" => match self.call(&id, params, version, channel) {
                 Ok(Some(r)) => r,
@@ -536,7 +629,7 @@ impl<'a> Server<'a> {
             id,
             json!({
                 "protocolVersion": version,
-                "capabilities": {"tools": {"listChanged": false}},
+                "capabilities": capabilities(),
                 "serverInfo": server_info(),
                 "instructions": self.instructions(),
             }),
@@ -547,7 +640,7 @@ impl<'a> Server<'a> {
         json!({
             "resultType": "complete",
             "supportedVersions": MODERN_VERSIONS,
-            "capabilities": {"tools": {"listChanged": false}},
+            "capabilities": capabilities(),
             "instructions": self.instructions(),
             "_meta": {"io.modelcontextprotocol/serverInfo": server_info()},
             "ttlMs": 3_600_000,
@@ -624,6 +717,11 @@ fn call_result(outcome: Result<tools::Content, Error>, structured: bool) -> Valu
         }
         Err(e) => json!({"content": [{"type": "text", "text": e.to_string()}], "isError": true}),
     }
+}
+
+/// What this server offers: tools, resources (no subscriptions) and prompts.
+fn capabilities() -> Value {
+    json!({"tools": {"listChanged": false}, "resources": {"subscribe": false, "listChanged": false}, "prompts": {"listChanged": false}})
 }
 
 pub fn server_info() -> Value {
@@ -710,7 +808,7 @@ mod tests {
         let server = Server::new(&pve, policy(Access::ReadOnly), 120);
         response(
             json!(0),
-            json!({"protocolVersion": version, "capabilities": {"tools": {"listChanged": false}}, "serverInfo": server_info(), "instructions": server.instructions()}),
+            json!({"protocolVersion": version, "capabilities": capabilities(), "serverInfo": server_info(), "instructions": server.instructions()}),
         )
         .to_string()
     }
@@ -778,7 +876,7 @@ mod tests {
                 r#"{"jsonrpc":"2.0","method":"no/such/notification"}"#,
                 r#"{"jsonrpc":"2.0","id":9,"result":{}}"#,
                 r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#,
-                r#"{"jsonrpc":"2.0","id":3,"method":"resources/list"}"#,
+                r#"{"jsonrpc":"2.0","id":3,"method":"completion/complete"}"#,
                 r#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"cursor":"abc"}}"#,
                 r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"arguments":{}}}"#,
                 r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"get_vm_status","arguments":[1]}}"#,
@@ -789,7 +887,7 @@ mod tests {
                 r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"not initialized: send initialize first (or give the protocol version 2026-07-28 in _meta)"}}"#,
                 &init_reply("2025-11-25"),
                 r#"{"jsonrpc":"2.0","id":2,"result":{}}"#,
-                r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"method not found: resources/list"}}"#,
+                r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"method not found: completion/complete"}}"#,
                 r#"{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"invalid cursor: tools/list has a single page"}}"#,
                 r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"tools/call: missing tool name"}}"#,
                 r#"{"jsonrpc":"2.0","id":6,"error":{"code":-32602,"message":"tools/call: arguments must be an object"}}"#,

@@ -390,8 +390,14 @@ pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
 fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
     let int = |min: i64, max: i64| -> Result<Value, String> {
         let n = match value {
+            // JSON Schema counts 100.0 as an integer too.
             Value::Number(n) => n
                 .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                        .map(|f| f as i64)
+                })
                 .ok_or_else(|| format!("must be a whole number, got {n}"))?,
             Value::String(s) => s
                 .trim()

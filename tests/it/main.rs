@@ -6,6 +6,7 @@ mod fuzz;
 mod guards;
 mod login;
 mod repo;
+mod resources;
 mod schema;
 mod session;
 mod setup;
