@@ -305,7 +305,9 @@ impl Config {
                 ca_files: vec![ca],
                 system: false,
             }
-        } else if host_ca.is_file() {
+        } else if std::fs::File::open(host_ca).is_ok() {
+            // Readable only as root or www-data on a PVE node; elsewhere the system roots.
+
             Trust::Roots {
                 ca_files: vec![host_ca.to_path_buf()],
                 system: true,
