@@ -462,7 +462,7 @@ impl Pve {
         let mut response = result.map_err(|e| Failure {
             // Safe to try elsewhere: nothing reached PVE, or the request only reads.
             elsewhere: not_sent(&e) || method == Method::Get,
-            error: transport(self.describe(host, &e)),
+            error: transport(self.describe(host, method, !not_sent(&e), &e)),
         })?;
         let status = response.status().as_u16();
         let body = response
@@ -470,7 +470,7 @@ impl Pve {
             .with_config()
             .limit(MAX_BODY)
             .read_to_string()
-            .map_err(|e| transport(self.describe(host, &e)));
+            .map_err(|e| transport(self.describe(host, method, true, &e)));
         crate::debug!(
             "{} {path} -> {status} in {} ms",
             method.as_str(),
@@ -538,8 +538,14 @@ impl Pve {
     }
 
     /// Turns a transport failure into text that says what to do (and never shows a secret).
-    fn describe(&self, target: &Host, err: &ureq::Error) -> String {
+    /// `sent`: the request may have reached PVE (so a write may have taken effect).
+    fn describe(&self, target: &Host, method: Method, sent: bool, err: &ureq::Error) -> String {
         let host = format!("{}:{}", target.host, target.port);
+        let may_have_run = if sent && method != Method::Get {
+            "; it may have taken effect: check before repeating it"
+        } else {
+            ""
+        };
         if tls::is_cert_error(err) {
             return match (self.seen.get(), &self.trust) {
                 (Some(fp), Trust::Pinned(_)) => format!(
@@ -556,7 +562,7 @@ impl Pve {
         }
         match err {
             ureq::Error::Timeout(_) => format!(
-                "no answer from {host} within {} s (PROXMOX_TIMEOUT); the node may be down, overloaded or filtered",
+                "no answer from {host} within {} s (PROXMOX_TIMEOUT); the node may be down, overloaded or filtered{may_have_run}",
                 self.timeout.as_secs()
             ),
             ureq::Error::HostNotFound => format!("cannot resolve host name {}; check PROXMOX_HOST", target.host),
@@ -565,6 +571,10 @@ impl Pve {
             ),
             ureq::Error::BodyExceedsLimit(_) => format!("the answer is larger than {} MiB; narrow the query", MAX_BODY >> 20),
             ureq::Error::Tls(_) | ureq::Error::Rustls(_) => format!("TLS handshake with {host} failed: {err}"),
+            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                format!("the answer from {host} is not valid text ({e}); is PROXMOX_HOST a Proxmox VE node?")
+            }
+            other if sent => format!("the connection to {host} broke off after the request was sent ({other}){may_have_run}"),
             other => format!("cannot reach {host}: {other}"),
         }
     }

@@ -180,8 +180,8 @@ fn a_write_is_never_repeated_once_it_may_have_been_sent() {
     let text = error_text(&c.call("start_vm", json!({"vmid": 100, "node": "pve1"}))).to_string();
     assert!(
         text.starts_with(&format!(
-            "POST /nodes/pve1/qemu/100/status/start: cannot reach 127.0.0.1:{port}"
-        )),
+            "POST /nodes/pve1/qemu/100/status/start: the connection to 127.0.0.1:{port} broke off after the request was sent"
+        )) && text.ends_with("it may have taken effect: check before repeating it"),
         "{text}"
     );
     assert!(

@@ -878,12 +878,21 @@ fn an_hour_old_ticket_is_renewed_with_itself() {
 #[test]
 fn tools_list_stays_small_enough_for_hosts() {
     let fake = FakePve::new();
-    let config = config(&fake, &[("PROXMOX_MCP_ACCESS", "full"), ("PROXMOX_MCP_ALLOW_EXEC", "true")]);
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "full"),
+            ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+        ],
+    );
     let pve = Pve::new(&config).unwrap();
     let mut c = Client::new(&pve, &config);
     let list = c.request("tools/list", json!({}));
     let bytes = list["result"].to_string().len();
-    assert!(bytes < 60 * 1024, "tools/list at full is {bytes} bytes; keep it under 60 KB");
+    assert!(
+        bytes < 60 * 1024,
+        "tools/list at full is {bytes} bytes; keep it under 60 KB"
+    );
     // A host with a 40-tool limit can load the read-only tools of any area group.
     for group in proxmox_mcp_server::tools::AREAS {
         let config = crate::support::config(&fake, &[("PROXMOX_MCP_TOOLS", group)]);

@@ -1,0 +1,806 @@
+//! Faults: PVE, or the network in front of it, misbehaving. Every call must end in a clear
+//! `isError` result (or a clean start-up error), and the server must go on answering afterwards.
+//!
+//! The misbehaving servers are plain `std::net` listeners (optionally TLS with the test
+//! certificates), so each fault is exactly what the test writes on the socket. Every wait is
+//! bounded: `PROXMOX_TIMEOUT` is 1 s, the servers give up after [`SERVER_PATIENCE`].
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use proxmox_mcp_server::config::Config;
+use proxmox_mcp_server::pve::Pve;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use serde_json::{json, Value};
+
+use crate::support::{config, error_text, ok, Client, FakePve, TOKEN};
+
+/// How long a misbehaving server holds a connection at most (so no thread outlives a test long).
+const SERVER_PATIENCE: Duration = Duration::from_secs(5);
+/// 512 MiB: the Content-Length of the huge answer (never allocated, only announced).
+const HUGE: u64 = 512 << 20;
+/// The server's cap on a PVE answer (`pve::MAX_BODY`).
+const MAX_BODY: u64 = 16 << 20;
+const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+const STATUS: &str =
+    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
+
+fn tls_data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/tls")
+        .join(name)
+}
+
+fn leaf_fingerprint() -> String {
+    std::fs::read_to_string(tls_data("leaf.sha256"))
+        .expect("leaf.sha256")
+        .trim()
+        .to_string()
+}
+
+fn server_tls(cert: &str, key: &str) -> Arc<ServerConfig> {
+    let chain = vec![CertificateDer::from_pem_file(tls_data(cert)).expect("test certificate")];
+    let key = PrivateKeyDer::from_pem_file(tls_data(key)).expect("test key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+    Arc::new(config)
+}
+
+/// One request as the raw server read it.
+struct Request {
+    /// Path and query without the `/api2/extjs` prefix.
+    path: String,
+}
+
+/// The connection a handler writes its (mis)behaviour to.
+trait Conn: Read + Write {
+    /// Closes the connection at once (no TLS close_notify: like a crash or a cut cable).
+    fn cut(&mut self);
+}
+
+impl Conn for TcpStream {
+    fn cut(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Conn for StreamOwned<ServerConnection, TcpStream> {
+    fn cut(&mut self) {
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+}
+
+/// What the connection does after a handler ran.
+#[derive(PartialEq)]
+enum Then {
+    KeepAlive,
+    Close,
+}
+
+type Handler = dyn Fn(&Request, &mut dyn Conn, &Shared) -> Then + Send + Sync;
+
+/// State the test and the server share.
+#[derive(Default)]
+struct Shared {
+    requests: AtomicUsize,
+    /// Body bytes the huge answer managed to write before the client stopped reading.
+    streamed: AtomicU64,
+    stop: AtomicBool,
+    /// Index into the TLS configurations: which certificate the next connection gets.
+    present: AtomicUsize,
+}
+
+/// A local HTTP(S) server whose every answer is written by `handler`. Stops when dropped.
+struct Raw {
+    port: u16,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Raw {
+    fn http(
+        handler: impl Fn(&Request, &mut dyn Conn, &Shared) -> Then + Send + Sync + 'static,
+    ) -> Raw {
+        Raw::start(Vec::new(), Arc::new(handler))
+    }
+
+    fn https(
+        certs: Vec<Arc<ServerConfig>>,
+        handler: impl Fn(&Request, &mut dyn Conn, &Shared) -> Then + Send + Sync + 'static,
+    ) -> Raw {
+        Raw::start(certs, Arc::new(handler))
+    }
+
+    fn start(certs: Vec<Arc<ServerConfig>>, handler: Arc<Handler>) -> Raw {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let shared = Arc::new(Shared::default());
+        let thread = {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if shared.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let _ = stream.set_read_timeout(Some(SERVER_PATIENCE));
+                    let _ = stream.set_write_timeout(Some(SERVER_PATIENCE));
+                    let (shared, handler) = (shared.clone(), handler.clone());
+                    let tls = certs.get(shared.present.load(Ordering::SeqCst)).cloned();
+                    std::thread::spawn(move || match tls {
+                        None => serve(stream, &*handler, &shared),
+                        Some(config) => {
+                            let Ok(conn) = ServerConnection::new(config) else {
+                                return;
+                            };
+                            serve(StreamOwned::new(conn, stream), &*handler, &shared)
+                        }
+                    });
+                }
+            })
+        };
+        Raw {
+            port,
+            shared,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    fn requests(&self) -> usize {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // A connection wakes the accept loop so that it sees the stop flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads request after request on one connection and lets `handler` answer each.
+fn serve(mut conn: impl Conn, handler: &Handler, shared: &Shared) {
+    loop {
+        let Some(request) = read_request(&mut conn) else {
+            return;
+        };
+        shared.requests.fetch_add(1, Ordering::SeqCst);
+        if handler(&request, &mut conn, shared) == Then::Close {
+            let _ = conn.flush();
+            conn.cut();
+            return;
+        }
+    }
+}
+
+/// The request head (and body, which is skipped); None when the client went away.
+fn read_request(conn: &mut impl Read) -> Option<Request> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 64 * 1024 || conn.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut words = head.split_whitespace();
+    let _method = words.next()?;
+    let target = words.next()?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length.min(1 << 20)];
+    conn.read_exact(&mut body).ok()?;
+    Some(Request {
+        path: target
+            .strip_prefix("/api2/extjs")
+            .unwrap_or(target)
+            .to_string(),
+    })
+}
+
+/// Writes a whole answer: status line, JSON content type, length, body.
+fn answer(conn: &mut dyn Conn, status: &str, body: &[u8]) -> Then {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    match conn.write_all(&out).and_then(|()| conn.flush()) {
+        Ok(()) => Then::KeepAlive,
+        Err(_) => Then::Close,
+    }
+}
+
+/// Holds the connection open without answering until the test ends (or [`SERVER_PATIENCE`]).
+fn hang(shared: &Shared) -> Then {
+    let until = Instant::now() + SERVER_PATIENCE;
+    while Instant::now() < until && !shared.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Then::Close
+}
+
+/// Announces [`HUGE`] bytes and streams from a fixed buffer until the client stops reading.
+fn stream_huge(conn: &mut dyn Conn, shared: &Shared) -> Then {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {HUGE}\r\n\r\n{{\"data\":\""
+    );
+    if conn.write_all(head.as_bytes()).is_err() {
+        return Then::Close;
+    }
+    let chunk = [b'x'; 64 * 1024];
+    let mut sent = 0u64;
+    while sent < HUGE && !shared.stop.load(Ordering::SeqCst) {
+        if conn.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len() as u64;
+        shared.streamed.store(sent, Ordering::SeqCst);
+    }
+    Then::Close
+}
+
+/// The misbehaviours, chosen by node name (`get_node_status` asks for `/nodes/{node}/status`).
+fn misbehave(req: &Request, conn: &mut dyn Conn, shared: &Shared) -> Then {
+    let node = req
+        .path
+        .strip_prefix("/nodes/")
+        .and_then(|p| p.split('/').next())
+        .unwrap_or_default();
+    match node {
+        "hang" => hang(shared),
+        "huge" => stream_huge(conn, shared),
+        // Content-Length says 1000; 40 bytes come, then the connection is cut.
+        "cut" => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"success\":1,\"data\":{\"cpu\":0.1,\"memory\"";
+            let _ = conn.write_all(head.as_bytes());
+            Then::Close
+        }
+        // Chunked, cut in the middle of a chunk.
+        "chunks" => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n{\"success\":1,\"data\":{";
+            let _ = conn.write_all(head.as_bytes());
+            Then::Close
+        }
+        // The head is cut: no blank line ever comes.
+        "headcut" => {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Len");
+            Then::Close
+        }
+        // Accepts the request, closes without a byte.
+        "close" => Then::Close,
+        // Not HTTP at all (e.g. an SSH daemon on that port).
+        "garbage" => {
+            let _ = conn.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+            Then::Close
+        }
+        "html" => answer(
+            conn,
+            "200 OK",
+            b"<!DOCTYPE html><html><body>Welcome to nginx!</body></html>",
+        ),
+        "empty" => answer(conn, "200 OK", b""),
+        "array" => answer(conn, "200 OK", b"[1,2,3]"),
+        "truncjson" => answer(conn, "200 OK", br#"{"success":1,"data":{"cpu":"#),
+        "latin1" => answer(
+            conn,
+            "200 OK",
+            b"{\"success\":1,\"data\":{\"name\":\"caf\xe9\"}}",
+        ),
+        "proxy502" => answer(
+            conn,
+            "502 Bad Gateway",
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+        ),
+        // What pveproxy answers when it cannot reach the node that owns the resource.
+        "n595" => answer(
+            conn,
+            "595 Errors during connection establishment, proxy handshake failed",
+            b"",
+        ),
+        "n596" => answer(
+            conn,
+            "596 Connection timed out",
+            br#"{"data":null,"message":"Connection timed out\n"}"#,
+        ),
+        _ => answer(
+            conn,
+            "200 OK",
+            json!({"success": 1, "data": {"node": node, "cpu": 0.01, "uptime": 5}})
+                .to_string()
+                .as_bytes(),
+        ),
+    }
+}
+
+/// A configuration as the binary would resolve it: token login, `PROXMOX_TIMEOUT=1`, the test
+/// CA, plus `extra` (an empty value removes a default).
+fn config_for(host: &str, extra: &[(&str, &str)]) -> Config {
+    let ca = tls_data("ca.pem").display().to_string();
+    let mut env: BTreeMap<String, String> = [
+        ("PROXMOX_HOST", host),
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", TOKEN),
+        ("PROXMOX_TIMEOUT", "1"),
+        ("PROXMOX_CA_FILE", ca.as_str()),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.retain(|_, v| !v.is_empty());
+    Config::resolve_with(&|k| env.get(k).cloned(), &[], Path::new("/nonexistent"))
+        .expect("test configuration")
+}
+
+/// The server still works: `ping` is answered and a good call succeeds.
+fn still_serving(c: &mut Client) {
+    assert_eq!(c.request("ping", json!({}))["result"], json!({}));
+    let r = c.call("get_node_status", json!({"node": "pve1"}));
+    assert_eq!(ok(&r)["data"]["node"], "pve1");
+}
+
+/// Calls `get_node_status` for `node` and returns its error text; the call must end within
+/// `limit`.
+fn node_error(c: &mut Client, node: &str, limit: Duration) -> String {
+    let started = Instant::now();
+    let r = c.call("get_node_status", json!({"node": node}));
+    let took = started.elapsed();
+    assert!(took < limit, "{node}: took {took:?}");
+    let text = error_text(&r).to_string();
+    let prefix = format!("GET /nodes/{node}/status: ");
+    assert!(text.starts_with(&prefix), "{node}: {text}");
+    text
+}
+
+#[test]
+fn connection_refused_is_an_error_and_the_server_goes_on() {
+    // A port nothing listens on (bound, then released).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = config_for(&format!("https://127.0.0.1:{port}"), &[]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    for (tool, args, path) in [
+        ("list_vms", json!({}), "GET /cluster/resources"),
+        (
+            "get_vm_status",
+            json!({"vmid": 100}),
+            "GET /cluster/resources",
+        ),
+        (
+            "get_vm_status",
+            json!({"vmid": 100, "node": "pve1"}),
+            "GET /nodes/pve1/qemu/100/status/current",
+        ),
+    ] {
+        let started = Instant::now();
+        let r = c.call(tool, args);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            error_text(&r),
+            format!("{path}: cannot connect to 127.0.0.1:{port}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node")
+        );
+    }
+    assert_eq!(c.request("ping", json!({}))["result"], json!({}));
+}
+
+#[test]
+fn an_answer_that_never_comes_times_out_and_the_server_goes_on() {
+    let server = Raw::http(misbehave);
+    let config = config_for(&server.url("http"), &[("PROXMOX_TIMEOUT", "1")]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let started = Instant::now();
+    let text = node_error(&mut c, "hang", Duration::from_secs(3));
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "gave up before PROXMOX_TIMEOUT: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        text,
+        format!("GET /nodes/hang/status: no answer from 127.0.0.1:{} within 1 s (PROXMOX_TIMEOUT); the node may be down, overloaded or filtered", server.port)
+    );
+    still_serving(&mut c);
+}
+
+#[test]
+fn a_body_cut_midway_is_an_error() {
+    for scheme in ["http", "https"] {
+        let server = if scheme == "http" {
+            Raw::http(misbehave)
+        } else {
+            Raw::https(vec![server_tls("leaf.pem", "leaf.key")], misbehave)
+        };
+        let config = config_for(&server.url(scheme), &[]);
+        let pve = Pve::new(&config).unwrap();
+        let mut c = Client::new(&pve, &config);
+        let host = format!("127.0.0.1:{}", server.port);
+        for node in ["cut", "chunks", "headcut", "close", "garbage"] {
+            // The text names the host.
+            let text = node_error(&mut c, node, Duration::from_secs(3));
+            assert!(text.contains(&host), "{scheme} {node}: {text}");
+        }
+        still_serving(&mut c);
+    }
+}
+
+/// A write whose answer breaks off (or never comes) was sent: it is not sent again, not even to
+/// another configured host, and the call ends in an error.
+#[test]
+fn a_write_whose_answer_breaks_off_is_sent_once() {
+    let first = Raw::http(misbehave);
+    let second = Raw::http(misbehave);
+    let hosts = format!("{},{}", first.url("http"), second.url("http"));
+    let config = config_for(&hosts, &[("PROXMOX_MCP_ACCESS", "operate")]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    for (i, node) in ["cut", "close", "hang"].into_iter().enumerate() {
+        let started = Instant::now();
+        let r = c.call("start_vm", json!({"vmid": 100, "node": node}));
+        assert!(started.elapsed() < Duration::from_secs(3), "{node}");
+        let text = error_text(&r);
+        let prefix = format!("POST /nodes/{node}/qemu/100/status/start: ");
+        assert!(text.starts_with(&prefix), "{text}");
+        assert_eq!(first.requests(), i + 1, "{node}: sent once");
+        assert_eq!(
+            second.requests(),
+            0,
+            "{node}: not repeated on the next host"
+        );
+    }
+    assert_eq!(c.request("ping", json!({}))["result"], json!({}));
+}
+
+/// A POST whose answer breaks off may have run: the error says so and does not invite a repeat.
+#[test]
+fn a_write_whose_answer_breaks_off_says_it_may_have_run() {
+    let server = Raw::http(misbehave);
+    let config = config_for(&server.url("http"), &[("PROXMOX_MCP_ACCESS", "operate")]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    for node in ["cut", "close"] {
+        let r = c.call("start_vm", json!({"vmid": 100, "node": node}));
+        let text = error_text(&r);
+        assert!(!text.contains("cannot reach"), "{text}");
+        assert!(text.contains("after the request was sent"), "{text}");
+        assert!(text.contains("may have taken effect"), "{text}");
+    }
+}
+
+#[test]
+fn a_512_mib_answer_is_refused_without_reading_it() {
+    let server = Raw::http(misbehave);
+    let config = config_for(&server.url("http"), &[("PROXMOX_TIMEOUT", "2")]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let text = node_error(&mut c, "huge", Duration::from_secs(4));
+    assert_eq!(
+        text,
+        "GET /nodes/huge/status: the answer is larger than 16 MiB; narrow the query"
+    );
+    // The client stopped reading at its cap: what the server got out is the cap plus what the
+    // sockets buffer, far from 512 MiB.
+    std::thread::sleep(Duration::from_millis(100));
+    let streamed = server.shared.streamed.load(Ordering::SeqCst);
+    assert!(
+        streamed < MAX_BODY + (32 << 20),
+        "the server streamed {streamed} bytes"
+    );
+    still_serving(&mut c);
+}
+
+#[test]
+fn answers_that_are_not_json_are_errors() {
+    let server = Raw::http(misbehave);
+    let config = config_for(&server.url("http"), &[]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    const NOT_JSON: &str = "the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?";
+    for node in ["html", "empty", "array", "truncjson"] {
+        let text = node_error(&mut c, node, Duration::from_secs(2));
+        assert_eq!(text, format!("GET /nodes/{node}/status: {NOT_JSON}"));
+    }
+    // Not UTF-8 (PVE always sends UTF-8): answered either way, and the server goes on.
+    c.call("get_node_status", json!({"node": "latin1"}));
+    // A proxy in front of PVE answering with its own page.
+    assert_eq!(
+        node_error(&mut c, "proxy502", Duration::from_secs(2)),
+        "GET /nodes/proxy502/status: HTTP status 502"
+    );
+    still_serving(&mut c);
+}
+
+#[test]
+fn node_unreachable_595_and_596_are_errors_with_a_hint() {
+    let server = Raw::http(misbehave);
+    let config = config_for(&server.url("http"), &[]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    const HINT: &str = " (the PVE node that owns this resource is unreachable from the node the server talks to; check that it is online (list_nodes) and retry)";
+    assert_eq!(
+        node_error(&mut c, "n595", Duration::from_secs(2)),
+        format!("GET /nodes/n595/status: node unreachable (595){HINT}")
+    );
+    assert_eq!(
+        node_error(&mut c, "n596", Duration::from_secs(2)),
+        format!("GET /nodes/n596/status: Connection timed out{HINT}")
+    );
+    still_serving(&mut c);
+}
+
+#[test]
+fn the_real_binary_survives_every_fault() {
+    let server = Raw::http(misbehave);
+    let ca = tls_data("ca.pem").display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_proxmox-mcp-server"))
+        .env_clear()
+        .envs([
+            ("PROXMOX_HOST", server.url("http").as_str()),
+            ("PROXMOX_USER", "root@pam"),
+            ("PROXMOX_TOKEN_NAME", "mcp"),
+            ("PROXMOX_TOKEN_VALUE", TOKEN),
+            ("PROXMOX_TIMEOUT", "1"),
+            ("PROXMOX_CA_FILE", ca.as_str()),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the binary");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, lines) = mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let value = serde_json::from_str(&line).unwrap_or(json!({"not json": line}));
+            if tx.send(value).is_err() {
+                return;
+            }
+        }
+    });
+    let mut send = |v: Value| {
+        writeln!(stdin, "{v}")
+            .and_then(|()| stdin.flush())
+            .expect("write")
+    };
+    let next = || {
+        lines
+            .recv_timeout(Duration::from_secs(4))
+            .expect("an answer within 4 s")
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "faults", "version": "1"}}}),
+    );
+    assert_eq!(next()["id"], 0);
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let nodes = [
+        "hang", "huge", "cut", "chunks", "headcut", "close", "garbage", "html", "latin1", "n595",
+    ];
+    for (i, node) in nodes.iter().enumerate() {
+        let id = i as i64 + 1;
+        send(
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "get_node_status", "arguments": {"node": node}}}),
+        );
+        // A ping sent while the call is under way is answered after it: nothing is lost.
+        send(json!({"jsonrpc": "2.0", "id": format!("p{id}"), "method": "ping"}));
+        let answer = next();
+        assert_eq!(answer["id"], id, "{node}: {answer}");
+        assert_eq!(answer["result"]["isError"], true, "{node}: {answer}");
+        let text = answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            text.starts_with(&format!("GET /nodes/{node}/status: ")),
+            "{text}"
+        );
+        assert_eq!(
+            next(),
+            json!({"jsonrpc": "2.0", "id": format!("p{id}"), "result": {}})
+        );
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "{node} killed the server"
+        );
+    }
+    send(
+        json!({"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "get_node_status", "arguments": {"node": "pve1"}}}),
+    );
+    let answer = next();
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not exit when its input closed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_ticket_that_expires_between_two_calls_means_one_new_login() {
+    let mut fake = FakePve::new();
+    let ticket = |n: u32| json!({"ticket": format!("PVE:root@pam:6740A00{n}::c2lnbmF0dXJl"), "CSRFPreventionToken": format!("6740A00{n}:Y3NyZg"), "username": "root@pam"});
+    fake.ok_times("POST", "/access/ticket", ticket(1), 1)
+        .ok("POST", "/access/ticket", ticket(2));
+    let nodes = json!([{"node": "pve1", "status": "online"}]);
+    fake.ok_times("GET", "/nodes", nodes.clone(), 1);
+    // PVE forgot the first ticket (restarted with a new key, or it expired): one 401.
+    fake.answer("GET", "/nodes", 401, Value::Null, Some(1));
+    fake.ok("GET", "/nodes", nodes);
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_TOKEN_NAME", ""),
+            ("PROXMOX_TOKEN_VALUE", ""),
+            ("PROXMOX_PASSWORD", "hunter2-secret"),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    assert_eq!(ok(&c.call("list_nodes", json!({})))["total"], 1);
+    assert_eq!(ok(&c.call("list_nodes", json!({})))["total"], 1);
+    let seen = fake.requests();
+    let lines: Vec<String> = seen.iter().map(|s| s.line()).collect();
+    let login = "POST /access/ticket username=root%40pam&password=hunter2-secret";
+    assert_eq!(
+        lines,
+        [login, "GET /nodes", "GET /nodes", login, "GET /nodes"]
+    );
+    let cookie = |i: usize| seen[i].headers.get("cookie").cloned().unwrap_or_default();
+    assert!(cookie(2).contains("6740A001"), "{}", cookie(2));
+    assert!(cookie(4).contains("6740A002"), "{}", cookie(4));
+}
+
+/// A started task whose status cannot be read at all (the poll is retried, then given up): the
+/// answer is an error that names the task and says not to repeat the call, after one POST only.
+#[test]
+fn a_task_whose_status_cannot_be_read_is_named_in_the_error() {
+    let mut fake = FakePve::new();
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.fail("GET", STATUS, 500, "unable to read task status");
+    let config = config(&fake, &[("PROXMOX_MCP_ACCESS", "operate")]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let started = Instant::now();
+    let r = c.call(
+        "start_vm",
+        json!({"vmid": 100, "node": "pve1", "wait_seconds": 1}),
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let text = error_text(&r);
+    assert!(
+        text.starts_with(&format!(
+            "POST /nodes/pve1/qemu/100/status/start: PVE started task {UPID} but following it failed ("
+        )),
+        "{text}"
+    );
+    assert!(text.contains("unable to read task status"), "{text}");
+    assert!(text.contains("do not repeat the call"), "{text}");
+    assert_eq!(
+        fake.writes(),
+        ["POST /nodes/pve1/qemu/100/status/start"],
+        "the start is sent once"
+    );
+    assert_eq!(c.request("ping", json!({}))["result"], json!({}));
+}
+
+/// A status poll that fails for a moment (pveproxy restarting, a busy node) does not lose the
+/// task's result: the poll is repeated and the call answers with the exit status.
+#[test]
+fn a_task_status_that_errors_twice_then_answers_is_followed_to_its_end() {
+    let mut fake = FakePve::new();
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.answer(
+        "GET",
+        STATUS,
+        200,
+        json!({"success": 0, "status": 500, "message": "unable to read task status\n", "data": null}),
+        Some(2),
+    );
+    fake.ok("GET", STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
+    let config = config(&fake, &[("PROXMOX_MCP_ACCESS", "operate")]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let started = Instant::now();
+    let r = c.call(
+        "start_vm",
+        json!({"vmid": 100, "node": "pve1", "wait_seconds": 3}),
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(ok(&r)["task"]["exitstatus"], "OK");
+    assert_eq!(fake.writes(), ["POST /nodes/pve1/qemu/100/status/start"]);
+    let polls = fake
+        .lines()
+        .iter()
+        .filter(|l| l.ends_with("/status"))
+        .count();
+    assert_eq!(polls, 3);
+}
+
+#[test]
+fn a_certificate_that_changes_between_calls_is_refused() {
+    let leaf = server_tls("leaf.pem", "leaf.key");
+    let other = server_tls("other.pem", "other.key");
+    let fp = leaf_fingerprint();
+    for (trust, refusal) in [
+        (
+            ("PROXMOX_FINGERPRINT", fp.as_str()),
+            "does not match PROXMOX_FINGERPRINT",
+        ),
+        (("PROXMOX_VERIFY_SSL", "true"), "is not trusted"),
+    ] {
+        // Each answer closes its connection, so every call makes a new handshake.
+        let server = Raw::https(vec![leaf.clone(), other.clone()], |req, conn, shared| {
+            misbehave(req, conn, shared);
+            Then::Close
+        });
+        let config = config_for(&server.url("https"), &[trust]);
+        let pve = Pve::new(&config).unwrap();
+        let mut c = Client::new(&pve, &config);
+        let r = c.call("get_node_status", json!({"node": "pve1"}));
+        assert_eq!(ok(&r)["data"]["node"], "pve1");
+
+        // The node now presents another certificate (replaced, or someone in between).
+        server.shared.present.store(1, Ordering::SeqCst);
+        let text = node_error(&mut c, "pve1", Duration::from_secs(2));
+        assert!(text.contains(refusal), "{text}");
+        assert!(
+            text.contains("34:6B:60:A2:EF:A6:53:C7"),
+            "the presented fingerprint is shown: {text}"
+        );
+        assert_eq!(
+            server.requests(),
+            1,
+            "nothing was sent over the refused connection"
+        );
+
+        // The right certificate again: the same server process carries on.
+        server.shared.present.store(0, Ordering::SeqCst);
+        still_serving(&mut c);
+        assert_eq!(server.requests(), 2);
+    }
+}
