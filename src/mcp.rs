@@ -1020,12 +1020,24 @@ mod tests {
             names(Access::Operate),
             names(Access::Full),
         );
-        assert_eq!(ro.len(), 15);
+        let count = |effects: &[Effect]| {
+            tools::TOOLS
+                .iter()
+                .filter(|t| {
+                    effects.contains(&t.effect) && t.area != tools::Area::Exec && tools::present(t)
+                })
+                .count()
+        };
+        assert_eq!(ro.len(), count(&[Effect::Read]));
         assert!(!ro.contains(&"start_vm".to_string()));
         assert!(
             op.contains(&"start_vm".to_string()) && !op.contains(&"delete_vm_snapshot".to_string())
         );
-        assert_eq!(full.len(), 23);
+        assert_eq!(op.len(), count(&[Effect::Read, Effect::Operate]));
+        assert_eq!(
+            full.len(),
+            count(&[Effect::Read, Effect::Operate, Effect::Destroy])
+        );
         assert!(full.contains(&"delete_vm_snapshot".to_string()));
 
         let mut server = Server::new(&pve, policy(Access::Full), 120);

@@ -4,6 +4,7 @@
 //! in the query, POST/PUT parameters as a form body, booleans as 0/1. One `ureq::Agent` is reused,
 //! so connections are kept alive. Password logins keep a ticket, renewed before it expires.
 
+use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -19,6 +20,8 @@ use crate::tls::{self, Trust};
 const MAX_BODY: u64 = 16 * 1024 * 1024;
 /// A ticket is valid 2 hours; it is renewed once it is older than this (as PVE's own client does).
 const TICKET_RENEW_AFTER: Duration = Duration::from_secs(3600);
+/// How long a guest's node is taken from the cache instead of asking `/cluster/resources`.
+const GUEST_TTL: Duration = Duration::from_secs(30);
 /// PVE's ticket lifetime.
 const TICKET_LIFETIME: Duration = Duration::from_secs(2 * 3600);
 
@@ -137,6 +140,8 @@ pub struct Pve {
     auth: Auth,
     session: Mutex<Option<Session>>,
     timeout: Duration,
+    /// Where guests were last seen (VMID → node, type), from `/cluster/resources`.
+    guests: Mutex<HashMap<u64, (String, String, Instant)>>,
 }
 
 impl fmt::Debug for Pve {
@@ -170,6 +175,7 @@ impl Pve {
             trust: config.trust.clone(),
             hosts: config.hosts.clone(),
             current: AtomicUsize::new(0),
+            guests: Mutex::default(),
             user: config.user.clone(),
             auth: config.auth.clone(),
             session: Mutex::new(None),
@@ -192,6 +198,39 @@ impl Pve {
 
     pub fn hosts(&self) -> &[Host] {
         &self.hosts
+    }
+
+    /// Remembers where the guests in a `/cluster/resources` answer live, for `GUEST_TTL`.
+    pub fn remember_guests(&self, resources: &Value) {
+        let now = Instant::now();
+        let mut guests = self.guests.lock().unwrap_or_else(|e| e.into_inner());
+        for r in resources.as_array().into_iter().flatten() {
+            let (Some(vmid), Some(node), Some(kind)) = (
+                r.get("vmid").and_then(as_u64),
+                r.get("node").and_then(Value::as_str),
+                r.get("type").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            guests.insert(vmid, (node.to_string(), kind.to_string(), now));
+        }
+    }
+
+    /// The node and type (`qemu`/`lxc`) guest `vmid` was last seen on, if that was recent.
+    pub fn cached_guest(&self, vmid: u64) -> Option<(String, String)> {
+        let guests = self.guests.lock().unwrap_or_else(|e| e.into_inner());
+        guests
+            .get(&vmid)
+            .filter(|(_, _, seen)| seen.elapsed() < GUEST_TTL)
+            .map(|(n, k, _)| (n.clone(), k.clone()))
+    }
+
+    /// Forgets where guest `vmid` lives (a call about it failed: it may have moved).
+    pub fn forget_guest(&self, vmid: u64) {
+        self.guests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&vmid);
     }
 
     /// GET, returning `data`.

@@ -482,12 +482,20 @@ pub fn run(
 ) -> Result<Content, Error> {
     policy.check(tool)?;
     let args = validate(tool, raw)?;
-    if tool.effect == Effect::Read {
-        return (tool.run)(ctx, &args).map(cap);
+    let outcome = if tool.effect == Effect::Read {
+        (tool.run)(ctx, &args).map(cap)
+    } else {
+        guard(ctx, policy, &args)
+            .and_then(|()| (tool.run)(ctx, &args))
+            .map(cap)
+    };
+    if let (Err(_), Some(vmid), None) = (&outcome, args.int("vmid"), args.str("node")) {
+        // The guest may have moved: find it again next time.
+        ctx.pve.forget_guest(vmid as u64);
     }
-    let outcome = guard(ctx, policy, &args)
-        .and_then(|()| (tool.run)(ctx, &args))
-        .map(cap);
+    if tool.effect == Effect::Read {
+        return outcome;
+    }
     if let Some(audit) = &policy.audit {
         audit.record(&ctx.pve.identity(), tool.name, &args.0, &outcome);
     }
@@ -1256,29 +1264,40 @@ fn guest_path(ctx: &Ctx, args: &Args, kind: Guest) -> Result<String, Error> {
     let node = match args.str("node") {
         Some(node) => node.to_string(),
         None => {
-            let resources = ctx
-                .pve
-                .get("/cluster/resources", &[("type", "vm".into())])?;
-            let found = resources
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64));
-            let Some(found) = found else {
-                return Err(Error::NotFound(format!(
-                    "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_{}s shows the {}s",
-                    if kind == Guest::Vm { "vm" } else { "container" },
-                    kind.noun()
-                )));
+            // Recently seen guests cost no request; `run` forgets a guest whose call failed.
+            let (node, found_kind) = match ctx.pve.cached_guest(vmid as u64) {
+                Some(seen) => seen,
+                None => {
+                    let resources = ctx
+                        .pve
+                        .get("/cluster/resources", &[("type", "vm".into())])?;
+                    ctx.pve.remember_guests(&resources);
+                    let found = resources
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64));
+                    let Some(found) = found else {
+                        return Err(Error::NotFound(format!(
+                            "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_{}s shows the {}s",
+                            if kind == Guest::Vm { "vm" } else { "container" },
+                            kind.noun()
+                        )));
+                    };
+                    (
+                        text(found, "node").to_string(),
+                        text(found, "type").to_string(),
+                    )
+                }
             };
-            if text(found, "type") != kind.api() {
+            if found_kind != kind.api() {
                 let (is, tools) = match kind {
                     Guest::Vm => ("a container (lxc), not a VM", "the *_container tools"),
                     Guest::Container => ("a VM (qemu), not a container", "the *_vm tools"),
                 };
                 return Err(Error::NotFound(format!("VMID {vmid} is {is}; use {tools}")));
             }
-            text(found, "node").to_string()
+            node
         }
     };
     Ok(path(&[&"nodes", &node, &kind.api(), &vmid]))

@@ -41,18 +41,26 @@ fn tool_selection_lists_and_refuses() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "list_vms",
-            "get_vm_config",
-            "get_vm_status",
-            "start_vm",
-            "shutdown_vm",
-            "reboot_vm",
-            "get_cluster_status"
-        ]
-    );
+    // The vms group (minus what is denied), and the one tool named.
+    let expected: Vec<&str> = proxmox_mcp_server::tools::TOOLS
+        .iter()
+        .filter(|t| {
+            (t.area.name() == "vms" || t.name == "get_cluster_status")
+                && t.name != "stop_vm"
+                && t.effect.name() != "destroy"
+        })
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, expected);
+    for must in [
+        "list_vms",
+        "get_vm_status",
+        "start_vm",
+        "get_cluster_status",
+    ] {
+        assert!(names.contains(&must), "{must}");
+    }
+    assert!(!names.contains(&"stop_vm") && !names.contains(&"list_nodes"));
     assert_eq!(
         error_text(&c.call("stop_vm", json!({"vmid": 100}))),
         "stop_vm is switched off on this server (PROXMOX_MCP_DENY_TOOLS names stop_vm)"

@@ -138,7 +138,7 @@ fn pve() -> FakePve {
     .ok(
         "GET",
         "/access/permissions",
-        json!({"/": {"Sys.Audit": 1, "VM.Audit": 1, "Datastore.Audit": 1}}),
+        crate::support::all_privileges(),
     );
     fake
 }

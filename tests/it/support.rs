@@ -386,3 +386,21 @@ pub fn conforms(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `GET /access/permissions` data granting, on `/`, every privilege any tool needs.
+pub fn all_privileges() -> Value {
+    let mut privs = serde_json::Map::new();
+    for tool in proxmox_mcp_server::tools::TOOLS.iter() {
+        for p in tool.requirement().map(|(p, _)| p).unwrap_or_default() {
+            privs.insert(p.to_string(), json!(1));
+        }
+    }
+    json!({"/": privs})
+}
+
+/// How many tools are listed at `access` (exec tools off).
+pub fn tool_count(access: proxmox_mcp_server::config::Access) -> usize {
+    proxmox_mcp_server::policy::Policy::with_access(access)
+        .active()
+        .count()
+}

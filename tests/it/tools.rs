@@ -175,13 +175,13 @@ fn get_vm_config_finds_the_node() {
             "GET /cluster/resources: no guest with VMID 999 in the cluster (or the credentials lack VM.Audit on /vms/999); list_vms shows the VMs"
         );
     });
+    // VMID 200 was seen in the first answer (no request); 999 was not (asked again).
     assert_eq!(
         fake.lines(),
         [
             "GET /cluster/resources?type=vm",
             "GET /nodes/pve1/qemu/100/config",
             "GET /nodes/pve1/qemu/100/config",
-            "GET /cluster/resources?type=vm",
             "GET /cluster/resources?type=vm",
         ]
     );
@@ -215,7 +215,6 @@ fn get_vm_status_and_container_status() {
             "GET /nodes/pve2/qemu/100/status/current",
             "GET /cluster/resources?type=vm",
             "GET /nodes/pve1/lxc/200/status/current",
-            "GET /cluster/resources?type=vm"
         ]
     );
 }
@@ -638,11 +637,13 @@ fn bad_arguments_and_access_send_nothing() {
 #[test]
 fn write_tools_are_listed_by_access_level() {
     let fake = FakePve::new();
-    for (access, count, has_start, has_delete) in [
-        ("read-only", 15, false, false),
-        ("operate", 22, true, false),
-        ("full", 23, true, true),
+    use proxmox_mcp_server::config::Access;
+    for (access, level, has_start, has_delete) in [
+        ("read-only", Access::ReadOnly, false, false),
+        ("operate", Access::Operate, true, false),
+        ("full", Access::Full, true, true),
     ] {
+        let count = crate::support::tool_count(level);
         with_client(&fake, access, |c| {
             let names: Vec<&str> = c
                 .tools
@@ -900,4 +901,46 @@ fn tools_list_stays_small_enough_for_hosts() {
         let c = Client::new(&pve, &config);
         assert!(c.tools.len() <= 40, "{group}: {}", c.tools.len());
     }
+}
+
+#[test]
+fn a_guests_node_is_remembered_and_found_again_after_it_moved() {
+    let mut fake = FakePve::new();
+    let on = |node: &str| json!([{"type": "qemu", "vmid": 100, "node": node, "name": "web"}]);
+    fake.ok_times("GET", "/cluster/resources", on("pve1"), 1);
+    fake.ok("GET", "/cluster/resources", on("pve2"));
+    fake.ok_times(
+        "GET",
+        "/nodes/pve1/qemu/100/status/current",
+        json!({"status": "running"}),
+        1,
+    );
+    fake.fail(
+        "GET",
+        "/nodes/pve1/qemu/100/status/current",
+        500,
+        "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist",
+    );
+    fake.ok(
+        "GET",
+        "/nodes/pve2/qemu/100/status/current",
+        json!({"status": "running"}),
+    );
+    with_client(&fake, "read-only", |c| {
+        ok(&c.call("get_vm_status", json!({"vmid": 100})));
+        // Migrated meanwhile: the remembered node answers that it does not have the VM...
+        error_text(&c.call("get_vm_status", json!({"vmid": 100})));
+        // ...so the next call looks the guest up again.
+        ok(&c.call("get_vm_status", json!({"vmid": 100})));
+    });
+    assert_eq!(
+        fake.lines(),
+        [
+            "GET /cluster/resources?type=vm",
+            "GET /nodes/pve1/qemu/100/status/current",
+            "GET /nodes/pve1/qemu/100/status/current",
+            "GET /cluster/resources?type=vm",
+            "GET /nodes/pve2/qemu/100/status/current",
+        ]
+    );
 }
