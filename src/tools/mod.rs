@@ -160,9 +160,21 @@ pub enum Kind {
     Snapname,
     Storage,
     Upid,
-    Text { max: usize },
-    Int { min: i64, max: i64 },
+    Text {
+        max: usize,
+    },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Bool,
+    /// A non-empty array of strings (an argv, a list of keys or VMIDs as text).
+    Strings {
+        max_items: usize,
+        max_len: usize,
+    },
+    /// A JSON object (e.g. PVE config keys to set); the handler checks its members.
+    Object,
 }
 
 /// One tool parameter.
@@ -238,6 +250,10 @@ impl Tool {
                     json!({"type": "integer", "minimum": min, "maximum": max})
                 }
                 Kind::Bool => json!({"type": "boolean"}),
+                Kind::Strings { max_items, .. } => {
+                    json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": max_items})
+                }
+                Kind::Object => json!({"type": "object"}),
             };
             // Parameters every such tool has are described once, in the server's instructions.
             if !COMMON_PARAMS.contains(&p.name) {
@@ -256,39 +272,23 @@ impl Tool {
         schema
     }
 
-    /// Kept small on purpose (every tool carries one): the shape of `data` and the keys a
-    /// result can have; the instructions and descriptions say what they mean.
+    /// Kept small on purpose (every tool carries one, and `tools/list` must stay under 60 KB):
+    /// the keys every result has and the shape of `data`; the instructions say the rest.
     pub fn output_schema(&self) -> Value {
-        let objects = json!({"type": "array", "items": {"type": "object"}});
-        let (data, required) = match self.output {
-            Output::List => (objects, json!(["data", "total"])),
-            Output::Array => (objects, json!(["data"])),
-            Output::Object => (json!({"type": "object"}), json!(["data"])),
-            Output::Task => (
-                json!({"anyOf": [{"type": "string"}, {"type": "null"}]}),
-                json!(["data"]),
-            ),
-        };
-        let mut props =
-            json!({"data": data, "truncated": {"type": "boolean"}, "hint": {"type": "string"}});
+        let changes = self.effect != Effect::Read;
         match self.output {
             Output::List => {
-                props["total"] = json!({"type": "integer"});
-                props["limit"] = json!({"type": "integer"});
-                props["offset"] = json!({"type": "integer"});
+                json!({"type": "object", "properties": {"data": {"type": "array"}}, "required": ["data", "total"]})
             }
-            Output::Task => {
-                props["task"] = json!({"type": "object"});
-                props["dry_run"] = json!({"type": "boolean"});
-                props["request"] = json!({"type": "object"});
-                props["target"] = json!({"type": "object"});
-                if let Some(p) = props.as_object_mut() {
-                    p.remove("truncated");
-                }
+            Output::Array => {
+                json!({"type": "object", "properties": {"data": {"type": "array"}}, "required": ["data"]})
             }
-            _ => {}
+            // A tool that changes something answers a dry run with `data: null`.
+            Output::Object if !changes => {
+                json!({"type": "object", "properties": {"data": {"type": "object"}}, "required": ["data"]})
+            }
+            Output::Object | Output::Task => json!({"type": "object", "required": ["data"]}),
         }
-        json!({"type": "object", "properties": props, "required": required})
     }
 }
 
@@ -468,6 +468,32 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
             let s = text(512)?;
             Upid::parse(&s).map(|_| Value::String(s))
         }
+        Kind::Strings { max_items, max_len } => {
+            let items = value
+                .as_array()
+                .ok_or_else(|| format!("must be an array of strings, got {value}"))?;
+            if items.is_empty() || items.len() > max_items {
+                return Err(format!(
+                    "must hold 1 to {max_items} strings, got {}",
+                    items.len()
+                ));
+            }
+            for item in items {
+                let s = item
+                    .as_str()
+                    .ok_or_else(|| format!("must hold only strings, got {item}"))?;
+                if s.chars().count() > max_len || s.contains('\0') {
+                    return Err(format!(
+                        "items may be at most {max_len} characters long, without NUL"
+                    ));
+                }
+            }
+            Ok(value.clone())
+        }
+        Kind::Object => match value {
+            Value::Object(_) => Ok(value.clone()),
+            other => Err(format!("must be an object, got {other}")),
+        },
     }
 }
 
