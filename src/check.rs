@@ -182,7 +182,7 @@ fn trust(trust: &Trust) -> String {
 }
 
 /// The ACL path a grant goes on: the template up to its first placeholder (`/vms/{vmid}` → `/vms`).
-fn acl_base(path: &str) -> &str {
+pub(crate) fn acl_base(path: &str) -> &str {
     match path.find('{') {
         Some(i) => path[..i].trim_end_matches('/').max("/"),
         None => path,
@@ -191,7 +191,7 @@ fn acl_base(path: &str) -> &str {
 
 /// Whether `permissions` (`GET /access/permissions`: path → privilege → 1) grants any of
 /// `privs` somewhere the template `path` can match: on an ancestor, or on a path below its base.
-fn granted(permissions: &Map<String, Value>, privs: &[&str], path: &str) -> bool {
+pub(crate) fn granted(permissions: &Map<String, Value>, privs: &[&str], path: &str) -> bool {
     let base = acl_base(path);
     permissions.iter().any(|(acl, held)| {
         let applies = acl == "/"

@@ -1,5 +1,1035 @@
-//! Tools of this area (being written).
+//! Cluster administration: pools, HA, firewall rules, node networks, users, API tokens, ACLs,
+//! the server's own permissions, node certificates and backup jobs.
+//!
+//! The writes here (HA resources, firewall rules) are synchronous in PVE: it answers `null`, so
+//! `task_call` returns `{"data": null}`; their dry runs show the current state they would change.
 
-use super::Tool;
+use std::time::{Duration, UNIX_EPOCH};
 
-pub(super) static TOOLS: &[Tool] = &[];
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Parameters.
+
+const POOLID: Param = Param {
+    name: "poolid",
+    kind: Kind::Text { max: 256 },
+    required: true,
+    description: "the pool id, e.g. prod",
+};
+const POOL_MEMBER_TYPE: Param = Param {
+    name: "type",
+    kind: Kind::Text { max: 8 },
+    required: false,
+    description: "only members of type qemu, lxc or storage",
+};
+const HA_TYPE: Param = Param {
+    name: "type",
+    kind: Kind::Text { max: 8 },
+    required: false,
+    description: "only vm or ct resources",
+};
+const HA_STATE: Param = Param {
+    name: "state",
+    kind: Kind::Text { max: 16 },
+    required: false,
+    description: "started (default), stopped, disabled, ignored",
+};
+const MAX_RESTART: Param = Param {
+    name: "max_restart",
+    kind: Kind::Int { min: 0, max: 100 },
+    required: false,
+    description: "restarts on a node before relocating (1)",
+};
+const MAX_RELOCATE: Param = Param {
+    name: "max_relocate",
+    kind: Kind::Int { min: 0, max: 100 },
+    required: false,
+    description: "relocations to other nodes (default 1)",
+};
+const HA_COMMENT: Param = Param {
+    name: "comment",
+    kind: Kind::Text { max: 4096 },
+    required: false,
+    description: "a description",
+};
+const FW_VMID: Param = Param {
+    name: "vmid",
+    kind: Kind::Vmid,
+    required: false,
+    description: "a guest's rules (else node or cluster)",
+};
+const FW_NODE: Param = Param {
+    name: "node",
+    kind: Kind::Node,
+    required: false,
+    description: "a node's rules, or the guest's node",
+};
+const FW_TYPE: Param = Param {
+    name: "type",
+    kind: Kind::Text { max: 8 },
+    required: true,
+    description: "in, out, forward or group",
+};
+const FW_ACTION: Param = Param {
+    name: "action",
+    kind: Kind::Text { max: 20 },
+    required: true,
+    description: "ACCEPT, DROP, REJECT or a security group",
+};
+const FW_SOURCE: Param = Param {
+    name: "source",
+    kind: Kind::Text { max: 512 },
+    required: false,
+    description: "source address, CIDR, range, alias or ipset",
+};
+const FW_DEST: Param = Param {
+    name: "dest",
+    kind: Kind::Text { max: 512 },
+    required: false,
+    description: "destination, like source",
+};
+const FW_PROTO: Param = Param {
+    name: "proto",
+    kind: Kind::Text { max: 32 },
+    required: false,
+    description: "protocol: tcp, udp, icmp or a number",
+};
+const FW_DPORT: Param = Param {
+    name: "dport",
+    kind: Kind::Text { max: 256 },
+    required: false,
+    description: "destination ports, e.g. 22 or 80,443",
+};
+const FW_MACRO: Param = Param {
+    name: "macro",
+    kind: Kind::Text { max: 128 },
+    required: false,
+    description: "a PVE macro instead of proto/ports, e.g. SSH",
+};
+const FW_COMMENT: Param = Param {
+    name: "comment",
+    kind: Kind::Text { max: 4096 },
+    required: false,
+    description: "a comment stored with the rule",
+};
+const FW_ENABLE: Param = Param {
+    name: "enable",
+    kind: Kind::Bool,
+    required: false,
+    description: "whether the rule is active (default true)",
+};
+const FW_POS: Param = Param {
+    name: "pos",
+    kind: Kind::Int {
+        min: 0,
+        max: 100_000,
+    },
+    required: true,
+    description: "the rule's position (list_firewall_rules)",
+};
+const FW_DIGEST: Param = Param {
+    name: "digest",
+    kind: Kind::Text { max: 64 },
+    required: false,
+    description: "refuse if the rules changed since this digest",
+};
+const NET_TYPE: Param = Param {
+    name: "type",
+    kind: Kind::Text { max: 20 },
+    required: false,
+    description: "only this type, e.g. bridge, bond, eth, vlan",
+};
+const USERID: Param = Param {
+    name: "userid",
+    kind: Kind::Text { max: 64 },
+    required: false,
+    description: "only this user, e.g. admin@pve (default: all)",
+};
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+pub(super) static TOOLS: &[Tool] = &[
+    Tool {
+        name: "list_pools",
+        title: "List pools",
+        description: "Lists resource pools sorted by id: poolid and comment; get_pool shows a pool's members.",
+        privilege: "a valid login (only pools with Pool.Audit on /pool/{poolid} are listed)",
+        effect: Effect::Read,
+        area: Area::Pools,
+        params: &[&LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_pools,
+    },
+    Tool {
+        name: "get_pool",
+        title: "Pool",
+        description: "Returns one resource pool: poolid, comment and its members (guests by vmid with name, node, status; storages), optionally of one type.",
+        privilege: "Pool.Audit on /pool/{poolid}",
+        effect: Effect::Read,
+        area: Area::Pools,
+        params: &[&POOLID, &POOL_MEMBER_TYPE],
+        output: Output::Object,
+        idempotent: true,
+        run: get_pool,
+    },
+    Tool {
+        name: "get_ha_status",
+        title: "HA status",
+        description: "Returns the HA manager's status entries: quorum, master, each node's LRM (state, timestamp) and each resource's service state and node.",
+        privilege: "Sys.Audit on /",
+        effect: Effect::Read,
+        area: Area::Ha,
+        params: &[],
+        output: Output::Array,
+        idempotent: true,
+        run: get_ha_status,
+    },
+    Tool {
+        name: "list_ha_resources",
+        title: "List HA resources",
+        description: "Lists the guests managed by HA sorted by VMID: sid (vm:100, ct:200), type, requested state, max_restart, max_relocate, comment.",
+        privilege: "Sys.Audit on /",
+        effect: Effect::Read,
+        area: Area::Ha,
+        params: &[&HA_TYPE, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_ha_resources,
+    },
+    Tool {
+        name: "add_ha_resource",
+        title: "Add HA resource",
+        description: "Puts a VM or container under HA management (sid vm:VMID or ct:VMID) with a requested state; refuses a guest HA already manages.",
+        privilege: "Sys.Console on /",
+        effect: Effect::Operate,
+        area: Area::Ha,
+        params: &[
+            &VMID,
+            &NODE_OPT,
+            &HA_STATE,
+            &MAX_RESTART,
+            &MAX_RELOCATE,
+            &HA_COMMENT,
+            &WAIT,
+            &DRY_RUN,
+            &STOP_ON_CANCEL,
+        ],
+        output: Output::Task,
+        idempotent: false,
+        run: add_ha_resource,
+    },
+    Tool {
+        name: "remove_ha_resource",
+        title: "Remove HA resource",
+        description: "Takes a guest out of HA management (checked to be an HA resource first); the guest itself keeps running or stays stopped.",
+        privilege: "Sys.Console on /",
+        effect: Effect::Destroy,
+        area: Area::Ha,
+        params: &[&VMID, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
+        output: Output::Task,
+        idempotent: false,
+        run: remove_ha_resource,
+    },
+    Tool {
+        name: "list_firewall_rules",
+        title: "List firewall rules",
+        description: "Lists firewall rules in order (pos) of the cluster, a node or a guest: type, action or macro, proto, source, dest, ports, enable, comment; plus digest.",
+        privilege: "Sys.Audit on / (cluster; on /nodes/{node} for a node's rules, VM.Audit on /vms/{vmid} for a guest's)",
+        effect: Effect::Read,
+        area: Area::Firewall,
+        params: &[&FW_VMID, &FW_NODE, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_firewall_rules,
+    },
+    Tool {
+        name: "add_firewall_rule",
+        title: "Add firewall rule",
+        description: "Adds a firewall rule first (pos 0) in the cluster's, a node's (node) or a guest's (vmid) rules; enabled unless enable is false.",
+        privilege: "Sys.Modify on / (cluster; on /nodes/{node} for a node's rules, VM.Config.Network on /vms/{vmid} for a guest's)",
+        effect: Effect::Operate,
+        area: Area::Firewall,
+        params: &[
+            &FW_VMID,
+            &FW_NODE,
+            &FW_TYPE,
+            &FW_ACTION,
+            &FW_SOURCE,
+            &FW_DEST,
+            &FW_PROTO,
+            &FW_DPORT,
+            &FW_MACRO,
+            &FW_ENABLE,
+            &FW_COMMENT,
+            &WAIT,
+            &DRY_RUN,
+            &STOP_ON_CANCEL,
+        ],
+        output: Output::Task,
+        idempotent: false,
+        run: add_firewall_rule,
+    },
+    Tool {
+        name: "delete_firewall_rule",
+        title: "Delete firewall rule",
+        description: "Deletes the firewall rule at pos of the cluster, a node or a guest (checked to exist first; digest refuses if the rules changed).",
+        privilege: "Sys.Modify on / (cluster; on /nodes/{node} for a node's rules, VM.Config.Network on /vms/{vmid} for a guest's)",
+        effect: Effect::Destroy,
+        area: Area::Firewall,
+        params: &[
+            &FW_VMID,
+            &FW_NODE,
+            &FW_POS,
+            &FW_DIGEST,
+            &WAIT,
+            &DRY_RUN,
+            &STOP_ON_CANCEL,
+        ],
+        output: Output::Task,
+        idempotent: false,
+        run: delete_firewall_rule,
+    },
+    Tool {
+        name: "list_node_networks",
+        title: "List node networks",
+        description: "Lists a node's network interfaces sorted by name: iface, type, active, autostart, addresses (cidr, gateway), bridge ports, bond slaves, VLAN, MTU.",
+        privilege: "a valid login",
+        effect: Effect::Read,
+        area: Area::Network,
+        params: &[&NODE, &NET_TYPE, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_node_networks,
+    },
+    Tool {
+        name: "list_users",
+        title: "List users",
+        description: "Lists PVE users sorted by userid: enable, expire, name, email, groups, comment, realm type, and whether two-factor login is locked.",
+        privilege: "a valid login (others need User.Modify or Sys.Audit on /access/groups)",
+        effect: Effect::Read,
+        area: Area::Access,
+        params: &[&LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_users,
+    },
+    Tool {
+        name: "list_api_tokens",
+        title: "List API tokens",
+        description: "Lists API tokens (never their secrets) of one user or all users, sorted: userid, tokenid, expire, privsep (own ACLs), comment.",
+        privilege: "a valid login (others' tokens need User.Modify on /access/groups)",
+        effect: Effect::Read,
+        area: Area::Access,
+        params: &[&USERID, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_api_tokens,
+    },
+    Tool {
+        name: "list_acl",
+        title: "List ACL",
+        description: "Lists the access control list sorted by path: path, type (user, group, token), ugid, roleid, propagate.",
+        privilege: "a valid login (only paths where the credentials may change permissions)",
+        effect: Effect::Read,
+        area: Area::Access,
+        params: &[&LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_acl,
+    },
+    Tool {
+        name: "get_my_permissions",
+        title: "My permissions",
+        description: "Returns who this server is logged in as, its privileges per ACL path, and which of the tools offered at this access level they allow or lack.",
+        privilege: "a valid login",
+        effect: Effect::Read,
+        area: Area::Access,
+        params: &[],
+        output: Output::Object,
+        idempotent: true,
+        run: get_my_permissions,
+    },
+    Tool {
+        name: "list_node_certificates",
+        title: "List node certificates",
+        description: "Lists the TLS certificates of one node or all online nodes: filename, subject, issuer, SANs, notbefore, notafter, expires (UTC), fingerprint, key.",
+        privilege: "a valid login",
+        effect: Effect::Read,
+        area: Area::Certificates,
+        params: &[&NODE_FILTER, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_node_certificates,
+    },
+    Tool {
+        name: "list_backup_jobs",
+        title: "List backup jobs",
+        description: "Lists scheduled backup jobs sorted by id: enabled, schedule, next-run, node, storage, vmid or all/pool, exclude, mode, compress, retention, comment.",
+        privilege: "Sys.Audit on /",
+        effect: Effect::Read,
+        area: Area::Backups,
+        params: &[&LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_backup_jobs,
+    },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Shared checks.
+
+/// `value` when it is one of `allowed`, else an argument error naming them.
+fn one_of<'a>(name: &str, value: &'a str, allowed: &[&str]) -> Result<&'a str, Error> {
+    if allowed.contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::Args(format!(
+            "'{name}' must be one of {}, got '{value}'",
+            allowed.join(", ")
+        )))
+    }
+}
+
+/// The optional text argument `name`, checked against `allowed`.
+fn choice_arg<'a>(args: &'a Args, name: &str, allowed: &[&str]) -> Result<Option<&'a str>, Error> {
+    args.str(name).map(|v| one_of(name, v, allowed)).transpose()
+}
+
+/// Whether a guest with `vmid` is a VM or a container: from the cache of recently seen guests,
+/// else one `GET /cluster/resources` (which `guest_path` then finds in the cache).
+fn guest_kind(ctx: &Ctx, vmid: i64) -> Result<Guest, Error> {
+    let kind = match ctx.pve.cached_guest(vmid as u64) {
+        Some((_, kind)) => kind,
+        None => {
+            let resources = ctx
+                .pve
+                .get("/cluster/resources", &[("type", "vm".into())])?;
+            ctx.pve.remember_guests(&resources);
+            let found = resources
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64));
+            match found {
+                Some(r) => text(r, "type").to_string(),
+                None => {
+                    return Err(Error::NotFound(format!(
+                        "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_vms and list_containers show the guests"
+                    )))
+                }
+            }
+        }
+    };
+    match kind.as_str() {
+        "qemu" => Ok(Guest::Vm),
+        "lxc" => Ok(Guest::Container),
+        other => Err(Error::NotFound(format!(
+            "GET /cluster/resources: VMID {vmid} is of type '{other}', neither a VM nor a container"
+        ))),
+    }
+}
+
+/// HA's name for a guest: `vm:100` or `ct:200`.
+fn ha_sid(kind: Guest, vmid: i64) -> String {
+    match kind {
+        Guest::Vm => format!("vm:{vmid}"),
+        Guest::Container => format!("ct:{vmid}"),
+    }
+}
+
+/// The VMID in an HA sid (`vm:100` → 100), for sorting and matching.
+fn sid_vmid(sid: &str) -> Option<i64> {
+    sid.split_once(':').and_then(|(_, id)| id.parse().ok())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pools.
+
+fn list_pools(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let pools = ctx.pve.get("/pools", &[])?;
+    Ok(page(
+        args,
+        trimmed(pools, &["poolid", "comment"]),
+        &by_text("poolid"),
+    ))
+}
+
+fn valid_poolid(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('/')
+        && !id.ends_with('/')
+        && !id.contains("//")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'))
+}
+
+fn get_pool(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let poolid = args.required_str("poolid");
+    if !valid_poolid(poolid) {
+        return Err(Error::Args(format!(
+            "'poolid' must be letters, digits, '-' and '_' (nested pools joined by '/'), got '{poolid}'"
+        )));
+    }
+    let mut params: Params = vec![("poolid", poolid.to_string())];
+    if let Some(t) = choice_arg(args, "type", &["qemu", "lxc", "storage"])? {
+        params.push(("type", t.to_string()));
+    }
+    // `GET /pools/{poolid}` is deprecated (no nested pools): PVE points to this form.
+    let reply = ctx.pve.get("/pools", &params)?;
+    let Some(mut pool) = reply
+        .as_array()
+        .and_then(|a| a.iter().find(|p| text(p, "poolid") == poolid).cloned())
+    else {
+        return Err(Error::NotFound(format!(
+            "GET /pools: no pool '{poolid}' (or the credentials lack Pool.Audit on /pool/{poolid}); list_pools shows the pools"
+        )));
+    };
+    const MEMBER: &[&str] = &[
+        "id", "type", "vmid", "name", "node", "status", "storage", "template",
+    ];
+    let mut members = trimmed(pool["members"].take(), MEMBER);
+    members.sort_by(|a, b| {
+        (text(a, "type") == "storage")
+            .cmp(&(text(b, "type") == "storage"))
+            .then_with(|| number(a, "vmid").total_cmp(&number(b, "vmid")))
+            .then_with(|| text(a, "id").cmp(text(b, "id")))
+    });
+    let mut out = Map::new();
+    out.insert("poolid".into(), json!(poolid));
+    if let Some(c) = pool.get("comment") {
+        out.insert("comment".into(), c.clone());
+    }
+    out.insert("members".into(), Value::Array(members));
+    data(Value::Object(out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// HA.
+
+fn get_ha_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
+    let status = ctx.pve.get("/cluster/ha/status/current", &[])?;
+    let items: Vec<Value> = match status {
+        Value::Array(a) => a.into_iter().filter(Value::is_object).collect(),
+        _ => Vec::new(),
+    };
+    data(Value::Array(items))
+}
+
+const HA_FIELDS: &[&str] = &[
+    "sid",
+    "type",
+    "state",
+    "max_restart",
+    "max_relocate",
+    "failback",
+    "comment",
+];
+
+fn by_sid(a: &Value, b: &Value) -> Ordering {
+    let key = |v: &Value| sid_vmid(text(v, "sid")).unwrap_or(i64::MAX);
+    key(a)
+        .cmp(&key(b))
+        .then_with(|| text(a, "sid").cmp(text(b, "sid")))
+}
+
+fn list_ha_resources(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let mut params = Params::new();
+    if let Some(t) = choice_arg(args, "type", &["vm", "ct"])? {
+        params.push(("type", t.to_string()));
+    }
+    let list = ctx.pve.get("/cluster/ha/resources", &params)?;
+    Ok(page(args, trimmed(list, HA_FIELDS), &by_sid))
+}
+
+fn add_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let vmid = args.vmid();
+    let state = choice_arg(
+        args,
+        "state",
+        &["started", "stopped", "enabled", "disabled", "ignored"],
+    )?;
+    let kind = guest_kind(ctx, vmid)?;
+    let base = guest_path(ctx, args, kind)?;
+    let sid = ha_sid(kind, vmid);
+    // The guest's status says whether HA manages it already (`ha.managed`).
+    let status_path = format!("{base}/status/current");
+    let status = ctx.pve.get(&status_path, &[])?;
+    if status.pointer("/ha/managed").and_then(as_u64) == Some(1) {
+        let current = status
+            .pointer("/ha/state")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown");
+        return Err(Error::Denied(format!(
+            "GET {status_path}: {sid} is already an HA resource (state {current}); list_ha_resources shows it"
+        )));
+    }
+    let mut params: Params = vec![("sid", sid)];
+    if let Some(s) = state {
+        params.push(("state", s.to_string()));
+    }
+    for name in ["max_restart", "max_relocate"] {
+        if let Some(n) = args.int(name) {
+            params.push((name, n.to_string()));
+        }
+    }
+    if let Some(c) = args.str("comment") {
+        params.push(("comment", c.to_string()));
+    }
+    let write = Write {
+        method: Method::Post,
+        path: "/cluster/ha/resources".into(),
+        params,
+    };
+    task_call(ctx, args, write, || Ok(status))
+}
+
+fn remove_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let vmid = args.vmid();
+    let list_path = "/cluster/ha/resources";
+    let list = ctx.pve.get(list_path, &[])?;
+    let entry = list.as_array().into_iter().flatten().find(|r| {
+        let sid = text(r, "sid");
+        (sid.starts_with("vm:") || sid.starts_with("ct:")) && sid_vmid(sid) == Some(vmid)
+    });
+    let Some(entry) = entry.cloned() else {
+        return Err(Error::NotFound(format!(
+            "GET {list_path}: guest {vmid} is not an HA resource; list_ha_resources shows them"
+        )));
+    };
+    let sid = text(&entry, "sid").to_string();
+    let kind = if sid.starts_with("ct:") {
+        Guest::Container
+    } else {
+        Guest::Vm
+    };
+    let base = guest_path(ctx, args, kind)?;
+    refuse_if_pve_protected(ctx, &base, vmid)?;
+    let write = Write {
+        method: Method::Delete,
+        path: path(&[&"cluster", &"ha", &"resources", &sid]),
+        params: Vec::new(),
+    };
+    let target = trimmed(Value::Array(vec![entry]), HA_FIELDS)
+        .pop()
+        .unwrap_or(Value::Null);
+    task_call(ctx, args, write, || Ok(target))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Firewall.
+
+/// Where a call's rules live: the guest's (vmid, node optional), a node's, or the cluster's.
+struct Rules {
+    path: String,
+    /// `/nodes/{node}/{qemu|lxc}/{vmid}` for a guest's rules.
+    guest: Option<String>,
+}
+
+fn rules_of(ctx: &Ctx, args: &Args) -> Result<Rules, Error> {
+    if args.int("vmid").is_some() {
+        let kind = guest_kind(ctx, args.vmid())?;
+        let base = guest_path(ctx, args, kind)?;
+        return Ok(Rules {
+            path: format!("{base}/firewall/rules"),
+            guest: Some(base),
+        });
+    }
+    let path = match args.str("node") {
+        Some(node) => path(&[&"nodes", &node, &"firewall", &"rules"]),
+        None => "/cluster/firewall/rules".to_string(),
+    };
+    Ok(Rules { path, guest: None })
+}
+
+const RULE_FIELDS: &[&str] = &[
+    "pos",
+    "type",
+    "action",
+    "macro",
+    "proto",
+    "source",
+    "dest",
+    "sport",
+    "dport",
+    "iface",
+    "icmp-type",
+    "enable",
+    "log",
+    "comment",
+];
+
+/// The rules (trimmed, in order) and the digest PVE gives each of them (the same for all).
+fn read_rules(ctx: &Ctx, rules_path: &str) -> Result<(Vec<Value>, Option<String>), Error> {
+    let list = ctx.pve.get(rules_path, &[])?;
+    let digest = list
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|r| r.get("digest"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut rules = trimmed(list, RULE_FIELDS);
+    rules.sort_by(|a, b| number(a, "pos").total_cmp(&number(b, "pos")));
+    Ok((rules, digest))
+}
+
+fn list_firewall_rules(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let rules = rules_of(ctx, args)?;
+    let (list, digest) = read_rules(ctx, &rules.path)?;
+    let mut out = page(args, list, &|a: &Value, b: &Value| {
+        number(a, "pos").total_cmp(&number(b, "pos"))
+    });
+    if let Some(d) = digest {
+        out.insert("digest".into(), json!(d));
+    }
+    Ok(out)
+}
+
+/// An action is ACCEPT, DROP, REJECT or a security group's name (PVE's pattern).
+fn valid_action(a: &str) -> bool {
+    a.len() >= 2
+        && a.starts_with(|c: char| c.is_ascii_alphabetic())
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn add_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = one_of(
+        "type",
+        args.required_str("type"),
+        &["in", "out", "forward", "group"],
+    )?;
+    let action = args.required_str("action");
+    if !valid_action(action) {
+        return Err(Error::Args(format!(
+            "'action' must be ACCEPT, DROP, REJECT or a security group name (a letter, then letters, digits, '-', '_'), got '{action}'"
+        )));
+    }
+    let rules = rules_of(ctx, args)?;
+    let mut params: Params = vec![("type", kind.to_string()), ("action", action.to_string())];
+    for name in ["source", "dest", "proto", "dport", "macro", "comment"] {
+        if let Some(v) = args.str(name) {
+            params.push((name, v.to_string()));
+        }
+    }
+    // PVE adds a rule disabled when `enable` is not given, and always as the first rule.
+    params.push(("enable", bool01(args.flag("enable").unwrap_or(true))));
+    let rules_path = rules.path.clone();
+    let write = Write {
+        method: Method::Post,
+        path: rules.path,
+        params,
+    };
+    task_call(ctx, args, write, || {
+        let (list, digest) = read_rules(ctx, &rules_path)?;
+        Ok(json!({"rules": list, "digest": digest}))
+    })
+}
+
+fn delete_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let pos = args.int("pos").unwrap_or_default();
+    let rules = rules_of(ctx, args)?;
+    if let Some(base) = &rules.guest {
+        refuse_if_pve_protected(ctx, base, args.vmid())?;
+    }
+    let (list, digest) = read_rules(ctx, &rules.path)?;
+    let count = list.len();
+    let Some(rule) = list
+        .into_iter()
+        .find(|r| r.get("pos").and_then(Value::as_i64) == Some(pos))
+    else {
+        return Err(Error::NotFound(format!(
+            "GET {}: no firewall rule at position {pos} ({count} rules); list_firewall_rules shows them",
+            rules.path
+        )));
+    };
+    let mut params = Params::new();
+    if let Some(wanted) = args.str("digest") {
+        if let Some(current) = digest.as_deref().filter(|d| *d != wanted) {
+            return Err(Error::Denied(format!(
+                "GET {}: the rules changed since digest {wanted} was read (now {current}); list_firewall_rules again and check position {pos}",
+                rules.path
+            )));
+        }
+        params.push(("digest", wanted.to_string()));
+    }
+    let write = Write {
+        method: Method::Delete,
+        path: format!("{}/{pos}", rules.path),
+        params,
+    };
+    task_call(ctx, args, write, || Ok(rule))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network, users, tokens, ACL.
+
+const NET_TYPES: &[&str] = &[
+    "bridge",
+    "bond",
+    "eth",
+    "alias",
+    "vlan",
+    "fabric",
+    "OVSBridge",
+    "OVSBond",
+    "OVSPort",
+    "OVSIntPort",
+    "vnet",
+    "any_bridge",
+    "any_local_bridge",
+    "include_sdn",
+];
+
+fn list_node_networks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let node = args.required_str("node");
+    let mut params = Params::new();
+    if let Some(t) = choice_arg(args, "type", NET_TYPES)? {
+        params.push(("type", t.to_string()));
+    }
+    const FIELDS: &[&str] = &[
+        "iface",
+        "type",
+        "active",
+        "autostart",
+        "exists",
+        "method",
+        "method6",
+        "cidr",
+        "address",
+        "netmask",
+        "gateway",
+        "cidr6",
+        "address6",
+        "netmask6",
+        "gateway6",
+        "bridge_ports",
+        "bridge_vlan_aware",
+        "bridge_vids",
+        "slaves",
+        "bond_mode",
+        "bond-primary",
+        "vlan-id",
+        "vlan-raw-device",
+        "mtu",
+        "comments",
+    ];
+    let list = ctx
+        .pve
+        .get(&path(&[&"nodes", &node, &"network"]), &params)?;
+    Ok(page(args, trimmed(list, FIELDS), &by_text("iface")))
+}
+
+fn list_users(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &[
+        "userid",
+        "enable",
+        "expire",
+        "firstname",
+        "lastname",
+        "email",
+        "groups",
+        "comment",
+        "realm-type",
+        "tfa-locked-until",
+        "totp-locked",
+    ];
+    let users = ctx.pve.get("/access/users", &[])?;
+    Ok(page(args, trimmed(users, FIELDS), &by_text("userid")))
+}
+
+/// `name@realm`, as PVE's `pve-userid` format wants it (no token part).
+fn valid_userid(id: &str) -> bool {
+    let Some((name, realm)) = id.rsplit_once('@') else {
+        return false;
+    };
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == ':' || c == '/')
+        && realm.len() >= 2
+        && realm.starts_with(|c: char| c.is_ascii_alphabetic())
+        && realm
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+const TOKEN_FIELDS: &[&str] = &["userid", "tokenid", "expire", "privsep", "comment"];
+
+fn list_api_tokens(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let tokens: Vec<Value> = match args.str("userid") {
+        Some(userid) => {
+            if !valid_userid(userid) {
+                return Err(Error::Args(format!(
+                    "'userid' must be a user such as admin@pve or root@pam, got '{userid}'"
+                )));
+            }
+            let list = ctx
+                .pve
+                .get(&path(&[&"access", &"users", &userid, &"token"]), &[])?;
+            let mut list = trimmed(list, TOKEN_FIELDS);
+            for t in list.iter_mut().filter_map(Value::as_object_mut) {
+                t.insert("userid".into(), json!(userid));
+            }
+            list
+        }
+        None => {
+            let users = ctx.pve.get("/access/users", &[("full", bool01(true))])?;
+            let mut all = Vec::new();
+            for user in users.as_array().into_iter().flatten() {
+                let userid = text(user, "userid");
+                for token in user
+                    .get("tokens")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let mut t = token.clone();
+                    if let Some(m) = t.as_object_mut() {
+                        m.insert("userid".into(), json!(userid));
+                    }
+                    all.push(t);
+                }
+            }
+            trimmed(Value::Array(all), TOKEN_FIELDS)
+        }
+    };
+    Ok(page(args, tokens, &|a: &Value, b: &Value| {
+        text(a, "userid")
+            .cmp(text(b, "userid"))
+            .then_with(|| text(a, "tokenid").cmp(text(b, "tokenid")))
+    }))
+}
+
+fn list_acl(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let acl = ctx.pve.get("/access/acl", &[])?;
+    let fields = &["path", "type", "ugid", "roleid", "propagate"];
+    Ok(page(args, trimmed(acl, fields), &|a: &Value, b: &Value| {
+        text(a, "path")
+            .cmp(text(b, "path"))
+            .then_with(|| text(a, "ugid").cmp(text(b, "ugid")))
+            .then_with(|| text(a, "roleid").cmp(text(b, "roleid")))
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server's own permissions.
+
+fn get_my_permissions(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
+    let permissions = match ctx.pve.get("/access/permissions", &[])? {
+        Value::Object(p) => p,
+        _ => Map::new(),
+    };
+    let mut usable = Vec::new();
+    let mut lacking = Vec::new();
+    for tool in ctx.policy.active() {
+        match tool.requirement() {
+            Some((privs, acl)) if !crate::check::granted(&permissions, &privs, acl) => lacking
+                .push(json!({
+                    "tool": tool.name,
+                    "needs": format!("{} on {acl}", privs.join(" or ")),
+                })),
+            _ => usable.push(json!(tool.name)),
+        }
+    }
+    let mut out = Map::new();
+    out.insert("identity".into(), json!(ctx.pve.identity()));
+    out.insert("access".into(), json!(ctx.policy.access.name()));
+    out.insert("usable_tools".into(), Value::Array(usable));
+    out.insert("lacking_tools".into(), Value::Array(lacking));
+    out.insert("permissions".into(), Value::Object(permissions));
+    data(Value::Object(out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates and backup jobs.
+
+fn list_node_certificates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &[
+        "filename",
+        "subject",
+        "issuer",
+        "san",
+        "notbefore",
+        "notafter",
+        "fingerprint",
+        "public-key-type",
+        "public-key-bits",
+    ];
+    let mut skipped = Vec::new();
+    let nodes: Vec<String> = match args.str("node") {
+        Some(node) => vec![node.to_string()],
+        None => {
+            let nodes = ctx.pve.get("/nodes", &[])?;
+            let mut names = Vec::new();
+            for n in nodes.as_array().into_iter().flatten() {
+                let name = text(n, "node");
+                if text(n, "status") == "online" {
+                    names.push(name.to_string());
+                } else if !name.is_empty() {
+                    skipped.push(name.to_string());
+                }
+            }
+            names.sort();
+            names
+        }
+    };
+    let mut certs = Vec::new();
+    for node in &nodes {
+        let info = ctx
+            .pve
+            .get(&path(&[&"nodes", node, &"certificates", &"info"]), &[])?;
+        let mut list = trimmed(info, FIELDS);
+        for cert in list.iter_mut() {
+            cert["node"] = json!(node);
+            if let Some(t) = cert.get("notafter").and_then(as_u64) {
+                let expires = crate::policy::rfc3339(UNIX_EPOCH + Duration::from_secs(t));
+                cert["expires"] = json!(expires);
+            }
+        }
+        certs.append(&mut list);
+    }
+    let mut out = page(args, certs, &|a: &Value, b: &Value| {
+        text(a, "node")
+            .cmp(text(b, "node"))
+            .then_with(|| text(a, "filename").cmp(text(b, "filename")))
+    });
+    if !skipped.is_empty() {
+        skipped.sort();
+        let note = format!("not online, not listed: {}", skipped.join(", "));
+        let hint = match out.get("hint").and_then(Value::as_str) {
+            Some(h) => format!("{h}; {note}"),
+            None => note,
+        };
+        out.insert("hint".into(), json!(hint));
+    }
+    Ok(out)
+}
+
+fn list_backup_jobs(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &[
+        "id",
+        "enabled",
+        "schedule",
+        "next-run",
+        "node",
+        "storage",
+        "vmid",
+        "all",
+        "pool",
+        "exclude",
+        "mode",
+        "compress",
+        "prune-backups",
+        "protected",
+        "notes-template",
+        "notification-mode",
+        "mailto",
+        "comment",
+    ];
+    let jobs = ctx.pve.get("/cluster/backup", &[])?;
+    Ok(page(args, trimmed(jobs, FIELDS), &by_text("id")))
+}
