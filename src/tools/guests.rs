@@ -1,5 +1,1548 @@
-//! Tools of this area (being written).
+//! Guests of both kinds beyond the original tools: container config, the remaining power
+//! actions, create, clone, migrate, config updates, disk resize and delete.
+//!
+//! Every change goes through `task_call` (dry run, task wait). Checks a user relies on run
+//! before any write, also in dry runs: a VMID to create must be free (`/cluster/nextid?vmid=`),
+//! a migration must pass PVE's precondition check (`GET …/migrate`), a resize must grow the
+//! disk (compared with the current config), a delete must name the guest as it is called now
+//! (`confirm_name`) and find it stopped and without PVE's protection flag. Config updates take
+//! free-form PVE keys, checked against the PVE 9 config keys of each guest kind.
 
-use super::Tool;
+use super::*;
 
-pub(super) static TOOLS: &[Tool] = &[];
+// ---------------------------------------------------------------------------------------------
+// Parameters.
+
+const CT_FORCE_STOP: Param = Param {
+    name: "force_stop",
+    kind: Kind::Bool,
+    required: false,
+    description: "stop it after the timeout",
+};
+const NEW_VMID: Param = Param {
+    name: "vmid",
+    kind: Kind::Vmid,
+    required: false,
+    description: "VMID (default: next free)",
+};
+const CREATE_NODE: Param = Param {
+    name: "node",
+    kind: Kind::Node,
+    required: true,
+    description: "node to create it on",
+};
+const VM_NAME: Param = Param {
+    name: "name",
+    kind: Kind::Text { max: 128 },
+    required: false,
+    description: "name (a DNS name)",
+};
+const CT_HOSTNAME: Param = Param {
+    name: "hostname",
+    kind: Kind::Text { max: 128 },
+    required: false,
+    description: "host name (a DNS name)",
+};
+const VM_MEMORY: Param = Param {
+    name: "memory",
+    kind: Kind::Int {
+        min: 16,
+        max: 16_777_216,
+    },
+    required: false,
+    description: "MiB (default 2048)",
+};
+const CT_MEMORY: Param = Param {
+    name: "memory",
+    kind: Kind::Int {
+        min: 16,
+        max: 16_777_216,
+    },
+    required: false,
+    description: "MiB (default 512)",
+};
+const VM_CORES: Param = Param {
+    name: "cores",
+    kind: Kind::Int { min: 1, max: 1024 },
+    required: false,
+    description: "default 2",
+};
+const CT_CORES: Param = Param {
+    name: "cores",
+    kind: Kind::Int { min: 1, max: 8192 },
+    required: false,
+    description: "default 1",
+};
+const VM_SIZE: Param = Param {
+    name: "size",
+    kind: Kind::Int {
+        min: 1,
+        max: 1_048_576,
+    },
+    required: false,
+    description: "disk GiB (default 32)",
+};
+const CT_SIZE: Param = Param {
+    name: "size",
+    kind: Kind::Int {
+        min: 1,
+        max: 1_048_576,
+    },
+    required: false,
+    description: "rootfs GiB (default 8)",
+};
+const VM_STORAGE: Param = Param {
+    name: "storage",
+    kind: Kind::Storage,
+    required: false,
+    description: "default: first with images",
+};
+const CT_STORAGE: Param = Param {
+    name: "storage",
+    kind: Kind::Storage,
+    required: false,
+    description: "default: first with rootdir",
+};
+const BRIDGE: Param = Param {
+    name: "bridge",
+    kind: Kind::Text { max: 64 },
+    required: false,
+    description: "default vmbr0",
+};
+const OSTYPE: Param = Param {
+    name: "ostype",
+    kind: Kind::Text { max: 16 },
+    required: false,
+    description: "l26 (default), win11, win10, other…",
+};
+const CDROM: Param = Param {
+    name: "cdrom",
+    kind: Kind::Text { max: 255 },
+    required: false,
+    description: "ISO, e.g. local:iso/x.iso",
+};
+const START: Param = Param {
+    name: "start",
+    kind: Kind::Bool,
+    required: false,
+    description: "start when created",
+};
+const OSTEMPLATE: Param = Param {
+    name: "ostemplate",
+    kind: Kind::Text { max: 255 },
+    required: true,
+    description: "e.g. local:vztmpl/x.tar.zst",
+};
+const UNPRIVILEGED: Param = Param {
+    name: "unprivileged",
+    kind: Kind::Bool,
+    required: false,
+    description: "default true",
+};
+const SSH_KEYS: Param = Param {
+    name: "ssh-public-keys",
+    kind: Kind::Text { max: 16_384 },
+    required: false,
+    description: "root's SSH public keys",
+};
+const NEWID: Param = Param {
+    name: "newid",
+    kind: Kind::Vmid,
+    required: false,
+    description: "new VMID (default: next free)",
+};
+const CLONE_NAME: Param = Param {
+    name: "name",
+    kind: Kind::Text { max: 128 },
+    required: false,
+    description: "name of the clone",
+};
+const CLONE_HOSTNAME: Param = Param {
+    name: "hostname",
+    kind: Kind::Text { max: 128 },
+    required: false,
+    description: "host name of the clone",
+};
+const FULL: Param = Param {
+    name: "full",
+    kind: Kind::Bool,
+    required: false,
+    description: "full copy (templates: linked)",
+};
+const CLONE_TARGET: Param = Param {
+    name: "target",
+    kind: Kind::Node,
+    required: false,
+    description: "node for it (shared storage)",
+};
+const CLONE_STORAGE: Param = Param {
+    name: "storage",
+    kind: Kind::Storage,
+    required: false,
+    description: "storage for a full clone",
+};
+const MIGRATE_TARGET: Param = Param {
+    name: "target",
+    kind: Kind::Node,
+    required: true,
+    description: "target node",
+};
+const WITH_LOCAL_DISKS: Param = Param {
+    name: "with-local-disks",
+    kind: Kind::Bool,
+    required: false,
+    description: "copy local disks (running VM)",
+};
+const SET: Param = Param {
+    name: "set",
+    kind: Kind::Object,
+    required: false,
+    description: "config keys to set, e.g. {\"cores\":4}",
+};
+const DELETE_KEYS: Param = Param {
+    name: "delete",
+    kind: Kind::Strings {
+        max_items: 64,
+        max_len: 32,
+    },
+    required: false,
+    description: "config keys to remove",
+};
+const DIGEST: Param = Param {
+    name: "digest",
+    kind: Kind::Text { max: 64 },
+    required: false,
+    description: "digest of the config read (edit guard)",
+};
+const VM_DISK: Param = Param {
+    name: "disk",
+    kind: Kind::Text { max: 16 },
+    required: true,
+    description: "e.g. scsi0",
+};
+const CT_DISK: Param = Param {
+    name: "disk",
+    kind: Kind::Text { max: 16 },
+    required: true,
+    description: "rootfs or mpN",
+};
+const RESIZE_SIZE: Param = Param {
+    name: "size",
+    kind: Kind::Text { max: 32 },
+    required: true,
+    description: "+10G (add) or 64G (new size)",
+};
+const CONFIRM_NAME: Param = Param {
+    name: "confirm_name",
+    kind: Kind::Text { max: 128 },
+    required: true,
+    description: "the guest's current name",
+};
+const PURGE: Param = Param {
+    name: "purge",
+    kind: Kind::Bool,
+    required: false,
+    description: "also drop from jobs, HA, replication",
+};
+
+const CT_SHUTDOWN: &[&Param] = &[
+    &VMID,
+    &NODE_OPT,
+    &SHUTDOWN_TIMEOUT,
+    &CT_FORCE_STOP,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const CREATE_VM: &[&Param] = &[
+    &CREATE_NODE,
+    &NEW_VMID,
+    &VM_NAME,
+    &VM_MEMORY,
+    &VM_CORES,
+    &VM_SIZE,
+    &VM_STORAGE,
+    &BRIDGE,
+    &OSTYPE,
+    &CDROM,
+    &START,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const CREATE_CT: &[&Param] = &[
+    &CREATE_NODE,
+    &OSTEMPLATE,
+    &NEW_VMID,
+    &CT_HOSTNAME,
+    &CT_MEMORY,
+    &CT_CORES,
+    &CT_SIZE,
+    &CT_STORAGE,
+    &BRIDGE,
+    &UNPRIVILEGED,
+    &SSH_KEYS,
+    &START,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const CLONE_VM: &[&Param] = &[
+    &VMID,
+    &NODE_OPT,
+    &NEWID,
+    &CLONE_NAME,
+    &FULL,
+    &CLONE_TARGET,
+    &CLONE_STORAGE,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const CLONE_CT: &[&Param] = &[
+    &VMID,
+    &NODE_OPT,
+    &NEWID,
+    &CLONE_HOSTNAME,
+    &FULL,
+    &CLONE_TARGET,
+    &CLONE_STORAGE,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const MIGRATE_VM: &[&Param] = &[
+    &VMID,
+    &NODE_OPT,
+    &MIGRATE_TARGET,
+    &WITH_LOCAL_DISKS,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const MIGRATE_CT: &[&Param] = &[
+    &VMID,
+    &NODE_OPT,
+    &MIGRATE_TARGET,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const UPDATE: &[&Param] = &[&VMID, &NODE_OPT, &SET, &DELETE_KEYS, &DIGEST, &DRY_RUN];
+const RESIZE_VM: &[&Param] = &[
+    &VMID,
+    &NODE_OPT,
+    &VM_DISK,
+    &RESIZE_SIZE,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const RESIZE_CT: &[&Param] = &[
+    &VMID,
+    &NODE_OPT,
+    &CT_DISK,
+    &RESIZE_SIZE,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const DELETE_GUEST: &[&Param] = &[
+    &VMID,
+    &NODE_OPT,
+    &CONFIRM_NAME,
+    &PURGE,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+
+const UPDATE_PRIVILEGE: &str =
+    "VM.Config.Options on /vms/{vmid} (VM.Config.Disk, .CPU, .Memory, .Network as the keys need)";
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+pub(super) static TOOLS: &[Tool] = &[
+    Tool {
+        name: "get_container_config",
+        title: "Container configuration",
+        description: "Returns a container's configuration as PVE stores it: hostname, cores, memory, swap, rootfs, mount points (mpN), network (netN), and a digest.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Containers,
+        params: GUEST,
+        output: Output::Object,
+        idempotent: true,
+        run: get_container_config,
+    },
+    Tool {
+        name: "shutdown_container",
+        title: "Shut down container",
+        description: "Asks a container to shut down cleanly and waits for the task; with force_stop it is stopped after the timeout.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: CT_SHUTDOWN,
+        output: Output::Task,
+        idempotent: true,
+        run: shutdown_container,
+    },
+    Tool {
+        name: "reboot_container",
+        title: "Reboot container",
+        description: "Reboots a container cleanly (shutdown, then start) and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: POWER,
+        output: Output::Task,
+        idempotent: false,
+        run: reboot_container,
+    },
+    Tool {
+        name: "suspend_vm",
+        title: "Suspend VM",
+        description: "Pauses a running VM in RAM (qmpstatus becomes paused; resume_vm continues it) and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        run: suspend_vm,
+    },
+    Tool {
+        name: "resume_vm",
+        title: "Resume VM",
+        description: "Resumes a paused (suspended) VM and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        run: resume_vm,
+    },
+    Tool {
+        name: "reset_vm",
+        title: "Reset VM (hard)",
+        description: "Resets a VM at once, like its reset button (the guest OS is not shut down; unsaved data is lost), and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: POWER,
+        output: Output::Task,
+        idempotent: false,
+        run: reset_vm,
+    },
+    Tool {
+        name: "suspend_container",
+        title: "Suspend container",
+        description: "Freezes all processes of a running container (resume_container thaws them) and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        run: suspend_container,
+    },
+    Tool {
+        name: "resume_container",
+        title: "Resume container",
+        description: "Thaws a frozen (suspended) container and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        run: resume_container,
+    },
+    Tool {
+        name: "create_vm",
+        title: "Create VM",
+        description: "Creates a VM (VMID: next free unless given; a used one is refused), virtio NIC, disk on the node's first image storage; waits; returns vmid.",
+        privilege: "VM.Allocate on /vms/{vmid} (and Datastore.AllocateSpace)",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: CREATE_VM,
+        output: Output::Task,
+        idempotent: false,
+        run: create_vm,
+    },
+    Tool {
+        name: "create_container",
+        title: "Create container",
+        description: "Creates an unprivileged container from an ostemplate (VMID: next free unless given), DHCP NIC, rootfs on the first rootdir storage; waits; returns vmid.",
+        privilege: "VM.Allocate on /vms/{vmid} (and Datastore.AllocateSpace)",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: CREATE_CT,
+        output: Output::Task,
+        idempotent: false,
+        run: create_container,
+    },
+    Tool {
+        name: "clone_vm",
+        title: "Clone VM",
+        description: "Clones a VM to a new VMID (next free unless newid), full or linked, to another node or storage; waits; returns newid.",
+        privilege: "VM.Clone on /vms/{vmid} (and VM.Allocate on /vms/{newid})",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: CLONE_VM,
+        output: Output::Task,
+        idempotent: false,
+        run: clone_vm,
+    },
+    Tool {
+        name: "clone_container",
+        title: "Clone container",
+        description: "Clones a container to a new VMID (next free unless newid), full or linked, to another node or storage; waits; returns newid.",
+        privilege: "VM.Clone on /vms/{vmid} (and VM.Allocate on /vms/{newid})",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: CLONE_CT,
+        output: Output::Task,
+        idempotent: false,
+        run: clone_container,
+    },
+    Tool {
+        name: "migrate_vm",
+        title: "Migrate VM",
+        description: "Moves a VM to another node, live if it runs, after PVE's precondition check (shown by a dry run); waits for the task.",
+        privilege: "VM.Migrate on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: MIGRATE_VM,
+        output: Output::Task,
+        idempotent: false,
+        run: migrate_vm,
+    },
+    Tool {
+        name: "migrate_container",
+        title: "Migrate container",
+        description: "Moves a container to another node, restarting it if it runs, after PVE's precondition check (shown by a dry run); waits.",
+        privilege: "VM.Migrate on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: MIGRATE_CT,
+        output: Output::Task,
+        idempotent: false,
+        run: migrate_container,
+    },
+    Tool {
+        name: "update_vm_config",
+        title: "Update VM config",
+        description: "Sets and removes VM config keys (some apply at next boot); digest refuses a changed config. Removing an unusedN disk needs access full.",
+        privilege: UPDATE_PRIVILEGE,
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: UPDATE,
+        output: Output::Object,
+        idempotent: true,
+        run: update_vm_config,
+    },
+    Tool {
+        name: "update_container_config",
+        title: "Update container config",
+        description: "Sets and removes container config keys (some apply at next start); digest refuses a changed config. Removing unusedN needs access full.",
+        privilege: UPDATE_PRIVILEGE,
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: UPDATE,
+        output: Output::Object,
+        idempotent: true,
+        run: update_container_config,
+    },
+    Tool {
+        name: "resize_vm_disk",
+        title: "Grow VM disk",
+        description: "Grows a VM disk by +N or to a larger size (shrinking is refused after reading the current size) and waits for the task.",
+        privilege: "VM.Config.Disk on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: RESIZE_VM,
+        output: Output::Task,
+        idempotent: false,
+        run: resize_vm_disk,
+    },
+    Tool {
+        name: "resize_container_disk",
+        title: "Grow container disk",
+        description: "Grows a container's rootfs or mount point by +N or to a larger size (shrinking is refused) and waits for the task.",
+        privilege: "VM.Config.Disk on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: RESIZE_CT,
+        output: Output::Task,
+        idempotent: false,
+        run: resize_container_disk,
+    },
+    Tool {
+        name: "delete_vm",
+        title: "Delete VM",
+        description: "Deletes a stopped VM and its disks if confirm_name is its current name (so a wrong VMID deletes nothing); purge: also from jobs, HA.",
+        privilege: "VM.Allocate on /vms/{vmid}",
+        effect: Effect::Destroy,
+        area: Area::Vms,
+        params: DELETE_GUEST,
+        output: Output::Task,
+        idempotent: false,
+        run: delete_vm,
+    },
+    Tool {
+        name: "delete_container",
+        title: "Delete container",
+        description: "Deletes a stopped container and its volumes if confirm_name is its current name (so a wrong VMID deletes nothing); purge as in delete_vm.",
+        privilege: "VM.Allocate on /vms/{vmid}",
+        effect: Effect::Destroy,
+        area: Area::Containers,
+        params: DELETE_GUEST,
+        output: Output::Task,
+        idempotent: false,
+        run: delete_container,
+    },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Handlers.
+
+fn get_container_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, Guest::Container)?;
+    data(ctx.pve.get(&format!("{base}/config"), &[])?)
+}
+
+fn shutdown_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let mut params = Params::new();
+    if let Some(t) = args.int("timeout") {
+        params.push(("timeout", t.to_string()));
+    }
+    if let Some(f) = args.flag("force_stop") {
+        params.push(("forceStop", bool01(f)));
+    }
+    power(ctx, args, Guest::Container, "shutdown", params)
+}
+
+fn reboot_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Container, "reboot", Vec::new())
+}
+
+fn suspend_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Vm, "suspend", Vec::new())
+}
+
+fn resume_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Vm, "resume", Vec::new())
+}
+
+fn reset_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Vm, "reset", Vec::new())
+}
+
+fn suspend_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Container, "suspend", Vec::new())
+}
+
+fn resume_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Container, "resume", Vec::new())
+}
+
+fn create_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let node = args.required_str("node");
+    if let Some(name) = args.str("name") {
+        dns_name("name", name)?;
+    }
+    let bridge = bridge(args)?;
+    let ostype = args.str("ostype").unwrap_or("l26");
+    if !OSTYPES.contains(&ostype) {
+        return Err(Error::Args(format!(
+            "'ostype' must be one of {}, got '{ostype}'",
+            OSTYPES.join(", ")
+        )));
+    }
+    let cdrom = args
+        .str("cdrom")
+        .map(|v| volume_id("cdrom", v))
+        .transpose()?;
+    let vmid = free_vmid(ctx, args.int("vmid"))?;
+    let storage = match args.str("storage") {
+        Some(s) => s.to_string(),
+        None => first_storage(ctx, node, "images")?,
+    };
+    let mut params: Params = vec![("vmid", vmid.to_string())];
+    if let Some(name) = args.str("name") {
+        params.push(("name", name.to_string()));
+    }
+    params.extend([
+        ("memory", args.int("memory").unwrap_or(2048).to_string()),
+        ("cores", args.int("cores").unwrap_or(2).to_string()),
+        ("ostype", ostype.to_string()),
+        ("scsihw", "virtio-scsi-single".to_string()),
+        (
+            "scsi0",
+            format!("{storage}:{}", args.int("size").unwrap_or(32)),
+        ),
+        ("net0", format!("virtio,bridge={bridge}")),
+    ]);
+    if let Some(iso) = cdrom {
+        params.push(("ide2", format!("{iso},media=cdrom")));
+    }
+    if let Some(start) = args.flag("start") {
+        params.push(("start", bool01(start)));
+    }
+    let write = Write {
+        method: Method::Post,
+        path: path(&[&"nodes", &node, &"qemu"]),
+        params,
+    };
+    let target = json!({"node": node, "vmid": vmid, "vmid_free": true, "storage": storage});
+    let mut out = task_call(ctx, args, write, || Ok(target))?;
+    out.insert("vmid".into(), json!(vmid));
+    Ok(out)
+}
+
+fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let node = args.required_str("node");
+    let ostemplate = volume_id("ostemplate", args.required_str("ostemplate"))?;
+    if let Some(name) = args.str("hostname") {
+        dns_name("hostname", name)?;
+    }
+    let bridge = bridge(args)?;
+    let vmid = free_vmid(ctx, args.int("vmid"))?;
+    let storage = match args.str("storage") {
+        Some(s) => s.to_string(),
+        None => first_storage(ctx, node, "rootdir")?,
+    };
+    let unprivileged = args.flag("unprivileged").unwrap_or(true);
+    let mut params: Params = vec![
+        ("vmid", vmid.to_string()),
+        ("ostemplate", ostemplate.to_string()),
+    ];
+    if let Some(name) = args.str("hostname") {
+        params.push(("hostname", name.to_string()));
+    }
+    params.extend([
+        ("memory", args.int("memory").unwrap_or(512).to_string()),
+        ("cores", args.int("cores").unwrap_or(1).to_string()),
+        (
+            "rootfs",
+            format!("{storage}:{}", args.int("size").unwrap_or(8)),
+        ),
+        ("net0", format!("name=eth0,bridge={bridge},ip=dhcp")),
+        ("unprivileged", bool01(unprivileged)),
+    ]);
+    if unprivileged {
+        // What PVE's own wizard sets: current systemd needs nesting in an unprivileged container.
+        params.push(("features", "nesting=1".to_string()));
+    }
+    if let Some(keys) = args.str("ssh-public-keys") {
+        params.push(("ssh-public-keys", keys.to_string()));
+    }
+    if let Some(start) = args.flag("start") {
+        params.push(("start", bool01(start)));
+    }
+    let write = Write {
+        method: Method::Post,
+        path: path(&[&"nodes", &node, &"lxc"]),
+        params,
+    };
+    let target = json!({"node": node, "vmid": vmid, "vmid_free": true, "storage": storage});
+    let mut out = task_call(ctx, args, write, || Ok(target))?;
+    out.insert("vmid".into(), json!(vmid));
+    Ok(out)
+}
+
+fn clone_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    clone_guest(ctx, args, Guest::Vm)
+}
+
+fn clone_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    clone_guest(ctx, args, Guest::Container)
+}
+
+fn migrate_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    migrate(ctx, args, Guest::Vm)
+}
+
+fn migrate_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    migrate(ctx, args, Guest::Container)
+}
+
+fn update_vm_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    update_config(ctx, args, Guest::Vm)
+}
+
+fn update_container_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    update_config(ctx, args, Guest::Container)
+}
+
+fn resize_vm_disk(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    resize(ctx, args, Guest::Vm)
+}
+
+fn resize_container_disk(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    resize(ctx, args, Guest::Container)
+}
+
+fn delete_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    delete_guest(ctx, args, Guest::Vm)
+}
+
+fn delete_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    delete_guest(ctx, args, Guest::Container)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared work.
+
+fn clone_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let name_arg = match kind {
+        Guest::Vm => "name",
+        Guest::Container => "hostname",
+    };
+    if let Some(name) = args.str(name_arg) {
+        dns_name(name_arg, name)?;
+    }
+    if args.str("storage").is_some() && args.flag("full") == Some(false) {
+        return Err(Error::Args(
+            "'storage' applies to full clones only: leave it out for a linked clone, or set full: true".into(),
+        ));
+    }
+    let base = guest_path(ctx, args, kind)?;
+    let newid = free_vmid(ctx, args.int("newid"))?;
+    let mut params: Params = vec![("newid", newid.to_string())];
+    if let Some(name) = args.str(name_arg) {
+        params.push((name_arg, name.to_string()));
+    }
+    if let Some(full) = args.flag("full") {
+        params.push(("full", bool01(full)));
+    }
+    if let Some(target) = args.str("target") {
+        params.push(("target", target.to_string()));
+    }
+    if let Some(storage) = args.str("storage") {
+        params.push(("storage", storage.to_string()));
+    }
+    let write = Write {
+        method: Method::Post,
+        path: format!("{base}/clone"),
+        params,
+    };
+    let mut out = task_call(ctx, args, write, || {
+        ctx.pve.get(&format!("{base}/status/current"), &[])
+    })?;
+    out.insert("newid".into(), json!(newid));
+    Ok(out)
+}
+
+fn migrate(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let vmid = args.vmid();
+    let target = args.required_str("target");
+    let base = guest_path(ctx, args, kind)?;
+    let node = node_of(&base);
+    if node == target {
+        return Err(Error::Args(format!(
+            "{} {vmid} is already on {target}; name another node as target (list_nodes shows them)",
+            kind.noun()
+        )));
+    }
+    let check_path = format!("{base}/migrate");
+    // PVE's precondition check (for containers since PVE 9; older ones answer 501).
+    let precondition = match ctx.pve.get(&check_path, &[("target", target.to_string())]) {
+        Ok(pre) => Some(pre),
+        Err(Error::Api { status: 501, .. }) if kind == Guest::Container => None,
+        Err(e) => return Err(e),
+    };
+    let running = match &precondition {
+        Some(pre) => pre.get("running").and_then(as_u64) == Some(1),
+        None => {
+            let status = ctx.pve.get(&format!("{base}/status/current"), &[])?;
+            text(&status, "status") == "running"
+        }
+    };
+    if let Some(pre) = &precondition {
+        let field = |a: &str, b: &str| pre.get(a).or_else(|| pre.get(b)).cloned();
+        if let Some(Value::Array(allowed)) = field("allowed_nodes", "allowed-nodes") {
+            if !allowed.iter().any(|n| n.as_str() == Some(target)) {
+                let why = field("not_allowed_nodes", "not-allowed-nodes")
+                    .and_then(|n| n.get(target).cloned())
+                    .filter(|w| !w.is_null() && w != &json!({}))
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default();
+                let allowed: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+                return Err(Error::Denied(format!(
+                    "GET {check_path}: PVE reports that {} {vmid} cannot migrate to {target}{why}; nodes it can migrate to: {}",
+                    kind.noun(),
+                    if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
+                )));
+            }
+        }
+        if kind == Guest::Vm && running && args.flag("with-local-disks") != Some(true) {
+            let local: Vec<&str> = pre
+                .get("local_disks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|d| {
+                    d.get("cdrom").and_then(as_u64) != Some(1)
+                        && d.get("is_unused").and_then(as_u64) != Some(1)
+                })
+                .map(|d| text(d, "volid"))
+                .collect();
+            if !local.is_empty() {
+                return Err(Error::Args(format!(
+                    "VM {vmid} runs and has disks on local storage ({}); a live migration must copy them: call again with with-local-disks: true, or shut the VM down first (GET {check_path})",
+                    local.join(", ")
+                )));
+            }
+        }
+    }
+    let mut params: Params = vec![("target", target.to_string())];
+    match kind {
+        Guest::Vm => {
+            if running {
+                params.push(("online", bool01(true)));
+            }
+            if let Some(w) = args.flag("with-local-disks") {
+                params.push(("with-local-disks", bool01(w)));
+            }
+        }
+        Guest::Container => {
+            if running {
+                params.push(("restart", bool01(true)));
+            }
+        }
+    }
+    let write = Write {
+        method: Method::Post,
+        path: check_path,
+        params,
+    };
+    let out = task_call(ctx, args, write, || {
+        Ok(json!({"node": node, "running": running, "precondition": precondition}))
+    })?;
+    if !args.flag("dry_run").unwrap_or(false) {
+        // The guest lives elsewhere now: find it again next time.
+        ctx.pve.forget_guest(vmid as u64);
+    }
+    Ok(out)
+}
+
+fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let vmid = args.vmid();
+    let mut params = Params::new();
+    let mut set_keys = Vec::new();
+    if let Some(set) = args.0.get("set").and_then(Value::as_object) {
+        for (key, value) in set {
+            let (key, ty) =
+                config_key(kind, key).map_err(|e| Error::Args(format!("'set': {e}")))?;
+            if key.starts_with("unused") {
+                return Err(Error::Args(format!(
+                    "'set': {key} cannot be set: PVE records detached volumes there itself; attach the volume under a disk key instead"
+                )));
+            }
+            let wire =
+                wire_value(key, ty, value).map_err(|e| Error::Args(format!("'set.{key}' {e}")))?;
+            params.push((key, wire));
+            set_keys.push(key);
+        }
+    }
+    let mut deletes: Vec<&'static str> = Vec::new();
+    for item in args
+        .0
+        .get("delete")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = item.as_str().unwrap_or_default();
+        let (key, _) = config_key(kind, key).map_err(|e| Error::Args(format!("'delete': {e}")))?;
+        if set_keys.contains(&key) {
+            return Err(Error::Args(format!(
+                "'{key}' is both in set and in delete; name it in one of them"
+            )));
+        }
+        if !deletes.contains(&key) {
+            deletes.push(key);
+        }
+    }
+    if params.is_empty() && deletes.is_empty() {
+        return Err(Error::Args(
+            "nothing to change: give set (keys to set) and/or delete (keys to remove)".into(),
+        ));
+    }
+    let digest = args.str("digest");
+    if let Some(d) = digest {
+        if d.is_empty() || d.len() > 40 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::Args(
+                "'digest' must be the hex digest from get_vm_config or get_container_config".into(),
+            ));
+        }
+    }
+    // Removing an unusedN entry frees the volume: its data is gone.
+    let freed: Vec<&str> = deletes
+        .iter()
+        .copied()
+        .filter(|k| k.starts_with("unused"))
+        .collect();
+    if !freed.is_empty() && ctx.policy.access < Access::Full {
+        let tool = match kind {
+            Guest::Vm => "update_vm_config",
+            Guest::Container => "update_container_config",
+        };
+        return Err(Error::Denied(format!(
+            "{tool} with delete naming {} frees that disk volume (its data is lost) and needs access level full, but this server runs with PROXMOX_MCP_ACCESS={}; \
+             to allow it, restart the server with PROXMOX_MCP_ACCESS=full (or --access full)",
+            freed.join(", "),
+            ctx.policy.access.name()
+        )));
+    }
+    let base = guest_path(ctx, args, kind)?;
+    if !freed.is_empty() {
+        refuse_if_pve_protected(ctx, &base, vmid)?;
+    }
+    if !deletes.is_empty() {
+        params.push(("delete", deletes.join(",")));
+    }
+    if let Some(d) = digest {
+        params.push(("digest", d.to_string()));
+    }
+    let write = Write {
+        method: Method::Put,
+        path: format!("{base}/config"),
+        params,
+    };
+    task_call(ctx, args, write, || {
+        ctx.pve.get(&format!("{base}/config"), &[])
+    })
+}
+
+fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let vmid = args.vmid();
+    let disk = args.required_str("disk");
+    if !resizable_disk(kind, disk) {
+        let which = match kind {
+            Guest::Vm => {
+                "a VM disk key: scsi0-30, virtio0-15, sata0-5, ide0-3, efidisk0 or tpmstate0"
+            }
+            Guest::Container => "rootfs or a mount point mp0-255",
+        };
+        return Err(Error::Args(format!("'disk' must be {which}, got '{disk}'")));
+    }
+    let size = args.required_str("size");
+    let Some((grow, bytes)) = parse_size(size) else {
+        return Err(Error::Args(format!(
+            "'size' must be like +10G (grow by) or 64G (the new size), units K, M, G or T, got '{size}'"
+        )));
+    };
+    if grow && bytes == 0 {
+        return Err(Error::Args(
+            "'size' must grow the disk: +0 changes nothing".into(),
+        ));
+    }
+    let base = guest_path(ctx, args, kind)?;
+    let config_path = format!("{base}/config");
+    let config = ctx.pve.get(&config_path, &[])?;
+    let Some(volume) = config.get(disk).and_then(Value::as_str) else {
+        let mut disks: Vec<&str> = config
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| resizable_disk(kind, k))
+            .collect();
+        disks.sort();
+        return Err(Error::NotFound(format!(
+            "GET {config_path}: {} {vmid} has no disk {disk}; its disks: {}",
+            kind.noun(),
+            if disks.is_empty() {
+                "none".to_string()
+            } else {
+                disks.join(", ")
+            }
+        )));
+    };
+    if volume.split(',').any(|p| p == "media=cdrom") {
+        return Err(Error::Args(format!(
+            "{disk} of VM {vmid} is a CD drive ({volume}), which cannot be resized"
+        )));
+    }
+    let current = volume
+        .split(',')
+        .find_map(|p| p.strip_prefix("size="))
+        .map(|s| (s, parse_size(s).map(|(_, b)| b)));
+    let new_bytes = match (grow, current) {
+        (true, Some((_, Some(cur)))) => Some(cur + bytes),
+        (false, _) => Some(bytes),
+        _ => None,
+    };
+    if let (false, Some((shown, Some(cur)))) = (grow, current) {
+        if bytes <= cur {
+            return Err(Error::Args(format!(
+                "size {size} is not larger than the current size of {disk} ({shown}); disks only grow: give a larger size, or +N to add N"
+            )));
+        }
+    }
+    let mut params: Params = vec![("disk", disk.to_string()), ("size", size.to_string())];
+    if let Some(digest) = config.get("digest").and_then(Value::as_str) {
+        // Nothing may change the disk between this check and the resize.
+        params.push(("digest", digest.to_string()));
+    }
+    let write = Write {
+        method: Method::Put,
+        path: format!("{base}/resize"),
+        params,
+    };
+    let target = json!({
+        "disk": disk,
+        "volume": volume,
+        "size_bytes": current.and_then(|(_, b)| b),
+        "new_size_bytes": new_bytes,
+    });
+    task_call(ctx, args, write, || Ok(target))
+}
+
+fn delete_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let vmid = args.vmid();
+    let base = guest_path(ctx, args, kind)?;
+    refuse_if_pve_protected(ctx, &base, vmid)?;
+    let status_path = format!("{base}/status/current");
+    let status = ctx.pve.get(&status_path, &[])?;
+    let name = match text(&status, "name") {
+        "" => vmid.to_string(),
+        n => n.to_string(),
+    };
+    let confirm = args.required_str("confirm_name");
+    let (status_tool, stop_tools) = match kind {
+        Guest::Vm => ("get_vm_status", "shutdown_vm or stop_vm"),
+        Guest::Container => (
+            "get_container_status",
+            "shutdown_container or stop_container",
+        ),
+    };
+    if confirm != name {
+        return Err(Error::Denied(format!(
+            "confirm_name '{confirm}' is not the name of {} {vmid}, which is '{name}'; nothing was deleted. Check the VMID ({status_tool} shows its name) and pass its current name",
+            kind.noun()
+        )));
+    }
+    let state = text(&status, "status");
+    if state != "stopped" {
+        return Err(Error::Denied(format!(
+            "GET {status_path}: {} {vmid} ({name}) is {}; it must be stopped before it can be deleted ({stop_tools})",
+            kind.noun(),
+            if state.is_empty() { "not stopped" } else { state }
+        )));
+    }
+    let mut params = Params::new();
+    if let Some(purge) = args.flag("purge") {
+        params.push(("purge", bool01(purge)));
+    }
+    let write = Write {
+        method: Method::Delete,
+        path: base,
+        params,
+    };
+    let out = task_call(ctx, args, write, || Ok(status))?;
+    if !args.flag("dry_run").unwrap_or(false) {
+        ctx.pve.forget_guest(vmid as u64);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// PVE's `ostype` values for QEMU guests.
+const OSTYPES: &[&str] = &[
+    "l26", "l24", "win11", "win10", "win8", "win7", "wvista", "w2k8", "w2k3", "w2k", "wxp",
+    "solaris", "other",
+];
+
+/// The VMID to create: `wanted` if it is free, else the next free one (`/cluster/nextid`).
+fn free_vmid(ctx: &Ctx, wanted: Option<i64>) -> Result<i64, Error> {
+    match wanted {
+        Some(vmid) => match ctx
+            .pve
+            .get("/cluster/nextid", &[("vmid", vmid.to_string())])
+        {
+            Ok(_) => Ok(vmid),
+            // PVE answers a used VMID with 400 "vmid: VM 100 already exists".
+            Err(Error::Api {
+                status: 400,
+                message,
+                ..
+            }) => Err(Error::Args(format!(
+                "VMID {vmid} is already in use (GET /cluster/nextid: {message}); choose another, or leave it out to take the next free one"
+            ))),
+            Err(e) => Err(e),
+        },
+        None => {
+            let next = ctx.pve.get("/cluster/nextid", &[])?;
+            as_u64(&next)
+                .map(|n| n as i64)
+                .ok_or_else(|| Error::Transport {
+                    method: "GET",
+                    path: "/cluster/nextid".into(),
+                    message: format!("PVE did not return a VMID but {next}"),
+                })
+        }
+    }
+}
+
+/// The first active storage (by name) on `node` that holds `content` (images, rootdir).
+fn first_storage(ctx: &Ctx, node: &str, content: &str) -> Result<String, Error> {
+    let list_path = path(&[&"nodes", &node, &"storage"]);
+    let list = ctx.pve.get(
+        &list_path,
+        &[("content", content.to_string()), ("enabled", bool01(true))],
+    )?;
+    let mut ids: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s.get("active").and_then(as_u64) != Some(0))
+        .map(|s| text(s, "storage"))
+        .filter(|s| !s.is_empty())
+        .collect();
+    ids.sort();
+    ids.first().map(|s| s.to_string()).ok_or_else(|| {
+        Error::NotFound(format!(
+            "GET {list_path}: no active storage on {node} holds {content}; name one with storage (list_storage shows them)"
+        ))
+    })
+}
+
+/// `/nodes/{node}/…` → node.
+fn node_of(base: &str) -> &str {
+    base.split('/').nth(2).unwrap_or_default()
+}
+
+/// PVE's `dns-name` format: labels of letters, digits and inner '-', joined by '.'.
+fn dns_name(arg: &str, s: &str) -> Result<(), Error> {
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if s.split('.').all(label) {
+        Ok(())
+    } else {
+        Err(Error::Args(format!(
+            "'{arg}' must be a DNS name (letters, digits and '-', parts joined by '.'), got '{s}'"
+        )))
+    }
+}
+
+/// A volume id `storage:rest` (an ISO, a template).
+fn volume_id<'a>(arg: &str, s: &'a str) -> Result<&'a str, Error> {
+    let ok = s.split_once(':').is_some_and(|(storage, rest)| {
+        storage.len() >= 2
+            && storage.starts_with(|c: char| c.is_ascii_alphabetic())
+            && storage
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !rest.is_empty()
+            && !rest.contains([',', '\n', '\r', '\0'])
+    });
+    if ok {
+        Ok(s)
+    } else {
+        Err(Error::Args(format!(
+            "'{arg}' must be a volume id like local:iso/x.iso or local:vztmpl/x.tar.zst, got '{s}'"
+        )))
+    }
+}
+
+fn bridge(args: &Args) -> Result<&str, Error> {
+    let b = args.str("bridge").unwrap_or("vmbr0");
+    let ok = !b.is_empty()
+        && b.len() <= 15
+        && b.starts_with(|c: char| c.is_ascii_alphabetic())
+        && b.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(b)
+    } else {
+        Err(Error::Args(format!(
+            "'bridge' must be a bridge name like vmbr0 (list_node_networks shows them), got '{b}'"
+        )))
+    }
+}
+
+/// Disks `resize` accepts: PVE's enumeration of `disk` for each guest kind.
+fn resizable_disk(kind: Guest, key: &str) -> bool {
+    let indexed = |prefix: &str, max: u32| {
+        key.strip_prefix(prefix)
+            .filter(|n| !n.is_empty() && (n.len() == 1 || !n.starts_with('0')))
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n <= max)
+    };
+    match kind {
+        Guest::Vm => {
+            matches!(key, "efidisk0" | "tpmstate0")
+                || indexed("ide", 3)
+                || indexed("sata", 5)
+                || indexed("scsi", 30)
+                || indexed("virtio", 15)
+        }
+        Guest::Container => key == "rootfs" || indexed("mp", 255),
+    }
+}
+
+/// PVE's disk size: `[+]N[.N][K|M|G|T]` (no unit: bytes) → (grow, bytes).
+fn parse_size(s: &str) -> Option<(bool, u64)> {
+    let (grow, rest) = match s.strip_prefix('+') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (number, unit) = match rest.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&rest[..i], c),
+        _ => (rest, 'B'),
+    };
+    let factor: u64 = match unit {
+        'B' => 1,
+        'K' => 1 << 10,
+        'M' => 1 << 20,
+        'G' => 1 << 30,
+        'T' => 1 << 40,
+        _ => return None,
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || number.ends_with('.') {
+        return None;
+    }
+    let value: f64 = number.parse().ok()?;
+    let bytes = value * factor as f64;
+    (bytes < 9.0e18).then_some((grow, bytes as u64))
+}
+
+/// The type PVE declares for a config key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    Bool,
+    Int,
+    Num,
+    Str,
+}
+
+use Ty::{Bool as B, Int as I, Num as N, Str as S};
+
+/// The keys of `PUT /nodes/{node}/qemu/{vmid}/config` in PVE 9.1, without the call's own
+/// arguments (node, vmid, delete, digest, revert, skiplock, force).
+#[rustfmt::skip]
+const QEMU_KEYS: &[(&str, Ty)] = &[
+    ("acpi", B), ("affinity", S), ("agent", S), ("allow-ksm", B), ("amd-sev", S), ("arch", S),
+    ("args", S), ("audio0", S), ("autostart", B), ("balloon", I), ("bios", S), ("boot", S),
+    ("bootdisk", S), ("cdrom", S), ("cicustom", S), ("cipassword", S), ("citype", S),
+    ("ciupgrade", B), ("ciuser", S), ("cores", I), ("cpu", S), ("cpulimit", N), ("cpuunits", I),
+    ("description", S), ("efidisk0", S), ("freeze", B), ("hookscript", S), ("hotplug", S),
+    ("hugepages", S), ("intel-tdx", S), ("ivshmem", S), ("keephugepages", B), ("keyboard", S),
+    ("kvm", B), ("localtime", B), ("lock", S), ("machine", S), ("memory", S),
+    ("migrate_downtime", N), ("migrate_speed", I), ("name", S), ("nameserver", S), ("numa", B),
+    ("onboot", B), ("ostype", S), ("protection", B), ("reboot", B), ("rng0", S), ("scsihw", S),
+    ("searchdomain", S), ("shares", I), ("smbios1", S), ("smp", I), ("sockets", I),
+    ("spice_enhancements", S), ("sshkeys", S), ("startdate", S), ("startup", S), ("tablet", B),
+    ("tags", S), ("tdf", B), ("template", B), ("tpmstate0", S), ("vcpus", I), ("vga", S),
+    ("vmgenid", S), ("vmstatestorage", S), ("watchdog", S),
+];
+/// Indexed keys (`net0`…) and their highest index, as qemu-server defines them.
+#[rustfmt::skip]
+const QEMU_INDEXED: &[(&str, Ty, u32)] = &[
+    ("hostpci", S, 15), ("ide", S, 3), ("ipconfig", S, 31), ("net", S, 31), ("numa", S, 7),
+    ("parallel", S, 2), ("sata", S, 5), ("scsi", S, 30), ("serial", S, 3), ("unused", S, 255),
+    ("usb", S, 13), ("virtio", S, 15), ("virtiofs", S, 9),
+];
+/// The keys of `PUT /nodes/{node}/lxc/{vmid}/config` in PVE 9.1 (without the call's own).
+#[rustfmt::skip]
+const LXC_KEYS: &[(&str, Ty)] = &[
+    ("arch", S), ("cmode", S), ("console", B), ("cores", I), ("cpulimit", N), ("cpuunits", I),
+    ("debug", B), ("description", S), ("entrypoint", S), ("env", S), ("features", S),
+    ("hookscript", S), ("hostname", S), ("lock", S), ("memory", I), ("nameserver", S),
+    ("onboot", B), ("ostype", S), ("protection", B), ("rootfs", S), ("searchdomain", S),
+    ("startup", S), ("swap", I), ("tags", S), ("template", B), ("timezone", S), ("tty", I),
+    ("unprivileged", B),
+];
+#[rustfmt::skip]
+const LXC_INDEXED: &[(&str, Ty, u32)] = &[
+    ("dev", S, 255), ("mp", S, 255), ("net", S, 31), ("unused", S, 255),
+];
+/// Arguments of the config PUT that are not config keys.
+const CALL_ARGS: &[&str] = &[
+    "node", "vmid", "delete", "digest", "revert", "skiplock", "force",
+];
+
+/// Every config key of a guest kind, indexed ones spelled out (so each has a `'static` name).
+fn config_keys(kind: Guest) -> &'static [(String, Ty)] {
+    fn expand(plain: &[(&str, Ty)], indexed: &[(&str, Ty, u32)]) -> Vec<(String, Ty)> {
+        let mut keys: Vec<(String, Ty)> = plain.iter().map(|(k, t)| (k.to_string(), *t)).collect();
+        for (prefix, ty, max) in indexed {
+            keys.extend((0..=*max).map(|i| (format!("{prefix}{i}"), *ty)));
+        }
+        keys
+    }
+    static QEMU: LazyLock<Vec<(String, Ty)>> = LazyLock::new(|| expand(QEMU_KEYS, QEMU_INDEXED));
+    static LXC: LazyLock<Vec<(String, Ty)>> = LazyLock::new(|| expand(LXC_KEYS, LXC_INDEXED));
+    match kind {
+        Guest::Vm => &QEMU,
+        Guest::Container => &LXC,
+    }
+}
+
+/// A config key PVE accepts for this guest kind, with its type; or why not.
+fn config_key(kind: Guest, key: &str) -> Result<(&'static str, Ty), String> {
+    if let Some((k, ty)) = config_keys(kind).iter().find(|(k, _)| k == key) {
+        return Ok((k.as_str(), *ty));
+    }
+    let syntax = !key.is_empty()
+        && key.len() <= 32
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !syntax {
+        return Err(format!(
+            "'{key}' is not a PVE config key (lower-case letters, digits, '-' and '_'; indexed ones like net0)"
+        ));
+    }
+    if CALL_ARGS.contains(&key) {
+        return Err(format!(
+            "'{key}' is not a config key; it cannot be set or removed here"
+        ));
+    }
+    let (indexed, tool) = match kind {
+        Guest::Vm => (QEMU_INDEXED, "get_vm_config"),
+        Guest::Container => (LXC_INDEXED, "get_container_config"),
+    };
+    let prefix = key.trim_end_matches(|c: char| c.is_ascii_digit());
+    if let Some((p, _, max)) = indexed.iter().find(|(p, _, _)| *p == prefix) {
+        return Err(format!(
+            "'{key}' is not a {} config key: PVE has {p}0 to {p}{max}",
+            kind.noun()
+        ));
+    }
+    Err(format!(
+        "'{key}' is not a {} config key PVE knows ({tool} shows the keys in use)",
+        kind.noun()
+    ))
+}
+
+/// A `set` value in PVE's wire form: booleans as 0/1, numbers as text.
+fn wire_value(key: &str, ty: Ty, value: &Value) -> Result<String, String> {
+    let whole = |n: &serde_json::Number| {
+        n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                .map(|f| f as i64)
+        })
+    };
+    match (ty, value) {
+        (Ty::Bool | Ty::Str, Value::Bool(b)) => Ok(bool01(*b)),
+        (Ty::Bool, Value::Number(n)) if matches!(n.as_u64(), Some(0 | 1)) => Ok(n.to_string()),
+        (Ty::Bool, Value::String(s)) => crate::config::parse_bool(s)
+            .map(bool01)
+            .ok_or_else(|| format!("must be true or false, got {value}")),
+        (Ty::Bool, _) => Err(format!("must be true or false, got {value}")),
+        (Ty::Int, Value::Number(n)) => whole(n)
+            .map(|i| i.to_string())
+            .ok_or_else(|| format!("must be a whole number, got {n}")),
+        (Ty::Int, Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map(|i| i.to_string())
+            .map_err(|_| format!("must be a whole number, got {value}")),
+        (Ty::Int, _) => Err(format!("must be a whole number, got {value}")),
+        (Ty::Num, Value::Number(n)) => Ok(n.to_string()),
+        (Ty::Num, Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|_| s.trim().to_string())
+            .ok_or_else(|| format!("must be a number, got {value}")),
+        (Ty::Num, _) => Err(format!("must be a number, got {value}")),
+        (Ty::Str, Value::Number(n)) => Ok(n.to_string()),
+        (Ty::Str, Value::String(s)) => {
+            // Only the description may span lines (PVE keeps it as comment lines).
+            if s.contains('\0') || (key != "description" && s.contains(['\n', '\r'])) {
+                Err("may not contain line breaks or NUL".into())
+            } else {
+                Ok(s.clone())
+            }
+        }
+        (Ty::Str, _) => Err(format!("must be a string, number or boolean, got {value}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keys_follow_pve() {
+        assert_eq!(config_key(Guest::Vm, "net0"), Ok(("net0", Ty::Str)));
+        assert_eq!(config_key(Guest::Vm, "onboot"), Ok(("onboot", Ty::Bool)));
+        assert_eq!(
+            config_key(Guest::Container, "mp255").map(|k| k.0),
+            Ok("mp255")
+        );
+        assert!(config_key(Guest::Vm, "net32")
+            .unwrap_err()
+            .contains("net0 to net31"));
+        assert!(config_key(Guest::Vm, "Net0")
+            .unwrap_err()
+            .contains("not a PVE config key"));
+        assert!(config_key(Guest::Vm, "digest")
+            .unwrap_err()
+            .contains("not a config key"));
+        assert!(config_key(Guest::Container, "scsi0")
+            .unwrap_err()
+            .contains("container config key PVE knows"));
+        assert!(config_key(Guest::Vm, "net01").is_err());
+    }
+
+    #[test]
+    fn values_go_out_in_pve_form() {
+        assert_eq!(wire_value("onboot", Ty::Bool, &json!(true)), Ok("1".into()));
+        assert_eq!(wire_value("onboot", Ty::Bool, &json!("no")), Ok("0".into()));
+        assert_eq!(wire_value("agent", Ty::Str, &json!(false)), Ok("0".into()));
+        assert_eq!(wire_value("cores", Ty::Int, &json!(4.0)), Ok("4".into()));
+        assert_eq!(
+            wire_value("memory", Ty::Str, &json!(4096)),
+            Ok("4096".into())
+        );
+        assert!(wire_value("cores", Ty::Int, &json!(true)).is_err());
+        assert!(wire_value("cores", Ty::Int, &json!(1.5)).is_err());
+        assert!(wire_value("name", Ty::Str, &json!(null)).is_err());
+        assert!(wire_value("name", Ty::Str, &json!("a\nb")).is_err());
+        assert!(wire_value("description", Ty::Str, &json!("a\nb")).is_ok());
+    }
+
+    #[test]
+    fn sizes_parse_like_pve() {
+        assert_eq!(parse_size("+10G"), Some((true, 10 << 30)));
+        assert_eq!(parse_size("32G"), Some((false, 32 << 30)));
+        assert_eq!(parse_size("1.5T"), Some((false, 3 << 39)));
+        assert_eq!(parse_size("528K"), Some((false, 528 << 10)));
+        assert_eq!(parse_size("1024"), Some((false, 1024)));
+        for bad in ["", "+", "G", "10X", "-5G", "1.G", ".5G", "10 G", "10g"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn resizable_disks() {
+        assert!(resizable_disk(Guest::Vm, "scsi30"));
+        assert!(!resizable_disk(Guest::Vm, "scsi31"));
+        assert!(!resizable_disk(Guest::Vm, "scsi01"));
+        assert!(!resizable_disk(Guest::Vm, "net0"));
+        assert!(resizable_disk(Guest::Container, "rootfs"));
+        assert!(resizable_disk(Guest::Container, "mp0"));
+        assert!(!resizable_disk(Guest::Container, "scsi0"));
+    }
+}

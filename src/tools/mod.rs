@@ -224,9 +224,16 @@ impl Tool {
         Some((privs.split(" or ").collect(), path))
     }
 
-    /// `destructiveHint`: destroy tools, and a hard stop (which can lose unsaved guest state).
+    /// `destructiveHint`: destroy tools; a hard stop or reset (unsaved guest state is lost); and
+    /// tools whose effect depends on their arguments and can lose data (spec §8: the stricter
+    /// annotation when in doubt).
     pub fn destructive(&self) -> bool {
-        self.effect == Effect::Destroy || self.name.starts_with("stop_")
+        self.effect == Effect::Destroy
+            || self.name.starts_with("stop_")
+            || matches!(
+                self.name,
+                "reset_vm" | "update_vm_config" | "update_container_config" | "restore_backup"
+            )
     }
 
     pub fn input_schema(&self) -> Value {
