@@ -743,10 +743,13 @@ fn describe(tool: &Tool, version: Version) -> Value {
     if version.at_least("2025-03-26") {
         t["annotations"] = json!({
             "readOnlyHint": tool.effect == Effect::Read,
-            "destructiveHint": tool.destructive(),
             "idempotentHint": tool.idempotent,
             "openWorldHint": false,
         });
+        // destructiveHint means something only for a tool that is not read-only.
+        if tool.effect != Effect::Read {
+            t["annotations"]["destructiveHint"] = json!(tool.destructive());
+        }
     }
     if version.at_least("2025-06-18") {
         t["title"] = json!(tool.title);
@@ -757,7 +760,7 @@ fn describe(tool: &Tool, version: Version) -> Value {
     }
     if tool.effect == Effect::Destroy {
         // A hint for hosts that confirm calls: this one can lose data.
-        t["_meta"] = json!({"proxmox-mcp-server/confirm": "this tool can lose data: ask the user before calling it"});
+        t["_meta"] = json!({"proxmox-mcp-server/confirm": true});
     }
     t
 }

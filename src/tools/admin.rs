@@ -236,8 +236,8 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_firewall_rules",
         title: "List firewall rules",
-        description: "Lists firewall rules in order (pos) of the cluster, a node or a guest: type, action or macro, proto, source, dest, ports, enable, comment; plus digest.",
-        privilege: "Sys.Audit on / (cluster; on /nodes/{node} for a node's rules, VM.Audit on /vms/{vmid} for a guest's)",
+        description: "Lists the firewall rules (by pos) of the cluster, a node or a guest: type, action/macro, proto, source, dest, ports, enable; plus digest.",
+        privilege: "Sys.Audit on / (node: on /nodes/{node}; guest: VM.Audit on /vms/{vmid})",
         effect: Effect::Read,
         area: Area::Firewall,
         params: &[&FW_VMID, &FW_NODE, &LIMIT, &OFFSET],
@@ -248,8 +248,8 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "add_firewall_rule",
         title: "Add firewall rule",
-        description: "Adds a firewall rule first (pos 0) in the cluster's, a node's (node) or a guest's (vmid) rules; enabled unless enable is false.",
-        privilege: "Sys.Modify on / (cluster; on /nodes/{node} for a node's rules, VM.Config.Network on /vms/{vmid} for a guest's)",
+        description: "Adds a firewall rule at pos 0 of the cluster's, a node's or a guest's (vmid) rules; enabled unless enable is false.",
+        privilege: "Sys.Modify on / (node: on /nodes/{node}; guest: VM.Config.Network on /vms/{vmid})",
         effect: Effect::Operate,
         area: Area::Firewall,
         params: &[
@@ -275,8 +275,8 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "delete_firewall_rule",
         title: "Delete firewall rule",
-        description: "Deletes the firewall rule at pos of the cluster, a node or a guest (checked to exist first; digest refuses if the rules changed).",
-        privilege: "Sys.Modify on / (cluster; on /nodes/{node} for a node's rules, VM.Config.Network on /vms/{vmid} for a guest's)",
+        description: "Deletes the firewall rule at pos (cluster, node or guest; checked first; digest refuses changed rules).",
+        privilege: "Sys.Modify on / (node: on /nodes/{node}; guest: VM.Config.Network on /vms/{vmid})",
         effect: Effect::Destroy,
         area: Area::Firewall,
         params: &[
@@ -307,7 +307,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_users",
         title: "List users",
-        description: "Lists PVE users sorted by userid: enable, expire, name, email, groups, comment, realm type, and whether two-factor login is locked.",
+        description: "Lists PVE users by userid: enable, expire, name, email, groups, comment, realm type, two-factor lock.",
         privilege: "a valid login (others need User.Modify or Sys.Audit on /access/groups)",
         effect: Effect::Read,
         area: Area::Access,
@@ -319,7 +319,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_api_tokens",
         title: "List API tokens",
-        description: "Lists API tokens (never their secrets) of one user or all users, sorted: userid, tokenid, expire, privsep (own ACLs), comment.",
+        description: "Lists API tokens (never secrets) of one or all users: userid, tokenid, expire, privsep, comment.",
         privilege: "a valid login (others' tokens need User.Modify on /access/groups)",
         effect: Effect::Read,
         area: Area::Access,

@@ -1,5 +1,1336 @@
-//! Tools of this area (being written).
+//! Snapshots beyond the original tools (containers, rollback), backups (vzdump, list, restore,
+//! delete) and storage content (list, download by URL, appliance templates).
+//!
+//! Every change goes through `task_call` (dry run, task wait). Checks a user relies on run before
+//! any write, also in dry runs: a snapshot or backup to delete or roll back to must exist; destroy
+//! tools refuse a guest with PVE's `protection` flag and a backup with PVE's `protected` flag;
+//! restoring over an existing guest needs access `full`, `force` and `confirm_name` equal to the
+//! guest's current name, and the guest stopped.
+//!
+//! Decisions:
+//! - `create_backup` runs one vzdump on one node: PVE's vzdump only backs up the guests of the
+//!   node it runs on, so guests on several nodes are refused with the VMIDs per node (call once
+//!   per node). It always sends `remove=0`, so a backup never prunes older ones (that would lose
+//!   data in an `operate` tool). `PROXMOX_MCP_PROTECTED` guests are refused in modes `stop` and
+//!   `suspend` (which change their state), not in `snapshot` mode (which does not).
+//! - `delete_backup` refuses the backups of guests `PROXMOX_MCP_PROTECTED` names: they are how such
+//!   a guest comes back.
+//! - Where a volume's node is not given, it is found from `/cluster/resources?type=storage`: a
+//!   shared storage is read on its first node (by name), a local one on each node that has it.
 
-use super::Tool;
+use std::collections::{BTreeMap, HashSet};
 
-pub(super) static TOOLS: &[Tool] = &[];
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Parameters.
+
+const CT_SNAP_DESCRIPTION: Param = Param {
+    name: "description",
+    kind: Kind::Text { max: 8192 },
+    required: false,
+    description: "a note stored with the snapshot",
+};
+const START: Param = Param {
+    name: "start",
+    kind: Kind::Bool,
+    required: false,
+    description: "start the guest afterwards",
+};
+const BACKUP_VMIDS: Param = Param {
+    name: "vmid",
+    kind: Kind::Strings {
+        max_items: 100,
+        max_len: 12,
+    },
+    required: true,
+    description: "guest ids, e.g. [\"100\", \"101\"]",
+};
+const BACKUP_NODE: Param = Param {
+    name: "node",
+    kind: Kind::Node,
+    required: false,
+    description: "the guests' node (found if omitted)",
+};
+const BACKUP_STORAGE: Param = Param {
+    name: "storage",
+    kind: Kind::Storage,
+    required: false,
+    description: "target storage",
+};
+const MODE: Param = Param {
+    name: "mode",
+    kind: Kind::Text { max: 16 },
+    required: false,
+    description: "snapshot (default), suspend or stop",
+};
+const COMPRESS: Param = Param {
+    name: "compress",
+    kind: Kind::Text { max: 8 },
+    required: false,
+    description: "zstd, gzip, lzo or 0 (none)",
+};
+const PROTECT_BACKUP: Param = Param {
+    name: "protected",
+    kind: Kind::Bool,
+    required: false,
+    description: "protect the backup (needs storage)",
+};
+const STORAGE_FILTER: Param = Param {
+    name: "storage",
+    kind: Kind::Storage,
+    required: false,
+    description: "only this storage",
+};
+const VMID_FILTER: Param = Param {
+    name: "vmid",
+    kind: Kind::Vmid,
+    required: false,
+    description: "only this guest's",
+};
+const ARCHIVE: Param = Param {
+    name: "archive",
+    kind: Kind::Text { max: 255 },
+    required: true,
+    description: "backup volid (list_backups)",
+};
+const RESTORE_VMID: Param = Param {
+    name: "vmid",
+    kind: Kind::Vmid,
+    required: false,
+    description: "target VMID (default: next free)",
+};
+const RESTORE_NODE: Param = Param {
+    name: "node",
+    kind: Kind::Node,
+    required: false,
+    description: "node (default: the backup's)",
+};
+const RESTORE_STORAGE: Param = Param {
+    name: "storage",
+    kind: Kind::Storage,
+    required: false,
+    description: "storage for the disks",
+};
+const UNIQUE: Param = Param {
+    name: "unique",
+    kind: Kind::Bool,
+    required: false,
+    description: "new MAC addresses",
+};
+const FORCE: Param = Param {
+    name: "force",
+    kind: Kind::Bool,
+    required: false,
+    description: "restore over an existing guest",
+};
+const CONFIRM_NAME: Param = Param {
+    name: "confirm_name",
+    kind: Kind::Text { max: 128 },
+    required: false,
+    description: "name of the guest to overwrite",
+};
+const VOLUME: Param = Param {
+    name: "volume",
+    kind: Kind::Text { max: 255 },
+    required: true,
+    description: "backup volid (list_backups)",
+};
+const VOLUME_NODE: Param = Param {
+    name: "node",
+    kind: Kind::Node,
+    required: false,
+    description: "default: found",
+};
+const CONTENT_STORAGE: Param = Param {
+    name: "storage",
+    kind: Kind::Storage,
+    required: true,
+    description: "the storage id, e.g. local",
+};
+const CONTENT_NODE: Param = Param {
+    name: "node",
+    kind: Kind::Node,
+    required: false,
+    description: "default: found",
+};
+const CONTENT_FILTER: Param = Param {
+    name: "content",
+    kind: Kind::Text { max: 16 },
+    required: false,
+    description: "iso, vztmpl, backup, images, rootdir…",
+};
+const URL: Param = Param {
+    name: "url",
+    kind: Kind::Text { max: 2048 },
+    required: true,
+    description: "http(s) URL of the file",
+};
+const FILENAME: Param = Param {
+    name: "filename",
+    kind: Kind::Text { max: 255 },
+    required: false,
+    description: "default: from the URL",
+};
+const DOWNLOAD_CONTENT: Param = Param {
+    name: "content",
+    kind: Kind::Text { max: 16 },
+    required: false,
+    description: "iso or vztmpl (default: by name)",
+};
+const CHECKSUM: Param = Param {
+    name: "checksum",
+    kind: Kind::Text { max: 128 },
+    required: false,
+    description: "hex",
+};
+const CHECKSUM_ALGORITHM: Param = Param {
+    name: "checksum-algorithm",
+    kind: Kind::Text { max: 8 },
+    required: false,
+    description: "e.g. sha256",
+};
+const SECTION: Param = Param {
+    name: "section",
+    kind: Kind::Text { max: 64 },
+    required: false,
+    description: "e.g. system",
+};
+
+const SNAP_CHANGE: &[&Param] = &[
+    &VMID,
+    &SNAPNAME,
+    &NODE_OPT,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+const SNAP_ROLLBACK: &[&Param] = &[
+    &VMID,
+    &SNAPNAME,
+    &NODE_OPT,
+    &START,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+
+const MODES: &[&str] = &["snapshot", "suspend", "stop"];
+const COMPRESSIONS: &[&str] = &["0", "1", "gzip", "lzo", "zstd"];
+const CONTENT_TYPES: &[&str] = &[
+    "images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import",
+];
+const CHECKSUM_ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+pub(super) static TOOLS: &[Tool] = &[
+    Tool {
+        name: "rollback_vm_snapshot",
+        title: "Roll back VM",
+        description: "Rolls a VM back to a snapshot (checked to exist); changes made since are lost. Waits for the task.",
+        privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
+        effect: Effect::Destroy,
+        area: Area::Snapshots,
+        params: SNAP_ROLLBACK,
+        output: Output::Task,
+        idempotent: false,
+        run: rollback_vm_snapshot,
+    },
+    Tool {
+        name: "list_container_snapshots",
+        title: "List container snapshots",
+        description: "Lists a container's snapshots oldest first: name, snaptime (Unix time), description, parent.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Snapshots,
+        params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_container_snapshots,
+    },
+    Tool {
+        name: "create_container_snapshot",
+        title: "Create container snapshot",
+        description: "Takes a snapshot of a container's volumes and waits for the task.",
+        privilege: "VM.Snapshot on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Snapshots,
+        params: &[
+            &VMID,
+            &SNAPNAME,
+            &NODE_OPT,
+            &CT_SNAP_DESCRIPTION,
+            &WAIT,
+            &DRY_RUN,
+            &STOP_ON_CANCEL,
+        ],
+        output: Output::Task,
+        idempotent: false,
+        run: create_container_snapshot,
+    },
+    Tool {
+        name: "delete_container_snapshot",
+        title: "Delete container snapshot",
+        description: "Deletes a container snapshot (checked to exist) and waits for the task.",
+        privilege: "VM.Snapshot on /vms/{vmid}",
+        effect: Effect::Destroy,
+        area: Area::Snapshots,
+        params: SNAP_CHANGE,
+        output: Output::Task,
+        idempotent: false,
+        run: delete_container_snapshot,
+    },
+    Tool {
+        name: "rollback_container_snapshot",
+        title: "Roll back container",
+        description: "Rolls a container back to a snapshot (checked to exist); changes made since are lost. Waits for the task.",
+        privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
+        effect: Effect::Destroy,
+        area: Area::Snapshots,
+        params: SNAP_ROLLBACK,
+        output: Output::Task,
+        idempotent: false,
+        run: rollback_container_snapshot,
+    },
+    Tool {
+        name: "create_backup",
+        title: "Back up guests",
+        description: "Backs up guests of one node with vzdump (call once per node), never pruning older backups; waits for the task.",
+        privilege: "VM.Backup on /vms/{vmid} (and Datastore.AllocateSpace on the storage)",
+        effect: Effect::Operate,
+        area: Area::Backups,
+        params: &[
+            &BACKUP_VMIDS,
+            &BACKUP_NODE,
+            &BACKUP_STORAGE,
+            &MODE,
+            &COMPRESS,
+            &PROTECT_BACKUP,
+            &WAIT,
+            &DRY_RUN,
+            &STOP_ON_CANCEL,
+        ],
+        output: Output::Task,
+        idempotent: false,
+        run: create_backup,
+    },
+    Tool {
+        name: "list_backups",
+        title: "List backups",
+        description: "Lists backups on one or all storages by VMID, newest first: volid, node, vmid, subtype, ctime, size, notes, protected.",
+        privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage} (others are not listed)",
+        effect: Effect::Read,
+        area: Area::Backups,
+        params: &[&STORAGE_FILTER, &NODE_FILTER, &VMID_FILTER, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_backups,
+    },
+    Tool {
+        name: "restore_backup",
+        title: "Restore backup",
+        description: "Restores a backup to a new VMID (default: next free); over an existing stopped guest only with force, confirm_name and access full.",
+        privilege: "VM.Allocate on /vms/{vmid} (over an existing guest: VM.Backup) and Datastore.AllocateSpace on the storage",
+        effect: Effect::Operate,
+        area: Area::Backups,
+        params: &[
+            &ARCHIVE,
+            &RESTORE_VMID,
+            &RESTORE_NODE,
+            &RESTORE_STORAGE,
+            &START,
+            &UNIQUE,
+            &FORCE,
+            &CONFIRM_NAME,
+            &WAIT,
+            &DRY_RUN,
+            &STOP_ON_CANCEL,
+        ],
+        output: Output::Task,
+        idempotent: false,
+        run: restore_backup,
+    },
+    Tool {
+        name: "delete_backup",
+        title: "Delete backup",
+        description: "Deletes a backup volume (checked to exist; refused if protected in PVE) and waits for the task.",
+        privilege: "Datastore.Allocate on /storage/{storage} (or Datastore.AllocateSpace and VM.Backup)",
+        effect: Effect::Destroy,
+        area: Area::Backups,
+        params: &[&VOLUME, &VOLUME_NODE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
+        output: Output::Task,
+        idempotent: false,
+        run: delete_backup,
+    },
+    Tool {
+        name: "list_storage_content",
+        title: "List storage content",
+        description: "Lists a storage's volumes by volid, filtered by content type or guest: volid, content, format, size, ctime, vmid, notes.",
+        privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage}",
+        effect: Effect::Read,
+        area: Area::Storage,
+        params: &[
+            &CONTENT_STORAGE,
+            &CONTENT_NODE,
+            &CONTENT_FILTER,
+            &VMID_FILTER,
+            &LIMIT,
+            &OFFSET,
+        ],
+        output: Output::List,
+        idempotent: true,
+        run: list_storage_content,
+    },
+    Tool {
+        name: "download_to_storage",
+        title: "Download to storage",
+        description: "Has PVE download an ISO or container template from a URL to a storage (optional checksum); waits.",
+        privilege: "Datastore.AllocateTemplate on /storage/{storage} (and Sys.AccessNetwork on /nodes/{node})",
+        effect: Effect::Operate,
+        area: Area::Storage,
+        params: &[
+            &CONTENT_STORAGE,
+            &URL,
+            &CONTENT_NODE,
+            &FILENAME,
+            &DOWNLOAD_CONTENT,
+            &CHECKSUM,
+            &CHECKSUM_ALGORITHM,
+            &WAIT,
+            &DRY_RUN,
+            &STOP_ON_CANCEL,
+        ],
+        output: Output::Task,
+        idempotent: false,
+        run: download_to_storage,
+    },
+    Tool {
+        name: "list_appliance_templates",
+        title: "List appliance templates",
+        description: "Lists the container templates PVE offers for download, by name: template, package, headline, os, section, version.",
+        privilege: "a valid login",
+        effect: Effect::Read,
+        area: Area::Storage,
+        params: &[&NODE, &SECTION, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        run: list_appliance_templates,
+    },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots.
+
+fn rollback_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    rollback_snapshot(ctx, args, Guest::Vm)
+}
+
+fn list_container_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, Guest::Container)?;
+    let snaps = real_snapshots(ctx.pve.get(&format!("{base}/snapshot"), &[])?);
+    const FIELDS: &[&str] = &["name", "snaptime", "description", "parent"];
+    Ok(page(
+        args,
+        trimmed(Value::Array(snaps), FIELDS),
+        &|a: &Value, b: &Value| {
+            number(a, "snaptime")
+                .total_cmp(&number(b, "snaptime"))
+                .then_with(|| text(a, "name").cmp(text(b, "name")))
+        },
+    ))
+}
+
+fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, Guest::Container)?;
+    let mut params: Params = vec![("snapname", args.required_str("snapname").to_string())];
+    if let Some(d) = args.str("description") {
+        params.push(("description", d.to_string()));
+    }
+    let write = Write {
+        method: Method::Post,
+        path: format!("{base}/snapshot"),
+        params,
+    };
+    task_call(ctx, args, write, || {
+        ctx.pve.get(&format!("{base}/status/current"), &[])
+    })
+}
+
+fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, Guest::Container)?;
+    refuse_if_pve_protected(ctx, &base, args.vmid())?;
+    let snapname = args.required_str("snapname");
+    let target = existing_snapshot(ctx, &base, Guest::Container, args.vmid(), snapname)?;
+    let write = Write {
+        method: Method::Delete,
+        path: format!("{base}{}", path(&[&"snapshot", &snapname])),
+        params: Vec::new(),
+    };
+    task_call(ctx, args, write, || Ok(target))
+}
+
+fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    rollback_snapshot(ctx, args, Guest::Container)
+}
+
+fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, kind)?;
+    refuse_if_pve_protected(ctx, &base, args.vmid())?;
+    let snapname = args.required_str("snapname");
+    let snapshot = existing_snapshot(ctx, &base, kind, args.vmid(), snapname)?;
+    let mut params = Params::new();
+    if let Some(start) = args.flag("start") {
+        params.push(("start", bool01(start)));
+    }
+    let write = Write {
+        method: Method::Post,
+        path: format!("{base}{}", path(&[&"snapshot", &snapname, &"rollback"])),
+        params,
+    };
+    // What is lost: the guest as it is now.
+    task_call(ctx, args, write, || {
+        let guest = ctx.pve.get(&format!("{base}/status/current"), &[])?;
+        Ok(json!({"snapshot": snapshot, "guest": guest}))
+    })
+}
+
+/// The snapshot `snapname` of the guest at `base`, or a NotFound naming the list tool.
+fn existing_snapshot(
+    ctx: &Ctx,
+    base: &str,
+    kind: Guest,
+    vmid: i64,
+    snapname: &str,
+) -> Result<Value, Error> {
+    let list_path = format!("{base}/snapshot");
+    let snaps = real_snapshots(ctx.pve.get(&list_path, &[])?);
+    snaps
+        .into_iter()
+        .find(|s| text(s, "name") == snapname)
+        .ok_or_else(|| {
+            let tool = match kind {
+                Guest::Vm => "list_vm_snapshots",
+                Guest::Container => "list_container_snapshots",
+            };
+            Error::NotFound(format!(
+                "GET {list_path}: {} {vmid} has no snapshot named '{snapname}'; {tool} shows its snapshots",
+                kind.noun()
+            ))
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backups.
+
+fn create_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let mut vmids = Vec::new();
+    for item in args
+        .0
+        .get("vmid")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let s = item.as_str().unwrap_or_default().trim();
+        let vmid = s
+            .parse::<u64>()
+            .ok()
+            .filter(|v| (100..=999_999_999).contains(v))
+            .ok_or_else(|| {
+                Error::Args(format!(
+                    "'vmid' must hold guest ids between 100 and 999999999, got '{s}'"
+                ))
+            })?;
+        if !vmids.contains(&vmid) {
+            vmids.push(vmid);
+        }
+    }
+    vmids.sort_unstable();
+    let mode = one_of(args, "mode", MODES)?;
+    let compress = one_of(args, "compress", COMPRESSIONS)?;
+    let storage = args.str("storage");
+    let protect = args.flag("protected");
+    if protect == Some(true) && storage.is_none() {
+        return Err(Error::Args(
+            "'protected' needs 'storage': name the storage the backup goes to".into(),
+        ));
+    }
+
+    let resources = ctx
+        .pve
+        .get("/cluster/resources", &[("type", "vm".into())])?;
+    ctx.pve.remember_guests(&resources);
+    let mut guests = Vec::new();
+    let mut missing = Vec::new();
+    for vmid in &vmids {
+        match resources
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r.get("vmid").and_then(as_u64) == Some(*vmid))
+        {
+            Some(g) => guests.push(g),
+            None => missing.push(vmid.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::NotFound(format!(
+            "GET /cluster/resources: no guest with VMID {} in the cluster (or the credentials lack VM.Audit on it); list_vms and list_containers show the guests",
+            missing.join(", ")
+        )));
+    }
+    let mut by_node: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for g in &guests {
+        by_node
+            .entry(text(g, "node"))
+            .or_default()
+            .push(text_of(g, "vmid"));
+    }
+    let node = match args.str("node") {
+        Some(node) => {
+            if let Some((other, ids)) = by_node.iter().find(|(n, _)| **n != node) {
+                return Err(Error::Args(format!(
+                    "VMID {} {} on node {other}, not on {node}; leave node out, or call create_backup once per node",
+                    ids.join(", "),
+                    if ids.len() == 1 { "is" } else { "are" }
+                )));
+            }
+            node.to_string()
+        }
+        None if by_node.len() > 1 => {
+            let per_node: Vec<String> = by_node
+                .iter()
+                .map(|(n, ids)| format!("{n}: {}", ids.join(", ")))
+                .collect();
+            return Err(Error::Args(format!(
+                "the guests are on different nodes ({}); vzdump backs up the guests of one node, so call create_backup once per node",
+                per_node.join("; ")
+            )));
+        }
+        None => by_node
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    // Modes stop and suspend change the guests' state: not for guests this server protects.
+    if matches!(mode, Some("stop" | "suspend")) {
+        for g in &guests {
+            let vmid = g.get("vmid").and_then(as_u64).unwrap_or_default();
+            if let Some(why) = ctx.policy.protection(vmid, text(g, "tags")) {
+                return Err(Error::Denied(format!(
+                    "a backup in mode {} stops or suspends the guest, and {why}; use mode snapshot",
+                    mode.unwrap_or_default()
+                )));
+            }
+        }
+    }
+
+    let mut params: Params = vec![(
+        "vmid",
+        vmids
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    )];
+    if let Some(s) = storage {
+        params.push(("storage", s.to_string()));
+    }
+    if let Some(m) = mode {
+        params.push(("mode", m.to_string()));
+    }
+    if let Some(c) = compress {
+        params.push(("compress", c.to_string()));
+    }
+    // PVE takes `protected` only together with `storage`; not protecting is its default.
+    if protect == Some(true) {
+        params.push(("protected", bool01(true)));
+    }
+    // Never prune older backups as a side effect (PVE's default is to prune by the storage's
+    // retention settings).
+    params.push(("remove", bool01(false)));
+    let target: Vec<Value> = trimmed(
+        Value::Array(guests.into_iter().cloned().collect()),
+        &["vmid", "name", "type", "node", "status", "lock"],
+    );
+    let write = Write {
+        method: Method::Post,
+        path: path(&[&"nodes", &node, &"vzdump"]),
+        params,
+    };
+    task_call(ctx, args, write, || Ok(Value::Array(target)))
+}
+
+fn list_backups(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let places = storage_places(ctx, args.str("storage"), args.str("node"), Some("backup"))?;
+    let mut params: Params = vec![("content", "backup".into())];
+    if let Some(vmid) = args.int("vmid") {
+        params.push(("vmid", vmid.to_string()));
+    }
+    const FIELDS: &[&str] = &[
+        "volid",
+        "vmid",
+        "subtype",
+        "ctime",
+        "size",
+        "format",
+        "notes",
+        "protected",
+        "encrypted",
+        "verification",
+    ];
+    let (mut items, unreadable) = read_places(ctx, &places, &params, FIELDS)?;
+    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+        if !item.contains_key("subtype") {
+            let volid = item.get("volid").and_then(Value::as_str).unwrap_or("");
+            let name = volid.split_once(':').map(|(_, n)| n).unwrap_or("");
+            if let Some(kind) = backup_kind(name) {
+                item.insert("subtype".into(), json!(kind.api()));
+            }
+        }
+        // The verification's state is what matters; its UPID is noise here.
+        if let Some(Value::Object(v)) = item.get_mut("verification") {
+            v.retain(|k, _| k == "state");
+        }
+    }
+    let mut out = page(args, items, &|a: &Value, b: &Value| {
+        number(a, "vmid")
+            .total_cmp(&number(b, "vmid"))
+            .then_with(|| number(b, "ctime").total_cmp(&number(a, "ctime")))
+            .then_with(|| text(a, "volid").cmp(text(b, "volid")))
+            .then_with(|| text(a, "node").cmp(text(b, "node")))
+    });
+    if !unreadable.is_empty() {
+        out.insert("unreadable".into(), Value::Array(unreadable));
+    }
+    Ok(out)
+}
+
+fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let archive = args.required_str("archive");
+    let (_, name) = backup_volid("archive", archive)?;
+    let Some(kind) = backup_kind(name) else {
+        return Err(Error::Args(format!(
+            "cannot tell from '{archive}' whether it is a VM or a container backup (vzdump-qemu-…, vzdump-lxc-…, backup/vm/…, backup/ct/…); list_backups shows the backups"
+        )));
+    };
+    let node_arg = args.str("node");
+    // The guest the restore would replace, if the VMID is taken.
+    let (vmid, existing) = match args.int("vmid") {
+        Some(vmid) => {
+            let resources = ctx
+                .pve
+                .get("/cluster/resources", &[("type", "vm".into())])?;
+            ctx.pve.remember_guests(&resources);
+            let found = resources
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64))
+                .cloned();
+            (vmid, found)
+        }
+        None => {
+            let next = ctx.pve.get("/cluster/nextid", &[])?;
+            let vmid = as_u64(&next).ok_or_else(|| Error::Transport {
+                method: "GET",
+                path: "/cluster/nextid".into(),
+                message: format!("PVE did not return a VMID but {next}"),
+            })?;
+            (vmid as i64, None)
+        }
+    };
+
+    let mut params: Params = vec![("vmid", vmid.to_string())];
+    // Over an existing guest the restore runs on its node; the archive must be readable there.
+    let (node, overwritten) = match existing {
+        Some(guest) => {
+            let (node, status) = check_overwrite(ctx, args, kind, vmid, &guest)?;
+            (Some(node), Some(status))
+        }
+        None => (node_arg.map(str::to_string), None),
+    };
+    let (node, volume) = find_volume(ctx, archive, node.as_deref())?;
+    let volume = described(volume, archive, &node);
+    match kind {
+        Guest::Vm => params.push(("archive", archive.to_string())),
+        Guest::Container => {
+            params.push(("ostemplate", archive.to_string()));
+            params.push(("restore", bool01(true)));
+        }
+    }
+    if let Some(s) = args.str("storage") {
+        params.push(("storage", s.to_string()));
+    }
+    if overwritten.is_some() {
+        params.push(("force", bool01(true)));
+    }
+    if let Some(start) = args.flag("start") {
+        params.push(("start", bool01(start)));
+    }
+    if let Some(unique) = args.flag("unique") {
+        params.push(("unique", bool01(unique)));
+    }
+    let write = Write {
+        method: Method::Post,
+        path: path(&[&"nodes", &node, &kind.api()]),
+        params,
+    };
+    let target = json!({
+        "archive": volume,
+        "vmid": vmid,
+        "type": kind.api(),
+        "node": node,
+        "overwrites": overwritten,
+    });
+    task_call(ctx, args, write, || Ok(target))
+}
+
+/// Checks a restore over the existing `guest` may go ahead: access full, `force`, `confirm_name`,
+/// the same guest type, no PVE protection flag, stopped. Returns its node and status.
+fn check_overwrite(
+    ctx: &Ctx,
+    args: &Args,
+    kind: Guest,
+    vmid: i64,
+    guest: &Value,
+) -> Result<(String, Value), Error> {
+    let noun = match text(guest, "type") {
+        "qemu" => "VM",
+        "lxc" => "container",
+        _ => "guest",
+    };
+    if ctx.policy.access < Access::Full {
+        return Err(Error::Denied(format!(
+            "restore_backup over the existing {noun} {vmid} replaces its disks and configuration (its current data is lost) and needs access level full, \
+             but this server runs with PROXMOX_MCP_ACCESS={}; leave vmid out to restore to a new guest, or restart the server with PROXMOX_MCP_ACCESS=full (or --access full)",
+            ctx.policy.access.name()
+        )));
+    }
+    if args.flag("force") != Some(true) {
+        return Err(Error::Denied(format!(
+            "VMID {vmid} is an existing {noun}; restoring over it replaces it (its current data is lost). Pass force: true and confirm_name (its current name), \
+             or leave vmid out to restore to a new guest; nothing was changed"
+        )));
+    }
+    let name = match text(guest, "name") {
+        "" => vmid.to_string(),
+        n => n.to_string(),
+    };
+    let confirm = args.str("confirm_name").unwrap_or_default();
+    if confirm != name {
+        let status_tool = if noun == "container" {
+            "get_container_status"
+        } else {
+            "get_vm_status"
+        };
+        return Err(Error::Denied(format!(
+            "confirm_name '{confirm}' is not the name of {noun} {vmid}, which is '{name}'; nothing was changed. Check the VMID ({status_tool} shows its name) and pass its current name"
+        )));
+    }
+    if text(guest, "type") != kind.api() {
+        return Err(Error::Args(format!(
+            "the backup is of a {} but VMID {vmid} is a {noun}; restore it to another VMID",
+            kind.noun()
+        )));
+    }
+    let node = text(guest, "node").to_string();
+    if let Some(given) = args.str("node") {
+        if given != node {
+            return Err(Error::Args(format!(
+                "{noun} {vmid} is on node {node}, not {given}; a restore over it runs there (leave node out)"
+            )));
+        }
+    }
+    let base = path(&[&"nodes", &node, &kind.api(), &vmid]);
+    refuse_if_pve_protected(ctx, &base, vmid)?;
+    let status_path = format!("{base}/status/current");
+    let status = ctx.pve.get(&status_path, &[])?;
+    let state = text(&status, "status");
+    if state != "stopped" {
+        let stop = match kind {
+            Guest::Vm => "shutdown_vm or stop_vm",
+            Guest::Container => "shutdown_container or stop_container",
+        };
+        return Err(Error::Denied(format!(
+            "GET {status_path}: {noun} {vmid} ({name}) is {}; it must be stopped before a backup is restored over it ({stop})",
+            if state.is_empty() { "not stopped" } else { state }
+        )));
+    }
+    Ok((node, status))
+}
+
+fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let volid = args.required_str("volume");
+    let (storage, name) = backup_volid("volume", volid)?;
+    if let Some(owner) = backup_owner(name) {
+        let tags = if ctx.policy.protects_tags() {
+            let resources = ctx
+                .pve
+                .get("/cluster/resources", &[("type", "vm".into())])?;
+            resources
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r.get("vmid").and_then(as_u64) == Some(owner))
+                .map(|g| text(g, "tags").to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        if let Some(why) = ctx.policy.protection(owner, &tags) {
+            return Err(Error::Denied(format!(
+                "{volid} is a backup of guest {owner}, and {why}; its backups are kept too"
+            )));
+        }
+    }
+    let (node, volume) = find_volume(ctx, volid, args.str("node"))?;
+    let content_path = path(&[&"nodes", &node, &"storage", &storage, &"content", &volid]);
+    if truthy(volume.get("protected")) {
+        return Err(Error::Denied(format!(
+            "GET {content_path}: backup {volid} is protected in PVE (protected: 1), so this server will not delete it; \
+             if this is intended, remove the protection in PVE first (Backups > Change Protection)"
+        )));
+    }
+    let target = described(volume, volid, &node);
+    let write = Write {
+        method: Method::Delete,
+        path: content_path,
+        params: Vec::new(),
+    };
+    task_call(ctx, args, write, || Ok(target))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage content.
+
+fn list_storage_content(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let content = one_of(args, "content", CONTENT_TYPES)?;
+    let places = storage_places(
+        ctx,
+        Some(args.required_str("storage")),
+        args.str("node"),
+        None,
+    )?;
+    let mut params = Params::new();
+    if let Some(c) = content {
+        params.push(("content", c.to_string()));
+    }
+    if let Some(vmid) = args.int("vmid") {
+        params.push(("vmid", vmid.to_string()));
+    }
+    const FIELDS: &[&str] = &[
+        "volid",
+        "content",
+        "format",
+        "size",
+        "ctime",
+        "vmid",
+        "notes",
+        "protected",
+        "parent",
+    ];
+    let (items, unreadable) = read_places(ctx, &places, &params, FIELDS)?;
+    let mut out = page(args, items, &|a: &Value, b: &Value| {
+        text(a, "volid")
+            .cmp(text(b, "volid"))
+            .then_with(|| text(a, "node").cmp(text(b, "node")))
+    });
+    if !unreadable.is_empty() {
+        out.insert("unreadable".into(), Value::Array(unreadable));
+    }
+    Ok(out)
+}
+
+fn download_to_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let storage = args.required_str("storage");
+    let url = args.required_str("url");
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme_ok || url.len() <= "http://".len() || url.chars().any(char::is_control) {
+        return Err(Error::Args(format!(
+            "'url' must be an http:// or https:// URL, got '{url}'"
+        )));
+    }
+    let filename = match args.str("filename") {
+        Some(f) => f.to_string(),
+        None => file_name_of(url).ok_or_else(|| {
+            Error::Args(format!(
+                "cannot take a file name from '{url}': give filename"
+            ))
+        })?,
+    };
+    if filename.is_empty()
+        || filename.contains('/')
+        || filename.starts_with('.')
+        || filename.chars().any(char::is_control)
+    {
+        return Err(Error::Args(format!(
+            "'filename' must be a plain file name (no '/', not starting with '.'), got '{filename}'"
+        )));
+    }
+    let content = match one_of(args, "content", &["iso", "vztmpl"])? {
+        Some(c) => c,
+        None => content_of(&filename).ok_or_else(|| {
+            Error::Args(format!(
+                "cannot tell from '{filename}' whether it is an ISO image (.iso, .img) or a container template (.tar.gz, .tar.xz, .tar.zst, .tar.bz2): give content"
+            ))
+        })?,
+    };
+    let checksum = args.str("checksum");
+    let algorithm = one_of(args, "checksum-algorithm", CHECKSUM_ALGORITHMS)?;
+    match (checksum, algorithm) {
+        (Some(sum), Some(_)) => {
+            if sum.is_empty() || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::Args(format!(
+                    "'checksum' must be hexadecimal, got '{sum}'"
+                )));
+            }
+        }
+        (None, None) => {}
+        _ => {
+            return Err(Error::Args(
+                "'checksum' and 'checksum-algorithm' go together: give both or neither".into(),
+            ))
+        }
+    }
+    let node = match args.str("node") {
+        Some(n) => n.to_string(),
+        None => {
+            let places = storage_places(ctx, Some(storage), None, None)?;
+            match places.as_slice() {
+                [(_, node)] => node.clone(),
+                _ => {
+                    let nodes: Vec<&str> = places.iter().map(|(_, n)| n.as_str()).collect();
+                    return Err(Error::Args(format!(
+                        "storage '{storage}' is local to each of {}: give node",
+                        nodes.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    let mut params: Params = vec![
+        ("content", content.to_string()),
+        ("filename", filename),
+        ("url", url.to_string()),
+    ];
+    if let (Some(sum), Some(alg)) = (checksum, algorithm) {
+        params.push(("checksum", sum.to_ascii_lowercase()));
+        params.push(("checksum-algorithm", alg.to_string()));
+    }
+    let base = path(&[&"nodes", &node, &"storage", &storage]);
+    let write = Write {
+        method: Method::Post,
+        path: format!("{base}/download-url"),
+        params,
+    };
+    task_call(ctx, args, write, || {
+        ctx.pve.get(&format!("{base}/status"), &[])
+    })
+}
+
+fn list_appliance_templates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let node = args.required_str("node");
+    let all = ctx.pve.get(&path(&[&"nodes", &node, &"aplinfo"]), &[])?;
+    const FIELDS: &[&str] = &[
+        "template", "package", "headline", "os", "section", "version", "type",
+    ];
+    let section = args.str("section");
+    let items: Vec<Value> = trimmed(all, FIELDS)
+        .into_iter()
+        .filter(|t| section.is_none_or(|s| text(t, "section") == s))
+        .collect();
+    Ok(page(args, items, &by_text("template")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// The value of the text argument `name` if it is one of `allowed`.
+fn one_of(
+    args: &Args,
+    name: &str,
+    allowed: &'static [&'static str],
+) -> Result<Option<&'static str>, Error> {
+    match args.str(name) {
+        None => Ok(None),
+        Some(v) => allowed
+            .iter()
+            .find(|a| **a == v)
+            .map(|a| Some(*a))
+            .ok_or_else(|| {
+                Error::Args(format!(
+                    "'{name}' must be one of {}, got '{v}'",
+                    allowed.join(", ")
+                ))
+            }),
+    }
+}
+
+/// A field as text, whether PVE sent it as a string or a number.
+fn text_of(v: &Value, field: &str) -> String {
+    match v.get(field) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// PVE booleans arrive as 1, true or "1".
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_u64() == Some(1),
+        Some(Value::String(s)) => s == "1",
+        _ => false,
+    }
+}
+
+/// A volume's attributes as PVE returned them, with its volid and node.
+fn described(attrs: Value, volid: &str, node: &str) -> Value {
+    let mut out = match attrs {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    out.insert("volid".into(), json!(volid));
+    out.insert("node".into(), json!(node));
+    Value::Object(out)
+}
+
+/// `storage:name` split, with the storage id checked.
+fn split_volid<'a>(arg: &str, volid: &'a str) -> Result<(&'a str, &'a str), Error> {
+    let parts = volid.split_once(':').filter(|(storage, name)| {
+        storage.len() >= 2
+            && storage.starts_with(|c: char| c.is_ascii_alphabetic())
+            && storage.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && storage
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !name.is_empty()
+            && !name.chars().any(char::is_control)
+            && !name.split('/').any(|part| part == "..")
+    });
+    parts.ok_or_else(|| {
+        Error::Args(format!(
+            "'{arg}' must be a volume id such as local:backup/vzdump-qemu-100-2025_01_31-02_00_00.vma.zst, got '{volid}'; list_backups shows them"
+        ))
+    })
+}
+
+/// A volume id that names a backup (`storage:backup/…`).
+fn backup_volid<'a>(arg: &str, volid: &'a str) -> Result<(&'a str, &'a str), Error> {
+    let (storage, name) = split_volid(arg, volid)?;
+    if !name.starts_with("backup/") || name.len() <= "backup/".len() {
+        return Err(Error::Args(format!(
+            "'{arg}' must name a backup (storage:backup/…), got '{volid}'; list_backups shows the backups"
+        )));
+    }
+    Ok((storage, name))
+}
+
+/// Whether a backup volume (the part after `storage:`) holds a VM or a container.
+fn backup_kind(name: &str) -> Option<Guest> {
+    let file = name.strip_prefix("backup/")?;
+    if file.starts_with("vzdump-qemu-") || file.starts_with("vm/") {
+        Some(Guest::Vm)
+    } else if file.starts_with("vzdump-lxc-")
+        || file.starts_with("vzdump-openvz-")
+        || file.starts_with("ct/")
+    {
+        Some(Guest::Container)
+    } else {
+        None
+    }
+}
+
+/// The VMID a backup volume was made of, from its name.
+fn backup_owner(name: &str) -> Option<u64> {
+    let file = name.strip_prefix("backup/")?;
+    let rest = [
+        "vzdump-qemu-",
+        "vzdump-lxc-",
+        "vzdump-openvz-",
+        "vm/",
+        "ct/",
+    ]
+    .iter()
+    .find_map(|p| file.strip_prefix(p))?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The last path segment of a URL (without query or fragment), as PVE would name the file.
+fn file_name_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let path = rest.split(['?', '#']).next().unwrap_or_default();
+    let (_, path) = path.split_once('/')?;
+    let last = path.rsplit('/').next().unwrap_or_default();
+    (!last.is_empty()).then(|| last.to_string())
+}
+
+/// The content type PVE accepts a file name for: ISO images or container templates.
+fn content_of(filename: &str) -> Option<&'static str> {
+    let lower = filename.to_ascii_lowercase();
+    if lower.ends_with(".iso") || lower.ends_with(".img") {
+        Some("iso")
+    } else if [".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+    {
+        Some("vztmpl")
+    } else {
+        None
+    }
+}
+
+/// The (storage, node) pairs to read: both given, or the available storages from
+/// `/cluster/resources` that match `storage`, `node` and hold `content`; a shared storage once
+/// (on its first node by name), a local one on each of its nodes. Sorted by storage, then node.
+fn storage_places(
+    ctx: &Ctx,
+    storage: Option<&str>,
+    node: Option<&str>,
+    content: Option<&str>,
+) -> Result<Vec<(String, String)>, Error> {
+    if let (Some(s), Some(n)) = (storage, node) {
+        return Ok(vec![(s.to_string(), n.to_string())]);
+    }
+    let all = ctx
+        .pve
+        .get("/cluster/resources", &[("type", "storage".into())])?;
+    let mut found: Vec<(String, String, bool)> = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| text(r, "type") == "storage" && text(r, "status") == "available")
+        .filter(|r| storage.is_none_or(|s| text(r, "storage") == s))
+        .filter(|r| node.is_none_or(|n| text(r, "node") == n))
+        .filter(|r| content.is_none_or(|c| text(r, "content").split(',').any(|x| x == c)))
+        .map(|r| {
+            (
+                text(r, "storage").to_string(),
+                text(r, "node").to_string(),
+                truthy(r.get("shared")),
+            )
+        })
+        .collect();
+    found.sort();
+    let mut seen_shared = HashSet::new();
+    let places: Vec<(String, String)> = found
+        .into_iter()
+        .filter(|(s, _, shared)| !shared || seen_shared.insert(s.clone()))
+        .map(|(s, n, _)| (s, n))
+        .collect();
+    if let (Some(s), true) = (storage, places.is_empty()) {
+        let on = node.map(|n| format!(" on node {n}")).unwrap_or_default();
+        let holding = content.map(|c| format!(" holding {c}")).unwrap_or_default();
+        return Err(Error::NotFound(format!(
+            "GET /cluster/resources: no available storage '{s}'{holding}{on}; list_storage shows the storages, their nodes and content types"
+        )));
+    }
+    Ok(places)
+}
+
+/// `GET …/storage/{storage}/content` at each place, cut to `fields` and marked with storage and
+/// node. With several places, one that cannot be read is reported in the second list instead.
+fn read_places(
+    ctx: &Ctx,
+    places: &[(String, String)],
+    params: &[(&'static str, String)],
+    fields: &[&str],
+) -> Result<(Vec<Value>, Vec<Value>), Error> {
+    let mut items = Vec::new();
+    let mut unreadable = Vec::new();
+    for (storage, node) in places {
+        let content_path = path(&[&"nodes", &node, &"storage", &storage, &"content"]);
+        match ctx.pve.get(&content_path, params) {
+            Ok(list) => {
+                for mut item in trimmed(list, fields) {
+                    item["storage"] = json!(storage);
+                    item["node"] = json!(node);
+                    items.push(item);
+                }
+            }
+            Err(e) if places.len() == 1 => return Err(e),
+            Err(e) => {
+                unreadable.push(json!({"storage": storage, "node": node, "error": e.to_string()}))
+            }
+        }
+    }
+    Ok((items, unreadable))
+}
+
+/// The node holding volume `volid` and its attributes (`GET …/content/{volume}`). Without
+/// `node`, the nodes where its storage is available are asked in turn.
+fn find_volume(ctx: &Ctx, volid: &str, node: Option<&str>) -> Result<(String, Value), Error> {
+    let (storage, _) = split_volid("volume", volid)?;
+    let volume_path =
+        |node: &str| path(&[&"nodes", &node, &"storage", &storage, &"content", &volid]);
+    if let Some(node) = node {
+        return Ok((node.to_string(), ctx.pve.get(&volume_path(node), &[])?));
+    }
+    let places = storage_places(ctx, Some(storage), None, None)?;
+    if let [(_, node)] = places.as_slice() {
+        return Ok((node.clone(), ctx.pve.get(&volume_path(node), &[])?));
+    }
+    let mut tried = Vec::new();
+    for (_, node) in &places {
+        match ctx.pve.get(&volume_path(node), &[]) {
+            Ok(attrs) => return Ok((node.clone(), attrs)),
+            // Not on this node (PVE cannot size it there): try the next.
+            Err(Error::Api { .. }) => tried.push(node.as_str()),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::NotFound(format!(
+        "GET /nodes/{{node}}/storage/{storage}/content/{volid}: none of the nodes with storage '{storage}' ({}) holds {volid}; list_backups shows the backups and their nodes",
+        tried.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_names() {
+        let qemu = "backup/vzdump-qemu-100-2025_01_31-02_00_00.vma.zst";
+        assert!(backup_kind(qemu) == Some(Guest::Vm));
+        assert_eq!(backup_owner(qemu), Some(100));
+        let lxc = "backup/vzdump-lxc-2001-2025_01_31-02_00_00.tar.zst";
+        assert!(backup_kind(lxc) == Some(Guest::Container));
+        assert_eq!(backup_owner(lxc), Some(2001));
+        let pbs = "backup/ct/200/2025-01-31T02:00:00Z";
+        assert!(backup_kind(pbs) == Some(Guest::Container));
+        assert_eq!(backup_owner(pbs), Some(200));
+        assert!(backup_kind("backup/vm/101/2025-01-31T02:00:00Z") == Some(Guest::Vm));
+        assert!(backup_kind("backup/other.tar").is_none());
+        assert_eq!(backup_owner("backup/other.tar"), None);
+        assert!(backup_volid("volume", "local:iso/x.iso").is_err());
+        assert!(backup_volid("volume", "local:backup/").is_err());
+        assert!(backup_volid("volume", "local:backup/../../etc").is_err());
+        assert!(split_volid("volume", "no-colon").is_err());
+        assert!(split_volid("volume", "x:backup/a").is_err());
+        assert_eq!(
+            split_volid("volume", "local-lvm:vm-100-disk-0").unwrap(),
+            ("local-lvm", "vm-100-disk-0")
+        );
+    }
+
+    #[test]
+    fn download_names() {
+        assert_eq!(
+            file_name_of("https://example.org/isos/debian-13.iso?x=1#y").as_deref(),
+            Some("debian-13.iso")
+        );
+        assert_eq!(file_name_of("https://example.org/"), None);
+        assert_eq!(file_name_of("https://example.org"), None);
+        assert_eq!(content_of("debian-13.ISO"), Some("iso"));
+        assert_eq!(content_of("alpine-3.22-default.tar.xz"), Some("vztmpl"));
+        assert_eq!(content_of("disk.qcow2"), None);
+    }
+}

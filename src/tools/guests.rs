@@ -463,7 +463,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "create_vm",
         title: "Create VM",
-        description: "Creates a VM (VMID: next free unless given; a used one is refused), virtio NIC, disk on the node's first image storage; waits; returns vmid.",
+        description: "Creates a VM (VMID: next free unless given), virtio NIC on vmbr0, disk on the node's first image storage; returns vmid.",
         privilege: "VM.Allocate on /vms/{vmid} (and Datastore.AllocateSpace)",
         effect: Effect::Operate,
         area: Area::Vms,
@@ -475,7 +475,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "create_container",
         title: "Create container",
-        description: "Creates an unprivileged container from an ostemplate (VMID: next free unless given), DHCP NIC, rootfs on the first rootdir storage; waits; returns vmid.",
+        description: "Creates an unprivileged container from an ostemplate (VMID: next free unless given), DHCP NIC, rootfs on the first rootdir storage.",
         privilege: "VM.Allocate on /vms/{vmid} (and Datastore.AllocateSpace)",
         effect: Effect::Operate,
         area: Area::Containers,
@@ -535,7 +535,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "update_vm_config",
         title: "Update VM config",
-        description: "Sets and removes VM config keys (some apply at next boot); digest refuses a changed config. Removing an unusedN disk needs access full.",
+        description: "Sets and removes VM config keys (some apply at next boot); digest refuses a changed config; removing unusedN needs access full.",
         privilege: UPDATE_PRIVILEGE,
         effect: Effect::Operate,
         area: Area::Vms,

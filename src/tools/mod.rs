@@ -208,7 +208,7 @@ impl Tool {
     pub fn full_description(&self) -> String {
         let mut d = format!("{} Needs {}.", self.description, self.privilege);
         if self.effect == Effect::Destroy {
-            d.push_str(" Can lose data: confirm with the user first.");
+            d.push_str(" Can lose data.");
         }
         d
     }
@@ -252,18 +252,25 @@ impl Tool {
                     json!({"type": "string"})
                 }
                 Kind::Upid => json!({"type": "string"}),
-                Kind::Text { max } => json!({"type": "string", "maxLength": max}),
-                Kind::Int { min, max } => {
-                    json!({"type": "integer", "minimum": min, "maximum": max})
+                // Lengths and ranges are checked here (with a clear error), not repeated in
+                // every schema: tools/list has to stay small.
+                Kind::Text { .. } => json!({"type": "string"}),
+                Kind::Int { min, .. } if COMMON_PARAMS.contains(&p.name) || min < 0 => {
+                    json!({"type": "integer"})
                 }
+                Kind::Int { min, .. } => json!({"type": "integer", "minimum": min}),
                 Kind::Bool => json!({"type": "boolean"}),
                 Kind::Strings { max_items, .. } => {
                     json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": max_items})
                 }
                 Kind::Object => json!({"type": "object"}),
             };
-            // Parameters every such tool has are described once, in the server's instructions.
-            if !COMMON_PARAMS.contains(&p.name) {
+            // Parameters every such tool has are described once, in the server's instructions
+            // (so is an optional node beside a vmid).
+            let optional_node =
+                p.name == "node" && !p.required && self.params.iter().any(|q| q.name == "vmid");
+            let the_guest = p.name == "vmid" && p.required && p.description == VMID.description;
+            if !COMMON_PARAMS.contains(&p.name) && !optional_node && !the_guest {
                 schema["description"] = json!(p.description);
             }
             props.insert(p.name.to_string(), schema);
@@ -279,22 +286,12 @@ impl Tool {
         schema
     }
 
-    /// Kept small on purpose (every tool carries one, and `tools/list` must stay under 60 KB):
-    /// the keys every result has and the shape of `data`; the instructions say the rest.
+    /// Kept minimal on purpose (every tool carries one, and `tools/list` must stay under 60 KB):
+    /// the keys every result has; the description and the instructions say the rest.
     pub fn output_schema(&self) -> Value {
-        let changes = self.effect != Effect::Read;
         match self.output {
-            Output::List => {
-                json!({"type": "object", "properties": {"data": {"type": "array"}}, "required": ["data", "total"]})
-            }
-            Output::Array => {
-                json!({"type": "object", "properties": {"data": {"type": "array"}}, "required": ["data"]})
-            }
-            // A tool that changes something answers a dry run with `data: null`.
-            Output::Object if !changes => {
-                json!({"type": "object", "properties": {"data": {"type": "object"}}, "required": ["data"]})
-            }
-            Output::Object | Output::Task => json!({"type": "object", "required": ["data"]}),
+            Output::List => json!({"type": "object", "required": ["data", "total"]}),
+            _ => json!({"type": "object", "required": ["data"]}),
         }
     }
 }
@@ -589,7 +586,7 @@ const VMID: Param = Param {
     name: "vmid",
     kind: Kind::Vmid,
     required: true,
-    description: "guest id (VMID), e.g. 100",
+    description: "guest id (VMID)",
 };
 const SNAPNAME: Param = Param {
     name: "snapname",
@@ -747,7 +744,7 @@ static BASE: &[Tool] = &[
     Tool {
         name: "list_vms",
         title: "List VMs",
-        description: "Lists QEMU virtual machines (cluster-wide, or on one node) sorted by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
+        description: "Lists QEMU VMs by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
         privilege: "VM.Audit on /vms/{vmid} (guests without it are not listed)",
         effect: Effect::Read,
         area: Area::Vms,
@@ -867,7 +864,7 @@ static BASE: &[Tool] = &[
     Tool {
         name: "list_containers",
         title: "List containers",
-        description: "Lists LXC containers (cluster-wide, or on one node) sorted by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
+        description: "Lists LXC containers by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
         privilege: "VM.Audit on /vms/{vmid} (guests without it are not listed)",
         effect: Effect::Read,
         area: Area::Containers,
@@ -915,7 +912,7 @@ static BASE: &[Tool] = &[
     Tool {
         name: "list_storage",
         title: "List storage",
-        description: "Lists storages sorted by name: cluster-wide one entry per node with status (available or not), or on one node with enabled/active; plus storage, node, type, content types, shared, total/used/available bytes.",
+        description: "Lists storages by name (cluster-wide: one entry per node): type, content types, shared, status or enabled/active, total/used/avail bytes.",
         privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage} (others are not listed)",
         effect: Effect::Read,
         area: Area::Storage,
@@ -939,8 +936,8 @@ static BASE: &[Tool] = &[
     Tool {
         name: "list_tasks",
         title: "List tasks",
-        description: "Lists recent PVE tasks newest first (cluster-wide, or on one node): upid, node, type, id (VMID), user, starttime, endtime, status (OK or the error).",
-        privilege: "a valid login (others' tasks need Sys.Audit on /nodes/{node})",
+        description: "Lists recent PVE tasks newest first: upid, node, type, id (VMID), user, starttime, endtime, status (OK or the error).",
+        privilege: "a valid login (others' tasks: Sys.Audit on /nodes/{node})",
         effect: Effect::Read,
         area: Area::Tasks,
         params: &[&NODE_FILTER, &TASK_VMID, &ERRORS, &LIMIT, &OFFSET],
@@ -951,8 +948,8 @@ static BASE: &[Tool] = &[
     Tool {
         name: "get_task_status",
         title: "Task status",
-        description: "Returns a PVE task's status: status (running/stopped), exitstatus (OK, WARNINGS: N or the error), type, id, user, starttime.",
-        privilege: "a valid login (others' tasks need Sys.Audit on /nodes/{node})",
+        description: "Returns a PVE task's status (running/stopped), exitstatus (OK, WARNINGS: N or the error), type, id, user, starttime.",
+        privilege: "a valid login (others' tasks: Sys.Audit on /nodes/{node})",
         effect: Effect::Read,
         area: Area::Tasks,
         params: &[&UPID],
@@ -963,8 +960,8 @@ static BASE: &[Tool] = &[
     Tool {
         name: "wait_task",
         title: "Wait for task",
-        description: "Waits until a PVE task stops (or the timeout runs out), sending progress while it runs; returns the task with its exit status, and an error with the log's last lines when the task failed.",
-        privilege: "a valid login (others' tasks need Sys.Audit on /nodes/{node})",
+        description: "Waits until a PVE task stops or the timeout runs out, with progress; returns its exit status (a failed task: an error with the log's end).",
+        privilege: "a valid login (others' tasks: Sys.Audit on /nodes/{node})",
         effect: Effect::Read,
         area: Area::Tasks,
         params: &[&UPID, &TIMEOUT],
@@ -975,8 +972,8 @@ static BASE: &[Tool] = &[
     Tool {
         name: "get_task_log",
         title: "Task log",
-        description: "Returns lines of a PVE task's log as {n, t} (line number, text), with total; the last line is TASK OK, TASK WARNINGS: N or TASK ERROR: message.",
-        privilege: "a valid login (others' tasks need Sys.Audit on /nodes/{node})",
+        description: "Returns lines of a PVE task's log as {n, t} with total; the last line is TASK OK, TASK WARNINGS: N or TASK ERROR: message.",
+        privilege: "a valid login (others' tasks: Sys.Audit on /nodes/{node})",
         effect: Effect::Read,
         area: Area::Tasks,
         params: &[&UPID, &LOG_START, &LOG_LIMIT],

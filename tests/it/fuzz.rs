@@ -195,7 +195,7 @@ fn a_hostile_stream_through_the_stdio_loop_gets_one_answer_per_request_in_order(
                 expects.push(Expect::Error(Value::Null, &[INVALID_REQUEST]));
             }
             300 => {
-                let call = json!({"jsonrpc": "2.0", "id": "big-call", "method": "tools/call", "params": {"name": "create_vm_snapshot", "arguments": {"node": "pve1", "vmid": 100, "snapname": "s1", "description": pad}}});
+                let call = json!({"jsonrpc": "2.0", "id": "big-call", "method": "tools/call", "params": {"name": "create_vm_snapshot", "arguments": {"node": "pve1", "vmid": 100, "snapname": "s", "description": pad}}});
                 let line = call.to_string().into_bytes();
                 let expected = expect(&line, &tools);
                 assert!(matches!(

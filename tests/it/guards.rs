@@ -149,10 +149,7 @@ fn pve_protection_flag_stops_destroy_tools() {
         .iter()
         .find(|t| t["name"] == "delete_vm_snapshot")
         .unwrap();
-    assert_eq!(
-        destroy["_meta"]["proxmox-mcp-server/confirm"],
-        "this tool can lose data: ask the user before calling it"
-    );
+    assert_eq!(destroy["_meta"]["proxmox-mcp-server/confirm"], true);
     // Exactly the tools that can lose data carry the hint.
     for t in &c.tools {
         let name = t["name"].as_str().unwrap();

@@ -1260,9 +1260,7 @@ fn access_levels_and_annotations() {
         assert!(tool("delete_container")["description"]
             .as_str()
             .unwrap()
-            .ends_with(
-                "Needs VM.Allocate on /vms/{vmid}. Can lose data: confirm with the user first."
-            ));
+            .ends_with("Needs VM.Allocate on /vms/{vmid}. Can lose data."));
     });
     assert!(fake.requests().is_empty());
 }
