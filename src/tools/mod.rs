@@ -1402,7 +1402,22 @@ fn task_call(
     write: Write,
     target: impl FnOnce() -> Result<Value, Error>,
 ) -> Result<Content, Error> {
-    if args.flag("dry_run").unwrap_or(false) {
+    // Only this part is generic (a copy per call site); the write itself is shared code.
+    let dry_target = match args.flag("dry_run").unwrap_or(false) {
+        true => Some(target()?),
+        false => None,
+    };
+    send_write(ctx, args, write, dry_target)
+}
+
+/// `task_call` past its closure: the dry-run answer (with the target's state), or the write.
+fn send_write(
+    ctx: &Ctx,
+    args: &Args,
+    write: Write,
+    dry_target: Option<Value>,
+) -> Result<Content, Error> {
+    if let Some(target) = dry_target {
         let params: Map<String, Value> = write
             .params
             .iter()
@@ -1415,7 +1430,7 @@ fn task_call(
             "request".into(),
             json!({"method": write.method.as_str(), "path": write.path, "params": params}),
         );
-        out.insert("target".into(), target()?);
+        out.insert("target".into(), target);
         return Ok(out);
     }
     let reply = ctx.pve.call(write.method, &write.path, &write.params)?;

@@ -46,7 +46,7 @@ fn tool_table() -> String {
         "stop_on_cancel",
     ];
     let mut out = String::from(
-        "| tool | effect | arguments (`?` = optional) | what it does |\n|---|---|---|---|\n",
+        "| tool | effect | arguments (`?` = optional) | what it does | PVE privilege |\n|---|---|---|---|---|\n",
     );
     for t in TOOLS.iter() {
         let args: Vec<String> = t
@@ -56,11 +56,12 @@ fn tool_table() -> String {
             .map(|p| format!("`{}{}`", p.name, if p.required { "" } else { "?" }))
             .collect();
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} |\n",
             t.name,
             t.effect.name(),
             args.join(", "),
-            t.description
+            t.description,
+            t.privilege.replace('|', "\\|")
         ));
     }
     out
