@@ -428,34 +428,11 @@ fn rollback_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn list_container_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let base = guest_path(ctx, args, Guest::Container)?;
-    let snaps = real_snapshots(ctx.pve.get(&format!("{base}/snapshot"), &[])?);
-    const FIELDS: &[&str] = &["name", "snaptime", "description", "parent"];
-    Ok(page(
-        args,
-        trimmed(Value::Array(snaps), FIELDS),
-        &|a: &Value, b: &Value| {
-            number(a, "snaptime")
-                .total_cmp(&number(b, "snaptime"))
-                .then_with(|| text(a, "name").cmp(text(b, "name")))
-        },
-    ))
+    super::list_snapshots(ctx, args, Guest::Container)
 }
 
 fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let base = guest_path(ctx, args, Guest::Container)?;
-    let mut params: Params = vec![("snapname", args.required_str("snapname").to_string())];
-    if let Some(d) = args.str("description") {
-        params.push(("description", d.to_string()));
-    }
-    let write = Write {
-        method: Method::Post,
-        path: format!("{base}/snapshot"),
-        params,
-    };
-    task_call(ctx, args, write, || {
-        ctx.pve.get(&format!("{base}/status/current"), &[])
-    })
+    super::create_snapshot(ctx, args, Guest::Container)
 }
 
 fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {

@@ -615,14 +615,7 @@ fn get_container_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn shutdown_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let mut params = Params::new();
-    if let Some(t) = args.int("timeout") {
-        params.push(("timeout", t.to_string()));
-    }
-    if let Some(f) = args.flag("force_stop") {
-        params.push(("forceStop", bool01(f)));
-    }
-    power(ctx, args, Guest::Container, "shutdown", params)
+    super::shutdown(ctx, args, Guest::Container)
 }
 
 fn reboot_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {

@@ -1043,6 +1043,11 @@ fn stop_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn shutdown_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    shutdown(ctx, args, Guest::Vm)
+}
+
+/// A clean shutdown of a VM or container: PVE's own `timeout`, `forceStop` after it.
+fn shutdown(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let mut params = Params::new();
     if let Some(t) = args.int("timeout") {
         params.push(("timeout", t.to_string()));
@@ -1050,7 +1055,7 @@ fn shutdown_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(f) = args.flag("force_stop") {
         params.push(("forceStop", bool01(f)));
     }
-    power(ctx, args, Guest::Vm, "shutdown", params)
+    power(ctx, args, kind, "shutdown", params)
 }
 
 fn reboot_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -1066,7 +1071,12 @@ fn stop_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn create_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let base = guest_path(ctx, args, Guest::Vm)?;
+    create_snapshot(ctx, args, Guest::Vm)
+}
+
+/// POST `…/snapshot` for a VM or container (`vmstate` only exists for VMs).
+fn create_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, kind)?;
     let mut params: Params = vec![("snapname", args.required_str("snapname").to_string())];
     if let Some(d) = args.str("description") {
         params.push(("description", d.to_string()));
@@ -1085,7 +1095,12 @@ fn create_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn list_vm_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let base = guest_path(ctx, args, Guest::Vm)?;
+    list_snapshots(ctx, args, Guest::Vm)
+}
+
+/// A guest's snapshots oldest first, without PVE's `current` pseudo-entry.
+fn list_snapshots(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, kind)?;
     let snaps = real_snapshots(ctx.pve.get(&format!("{base}/snapshot"), &[])?);
     const FIELDS: &[&str] = &["name", "snaptime", "description", "parent", "vmstate"];
     Ok(page(
