@@ -404,3 +404,31 @@ pub fn tool_count(access: proxmox_mcp_server::config::Access) -> usize {
         .active()
         .count()
 }
+
+/// Runs `f` with an initialized client against `fake`, under these settings.
+pub fn session(fake: &FakePve, settings: &[(&str, &str)], f: impl FnOnce(&mut Client)) {
+    let config = config(fake, settings);
+    let pve = Pve::new(&config).unwrap();
+    let mut client = Client::new(&pve, &config);
+    f(&mut client);
+}
+
+/// Runs `f` with an initialized client at access level `access`.
+pub fn with_access(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
+    session(fake, &[("PROXMOX_MCP_ACCESS", access)], f)
+}
+
+/// Mocks the task `upid` on its node: running for one poll, then stopped with `exitstatus`.
+pub fn mock_task(fake: &mut FakePve, upid: &str, exitstatus: &str) {
+    let node = upid.split(':').nth(1).unwrap_or("pve1");
+    let status = format!("/nodes/{node}/tasks/{upid}/status");
+    let base = json!({"upid": upid, "node": node, "type": "qmstart", "id": "100", "user": "root@pam!mcp", "pid": 662316, "starttime": 1732288512});
+    let mut running = base.clone();
+    running["status"] = json!("running");
+    let mut stopped = base;
+    stopped["status"] = json!("stopped");
+    stopped["exitstatus"] = json!(exitstatus);
+    stopped["endtime"] = json!(1732288515);
+    fake.ok_times("GET", &status, running, 1)
+        .ok("GET", &status, stopped);
+}

@@ -4,7 +4,9 @@
 use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, ok, Client, FakePve};
+use crate::support::{
+    config, error_text, mock_task as task, ok, with_access as with_client, Client, FakePve,
+};
 
 const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
 const UPID_PATH: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
@@ -15,28 +17,6 @@ fn resources() -> Value {
         {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve1", "status": "running", "cpu": 0.01, "maxcpu": 1, "mem": 52428800, "maxmem": 536870912, "disk": 1073741824, "maxdisk": 8589934592u64, "uptime": 3600, "template": 0, "netout": 12},
         {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running", "cpu": 0.05, "maxcpu": 4, "mem": 2147483648u64, "maxmem": 8589934592u64, "disk": 0, "maxdisk": 68719476736u64, "uptime": 86400, "template": 0, "tags": "prod;web", "netin": 1000},
     ])
-}
-
-/// Runs `f` with a client at `access` against `fake`.
-fn with_client(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
-    let config = config(fake, &[("PROXMOX_MCP_ACCESS", access)]);
-    let pve = Pve::new(&config).unwrap();
-    let mut client = Client::new(&pve, &config);
-    f(&mut client);
-}
-
-/// Mocks a task that is running for one poll, then stopped with `exitstatus`.
-fn task(fake: &mut FakePve, upid_path: &str, exitstatus: &str) {
-    let status = format!("/nodes/pve1/tasks/{upid_path}/status");
-    let base = json!({"upid": UPID, "node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam!mcp", "pid": 662316, "starttime": 1732288512});
-    let mut running = base.clone();
-    running["status"] = json!("running");
-    let mut stopped = base;
-    stopped["status"] = json!("stopped");
-    stopped["exitstatus"] = json!(exitstatus);
-    stopped["endtime"] = json!(1732288515);
-    fake.ok_times("GET", &status, running, 1)
-        .ok("GET", &status, stopped);
 }
 
 #[test]

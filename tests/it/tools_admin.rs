@@ -2,10 +2,9 @@
 //! networks, users, API tokens, ACL, the server's own permissions, certificates, backup jobs.
 //! Each test shows the requests PVE received and the result the MCP client read.
 
-use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, ok, Client, FakePve};
+use crate::support::{error_text, ok, with_access as with, Client, FakePve};
 
 fn resources() -> Value {
     json!([
@@ -13,14 +12,6 @@ fn resources() -> Value {
         {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve2", "status": "running"},
         {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve1", "status": "stopped"},
     ])
-}
-
-/// Runs `f` with a client at `access` against `fake`.
-fn with(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
-    let config = config(fake, &[("PROXMOX_MCP_ACCESS", access)]);
-    let pve = Pve::new(&config).unwrap();
-    let mut client = Client::new(&pve, &config);
-    f(&mut client);
 }
 
 fn read_only(fake: &FakePve, f: impl FnOnce(&mut Client)) {

@@ -3,10 +3,11 @@
 //! URL and appliance templates. Each test shows what PVE received and what the client read; dry
 //! runs send no write.
 
-use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, ok, Client, FakePve};
+use crate::support::{
+    error_text, mock_task as task, ok, session as with_settings, with_access as with, FakePve,
+};
 
 const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmrollback:100:root@pam!mcp:";
 const VZDUMP: &str = "UPID:pve1:000B0001:01234567:6740A000:vzdump::root@pam!mcp:";
@@ -38,32 +39,6 @@ fn storages() -> Value {
         {"id": "storage/pve1/nfs", "type": "storage", "storage": "nfs", "node": "pve1", "content": "backup", "plugintype": "nfs", "shared": 1, "status": "unknown"},
         {"id": "storage/pve1/iso", "type": "storage", "storage": "iso", "node": "pve1", "content": "iso", "plugintype": "dir", "shared": 1, "status": "available"},
     ])
-}
-
-/// Runs `f` with a client at `access` (and `extra` settings) against `fake`.
-fn with(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
-    with_settings(fake, &[("PROXMOX_MCP_ACCESS", access)], f)
-}
-
-fn with_settings(fake: &FakePve, settings: &[(&str, &str)], f: impl FnOnce(&mut Client)) {
-    let config = config(fake, settings);
-    let pve = Pve::new(&config).unwrap();
-    let mut client = Client::new(&pve, &config);
-    f(&mut client);
-}
-
-/// Mocks task `upid` (on pve1): running for one poll, then stopped with `exitstatus`.
-fn task(fake: &mut FakePve, upid: &str, exitstatus: &str) {
-    let status = format!("/nodes/pve1/tasks/{upid}/status");
-    let base = json!({"upid": upid, "node": "pve1", "type": "x", "id": "", "user": "root@pam!mcp", "pid": 662316, "starttime": 1732288512});
-    let mut running = base.clone();
-    running["status"] = json!("running");
-    let mut stopped = base;
-    stopped["status"] = json!("stopped");
-    stopped["exitstatus"] = json!(exitstatus);
-    stopped["endtime"] = json!(1732288515);
-    fake.ok_times("GET", &status, running, 1)
-        .ok("GET", &status, stopped);
 }
 
 /// The two status polls `task` answers.

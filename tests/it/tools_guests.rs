@@ -2,10 +2,9 @@
 //! remaining power actions, create, clone, migrate, config updates, disk resize and delete. Each
 //! test shows what PVE received and what the client read; dry runs send no write.
 
-use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, ok, Client, FakePve};
+use crate::support::{error_text, ok, with_access as with, FakePve};
 
 const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
 
@@ -18,26 +17,9 @@ fn resources() -> Value {
     ])
 }
 
-/// Runs `f` with a client at `access` against `fake`.
-fn with(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
-    let config = config(fake, &[("PROXMOX_MCP_ACCESS", access)]);
-    let pve = Pve::new(&config).unwrap();
-    let mut client = Client::new(&pve, &config);
-    f(&mut client);
-}
-
 /// Mocks the task `UPID`: running for one poll, then stopped with `exitstatus`.
 fn task(fake: &mut FakePve, exitstatus: &str) {
-    let status = format!("/nodes/pve1/tasks/{UPID}/status");
-    let base = json!({"upid": UPID, "node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam!mcp", "pid": 662316, "starttime": 1732288512});
-    let mut running = base.clone();
-    running["status"] = json!("running");
-    let mut stopped = base;
-    stopped["status"] = json!("stopped");
-    stopped["exitstatus"] = json!(exitstatus);
-    stopped["endtime"] = json!(1732288515);
-    fake.ok_times("GET", &status, running, 1)
-        .ok("GET", &status, stopped);
+    crate::support::mock_task(fake, UPID, exitstatus)
 }
 
 /// The two status polls `task` answers.

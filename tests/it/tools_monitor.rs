@@ -2,10 +2,9 @@
 //! resources, version, next VMID, cluster log, agent info, container interfaces, and commands in
 //! guests (exec_in_vm; exec_in_container's refusal off a PVE node).
 
-use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, ok, Client, FakePve};
+use crate::support::{error_text, ok, session as with, Client, FakePve};
 
 fn resources() -> Value {
     json!([
@@ -14,14 +13,6 @@ fn resources() -> Value {
         {"id": "qemu/1000", "type": "qemu", "vmid": 1000, "name": "big", "node": "pve2", "status": "stopped", "tags": "Prod", "pool": "dev"},
         {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve1", "status": "stopped", "pool": "dev"},
     ])
-}
-
-/// Runs `f` with a client at `access` (plus `extra` settings) against `fake`.
-fn with(fake: &FakePve, extra: &[(&str, &str)], f: impl FnOnce(&mut Client)) {
-    let config = config(fake, extra);
-    let pve = Pve::new(&config).unwrap();
-    let mut client = Client::new(&pve, &config);
-    f(&mut client);
 }
 
 fn read_only(fake: &FakePve, f: impl FnOnce(&mut Client)) {
