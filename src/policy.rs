@@ -244,15 +244,8 @@ impl Audit {
         args: &Map<String, Value>,
         outcome: &Result<Map<String, Value>, Error>,
     ) {
-        let mut arguments = args.clone();
-        for (k, v) in arguments.iter_mut() {
-            if ["password", "secret", "token"]
-                .iter()
-                .any(|s| k.to_ascii_lowercase().contains(s))
-            {
-                *v = json!("<redacted>");
-            }
-        }
+        let mut arguments = Value::Object(args.clone());
+        redact(&mut arguments);
         let dry_run = args
             .get("dry_run")
             .and_then(Value::as_bool)
@@ -288,6 +281,28 @@ impl Audit {
                 self.path.display()
             );
         }
+    }
+}
+
+/// Replaces, at any depth, the values of keys that name a secret (`cipassword` in a config
+/// update's `set`, say).
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                let key = k.to_ascii_lowercase();
+                if ["password", "secret", "token"]
+                    .iter()
+                    .any(|s| key.contains(s))
+                {
+                    *v = json!("<redacted>");
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
     }
 }
 

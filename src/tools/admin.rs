@@ -611,7 +611,8 @@ fn remove_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let write = Write {
         method: Method::Delete,
         path: path(&[&"cluster", &"ha", &"resources", &sid]),
-        params: Vec::new(),
+        // Only take the guest out of HA; PVE's default (purge=1) would also edit or delete HA rules.
+        params: vec![("purge", bool01(false))],
     };
     let target = trimmed(Value::Array(vec![entry]), HA_FIELDS)
         .pop()
@@ -978,10 +979,21 @@ fn list_node_certificates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         }
     };
     let mut certs = Vec::new();
+    let mut unreadable = Vec::new();
     for node in &nodes {
-        let info = ctx
+        let info = match ctx
             .pve
-            .get(&path(&[&"nodes", node, &"certificates", &"info"]), &[])?;
+            .get(&path(&[&"nodes", node, &"certificates", &"info"]), &[])
+        {
+            Ok(info) => info,
+            // One node is asked for and failed: that is the answer.
+            Err(e) if args.str("node").is_some() => return Err(e),
+            // One of several: list the others and say which could not be read.
+            Err(e) => {
+                unreadable.push(json!({"node": node, "error": e.to_string()}));
+                continue;
+            }
+        };
         let mut list = trimmed(info, FIELDS);
         for cert in list.iter_mut() {
             cert["node"] = json!(node);
@@ -997,6 +1009,9 @@ fn list_node_certificates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             .cmp(text(b, "node"))
             .then_with(|| text(a, "filename").cmp(text(b, "filename")))
     });
+    if !unreadable.is_empty() {
+        out.insert("unreadable".into(), Value::Array(unreadable));
+    }
     if !skipped.is_empty() {
         skipped.sort();
         let note = format!("not online, not listed: {}", skipped.join(", "));

@@ -593,16 +593,16 @@ fn create_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             .unwrap_or_default()
             .to_string(),
     };
-    // Modes stop and suspend change the guests' state: not for guests this server protects.
-    if matches!(mode, Some("stop" | "suspend")) {
-        for g in &guests {
-            let vmid = g.get("vmid").and_then(as_u64).unwrap_or_default();
-            if let Some(why) = ctx.policy.protection(vmid, text(g, "tags")) {
-                return Err(Error::Denied(format!(
-                    "a backup in mode {} stops or suspends the guest, and {why}; use mode snapshot",
-                    mode.unwrap_or_default()
-                )));
-            }
+    // A backup may stop or suspend a guest (modes stop and suspend; a container whose storage
+    // cannot snapshot falls back to suspend): for guests this server protects only a VM in
+    // snapshot mode (PVE's default) is backed up.
+    for g in &guests {
+        let vmid = g.get("vmid").and_then(as_u64).unwrap_or_default();
+        let safe = text(g, "type") == "qemu" && matches!(mode, None | Some("snapshot"));
+        if let (false, Some(why)) = (safe, ctx.policy.protection(vmid, text(g, "tags"))) {
+            return Err(Error::Denied(format!(
+                "a backup in this mode may stop or suspend the guest, and {why}; for a protected VM use mode snapshot"
+            )));
         }
     }
 

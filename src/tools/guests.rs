@@ -980,17 +980,30 @@ fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> 
         .copied()
         .filter(|k| k.starts_with("unused"))
         .collect();
-    if !freed.is_empty() && ctx.policy.access < Access::Full {
-        let tool = match kind {
-            Guest::Vm => "update_vm_config",
-            Guest::Container => "update_container_config",
-        };
-        return Err(Error::Denied(format!(
-            "{tool} with delete naming {} frees that disk volume (its data is lost) and needs access level full, but this server runs with PROXMOX_MCP_ACCESS={}; \
+    let tool = match kind {
+        Guest::Vm => "update_vm_config",
+        Guest::Container => "update_container_config",
+    };
+    let needs_full = |what: &str| {
+        Error::Denied(format!(
+            "{tool} {what} and needs access level full, but this server runs with PROXMOX_MCP_ACCESS={}; \
              to allow it, restart the server with PROXMOX_MCP_ACCESS=full (or --access full)",
-            freed.join(", "),
             ctx.policy.access.name()
+        ))
+    };
+    if !freed.is_empty() && ctx.policy.access < Access::Full {
+        return Err(needs_full(&format!(
+            "with delete naming {} frees that disk volume (its data is lost)",
+            freed.join(", ")
         )));
+    }
+    // PVE's protection flag is what stops the destroy tools: clearing it is as strong as they are.
+    let clears_protection = deletes.contains(&"protection")
+        || params.iter().any(|(k, v)| *k == "protection" && v == "0");
+    if clears_protection && ctx.policy.access < Access::Full {
+        return Err(needs_full(
+            "clearing the protection flag lifts PVE's guard against deleting the guest",
+        ));
     }
     let base = guest_path(ctx, args, kind)?;
     if !freed.is_empty() {
@@ -1129,7 +1142,8 @@ fn delete_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
             if state.is_empty() { "not stopped" } else { state }
         )));
     }
-    let mut params = Params::new();
+    // Never remove disks elsewhere that merely carry this VMID: only what the config names.
+    let mut params: Params = vec![("destroy-unreferenced-disks", bool01(false))];
     if let Some(purge) = args.flag("purge") {
         params.push(("purge", bool01(purge)));
     }

@@ -547,7 +547,13 @@ fn guard(ctx: &Ctx, policy: &Policy, args: &Args) -> Result<(), Error> {
             .into_iter()
             .flatten()
             .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
-        why = policy.protection(vmid, guest.map(|g| text(g, "tags")).unwrap_or_default());
+        // Tags that cannot be read cannot be ruled out: refuse rather than guess.
+        why = match guest {
+            Some(g) => policy.protection(vmid, text(g, "tags")),
+            None => Some(format!(
+                "guest {vmid} is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked for it; grant VM.Audit on /vms/{vmid}, or change it in PVE itself"
+            )),
+        };
     }
     why.map_or(Ok(()), |w| Err(Error::Denied(w)))
 }
@@ -1784,7 +1790,25 @@ pub fn cap(mut out: Map<String, Value>) -> Map<String, Value> {
             s.truncate(end);
             "output cut to 64 KiB".to_string()
         }
-        _ => "output cut to 64 KiB".to_string(),
+        // A dry run (data null) or another shape: cut the largest other fields (e.g. `target`).
+        _ => {
+            let mut dropped = Vec::new();
+            while serde_json::to_string(&out).map(|s| s.len()).unwrap_or(0) > budget {
+                let largest = out
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "data" | "dry_run" | "request" | "task"))
+                    .max_by_key(|(_, v)| serde_json::to_string(v).map(|s| s.len()).unwrap_or(0))
+                    .map(|(k, _)| k.clone());
+                match largest {
+                    Some(k) => {
+                        out.remove(&k);
+                        dropped.push(k);
+                    }
+                    None => break,
+                }
+            }
+            format!("output cut to 64 KiB: left out {}", dropped.join(", "))
+        }
     };
     out.insert("truncated".into(), json!(true));
     out.insert("hint".into(), json!(hint));
@@ -2013,6 +2037,20 @@ mod tests {
         );
         let out = cap(obj);
         assert_eq!(out["data"], json!({"small": 1}));
+
         assert!(out["hint"].as_str().unwrap().contains("huge"));
+        // A dry run's large target is cut too; the request stays.
+        let mut dry = Map::new();
+        dry.insert("data".into(), Value::Null);
+        dry.insert("dry_run".into(), json!(true));
+        dry.insert(
+            "request".into(),
+            json!({"method": "POST", "path": "/x", "params": {}}),
+        );
+        dry.insert("target".into(), json!({"rules": "r".repeat(100_000)}));
+        let out = cap(dry);
+        assert!(serde_json::to_string(&out).unwrap().len() <= MAX_RESULT);
+        assert!(out.get("target").is_none() && out["request"]["path"] == "/x");
+        assert_eq!(out["hint"], "output cut to 64 KiB: left out target");
     }
 }

@@ -304,3 +304,91 @@ fn audit_log_has_a_line_per_change() {
 fn config_with_audit(fake: &FakePve, path: &str) -> Config {
     config(fake, &[("PROXMOX_MCP_AUDIT_LOG", path)])
 }
+
+#[test]
+fn clearing_pve_protection_needs_full() {
+    let mut fake = FakePve::new();
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/config",
+        json!({"name": "web", "protection": 1}),
+    );
+    fake.ok("PUT", "/nodes/pve1/qemu/100/config", Value::Null);
+    for (access, set) in [
+        ("operate", json!({"protection": 0})),
+        ("operate", json!({"protection": false})),
+    ] {
+        crate::support::with_access(&fake, access, |c| {
+            let text = error_text(&c.call(
+                "update_vm_config",
+                json!({"vmid": 100, "node": "pve1", "set": set}),
+            ))
+            .to_string();
+            assert!(text.starts_with("update_vm_config clearing the protection flag lifts PVE's guard against deleting the guest and needs access level full"), "{text}");
+        });
+    }
+    crate::support::with_access(&fake, "operate", |c| {
+        let r = c.call(
+            "update_vm_config",
+            json!({"vmid": 100, "node": "pve1", "delete": ["protection"]}),
+        );
+        assert!(error_text(&r).contains("needs access level full"));
+    });
+    assert!(fake.writes().is_empty());
+    crate::support::with_access(&fake, "full", |c| {
+        ok(&c.call(
+            "update_vm_config",
+            json!({"vmid": 100, "node": "pve1", "set": {"protection": 0}}),
+        ));
+    });
+    assert_eq!(
+        fake.writes(),
+        ["PUT /nodes/pve1/qemu/100/config protection=0"]
+    );
+}
+
+#[test]
+fn protected_tags_that_cannot_be_read_refuse_the_change() {
+    let mut fake = FakePve::new();
+    // The credentials see no guest 300 (no VM.Audit), so its tags are unknown.
+    fake.ok("GET", "/cluster/resources", resources());
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_PROTECTED", "tag:prod"),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = client_for(&pve, &config);
+    let text = error_text(&c.call("start_vm", json!({"vmid": 300, "node": "pve1"}))).to_string();
+    assert!(text.starts_with("guest 300 is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked"), "{text}");
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn the_audit_log_redacts_secrets_at_any_depth() {
+    let dir = std::env::temp_dir().join(format!("pmcp-audit2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("audit.jsonl");
+    let mut fake = FakePve::new();
+    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap()),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = client_for(&pve, &config);
+    ok(&c.call("update_vm_config", json!({"vmid": 100, "node": "pve1", "set": {"cipassword": "s3cret-pw", "cores": 2}, "dry_run": true})));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    let entry: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        entry["arguments"]["set"],
+        json!({"cipassword": "<redacted>", "cores": 2})
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

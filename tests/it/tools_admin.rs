@@ -314,7 +314,7 @@ fn remove_ha_resource() {
             "GET /cluster/ha/resources",
             "GET /cluster/resources?type=vm",
             "GET /nodes/pve2/lxc/200/config",
-            "DELETE /cluster/ha/resources/ct:200",
+            "DELETE /cluster/ha/resources/ct:200?purge=0",
         ]
     );
 }
@@ -338,7 +338,7 @@ fn remove_ha_resource_dry_run_and_refusals() {
             ok(&r),
             &json!({
                 "data": null, "dry_run": true,
-                "request": {"method": "DELETE", "path": "/cluster/ha/resources/vm:100", "params": {}},
+                "request": {"method": "DELETE", "path": "/cluster/ha/resources/vm:100", "params": {"purge": "0"}},
                 "target": {"sid": "vm:100", "type": "vm", "state": "started", "comment": "web"},
             })
         );

@@ -486,7 +486,7 @@ fn create_backup_of_a_protected_guest_only_in_snapshot_mode() {
     with_settings(&fake, &settings, |c| {
         assert_eq!(
             error_text(&c.call("create_backup", json!({"vmid": ["100"], "mode": "stop"}))),
-            "a backup in mode stop stops or suspends the guest, and guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names tag:prod); no tool may change it. Change it in PVE itself, or remove it from PROXMOX_MCP_PROTECTED; use mode snapshot"
+            "a backup in this mode may stop or suspend the guest, and guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names tag:prod); no tool may change it. Change it in PVE itself, or remove it from PROXMOX_MCP_PROTECTED; for a protected VM use mode snapshot"
         );
         let r = c.call("create_backup", json!({"vmid": ["100"], "wait_seconds": 0}));
         assert_eq!(ok(&r)["data"], VZDUMP);

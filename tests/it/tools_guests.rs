@@ -1085,7 +1085,7 @@ fn delete_vm_checks_name_state_and_protection() {
                 "GET /cluster/resources?type=vm",
                 "GET /nodes/pve2/qemu/101/config",
                 "GET /nodes/pve2/qemu/101/status/current",
-                "DELETE /nodes/pve2/qemu/101?purge=1",
+                "DELETE /nodes/pve2/qemu/101?destroy-unreferenced-disks=0&purge=1",
             ],
             &polls()
         )
@@ -1148,7 +1148,7 @@ fn delete_container_dry_run_and_missing_guest() {
         assert_eq!(
             ok(&r),
             &json!({"data": null, "dry_run": true,
-                    "request": {"method": "DELETE", "path": "/nodes/pve2/lxc/201", "params": {}},
+                    "request": {"method": "DELETE", "path": "/nodes/pve2/lxc/201", "params": {"destroy-unreferenced-disks": "0"}},
                     "target": state})
         );
         assert_eq!(
@@ -1161,7 +1161,10 @@ fn delete_container_dry_run_and_missing_guest() {
         );
         assert_eq!(ok(&r)["task"], task_ok());
     });
-    assert_eq!(fake.writes(), ["DELETE /nodes/pve2/lxc/201"]);
+    assert_eq!(
+        fake.writes(),
+        ["DELETE /nodes/pve2/lxc/201?destroy-unreferenced-disks=0"]
+    );
 }
 
 #[test]
@@ -1288,7 +1291,7 @@ fn more_dry_runs_send_no_write() {
         assert_eq!(
             ok(&r),
             &json!({"data": null, "dry_run": true,
-                    "request": {"method": "DELETE", "path": "/nodes/pve1/qemu/100", "params": {"purge": "1"}},
+                    "request": {"method": "DELETE", "path": "/nodes/pve1/qemu/100", "params": {"destroy-unreferenced-disks": "0", "purge": "1"}},
                     "target": vm_state})
         );
         let r = c.call(
