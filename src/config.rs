@@ -169,6 +169,7 @@ impl Config {
         Ok(Policy {
             allow,
             deny,
+            allow_exec: allow_exec(&values)?,
             ..Policy::with_access(access)
         })
     }
@@ -328,12 +329,7 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let audit_log = get("PROXMOX_MCP_AUDIT_LOG").map(PathBuf::from);
-        let allow_exec = match get("PROXMOX_MCP_ALLOW_EXEC") {
-            None => false,
-            Some(v) => parse_bool(&v).ok_or_else(|| {
-                Error::Config(format!("PROXMOX_MCP_ALLOW_EXEC={v} is not true or false"))
-            })?,
-        };
+        let allow_exec = allow_exec(values)?;
         let timeout = match get("PROXMOX_TIMEOUT") {
             None => 30,
             Some(v) => v
@@ -445,6 +441,16 @@ fn selection(
     let deny = list(values, "PROXMOX_MCP_DENY_TOOLS");
     policy::check_names("PROXMOX_MCP_DENY_TOOLS", &deny)?;
     Ok((access, allow, deny))
+}
+
+/// PROXMOX_MCP_ALLOW_EXEC.
+fn allow_exec(values: &BTreeMap<String, String>) -> Result<bool, Error> {
+    match value(values, "PROXMOX_MCP_ALLOW_EXEC") {
+        None => Ok(false),
+        Some(v) => parse_bool(v).ok_or_else(|| {
+            Error::Config(format!("PROXMOX_MCP_ALLOW_EXEC={v} is not true or false"))
+        }),
+    }
 }
 
 fn parse_access(value: Option<&str>) -> Result<Access, Error> {

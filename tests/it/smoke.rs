@@ -598,3 +598,30 @@ fn call_gives_what_tools_call_gives() {
     assert_eq!(cli, mcp);
     assert_eq!(cli["data"][0]["vmid"], 101);
 }
+
+#[test]
+fn tools_lists_exec_only_when_allowed_at_full() {
+    let listed = |vars: &[(&str, &str)]| -> Vec<String> {
+        let mut cmd = command(None, vars);
+        cmd.args(["tools", "--json"]);
+        let out = run(cmd);
+        assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+        let list: Value = serde_json::from_str(&out.stdout).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let full = listed(&[("PROXMOX_MCP_ACCESS", "full")]);
+    assert!(!full.contains(&"exec_in_vm".to_string()));
+    let exec = listed(&[
+        ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+    ]);
+    assert!(exec.contains(&"exec_in_vm".to_string()));
+    assert_eq!(
+        exec.len(),
+        full.len() + 1 + usize::from(std::path::Path::new("/usr/sbin/pct").exists())
+    );
+}
