@@ -401,27 +401,10 @@ fn choice_arg<'a>(args: &'a Args, name: &str, allowed: &[&str]) -> Result<Option
 /// Whether a guest with `vmid` is a VM or a container: from the cache of recently seen guests,
 /// else one `GET /cluster/resources` (which `guest_path` then finds in the cache).
 fn guest_kind(ctx: &Ctx, vmid: i64) -> Result<Guest, Error> {
-    let kind = match ctx.pve.cached_guest(vmid as u64) {
-        Some((_, kind)) => kind,
-        None => {
-            let resources = ctx
-                .pve
-                .get("/cluster/resources", &[("type", "vm".into())])?;
-            ctx.pve.remember_guests(&resources);
-            let found = resources
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64));
-            match found {
-                Some(r) => text(r, "type").to_string(),
-                None => {
-                    return Err(Error::NotFound(format!(
-                        "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_vms and list_containers show the guests"
-                    )))
-                }
-            }
-        }
+    let Some((_, kind)) = locate_guest(ctx, vmid as u64)? else {
+        return Err(Error::NotFound(format!(
+            "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_vms and list_containers show the guests"
+        )));
     };
     match kind.as_str() {
         "qemu" => Ok(Guest::Vm),

@@ -436,16 +436,7 @@ fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let base = guest_path(ctx, args, Guest::Container)?;
-    refuse_if_pve_protected(ctx, &base, args.vmid())?;
-    let snapname = args.required_str("snapname");
-    let target = existing_snapshot(ctx, &base, Guest::Container, args.vmid(), snapname)?;
-    let write = Write {
-        method: Method::Delete,
-        path: format!("{base}{}", path(&[&"snapshot", &snapname])),
-        params: Vec::new(),
-    };
-    task_call(ctx, args, write, || Ok(target))
+    super::delete_snapshot(ctx, args, Guest::Container)
 }
 
 fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -471,31 +462,6 @@ fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Err
         let guest = ctx.pve.get(&format!("{base}/status/current"), &[])?;
         Ok(json!({"snapshot": snapshot, "guest": guest}))
     })
-}
-
-/// The snapshot `snapname` of the guest at `base`, or a NotFound naming the list tool.
-fn existing_snapshot(
-    ctx: &Ctx,
-    base: &str,
-    kind: Guest,
-    vmid: i64,
-    snapname: &str,
-) -> Result<Value, Error> {
-    let list_path = format!("{base}/snapshot");
-    let snaps = real_snapshots(ctx.pve.get(&list_path, &[])?);
-    snaps
-        .into_iter()
-        .find(|s| text(s, "name") == snapname)
-        .ok_or_else(|| {
-            let tool = match kind {
-                Guest::Vm => "list_vm_snapshots",
-                Guest::Container => "list_container_snapshots",
-            };
-            Error::NotFound(format!(
-                "GET {list_path}: {} {vmid} has no snapshot named '{snapname}'; {tool} shows its snapshots",
-                kind.noun()
-            ))
-        })
 }
 
 // ---------------------------------------------------------------------------------------------

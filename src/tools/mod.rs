@@ -1121,24 +1121,44 @@ fn list_snapshots(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error>
 }
 
 fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let base = guest_path(ctx, args, Guest::Vm)?;
+    delete_snapshot(ctx, args, Guest::Vm)
+}
+
+/// DELETE `…/snapshot/{snapname}` of a VM or container, after the protection and existence checks.
+fn delete_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, kind)?;
     let snapname = args.required_str("snapname");
     refuse_if_pve_protected(ctx, &base, args.vmid())?;
-    let list_path = format!("{base}/snapshot");
     // Check the snapshot exists first, so a typo is reported as such and not as a failed task.
-    let snaps = real_snapshots(ctx.pve.get(&list_path, &[])?);
-    let Some(target) = snaps.into_iter().find(|s| text(s, "name") == snapname) else {
-        return Err(Error::NotFound(format!(
-            "GET {list_path}: VM {} has no snapshot named '{snapname}'; list_vm_snapshots shows its snapshots",
-            args.vmid()
-        )));
-    };
+    let target = existing_snapshot(ctx, &base, kind, args.vmid(), snapname)?;
     let write = Write {
         method: Method::Delete,
         path: format!("{base}{}", path(&[&"snapshot", &snapname])),
         params: Vec::new(),
     };
     task_call(ctx, args, write, || Ok(target))
+}
+
+/// The snapshot `snapname` of a guest, or an error naming the tool that lists them.
+fn existing_snapshot(
+    ctx: &Ctx,
+    base: &str,
+    kind: Guest,
+    vmid: i64,
+    snapname: &str,
+) -> Result<Value, Error> {
+    let list_path = format!("{base}/snapshot");
+    let snaps = real_snapshots(ctx.pve.get(&list_path, &[])?);
+    snaps.into_iter().find(|s| text(s, "name") == snapname).ok_or_else(|| {
+        let tool = match kind {
+            Guest::Vm => "list_vm_snapshots",
+            Guest::Container => "list_container_snapshots",
+        };
+        Error::NotFound(format!(
+            "GET {list_path}: {} {vmid} has no snapshot named '{snapname}'; {tool} shows its snapshots",
+            kind.noun()
+        ))
+    })
 }
 
 /// Destroy tools refuse a guest with PVE's own `protection` flag: it is there to stop exactly this.
@@ -1315,31 +1335,12 @@ fn guest_path(ctx: &Ctx, args: &Args, kind: Guest) -> Result<String, Error> {
     let node = match args.str("node") {
         Some(node) => node.to_string(),
         None => {
-            // Recently seen guests cost no request; `run` forgets a guest whose call failed.
-            let (node, found_kind) = match ctx.pve.cached_guest(vmid as u64) {
-                Some(seen) => seen,
-                None => {
-                    let resources = ctx
-                        .pve
-                        .get("/cluster/resources", &[("type", "vm".into())])?;
-                    ctx.pve.remember_guests(&resources);
-                    let found = resources
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64));
-                    let Some(found) = found else {
-                        return Err(Error::NotFound(format!(
-                            "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_{}s shows the {}s",
-                            if kind == Guest::Vm { "vm" } else { "container" },
-                            kind.noun()
-                        )));
-                    };
-                    (
-                        text(found, "node").to_string(),
-                        text(found, "type").to_string(),
-                    )
-                }
+            let Some((node, found_kind)) = locate_guest(ctx, vmid as u64)? else {
+                return Err(Error::NotFound(format!(
+                    "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_{}s shows the {}s",
+                    if kind == Guest::Vm { "vm" } else { "container" },
+                    kind.noun()
+                )));
             };
             if found_kind != kind.api() {
                 let (is, tools) = match kind {
@@ -1352,6 +1353,25 @@ fn guest_path(ctx: &Ctx, args: &Args, kind: Guest) -> Result<String, Error> {
         }
     };
     Ok(path(&[&"nodes", &node, &kind.api(), &vmid]))
+}
+
+/// Where guest `vmid` lives and what it is (`qemu`/`lxc`): from the short-lived cache, else
+/// from `/cluster/resources` (remembering every guest in it). None when it cannot be seen.
+/// `run` forgets a guest whose call failed, so a moved guest is found again.
+fn locate_guest(ctx: &Ctx, vmid: u64) -> Result<Option<(String, String)>, Error> {
+    if let Some(seen) = ctx.pve.cached_guest(vmid) {
+        return Ok(Some(seen));
+    }
+    let resources = ctx
+        .pve
+        .get("/cluster/resources", &[("type", "vm".into())])?;
+    ctx.pve.remember_guests(&resources);
+    let found = resources
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
+    Ok(found.map(|r| (text(r, "node").to_string(), text(r, "type").to_string())))
 }
 
 /// `GET /nodes/{node}/{what}` as a list of objects cut to `fields`, each marked with its node.
