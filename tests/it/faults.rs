@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use proxmox_mcp_server::config::Config;
 use proxmox_mcp_server::pve::Pve;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, ok, Client, FakePve, TOKEN};
+use crate::support::{
+    config, error_text, leaf_fingerprint, ok, server_tls, tls_data, Client, FakePve, TOKEN,
+};
 
 /// How long a misbehaving server holds a connection at most (so no thread outlives a test long).
 const SERVER_PATIENCE: Duration = Duration::from_secs(5);
@@ -33,32 +33,6 @@ const MAX_BODY: u64 = 16 << 20;
 const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
 const STATUS: &str =
     "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
-
-fn tls_data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/tls")
-        .join(name)
-}
-
-fn leaf_fingerprint() -> String {
-    std::fs::read_to_string(tls_data("leaf.sha256"))
-        .expect("leaf.sha256")
-        .trim()
-        .to_string()
-}
-
-fn server_tls(cert: &str, key: &str) -> Arc<ServerConfig> {
-    let chain = vec![CertificateDer::from_pem_file(tls_data(cert)).expect("test certificate")];
-    let key = PrivateKeyDer::from_pem_file(tls_data(key)).expect("test key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(rustls::ALL_VERSIONS)
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server certificate");
-    Arc::new(config)
-}
 
 /// One request as the raw server read it.
 struct Request {

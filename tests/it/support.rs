@@ -432,3 +432,34 @@ pub fn mock_task(fake: &mut FakePve, upid: &str, exitstatus: &str) {
     fake.ok_times("GET", &status, running, 1)
         .ok("GET", &status, stopped);
 }
+
+/// A file of the TLS test data (`tests/data/tls`).
+pub fn tls_data(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/tls")
+        .join(name)
+}
+
+/// The leaf fingerprint as `leaf.sha256` holds it (upper-case hex bytes joined by colons).
+pub fn leaf_fingerprint() -> String {
+    std::fs::read_to_string(tls_data("leaf.sha256"))
+        .expect("leaf.sha256")
+        .trim()
+        .to_string()
+}
+
+/// A rustls server configuration presenting the test certificate `cert` with `key`.
+pub fn server_tls(cert: &str, key: &str) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = vec![CertificateDer::from_pem_file(tls_data(cert)).expect("test certificate")];
+    let key = PrivateKeyDer::from_pem_file(tls_data(key)).expect("test key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+    Arc::new(config)
+}

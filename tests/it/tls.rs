@@ -6,17 +6,18 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::support::{leaf_fingerprint, server_tls, tls_data};
 use proxmox_mcp_server::config::Config;
 use proxmox_mcp_server::pve::Pve;
 use proxmox_mcp_server::tls::Fingerprint;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::Value;
 
@@ -30,33 +31,6 @@ const OTHER_FINGERPRINT: &str = "34:6B:60:A2:EF:A6:53:C7:65:82:32:39:4D:11:81:91
 const MAX_CONNECTIONS: usize = 16;
 /// How long the test server waits for a client to send or receive anything.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/tls")
-        .join(name)
-}
-
-/// The leaf fingerprint as `leaf.sha256` holds it (upper-case hex bytes joined by colons).
-fn leaf_fingerprint() -> String {
-    std::fs::read_to_string(data("leaf.sha256"))
-        .expect("leaf.sha256")
-        .trim()
-        .to_string()
-}
-
-fn server_config(cert: &str, key: &str) -> Arc<ServerConfig> {
-    let chain = vec![CertificateDer::from_pem_file(data(cert)).expect("test certificate")];
-    let key = PrivateKeyDer::from_pem_file(data(key)).expect("test key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(rustls::ALL_VERSIONS)
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server certificate");
-    Arc::new(config)
-}
 
 /// A local HTTPS server answering each request with [`BODY`] and closing the connection, so every
 /// request starts with a new handshake. It presents `leaf.pem`, or `other.pem` while
@@ -79,8 +53,8 @@ impl TlsServer {
     }
 
     fn start(present_other: bool) -> TlsServer {
-        let leaf = server_config("leaf.pem", "leaf.key");
-        let other = server_config("other.pem", "other.key");
+        let leaf = server_tls("leaf.pem", "leaf.key");
+        let other = server_tls("other.pem", "other.key");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("local address").port();
         let present_other = Arc::new(AtomicBool::new(present_other));
@@ -176,7 +150,7 @@ fn pve(host: &str, extra: &[(&str, &str)]) -> Pve {
 }
 
 fn ca_file(name: &str) -> String {
-    data(name).display().to_string()
+    tls_data(name).display().to_string()
 }
 
 /// `GET /version` must succeed and show the version the server sent.
@@ -239,7 +213,7 @@ fn wrong_pin_is_refused_and_shows_the_presented_fingerprint() {
 
 #[test]
 fn pin_matches_even_when_the_host_name_is_not_in_the_certificate() {
-    let der = CertificateDer::from_pem_file(data("other.pem")).expect("other.pem");
+    let der = CertificateDer::from_pem_file(tls_data("other.pem")).expect("other.pem");
     let pin = Fingerprint::of_der(&der).to_string();
     assert_eq!(pin, OTHER_FINGERPRINT, "of_der disagrees with openssl");
 
