@@ -35,6 +35,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_MCP_DENY_TOOLS", flag: Some("deny-tools"), secret: false, help: "never these tools or groups, comma-separated (applied after PROXMOX_MCP_TOOLS)" },
     Setting { var: "PROXMOX_MCP_PROTECTED", flag: Some("protected"), secret: false, help: "guests no tool may change: VMIDs, ranges like 100-199, tag:NAME, comma-separated" },
     Setting { var: "PROXMOX_MCP_ALLOW_EXEC", flag: Some("allow-exec"), secret: false, help: "true enables exec_in_vm / exec_in_container (a remote shell) at access full" },
+    Setting { var: "PROXMOX_MCP_ALLOW_HOST_CONFIG", flag: Some("allow-host-config"), secret: false, help: "true allows guest config keys that act on the host (args, hookscript, host devices and paths, privileged containers) at access full" },
     Setting { var: "PROXMOX_MCP_AUDIT_LOG", flag: Some("audit-log"), secret: false, help: "append one JSON line per operate/destroy call to this file" },
     Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
     Setting { var: "PROXMOX_TASK_WAIT", flag: Some("task-wait"), secret: false, help: "default seconds a tool waits for the PVE task it started (default 120)" },
@@ -135,6 +136,8 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     /// PROXMOX_MCP_ALLOW_EXEC: the exec tools may be offered (at `full`).
     pub allow_exec: bool,
+    /// PROXMOX_MCP_ALLOW_HOST_CONFIG: host-level guest config keys may be set (at `full`).
+    pub allow_host_config: bool,
 }
 
 /// The CA that a PVE node's own certificate is signed by, present on every cluster node.
@@ -170,6 +173,7 @@ impl Config {
             allow,
             deny,
             allow_exec: allow_exec(&values)?,
+            allow_host_config: switch(&values, "PROXMOX_MCP_ALLOW_HOST_CONFIG")?,
             ..Policy::with_access(access)
         })
     }
@@ -330,6 +334,7 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
         let audit_log = get("PROXMOX_MCP_AUDIT_LOG").map(PathBuf::from);
         let allow_exec = allow_exec(values)?;
+        let allow_host_config = switch(values, "PROXMOX_MCP_ALLOW_HOST_CONFIG")?;
         let timeout = match get("PROXMOX_TIMEOUT") {
             None => 30,
             Some(v) => v
@@ -368,6 +373,7 @@ impl Config {
             protected,
             audit_log,
             allow_exec,
+            allow_host_config,
         })
     }
 }
@@ -445,11 +451,16 @@ fn selection(
 
 /// PROXMOX_MCP_ALLOW_EXEC.
 fn allow_exec(values: &BTreeMap<String, String>) -> Result<bool, Error> {
-    match value(values, "PROXMOX_MCP_ALLOW_EXEC") {
+    switch(values, "PROXMOX_MCP_ALLOW_EXEC")
+}
+
+/// A true/false setting that is off unless set.
+fn switch(values: &BTreeMap<String, String>, var: &str) -> Result<bool, Error> {
+    match value(values, var) {
         None => Ok(false),
-        Some(v) => parse_bool(v).ok_or_else(|| {
-            Error::Config(format!("PROXMOX_MCP_ALLOW_EXEC={v} is not true or false"))
-        }),
+        Some(v) => {
+            parse_bool(v).ok_or_else(|| Error::Config(format!("{var}={v} is not true or false")))
+        }
     }
 }
 

@@ -71,6 +71,8 @@ pub struct Policy {
     pub audit: Option<Audit>,
     /// PROXMOX_MCP_ALLOW_EXEC: the `exec` tools (a remote shell) may be offered.
     pub allow_exec: bool,
+    /// PROXMOX_MCP_ALLOW_HOST_CONFIG: guest config keys that act on the host may be set.
+    pub allow_host_config: bool,
 }
 
 /// The group names a tool belongs to: its name, its effect and its area.
@@ -108,6 +110,7 @@ impl Policy {
             protected: config.protected.clone(),
             audit,
             allow_exec: config.allow_exec,
+            allow_host_config: config.allow_host_config,
         })
     }
 
@@ -120,6 +123,7 @@ impl Policy {
             protected: Vec::new(),
             audit: None,
             allow_exec: false,
+            allow_host_config: false,
         }
     }
 

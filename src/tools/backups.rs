@@ -698,6 +698,7 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         None => (node_arg.map(str::to_string), None),
     };
     let (node, volume) = find_volume(ctx, archive, node.as_deref())?;
+    super::guests::check_backup_config(ctx, kind, vmid as u64, &node, archive)?;
     let volume = described(volume, archive, &node);
     match kind {
         Guest::Vm => params.push(("archive", archive.to_string())),

@@ -685,6 +685,12 @@ fn create_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(start) = args.flag("start") {
         params.push(("start", bool01(start)));
     }
+    let target = keys::Target {
+        kind: Guest::Vm,
+        vmid: vmid as u64,
+        unprivileged: None,
+    };
+    check_config(ctx, "create_vm", target, &params)?;
     let write = Write {
         method: Method::Post,
         path: path(&[&"nodes", &node, &"qemu"]),
@@ -736,6 +742,12 @@ fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(start) = args.flag("start") {
         params.push(("start", bool01(start)));
     }
+    let target = keys::Target {
+        kind: Guest::Container,
+        vmid: vmid as u64,
+        unprivileged: Some(unprivileged),
+    };
+    check_config(ctx, "create_container", target, &params)?;
     let write = Write {
         method: Method::Post,
         path: path(&[&"nodes", &node, &"lxc"]),
@@ -818,6 +830,16 @@ fn clone_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     if let Some(storage) = args.str("storage") {
         params.push(("storage", storage.to_string()));
     }
+    let tool = match kind {
+        Guest::Vm => "clone_vm",
+        Guest::Container => "clone_container",
+    };
+    let target = keys::Target {
+        kind,
+        vmid: newid as u64,
+        unprivileged: None,
+    };
+    check_config(ctx, tool, target, &params)?;
     let write = Write {
         method: Method::Post,
         path: format!("{base}/clone"),
@@ -974,39 +996,51 @@ fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> 
             ));
         }
     }
-    // Removing an unusedN entry frees the volume: its data is gone.
-    let freed: Vec<&str> = deletes
-        .iter()
-        .copied()
-        .filter(|k| k.starts_with("unused"))
-        .collect();
     let tool = match kind {
         Guest::Vm => "update_vm_config",
         Guest::Container => "update_container_config",
     };
-    let needs_full = |what: &str| {
-        Error::Denied(format!(
-            "{tool} {what} and needs access level full, but this server runs with PROXMOX_MCP_ACCESS={}; \
-             to allow it, restart the server with PROXMOX_MCP_ACCESS=full (or --access full)",
-            ctx.policy.access.name()
-        ))
-    };
-    if !freed.is_empty() && ctx.policy.access < Access::Full {
-        return Err(needs_full(&format!(
-            "with delete naming {} frees that disk volume (its data is lost)",
-            freed.join(", ")
-        )));
-    }
-    // PVE's protection flag is what stops the destroy tools: clearing it is as strong as they are.
-    let clears_protection = deletes.contains(&"protection")
-        || params.iter().any(|(k, v)| *k == "protection" && v == "0");
-    if clears_protection && ctx.policy.access < Access::Full {
-        return Err(needs_full(
-            "clearing the protection flag lifts PVE's guard against deleting the guest",
-        ));
-    }
     let base = guest_path(ctx, args, kind)?;
-    if !freed.is_empty() {
+    let config_path = format!("{base}/config");
+    // The current config, read only when a verdict depends on it.
+    let mut current: Option<Value> = None;
+    let mut read_config = || -> Result<Value, Error> {
+        if current.is_none() {
+            current = Some(ctx.pve.get(&config_path, &[])?);
+        }
+        Ok(current.clone().unwrap_or_default())
+    };
+    // `features` is guest-level only in an unprivileged container: read which this one is.
+    let unprivileged = match kind {
+        Guest::Container if set_keys.contains(&"features") => {
+            Some(read_config()?.get("unprivileged").and_then(as_u64) == Some(1))
+        }
+        _ => None,
+    };
+    let target = keys::Target {
+        kind,
+        vmid: vmid as u64,
+        unprivileged,
+    };
+    check_config(ctx, tool, target, &params)?;
+    let mut frees = false;
+    for key in &deletes {
+        let mut verdict =
+            keys::classify_delete(kind, key).map_err(|e| Error::Args(format!("'delete': {e}")))?;
+        let drive = keys::is_volume_key(kind, key) && !key.starts_with("unused");
+        if verdict.class == keys::Class::Data && drive && ctx.policy.access < Access::Full {
+            // Removing a CD drive loses nothing: look at what the key holds now.
+            let config = read_config()?;
+            let held = config.get(*key).and_then(Value::as_str).unwrap_or_default();
+            if held.split(',').any(|p| p == "media=cdrom") {
+                verdict.class = keys::Class::Guest;
+            }
+        }
+        keys::permit(ctx.policy, tool, &format!("removing '{key}'"), &verdict)?;
+        frees |= keys::is_volume_key(kind, key) && verdict.class == keys::Class::Data;
+    }
+    if frees {
+        // A disk PVE's protection flag guards is not taken away either.
         refuse_if_pve_protected(ctx, &base, vmid)?;
     }
     if !deletes.is_empty() {
@@ -1017,11 +1051,12 @@ fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> 
     }
     let write = Write {
         method: Method::Put,
-        path: format!("{base}/config"),
+        path: config_path.clone(),
         params,
     };
-    task_call(ctx, args, write, || {
-        ctx.pve.get(&format!("{base}/config"), &[])
+    task_call(ctx, args, write, || match current {
+        Some(config) => Ok(config),
+        None => ctx.pve.get(&config_path, &[]),
     })
 }
 
@@ -1073,6 +1108,22 @@ fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     if volume.split(',').any(|p| p == "media=cdrom") {
         return Err(Error::Args(format!(
             "{disk} of VM {vmid} is a CD drive ({volume}), which cannot be resized"
+        )));
+    }
+    // Growing another guest's disk through this one (a volume attached from elsewhere) is refused.
+    let foreign = match keys::volume(keys::main_volume(volume)) {
+        keys::Volume::Owned(owner) if owner != vmid as u64 => Some(format!("guest {owner}")),
+        keys::Volume::HostPath(p) => Some(format!("the host ({p})")),
+        keys::Volume::Unowned(_) if ctx.policy.access < Access::Full => {
+            Some("a guest that cannot be told from its name".to_string())
+        }
+        _ => None,
+    };
+    if let Some(owner) = foreign {
+        return Err(Error::Denied(format!(
+            "GET {config_path}: {disk} of {} {vmid} is {volume}, which belongs to {owner}; resize_{}_disk grows only the guest's own disks; nothing was sent",
+            kind.noun(),
+            if kind == Guest::Vm { "vm" } else { "container" }
         )));
     }
     let current = volume
@@ -1220,6 +1271,107 @@ fn first_storage(ctx: &Ctx, node: &str, content: &str) -> Result<String, Error> 
             "GET {list_path}: no active storage on {node} holds {content}; name one with storage (list_storage shows them)"
         ))
     })
+}
+
+/// Arguments of the create, clone and restore calls that set no guest config.
+const NOT_CONFIG: &[&str] = &[
+    "vmid",
+    "newid",
+    "start",
+    "storage",
+    "ostemplate",
+    "restore",
+    "force",
+    "unique",
+    "pool",
+    "archive",
+    "full",
+    "target",
+    "snapname",
+    "bwlimit",
+    "format",
+];
+
+/// Checks every config key `params` set on `target` against the key classes (`keys.rs`): the
+/// access level and switches its class needs, and no volume of a protected guest.
+fn check_config(ctx: &Ctx, tool: &str, target: keys::Target, params: &Params) -> Result<(), Error> {
+    for (key, value) in params.iter().filter(|(k, _)| !NOT_CONFIG.contains(k)) {
+        let verdict = keys::classify_set(target, key, value)
+            .map_err(|e| Error::Args(format!("'set': {e}")))?;
+        let change = format!("setting '{key}'");
+        keys::permit(ctx.policy, tool, &change, &verdict)?;
+        if let Some(owner) = verdict.foreign {
+            if let Some(why) = protection_of(ctx, ctx.policy, owner)? {
+                return Err(Error::Denied(format!(
+                    "{tool}: {change} {}; {why}",
+                    verdict.why
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the guest config a backup would restore (read with PVE's `extractconfig`) for keys
+/// that act on the host, which a restore would bring back: a backup of a VM with `args` or a
+/// privileged container restores as one. Unknown keys are refused below `full`. Skipped when
+/// the policy allows host config anyway.
+pub(super) fn check_backup_config(
+    ctx: &Ctx,
+    kind: Guest,
+    vmid: u64,
+    node: &str,
+    archive: &str,
+) -> Result<(), Error> {
+    let policy = ctx.policy;
+    if policy.access >= Access::Full && policy.allow_host_config {
+        return Ok(());
+    }
+    let extract = path(&[&"nodes", &node, &"vzdump", &"extractconfig"]);
+    let text = ctx
+        .pve
+        .get(&extract, &[("volume", archive.to_string())])
+        .map_err(|e| {
+            Error::Denied(format!(
+                "restore_backup: the backup's configuration could not be read to check it for host-level keys ({e}); nothing was restored"
+            ))
+        })?;
+    let text = text.as_str().unwrap_or_default();
+    // The current config only: snapshot sections (`[name]`) follow it.
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect();
+    let unprivileged = lines.iter().any(|(k, v)| *k == "unprivileged" && *v == "1");
+    let target = keys::Target {
+        kind,
+        vmid,
+        unprivileged: Some(unprivileged),
+    };
+    let mut changes: Vec<(&str, &str)> = lines;
+    if kind == Guest::Container && !unprivileged {
+        changes.push(("unprivileged", "0"));
+    }
+    for (key, value) in changes {
+        let change = format!("the backup {archive} sets '{key}', which");
+        let verdict = match keys::classify_set(target, key, value) {
+            Ok(v) => v,
+            Err(_) if policy.access >= Access::Full => continue,
+            Err(e) => {
+                return Err(Error::Denied(format!(
+                    "restore_backup: the backup {archive} holds {e}; restoring it needs access level full; nothing was sent"
+                )))
+            }
+        };
+        // The backup's own disks are restored as new volumes; its logins are the guest's own.
+        if verdict.class == keys::Class::Host {
+            keys::permit(policy, "restore_backup", &change, &verdict)?;
+        }
+    }
+    Ok(())
 }
 
 /// `/nodes/{node}/…` → node.

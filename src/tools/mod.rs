@@ -63,6 +63,7 @@ impl Effect {
 mod admin;
 mod backups;
 mod guests;
+mod keys;
 mod monitor;
 
 /// Every tool, in the order `tools/list` shows them: one table per file, chained.
@@ -537,6 +538,13 @@ fn guard(ctx: &Ctx, policy: &Policy, args: &Args) -> Result<(), Error> {
     let Some(vmid) = args.int("vmid").map(|v| v as u64) else {
         return Ok(());
     };
+    protection_of(ctx, policy, vmid)?.map_or(Ok(()), |w| Err(Error::Denied(w)))
+}
+
+/// Why guest `vmid` is protected on this server, if it is (reading its tags from
+/// `/cluster/resources` when a `tag:` entry needs them; tags that cannot be read count as
+/// protected).
+fn protection_of(ctx: &Ctx, policy: &Policy, vmid: u64) -> Result<Option<String>, Error> {
     let mut why = policy.protection(vmid, "");
     if why.is_none() && policy.protects_tags() {
         let resources = ctx
@@ -555,7 +563,7 @@ fn guard(ctx: &Ctx, policy: &Policy, args: &Args) -> Result<(), Error> {
             )),
         };
     }
-    why.map_or(Ok(()), |w| Err(Error::Denied(w)))
+    Ok(why)
 }
 
 /// Whether a tool can work where this server runs (`exec_in_container` needs `pct`, so a PVE node).
@@ -1307,7 +1315,7 @@ fn get_cluster_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the handlers.
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Guest {
     Vm,
     Container,

@@ -324,7 +324,7 @@ fn clearing_pve_protection_needs_full() {
                 json!({"vmid": 100, "node": "pve1", "set": set}),
             ))
             .to_string();
-            assert!(text.starts_with("update_vm_config clearing the protection flag lifts PVE's guard against deleting the guest and needs access level full"), "{text}");
+            assert!(text.starts_with("update_vm_config: setting 'protection' clears the protection flag, which lifts PVE's guard against deleting the guest (key class: data); it needs access level full"), "{text}");
         });
     }
     crate::support::with_access(&fake, "operate", |c| {
@@ -376,7 +376,9 @@ fn the_audit_log_redacts_secrets_at_any_depth() {
     let config = config(
         &fake,
         &[
-            ("PROXMOX_MCP_ACCESS", "operate"),
+            // cipassword puts a login into the guest: full and the exec switch.
+            ("PROXMOX_MCP_ACCESS", "full"),
+            ("PROXMOX_MCP_ALLOW_EXEC", "true"),
             ("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap()),
         ],
     );

@@ -607,6 +607,11 @@ fn list_backups_of_one_guest_on_one_storage() {
 // ---------------------------------------------------------------------------------------------
 // restore_backup.
 
+/// What `extractconfig` answers for the VM backup: guest-level keys only.
+const VM_BACKUP_CONFIG: &str = "boot: order=scsi0\ncores: 2\nmemory: 2048\nname: web\nnet0: virtio=BC:24:11:00:00:01,bridge=vmbr0\nscsi0: local-lvm:vm-100-disk-0,size=32G\n";
+/// The VM backup's volume id as a query value.
+const VM_BACKUP_QUERY: &str = "local%3Abackup%2Fvzdump-qemu-100-2025_01_31-02_00_00.vma.zst";
+
 fn volume_attrs() -> Value {
     json!({"format": "vma.zst", "size": 1000, "used": 1000, "path": "/var/lib/vz/dump/vzdump-qemu-100-2025_01_31-02_00_00.vma.zst", "notes": "web"})
 }
@@ -628,6 +633,11 @@ fn restore_backup_to_the_next_free_vmid() {
         "GET",
         &format!("/nodes/pve2/storage/local/content/{VM_BACKUP_PATH}"),
         volume_attrs(),
+    );
+    fake.ok(
+        "GET",
+        "/nodes/pve2/vzdump/extractconfig",
+        json!(VM_BACKUP_CONFIG),
     );
     fake.ok("POST", "/nodes/pve2/qemu", json!(upid));
     let status = format!("/nodes/pve2/tasks/{upid}/status");
@@ -653,6 +663,7 @@ fn restore_backup_to_the_next_free_vmid() {
             "GET /cluster/resources?type=storage".to_string(),
             format!("GET /nodes/pve1/storage/local/content/{VM_BACKUP_PATH}"),
             format!("GET /nodes/pve2/storage/local/content/{VM_BACKUP_PATH}"),
+            format!("GET /nodes/pve2/vzdump/extractconfig?volume={VM_BACKUP_QUERY}"),
             "POST /nodes/pve2/qemu vmid=105&archive=local%3Abackup%2Fvzdump-qemu-100-2025_01_31-02_00_00.vma.zst&storage=local-lvm&start=0&unique=1".to_string(),
             format!("GET /nodes/pve2/tasks/{upid}/status"),
         ]
@@ -668,6 +679,11 @@ fn restore_container_backup_dry_run_to_a_chosen_vmid() {
         "GET",
         &format!("/nodes/pve1/storage/pbs/content/{CT_BACKUP_PATH}"),
         attrs,
+    );
+    fake.ok(
+        "GET",
+        "/nodes/pve1/vzdump/extractconfig",
+        json!("arch: amd64\nhostname: dns\nmemory: 512\nrootfs: local-lvm:vm-200-disk-0,size=8G\nunprivileged: 1\n"),
     );
     with(&fake, "operate", |c| {
         let r = c.call(
@@ -700,6 +716,10 @@ fn restore_container_backup_dry_run_to_a_chosen_vmid() {
         [
             "GET /cluster/resources?type=vm".to_string(),
             format!("GET /nodes/pve1/storage/pbs/content/{CT_BACKUP_PATH}"),
+            format!(
+                "GET /nodes/pve1/vzdump/extractconfig?volume={}",
+                CT_BACKUP.replace(':', "%3A").replace('/', "%2F")
+            ),
         ]
     );
 }
@@ -750,6 +770,11 @@ fn restore_over_an_existing_stopped_guest() {
         &format!("/nodes/pve2/storage/local/content/{VM_BACKUP_PATH}"),
         volume_attrs(),
     );
+    fake.ok(
+        "GET",
+        "/nodes/pve2/vzdump/extractconfig",
+        json!(VM_BACKUP_CONFIG),
+    );
     fake.ok("POST", "/nodes/pve2/qemu", json!(upid));
     with(&fake, "full", |c| {
         let args = json!({"archive": VM_BACKUP, "vmid": 101, "force": true, "confirm_name": "db"});
@@ -777,6 +802,7 @@ fn restore_over_an_existing_stopped_guest() {
         "GET /nodes/pve2/qemu/101/config".to_string(),
         "GET /nodes/pve2/qemu/101/status/current".to_string(),
         format!("GET /nodes/pve2/storage/local/content/{VM_BACKUP_PATH}"),
+        format!("GET /nodes/pve2/vzdump/extractconfig?volume={VM_BACKUP_QUERY}"),
     ];
     let mut expected: Vec<String> = one_pass.iter().chain(one_pass.iter()).cloned().collect();
     expected.push("POST /nodes/pve2/qemu vmid=101&archive=local%3Abackup%2Fvzdump-qemu-100-2025_01_31-02_00_00.vma.zst&force=1".into());

@@ -340,7 +340,12 @@ fn create_container_with_defaults() {
     fake.ok("GET", "/nodes/pve1/storage", image_storages());
     fake.ok("POST", "/nodes/pve1/lxc", json!(UPID));
     task(&mut fake, "OK");
-    with(&fake, "operate", |c| {
+    // SSH keys put a login into the container: like exec, they need full and the exec switch.
+    let settings = [
+        ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+    ];
+    crate::support::session(&fake, &settings, |c| {
         let r = c.call(
             "create_container",
             json!({"node": "pve1", "ostemplate": "local:vztmpl/debian-13-standard_13.1-2_amd64.tar.zst", "hostname": "dns-2",
@@ -368,7 +373,12 @@ fn create_container_with_defaults() {
 fn create_container_privileged_dry_run_and_refusals() {
     let mut fake = FakePve::new();
     fake.ok("GET", "/cluster/nextid", json!(210));
-    with(&fake, "operate", |c| {
+    // A privileged container's root is root on the host: full and the host-config switch.
+    let settings = [
+        ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
+    ];
+    crate::support::session(&fake, &settings, |c| {
         let r = c.call(
             "create_container",
             json!({"node": "pve2", "vmid": 210, "ostemplate": "nfs:vztmpl/alpine.tar.xz", "storage": "zfs", "size": 4,
@@ -723,8 +733,14 @@ fn migrate_container_on_a_pve_without_the_check() {
 fn update_vm_config_sets_and_deletes() {
     let mut fake = FakePve::new();
     fake.ok("GET", "/cluster/resources", resources());
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/config",
+        json!({"ide2": "local:iso/debian.iso,media=cdrom,size=600M", "digest": "8f2e"}),
+    );
     fake.ok("PUT", "/nodes/pve1/qemu/100/config", Value::Null);
     with(&fake, "operate", |c| {
+        // Removing a CD drive loses no data: operate may (the config says it is one).
         let r = c.call(
             "update_vm_config",
             json!({"vmid": 100, "set": {"cores": 4, "onboot": true, "memory": 4096, "net1": "virtio,bridge=vmbr1", "agent": "enabled=1", "cpulimit": 1.5, "description": "web\nfront end"},
@@ -736,6 +752,7 @@ fn update_vm_config_sets_and_deletes() {
         fake.lines(),
         [
             "GET /cluster/resources?type=vm",
+            "GET /nodes/pve1/qemu/100/config",
             "PUT /nodes/pve1/qemu/100/config agent=enabled%3D1&cores=4&cpulimit=1.5&description=web%0Afront%20end&memory=4096&net1=virtio%2Cbridge%3Dvmbr1&onboot=1&delete=ide2%2Ctablet&digest=8f2e0c9b1a7d6e5f4c3b2a190817263544536271",
         ]
     );
@@ -809,19 +826,21 @@ fn deleting_an_unused_volume_needs_full() {
                 "update_vm_config",
                 json!({"vmid": 100, "node": "pve1", "delete": ["unused0"], "dry_run": true})
             )),
-            "update_vm_config with delete naming unused0 frees that disk volume (its data is lost) and needs access level full, but this server runs with PROXMOX_MCP_ACCESS=operate; to allow it, restart the server with PROXMOX_MCP_ACCESS=full (or --access full)"
+            "update_vm_config: removing 'unused0' frees that disk volume (its data is lost) (key class: data); it needs access level full, but this server runs with PROXMOX_MCP_ACCESS=operate; nothing was sent. Change it in PVE itself, or restart the server with PROXMOX_MCP_ACCESS=full"
         );
-        // Detaching a disk (it becomes unusedN) is fine at operate.
-        let r = c.call(
+        // Detaching a disk is a data change too (the "delete of a disk key").
+        let text = error_text(&c.call(
             "update_vm_config",
             json!({"vmid": 100, "node": "pve1", "delete": ["scsi1"]}),
+        ))
+        .to_string();
+        assert!(
+            text.starts_with("update_vm_config: removing 'scsi1' detaches a disk from the guest"),
+            "{text}"
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
     });
-    assert_eq!(
-        fake.lines(),
-        ["PUT /nodes/pve1/qemu/100/config delete=scsi1"]
-    );
+    // The config is read to tell a CD drive from a disk; nothing is written.
+    assert_eq!(fake.lines(), ["GET /nodes/pve1/qemu/100/config"]);
     with(&fake, "full", |c| {
         let r = c.call(
             "update_vm_config",
@@ -875,7 +894,7 @@ fn update_container_config_and_pve_errors() {
     with(&fake, "operate", |c| {
         let r = c.call(
             "update_container_config",
-            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024, "swap": 0, "onboot": "yes", "hostname": "dns-2", "net1": "name=eth1,bridge=vmbr1,ip=dhcp"}, "delete": ["mp1"]}),
+            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024, "swap": 0, "onboot": "yes", "hostname": "dns-2", "net1": "name=eth1,bridge=vmbr1,ip=dhcp"}, "delete": ["tty"]}),
         );
         assert_eq!(ok(&r), &json!({"data": null}));
         assert_eq!(
@@ -889,7 +908,7 @@ fn update_container_config_and_pve_errors() {
     assert_eq!(
         fake.lines(),
         [
-            "PUT /nodes/pve1/lxc/200/config hostname=dns-2&memory=1024&net1=name%3Deth1%2Cbridge%3Dvmbr1%2Cip%3Ddhcp&onboot=1&swap=0&delete=mp1",
+            "PUT /nodes/pve1/lxc/200/config hostname=dns-2&memory=1024&net1=name%3Deth1%2Cbridge%3Dvmbr1%2Cip%3Ddhcp&onboot=1&swap=0&delete=tty",
             "PUT /nodes/pve2/lxc/201/config cores=2&digest=0123abcd",
         ]
     );
