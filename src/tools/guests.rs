@@ -535,7 +535,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "update_vm_config",
         title: "Update VM config",
-        description: "Sets and removes VM config keys (some apply at next boot); digest refuses a changed config; removing unusedN needs access full.",
+        description: "Sets and removes VM config keys (some apply at next boot); digest refuses a changed config; keys are checked by class (host keys, logins, disk removal need more than operate).",
         privilege: UPDATE_PRIVILEGE,
         effect: Effect::Operate,
         area: Area::Vms,
@@ -547,7 +547,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "update_container_config",
         title: "Update container config",
-        description: "Sets and removes container config keys (some apply at next start); digest refuses a changed config. Removing unusedN needs access full.",
+        description: "Sets and removes container config keys (some apply at next start); digest refuses a changed config; keys are checked by class (host keys, logins, disk removal need more than operate).",
         privilege: UPDATE_PRIVILEGE,
         effect: Effect::Operate,
         area: Area::Containers,
