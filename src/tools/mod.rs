@@ -503,31 +503,48 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
 
 /// Runs `tool` for `raw` arguments under `policy`: the one path `tools/call` and the `call`
 /// command share. Calls that may change something are checked against protected guests and
-/// written to the audit log.
+/// written to the audit log: refused ones with the reason; the others with an intent line before
+/// the handler runs (a call whose intent cannot be written does not run) and an outcome line.
 pub fn run(
     ctx: &Ctx,
     policy: &Policy,
     tool: &Tool,
     raw: &Map<String, Value>,
 ) -> Result<Content, Error> {
-    policy.check(tool)?;
-    let args = validate(tool, raw)?;
+    let audit = policy
+        .audit
+        .as_ref()
+        .filter(|_| tool.effect != Effect::Read);
+    let refused = |args: &Map<String, Value>, e: Error| {
+        if let Some(audit) = audit {
+            audit.refused(&ctx.pve.identity(), tool.name, args, &e);
+        }
+        Err(e)
+    };
+    if let Err(e) = policy.check(tool) {
+        return refused(raw, e);
+    }
+    let args = match validate(tool, raw) {
+        Ok(args) => args,
+        Err(e) => return refused(raw, e),
+    };
     let outcome = if tool.effect == Effect::Read {
         (tool.run)(ctx, &args).map(cap)
     } else {
-        guard(ctx, policy, &args)
-            .and_then(|()| (tool.run)(ctx, &args))
-            .map(cap)
+        if let Err(e) = guard(ctx, policy, &args) {
+            return refused(&args.0, e);
+        }
+        if let Some(audit) = audit {
+            audit.intent(&ctx.pve.identity(), tool.name, &args.0)?;
+        }
+        (tool.run)(ctx, &args).map(cap)
     };
     if let (Err(_), Some(vmid), None) = (&outcome, args.int("vmid"), args.str("node")) {
         // The guest may have moved: find it again next time.
         ctx.pve.forget_guest(vmid as u64);
     }
-    if tool.effect == Effect::Read {
-        return outcome;
-    }
-    if let Some(audit) = &policy.audit {
-        audit.record(&ctx.pve.identity(), tool.name, &args.0, &outcome);
+    if let Some(audit) = audit {
+        audit.outcome(&ctx.pve.identity(), tool.name, &args.0, &outcome);
     }
     outcome
 }
@@ -1489,6 +1506,10 @@ fn send_write(
             path: write.path.clone(),
             message: format!("PVE did not return a task id but {}", reply.data),
         })?;
+    // Logged before the task is followed, so a crash during the wait still leaves its UPID.
+    if let Some(audit) = &ctx.policy.audit {
+        audit.started(&upid.raw);
+    }
     let wait = args
         .int("wait_seconds")
         .map(|w| w as u64)
