@@ -1,6 +1,8 @@
 //! Attacks of a prompt-injected assistant at the access level the operator chose, and what stops
-//! them: the audit log (written before a change, failing closed, rotated, redacted). Each test
-//! sends the attack and checks the refusal the user reads and that PVE received no write.
+//! them: the audit log (written before a change, failing closed, rotated, redacted) and the
+//! binding of every data-losing call to the guest it names (`confirm_name`, firewall digests,
+//! protected guests' backups). Each test sends the attack and checks the refusal the user reads
+//! and that PVE received no write.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -400,4 +402,259 @@ fn credentials_in_arguments_are_redacted() {
     assert_eq!(lines[2]["arguments"]["input_data"], "<redacted>");
     assert!(fake.writes().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// B. Every loss is bound to its target.
+
+/// A qemu backup of guest 103 on `local`, and the same as one request path segment.
+const VAULT_BACKUP: &str = "local:backup/vzdump-qemu-103-2025_01_31-02_00_00.vma.zst";
+const VAULT_BACKUP_PATH: &str = "local:backup%2Fvzdump-qemu-103-2025_01_31-02_00_00.vma.zst";
+
+#[test]
+fn rollbacks_and_snapshot_deletion_need_the_guests_name() {
+    let mut fake = FakePve::new();
+    fake.ok("GET", "/cluster/resources", resources());
+    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.ok(
+        "GET",
+        "/nodes/pve1/lxc/200/config",
+        json!({"hostname": "dns"}),
+    );
+    let snaps = json!([{"name": "first", "snaptime": 1}, {"name": "current"}]);
+    fake.ok("GET", "/nodes/pve1/qemu/100/snapshot", snaps.clone());
+    fake.ok("GET", "/nodes/pve1/lxc/200/snapshot", snaps);
+    // Were they sent, PVE would take them.
+    fake.ok(
+        "POST",
+        "/nodes/pve1/qemu/100/snapshot/first/rollback",
+        json!(UPID),
+    );
+    fake.ok(
+        "POST",
+        "/nodes/pve1/lxc/200/snapshot/first/rollback",
+        json!(UPID),
+    );
+    fake.ok("DELETE", "/nodes/pve1/qemu/100/snapshot/first", json!(UPID));
+    fake.ok("DELETE", "/nodes/pve1/lxc/200/snapshot/first", json!(UPID));
+    session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
+        // The assistant means guest 200 (or was told 100 by an injected text) but names the other.
+        for (tool, vmid, wrong, noun, name, status_tool, unchanged) in [
+            (
+                "rollback_vm_snapshot",
+                100,
+                "dns",
+                "VM",
+                "web",
+                "get_vm_status",
+                "nothing was rolled back",
+            ),
+            (
+                "delete_vm_snapshot",
+                100,
+                "dns",
+                "VM",
+                "web",
+                "get_vm_status",
+                "nothing was deleted",
+            ),
+            (
+                "rollback_container_snapshot",
+                200,
+                "web",
+                "container",
+                "dns",
+                "get_container_status",
+                "nothing was rolled back",
+            ),
+            (
+                "delete_container_snapshot",
+                200,
+                "web",
+                "container",
+                "dns",
+                "get_container_status",
+                "nothing was deleted",
+            ),
+        ] {
+            for dry_run in [false, true] {
+                let r = c.call(
+                    tool,
+                    json!({"vmid": vmid, "snapname": "first", "confirm_name": wrong, "dry_run": dry_run}),
+                );
+                assert_eq!(
+                    error_text(&r),
+                    format!("confirm_name '{wrong}' is not the name of {noun} {vmid}, which is '{name}'; {unchanged}. Check the VMID ({status_tool} shows its name) and pass its current name"),
+                    "{tool}"
+                );
+            }
+            let r = c.call(tool, json!({"vmid": vmid, "snapname": "first"}));
+            assert!(
+                error_text(&r)
+                    .starts_with("invalid arguments: missing required argument 'confirm_name'"),
+                "{tool}"
+            );
+        }
+    });
+    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+}
+
+#[test]
+fn delete_backup_needs_the_name_of_the_backups_guest() {
+    let mut fake = FakePve::new();
+    let gone = "local:backup/vzdump-lxc-250-2025_01_31-02_00_00.tar.zst";
+    let gone_path = "local:backup%2Fvzdump-lxc-250-2025_01_31-02_00_00.tar.zst";
+    fake.ok("GET", "/cluster/resources", resources());
+    for path in [VAULT_BACKUP_PATH, gone_path] {
+        let content = format!("/nodes/pve1/storage/local/content/{path}");
+        fake.ok("GET", &content, json!({"format": "vma.zst", "size": 1000}));
+        fake.ok("DELETE", &content, json!(UPID));
+    }
+    session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
+        let r = c.call(
+            "delete_backup",
+            json!({"volume": VAULT_BACKUP, "node": "pve1", "confirm_name": "web"}),
+        );
+        assert_eq!(
+            error_text(&r),
+            "confirm_name 'web' is not the name of VM 103, which is 'vault'; nothing was deleted. Check the VMID (get_vm_status shows its name) and pass its current name"
+        );
+        // The guest is gone: its VMID stands for its name.
+        let r = c.call(
+            "delete_backup",
+            json!({"volume": gone, "node": "pve1", "confirm_name": "dns", "dry_run": true}),
+        );
+        assert_eq!(
+            error_text(&r),
+            format!("confirm_name 'dns' does not match: {gone} is a backup of guest 250, which is not in /cluster/resources (deleted, or the credentials lack VM.Audit on /vms/250), so confirm_name is its VMID, '250'; nothing was deleted")
+        );
+        let r = c.call(
+            "delete_backup",
+            json!({"volume": gone, "node": "pve1", "confirm_name": "250", "dry_run": true}),
+        );
+        assert_eq!(
+            ok(&r)["request"]["path"],
+            format!("/nodes/pve1/storage/local/content/{gone_path}")
+        );
+        // A volume that does not say whose it is cannot be bound to a guest.
+        let r = c.call(
+            "delete_backup",
+            json!({"volume": "local:backup/renamed.vma.zst", "node": "pve1", "confirm_name": "web"}),
+        );
+        assert!(
+            error_text(&r).starts_with("invalid arguments: cannot tell from 'volume' local:backup/renamed.vma.zst which guest it is a backup of"),
+            "{r}"
+        );
+    });
+    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+}
+
+#[test]
+fn delete_backup_of_a_guest_whose_tags_cannot_be_read_is_refused() {
+    let mut fake = FakePve::new();
+    // The credentials see no guest 103 (no VM.Audit), so whether it carries tag:prod is unknown.
+    fake.ok(
+        "GET",
+        "/cluster/resources",
+        json!([{"type": "qemu", "vmid": 100, "node": "pve1", "name": "web"}]),
+    );
+    let content = format!("/nodes/pve1/storage/local/content/{VAULT_BACKUP_PATH}");
+    fake.ok("GET", &content, json!({"format": "vma.zst", "size": 1000}));
+    fake.ok("DELETE", &content, json!(UPID));
+    let settings = [
+        ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_PROTECTED", "tag:prod"),
+    ];
+    session(&fake, &settings, |c| {
+        let r = c.call(
+            "delete_backup",
+            json!({"volume": VAULT_BACKUP, "node": "pve1", "confirm_name": "103"}),
+        );
+        assert_eq!(
+            error_text(&r),
+            format!("{VAULT_BACKUP} is a backup of guest 103, and guest 103 is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked for it; grant VM.Audit on /vms/103, or change it in PVE itself; its backups are kept too")
+        );
+    });
+    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+}
+
+#[test]
+fn a_protected_guests_backup_is_not_restored_to_a_new_guest() {
+    let mut fake = FakePve::new();
+    fake.ok("GET", "/cluster/resources", resources());
+    fake.ok("GET", "/cluster/nextid", json!("105"));
+    fake.ok(
+        "GET",
+        &format!("/nodes/pve1/storage/local/content/{VAULT_BACKUP_PATH}"),
+        json!({"format": "vma.zst", "size": 1000}),
+    );
+    fake.ok("POST", "/nodes/pve1/qemu", json!(UPID));
+    let pbs = "pbs:backup/vm/103/2025-01-31T02:00:00Z";
+    for protected in ["103", "tag:prod"] {
+        let settings = [
+            ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_PROTECTED", protected),
+        ];
+        session(&fake, &settings, |c| {
+            let why = match protected {
+                "103" => "VMID 103",
+                _ => "tag:prod",
+            };
+            for archive in [VAULT_BACKUP, pbs] {
+                // To the next free VMID: a new guest, nothing overwritten.
+                let r = c.call(
+                    "restore_backup",
+                    json!({"archive": archive, "node": "pve1"}),
+                );
+                assert_eq!(
+                    error_text(&r),
+                    format!("{archive} is a backup of guest 103, and guest 103 is protected on this server (PROXMOX_MCP_PROTECTED names {why}); no tool may change it. Change it in PVE itself, or remove it from PROXMOX_MCP_PROTECTED; restoring it would copy its data to another guest, so it is refused too")
+                );
+            }
+            let r = c.call(
+                "restore_backup",
+                json!({"archive": VAULT_BACKUP, "dry_run": true}),
+            );
+            assert!(error_text(&r).contains("restoring it would copy its data to another guest"));
+        });
+    }
+    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+}
+
+#[test]
+fn delete_firewall_rule_always_sends_the_digest_it_read() {
+    let mut fake = FakePve::new();
+    fake.ok(
+        "GET",
+        "/cluster/firewall/rules",
+        json!([
+            {"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d1"},
+            {"pos": 1, "type": "in", "action": "DROP", "digest": "d1"},
+        ]),
+    );
+    fake.ok("DELETE", "/cluster/firewall/rules/1", Value::Null);
+    // A node whose rules come without a digest (nothing binds the position to the rule read).
+    fake.ok(
+        "GET",
+        "/nodes/pve1/firewall/rules",
+        json!([{"pos": 0, "type": "in", "action": "DROP"}]),
+    );
+    fake.ok("DELETE", "/nodes/pve1/firewall/rules/0", Value::Null);
+    session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
+        let r = c.call("delete_firewall_rule", json!({"pos": 1, "dry_run": true}));
+        assert_eq!(ok(&r)["request"]["params"], json!({"digest": "d1"}));
+        let r = c.call("delete_firewall_rule", json!({"node": "pve1", "pos": 0}));
+        assert_eq!(
+            error_text(&r),
+            "GET /nodes/pve1/firewall/rules: PVE returned no digest with the rules, so this server cannot make sure the rule at position 0 is still the one it read; nothing was deleted"
+        );
+        assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+        // Without a digest from the caller, PVE still gets the one just read: if the rules
+        // changed since, PVE refuses instead of deleting whatever is now at that position.
+        ok(&c.call("delete_firewall_rule", json!({"pos": 1})));
+    });
+    assert_eq!(
+        fake.writes(),
+        ["DELETE /cluster/firewall/rules/1?digest=d1"]
+    );
 }

@@ -139,7 +139,7 @@ fn pve_protection_flag_stops_destroy_tools() {
     let mut c = client_for(&pve, &config);
     let text = error_text(&c.call(
         "delete_vm_snapshot",
-        json!({"vmid": 100, "node": "pve1", "snapname": "first"}),
+        json!({"vmid": 100, "node": "pve1", "snapname": "first", "confirm_name": "web"}),
     ))
     .to_string();
     assert!(text.starts_with("GET /nodes/pve1/qemu/100/config: guest 100 has PVE's protection flag set (protection: 1)"), "{text}");
@@ -199,6 +199,9 @@ fn every_write_tools_dry_run_sends_no_write() {
             json!({"vmid": if name.ends_with("_container") { 200 } else { 100 }, "dry_run": true});
         if name.contains("snapshot") {
             args["snapname"] = json!("first");
+        }
+        if name.starts_with("delete_") {
+            args["confirm_name"] = json!("web");
         }
         let r = c.call(&name, args);
         let out = ok(&r);
