@@ -1,5 +1,5 @@
 //! What this server allows: the access level, the tool selection, protected guests, and the
-//! audit log of every call that may change something.
+//! audit log of every call that may change something (written before the call runs).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -214,100 +214,388 @@ impl Policy {
     }
 }
 
-/// The audit log: one JSON line per `operate`/`destroy` call, appended and flushed before the
-/// answer is sent.
+/// The audit log: JSON lines, appended, each written with one `write` and flushed.
+///
+/// Every call of a tool that may change something leaves, in order (`call` numbers the lines of
+/// one call):
+/// - `{"phase": "intent", time, call, user, tool, arguments, dry_run}` before its handler runs;
+///   when this line cannot be written the call is refused and nothing is sent to PVE;
+/// - `{"phase": "started", time, call, user, tool, upid}` as soon as PVE answered a write with a
+///   task id, before the task is followed (so a crash during the wait still leaves the UPID);
+/// - `{"phase": "outcome", time, call, user, tool, arguments, dry_run, upid, outcome}` when it
+///   ends, `outcome` being `ok`, `cancelled`, `refused: …` or `error: …`.
+///
+/// A call refused before its handler (access level, tool selection, arguments, protected guest)
+/// leaves one `{"phase": "refused", time, user, tool, arguments, dry_run, outcome: "refused: …"}`.
+/// Arguments are redacted: values of keys naming a secret (`password`, `secret`, `token`,
+/// `input_data`), a URL's `user:password@`, and argv items such as `--password=…`,
+/// `--password …` and `password=…`.
+///
+/// The file is created with mode 0600; an existing one readable by group or others is refused.
+/// When the path no longer names the open file (logrotate renamed or deleted it), it is opened
+/// again before the next line.
 #[derive(Debug)]
 pub struct Audit {
     path: PathBuf,
-    file: Mutex<File>,
+    state: Mutex<AuditState>,
 }
+
+#[derive(Debug)]
+struct AuditState {
+    file: File,
+    /// Device and inode of `file`, to notice a rotated log.
+    id: (u64, u64),
+    /// The number of the last call begun.
+    calls: u64,
+    /// The call under way (calls are handled one at a time): its number, user, tool and the
+    /// task it started.
+    current: Option<Call>,
+}
+
+#[derive(Debug)]
+struct Call {
+    number: u64,
+    user: String,
+    tool: String,
+    upid: Option<String>,
+}
+
+/// The phases of an audit line.
+#[derive(Clone, Copy)]
+enum Phase {
+    Intent,
+    Started,
+    Outcome,
+    Refused,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Intent => "intent",
+            Phase::Started => "started",
+            Phase::Outcome => "outcome",
+            Phase::Refused => "refused",
+        }
+    }
+}
+
+/// Arguments larger than this (as JSON) are not copied into the log, only their size.
+const MAX_LOGGED_ARGS: usize = 64 * 1024;
 
 impl Audit {
     fn open(path: &Path) -> Result<Audit, Error> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                Error::Config(format!(
-                    "PROXMOX_MCP_AUDIT_LOG={}: cannot open for appending: {e}",
-                    path.display()
-                ))
-            })?;
+        let (file, id) = open_log(path)
+            .map_err(|e| Error::Config(format!("PROXMOX_MCP_AUDIT_LOG={}: {e}", path.display())))?;
         Ok(Audit {
             path: path.to_path_buf(),
-            file: Mutex::new(file),
+            state: Mutex::new(AuditState {
+                file,
+                id,
+                calls: 0,
+                current: None,
+            }),
         })
     }
 
-    /// Appends one entry. A failure is reported on stderr (the call itself already happened).
-    pub fn record(
+    fn lock(&self) -> std::sync::MutexGuard<'_, AuditState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the intent line of a call about to run. An error (the line is not in the log)
+    /// means the call must not run.
+    pub fn intent(&self, user: &str, tool: &str, args: &Map<String, Value>) -> Result<(), Error> {
+        let mut state = self.lock();
+        state.calls += 1;
+        let number = state.calls;
+        state.current = Some(Call {
+            number,
+            user: user.to_string(),
+            tool: tool.to_string(),
+            upid: None,
+        });
+        let mut entry = self.entry(Phase::Intent, Some(number), user, tool);
+        entry.insert("arguments".into(), logged_arguments(args));
+        entry.insert("dry_run".into(), json!(dry_run(args)));
+        self.write(&mut state, entry).map_err(|e| {
+            state.current = None;
+            Error::Denied(format!(
+                "the audit log {} could not be written ({e}), so {tool} was refused and nothing was sent to PVE; \
+                 make the file writable (or free space), or change PROXMOX_MCP_AUDIT_LOG",
+                self.path.display()
+            ))
+        })
+    }
+
+    /// Notes that the call under way started PVE task `upid` (before it is followed).
+    pub fn started(&self, upid: &str) {
+        let mut state = self.lock();
+        let Some(call) = state.current.as_mut() else {
+            return;
+        };
+        call.upid = Some(upid.to_string());
+        let (number, user, tool) = (call.number, call.user.clone(), call.tool.clone());
+        let mut entry = self.entry(Phase::Started, Some(number), &user, &tool);
+        entry.insert("upid".into(), json!(upid));
+        self.write_or_warn(&mut state, entry);
+    }
+
+    /// Writes the outcome line of the call under way. A failure is reported on stderr (the call
+    /// itself already happened).
+    pub fn outcome(
         &self,
         user: &str,
         tool: &str,
         args: &Map<String, Value>,
         outcome: &Result<Map<String, Value>, Error>,
     ) {
-        let mut arguments = Value::Object(args.clone());
-        redact(&mut arguments);
-        let dry_run = args
-            .get("dry_run")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let mut state = self.lock();
+        let call = state.current.take();
         let upid = match outcome {
             Ok(content) => content
                 .get("task")
                 .and_then(|t| t.get("upid"))
-                .cloned()
-                .unwrap_or(Value::Null),
-            Err(Error::Task { upid, .. }) => json!(upid),
-            Err(_) => Value::Null,
-        };
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            Err(Error::Task { upid, .. }) => Some(upid.clone()),
+            Err(_) => None,
+        }
+        .or_else(|| call.as_ref().and_then(|c| c.upid.clone()));
         let result = match outcome {
             Ok(_) => "ok".to_string(),
             Err(Error::Cancelled) => "cancelled".to_string(),
+            Err(e @ Error::Denied(_)) => format!("refused: {e}"),
             Err(e) => format!("error: {e}"),
         };
-        let entry = json!({
-            "time": rfc3339(SystemTime::now()),
-            "user": user,
-            "tool": tool,
-            "arguments": arguments,
-            "dry_run": dry_run,
-            "upid": upid,
-            "outcome": result,
-        });
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let written = writeln!(file, "{entry}").and_then(|_| file.flush());
-        if let Err(e) = written {
+        let mut entry = self.entry(Phase::Outcome, call.map(|c| c.number), user, tool);
+        entry.insert("arguments".into(), logged_arguments(args));
+        entry.insert("dry_run".into(), json!(dry_run(args)));
+        entry.insert("upid".into(), json!(upid));
+        entry.insert("outcome".into(), json!(result));
+        self.write_or_warn(&mut state, entry);
+    }
+
+    /// Records a call refused before its handler ran (nothing was sent to PVE), with the reason.
+    pub fn refused(&self, user: &str, tool: &str, args: &Map<String, Value>, reason: &Error) {
+        let mut state = self.lock();
+        let mut entry = self.entry(Phase::Refused, None, user, tool);
+        entry.insert("arguments".into(), logged_arguments(args));
+        entry.insert("dry_run".into(), json!(dry_run(args)));
+        entry.insert("outcome".into(), json!(format!("refused: {reason}")));
+        self.write_or_warn(&mut state, entry);
+    }
+
+    fn entry(&self, phase: Phase, call: Option<u64>, user: &str, tool: &str) -> Map<String, Value> {
+        let mut entry = Map::new();
+        entry.insert("time".into(), json!(rfc3339(SystemTime::now())));
+        entry.insert("phase".into(), json!(phase.name()));
+        if let Some(n) = call {
+            entry.insert("call".into(), json!(n));
+        }
+        entry.insert("user".into(), json!(user));
+        entry.insert("tool".into(), json!(tool));
+        entry
+    }
+
+    fn write_or_warn(&self, state: &mut AuditState, entry: Map<String, Value>) {
+        if let Err(e) = self.write(state, entry) {
             eprintln!(
                 "proxmox-mcp-server: error: cannot write the audit log {}: {e}",
                 self.path.display()
             );
         }
     }
+
+    /// Appends one line (one `write`), first opening the file again if the path no longer
+    /// names it (rotated away).
+    fn write(&self, state: &mut AuditState, entry: Map<String, Value>) -> Result<(), String> {
+        if log_id(&self.path) != Some(state.id) {
+            let (file, id) = open_log(&self.path)?;
+            state.file = file;
+            state.id = id;
+        }
+        let mut line = Value::Object(entry).to_string();
+        line.push('\n');
+        state
+            .file
+            .write_all(line.as_bytes())
+            .and_then(|()| state.file.flush())
+            .map_err(|e| e.to_string())
+    }
 }
 
-/// Replaces, at any depth, the values of keys that name a secret (`cipassword` in a config
-/// update's `set`, say).
+/// Opens (creating with mode 0600) the log for appending; refuses a regular file that group or
+/// others may read or write. Returns the file and its device and inode.
+fn open_log(path: &Path) -> Result<(File, (u64, u64)), String> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| format!("cannot open for appending: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read its metadata: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let mode = meta.permissions().mode();
+        // A device (/dev/full, a terminal) holds nothing others could read back later.
+        if meta.is_file() && mode & 0o077 != 0 {
+            return Err(format!(
+                "the audit log is readable or writable by group or others (mode {:o}); run: chmod 600 {}",
+                mode & 0o777,
+                path.display()
+            ));
+        }
+        Ok((file, (meta.dev(), meta.ino())))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Ok((file, (0, 0)))
+    }
+}
+
+/// Device and inode of the file `path` names now (None when it names none).
+fn log_id(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        // No inode to compare: keep writing to the file opened at start.
+        let _ = path;
+        Some((0, 0))
+    }
+}
+
+fn dry_run(args: &Map<String, Value>) -> bool {
+    args.get("dry_run")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// The arguments as the log shows them: redacted, and not more than `MAX_LOGGED_ARGS`.
+fn logged_arguments(args: &Map<String, Value>) -> Value {
+    let mut arguments = Value::Object(args.clone());
+    redact(&mut arguments);
+    let size = arguments.to_string().len();
+    if size > MAX_LOGGED_ARGS {
+        return json!({"omitted": format!("{size} bytes of arguments")});
+    }
+    arguments
+}
+
+/// Hides secrets at any depth: the values of keys that name one (`cipassword` in a config
+/// update's `set`, an exec's `input_data`), URL userinfo in any text, and password options in
+/// argv arrays and texts (`--password=x`, `--password x`, `password=x`).
 fn redact(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                let key = k.to_ascii_lowercase();
-                if ["password", "secret", "token"]
-                    .iter()
-                    .any(|s| key.contains(s))
-                {
-                    *v = json!("<redacted>");
+                if secret_key(k) {
+                    *v = json!(REDACTED);
                 } else {
                     redact(v);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact),
+        Value::Array(items) => {
+            // `["--password", "x"]`: the value is the next item.
+            let mut hide_next = false;
+            for item in items.iter_mut() {
+                if std::mem::take(&mut hide_next) {
+                    *item = json!(REDACTED);
+                    continue;
+                }
+                match item {
+                    Value::String(s) => {
+                        let (shown, pending) = redact_text(s);
+                        *s = shown;
+                        hide_next = pending;
+                    }
+                    other => redact(other),
+                }
+            }
+        }
+        Value::String(s) => *s = redact_text(s).0,
         _ => {}
     }
+}
+
+const REDACTED: &str = "<redacted>";
+
+fn secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "token", "input_data", "input-data"]
+        .iter()
+        .any(|s| key.contains(s))
+}
+
+/// Whether an option or `name=` names a secret (`--password`, `-passwd`, `db_password`, `--token`).
+fn secret_option(name: &str) -> bool {
+    let name = name.trim_start_matches('-').to_ascii_lowercase();
+    name == "pass"
+        || name == "pw"
+        || ["password", "passwd", "passphrase", "secret", "token"]
+            .iter()
+            .any(|s| name.contains(s))
+}
+
+/// `text` with URL userinfo and password options hidden, and whether it ends in a bare password
+/// option whose value is the next argv item.
+fn redact_text(text: &str) -> (String, bool) {
+    let text = redact_userinfo(text);
+    let mut hide_next = false;
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|word| {
+            if word.is_empty() {
+                return String::new();
+            }
+            if std::mem::take(&mut hide_next) {
+                return REDACTED.to_string();
+            }
+            match word.split_once('=') {
+                Some((name, _)) if secret_option(name) => format!("{name}={REDACTED}"),
+                Some(_) => word.to_string(),
+                None => {
+                    hide_next = word.starts_with('-') && secret_option(word);
+                    word.to_string()
+                }
+            }
+        })
+        .collect();
+    (words.join(" "), hide_next)
+}
+
+/// `scheme://user:password@host…` → `scheme://<redacted>@host…`, for every URL in `text`.
+fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        match tail[..authority_end].rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str(REDACTED);
+                rest = &tail[userinfo_end..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `2026-11-25T20:06:16Z`.

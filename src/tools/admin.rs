@@ -275,7 +275,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "delete_firewall_rule",
         title: "Delete firewall rule",
-        description: "Deletes the firewall rule at pos (cluster, node or guest; checked first; digest refuses changed rules).",
+        description: "Deletes the firewall rule at pos (cluster, node or guest; checked first; PVE refuses it if the rules changed).",
         privilege: "Sys.Modify on / (node: on /nodes/{node}; guest: VM.Config.Network on /vms/{vmid})",
         effect: Effect::Destroy,
         area: Area::Firewall,
@@ -730,16 +730,21 @@ fn delete_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             rules.path
         )));
     };
-    let mut params = Params::new();
-    if let Some(wanted) = args.str("digest") {
-        if let Some(current) = digest.as_deref().filter(|d| *d != wanted) {
-            return Err(Error::Denied(format!(
-                "GET {}: the rules changed since digest {wanted} was read (now {current}); list_firewall_rules again and check position {pos}",
-                rules.path
-            )));
-        }
-        params.push(("digest", wanted.to_string()));
+    // PVE deletes by position: the digest of the list just read makes it refuse when the rules
+    // changed in between (another rule would be at `pos`).
+    let Some(current) = digest else {
+        return Err(Error::Denied(format!(
+            "GET {}: PVE returned no digest with the rules, so this server cannot make sure the rule at position {pos} is still the one it read; nothing was deleted",
+            rules.path
+        )));
+    };
+    if let Some(wanted) = args.str("digest").filter(|w| *w != current) {
+        return Err(Error::Denied(format!(
+            "GET {}: the rules changed since digest {wanted} was read (now {current}); list_firewall_rules again and check position {pos}",
+            rules.path
+        )));
     }
+    let params: Params = vec![("digest", current)];
     let write = Write {
         method: Method::Delete,
         path: format!("{}/{pos}", rules.path),

@@ -124,7 +124,7 @@ const FORCE: Param = Param {
     required: false,
     description: "restore over an existing guest",
 };
-const CONFIRM_NAME: Param = Param {
+const RESTORE_CONFIRM_NAME: Param = Param {
     name: "confirm_name",
     kind: Kind::Text { max: 128 },
     required: false,
@@ -200,6 +200,7 @@ const SECTION: Param = Param {
 const SNAP_CHANGE: &[&Param] = &[
     &VMID,
     &SNAPNAME,
+    &CONFIRM_NAME,
     &NODE_OPT,
     &WAIT,
     &DRY_RUN,
@@ -208,6 +209,7 @@ const SNAP_CHANGE: &[&Param] = &[
 const SNAP_ROLLBACK: &[&Param] = &[
     &VMID,
     &SNAPNAME,
+    &CONFIRM_NAME,
     &NODE_OPT,
     &START,
     &WAIT,
@@ -229,7 +231,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "rollback_vm_snapshot",
         title: "Roll back VM",
-        description: "Rolls a VM back to a snapshot (checked to exist); changes made since are lost. Waits for the task.",
+        description: "Rolls a VM back to a snapshot (checked to exist) if confirm_name is its name; changes made since are lost. Waits.",
         privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
         effect: Effect::Destroy,
         area: Area::Snapshots,
@@ -273,7 +275,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "delete_container_snapshot",
         title: "Delete container snapshot",
-        description: "Deletes a container snapshot (checked to exist) and waits for the task.",
+        description: "Deletes a container snapshot (checked to exist) if confirm_name is the container's name; waits for the task.",
         privilege: "VM.Snapshot on /vms/{vmid}",
         effect: Effect::Destroy,
         area: Area::Snapshots,
@@ -285,7 +287,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "rollback_container_snapshot",
         title: "Roll back container",
-        description: "Rolls a container back to a snapshot (checked to exist); changes made since are lost. Waits for the task.",
+        description: "Rolls a container back to a snapshot (checked to exist) if confirm_name is its name; changes since are lost. Waits.",
         privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
         effect: Effect::Destroy,
         area: Area::Snapshots,
@@ -343,7 +345,7 @@ pub(super) static TOOLS: &[Tool] = &[
             &START,
             &UNIQUE,
             &FORCE,
-            &CONFIRM_NAME,
+            &RESTORE_CONFIRM_NAME,
             &WAIT,
             &DRY_RUN,
             &STOP_ON_CANCEL,
@@ -355,11 +357,11 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "delete_backup",
         title: "Delete backup",
-        description: "Deletes a backup volume (checked to exist; refused if protected in PVE) and waits for the task.",
+        description: "Deletes a backup volume (checked to exist; refused if protected in PVE) if confirm_name is its guest's name; waits.",
         privilege: "Datastore.Allocate on /storage/{storage} (or Datastore.AllocateSpace and VM.Backup)",
         effect: Effect::Destroy,
         area: Area::Backups,
-        params: &[&VOLUME, &VOLUME_NODE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
+        params: &[&VOLUME, &CONFIRM_NAME, &VOLUME_NODE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
         run: delete_backup,
@@ -445,7 +447,9 @@ fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error>
 
 fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
-    refuse_if_pve_protected(ctx, &base, args.vmid())?;
+    let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
+    let name = config_name(&config, kind, args.vmid());
+    check_confirm_name(args, kind, args.vmid(), &name, "nothing was rolled back")?;
     let snapname = args.required_str("snapname");
     let snapshot = existing_snapshot(ctx, &base, kind, args.vmid(), snapname)?;
     let mut params = Params::new();
@@ -661,6 +665,14 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             "cannot tell from '{archive}' whether it is a VM or a container backup (vzdump-qemu-…, vzdump-lxc-…, backup/vm/…, backup/ct/…); list_backups shows the backups"
         )));
     };
+    // A protected guest's data stays where it is: no copy of it to a new guest either (as
+    // clone_vm of it is refused).
+    let source = backup_source("archive", archive, name)?;
+    if let Some(why) = protection(ctx, ctx.policy, source)? {
+        return Err(Error::Denied(format!(
+            "{archive} is a backup of guest {source}, and {why}; restoring it would copy its data to another guest, so it is refused too"
+        )));
+    }
     let node_arg = args.str("node");
     // The guest the restore would replace, if the VMID is taken.
     let (vmid, existing) = match args.int("vmid") {
@@ -811,25 +823,39 @@ fn check_overwrite(
 fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let volid = args.required_str("volume");
     let (storage, name) = backup_volid("volume", volid)?;
-    if let Some(owner) = backup_owner(name) {
-        let tags = if ctx.policy.protects_tags() {
-            let resources = ctx
-                .pve
-                .get("/cluster/resources", &[("type", "vm".into())])?;
-            resources
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r.get("vmid").and_then(as_u64) == Some(owner))
-                .map(|g| text(g, "tags").to_string())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        if let Some(why) = ctx.policy.protection(owner, &tags) {
-            return Err(Error::Denied(format!(
-                "{volid} is a backup of guest {owner}, and {why}; its backups are kept too"
-            )));
+    let owner = backup_source("volume", volid, name)?;
+    let resources = ctx
+        .pve
+        .get("/cluster/resources", &[("type", "vm".into())])?;
+    ctx.pve.remember_guests(&resources);
+    if let Some(why) = protection_in(ctx.policy, owner, &resources) {
+        return Err(Error::Denied(format!(
+            "{volid} is a backup of guest {owner}, and {why}; its backups are kept too"
+        )));
+    }
+    // confirm_name binds the call to the guest the backup is of: its current name, or its VMID
+    // when it has none or no longer exists.
+    let guest = resources
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r.get("vmid").and_then(as_u64) == Some(owner));
+    match guest {
+        Some(g) => {
+            let kind = match text(g, "type") {
+                "lxc" => Guest::Container,
+                _ => Guest::Vm,
+            };
+            let name = guest_name(text(g, "name"), owner as i64);
+            check_confirm_name(args, kind, owner as i64, &name, "nothing was deleted")?;
+        }
+        None => {
+            let confirm = args.required_str("confirm_name");
+            if confirm != owner.to_string() {
+                return Err(Error::Denied(format!(
+                    "confirm_name '{confirm}' does not match: {volid} is a backup of guest {owner}, which is not in /cluster/resources (deleted, or the credentials lack VM.Audit on /vms/{owner}), so confirm_name is its VMID, '{owner}'; nothing was deleted"
+                )));
+            }
         }
     }
     let (node, volume) = find_volume(ctx, volid, args.str("node"))?;
@@ -1089,6 +1115,16 @@ fn backup_kind(name: &str) -> Option<Guest> {
     } else {
         None
     }
+}
+
+/// The VMID backup `volid` (`name` after `storage:`) was made of, or an error for `arg` when its
+/// name does not say (then neither protection nor confirm_name could be checked).
+fn backup_source(arg: &str, volid: &str, name: &str) -> Result<u64, Error> {
+    backup_owner(name).ok_or_else(|| {
+        Error::Args(format!(
+            "cannot tell from '{arg}' {volid} which guest it is a backup of (vzdump-qemu-VMID-…, vzdump-lxc-VMID-…, backup/vm/VMID/…, backup/ct/VMID/…); list_backups shows the backups"
+        ))
+    })
 }
 
 /// The VMID a backup volume was made of, from its name.

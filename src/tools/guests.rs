@@ -232,12 +232,6 @@ const RESIZE_SIZE: Param = Param {
     required: true,
     description: "+10G (add) or 64G (new size)",
 };
-const CONFIRM_NAME: Param = Param {
-    name: "confirm_name",
-    kind: Kind::Text { max: 128 },
-    required: true,
-    description: "the guest's current name",
-};
 const PURGE: Param = Param {
     name: "purge",
     kind: Kind::Bool,
@@ -1166,25 +1160,12 @@ fn delete_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     refuse_if_pve_protected(ctx, &base, vmid)?;
     let status_path = format!("{base}/status/current");
-    let status = ctx.pve.get(&status_path, &[])?;
-    let name = match text(&status, "name") {
-        "" => vmid.to_string(),
-        n => n.to_string(),
+    let status = confirmed_status(ctx, args, &base, kind, "nothing was deleted")?;
+    let name = guest_name(text(&status, "name"), vmid);
+    let stop_tools = match kind {
+        Guest::Vm => "shutdown_vm or stop_vm",
+        Guest::Container => "shutdown_container or stop_container",
     };
-    let confirm = args.required_str("confirm_name");
-    let (status_tool, stop_tools) = match kind {
-        Guest::Vm => ("get_vm_status", "shutdown_vm or stop_vm"),
-        Guest::Container => (
-            "get_container_status",
-            "shutdown_container or stop_container",
-        ),
-    };
-    if confirm != name {
-        return Err(Error::Denied(format!(
-            "confirm_name '{confirm}' is not the name of {} {vmid}, which is '{name}'; nothing was deleted. Check the VMID ({status_tool} shows its name) and pass its current name",
-            kind.noun()
-        )));
-    }
     let state = text(&status, "status");
     if state != "stopped" {
         return Err(Error::Denied(format!(
@@ -1301,7 +1282,7 @@ fn check_config(ctx: &Ctx, tool: &str, target: keys::Target, params: &Params) ->
         let change = format!("setting '{key}'");
         keys::permit(ctx.policy, tool, &change, &verdict)?;
         if let Some(owner) = verdict.foreign {
-            if let Some(why) = protection_of(ctx, ctx.policy, owner)? {
+            if let Some(why) = protection(ctx, ctx.policy, owner)? {
                 return Err(Error::Denied(format!(
                     "{tool}: {change} {}; {why}",
                     verdict.why

@@ -504,31 +504,48 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
 
 /// Runs `tool` for `raw` arguments under `policy`: the one path `tools/call` and the `call`
 /// command share. Calls that may change something are checked against protected guests and
-/// written to the audit log.
+/// written to the audit log: refused ones with the reason; the others with an intent line before
+/// the handler runs (a call whose intent cannot be written does not run) and an outcome line.
 pub fn run(
     ctx: &Ctx,
     policy: &Policy,
     tool: &Tool,
     raw: &Map<String, Value>,
 ) -> Result<Content, Error> {
-    policy.check(tool)?;
-    let args = validate(tool, raw)?;
+    let audit = policy
+        .audit
+        .as_ref()
+        .filter(|_| tool.effect != Effect::Read);
+    let refused = |args: &Map<String, Value>, e: Error| {
+        if let Some(audit) = audit {
+            audit.refused(&ctx.pve.identity(), tool.name, args, &e);
+        }
+        Err(e)
+    };
+    if let Err(e) = policy.check(tool) {
+        return refused(raw, e);
+    }
+    let args = match validate(tool, raw) {
+        Ok(args) => args,
+        Err(e) => return refused(raw, e),
+    };
     let outcome = if tool.effect == Effect::Read {
         (tool.run)(ctx, &args).map(cap)
     } else {
-        guard(ctx, policy, &args)
-            .and_then(|()| (tool.run)(ctx, &args))
-            .map(cap)
+        if let Err(e) = guard(ctx, policy, &args) {
+            return refused(&args.0, e);
+        }
+        if let Some(audit) = audit {
+            audit.intent(&ctx.pve.identity(), tool.name, &args.0)?;
+        }
+        (tool.run)(ctx, &args).map(cap)
     };
     if let (Err(_), Some(vmid), None) = (&outcome, args.int("vmid"), args.str("node")) {
         // The guest may have moved: find it again next time.
         ctx.pve.forget_guest(vmid as u64);
     }
-    if tool.effect == Effect::Read {
-        return outcome;
-    }
-    if let Some(audit) = &policy.audit {
-        audit.record(&ctx.pve.identity(), tool.name, &args.0, &outcome);
+    if let Some(audit) = audit {
+        audit.outcome(&ctx.pve.identity(), tool.name, &args.0, &outcome);
     }
     outcome
 }
@@ -538,32 +555,37 @@ fn guard(ctx: &Ctx, policy: &Policy, args: &Args) -> Result<(), Error> {
     let Some(vmid) = args.int("vmid").map(|v| v as u64) else {
         return Ok(());
     };
-    protection_of(ctx, policy, vmid)?.map_or(Ok(()), |w| Err(Error::Denied(w)))
+    protection(ctx, policy, vmid)?.map_or(Ok(()), |w| Err(Error::Denied(w)))
 }
 
-/// Why guest `vmid` is protected on this server, if it is (reading its tags from
-/// `/cluster/resources` when a `tag:` entry needs them; tags that cannot be read count as
-/// protected).
-fn protection_of(ctx: &Ctx, policy: &Policy, vmid: u64) -> Result<Option<String>, Error> {
-    let mut why = policy.protection(vmid, "");
-    if why.is_none() && policy.protects_tags() {
+/// Why `PROXMOX_MCP_PROTECTED` keeps guest `vmid` from being changed, if it does: by VMID, or by
+/// a tag (read from `/cluster/resources` only when tags are protected).
+fn protection(ctx: &Ctx, policy: &Policy, vmid: u64) -> Result<Option<String>, Error> {
+    if policy.protection(vmid, "").is_none() && policy.protects_tags() {
         let resources = ctx
             .pve
             .get("/cluster/resources", &[("type", "vm".into())])?;
-        let guest = resources
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
-        // Tags that cannot be read cannot be ruled out: refuse rather than guess.
-        why = match guest {
-            Some(g) => policy.protection(vmid, text(g, "tags")),
-            None => Some(format!(
-                "guest {vmid} is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked for it; grant VM.Audit on /vms/{vmid}, or change it in PVE itself"
-            )),
-        };
+        return Ok(protection_in(policy, vmid, &resources));
     }
-    Ok(why)
+    Ok(policy.protection(vmid, ""))
+}
+
+/// `protection` with the guests of `/cluster/resources` already read. A guest whose tags cannot
+/// be read (not in the list) counts as protected when tags are.
+fn protection_in(policy: &Policy, vmid: u64, resources: &Value) -> Option<String> {
+    let guest = resources
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
+    match guest {
+        Some(g) => policy.protection(vmid, text(g, "tags")),
+        // Tags that cannot be read cannot be ruled out: refuse rather than guess.
+        None if policy.protects_tags() => policy.protection(vmid, "").or_else(|| Some(format!(
+            "guest {vmid} is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked for it; grant VM.Audit on /vms/{vmid}, or change it in PVE itself"
+        ))),
+        None => policy.protection(vmid, ""),
+    }
 }
 
 /// Whether a tool can work where this server runs (`exec_in_container` needs `pct`, so a PVE node).
@@ -607,6 +629,14 @@ const SNAPNAME: Param = Param {
     kind: Kind::Snapname,
     required: true,
     description: "the snapshot name",
+};
+/// Binds a call that loses a guest's data to the guest the caller means (one shared text, to
+/// keep `tools/list` small).
+const CONFIRM_NAME: Param = Param {
+    name: "confirm_name",
+    kind: Kind::Text { max: 128 },
+    required: true,
+    description: "the guest's current name, or its VMID if it has none",
 };
 const STORAGE: Param = Param {
     name: "storage",
@@ -866,11 +896,11 @@ static BASE: &[Tool] = &[
     Tool {
         name: "delete_vm_snapshot",
         title: "Delete VM snapshot",
-        description: "Deletes one snapshot of a VM (checked to exist first) and waits for the task.",
+        description: "Deletes a VM snapshot (checked to exist) if confirm_name is the VM's name; waits for the task.",
         privilege: "VM.Snapshot on /vms/{vmid}",
         effect: Effect::Destroy,
         area: Area::Snapshots,
-        params: &[&VMID, &SNAPNAME, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
+        params: &[&VMID, &SNAPNAME, &CONFIRM_NAME, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
         run: delete_vm_snapshot,
@@ -1136,7 +1166,9 @@ fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 fn delete_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let snapname = args.required_str("snapname");
-    refuse_if_pve_protected(ctx, &base, args.vmid())?;
+    let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
+    let name = config_name(&config, kind, args.vmid());
+    check_confirm_name(args, kind, args.vmid(), &name, "nothing was deleted")?;
     // Check the snapshot exists first, so a typo is reported as such and not as a failed task.
     let target = existing_snapshot(ctx, &base, kind, args.vmid(), snapname)?;
     let write = Write {
@@ -1169,8 +1201,65 @@ fn existing_snapshot(
     })
 }
 
-/// Destroy tools refuse a guest with PVE's own `protection` flag: it is there to stop exactly this.
-fn refuse_if_pve_protected(ctx: &Ctx, base: &str, vmid: i64) -> Result<(), Error> {
+/// The name `confirm_name` must repeat for a guest: its name, or its VMID when it has none.
+fn guest_name(name: &str, vmid: i64) -> String {
+    match name {
+        "" => vmid.to_string(),
+        n => n.to_string(),
+    }
+}
+
+/// Refuses the call unless `confirm_name` is `name`, the current name of guest `vmid` (so a
+/// wrong VMID loses nothing); `unchanged` says what was not done.
+fn check_confirm_name(
+    args: &Args,
+    kind: Guest,
+    vmid: i64,
+    name: &str,
+    unchanged: &str,
+) -> Result<(), Error> {
+    let confirm = args.required_str("confirm_name");
+    if confirm == name {
+        return Ok(());
+    }
+    let status_tool = match kind {
+        Guest::Vm => "get_vm_status",
+        Guest::Container => "get_container_status",
+    };
+    Err(Error::Denied(format!(
+        "confirm_name '{confirm}' is not the name of {} {vmid}, which is '{name}'; {unchanged}. Check the VMID ({status_tool} shows its name) and pass its current name",
+        kind.noun()
+    )))
+}
+
+/// The guest's current status (`{base}/status/current`), once `confirm_name` matched its name.
+fn confirmed_status(
+    ctx: &Ctx,
+    args: &Args,
+    base: &str,
+    kind: Guest,
+    unchanged: &str,
+) -> Result<Value, Error> {
+    let status = ctx.pve.get(&format!("{base}/status/current"), &[])?;
+    let vmid = args.vmid();
+    let name = guest_name(text(&status, "name"), vmid);
+    check_confirm_name(args, kind, vmid, &name, unchanged)?;
+    Ok(status)
+}
+
+/// The name `confirm_name` must repeat, from a guest's config (`name` of a VM, `hostname` of a
+/// container).
+fn config_name(config: &Value, kind: Guest, vmid: i64) -> String {
+    let key = match kind {
+        Guest::Vm => "name",
+        Guest::Container => "hostname",
+    };
+    guest_name(text(config, key), vmid)
+}
+
+/// Destroy tools refuse a guest with PVE's own `protection` flag: it is there to stop exactly
+/// this. Returns the guest's config.
+fn refuse_if_pve_protected(ctx: &Ctx, base: &str, vmid: i64) -> Result<Value, Error> {
     let config_path = format!("{base}/config");
     let config = ctx.pve.get(&config_path, &[])?;
     if config.get("protection").and_then(as_u64) == Some(1) {
@@ -1179,7 +1268,7 @@ fn refuse_if_pve_protected(ctx: &Ctx, base: &str, vmid: i64) -> Result<(), Error
              if this is intended, clear the flag in PVE first (Options > Protection)"
         )));
     }
-    Ok(())
+    Ok(config)
 }
 
 fn list_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -1497,6 +1586,10 @@ fn send_write(
             path: write.path.clone(),
             message: format!("PVE did not return a task id but {}", reply.data),
         })?;
+    // Logged before the task is followed, so a crash during the wait still leaves its UPID.
+    if let Some(audit) = &ctx.policy.audit {
+        audit.started(&upid.raw);
+    }
     let wait = args
         .int("wait_seconds")
         .map(|w| w as u64)

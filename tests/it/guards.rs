@@ -139,7 +139,7 @@ fn pve_protection_flag_stops_destroy_tools() {
     let mut c = client_for(&pve, &config);
     let text = error_text(&c.call(
         "delete_vm_snapshot",
-        json!({"vmid": 100, "node": "pve1", "snapname": "first"}),
+        json!({"vmid": 100, "node": "pve1", "snapname": "first", "confirm_name": "web"}),
     ))
     .to_string();
     assert!(text.starts_with("GET /nodes/pve1/qemu/100/config: guest 100 has PVE's protection flag set (protection: 1)"), "{text}");
@@ -200,6 +200,9 @@ fn every_write_tools_dry_run_sends_no_write() {
         if name.contains("snapshot") {
             args["snapname"] = json!("first");
         }
+        if name.starts_with("delete_") {
+            args["confirm_name"] = json!("web");
+        }
         let r = c.call(&name, args);
         let out = ok(&r);
         assert_eq!(out["dry_run"], true, "{name}");
@@ -258,9 +261,11 @@ fn audit_log_has_a_line_per_change() {
     ok(&c.call("start_vm", json!({"vmid": 100, "node": "pve1"})));
     error_text(&c.call("start_vm", json!({"vmid": 101, "node": "pve1"})));
     let text = std::fs::read_to_string(&log).unwrap();
+    // Each call's outcome line (its intent and task lines are checked in attacks_audit.rs).
     let lines: Vec<Value> = text
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["phase"] == "outcome")
         .collect();
     assert_eq!(lines.len(), 3, "reads are not logged: {text}");
     for l in &lines {

@@ -303,7 +303,7 @@ fn delete_vm_snapshot_checks_it_exists() {
     with_client(&fake, "full", |c| {
         let r = c.call(
             "delete_vm_snapshot",
-            json!({"vmid": 100, "node": "pve1", "snapname": "frist"}),
+            json!({"vmid": 100, "node": "pve1", "snapname": "frist", "confirm_name": "web"}),
         );
         assert_eq!(
             error_text(&r),
@@ -311,7 +311,7 @@ fn delete_vm_snapshot_checks_it_exists() {
         );
         let r = c.call(
             "delete_vm_snapshot",
-            json!({"vmid": 100, "node": "pve1", "snapname": "first"}),
+            json!({"vmid": 100, "node": "pve1", "snapname": "first", "confirm_name": "web"}),
         );
         assert_eq!(ok(&r)["task"]["status"], "stopped");
     });

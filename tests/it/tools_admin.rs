@@ -581,7 +581,7 @@ fn delete_firewall_rule_of_a_guest_dry_run_and_protection() {
             ok(&r),
             &json!({
                 "data": null, "dry_run": true,
-                "request": {"method": "DELETE", "path": "/nodes/pve1/qemu/100/firewall/rules/0", "params": {}},
+                "request": {"method": "DELETE", "path": "/nodes/pve1/qemu/100/firewall/rules/0", "params": {"digest": "d0"}},
                 "target": {"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH"},
             })
         );

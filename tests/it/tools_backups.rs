@@ -90,27 +90,27 @@ fn rollback_vm_snapshot_checks_then_rolls_back() {
     with(&fake, "full", |c| {
         let r = c.call(
             "rollback_vm_snapshot",
-            json!({"vmid": 100, "snapname": "first", "start": true}),
+            json!({"vmid": 100, "snapname": "first", "confirm_name": "web", "start": true}),
         );
         assert_eq!(ok(&r), &done(UPID));
         assert_eq!(
             error_text(&c.call(
                 "rollback_vm_snapshot",
-                json!({"vmid": 100, "snapname": "frist"})
+                json!({"vmid": 100, "snapname": "frist", "confirm_name": "web"})
             )),
             "GET /nodes/pve1/qemu/100/snapshot: VM 100 has no snapshot named 'frist'; list_vm_snapshots shows its snapshots"
         );
         assert_eq!(
             error_text(&c.call(
                 "rollback_vm_snapshot",
-                json!({"vmid": 100, "snapname": "current"})
+                json!({"vmid": 100, "snapname": "current", "confirm_name": "web"})
             )),
             "invalid arguments: 'snapname' must be 2 to 40 characters: a letter, then letters, digits, '_' and '-' (not 'current' or 'pending')"
         );
         assert_eq!(
             error_text(&c.call(
                 "rollback_vm_snapshot",
-                json!({"vmid": 200, "snapname": "first"})
+                json!({"vmid": 200, "snapname": "first", "confirm_name": "dns"})
             )),
             "VMID 200 is a container (lxc), not a VM; use the *_container tools"
         );
@@ -149,7 +149,7 @@ fn rollback_dry_run_shows_what_is_lost_and_sends_nothing() {
     with(&fake, "full", |c| {
         let r = c.call(
             "rollback_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "second", "dry_run": true}),
+            json!({"vmid": 200, "node": "pve1", "snapname": "second", "confirm_name": "dns", "dry_run": true}),
         );
         assert_eq!(
             ok(&r),
@@ -186,7 +186,7 @@ fn rollbacks_refuse_a_guest_with_pve_protection_and_need_full() {
     with(&fake, "full", |c| {
         let text = error_text(&c.call(
             "rollback_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "first", "dry_run": true}),
+            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns", "dry_run": true}),
         ))
         .to_string();
         assert!(
@@ -197,13 +197,13 @@ fn rollbacks_refuse_a_guest_with_pve_protection_and_need_full() {
         );
         assert!(error_text(&c.call(
             "delete_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "first"}),
+            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns"}),
         ))
         .contains("protection flag"));
     });
     with(&fake, "operate", |c| {
         assert_eq!(
-            error_text(&c.call("rollback_vm_snapshot", json!({"vmid": 100, "snapname": "first"}))),
+            error_text(&c.call("rollback_vm_snapshot", json!({"vmid": 100, "snapname": "first", "confirm_name": "web"}))),
             "rollback_vm_snapshot can lose data and needs access level full, but this server runs with PROXMOX_MCP_ACCESS=operate; to allow it, restart the server with PROXMOX_MCP_ACCESS=full (or --access full)"
         );
     });
@@ -236,7 +236,7 @@ fn rollback_container_task_failure_and_pve_errors_pass_through() {
     with(&fake, "full", |c| {
         let text = error_text(&c.call(
             "rollback_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "first"}),
+            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns"}),
         ))
         .to_string();
         assert!(
@@ -248,7 +248,7 @@ fn rollback_container_task_failure_and_pve_errors_pass_through() {
         assert_eq!(
             error_text(&c.call(
                 "rollback_container_snapshot",
-                json!({"vmid": 200, "node": "pve1", "snapname": "second"}),
+                json!({"vmid": 200, "node": "pve1", "snapname": "second", "confirm_name": "dns"}),
             )),
             "POST /nodes/pve1/lxc/200/snapshot/second/rollback: CT is locked (backup)"
         );
@@ -352,13 +352,13 @@ fn delete_container_snapshot_checks_it_exists() {
         assert_eq!(
             error_text(&c.call(
                 "delete_container_snapshot",
-                json!({"vmid": 200, "snapname": "frist"})
+                json!({"vmid": 200, "snapname": "frist", "confirm_name": "dns"})
             )),
             "GET /nodes/pve1/lxc/200/snapshot: container 200 has no snapshot named 'frist'; list_container_snapshots shows its snapshots"
         );
         let dry = c.call(
             "delete_container_snapshot",
-            json!({"vmid": 200, "snapname": "first", "dry_run": true}),
+            json!({"vmid": 200, "snapname": "first", "confirm_name": "dns", "dry_run": true}),
         );
         assert_eq!(
             ok(&dry),
@@ -372,7 +372,7 @@ fn delete_container_snapshot_checks_it_exists() {
         assert_eq!(
             ok(&c.call(
                 "delete_container_snapshot",
-                json!({"vmid": 200, "snapname": "first"})
+                json!({"vmid": 200, "snapname": "first", "confirm_name": "dns"})
             )),
             &done(upid)
         );
@@ -853,6 +853,7 @@ fn delete_backup_checks_it_exists_and_is_not_protected() {
     let upid = "UPID:pve1:000A1B32:01234567:6740A000:imgdel::root@pam!mcp:";
     let protected_volid = "local:backup/vzdump-lxc-200-2025_01_31-02_00_00.tar.zst";
     let protected_path = "local:backup%2Fvzdump-lxc-200-2025_01_31-02_00_00.tar.zst";
+    fake.ok("GET", "/cluster/resources", resources());
     fake.ok(
         "GET",
         &format!("/nodes/pve1/storage/local/content/{VM_BACKUP_PATH}"),
@@ -872,7 +873,7 @@ fn delete_backup_checks_it_exists_and_is_not_protected() {
     with(&fake, "full", |c| {
         let dry = c.call(
             "delete_backup",
-            json!({"volume": VM_BACKUP, "node": "pve1", "dry_run": true}),
+            json!({"volume": VM_BACKUP, "node": "pve1", "confirm_name": "web", "dry_run": true}),
         );
         let mut target = volume_attrs();
         target["volid"] = json!(VM_BACKUP);
@@ -889,16 +890,16 @@ fn delete_backup_checks_it_exists_and_is_not_protected() {
         assert_eq!(
             ok(&c.call(
                 "delete_backup",
-                json!({"volume": VM_BACKUP, "node": "pve1"})
+                json!({"volume": VM_BACKUP, "node": "pve1", "confirm_name": "web"})
             )),
             &done(upid)
         );
         assert_eq!(
-            error_text(&c.call("delete_backup", json!({"volume": protected_volid, "node": "pve1"}))),
+            error_text(&c.call("delete_backup", json!({"volume": protected_volid, "node": "pve1", "confirm_name": "dns"}))),
             format!("GET /nodes/pve1/storage/local/content/{protected_path}: backup {protected_volid} is protected in PVE (protected: 1), so this server will not delete it; if this is intended, remove the protection in PVE first (Backups > Change Protection)")
         );
         assert_eq!(
-            error_text(&c.call("delete_backup", json!({"volume": "local-lvm:vm-100-disk-0"}))),
+            error_text(&c.call("delete_backup", json!({"volume": "local-lvm:vm-100-disk-0", "confirm_name": "web"}))),
             "invalid arguments: 'volume' must name a backup (storage:backup/…), got 'local-lvm:vm-100-disk-0'; list_backups shows the backups"
         );
     });
@@ -930,12 +931,12 @@ fn delete_backup_finds_its_node_or_says_where_it_looked() {
     );
     with(&fake, "full", |c| {
         assert_eq!(
-            error_text(&c.call("delete_backup", json!({"volume": VM_BACKUP, "dry_run": true}))),
+            error_text(&c.call("delete_backup", json!({"volume": VM_BACKUP, "confirm_name": "100", "dry_run": true}))),
             "GET /nodes/{node}/storage/local/content/local:backup/vzdump-qemu-100-2025_01_31-02_00_00.vma.zst: none of the nodes with storage 'local' (pve1, pve2) holds local:backup/vzdump-qemu-100-2025_01_31-02_00_00.vma.zst; list_backups shows the backups and their nodes"
         );
         // A shared storage is asked once; its error is PVE's.
         assert_eq!(
-            error_text(&c.call("delete_backup", json!({"volume": CT_BACKUP}))),
+            error_text(&c.call("delete_backup", json!({"volume": CT_BACKUP, "confirm_name": "200"}))),
             format!("GET /nodes/pve1/storage/pbs/content/{CT_BACKUP_PATH}: connection check for storage 'pbs' failed - timeout")
         );
     });
@@ -943,9 +944,12 @@ fn delete_backup_finds_its_node_or_says_where_it_looked() {
     assert_eq!(
         fake.lines(),
         [
+            // The backup's guest (for confirm_name; this mock lists no guests).
+            "GET /cluster/resources?type=vm".to_string(),
             "GET /cluster/resources?type=storage".to_string(),
             format!("GET /nodes/pve1/storage/local/content/{VM_BACKUP_PATH}"),
             format!("GET /nodes/pve2/storage/local/content/{VM_BACKUP_PATH}"),
+            "GET /cluster/resources?type=vm".to_string(),
             "GET /cluster/resources?type=storage".to_string(),
             format!("GET /nodes/pve1/storage/pbs/content/{CT_BACKUP_PATH}"),
         ]
@@ -962,7 +966,7 @@ fn delete_backup_keeps_the_backups_of_protected_guests() {
     ];
     with_settings(&fake, &settings, |c| {
         assert_eq!(
-            error_text(&c.call("delete_backup", json!({"volume": VM_BACKUP, "node": "pve1"}))),
+            error_text(&c.call("delete_backup", json!({"volume": VM_BACKUP, "node": "pve1", "confirm_name": "web"}))),
             "local:backup/vzdump-qemu-100-2025_01_31-02_00_00.vma.zst is a backup of guest 100, and guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names tag:prod); no tool may change it. Change it in PVE itself, or remove it from PROXMOX_MCP_PROTECTED; its backups are kept too"
         );
     });
