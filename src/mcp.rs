@@ -539,9 +539,9 @@ impl<'a> Server<'a> {
                     );
                 }
                 let mut r = match method {
-                    "resources/list" => json!({"resources": resources::list()}),
+                    "resources/list" => json!({"resources": resources::list(self.policy)}),
                     "resources/templates/list" => {
-                        json!({"resourceTemplates": resources::templates()})
+                        json!({"resourceTemplates": resources::templates(self.policy)})
                     }
                     _ => json!({"prompts": resources::prompts()}),
                 };
@@ -567,16 +567,21 @@ impl<'a> Server<'a> {
                     waiter: &waiting,
                     policy: self.policy,
                 };
+                // The code for "resource not found" changed from -32002 to -32602 in 2026-07-28.
+                let not_found = if modern {
+                    INVALID_PARAMS
+                } else {
+                    RESOURCE_NOT_FOUND
+                };
                 match resources::read(&ctx, self.policy, uri) {
                     Ok(r) => r,
-                    // The code for "resource not found" changed from -32002 to -32602 in 2026-07-28.
                     Err(resources::ReadError::NotFound(u)) => {
-                        let code = if modern {
-                            INVALID_PARAMS
-                        } else {
-                            RESOURCE_NOT_FOUND
-                        };
-                        return error_data(id, code, "Resource not found", json!({"uri": u}));
+                        return error_data(id, not_found, "Resource not found", json!({"uri": u}));
+                    }
+                    // Not offered by this server (resources/list leaves it out): not found,
+                    // with the policy's text naming the setting that turned it off.
+                    Err(resources::ReadError::Denied(why)) => {
+                        return error_data(id, not_found, &why, json!({"uri": uri}));
                     }
                     Err(resources::ReadError::Failed(e)) => {
                         return error(id, INTERNAL_ERROR, &e.to_string())
