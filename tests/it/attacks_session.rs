@@ -1,8 +1,12 @@
-//! Replayed attacks on the session layer: resources read past the tool selection.
+//! Replayed attacks on the session layer: resources read past the tool selection, and a
+//! cancelled request that still ran after waiting in the queue.
+
+use std::time::Duration;
 
 use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
+use crate::session::{running, with_session_at, Pipe, STATUS, UPID};
 use crate::support::{config, Client, FakePve};
 
 // ---------------------------------------------------------------------------------------------
@@ -200,4 +204,199 @@ fn a_huge_cluster_resource_is_cut_like_the_tools_and_says_so() {
         "{doc}"
     );
     assert_eq!(doc["data"][0]["vmid"], 100, "PVE's order is kept");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A cancelled request that waits in the queue never runs.
+
+const STOP_UPID: &str = "UPID:pve1:000A1B2D:01234568:6740A001:qmstop:100:root@pam!mcp:";
+
+/// PVE for a start_vm whose task runs for three polls (about a second), and a stop_vm whose
+/// task ends at once (mocked in both cases, so a stop that slips through is recorded).
+fn queue_pve() -> FakePve {
+    let mut fake = FakePve::new();
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    running(&mut fake, Some(3));
+    fake.ok(
+        "GET",
+        STATUS,
+        json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512}),
+    );
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/stop", json!(STOP_UPID));
+    fake.ok(
+        "GET",
+        &format!("/nodes/pve1/tasks/{STOP_UPID}/status"),
+        json!({"upid": STOP_UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288513}),
+    );
+    fake
+}
+
+fn tool_call(id: Value, name: &str, args: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}})
+}
+
+fn cancel(id: Value) -> Value {
+    json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id, "reason": "user changed their mind"}})
+}
+
+/// The next line that is not a progress notification.
+fn answer(p: &Pipe) -> Value {
+    loop {
+        let line = p.next();
+        if line["method"] != "notifications/progress" {
+            return line;
+        }
+    }
+}
+
+const START: &str = "POST /nodes/pve1/qemu/100/status/start";
+const STOP: &str = "POST /nodes/pve1/qemu/100/status/stop";
+
+#[test]
+fn a_queued_stop_vm_cancelled_before_its_turn_never_reaches_pve() {
+    let fake = queue_pve();
+    with_session_at(&fake, "2025-11-25", |p| {
+        p.send(tool_call(
+            json!(1),
+            "start_vm",
+            json!({"vmid": 100, "node": "pve1"}),
+        ));
+        std::thread::sleep(Duration::from_millis(100));
+        p.send(tool_call(
+            json!("stop-7"),
+            "stop_vm",
+            json!({"vmid": 100, "node": "pve1"}),
+        ));
+        p.send(cancel(json!("stop-7")));
+        p.send(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}));
+        assert_eq!(p.next(), json!({"jsonrpc": "2.0", "id": 3, "result": {}}));
+        let first = answer(p);
+        assert_eq!(first["id"], 1);
+        assert_eq!(
+            first["result"]["structuredContent"]["task"]["exitstatus"],
+            "OK"
+        );
+        // No answer for the cancelled request, ever.
+        p.quiet(Duration::from_millis(800));
+    });
+    let writes = fake.writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(writes[0].starts_with(START), "{writes:?}");
+}
+
+#[test]
+fn a_queued_request_runs_when_the_cancellation_names_another_id() {
+    let fake = queue_pve();
+    with_session_at(&fake, "2025-11-25", |p| {
+        p.send(tool_call(
+            json!(1),
+            "start_vm",
+            json!({"vmid": 100, "node": "pve1"}),
+        ));
+        std::thread::sleep(Duration::from_millis(100));
+        p.send(tool_call(
+            json!(7),
+            "stop_vm",
+            json!({"vmid": 100, "node": "pve1"}),
+        ));
+        // The string "7" is not the number 7.
+        p.send(cancel(json!("7")));
+        p.send(cancel(json!(99)));
+        assert_eq!(answer(p)["id"], 1);
+        let stop = answer(p);
+        assert_eq!(stop["id"], 7, "the queued request runs after the wait");
+        assert_eq!(stop["result"]["isError"], false, "{stop}");
+        assert_eq!(
+            stop["result"]["structuredContent"]["task"]["upid"],
+            STOP_UPID
+        );
+        p.quiet(Duration::from_millis(300));
+    });
+    let writes = fake.writes();
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert!(
+        writes[0].starts_with(START) && writes[1].starts_with(STOP),
+        "{writes:?}"
+    );
+}
+
+#[test]
+fn a_cancelled_request_of_a_queued_batch_is_left_out_of_its_answer() {
+    let fake = queue_pve();
+    with_session_at(&fake, "2025-03-26", |p| {
+        p.send(tool_call(
+            json!(1),
+            "start_vm",
+            json!({"vmid": 100, "node": "pve1"}),
+        ));
+        std::thread::sleep(Duration::from_millis(100));
+        p.send(json!([
+            tool_call(json!(2), "stop_vm", json!({"vmid": 100, "node": "pve1"})),
+            {"jsonrpc": "2.0", "id": 3, "method": "ping"},
+        ]));
+        p.send(cancel(json!(2)));
+        assert_eq!(answer(p)["id"], 1);
+        assert_eq!(
+            p.next(),
+            json!([{"jsonrpc": "2.0", "id": 3, "result": {}}]),
+            "the batch is answered without the cancelled request"
+        );
+        p.quiet(Duration::from_millis(500));
+    });
+    let writes = fake.writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(writes[0].starts_with(START), "{writes:?}");
+}
+
+#[test]
+fn a_cancellation_in_a_batch_reaches_a_later_request_of_the_waiting_batch() {
+    let fake = queue_pve();
+    with_session_at(&fake, "2025-03-26", |p| {
+        // One batch: the start waits, the stop would run after it.
+        p.send(json!([
+            tool_call(json!(1), "start_vm", json!({"vmid": 100, "node": "pve1"})),
+            tool_call(json!(2), "stop_vm", json!({"vmid": 100, "node": "pve1"})),
+        ]));
+        std::thread::sleep(Duration::from_millis(100));
+        // The cancellation itself comes in a batch.
+        p.send(json!([cancel(json!(2))]));
+        let reply = answer(p);
+        let items = reply.as_array().expect("a batch answer");
+        assert_eq!(items.len(), 1, "{reply}");
+        assert_eq!(items[0]["id"], 1);
+        // 2025-03-26 knows no structuredContent: the result is in the text.
+        let text: Value =
+            serde_json::from_str(items[0]["result"]["content"][0]["text"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(text["task"]["exitstatus"], "OK");
+        p.quiet(Duration::from_millis(500));
+    });
+    let writes = fake.writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(writes[0].starts_with(START), "{writes:?}");
+}
+
+#[test]
+fn a_queued_request_cancelled_in_the_2026_era_never_runs() {
+    let fake = queue_pve();
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
+    with_session_at(&fake, "2025-11-25", |p| {
+        let mut start = tool_call(json!(1), "start_vm", json!({"vmid": 100, "node": "pve1"}));
+        start["params"]["_meta"] = meta.clone();
+        p.send(start);
+        std::thread::sleep(Duration::from_millis(100));
+        let mut stop = tool_call(json!(2), "stop_vm", json!({"vmid": 100, "node": "pve1"}));
+        stop["params"]["_meta"] = meta.clone();
+        p.send(stop);
+        let mut cancelled = cancel(json!(2));
+        cancelled["params"]["_meta"] = meta.clone();
+        p.send(cancelled);
+        let first = answer(p);
+        assert_eq!(first["id"], 1);
+        assert_eq!(first["result"]["resultType"], "complete");
+        p.quiet(Duration::from_millis(800));
+    });
+    let writes = fake.writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(writes[0].starts_with(START), "{writes:?}");
 }
