@@ -1,6 +1,10 @@
-//! Replayed attacks on the session layer: resources read past the tool selection, and a
-//! cancelled request that still ran after waiting in the queue.
+//! Replayed attacks on the session layer: resources read past the tool selection, a cancelled
+//! request that still ran after waiting in the queue, and `claude-config` leaving other servers'
+//! tokens readable (or writing through a planted symlink).
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use proxmox_mcp_server::pve::Pve;
@@ -399,4 +403,189 @@ fn a_queued_request_cancelled_in_the_2026_era_never_runs() {
     let writes = fake.writes();
     assert_eq!(writes.len(), 1, "{writes:?}");
     assert!(writes[0].starts_with(START), "{writes:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// claude-config keeps the file private and never writes through a planted path.
+
+const BIN: &str = env!("CARGO_BIN_EXE_proxmox-mcp-server");
+/// Another server's token in the Claude Desktop configuration.
+const OTHER_TOKEN: &str = "ghp_OtherServersSecretToken0123456789";
+
+/// A temporary directory, removed when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("pmcp-attack-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("settings.env"), "PROXMOX_HOST=pve.example\n").unwrap();
+        Dir(dir)
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `proxmox-mcp-server claude-config --file FILE --config settings.env`: exit code, stdout, stderr.
+fn claude_config(dir: &Dir, file: &Path) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN)
+        .arg("claude-config")
+        .arg("--file")
+        .arg(file)
+        .arg("--config")
+        .arg(dir.path("settings.env"))
+        .env_clear()
+        .env("HOME", &dir.0)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn original() -> String {
+    json!({"theme": "dark", "mcpServers": {"github": {"command": "gh-mcp", "env": {"GITHUB_TOKEN": OTHER_TOKEN}}}}).to_string()
+}
+
+#[test]
+fn claude_config_keeps_a_private_config_private() {
+    let dir = Dir::new("private");
+    let file = dir.path("claude_desktop_config.json");
+    std::fs::write(&file, original()).unwrap();
+    set_mode(&file, 0o600);
+    // A backup left by an older run, readable by everyone.
+    let backup = dir.path("claude_desktop_config.json.bak");
+    std::fs::write(&backup, "{}").unwrap();
+    set_mode(&backup, 0o644);
+    let (code, stdout, stderr) = claude_config(&dir, &file);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        format!(
+            "added \"proxmox\" in {}; restart Claude Desktop to load it\n",
+            file.display()
+        )
+    );
+    assert_eq!(mode(&file), 0o600, "the merged file stays private");
+    let merged: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(merged["theme"], "dark");
+    assert_eq!(
+        merged["mcpServers"]["github"]["env"]["GITHUB_TOKEN"],
+        OTHER_TOKEN
+    );
+    assert_eq!(merged["mcpServers"]["proxmox"]["command"], command_path());
+    assert_eq!(mode(&backup), 0o600, "the backup is as private as the file");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), original());
+    assert!(!dir.path("claude_desktop_config.json.tmp").exists());
+    assert!(!dir.path("claude_desktop_config.json.bak.tmp").exists());
+
+    // A file others may read keeps its mode too (nothing is made more readable than it was).
+    set_mode(&file, 0o640);
+    std::fs::write(
+        &file,
+        json!({"mcpServers": {"github": {"command": "gh-mcp"}}}).to_string(),
+    )
+    .unwrap();
+    assert_eq!(claude_config(&dir, &file).0, Some(0));
+    assert_eq!(mode(&file), 0o640);
+    assert_eq!(mode(&backup), 0o640);
+}
+
+#[allow(non_snake_case)]
+fn command_path() -> String {
+    std::fs::canonicalize(BIN).unwrap().display().to_string()
+}
+
+#[test]
+fn claude_config_creates_a_new_config_readable_by_its_owner_only() {
+    let dir = Dir::new("new");
+    let file = dir.path("Claude/claude_desktop_config.json");
+    let (code, stdout, stderr) = claude_config(&dir, &file);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("added \"proxmox\""), "{stdout}");
+    assert_eq!(mode(&file), 0o600);
+    assert!(
+        !dir.path("Claude/claude_desktop_config.json.bak").exists(),
+        "nothing to back up"
+    );
+}
+
+#[test]
+fn claude_config_refuses_a_symlink_planted_at_its_temp_path() {
+    let dir = Dir::new("symlink");
+    let file = dir.path("claude_desktop_config.json");
+    std::fs::write(&file, original()).unwrap();
+    set_mode(&file, 0o600);
+    let temp = dir.path("claude_desktop_config.json.tmp");
+
+    // A dangling link: following it would create a file where the attacker can read it.
+    let loot = dir.path("loot.json");
+    std::os::unix::fs::symlink(&loot, &temp).unwrap();
+    let (code, stdout, stderr) = claude_config(&dir, &file);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(
+        stderr,
+        format!(
+            "proxmox-mcp-server: cannot write {}: {} already exists (left by an interrupted run, or put there by someone else); it is not followed or overwritten: check it, remove it, then run this again\n",
+            file.display(),
+            temp.display()
+        )
+    );
+    assert!(
+        std::fs::symlink_metadata(&loot).is_err(),
+        "nothing was created through the link"
+    );
+
+    // A link to an existing file: the file stays as it was.
+    std::fs::write(&loot, "attacker's file").unwrap();
+    set_mode(&loot, 0o644);
+    let (code, _, stderr) = claude_config(&dir, &file);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&loot).unwrap(), "attacker's file");
+    assert_eq!(mode(&loot), 0o644);
+    // The configuration was left alone, and no backup was made.
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original());
+    assert_eq!(mode(&file), 0o600);
+    assert!(!dir.path("claude_desktop_config.json.bak").exists());
+    assert!(std::fs::symlink_metadata(&temp)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // A link planted at the backup path is replaced, not written through.
+    std::fs::remove_file(&temp).unwrap();
+    let backup = dir.path("claude_desktop_config.json.bak");
+    std::os::unix::fs::symlink(&loot, &backup).unwrap();
+    let (code, _, stderr) = claude_config(&dir, &file);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&loot).unwrap(), "attacker's file");
+    assert!(std::fs::symlink_metadata(&backup)
+        .unwrap()
+        .file_type()
+        .is_file());
+    assert_eq!(mode(&backup), 0o600);
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), original());
 }
