@@ -27,8 +27,9 @@ pub fn default_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 }
 
 /// Adds (or updates) `mcpServers.<name>` in `file` to run `command` with `PROXMOX_CONFIG=settings`.
-/// Other content is kept as it is; the previous file is copied to `<file>.bak` first. Returns
-/// what was done, for the user.
+/// Other content is kept as it is; the previous file is copied to `<file>.bak` first. Both are
+/// written to a new temporary file (never one already there) and renamed into place, keeping the
+/// file's mode (0600 for a new file). Returns what was done, for the user.
 pub fn add_server(
     file: &Path,
     name: &str,
@@ -67,22 +68,104 @@ pub fn add_server(
         None => "added",
     };
     servers.insert(name.to_string(), entry);
-    if file.exists() {
-        let backup = PathBuf::from(format!("{}.bak", file.display()));
-        std::fs::copy(file, &backup)
-            .map_err(|e| format!("cannot back up {shown} to {}: {e}", backup.display()))?;
-    } else if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // The file holds other servers' tokens: it keeps its mode (0600 for a new one), and so does
+    // the backup.
+    let mode = match std::fs::metadata(file) {
+        Ok(meta) => Some(mode_of(&meta)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {shown}: {e}")),
+    };
+    if mode.is_none() {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
     }
     let text = serde_json::to_string_pretty(&root).map_err(|e| e.to_string())? + "\n";
-    let temp = PathBuf::from(format!("{}.tmp", file.display()));
-    std::fs::write(&temp, text)
-        .and_then(|()| std::fs::rename(&temp, file))
+    let temp = sibling(file, ".tmp");
+    write_new(&temp, text.as_bytes(), mode.unwrap_or(0o600))
         .map_err(|e| format!("cannot write {shown}: {e}"))?;
+    if let Some(mode) = mode {
+        let backup = sibling(file, ".bak");
+        let copied = std::fs::read(file).and_then(|old| {
+            let backup_temp = sibling(file, ".bak.tmp");
+            write_new(&backup_temp, &old, mode)?;
+            std::fs::rename(&backup_temp, &backup).inspect_err(|_| {
+                let _ = std::fs::remove_file(&backup_temp);
+            })
+        });
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&temp);
+            return Err(format!(
+                "cannot back up {shown} to {}: {e}",
+                backup.display()
+            ));
+        }
+    }
+    std::fs::rename(&temp, file).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        format!("cannot write {shown}: {e}")
+    })?;
     Ok(format!(
         "{action} \"{name}\" in {shown}; restart Claude Desktop to load it"
     ))
+}
+
+/// `file` with `suffix` added to its name.
+fn sibling(file: &Path, suffix: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o777
+}
+
+#[cfg(not(unix))]
+fn mode_of(_meta: &std::fs::Metadata) -> u32 {
+    0o600
+}
+
+/// Writes `bytes` to `path`, which must not exist yet: a file or symlink already there (planted
+/// by someone else, or left by an interrupted run) is refused, never followed. The file is
+/// created readable by its owner only and gets `mode` once written; it is removed again when
+/// writing fails.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{} already exists (left by an interrupted run, or put there by someone else); it is not followed or overwritten: check it, remove it, then run this again",
+                    path.display()
+                ),
+            )
+        } else {
+            std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+        }
+    })?;
+    let written = f.write_all(bytes).and_then(|()| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        f.sync_all()
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
 }
 
 #[cfg(test)]
@@ -129,6 +212,28 @@ mod tests {
         assert!(add_server(&file, "proxmox", cmd, cfg)
             .unwrap_err()
             .contains("is not valid JSON"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_only_never_through_what_is_there() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("pmcp-write-new-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.tmp");
+        let _ = std::fs::remove_file(&path);
+        write_new(&path, b"secret", 0o640).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let e = write_new(&path, b"other", 0o600).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(e.to_string().contains("already exists"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"secret");
+        assert_eq!(
+            sibling(Path::new("/a/b.json"), ".bak"),
+            Path::new("/a/b.json.bak")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,74 +1,122 @@
 //! MCP resources (cluster resources, node status, guest config, as JSON documents) and prompts
-//! (`health_check`, `safe_change`). Reading a resource runs the matching read tool through
-//! `tools::run`, so it gets the same validation, policy and error texts.
+//! (`health_check`, `safe_change`). Each resource belongs to the read tool that reads the same
+//! thing: it is listed only when that tool is listed, and reading it runs the tool through
+//! `tools::run`, so it gets the same policy, validation, cap and error texts.
 
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
 use crate::policy::Policy;
 use crate::pve::as_u64;
-use crate::tools::{self, Ctx};
+use crate::tools::{self, Args, Content, Ctx, Tool};
 
-/// Fixed resources.
-pub fn list() -> Value {
-    json!([{
-        "uri": "proxmox://cluster/resources",
-        "name": "cluster-resources",
-        "title": "Cluster resources",
-        "description": "Every node, guest and storage of the cluster with status and usage (GET /cluster/resources).",
-        "mimeType": "application/json",
-    }])
+/// The tool behind `proxmox://cluster/resources`.
+const CLUSTER_TOOL: &str = "get_cluster_resources";
+/// The tool behind `proxmox://node/{node}/status`.
+const NODE_TOOL: &str = "get_node_status";
+/// The tools behind `proxmox://guest/{vmid}/config`: one per guest kind (`qemu`, `lxc`).
+const GUEST_TOOLS: [(&str, &str); 2] = [("qemu", "get_vm_config"), ("lxc", "get_container_config")];
+
+/// Whether the policy lists the tool `name` (and so offers the resources it reads).
+fn offered(policy: &Policy, name: &str) -> bool {
+    tools::find(name).is_some_and(|t| policy.listed(t))
 }
 
-/// Resource templates.
-pub fn templates() -> Value {
-    json!([
-        {
+/// Fixed resources, as far as the policy lists their tools.
+pub fn list(policy: &Policy) -> Value {
+    let mut out = Vec::new();
+    if offered(policy, CLUSTER_TOOL) {
+        out.push(json!({
+            "uri": "proxmox://cluster/resources",
+            "name": "cluster-resources",
+            "title": "Cluster resources",
+            "description": "Every node, guest and storage of the cluster with status and usage (GET /cluster/resources).",
+            "mimeType": "application/json",
+        }));
+    }
+    Value::Array(out)
+}
+
+/// Resource templates, as far as the policy lists their tools.
+pub fn templates(policy: &Policy) -> Value {
+    let mut out = Vec::new();
+    if offered(policy, NODE_TOOL) {
+        out.push(json!({
             "uriTemplate": "proxmox://node/{node}/status",
             "name": "node-status",
             "title": "Node status",
             "description": "One node's CPU, memory, disk, load and versions (GET /nodes/{node}/status).",
             "mimeType": "application/json",
-        },
-        {
+        }));
+    }
+    if GUEST_TOOLS.iter().any(|(_, t)| offered(policy, t)) {
+        out.push(json!({
             "uriTemplate": "proxmox://guest/{vmid}/config",
             "name": "guest-config",
             "title": "Guest configuration",
             "description": "A VM's or container's configuration, found by VMID anywhere in the cluster.",
             "mimeType": "application/json",
-        },
-    ])
+        }));
+    }
+    Value::Array(out)
 }
 
-/// Why a resource read failed: an unknown URI (a protocol error) or a failed read (its text).
+/// Why a resource read failed: an unknown URI (a protocol error), a resource whose tool the
+/// policy turned off (the policy's text, naming the setting), or a failed read (its text).
 pub enum ReadError {
     NotFound(String),
+    Denied(String),
     Failed(Error),
+}
+
+/// The whole of `GET /cluster/resources`, as PVE sends it (the resource's document, unlike the
+/// tool's sorted, filtered pages).
+fn whole_cluster_resources(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
+    let mut out = Map::new();
+    out.insert("data".into(), ctx.pve.get("/cluster/resources", &[])?);
+    Ok(out)
 }
 
 /// `resources/read`: the document for `uri`.
 pub fn read(ctx: &Ctx, policy: &Policy, uri: &str) -> Result<Value, ReadError> {
-    let run = |tool: &str, args: Value| -> Result<Value, ReadError> {
-        let tool = tools::find(tool).ok_or_else(|| ReadError::NotFound(uri.to_string()))?;
+    let not_found = || ReadError::NotFound(uri.to_string());
+    let run = |tool: &Tool, args: Value| -> Result<Value, ReadError> {
         let args = args.as_object().cloned().unwrap_or_default();
-        tools::run(ctx, policy, tool, &args)
-            .map(|c| c.get("data").cloned().unwrap_or(Value::Null))
-            .map_err(ReadError::Failed)
+        match tools::run(ctx, policy, tool, &args) {
+            // Cut to 64 KiB: the whole result, so the cut and its hint stay visible.
+            Ok(c) if c.get("truncated") == Some(&Value::Bool(true)) => Ok(Value::Object(c)),
+            Ok(c) => Ok(c.get("data").cloned().unwrap_or(Value::Null)),
+            Err(Error::Denied(why)) => Err(ReadError::Denied(why)),
+            Err(e) => Err(ReadError::Failed(e)),
+        }
     };
-    let rest = uri
-        .strip_prefix("proxmox://")
-        .ok_or_else(|| ReadError::NotFound(uri.to_string()))?;
+    let tool = |name: &str| tools::find(name).ok_or_else(not_found);
+    let rest = uri.strip_prefix("proxmox://").ok_or_else(not_found)?;
     let parts: Vec<&str> = rest.split('/').collect();
     let data = match parts[..] {
-        ["cluster", "resources"] => ctx
-            .pve
-            .get("/cluster/resources", &[])
-            .map_err(ReadError::Failed)?,
-        ["node", node, "status"] => run("get_node_status", json!({"node": node}))?,
+        ["cluster", "resources"] => {
+            // The tool's row (name, effect, area: the same policy decision) with a handler
+            // that keeps PVE's whole list.
+            let whole = Tool {
+                run: whole_cluster_resources,
+                ..*tool(CLUSTER_TOOL)?
+            };
+            run(&whole, json!({}))?
+        }
+        ["node", node, "status"] => run(tool(NODE_TOOL)?, json!({"node": node}))?,
         ["guest", vmid, "config"] => {
-            let vmid: u64 = vmid
-                .parse()
-                .map_err(|_| ReadError::NotFound(uri.to_string()))?;
+            let vmid: u64 = vmid.parse().map_err(|_| not_found())?;
+            // Nothing is looked up when the policy turned off both kinds.
+            let mut refusals = Vec::new();
+            for (_, name) in GUEST_TOOLS {
+                match policy.check(tool(name)?) {
+                    Ok(()) => break,
+                    Err(e) => refusals.push(e),
+                }
+            }
+            if refusals.len() == GUEST_TOOLS.len() {
+                return Err(ReadError::Denied(refusals.swap_remove(0).to_string()));
+            }
             let resources = ctx
                 .pve
                 .get("/cluster/resources", &[("type", "vm".into())])
@@ -77,10 +125,8 @@ pub fn read(ctx: &Ctx, policy: &Policy, uri: &str) -> Result<Value, ReadError> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
-            let Some(guest) = guest else {
-                return Err(ReadError::NotFound(uri.to_string()));
-            };
+                .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid))
+                .ok_or_else(not_found)?;
             let node = guest
                 .get("node")
                 .and_then(Value::as_str)
@@ -89,10 +135,13 @@ pub fn read(ctx: &Ctx, policy: &Policy, uri: &str) -> Result<Value, ReadError> {
                 .get("type")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let path = crate::pve::path(&[&"nodes", &node, &kind, &vmid, &"config"]);
-            ctx.pve.get(&path, &[]).map_err(ReadError::Failed)?
+            let (_, name) = GUEST_TOOLS
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .ok_or_else(not_found)?;
+            run(tool(name)?, json!({"vmid": vmid, "node": node}))?
         }
-        _ => return Err(ReadError::NotFound(uri.to_string())),
+        _ => return Err(not_found()),
     };
     Ok(
         json!({"contents": [{"uri": uri, "mimeType": "application/json", "text": data.to_string()}]}),

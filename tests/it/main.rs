@@ -2,6 +2,7 @@
 
 mod attacks_audit;
 mod attacks_config;
+mod attacks_session;
 mod card;
 mod faults;
 mod fuzz;

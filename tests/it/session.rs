@@ -12,31 +12,31 @@ use serde_json::{json, Value};
 
 use crate::support::{config, FakePve};
 
-const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
-const STATUS: &str =
+pub(crate) const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+pub(crate) const STATUS: &str =
     "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
 
 /// The client's end of a running session.
-struct Pipe {
+pub(crate) struct Pipe {
     input: Option<std::io::PipeWriter>,
     lines: mpsc::Receiver<Value>,
 }
 
 impl Pipe {
-    fn send(&mut self, message: Value) {
+    pub(crate) fn send(&mut self, message: Value) {
         let input = self.input.as_mut().expect("input still open");
         writeln!(input, "{message}").unwrap();
     }
 
     /// The next line the server writes (each must be one JSON object).
-    fn next(&self) -> Value {
+    pub(crate) fn next(&self) -> Value {
         self.lines
             .recv_timeout(Duration::from_secs(10))
             .expect("the server answers within 10 s")
     }
 
     /// Nothing more arrives within `d`.
-    fn quiet(&self, d: Duration) {
+    pub(crate) fn quiet(&self, d: Duration) {
         if let Ok(line) = self.lines.recv_timeout(d) {
             panic!("unexpected line from the server: {line}");
         }
@@ -46,6 +46,11 @@ impl Pipe {
 /// Runs `f` against a server serving a pipe, then closes the input and checks the server ends
 /// within two seconds.
 fn with_session(fake: &FakePve, f: impl FnOnce(&mut Pipe)) {
+    with_session_at(fake, "2025-11-25", f)
+}
+
+/// `with_session`, with the handshake at protocol `version`.
+pub(crate) fn with_session_at(fake: &FakePve, version: &str, f: impl FnOnce(&mut Pipe)) {
     let config = config(fake, &[("PROXMOX_MCP_ACCESS", "operate")]);
     let pve = Pve::new(&config).unwrap();
     let (in_r, in_w) = std::io::pipe().unwrap();
@@ -73,7 +78,7 @@ fn with_session(fake: &FakePve, f: impl FnOnce(&mut Pipe)) {
             input: Some(in_w),
             lines,
         };
-        pipe.send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "it", "version": "1"}}}));
+        pipe.send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "it", "version": "1"}}}));
         assert_eq!(pipe.next()["id"], 0);
         pipe.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
         f(&mut pipe);
@@ -88,7 +93,7 @@ fn with_session(fake: &FakePve, f: impl FnOnce(&mut Pipe)) {
     });
 }
 
-fn call(id: i64, args: Value, token: Option<&str>) -> Value {
+pub(crate) fn call(id: i64, args: Value, token: Option<&str>) -> Value {
     let mut params = json!({"name": "start_vm", "arguments": args});
     if let Some(t) = token {
         params["_meta"] = json!({"progressToken": t});
@@ -96,7 +101,7 @@ fn call(id: i64, args: Value, token: Option<&str>) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
 }
 
-fn running(fake: &mut FakePve, times: Option<usize>) {
+pub(crate) fn running(fake: &mut FakePve, times: Option<usize>) {
     let status = json!({"upid": UPID, "status": "running", "node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam!mcp", "starttime": 1732288512});
     match times {
         Some(n) => fake.ok_times("GET", STATUS, status, n),
