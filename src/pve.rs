@@ -504,6 +504,15 @@ impl Pve {
             error: transport(self.describe(host, method, !not_sent(&e), &e)),
         })?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            // The agent follows no redirect (tls.rs); nothing is sent to the Location, and no
+            // other host is tried: the request reached this one.
+            let location = response
+                .headers()
+                .get("location")
+                .map(|l| self.shown_location(l.as_bytes(), params, headers));
+            return Err(transport(redirected(host, method, status, location)).into());
+        }
         let body = response
             .body_mut()
             .with_config()
@@ -574,6 +583,88 @@ impl Pve {
             data: body.remove("data").unwrap_or(Value::Null),
             total: body.get("total").and_then(as_u64),
         })
+    }
+
+    /// A redirect's `Location` as shown in an error: scheme, host and path only (no user info,
+    /// query or fragment), control characters escaped, at most 200 characters, and any secret
+    /// this request carried (token, password, ticket, CSRF token) cut out, should a hostile
+    /// server echo it back.
+    fn shown_location(
+        &self,
+        raw: &[u8],
+        params: &[(&'static str, String)],
+        headers: &[(&'static str, String)],
+    ) -> String {
+        let text = String::from_utf8_lossy(raw);
+        let mut shown = match text.split_once("://") {
+            Some((scheme, rest)) => {
+                let end = rest.find(['?', '#']).unwrap_or(rest.len());
+                let (kept, cut) = rest.split_at(end);
+                let kept = match kept.split_once('/') {
+                    Some((authority, path)) => {
+                        let host = authority.rsplit('@').next().unwrap_or_default();
+                        format!("{scheme}://{host}/{path}")
+                    }
+                    None => format!("{scheme}://{}", kept.rsplit('@').next().unwrap_or_default()),
+                };
+                if cut.is_empty() {
+                    kept
+                } else {
+                    format!("{kept}?…")
+                }
+            }
+            None => text
+                .split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let mut secrets: Vec<String> = Vec::new();
+        match &self.auth {
+            Auth::Token { value, .. } => secrets.push(value.expose().to_string()),
+            Auth::Password { password, totp } => {
+                secrets.push(password.expose().to_string());
+                secrets.extend(totp.iter().map(|t| t.expose().to_string()));
+            }
+        }
+        for (name, value) in headers {
+            let value = match *name {
+                "Cookie" => value.strip_prefix("PVEAuthCookie=").unwrap_or(value),
+                "Authorization" => value.rsplit('=').next().unwrap_or(value),
+                _ => value,
+            };
+            secrets.push(value.to_string());
+        }
+        for (name, value) in params {
+            if matches!(*name, "password" | "tfa-challenge") {
+                secrets.push(value.clone());
+            }
+        }
+        for secret in secrets.iter().filter(|s| s.len() >= 4) {
+            let mut encoded = String::new();
+            encode_into(&mut encoded, secret, b"");
+            for form in [secret.as_str(), encoded.as_str(), &percent_decode(secret)] {
+                if form.len() >= 4 {
+                    shown = shown.replace(form, "<redacted>");
+                }
+            }
+        }
+        let mut out: String = shown
+            .chars()
+            .take(200)
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect();
+        if shown.chars().count() > 200 {
+            out.push('…');
+        }
+        out
     }
 
     /// Turns a transport failure into text that says what to do (and never shows a secret).
@@ -663,6 +754,52 @@ impl From<Error> for Failure {
             elsewhere: false,
         }
     }
+}
+
+/// The error text for a 3xx answer from `host`: PVE's API never redirects, so this is not PVE
+/// (a proxy, a web server, an attacker), and the redirect was not followed. For a write, the
+/// request did reach `host`, so it is not called harmless.
+fn redirected(host: &Host, method: Method, status: u16, location: Option<String>) -> String {
+    let target = format!("{}:{}", host.host, host.port);
+    let to = match location {
+        Some(l) => format!("to {l}"),
+        None => "without a Location".to_string(),
+    };
+    let mut message = format!(
+        "{target} answered with a redirect (HTTP {status}) {to}; it was not followed: the Proxmox VE API never redirects, \
+         so PROXMOX_HOST may name a proxy or another web server instead of a PVE node (https, port 8006)"
+    );
+    if method != Method::Get {
+        message.push_str(&format!(
+            "; the request reached {target} and may have taken effect: check before repeating it"
+        ));
+    }
+    message
+}
+
+/// Undoes percent-encoding (`%3A` → `:`); anything malformed is kept as it is.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Whether the request cannot have reached PVE: name resolution, connection and TLS handshake
@@ -874,6 +1011,16 @@ mod tests {
             form_encode(&[("description", "a b&c=d".into()), ("vmstate", bool01(true))]),
             "description=a%20b%26c%3Dd&vmstate=1"
         );
+    }
+
+    #[test]
+    fn percent_decoding_undoes_our_encoding() {
+        let ticket = "PVE:root@pam:6740A001::c2ln/+=";
+        let mut encoded = String::new();
+        encode_into(&mut encoded, ticket, b"");
+        assert_eq!(percent_decode(&encoded), ticket);
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 
     #[test]

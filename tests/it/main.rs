@@ -1,5 +1,6 @@
 //! The one integration test binary: the server driven against a mocked PVE API.
 
+mod attacks_transport;
 mod card;
 mod faults;
 mod fuzz;
