@@ -2,7 +2,14 @@
 //! implausible timestamps, answers built to exhaust memory. Each test sends the attack through
 //! the mocked PVE API and checks what the user reads and what PVE (or anyone else) received.
 
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
 use mockito::{Matcher, Mock, ServerGuard};
+use proxmox_mcp_server::config::Config;
 use proxmox_mcp_server::pve::Pve;
 use serde_json::json;
 
@@ -140,4 +147,207 @@ fn a_redirect_that_echoes_the_credentials_does_not_show_them() {
         "{text}"
     );
     moved.assert();
+}
+
+/// `Config::resolve_with` over these variables only.
+fn resolve(vars: &[(&str, &str)]) -> Result<Config, String> {
+    let env: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::resolve_with(
+        &|k| env.get(k).cloned(),
+        &[],
+        Path::new("/nonexistent/pve-root-ca.pem"),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// What the real binary did: exit code, stdout, stderr.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the real binary with only `PATH` and `vars` in its environment, stdin closed, for at
+/// most 30 s.
+fn run_binary(vars: &[(&str, &str)], args: &[&str]) -> Ran {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_proxmox-mcp-server"));
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    let mut child = cmd
+        .envs(vars.iter().copied())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = reader(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = reader(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the binary did not exit within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Ran {
+        code: status.code(),
+        stdout: stdout.join().expect("stdout"),
+        stderr: stderr.join().expect("stderr"),
+    }
+}
+
+#[test]
+fn plain_http_with_credentials_is_refused_unless_to_this_machine() {
+    for (host, shown) in [
+        ("http://pve1.example.com", "http://pve1.example.com:8006"),
+        ("http://192.0.2.7:8006", "http://192.0.2.7:8006"),
+        (
+            "https://pve1,http://[2001:db8::7]",
+            "http://[2001:db8::7]:8006",
+        ),
+    ] {
+        for credentials in [
+            [
+                ("PROXMOX_TOKEN_NAME", "mcp"),
+                ("PROXMOX_TOKEN_VALUE", TOKEN),
+            ],
+            [("PROXMOX_PASSWORD", TOKEN), ("PROXMOX_MCP_LOG", "warn")],
+        ] {
+            let mut vars = vec![("PROXMOX_HOST", host), ("PROXMOX_USER", "root@pam")];
+            vars.extend(credentials);
+            let err = resolve(&vars).expect_err("plain http is refused");
+            assert_eq!(
+                err,
+                format!(
+                    "configuration: PROXMOX_HOST={shown} uses plain http, which would send the credentials unencrypted; \
+                     use https://{} (PVE serves https on port 8006). Plain http is allowed only to a loopback address \
+                     (127.0.0.0/8, ::1, localhost), where nothing leaves this machine",
+                    shown.trim_start_matches("http://")
+                )
+            );
+        }
+    }
+    // The exception every other test relies on: the mocked PVE on http://127.0.0.1:PORT.
+    for host in [
+        "http://127.0.0.1:8006",
+        "http://[::1]:8006",
+        "http://localhost:8006",
+    ] {
+        let config = resolve(&[
+            ("PROXMOX_HOST", host),
+            ("PROXMOX_USER", "root@pam"),
+            ("PROXMOX_TOKEN_NAME", "mcp"),
+            ("PROXMOX_TOKEN_VALUE", TOKEN),
+        ])
+        .unwrap_or_else(|e| panic!("{host}: {e}"));
+        assert_eq!(config.hosts[0].scheme, "http");
+    }
+}
+
+#[test]
+fn the_binary_refuses_plain_http_with_exit_status_2_before_sending_anything() {
+    // `127.1` is 127.0.0.1 to the resolver but not a loopback literal to the server (only
+    // 127.0.0.0/8 written out, ::1 and localhost are): it is refused like any other host, and
+    // the mock listening there shows that nothing was sent.
+    let mut server = mockito::Server::new();
+    let untouched = [
+        server.mock("GET", Matcher::Any).expect(0).create(),
+        server.mock("POST", Matcher::Any).expect(0).create(),
+    ];
+    let port = server.socket_address().port();
+    let host = format!("http://127.1:{port}");
+    let ran = run_binary(
+        &[
+            ("PROXMOX_HOST", &host),
+            ("PROXMOX_USER", "root@pam"),
+            ("PROXMOX_TOKEN_NAME", "mcp"),
+            ("PROXMOX_TOKEN_VALUE", TOKEN),
+        ],
+        &["call", "list_nodes"],
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert_eq!(ran.stdout, "");
+    assert_eq!(
+        ran.stderr.trim_end(),
+        format!(
+            "proxmox-mcp-server: configuration: PROXMOX_HOST={host} uses plain http, which would send the credentials unencrypted; \
+             use https://127.1:{port} (PVE serves https on port 8006). Plain http is allowed only to a loopback address \
+             (127.0.0.0/8, ::1, localhost), where nothing leaves this machine"
+        )
+    );
+    assert!(!ran.stderr.contains(TOKEN));
+    untouched.iter().for_each(Mock::assert);
+}
+
+#[cfg(unix)]
+#[test]
+fn secret_files_others_can_read_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("pmcp-attack-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let shown = token_file.display().to_string();
+    let vars = [
+        ("PROXMOX_HOST", "pve1.example.com"),
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE_FILE", shown.as_str()),
+    ];
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let expected = format!(
+        "configuration: PROXMOX_TOKEN_VALUE_FILE={shown} is readable by group or others (mode 644); run: chmod 600 {shown}"
+    );
+    assert_eq!(resolve(&vars).expect_err("refused"), expected);
+    let ran = run_binary(&vars, &["call", "list_nodes"]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert_eq!(ran.stdout, "");
+    assert_eq!(
+        ran.stderr.trim_end(),
+        format!("proxmox-mcp-server: {expected}")
+    );
+    assert!(!ran.stderr.contains(TOKEN));
+
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, "hunter2-secret\n").unwrap();
+    std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let shown = password_file.display().to_string();
+    let err = resolve(&[
+        ("PROXMOX_HOST", "pve1.example.com"),
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_PASSWORD_FILE", shown.as_str()),
+    ])
+    .expect_err("refused");
+    assert_eq!(
+        err,
+        format!("configuration: PROXMOX_PASSWORD_FILE={shown} is readable by group or others (mode 640); run: chmod 600 {shown}")
+    );
+    assert!(!err.contains("hunter2"));
+
+    // Private, it is read.
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = resolve(&vars).expect("a private secret file is accepted");
+    assert!(matches!(
+        config.auth,
+        proxmox_mcp_server::config::Auth::Token { ref value, .. } if value.expose() == TOKEN
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
