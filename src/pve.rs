@@ -110,14 +110,16 @@ impl Session {
 }
 
 /// When PVE issued `ticket` (`PVE:user@realm:HEXTIME::signature`), if that is plausible for this
-/// machine's clock; otherwise now.
+/// machine's clock; otherwise now (clock skew, or a time too large to represent: checked, never
+/// `UNIX_EPOCH + Duration`, which panics on overflow). A ticket taken as new too long is
+/// answered with 401 by PVE, and `call` then logs in again.
 fn ticket_issued(ticket: &str) -> SystemTime {
     let now = SystemTime::now();
     let stamp = ticket
         .split(':')
         .nth(2)
         .and_then(|h| u64::from_str_radix(h, 16).ok());
-    match stamp.map(|t| UNIX_EPOCH + Duration::from_secs(t)) {
+    match stamp.and_then(crate::policy::unix_time) {
         Some(t)
             if t <= now + Duration::from_secs(300)
                 && now.duration_since(t).unwrap_or_default() < TICKET_LIFETIME =>
@@ -1011,6 +1013,28 @@ mod tests {
             form_encode(&[("description", "a b&c=d".into()), ("vmstate", bool01(true))]),
             "description=a%20b%26c%3Dd&vmstate=1"
         );
+    }
+
+    #[test]
+    fn implausible_ticket_times_are_now() {
+        let now = SystemTime::now();
+        let recent = now.duration_since(UNIX_EPOCH).unwrap().as_secs() - 600;
+        assert_eq!(
+            ticket_issued(&format!("PVE:root@pam:{recent:X}::sig")),
+            UNIX_EPOCH + Duration::from_secs(recent),
+            "a plausible time is taken as it is"
+        );
+        for ticket in [
+            "PVE:root@pam:FFFFFFFFFFFFFFFF::sig",
+            "PVE:root@pam:7FFFFFFFFFFFFFFF::sig",
+            "PVE:root@pam:FFFFFFFFFFFFFFFFFFFF::sig",
+            "PVE:root@pam:0::sig",
+            "PVE:root@pam:zz::sig",
+            "garbage",
+        ] {
+            let issued = ticket_issued(ticket);
+            assert!(issued >= now && issued <= SystemTime::now(), "{ticket}");
+        }
     }
 
     #[test]

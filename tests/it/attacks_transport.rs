@@ -351,3 +351,100 @@ fn secret_files_others_can_read_are_refused() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn implausible_certificate_times_are_unknown_not_a_crash() {
+    let mut fake = FakePve::new();
+    let cert = |name: &str, notafter: serde_json::Value| json!({"filename": name, "subject": "/CN=pve1", "notbefore": 1700000000, "notafter": notafter});
+    fake.ok(
+        "GET",
+        "/nodes/pve1/certificates/info",
+        json!([
+            cert("a-huge.pem", json!(1e300)),
+            cert("b-negative.pem", json!(-5)),
+            cert("c-nan.pem", json!("NaN")),
+            cert("d-huge-text.pem", json!("1e300")),
+            cert("e-u64-max.pem", json!(u64::MAX)),
+            cert("f-i64-min.pem", json!(i64::MIN)),
+            cert("g-year-10000.pem", json!(253_402_300_800u64)),
+            cert("h-fine.pem", json!(1795000000)),
+        ]),
+    );
+    crate::support::session(&fake, &[], |c| {
+        // `Client::call` fails the test on a JSON-RPC error (a panic answers -32603) and checks
+        // the result against the tool's output schema.
+        let r = c.call("list_node_certificates", json!({"node": "pve1"}));
+        let out = crate::support::ok(&r);
+        let expires: Vec<(String, serde_json::Value)> = out["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["filename"].as_str().unwrap().to_string(),
+                    c["expires"].clone(),
+                )
+            })
+            .collect();
+        let mut expected: Vec<(String, serde_json::Value)> = [
+            "a-huge.pem",
+            "b-negative.pem",
+            "c-nan.pem",
+            "d-huge-text.pem",
+            "e-u64-max.pem",
+            "f-i64-min.pem",
+            "g-year-10000.pem",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), serde_json::Value::Null))
+        .collect();
+        expected.push(("h-fine.pem".into(), json!("2026-11-18T11:06:40Z")));
+        assert_eq!(expires, expected);
+        // What PVE sent is passed on as it was.
+        assert_eq!(out["data"][0]["notafter"], json!(1e300));
+    });
+    assert_eq!(fake.lines(), ["GET /nodes/pve1/certificates/info"]);
+}
+
+#[test]
+fn a_ticket_with_a_huge_time_does_not_break_the_session() {
+    let ticket = "PVE:root@pam:FFFFFFFFFFFFFFFF::c2lnbmF0dXJl";
+    let mut fake = FakePve::new();
+    fake.ok(
+        "POST",
+        "/access/ticket",
+        json!({"ticket": ticket, "CSRFPreventionToken": "FFFFFFFFFFFFFFFF:csrf", "username": "root@pam"}),
+    );
+    fake.ok(
+        "GET",
+        "/nodes",
+        json!([{"node": "pve1", "status": "online"}]),
+    );
+    let settings = [
+        ("PROXMOX_TOKEN_NAME", ""),
+        ("PROXMOX_TOKEN_VALUE", ""),
+        ("PROXMOX_PASSWORD", "pw"),
+    ];
+    crate::support::session(&fake, &settings, |c| {
+        for _ in 0..3 {
+            let r = c.call("list_nodes", json!({}));
+            assert_eq!(crate::support::ok(&r)["total"], 1);
+        }
+    });
+    // One login; the ticket is used as it came (its time is taken as "now").
+    let seen = fake.requests();
+    let lines: Vec<String> = seen.iter().map(|r| r.line()).collect();
+    assert_eq!(
+        lines,
+        [
+            "POST /access/ticket username=root%40pam&password=pw",
+            "GET /nodes",
+            "GET /nodes",
+            "GET /nodes",
+        ]
+    );
+    assert_eq!(
+        seen[1].headers["cookie"],
+        "PVEAuthCookie=PVE%3Aroot%40pam%3AFFFFFFFFFFFFFFFF%3A%3Ac2lnbmF0dXJl"
+    );
+}
