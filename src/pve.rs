@@ -18,6 +18,17 @@ use crate::tls::{self, Trust};
 
 /// Largest PVE answer read into memory.
 const MAX_BODY: u64 = 16 * 1024 * 1024;
+/// Most JSON objects and arrays one answer may hold, counted in its text before parsing (see
+/// `json_cost`). A parsed object costs far more than its text: a 14 MiB answer of `{"a":1}`
+/// takes over 1 GB as `serde_json::Value`, about 670 bytes per small object. 100,000 bounds an
+/// answer to about 70 MB, and is ten times what a 10,000-guest cluster's `/cluster/resources`
+/// holds.
+const MAX_CONTAINERS: usize = 100_000;
+/// Most values (array items and object members, counted by their commas) one answer may hold:
+/// about 32 bytes each once parsed, so about 30 MB at most.
+const MAX_ITEMS: usize = 1_000_000;
+/// Most guest locations kept in the cache; when full, expired ones go, then all of them.
+const MAX_GUESTS: usize = 10_000;
 /// A ticket is valid 2 hours; it is renewed once it is older than this (as PVE's own client does).
 const TICKET_RENEW_AFTER: Duration = Duration::from_secs(3600);
 /// How long a guest's node is taken from the cache instead of asking `/cluster/resources`.
@@ -203,9 +214,12 @@ impl Pve {
     }
 
     /// Remembers where the guests in a `/cluster/resources` answer live, for `GUEST_TTL`.
+    /// Expired entries are dropped here, and the cache never holds more than `MAX_GUESTS`
+    /// (answers naming new VMIDs each time would otherwise grow it without end).
     pub fn remember_guests(&self, resources: &Value) {
         let now = Instant::now();
         let mut guests = self.guests.lock().unwrap_or_else(|e| e.into_inner());
+        guests.retain(|_, (_, _, seen)| now.duration_since(*seen) < GUEST_TTL);
         for r in resources.as_array().into_iter().flatten() {
             let (Some(vmid), Some(node), Some(kind)) = (
                 r.get("vmid").and_then(as_u64),
@@ -214,6 +228,11 @@ impl Pve {
             ) else {
                 continue;
             };
+            if guests.len() >= MAX_GUESTS && !guests.contains_key(&vmid) {
+                // Full of fresh entries: one answer named more guests than that. The cache is
+                // only a shortcut, so start over rather than track ages.
+                guests.clear();
+            }
             guests.insert(vmid, (node.to_string(), kind.to_string(), now));
         }
     }
@@ -533,6 +552,18 @@ impl Pve {
             status,
             message,
         };
+        if let Some(what) = json_cost(body.as_bytes()) {
+            let may_have_run = if method == Method::Get {
+                ""
+            } else {
+                "; the request was sent and may have taken effect: check before repeating it"
+            };
+            return Err(transport(format!(
+                "the answer holds more than {what}, more than this server parses (a bound on memory); \
+                 narrow the query, e.g. to one node, one type or one storage{may_have_run}"
+            ))
+            .into());
+        }
         let parsed: Option<Value> = serde_json::from_str(&body).ok();
         if status != 200 {
             let message = parsed
@@ -777,6 +808,38 @@ fn redirected(host: &Host, method: Method, status: u16, location: Option<String>
         ));
     }
     message
+}
+
+/// What makes a JSON text too costly to parse, if anything: more than `MAX_CONTAINERS` objects
+/// and arrays or more than `MAX_ITEMS` values. A single pass over the bytes, skipping strings
+/// (so `{`, `[` and `,` inside them do not count); it does not check that the text is JSON.
+fn json_cost(body: &[u8]) -> Option<String> {
+    let (mut containers, mut items) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => containers += 1,
+            b',' => items += 1,
+            _ => {}
+        }
+        if containers > MAX_CONTAINERS {
+            return Some(format!("{MAX_CONTAINERS} JSON objects and arrays"));
+        }
+        if items > MAX_ITEMS {
+            return Some(format!("{MAX_ITEMS} JSON values"));
+        }
+    }
+    None
 }
 
 /// Undoes percent-encoding (`%3A` → `:`); anything malformed is kept as it is.
@@ -1034,6 +1097,82 @@ mod tests {
         ] {
             let issued = ticket_issued(ticket);
             assert!(issued >= now && issued <= SystemTime::now(), "{ticket}");
+        }
+    }
+
+    #[test]
+    fn json_cost_counts_outside_strings_only() {
+        let objects = |n: usize| format!("[{}]", vec![r#"{"a":1}"#; n].join(","));
+        assert_eq!(json_cost(objects(MAX_CONTAINERS - 1).as_bytes()), None);
+        assert_eq!(
+            json_cost(objects(MAX_CONTAINERS).as_bytes()).as_deref(),
+            Some("100000 JSON objects and arrays")
+        );
+        let numbers = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        assert_eq!(json_cost(numbers(MAX_ITEMS + 1).as_bytes()), None);
+        assert_eq!(
+            json_cost(numbers(MAX_ITEMS + 2).as_bytes()).as_deref(),
+            Some("1000000 JSON values")
+        );
+        // Brackets, braces and commas inside strings (escaped quotes too) are text.
+        let text = format!(r#"{{"message":"a\"{}\\"}}"#, "{[,".repeat(MAX_ITEMS));
+        assert_eq!(json_cost(text.as_bytes()), None);
+        let escaped_quote_then_objects = format!(r#"["\"",{}]"#, objects(MAX_CONTAINERS));
+        assert!(json_cost(escaped_quote_then_objects.as_bytes()).is_some());
+    }
+
+    /// A client that is never used to send anything (the pinned fingerprint matches nothing).
+    fn offline_pve() -> Pve {
+        let pin = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+        let env = |k: &str| match k {
+            "PROXMOX_HOST" => Some("pve1.example.com".to_string()),
+            "PROXMOX_USER" => Some("root@pam".to_string()),
+            "PROXMOX_TOKEN_NAME" => Some("mcp".to_string()),
+            "PROXMOX_TOKEN_VALUE" => Some("x".to_string()),
+            "PROXMOX_FINGERPRINT" => Some(pin.to_string()),
+            _ => None,
+        };
+        let config = Config::resolve_with(&env, &[], std::path::Path::new("/nonexistent")).unwrap();
+        Pve::new(&config).unwrap()
+    }
+
+    fn guests(from: u64, count: u64) -> Value {
+        Value::Array(
+            (from..from + count)
+                .map(|vmid| json!({"vmid": vmid, "node": "pve1", "type": "qemu"}))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_guest_cache_stays_bounded() {
+        let pve = offline_pve();
+        // Answers naming new VMIDs each time.
+        for round in 0..40 {
+            pve.remember_guests(&guests(100 + round * 1000, 1000));
+            let size = pve.guests.lock().unwrap().len();
+            assert!(size <= MAX_GUESTS, "round {round}: {size} entries");
+        }
+        // The latest answer is still known.
+        assert_eq!(
+            pve.cached_guest(100 + 39 * 1000 + 999),
+            Some(("pve1".to_string(), "qemu".to_string()))
+        );
+        // One answer larger than the cache: bounded too, and its last guests are kept.
+        pve.remember_guests(&guests(1_000_000, 3 * MAX_GUESTS as u64 + 5));
+        assert!(pve.guests.lock().unwrap().len() <= MAX_GUESTS);
+        assert!(pve
+            .cached_guest(1_000_000 + 3 * MAX_GUESTS as u64 + 4)
+            .is_some());
+        // Expired entries are dropped at the next answer.
+        let long_ago = Instant::now().checked_sub(GUEST_TTL * 2);
+        if let Some(long_ago) = long_ago {
+            for (_, _, seen) in pve.guests.lock().unwrap().values_mut() {
+                *seen = long_ago;
+            }
+            assert_eq!(pve.cached_guest(1_000_000), None);
+            pve.remember_guests(&guests(7, 1));
+            assert_eq!(pve.guests.lock().unwrap().len(), 1);
         }
     }
 

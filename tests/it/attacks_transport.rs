@@ -448,3 +448,88 @@ fn a_ticket_with_a_huge_time_does_not_break_the_session() {
         "PVEAuthCookie=PVE%3Aroot%40pam%3AFFFFFFFFFFFFFFFF%3A%3Ac2lnbmF0dXJl"
     );
 }
+
+/// A `/cluster/resources` answer of `count` guests, as text (not built as a `Value`, so the test
+/// itself stays small).
+fn resources_text(count: usize, item: impl Fn(usize) -> String) -> String {
+    let items: Vec<String> = (0..count).map(item).collect();
+    format!(r#"{{"success":1,"data":[{}]}}"#, items.join(","))
+}
+
+/// A raw mock answering `GET /cluster/resources` once with `body`.
+fn resources_answer(server: &mut ServerGuard, body: String) -> Mock {
+    server
+        .mock(
+            "GET",
+            Matcher::Regex("^/api2/extjs/cluster/resources".into()),
+        )
+        .with_status(200)
+        .with_header("content-type", "application/json;charset=UTF-8")
+        .with_body(body)
+        .expect(1)
+        .create()
+}
+
+#[test]
+fn an_answer_of_too_many_objects_is_refused_before_parsing() {
+    let elsewhere = FakePve::new();
+    let mut server = mockito::Server::new();
+    // 150,000 small objects (6 MB of text, which would take ~100 MB parsed).
+    let objects = resources_text(150_000, |i| {
+        format!(r#"{{"vmid":{},"node":"pve1","type":"qemu"}}"#, 100 + i)
+    });
+    let answered = resources_answer(&mut server, objects);
+    let config = config(&elsewhere, &[("PROXMOX_HOST", &server.url())]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let text = error_text(&c.call("list_vms", json!({}))).to_string();
+    assert_eq!(
+        text,
+        "GET /cluster/resources: the answer holds more than 100000 JSON objects and arrays, more than this server parses \
+         (a bound on memory); narrow the query, e.g. to one node, one type or one storage"
+    );
+    answered.assert();
+
+    // 1.5 million numbers: few objects, but each value costs memory too.
+    let numbers = resources_text(1_500_000, |_| "1".to_string());
+    let answered = resources_answer(&mut server, numbers);
+    let text = error_text(&c.call("list_vms", json!({}))).to_string();
+    assert!(
+        text.starts_with("GET /cluster/resources: the answer holds more than 1000000 JSON values,"),
+        "{text}"
+    );
+    answered.assert();
+    // The server goes on answering.
+    let answered = resources_answer(
+        &mut server,
+        resources_text(1, |_| r#"{"vmid":100,"node":"pve1","type":"qemu"}"#.into()),
+    );
+    assert_eq!(
+        crate::support::ok(&c.call("list_vms", json!({})))["total"],
+        1
+    );
+    answered.assert();
+}
+
+#[test]
+fn a_large_cluster_is_still_listed() {
+    // 20,000 guests with their usual fields stay well under the limits.
+    let mut server = mockito::Server::new();
+    let answered = resources_answer(
+        &mut server,
+        resources_text(20_000, |i| {
+            format!(
+                r#"{{"id":"qemu/{0}","vmid":{0},"name":"vm-{0}","node":"pve{1}","type":"qemu","status":"running","cpu":0.01,"maxcpu":2,"mem":1024,"maxmem":2048,"disk":0,"maxdisk":1,"uptime":5,"tags":"a;b","template":0}}"#,
+                100 + i,
+                i % 8
+            )
+        }),
+    );
+    let elsewhere = FakePve::new();
+    let config = config(&elsewhere, &[("PROXMOX_HOST", &server.url())]);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let out = c.call("list_vms", json!({"limit": 5}));
+    assert_eq!(crate::support::ok(&out)["total"], 20_000);
+    answered.assert();
+}
