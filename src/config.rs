@@ -269,6 +269,24 @@ impl Config {
             }
         };
 
+        // Plain http would carry the token or password (and then the ticket) in clear text, so
+        // it is refused, except to a loopback address (127.0.0.0/8, ::1, localhost): nothing
+        // leaves this machine there, and the test suite's mocked PVE listens on
+        // http://127.0.0.1:PORT.
+        if let Some(host) = hosts
+            .iter()
+            .find(|h| h.scheme == "http" && !is_loopback(&h.host))
+        {
+            return Err(Error::Config(format!(
+                "PROXMOX_HOST={} uses plain http, which would send the credentials unencrypted; use https://{}:{} \
+                 (PVE serves https on port 8006). Plain http is allowed only to a loopback address \
+                 (127.0.0.0/8, ::1, localhost), where nothing leaves this machine",
+                host.base_url(),
+                host.host,
+                host.port
+            )));
+        }
+
         let verify = match get("PROXMOX_VERIFY_SSL") {
             None => true,
             Some(v) => parse_bool(&v).ok_or_else(|| {
@@ -490,6 +508,8 @@ fn secret(values: &BTreeMap<String, String>, var: &str) -> Result<Option<Secret>
         Some(path) => {
             let content = std::fs::read_to_string(path)
                 .map_err(|e| Error::Config(format!("{file_var}={path}: cannot read: {e}")))?;
+            // Checked like the config file: a secret others may read is no secret.
+            refuse_if_shared(Path::new(path), &format!("{file_var}={path}"))?;
             let value = content.trim_end_matches(['\n', '\r']).trim().to_string();
             if value.is_empty() {
                 return Err(Error::Config(format!(
@@ -606,20 +626,45 @@ fn read_config_file(path: &Path) -> Result<BTreeMap<String, String>, Error> {
         };
         values.insert(key.to_string(), value.to_string());
     }
-    #[cfg(unix)]
     if holds_secret {
+        refuse_if_shared(path, &format!("PROXMOX_CONFIG={shown} holds a secret but"))?;
+    }
+    Ok(values)
+}
+
+/// Refuses a file holding a secret that group or others may read (unix only; elsewhere the
+/// mode bits do not say). `what` names the file in the error.
+fn refuse_if_shared(path: &Path, what: &str) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path)
             .map(|m| m.permissions().mode())
             .unwrap_or(0);
         if mode & 0o077 != 0 {
             return Err(Error::Config(format!(
-                "PROXMOX_CONFIG={shown} holds a secret but is readable by group or others (mode {:o}); run: chmod 600 {shown}",
-                mode & 0o777
+                "{what} is readable by group or others (mode {:o}); run: chmod 600 {}",
+                mode & 0o777,
+                path.display()
             )));
         }
     }
-    Ok(values)
+    #[cfg(not(unix))]
+    let _ = (path, what);
+    Ok(())
+}
+
+/// Whether `host` (as in `Host::host`, IPv6 in brackets) is this machine: an IP literal in
+/// 127.0.0.0/8, `::1`, or the name `localhost`.
+fn is_loopback(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -715,6 +760,87 @@ mod tests {
             urls,
             ["https://pve1:443", "https://pve2:8007", "https://pve3:443"]
         );
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for host in [
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10:8080",
+            "http://[::1]:8080",
+            "http://localhost:8080",
+            "http://LOCALHOST",
+        ] {
+            let c = resolve(&with(&[("PROXMOX_HOST", host)])).unwrap();
+            assert_eq!(c.hosts[0].scheme, "http", "{host}");
+        }
+        for (host, shown) in [
+            ("http://pve1", "http://pve1:8006"),
+            ("http://10.0.0.5:8006", "http://10.0.0.5:8006"),
+            ("http://[fd00::1]:8006", "http://[fd00::1]:8006"),
+            ("http://127.1", "http://127.1:8006"),
+            (
+                "http://localhost.evil.example",
+                "http://localhost.evil.example:8006",
+            ),
+            ("pve1,http://128.0.0.1:80", "http://128.0.0.1:80"),
+        ] {
+            check_error(
+                &with(&[("PROXMOX_HOST", host)]),
+                &format!("PROXMOX_HOST={shown} uses plain http, which would send the credentials unencrypted; use https://"),
+            );
+            // A password login is refused the same way.
+            let err = resolve(&[
+                ("PROXMOX_HOST", host),
+                ("PROXMOX_USER", "root@pam"),
+                ("PROXMOX_PASSWORD", "hunter2"),
+            ])
+            .unwrap_err();
+            assert!(err.contains("allowed only to a loopback address"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secret_files_others_can_read_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("pmcp-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for var in [
+            "PROXMOX_TOKEN_VALUE",
+            "PROXMOX_PASSWORD",
+            "PROXMOX_TOTP_SECRET",
+        ] {
+            let file = dir.join(var);
+            // Valid base32, so that the TOTP secret is otherwise accepted.
+            std::fs::write(&file, "GEZDGNBVGY3TQOJQ\n").unwrap();
+            let file_var = format!("{var}_FILE");
+            let shown = file.display().to_string();
+            let mut vars: Vec<(&str, &str)> = vec![
+                ("PROXMOX_HOST", "pve1"),
+                ("PROXMOX_USER", "root@pam"),
+                (&file_var, &shown),
+            ];
+            match var {
+                "PROXMOX_TOKEN_VALUE" => vars.push(("PROXMOX_TOKEN_NAME", "mcp")),
+                "PROXMOX_TOTP_SECRET" => vars.push(("PROXMOX_PASSWORD", "pw")),
+                _ => {}
+            }
+            for mode in [0o644, 0o640, 0o604, 0o660] {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+                let err = resolve(&vars).expect_err("a shared secret file is refused");
+                assert_eq!(
+                    err,
+                    format!("configuration: {file_var}={shown} is readable by group or others (mode {mode:o}); run: chmod 600 {shown}")
+                );
+            }
+            for mode in [0o600, 0o400] {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+                assert!(resolve(&vars).is_ok(), "{var} mode {mode:o}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -841,6 +967,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let secret_file = dir.join("token");
         std::fs::write(&secret_file, "s3cr3t-from-file\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let cfg = dir.join("proxmox.env");
         std::fs::write(
             &cfg,

@@ -598,6 +598,18 @@ fn redact_userinfo(text: &str) -> String {
     out
 }
 
+/// The last second of year 9999, the latest time `rfc3339` writes with four digits.
+const LAST_PLAUSIBLE_SECOND: u64 = 253_402_300_799;
+
+/// A Unix time from outside (PVE, a ticket) as a `SystemTime`; None when it is not plausible
+/// (after year 9999), so a hostile or broken value never overflows `UNIX_EPOCH + Duration`.
+pub fn unix_time(secs: u64) -> Option<SystemTime> {
+    if secs > LAST_PLAUSIBLE_SECOND {
+        return None;
+    }
+    UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+}
+
 /// `2026-11-25T20:06:16Z`.
 pub fn rfc3339(t: SystemTime) -> String {
     let secs = t
@@ -685,6 +697,13 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            unix_time(LAST_PLAUSIBLE_SECOND).map(rfc3339).as_deref(),
+            Some("9999-12-31T23:59:59Z")
+        );
+        for implausible in [LAST_PLAUSIBLE_SECOND + 1, i64::MAX as u64, u64::MAX] {
+            assert_eq!(unix_time(implausible), None, "{implausible}");
+        }
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_637_176)),
             "2026-11-25T20:06:16Z"

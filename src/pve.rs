@@ -18,6 +18,17 @@ use crate::tls::{self, Trust};
 
 /// Largest PVE answer read into memory.
 const MAX_BODY: u64 = 16 * 1024 * 1024;
+/// Most JSON objects and arrays one answer may hold, counted in its text before parsing (see
+/// `json_cost`). A parsed object costs far more than its text: a 14 MiB answer of `{"a":1}`
+/// takes over 1 GB as `serde_json::Value`, about 670 bytes per small object. 100,000 bounds an
+/// answer to about 70 MB, and is ten times what a 10,000-guest cluster's `/cluster/resources`
+/// holds.
+const MAX_CONTAINERS: usize = 100_000;
+/// Most values (array items and object members, counted by their commas) one answer may hold:
+/// about 32 bytes each once parsed, so about 30 MB at most.
+const MAX_ITEMS: usize = 1_000_000;
+/// Most guest locations kept in the cache; when full, expired ones go, then all of them.
+const MAX_GUESTS: usize = 10_000;
 /// A ticket is valid 2 hours; it is renewed once it is older than this (as PVE's own client does).
 const TICKET_RENEW_AFTER: Duration = Duration::from_secs(3600);
 /// How long a guest's node is taken from the cache instead of asking `/cluster/resources`.
@@ -110,14 +121,16 @@ impl Session {
 }
 
 /// When PVE issued `ticket` (`PVE:user@realm:HEXTIME::signature`), if that is plausible for this
-/// machine's clock; otherwise now.
+/// machine's clock; otherwise now (clock skew, or a time too large to represent: checked, never
+/// `UNIX_EPOCH + Duration`, which panics on overflow). A ticket taken as new too long is
+/// answered with 401 by PVE, and `call` then logs in again.
 fn ticket_issued(ticket: &str) -> SystemTime {
     let now = SystemTime::now();
     let stamp = ticket
         .split(':')
         .nth(2)
         .and_then(|h| u64::from_str_radix(h, 16).ok());
-    match stamp.map(|t| UNIX_EPOCH + Duration::from_secs(t)) {
+    match stamp.and_then(crate::policy::unix_time) {
         Some(t)
             if t <= now + Duration::from_secs(300)
                 && now.duration_since(t).unwrap_or_default() < TICKET_LIFETIME =>
@@ -201,9 +214,12 @@ impl Pve {
     }
 
     /// Remembers where the guests in a `/cluster/resources` answer live, for `GUEST_TTL`.
+    /// Expired entries are dropped here, and the cache never holds more than `MAX_GUESTS`
+    /// (answers naming new VMIDs each time would otherwise grow it without end).
     pub fn remember_guests(&self, resources: &Value) {
         let now = Instant::now();
         let mut guests = self.guests.lock().unwrap_or_else(|e| e.into_inner());
+        guests.retain(|_, (_, _, seen)| now.duration_since(*seen) < GUEST_TTL);
         for r in resources.as_array().into_iter().flatten() {
             let (Some(vmid), Some(node), Some(kind)) = (
                 r.get("vmid").and_then(as_u64),
@@ -212,6 +228,11 @@ impl Pve {
             ) else {
                 continue;
             };
+            if guests.len() >= MAX_GUESTS && !guests.contains_key(&vmid) {
+                // Full of fresh entries: one answer named more guests than that. The cache is
+                // only a shortcut, so start over rather than track ages.
+                guests.clear();
+            }
             guests.insert(vmid, (node.to_string(), kind.to_string(), now));
         }
     }
@@ -504,6 +525,15 @@ impl Pve {
             error: transport(self.describe(host, method, !not_sent(&e), &e)),
         })?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            // The agent follows no redirect (tls.rs); nothing is sent to the Location, and no
+            // other host is tried: the request reached this one.
+            let location = response
+                .headers()
+                .get("location")
+                .map(|l| self.shown_location(l.as_bytes(), params, headers));
+            return Err(transport(redirected(host, method, status, location)).into());
+        }
         let body = response
             .body_mut()
             .with_config()
@@ -522,6 +552,18 @@ impl Pve {
             status,
             message,
         };
+        if let Some(what) = json_cost(body.as_bytes()) {
+            let may_have_run = if method == Method::Get {
+                ""
+            } else {
+                "; the request was sent and may have taken effect: check before repeating it"
+            };
+            return Err(transport(format!(
+                "the answer holds more than {what}, more than this server parses (a bound on memory); \
+                 narrow the query, e.g. to one node, one type or one storage{may_have_run}"
+            ))
+            .into());
+        }
         let parsed: Option<Value> = serde_json::from_str(&body).ok();
         if status != 200 {
             let message = parsed
@@ -574,6 +616,88 @@ impl Pve {
             data: body.remove("data").unwrap_or(Value::Null),
             total: body.get("total").and_then(as_u64),
         })
+    }
+
+    /// A redirect's `Location` as shown in an error: scheme, host and path only (no user info,
+    /// query or fragment), control characters escaped, at most 200 characters, and any secret
+    /// this request carried (token, password, ticket, CSRF token) cut out, should a hostile
+    /// server echo it back.
+    fn shown_location(
+        &self,
+        raw: &[u8],
+        params: &[(&'static str, String)],
+        headers: &[(&'static str, String)],
+    ) -> String {
+        let text = String::from_utf8_lossy(raw);
+        let mut shown = match text.split_once("://") {
+            Some((scheme, rest)) => {
+                let end = rest.find(['?', '#']).unwrap_or(rest.len());
+                let (kept, cut) = rest.split_at(end);
+                let kept = match kept.split_once('/') {
+                    Some((authority, path)) => {
+                        let host = authority.rsplit('@').next().unwrap_or_default();
+                        format!("{scheme}://{host}/{path}")
+                    }
+                    None => format!("{scheme}://{}", kept.rsplit('@').next().unwrap_or_default()),
+                };
+                if cut.is_empty() {
+                    kept
+                } else {
+                    format!("{kept}?…")
+                }
+            }
+            None => text
+                .split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let mut secrets: Vec<String> = Vec::new();
+        match &self.auth {
+            Auth::Token { value, .. } => secrets.push(value.expose().to_string()),
+            Auth::Password { password, totp } => {
+                secrets.push(password.expose().to_string());
+                secrets.extend(totp.iter().map(|t| t.expose().to_string()));
+            }
+        }
+        for (name, value) in headers {
+            let value = match *name {
+                "Cookie" => value.strip_prefix("PVEAuthCookie=").unwrap_or(value),
+                "Authorization" => value.rsplit('=').next().unwrap_or(value),
+                _ => value,
+            };
+            secrets.push(value.to_string());
+        }
+        for (name, value) in params {
+            if matches!(*name, "password" | "tfa-challenge") {
+                secrets.push(value.clone());
+            }
+        }
+        for secret in secrets.iter().filter(|s| s.len() >= 4) {
+            let mut encoded = String::new();
+            encode_into(&mut encoded, secret, b"");
+            for form in [secret.as_str(), encoded.as_str(), &percent_decode(secret)] {
+                if form.len() >= 4 {
+                    shown = shown.replace(form, "<redacted>");
+                }
+            }
+        }
+        let mut out: String = shown
+            .chars()
+            .take(200)
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect();
+        if shown.chars().count() > 200 {
+            out.push('…');
+        }
+        out
     }
 
     /// Turns a transport failure into text that says what to do (and never shows a secret).
@@ -663,6 +787,84 @@ impl From<Error> for Failure {
             elsewhere: false,
         }
     }
+}
+
+/// The error text for a 3xx answer from `host`: PVE's API never redirects, so this is not PVE
+/// (a proxy, a web server, an attacker), and the redirect was not followed. For a write, the
+/// request did reach `host`, so it is not called harmless.
+fn redirected(host: &Host, method: Method, status: u16, location: Option<String>) -> String {
+    let target = format!("{}:{}", host.host, host.port);
+    let to = match location {
+        Some(l) => format!("to {l}"),
+        None => "without a Location".to_string(),
+    };
+    let mut message = format!(
+        "{target} answered with a redirect (HTTP {status}) {to}; it was not followed: the Proxmox VE API never redirects, \
+         so PROXMOX_HOST may name a proxy or another web server instead of a PVE node (https, port 8006)"
+    );
+    if method != Method::Get {
+        message.push_str(&format!(
+            "; the request reached {target} and may have taken effect: check before repeating it"
+        ));
+    }
+    message
+}
+
+/// What makes a JSON text too costly to parse, if anything: more than `MAX_CONTAINERS` objects
+/// and arrays or more than `MAX_ITEMS` values. A single pass over the bytes, skipping strings
+/// (so `{`, `[` and `,` inside them do not count); it does not check that the text is JSON.
+fn json_cost(body: &[u8]) -> Option<String> {
+    let (mut containers, mut items) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => containers += 1,
+            b',' => items += 1,
+            _ => {}
+        }
+        if containers > MAX_CONTAINERS {
+            return Some(format!("{MAX_CONTAINERS} JSON objects and arrays"));
+        }
+        if items > MAX_ITEMS {
+            return Some(format!("{MAX_ITEMS} JSON values"));
+        }
+    }
+    None
+}
+
+/// Undoes percent-encoding (`%3A` → `:`); anything malformed is kept as it is.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Whether the request cannot have reached PVE: name resolution, connection and TLS handshake
@@ -874,6 +1076,114 @@ mod tests {
             form_encode(&[("description", "a b&c=d".into()), ("vmstate", bool01(true))]),
             "description=a%20b%26c%3Dd&vmstate=1"
         );
+    }
+
+    #[test]
+    fn implausible_ticket_times_are_now() {
+        let now = SystemTime::now();
+        let recent = now.duration_since(UNIX_EPOCH).unwrap().as_secs() - 600;
+        assert_eq!(
+            ticket_issued(&format!("PVE:root@pam:{recent:X}::sig")),
+            UNIX_EPOCH + Duration::from_secs(recent),
+            "a plausible time is taken as it is"
+        );
+        for ticket in [
+            "PVE:root@pam:FFFFFFFFFFFFFFFF::sig",
+            "PVE:root@pam:7FFFFFFFFFFFFFFF::sig",
+            "PVE:root@pam:FFFFFFFFFFFFFFFFFFFF::sig",
+            "PVE:root@pam:0::sig",
+            "PVE:root@pam:zz::sig",
+            "garbage",
+        ] {
+            let issued = ticket_issued(ticket);
+            assert!(issued >= now && issued <= SystemTime::now(), "{ticket}");
+        }
+    }
+
+    #[test]
+    fn json_cost_counts_outside_strings_only() {
+        let objects = |n: usize| format!("[{}]", vec![r#"{"a":1}"#; n].join(","));
+        assert_eq!(json_cost(objects(MAX_CONTAINERS - 1).as_bytes()), None);
+        assert_eq!(
+            json_cost(objects(MAX_CONTAINERS).as_bytes()).as_deref(),
+            Some("100000 JSON objects and arrays")
+        );
+        let numbers = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        assert_eq!(json_cost(numbers(MAX_ITEMS + 1).as_bytes()), None);
+        assert_eq!(
+            json_cost(numbers(MAX_ITEMS + 2).as_bytes()).as_deref(),
+            Some("1000000 JSON values")
+        );
+        // Brackets, braces and commas inside strings (escaped quotes too) are text.
+        let text = format!(r#"{{"message":"a\"{}\\"}}"#, "{[,".repeat(MAX_ITEMS));
+        assert_eq!(json_cost(text.as_bytes()), None);
+        let escaped_quote_then_objects = format!(r#"["\"",{}]"#, objects(MAX_CONTAINERS));
+        assert!(json_cost(escaped_quote_then_objects.as_bytes()).is_some());
+    }
+
+    /// A client that is never used to send anything (the pinned fingerprint matches nothing).
+    fn offline_pve() -> Pve {
+        let pin = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+        let env = |k: &str| match k {
+            "PROXMOX_HOST" => Some("pve1.example.com".to_string()),
+            "PROXMOX_USER" => Some("root@pam".to_string()),
+            "PROXMOX_TOKEN_NAME" => Some("mcp".to_string()),
+            "PROXMOX_TOKEN_VALUE" => Some("x".to_string()),
+            "PROXMOX_FINGERPRINT" => Some(pin.to_string()),
+            _ => None,
+        };
+        let config = Config::resolve_with(&env, &[], std::path::Path::new("/nonexistent")).unwrap();
+        Pve::new(&config).unwrap()
+    }
+
+    fn guests(from: u64, count: u64) -> Value {
+        Value::Array(
+            (from..from + count)
+                .map(|vmid| json!({"vmid": vmid, "node": "pve1", "type": "qemu"}))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_guest_cache_stays_bounded() {
+        let pve = offline_pve();
+        // Answers naming new VMIDs each time.
+        for round in 0..40 {
+            pve.remember_guests(&guests(100 + round * 1000, 1000));
+            let size = pve.guests.lock().unwrap().len();
+            assert!(size <= MAX_GUESTS, "round {round}: {size} entries");
+        }
+        // The latest answer is still known.
+        assert_eq!(
+            pve.cached_guest(100 + 39 * 1000 + 999),
+            Some(("pve1".to_string(), "qemu".to_string()))
+        );
+        // One answer larger than the cache: bounded too, and its last guests are kept.
+        pve.remember_guests(&guests(1_000_000, 3 * MAX_GUESTS as u64 + 5));
+        assert!(pve.guests.lock().unwrap().len() <= MAX_GUESTS);
+        assert!(pve
+            .cached_guest(1_000_000 + 3 * MAX_GUESTS as u64 + 4)
+            .is_some());
+        // Expired entries are dropped at the next answer.
+        let long_ago = Instant::now().checked_sub(GUEST_TTL * 2);
+        if let Some(long_ago) = long_ago {
+            for (_, _, seen) in pve.guests.lock().unwrap().values_mut() {
+                *seen = long_ago;
+            }
+            assert_eq!(pve.cached_guest(1_000_000), None);
+            pve.remember_guests(&guests(7, 1));
+            assert_eq!(pve.guests.lock().unwrap().len(), 1);
+        }
+    }
+
+    #[test]
+    fn percent_decoding_undoes_our_encoding() {
+        let ticket = "PVE:root@pam:6740A001::c2ln/+=";
+        let mut encoded = String::new();
+        encode_into(&mut encoded, ticket, b"");
+        assert_eq!(percent_decode(&encoded), ticket);
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 
     #[test]

@@ -170,8 +170,9 @@ impl Seen {
 }
 
 /// Builds the one ureq agent used for all PVE requests: keep-alive, `http_status_as_error(false)`,
-/// global timeout `timeout`, no proxy, user agent `proxmox-mcp-server/<version>`, and TLS per
-/// `trust`.
+/// no redirects followed (`max_redirects(0)`: a 3xx comes back as a response, which `pve.rs`
+/// refuses), global timeout `timeout`, no proxy, user agent `proxmox-mcp-server/<version>`, and
+/// TLS per `trust`.
 ///
 /// Errors: unreadable or empty CA file, no system CA bundle when one is needed, no fingerprint to
 /// pin.
@@ -189,6 +190,10 @@ fn agent_with_bundles(
     let tls = Arc::new(client_config(trust, bundles, seen.clone())?);
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        // PVE's API never redirects. Following one would send the request (a POST turned into a
+        // GET, with the CSRF token) to whatever host, maybe over plain http, and take that
+        // answer as PVE's. With 0, ureq returns the 3xx response itself, never an error.
+        .max_redirects(0)
         .timeout_global(Some(timeout))
         // A node that does not accept a connection within this is down (the next one is tried).
         .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
@@ -956,6 +961,11 @@ mod tests {
         let (agent, _) = make_agent(&Trust::Insecure);
         assert!(!agent.config().http_status_as_error());
         assert!(agent.config().proxy().is_none());
+        assert_eq!(
+            agent.config().max_redirects(),
+            0,
+            "redirects are never followed"
+        );
         assert_eq!(
             agent.config().timeouts().global,
             Some(Duration::from_secs(10))

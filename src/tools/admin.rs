@@ -4,8 +4,6 @@
 //! The writes here (HA resources, firewall rules) are synchronous in PVE: it answers `null`, so
 //! `task_call` returns `{"data": null}`; their dry runs show the current state they would change.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -985,8 +983,11 @@ fn list_node_certificates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         let mut list = trimmed(info, FIELDS);
         for cert in list.iter_mut() {
             cert["node"] = json!(node);
-            if let Some(t) = cert.get("notafter").and_then(as_u64) {
-                let expires = crate::policy::rfc3339(UNIX_EPOCH + Duration::from_secs(t));
+            if let Some(t) = cert.get("notafter").filter(|t| !t.is_null()) {
+                // A time from PVE: negative, not a number, or past year 9999 is unknown (null).
+                let expires = as_u64(t)
+                    .and_then(crate::policy::unix_time)
+                    .map(crate::policy::rfc3339);
                 cert["expires"] = json!(expires);
             }
         }

@@ -3,6 +3,7 @@
 mod attacks_audit;
 mod attacks_config;
 mod attacks_session;
+mod attacks_transport;
 mod card;
 mod faults;
 mod fuzz;
