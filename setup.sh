@@ -310,13 +310,21 @@ elif [ -z "$password" ]; then
     [ -z "$password" ] || ask totp "base32 TOTP secret, if $user logs in with two factors (hidden; Enter if not)" "" secret
   fi
 fi
+# The spellings the server itself accepts, written as the server names them.
+normal_access() {
+  case "$access" in
+    readonly | read_only | read-only) access=read-only ;;
+  esac
+}
 until [ "$interactive" = 0 ]; do
   ask access "access level: read-only, operate or full" "${cur_access:-read-only}"
+  normal_access
   case "$access" in read-only | operate | full) break ;; esac
   say "'$access' is not an access level"
   access=""
 done
 access=${access:-${cur_access:-read-only}}
+normal_access
 
 # 2. Is that enough, and sound?
 if [ -n "$token_value" ]; then
@@ -511,7 +519,33 @@ else
       [ "$status" != 0 ] || check_ok=1
     fi
   fi
-  if [ "$check_ok" = 0 ]; then
+  # PVE refused the secret: on a terminal ask for it again (never point at the file that holds it).
+  tries=0
+  while [ "$check_ok" = 0 ] && [ "$interactive" = 1 ] && [ "$tries" -lt 3 ] &&
+    [[ $check_output == *"PVE refused the credentials"* ]]; do
+    tries=$((tries + 1))
+    say ""
+    say "PVE refused the credentials of $user. Enter them again (Enter alone stops here)."
+    if [ -n "$token_name" ]; then
+      token_value=""
+      ask token_value "API token secret of $user!$token_name (hidden)" "" secret
+      [ -n "$token_value" ] || break
+    else
+      password=""
+      ask password "password of $user (hidden)" "" secret
+      [ -n "$password" ] || break
+    fi
+    write_settings
+    status=0
+    run_check || status=$?
+    [ "$status" != 0 ] || check_ok=1
+  done
+  if [ "$check_ok" = 0 ] && [[ $check_output == *"PVE refused the credentials"* ]]; then
+    say ""
+    say "PVE refused the credentials of $user: check the user and token id in PVE"
+    say "(pveum user token list $user), then run ./setup.sh again with the right secret"
+    say "(--token-value-file FILE or --password-file FILE)."
+  elif [ "$check_ok" = 0 ]; then
     say ""
     if [ "$status" = 2 ]; then
       say "The settings were refused (the line above says why): fix $config,"
@@ -529,7 +563,12 @@ desktop_ok=1
 desktop_done=0
 if [ -z "$claude" ] && [ "$interactive" = 1 ]; then
   say ""
-  if confirm "Add it to Claude Desktop ($claude_file; other servers are kept, a .bak copy is made)?"; then
+  if [ "$check_ok" = 0 ]; then
+    question="The check failed, so the server will not work until that is fixed. Add it to Claude Desktop anyway ($claude_file; other servers are kept, a .bak copy is made)?"
+  else
+    question="Add it to Claude Desktop ($claude_file; other servers are kept, a .bak copy is made)?"
+  fi
+  if confirm "$question"; then
     claude=1
   fi
 fi

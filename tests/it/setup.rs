@@ -442,3 +442,50 @@ fn help_lists_every_option_and_variable() {
         run.stdout
     );
 }
+
+#[test]
+fn refused_credentials_say_run_again_and_readonly_is_an_access_level() {
+    let home = Home::new("refused");
+    let mut fake = FakePve::new();
+    fake.fail("GET", "/version", 401, "authentication failure");
+    let secret_file = home.path("token");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let prefix = home.path("bin-prefix").display().to_string();
+    let url = fake.url();
+    let args = [
+        "--yes",
+        "--binary",
+        BIN,
+        "--prefix",
+        &prefix,
+        "--host",
+        &url,
+        "--user",
+        "mcp@pve",
+        "--token-name",
+        "mcp",
+        "--token-value-file",
+        secret_file.to_str().unwrap(),
+        "--access",
+        "readonly",
+        "--ca-file",
+        CA,
+    ];
+    let run = setup(&home, &args, &[]);
+    let all = run.all();
+    assert_eq!(run.code, Some(1), "{all}");
+    // `readonly` is what the server accepts too; it is written in the server's own spelling.
+    let text = std::fs::read_to_string(home.settings()).unwrap();
+    assert!(text.contains("PROXMOX_MCP_ACCESS=read-only\n"), "{text}");
+    assert!(
+        all.contains("PVE refused the credentials of mcp@pve: check the user and token id in PVE"),
+        "{all}"
+    );
+    assert!(
+        all.contains("then run ./setup.sh again with the right secret"),
+        "{all}"
+    );
+    // Never sends the user to edit the file that holds the secret.
+    assert!(!all.contains("fix what the ✗ lines say (in"), "{all}");
+    assert!(!all.contains(SECRET), "the secret was printed:\n{all}");
+}
