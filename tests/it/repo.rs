@@ -103,3 +103,29 @@ fn readme_tool_table_is_generated_and_settings_listed() {
         );
     }
 }
+
+/// The tool counts the README gives per access level are the server's.
+#[test]
+fn readme_tool_counts_per_access_level_are_true() {
+    use proxmox_mcp_server::config::Access;
+    let readme = std::fs::read_to_string(path("README.md")).unwrap();
+    for (access, name) in [
+        (Access::ReadOnly, "read-only"),
+        (Access::Operate, "operate"),
+        (Access::Full, "full"),
+    ] {
+        let count = crate::support::tool_count(access);
+        let suffix = if access == Access::ReadOnly {
+            " (default)"
+        } else {
+            ""
+        };
+        let row = format!("| `{name}`{suffix} | {count} |");
+        assert!(readme.contains(&row), "README's access table lacks {row}");
+        let intro = format!("{count} at `{name}`");
+        assert!(
+            readme.contains(&intro),
+            "README's introduction lacks {intro}"
+        );
+    }
+}
