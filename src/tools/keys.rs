@@ -295,17 +295,29 @@ pub fn main_volume(value: &str) -> &str {
     volumes_of(value).into_iter().next().unwrap_or_default()
 }
 
-/// The volumes a drive or mount value refers to: its main volume (the first item, or `file=` /
+/// The parts of a property string as PVE's `parse_property_string` reads them: blank parts are
+/// skipped, `key=value` splits at the first `=`, and a part without `=` is the default key's
+/// value (key None) wherever it stands, not only first (`cache=none,/dev/sdb` is
+/// `file=/dev/sdb`).
+fn parts(value: &str) -> impl Iterator<Item = (Option<&str>, &str)> {
+    value
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (Some(k), v),
+            None => (None, p),
+        })
+}
+
+/// The volumes a drive or mount value refers to: its main volume (the default key, or `file=` /
 /// `volume=`) and an `import-from=` source.
 fn volumes_of(value: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    for (i, item) in value.split(',').enumerate() {
-        match item.split_once('=') {
-            Some(("file" | "volume", v)) => out.insert(0, v),
-            Some(("import-from", v)) => out.push(v),
+    for (key, v) in parts(value) {
+        match key {
+            None | Some("file" | "volume") => out.insert(0, v),
+            Some("import-from") => out.push(v),
             Some(_) => {}
-            None if i == 0 => out.push(item),
-            None => {}
         }
     }
     out

@@ -1,0 +1,87 @@
+//! A second review of the config-key, volume and restore guards (issue 12's fixes), played as a
+//! prompt-injected assistant: each test sends an attack that got past a guard, asserts the
+//! refusal the client reads and that the mocked PVE received no write.
+
+use serde_json::{json, Value};
+
+use crate::support::{error_text, session, FakePve};
+
+const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
+
+/// Sends `set` to guest 104 (`kind`: vm or container) and returns the error text.
+fn refused_set(fake: &FakePve, settings: &[(&str, &str)], kind: &str, set: Value) -> String {
+    let mut text = String::new();
+    session(fake, settings, |c| {
+        let r = c.call(
+            &format!("update_{kind}_config"),
+            json!({"vmid": 104, "node": "pve1", "set": set}),
+        );
+        text = error_text(&r).to_string();
+    });
+    text
+}
+
+/// PVE's `parse_property_string` skips blank parts and takes a part without `=` as the default
+/// key (`file` of a drive, `volume` of a mount point) wherever it stands, not only first:
+/// `cache=none,/dev/sdb` is `file=/dev/sdb`, and `mp=/mnt/host,/` bind-mounts the host's `/`.
+#[test]
+fn a_volume_after_other_options_or_a_blank_part_is_still_checked() {
+    let fake = FakePve::new();
+    let vm = [
+        (
+            "scsi1",
+            "cache=none,/dev/sdb",
+            "hands the host path /dev/sdb",
+            "host",
+        ),
+        ("scsi3", ",/dev/sdb", "hands the host path /dev/sdb", "host"),
+        (
+            "virtio1",
+            " ,/dev/nvme0n1",
+            "hands the host path /dev/nvme0n1",
+            "host",
+        ),
+        (
+            "efidisk0",
+            "efitype=4m,/dev/sdc",
+            "hands the host path /dev/sdc",
+            "host",
+        ),
+        (
+            "scsi2",
+            "discard=on,local-lvm:vm-103-disk-0",
+            "names local-lvm:vm-103-disk-0, a volume of guest 103",
+            "data",
+        ),
+    ];
+    for (key, value, why, class) in &vm {
+        let text = refused_set(&fake, OPERATE, "vm", json!({ *key: value }));
+        assert!(
+            text.starts_with(&format!("update_vm_config: setting '{key}' {why}")),
+            "{key}={value}: {text}"
+        );
+        assert!(text.contains(&format!("(key class: {class})")), "{text}");
+    }
+    let ct = [
+        ("mp0", "mp=/mnt/host,/", "bind-mounts the host path /"),
+        (
+            "mp1",
+            ",/etc/pve,mp=/mnt/pve",
+            "bind-mounts the host path /etc/pve",
+        ),
+        (
+            "rootfs",
+            "size=8G,/var/lib/host-root",
+            "bind-mounts the host path /var/lib/host-root",
+        ),
+    ];
+    for (key, value, why) in ct {
+        let text = refused_set(&fake, OPERATE, "container", json!({ key: value }));
+        assert!(
+            text.starts_with(&format!("update_container_config: setting '{key}' {why}")),
+            "{key}={value}: {text}"
+        );
+        assert!(text.contains("(key class: host)"), "{text}");
+    }
+    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+}
