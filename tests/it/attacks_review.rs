@@ -85,3 +85,43 @@ fn a_volume_after_other_options_or_a_blank_part_is_still_checked() {
     }
     assert!(fake.writes().is_empty(), "{:?}", fake.lines());
 }
+
+/// `cdrom` as a drive's volume is not an empty CD drive (that is `none`): QEMU opens the host's
+/// own optical drive (`/dev/cdrom`), which PVE leaves to Sys.Console on `/`.
+#[test]
+fn the_hosts_cd_drive_is_host_level() {
+    let fake = FakePve::new();
+    for (key, value) in [
+        ("ide2", "cdrom,media=cdrom"),
+        ("cdrom", "cdrom"),
+        ("sata1", "media=cdrom,cdrom"),
+    ] {
+        let text = refused_set(&fake, OPERATE, "vm", json!({ key: value }));
+        assert!(
+            text.starts_with(&format!(
+                "update_vm_config: setting '{key}' hands the host's CD/DVD drive (cdrom) to the guest"
+            )),
+            "{key}={value}: {text}"
+        );
+        assert!(text.contains("(key class: host)"), "{text}");
+    }
+    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+}
+
+/// A USB value that names SPICE and a host device mapping is not the guest's own SPICE port.
+#[test]
+fn usb_spice_with_a_mapping_is_host_level() {
+    let fake = FakePve::new();
+    for value in [
+        "spice,mapping=token",
+        "mapping=token,spice",
+        "host=spice,mapping=token",
+    ] {
+        let text = refused_set(&fake, OPERATE, "vm", json!({ "usb0": value }));
+        assert!(
+            text.starts_with("update_vm_config: setting 'usb0' passes a host USB device"),
+            "{value}: {text}"
+        );
+    }
+    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+}
