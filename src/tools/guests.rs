@@ -1318,12 +1318,13 @@ pub(super) fn check_backup_config(
             ))
         })?;
     let text = text.as_str().unwrap_or_default();
-    // The current config only: snapshot sections (`[name]`) follow it.
+    // The current config only: snapshot sections (`[name]`) follow it. A key ends at the first
+    // ':' or, as PVE's LXC parser also reads raw keys (`lxc.mount.entry = …`), at a '='.
     let lines: Vec<(&str, &str)> = text
         .lines()
         .take_while(|l| !l.starts_with('['))
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once(':'))
+        .filter_map(|l| l.split_once([':', '=']))
         .map(|(k, v)| (k.trim(), v.trim()))
         .collect();
     let unprivileged = lines.iter().any(|(k, v)| *k == "unprivileged" && *v == "1");

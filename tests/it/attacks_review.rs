@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use crate::attacks_config::{restore_fake, CT_ARCHIVE};
 use crate::support::{error_text, session, FakePve};
 
 const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
@@ -123,5 +124,29 @@ fn usb_spice_with_a_mapping_is_host_level() {
             "{value}: {text}"
         );
     }
+    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+}
+
+/// PVE's LXC config parser also takes `lxc.key = value` (no colon): a backup holding
+/// `lxc.mount.entry = /dev/sda …` was let through at operate, and root@pam restores raw LXC keys.
+#[test]
+fn a_raw_lxc_key_written_with_equals_in_a_backup_is_refused() {
+    let fake = restore_fake(Some(
+        "arch: amd64\nhostname: ct\nrootfs: local-lvm:vm-200-disk-0,size=8G\nunprivileged: 1\nlxc.mount.entry = /dev/sda dev/sda none bind,create=file\n",
+    ));
+    session(&fake, OPERATE, |c| {
+        let r = c.call(
+            "restore_backup",
+            json!({"archive": CT_ARCHIVE, "node": "pve1"}),
+        );
+        let text = error_text(&r);
+        assert!(
+            text.starts_with(&format!(
+                "restore_backup: the backup {CT_ARCHIVE} sets 'lxc.mount.entry', which is a raw LXC setting"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("(key class: host)"), "{text}");
+    });
     assert!(fake.writes().is_empty(), "{:?}", fake.lines());
 }
