@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::attacks_config::{restore_fake, CT_ARCHIVE};
-use crate::support::{error_text, session, FakePve};
+use crate::attacks_config::{restore_fake, ARCHIVE, CT_ARCHIVE};
+use crate::support::{error_text, ok, session, FakePve};
 
 const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
 
@@ -147,6 +147,97 @@ fn a_raw_lxc_key_written_with_equals_in_a_backup_is_refused() {
             "{text}"
         );
         assert!(text.contains("(key class: host)"), "{text}");
+    });
+    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+}
+
+/// A clone copies its source's config (PVE copies every key but disks, NICs and snapshots): a
+/// clone of a VM with a host PCI device or `args`, or of a privileged container, made at operate
+/// what a restore of its backup is refused for.
+#[test]
+fn cloning_a_guest_with_host_level_config_is_refused() {
+    let mut fake = FakePve::new();
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/105/config",
+        json!({"name": "gpu", "cores": 4, "hostpci0": "0000:01:00.0,pcie=1", "scsi0": "local-lvm:vm-105-disk-0,size=32G", "meta": "creation-qemu=9.2.0,ctime=1740000000", "digest": "ab12"}),
+    );
+    fake.ok(
+        "GET",
+        "/nodes/pve1/lxc/205/config",
+        json!({"hostname": "priv", "rootfs": "local-lvm:vm-205-disk-0,size=8G", "digest": "cd34"}),
+    );
+    fake.ok(
+        "GET",
+        "/nodes/pve1/lxc/206/config",
+        json!({"hostname": "raw", "unprivileged": 1, "rootfs": "local-lvm:vm-206-disk-0,size=8G", "lxc": [["lxc.apparmor.profile", "unconfined"]], "digest": "ef56"}),
+    );
+    fake.ok("GET", "/cluster/nextid", json!(300));
+    session(&fake, OPERATE, |c| {
+        let cases = [
+            (
+                "clone_vm",
+                105,
+                "VM 105 sets 'hostpci0', which passes a host PCI device",
+            ),
+            (
+                "clone_container",
+                205,
+                "container 205 sets 'unprivileged', which makes a privileged container",
+            ),
+            (
+                "clone_container",
+                206,
+                "container 206 sets 'lxc.apparmor.profile', which is a raw LXC setting",
+            ),
+        ];
+        for (tool, vmid, why) in cases {
+            for dry_run in [false, true] {
+                let r = c.call(
+                    tool,
+                    json!({"vmid": vmid, "node": "pve1", "dry_run": dry_run}),
+                );
+                let text = error_text(&r);
+                assert!(text.starts_with(&format!("{tool}: {why}")), "{text}");
+                assert!(text.contains("(key class: host)"), "{text}");
+                assert!(
+                    text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),
+                    "{text}"
+                );
+            }
+        }
+    });
+    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+}
+
+/// PVE writes `meta` (what a VM was created with) into every VM config and backup itself; it
+/// is not a key to refuse a restore or a clone for.
+#[test]
+fn a_backup_or_clone_with_pves_own_meta_key_goes_through_at_operate() {
+    let mut fake = restore_fake(Some(
+        "boot: order=scsi0\ncores: 2\nmeta: creation-qemu=9.2.0,ctime=1740000000\nname: web\nscsi0: local-lvm:vm-100-disk-0,size=32G\nvmgenid: 5a1c2d4e-0000-4000-8000-000000000000\n#qmdump#map:scsi0:drive-scsi0:local-lvm:raw:\n",
+    ));
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/config",
+        json!({"name": "web", "cores": 2, "meta": "creation-qemu=9.2.0,ctime=1740000000", "scsi0": "local-lvm:vm-100-disk-0,size=32G", "digest": "ab12"}),
+    );
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/status/current",
+        json!({"vmid": 100, "name": "web", "status": "stopped"}),
+    );
+    session(&fake, OPERATE, |c| {
+        let r = c.call(
+            "restore_backup",
+            json!({"archive": ARCHIVE, "node": "pve1", "dry_run": true}),
+        );
+        assert_eq!(ok(&r)["dry_run"], json!(true), "{r}");
+        let r = c.call(
+            "clone_vm",
+            json!({"vmid": 100, "node": "pve1", "dry_run": true}),
+        );
+        assert_eq!(ok(&r)["dry_run"], json!(true), "{r}");
     });
     assert!(fake.writes().is_empty(), "{:?}", fake.lines());
 }
