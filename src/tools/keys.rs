@@ -268,7 +268,10 @@ pub fn volume(value: &str) -> Volume<'_> {
         // Not `storage:name` nor a path: PVE would take it as a path relative to nothing.
         return Volume::HostPath(value);
     };
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    // `storage:cloudinit` has PVE allocate the guest's cloud-init drive (`vm-N-cloudinit`).
+    if name == "cloudinit"
+        || !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    {
         return Volume::New;
     }
     if name.starts_with("iso/") || name.starts_with("vztmpl/") {
@@ -705,6 +708,10 @@ mod tests {
         assert_eq!(class(VM, "usb0", "usb3=1,spice"), Class::Guest);
         assert_eq!(class(VM, "usb0", "spice,mapping=stick"), Class::Host);
         assert_eq!(class(VM, "ide2", "cdrom,media=cdrom"), Class::Host);
+        assert_eq!(
+            class(VM, "ide2", "local-lvm:cloudinit,media=cdrom"),
+            Class::Guest
+        );
         assert_eq!(class(VM, "serial0", "socket"), Class::Guest);
         assert_eq!(class(VM, "serial0", "/dev/ttyS0"), Class::Host);
         assert_eq!(class(VM, "rng0", "source=/dev/urandom"), Class::Guest);
