@@ -1344,6 +1344,7 @@ fn more_dry_runs_send_no_write() {
         fake.lines(),
         [
             "GET /cluster/nextid",
+            "GET /nodes/pve1/qemu/100/config",
             "GET /nodes/pve1/qemu/100/status/current",
             "GET /nodes/pve1/qemu/100/config",
             "GET /nodes/pve1/qemu/100/config",
