@@ -834,6 +834,7 @@ fn clone_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
         unprivileged: None,
     };
     check_config(ctx, tool, target, &params)?;
+    check_clone_config(ctx, tool, kind, &base, newid as u64)?;
     let write = Write {
         method: Method::Post,
         path: format!("{base}/clone"),
@@ -1318,14 +1319,90 @@ pub(super) fn check_backup_config(
             ))
         })?;
     let text = text.as_str().unwrap_or_default();
-    // The current config only: snapshot sections (`[name]`) follow it.
+    // The current config only: snapshot sections (`[name]`) follow it. A key ends at the first
+    // ':' or, as PVE's LXC parser also reads raw keys (`lxc.mount.entry = …`), at a '='.
     let lines: Vec<(&str, &str)> = text
         .lines()
         .take_while(|l| !l.starts_with('['))
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once(':'))
+        .filter_map(|l| l.split_once([':', '=']))
         .map(|(k, v)| (k.trim(), v.trim()))
         .collect();
+    let source = format!("the backup {archive}");
+    check_copied_config(policy, "restore_backup", &source, kind, vmid, lines)
+}
+
+/// Checks the config a clone copies from its source (PVE copies every key but disks, NICs and
+/// snapshots, `args`, `hookscript`, host devices and raw LXC keys included) for keys that act on
+/// the host, as a restore is checked: a clone of a privileged container is privileged too.
+fn check_clone_config(
+    ctx: &Ctx,
+    tool: &str,
+    kind: Guest,
+    base: &str,
+    newid: u64,
+) -> Result<(), Error> {
+    let policy = ctx.policy;
+    if policy.access >= Access::Full && policy.allow_host_config {
+        return Ok(());
+    }
+    let config = ctx.pve.get(&format!("{base}/config"), &[])?;
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    for (key, value) in config.as_object().into_iter().flatten() {
+        match (key.as_str(), value) {
+            ("digest", _) => {}
+            // Raw LXC keys come as a list of [key, value] pairs.
+            ("lxc", Value::Array(pairs)) => {
+                for pair in pairs {
+                    let key = pair.get(0).and_then(Value::as_str).unwrap_or("lxc");
+                    let value = pair.get(1).map(value_text).unwrap_or_default();
+                    lines.push((key, value));
+                }
+            }
+            (key, value) => lines.push((key, value_text(value))),
+        }
+    }
+    let lines = lines.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let source = format!(
+        "{} {}",
+        kind.noun(),
+        base.rsplit('/').next().unwrap_or_default()
+    );
+    check_copied_config(policy, tool, &source, kind, newid, lines)
+}
+
+/// A config value from PVE's JSON as its text in the config file.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Keys PVE writes into a guest's config itself and that no config call sets: what a guest was
+/// created with (`meta`), snapshot bookkeeping, a hibernated VM's machine and CPU.
+const WRITTEN_BY_PVE: &[&str] = &[
+    "meta",
+    "parent",
+    "snaptime",
+    "snapstate",
+    "vmstate",
+    "runningmachine",
+    "runningcpu",
+];
+
+/// Refuses config `lines` that `source` would bring to guest `vmid` (a restore, a clone) when
+/// they hold a host-level key the policy does not allow, or below `full` a key this server does
+/// not know. The source's own disks are copied as new volumes and its logins are the guest's
+/// own, so only the host class is checked.
+fn check_copied_config(
+    policy: &crate::policy::Policy,
+    tool: &str,
+    source: &str,
+    kind: Guest,
+    vmid: u64,
+    lines: Vec<(&str, &str)>,
+) -> Result<(), Error> {
     let unprivileged = lines.iter().any(|(k, v)| *k == "unprivileged" && *v == "1");
     let target = keys::Target {
         kind,
@@ -1333,23 +1410,23 @@ pub(super) fn check_backup_config(
         unprivileged: Some(unprivileged),
     };
     let mut changes: Vec<(&str, &str)> = lines;
+    changes.retain(|(k, _)| !WRITTEN_BY_PVE.contains(k));
     if kind == Guest::Container && !unprivileged {
         changes.push(("unprivileged", "0"));
     }
     for (key, value) in changes {
-        let change = format!("the backup {archive} sets '{key}', which");
+        let change = format!("{source} sets '{key}', which");
         let verdict = match keys::classify_set(target, key, value) {
             Ok(v) => v,
             Err(_) if policy.access >= Access::Full => continue,
             Err(e) => {
                 return Err(Error::Denied(format!(
-                    "restore_backup: the backup {archive} holds {e}; restoring it needs access level full; nothing was sent"
-                )))
+                "{tool}: {source} holds {e}; copying it needs access level full; nothing was sent"
+            )))
             }
         };
-        // The backup's own disks are restored as new volumes; its logins are the guest's own.
         if verdict.class == keys::Class::Host {
-            keys::permit(policy, "restore_backup", &change, &verdict)?;
+            keys::permit(policy, tool, &change, &verdict)?;
         }
     }
     Ok(())

@@ -238,7 +238,7 @@ pub fn key_class(kind: Guest, key: &str) -> Option<Class> {
 /// What a volume in a config value is, for its owner check.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Volume<'a> {
-    /// A new volume to allocate (`local-lvm:32`), `none`, or a CD drive without media.
+    /// A new volume to allocate (`local-lvm:32`), or `none` (a CD drive without media).
     New,
     /// An ISO image or a container template: content shared by design.
     Image,
@@ -254,8 +254,12 @@ pub enum Volume<'a> {
 /// is.
 pub fn volume(value: &str) -> Volume<'_> {
     let value = value.trim();
-    if value.is_empty() || value == "none" || value == "cdrom" {
+    if value.is_empty() || value == "none" {
         return Volume::New;
+    }
+    if value == "cdrom" {
+        // Not an empty CD drive (that is `none`): QEMU opens the host's own optical drive.
+        return Volume::HostPath(value);
     }
     if value.starts_with('/') {
         return Volume::HostPath(value);
@@ -264,7 +268,10 @@ pub fn volume(value: &str) -> Volume<'_> {
         // Not `storage:name` nor a path: PVE would take it as a path relative to nothing.
         return Volume::HostPath(value);
     };
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    // `storage:cloudinit` has PVE allocate the guest's cloud-init drive (`vm-N-cloudinit`).
+    if name == "cloudinit"
+        || !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    {
         return Volume::New;
     }
     if name.starts_with("iso/") || name.starts_with("vztmpl/") {
@@ -295,20 +302,46 @@ pub fn main_volume(value: &str) -> &str {
     volumes_of(value).into_iter().next().unwrap_or_default()
 }
 
-/// The volumes a drive or mount value refers to: its main volume (the first item, or `file=` /
+/// The parts of a property string as PVE's `parse_property_string` reads them: blank parts are
+/// skipped, `key=value` splits at the first `=`, and a part without `=` is the default key's
+/// value (key None) wherever it stands, not only first (`cache=none,/dev/sdb` is
+/// `file=/dev/sdb`).
+fn parts(value: &str) -> impl Iterator<Item = (Option<&str>, &str)> {
+    value
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (Some(k), v),
+            None => (None, p),
+        })
+}
+
+/// The volumes a drive or mount value refers to: its main volume (the default key, or `file=` /
 /// `volume=`) and an `import-from=` source.
 fn volumes_of(value: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    for (i, item) in value.split(',').enumerate() {
-        match item.split_once('=') {
-            Some(("file" | "volume", v)) => out.insert(0, v),
-            Some(("import-from", v)) => out.push(v),
+    for (key, v) in parts(value) {
+        match key {
+            None | Some("file" | "volume") => out.insert(0, v),
+            Some("import-from") => out.push(v),
             Some(_) => {}
-            None if i == 0 => out.push(item),
-            None => {}
         }
     }
     out
+}
+
+/// Whether a `usbN` value is SPICE's USB redirection only: `host` (the default key) is `spice`
+/// and no host device `mapping` is named beside it.
+fn spice_usb(value: &str) -> bool {
+    let mut spice = false;
+    for (key, v) in parts(value) {
+        match key {
+            None | Some("host") if v.trim().eq_ignore_ascii_case("spice") => spice = true,
+            None | Some("host" | "mapping") => return false,
+            Some(_) => {}
+        }
+    }
+    spice
 }
 
 /// One config key's verdict: its class and why.
@@ -345,7 +378,6 @@ pub fn classify_set(target: Target, key: &str, value: &str) -> Result<Verdict, S
     let Some(rule) = rule(target.kind, key) else {
         return Err(unknown(target.kind, key));
     };
-    let first = value.split(',').next().unwrap_or_default().trim();
     Ok(match rule {
         Rule::Fixed(class, why) => Verdict::of(class, why),
         Rule::Drive | Rule::Mount => {
@@ -356,6 +388,9 @@ pub fn classify_set(target: Target, key: &str, value: &str) -> Result<Verdict, S
                     Volume::HostPath(p) => Verdict::of(
                         Class::Host,
                         match rule {
+                            _ if p == "cdrom" => {
+                                "hands the host's CD/DVD drive (cdrom) to the guest".to_string()
+                            }
                             Rule::Mount => format!("bind-mounts the host path {p} into the container"),
                             _ => format!("hands the host path {p} to the guest"),
                         },
@@ -379,9 +414,9 @@ pub fn classify_set(target: Target, key: &str, value: &str) -> Result<Verdict, S
             }
             verdict
         }
-        Rule::Usb if first == "spice" => Verdict::of(Class::Guest, ""),
+        Rule::Usb if spice_usb(value) => Verdict::of(Class::Guest, ""),
         Rule::Usb => Verdict::of(Class::Host, "passes a host USB device to the guest"),
-        Rule::Serial if first == "socket" => Verdict::of(Class::Guest, ""),
+        Rule::Serial if value == "socket" => Verdict::of(Class::Guest, ""),
         Rule::Serial => Verdict::of(Class::Host, "passes a host serial device to the guest"),
         Rule::Rng if value.contains("/dev/hwrng") => Verdict::of(
             Class::Host,
@@ -670,6 +705,13 @@ mod tests {
         assert_eq!(class(VM, "usb0", "spice"), Class::Guest);
         assert_eq!(class(VM, "usb0", "host=1234:5678"), Class::Host);
         assert_eq!(class(VM, "usb0", "mapping=stick"), Class::Host);
+        assert_eq!(class(VM, "usb0", "usb3=1,spice"), Class::Guest);
+        assert_eq!(class(VM, "usb0", "spice,mapping=stick"), Class::Host);
+        assert_eq!(class(VM, "ide2", "cdrom,media=cdrom"), Class::Host);
+        assert_eq!(
+            class(VM, "ide2", "local-lvm:cloudinit,media=cdrom"),
+            Class::Guest
+        );
         assert_eq!(class(VM, "serial0", "socket"), Class::Guest);
         assert_eq!(class(VM, "serial0", "/dev/ttyS0"), Class::Host);
         assert_eq!(class(VM, "rng0", "source=/dev/urandom"), Class::Guest);

@@ -440,10 +440,10 @@ fn resize_refuses_a_disk_of_another_guest() {
 // ---------------------------------------------------------------------------------------------
 // Restores bring back the backup's config.
 
-const ARCHIVE: &str = "local:backup/vzdump-qemu-100-2025_01_31-02_00_00.vma.zst";
-const CT_ARCHIVE: &str = "local:backup/vzdump-lxc-200-2025_01_31-02_00_00.tar.zst";
+pub(crate) const ARCHIVE: &str = "local:backup/vzdump-qemu-100-2025_01_31-02_00_00.vma.zst";
+pub(crate) const CT_ARCHIVE: &str = "local:backup/vzdump-lxc-200-2025_01_31-02_00_00.tar.zst";
 
-fn restore_fake(config: Option<&str>) -> FakePve {
+pub(crate) fn restore_fake(config: Option<&str>) -> FakePve {
     let mut fake = FakePve::new();
     fake.ok("GET", "/cluster/nextid", json!(150));
     fake.ok(

@@ -2,6 +2,7 @@
 
 mod attacks_audit;
 mod attacks_config;
+mod attacks_review;
 mod attacks_session;
 mod attacks_transport;
 mod card;

@@ -420,6 +420,11 @@ fn clone_vm_takes_the_next_vmid() {
     let mut fake = FakePve::new();
     fake.ok("GET", "/cluster/resources", resources());
     fake.ok("GET", "/cluster/nextid", json!(102));
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/config",
+        json!({"name": "web", "cores": 2}),
+    );
     fake.ok("POST", "/nodes/pve1/qemu/100/clone", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
@@ -438,6 +443,7 @@ fn clone_vm_takes_the_next_vmid() {
             &[
                 "GET /cluster/resources?type=vm",
                 "GET /cluster/nextid",
+                "GET /nodes/pve1/qemu/100/config",
                 "POST /nodes/pve1/qemu/100/clone newid=102&name=web-copy&full=1&target=pve2&storage=ceph-vm",
             ],
             &polls()
@@ -451,6 +457,11 @@ fn clone_container_with_a_given_newid_and_dry_run() {
     let state = json!({"vmid": 201, "status": "stopped", "name": "cache"});
     fake.ok("GET", "/cluster/nextid", json!(250));
     fake.ok("GET", "/nodes/pve2/lxc/201/status/current", state.clone());
+    fake.ok(
+        "GET",
+        "/nodes/pve2/lxc/201/config",
+        json!({"hostname": "cache", "unprivileged": 1}),
+    );
     fake.ok("POST", "/nodes/pve2/lxc/201/clone", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
@@ -475,8 +486,10 @@ fn clone_container_with_a_given_newid_and_dry_run() {
         lines(
             &[
                 "GET /cluster/nextid?vmid=250",
+                "GET /nodes/pve2/lxc/201/config",
                 "GET /nodes/pve2/lxc/201/status/current",
                 "GET /cluster/nextid?vmid=250",
+                "GET /nodes/pve2/lxc/201/config",
                 "POST /nodes/pve2/lxc/201/clone newid=250&full=0",
             ],
             &polls()
@@ -488,6 +501,7 @@ fn clone_container_with_a_given_newid_and_dry_run() {
 fn clone_failures() {
     let mut fake = FakePve::new();
     fake.ok("GET", "/cluster/nextid", json!(102));
+    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
     fake.fail(
         "POST",
         "/nodes/pve1/qemu/100/clone",
@@ -519,6 +533,7 @@ fn clone_failures() {
         fake.lines(),
         [
             "GET /cluster/nextid",
+            "GET /nodes/pve1/qemu/100/config",
             "POST /nodes/pve1/qemu/100/clone newid=102&target=pve2"
         ]
     );
@@ -1329,6 +1344,7 @@ fn more_dry_runs_send_no_write() {
         fake.lines(),
         [
             "GET /cluster/nextid",
+            "GET /nodes/pve1/qemu/100/config",
             "GET /nodes/pve1/qemu/100/status/current",
             "GET /nodes/pve1/qemu/100/config",
             "GET /nodes/pve1/qemu/100/config",
