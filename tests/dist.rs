@@ -211,3 +211,41 @@ fn cargo_binstall_finds_the_release_archives() {
     assert!(toml.contains("[package.metadata.binstall.overrides.aarch64-apple-darwin]"));
     assert!(toml.contains("[package.metadata.binstall.overrides.x86_64-apple-darwin]"));
 }
+
+#[test]
+fn readme_install_leads_with_what_needs_no_compiler() {
+    let readme = std::fs::read_to_string(path("README.md")).unwrap();
+    let install = readme
+        .split_once("\n## Install\n")
+        .and_then(|(_, rest)| rest.split_once("\n## "))
+        .map(|(section, _)| section)
+        .expect("README has an Install section");
+    // In this order: the bundle, the archive with its checksum, Docker, the other hosts, source.
+    let mut at = 0;
+    for step in [
+        ".mcpb",
+        "sha256sum --check",
+        "docker run",
+        "claude mcp add",
+        "\"servers\"",
+        "~/.cursor/mcp.json",
+        "[mcp_servers.proxmox]",
+        "%APPDATA%\\Claude",
+        "./setup.sh",
+    ] {
+        let found = install[at..]
+            .find(step)
+            .unwrap_or_else(|| panic!("Install lacks {step:?} after what comes before it"));
+        at += found + step.len();
+    }
+    for command in [
+        "dist/build",
+        "dist/check",
+        "cargo install --locked --path .",
+    ] {
+        assert!(
+            readme.contains(command),
+            "README does not say how to run {command}"
+        );
+    }
+}
