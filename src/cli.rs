@@ -197,12 +197,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Help => return print(&help()),
-        Command::Version => {
-            return print(&format!(
-                "proxmox-mcp-server {}\n",
-                env!("CARGO_PKG_VERSION")
-            ))
-        }
+        Command::Version => return print(&format!("{}\n", version_line())),
         Command::AgentCard => {
             let card = serde_json::to_string_pretty(&crate::card::agent_card()).unwrap_or_default();
             return print(&format!("{card}\n"));
@@ -282,6 +277,17 @@ fn claude_config(
             ExitCode::FAILURE
         }
     }
+}
+
+/// What `--version` prints: version, the git commit built from (build.rs; "unknown" without
+/// git) and the target triple.
+pub fn version_line() -> String {
+    format!(
+        "proxmox-mcp-server {} (commit {}, target {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("PROXMOX_MCP_GIT_COMMIT"),
+        env!("PROXMOX_MCP_TARGET")
+    )
 }
 
 fn config_error(e: &Error) -> ExitCode {

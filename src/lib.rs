@@ -2,6 +2,7 @@
 
 #[macro_use]
 pub mod log;
+pub mod bundle;
 pub mod card;
 pub mod check;
 pub mod cli;

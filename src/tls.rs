@@ -271,7 +271,8 @@ fn load_roots(
     if system {
         let found = bundles
             .iter()
-            .any(|path| add_system_bundle(&mut roots, path));
+            .any(|path| add_system_bundle(&mut roots, path))
+            || builtin_roots(&mut roots);
         if !found && ca_files.is_empty() {
             let looked: Vec<String> = bundles.iter().map(|p| p.display().to_string()).collect();
             return Err(format!(
@@ -288,6 +289,20 @@ fn load_roots(
         }
     }
     Ok(roots)
+}
+
+/// Windows keeps its trusted roots in the system store, not in a PEM file: there, when no bundle
+/// is found (`SSL_CERT_FILE` unset), the public CAs come from Mozilla's list built into the binary
+/// (webpki-roots, the crate ureq already links). Elsewhere there is no such fallback.
+#[cfg(windows)]
+fn builtin_roots(roots: &mut RootCertStore) -> bool {
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    true
+}
+
+#[cfg(not(windows))]
+fn builtin_roots(_roots: &mut RootCertStore) -> bool {
+    false
 }
 
 /// Adds the certificates of a system bundle; false when it is missing or holds none usable.

@@ -588,9 +588,11 @@ fn protection_in(policy: &Policy, vmid: u64, resources: &Value) -> Option<String
     }
 }
 
-/// Whether a tool can work where this server runs (`exec_in_container` needs `pct`, so a PVE node).
+/// Whether a tool can work where this server runs (`exec_in_container` needs `pct`, so a PVE node;
+/// never on Windows or macOS, where `/usr/sbin/pct` would not be PVE's).
 pub fn present(tool: &Tool) -> bool {
-    tool.name != "exec_in_container" || std::path::Path::new("/usr/sbin/pct").exists()
+    tool.name != "exec_in_container"
+        || (cfg!(target_os = "linux") && std::path::Path::new("/usr/sbin/pct").exists())
 }
 
 pub fn find(name: &str) -> Option<&'static Tool> {

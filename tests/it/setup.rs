@@ -193,9 +193,13 @@ fn installs_configures_checks_and_merges_claude_desktop() {
     let installed = home.installed();
     assert_eq!(mode(&installed), 0o755, "{}", installed.display());
     let version = Command::new(&installed).arg("--version").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&version.stdout),
-        format!("proxmox-mcp-server {}\n", env!("CARGO_PKG_VERSION"))
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.starts_with(&format!(
+            "proxmox-mcp-server {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
     );
 
     // The settings: 0600, the given values, read-only by default; the secret only there.

@@ -383,10 +383,30 @@ fn version_flag() {
     cmd.env_clear().arg("--version");
     let out = run(cmd);
     assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
-    assert_eq!(
-        out.stdout,
-        format!("proxmox-mcp-server {}\n", env!("CARGO_PKG_VERSION"))
+    // "proxmox-mcp-server VERSION (commit HASH, target TRIPLE)": what a bug report needs.
+    let line = out
+        .stdout
+        .strip_suffix('\n')
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    let rest = line
+        .strip_prefix(&format!(
+            "proxmox-mcp-server {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .unwrap_or_else(|| panic!("{line}"));
+    let (commit, target) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(", target "))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        commit == "unknown" || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
     );
+    assert!(
+        target.starts_with(std::env::consts::ARCH) && !target.contains(' '),
+        "{line}"
+    );
+    assert!(!line.contains('\n'), "one line: {line}");
     assert_eq!(out.stderr, "");
 }
 
