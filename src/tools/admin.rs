@@ -9,141 +9,43 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // Parameters.
 
-const POOLID: Param = Param {
-    name: "poolid",
-    kind: Kind::Text { max: 256 },
-    required: true,
-    description: "the pool id, e.g. prod",
-};
-const POOL_MEMBER_TYPE: Param = Param {
-    name: "type",
-    kind: Kind::Text { max: 8 },
-    required: false,
-    description: "only members of type qemu, lxc or storage",
-};
-const HA_TYPE: Param = Param {
-    name: "type",
-    kind: Kind::Text { max: 8 },
-    required: false,
-    description: "only vm or ct resources",
-};
-const HA_STATE: Param = Param {
-    name: "state",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "started (default), stopped, disabled, ignored",
-};
-const MAX_RESTART: Param = Param {
-    name: "max_restart",
-    kind: Kind::Int { min: 0, max: 100 },
-    required: false,
-    description: "restarts on a node before relocating (1)",
-};
-const MAX_RELOCATE: Param = Param {
-    name: "max_relocate",
-    kind: Kind::Int { min: 0, max: 100 },
-    required: false,
-    description: "relocations to other nodes (default 1)",
-};
-const HA_COMMENT: Param = Param {
-    name: "comment",
-    kind: Kind::Text { max: 4096 },
-    required: false,
-    description: "a description",
-};
-const FW_VMID: Param = Param {
-    name: "vmid",
-    kind: Kind::Vmid,
-    required: false,
-    description: "a guest's rules (else node or cluster)",
-};
-const FW_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "a node's rules, or the guest's node",
-};
-const FW_TYPE: Param = Param {
-    name: "type",
-    kind: Kind::Text { max: 8 },
-    required: true,
-    description: "in, out, forward or group",
-};
-const FW_ACTION: Param = Param {
-    name: "action",
-    kind: Kind::Text { max: 20 },
-    required: true,
-    description: "ACCEPT, DROP, REJECT or a security group",
-};
-const FW_SOURCE: Param = Param {
-    name: "source",
-    kind: Kind::Text { max: 512 },
-    required: false,
-    description: "source address, CIDR, range, alias or ipset",
-};
-const FW_DEST: Param = Param {
-    name: "dest",
-    kind: Kind::Text { max: 512 },
-    required: false,
-    description: "destination, like source",
-};
-const FW_PROTO: Param = Param {
-    name: "proto",
-    kind: Kind::Text { max: 32 },
-    required: false,
-    description: "protocol: tcp, udp, icmp or a number",
-};
-const FW_DPORT: Param = Param {
-    name: "dport",
-    kind: Kind::Text { max: 256 },
-    required: false,
-    description: "destination ports, e.g. 22 or 80,443",
-};
-const FW_MACRO: Param = Param {
-    name: "macro",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "a PVE macro instead of proto/ports, e.g. SSH",
-};
-const FW_COMMENT: Param = Param {
-    name: "comment",
-    kind: Kind::Text { max: 4096 },
-    required: false,
-    description: "a comment stored with the rule",
-};
-const FW_ENABLE: Param = Param {
-    name: "enable",
-    kind: Kind::Bool,
-    required: false,
-    description: "whether the rule is active (default true)",
-};
-const FW_POS: Param = Param {
-    name: "pos",
-    kind: Kind::Int {
-        min: 0,
-        max: 100_000,
-    },
-    required: true,
-    description: "the rule's position (list_firewall_rules)",
-};
-const FW_DIGEST: Param = Param {
-    name: "digest",
-    kind: Kind::Text { max: 64 },
-    required: false,
-    description: "refuse if the rules changed since this digest",
-};
-const NET_TYPE: Param = Param {
-    name: "type",
-    kind: Kind::Text { max: 20 },
-    required: false,
-    description: "only this type, e.g. bridge, bond, eth, vlan",
-};
-const USERID: Param = Param {
-    name: "userid",
-    kind: Kind::Text { max: 64 },
-    required: false,
-    description: "only this user, e.g. admin@pve (default: all)",
-};
+const POOLID: Param = Param::req("poolid", Kind::Text { max: 256 }, "the pool id, e.g. prod");
+#[rustfmt::skip]
+const POOL_MEMBER_TYPE: Param = Param::opt("type", Kind::Text { max: 8 }, "only members of type qemu, lxc or storage");
+const HA_TYPE: Param = Param::opt("type", Kind::Text { max: 8 }, "only vm or ct resources");
+#[rustfmt::skip]
+const HA_STATE: Param = Param::opt("state", Kind::Text { max: 16 }, "started (default), stopped, disabled, ignored");
+#[rustfmt::skip]
+const MAX_RESTART: Param = Param::opt("max_restart", Kind::Int { min: 0, max: 100 }, "restarts on a node before relocating (1)");
+#[rustfmt::skip]
+const MAX_RELOCATE: Param = Param::opt("max_relocate", Kind::Int { min: 0, max: 100 }, "relocations to other nodes (default 1)");
+const HA_COMMENT: Param = Param::opt("comment", Kind::Text { max: 4096 }, "a description");
+const FW_VMID: Param = Param::opt("vmid", Kind::Vmid, "a guest's rules (else node or cluster)");
+const FW_NODE: Param = Param::opt("node", Kind::Node, "a node's rules, or the guest's node");
+const FW_TYPE: Param = Param::req("type", Kind::Text { max: 8 }, "in, out, forward or group");
+#[rustfmt::skip]
+const FW_ACTION: Param = Param::req("action", Kind::Text { max: 20 }, "ACCEPT, DROP, REJECT or a security group");
+#[rustfmt::skip]
+const FW_SOURCE: Param = Param::opt("source", Kind::Text { max: 512 }, "source address, CIDR, range, alias or ipset");
+const FW_DEST: Param = Param::opt("dest", Kind::Text { max: 512 }, "destination, like source");
+#[rustfmt::skip]
+const FW_PROTO: Param = Param::opt("proto", Kind::Text { max: 32 }, "protocol: tcp, udp, icmp or a number");
+#[rustfmt::skip]
+const FW_DPORT: Param = Param::opt("dport", Kind::Text { max: 256 }, "destination ports, e.g. 22 or 80,443");
+#[rustfmt::skip]
+const FW_MACRO: Param = Param::opt("macro", Kind::Text { max: 128 }, "a PVE macro instead of proto/ports, e.g. SSH");
+#[rustfmt::skip]
+const FW_COMMENT: Param = Param::opt("comment", Kind::Text { max: 4096 }, "a comment stored with the rule");
+#[rustfmt::skip]
+const FW_ENABLE: Param = Param::opt("enable", Kind::Bool, "whether the rule is active (default true)");
+#[rustfmt::skip]
+const FW_POS: Param = Param::req("pos", Kind::Int { min: 0, max: 100_000 }, "the rule's position (list_firewall_rules)");
+#[rustfmt::skip]
+const FW_DIGEST: Param = Param::opt("digest", Kind::Text { max: 64 }, "refuse if the rules changed since this digest");
+#[rustfmt::skip]
+const NET_TYPE: Param = Param::opt("type", Kind::Text { max: 20 }, "only this type, e.g. bridge, bond, eth, vlan");
+#[rustfmt::skip]
+const USERID: Param = Param::opt("userid", Kind::Text { max: 64 }, "only this user, e.g. admin@pve (default: all)");
 
 // ---------------------------------------------------------------------------------------------
 // The table.

@@ -25,177 +25,48 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // Parameters.
 
-const CT_SNAP_DESCRIPTION: Param = Param {
-    name: "description",
-    kind: Kind::Text { max: 8192 },
-    required: false,
-    description: "a note stored with the snapshot",
-};
-const START: Param = Param {
-    name: "start",
-    kind: Kind::Bool,
-    required: false,
-    description: "start the guest afterwards",
-};
-const BACKUP_VMIDS: Param = Param {
-    name: "vmid",
-    kind: Kind::Strings {
-        max_items: 100,
-        max_len: 12,
-    },
-    required: true,
-    description: "guest ids, e.g. [\"100\", \"101\"]",
-};
-const BACKUP_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "the guests' node (found if omitted)",
-};
-const BACKUP_STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: false,
-    description: "target storage",
-};
-const MODE: Param = Param {
-    name: "mode",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "snapshot (default), suspend or stop",
-};
-const COMPRESS: Param = Param {
-    name: "compress",
-    kind: Kind::Text { max: 8 },
-    required: false,
-    description: "zstd, gzip, lzo or 0 (none)",
-};
-const PROTECT_BACKUP: Param = Param {
-    name: "protected",
-    kind: Kind::Bool,
-    required: false,
-    description: "protect the backup (needs storage)",
-};
-const STORAGE_FILTER: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: false,
-    description: "only this storage",
-};
-const VMID_FILTER: Param = Param {
-    name: "vmid",
-    kind: Kind::Vmid,
-    required: false,
-    description: "only this guest's",
-};
-const ARCHIVE: Param = Param {
-    name: "archive",
-    kind: Kind::Text { max: 255 },
-    required: true,
-    description: "backup volid (list_backups)",
-};
-const RESTORE_VMID: Param = Param {
-    name: "vmid",
-    kind: Kind::Vmid,
-    required: false,
-    description: "target VMID (default: next free)",
-};
-const RESTORE_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "node (default: the backup's)",
-};
-const RESTORE_STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: false,
-    description: "storage for the disks",
-};
-const UNIQUE: Param = Param {
-    name: "unique",
-    kind: Kind::Bool,
-    required: false,
-    description: "new MAC addresses",
-};
-const FORCE: Param = Param {
-    name: "force",
-    kind: Kind::Bool,
-    required: false,
-    description: "restore over an existing guest",
-};
-const RESTORE_CONFIRM_NAME: Param = Param {
-    name: "confirm_name",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "name of the guest to overwrite",
-};
-const VOLUME: Param = Param {
-    name: "volume",
-    kind: Kind::Text { max: 255 },
-    required: true,
-    description: "backup volid (list_backups)",
-};
-const VOLUME_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "default: found",
-};
-const CONTENT_STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: true,
-    description: "the storage id, e.g. local",
-};
-const CONTENT_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "default: found",
-};
-const CONTENT_FILTER: Param = Param {
-    name: "content",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "iso, vztmpl, backup, images, rootdir…",
-};
-const URL: Param = Param {
-    name: "url",
-    kind: Kind::Text { max: 2048 },
-    required: true,
-    description: "http(s) URL of the file",
-};
-const FILENAME: Param = Param {
-    name: "filename",
-    kind: Kind::Text { max: 255 },
-    required: false,
-    description: "default: from the URL",
-};
-const DOWNLOAD_CONTENT: Param = Param {
-    name: "content",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "iso or vztmpl (default: by name)",
-};
-const CHECKSUM: Param = Param {
-    name: "checksum",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "hex",
-};
-const CHECKSUM_ALGORITHM: Param = Param {
-    name: "checksum-algorithm",
-    kind: Kind::Text { max: 8 },
-    required: false,
-    description: "e.g. sha256",
-};
-const SECTION: Param = Param {
-    name: "section",
-    kind: Kind::Text { max: 64 },
-    required: false,
-    description: "e.g. system",
-};
+#[rustfmt::skip]
+const CT_SNAP_DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");
+const START: Param = Param::opt("start", Kind::Bool, "start the guest afterwards");
+#[rustfmt::skip]
+const BACKUP_VMIDS: Param = Param::req("vmid", Kind::Strings { max_items: 100, max_len: 12 }, "guest ids, e.g. [\"100\", \"101\"]");
+const BACKUP_NODE: Param = Param::opt("node", Kind::Node, "the guests' node (found if omitted)");
+const BACKUP_STORAGE: Param = Param::opt("storage", Kind::Storage, "target storage");
+#[rustfmt::skip]
+const MODE: Param = Param::opt("mode", Kind::Text { max: 16 }, "snapshot (default), suspend or stop");
+#[rustfmt::skip]
+const COMPRESS: Param = Param::opt("compress", Kind::Text { max: 8 }, "zstd, gzip, lzo or 0 (none)");
+#[rustfmt::skip]
+const PROTECT_BACKUP: Param = Param::opt("protected", Kind::Bool, "protect the backup (needs storage)");
+const STORAGE_FILTER: Param = Param::opt("storage", Kind::Storage, "only this storage");
+const VMID_FILTER: Param = Param::opt("vmid", Kind::Vmid, "only this guest's");
+#[rustfmt::skip]
+const ARCHIVE: Param = Param::req("archive", Kind::Text { max: 255 }, "backup volid (list_backups)");
+const RESTORE_VMID: Param = Param::opt("vmid", Kind::Vmid, "target VMID (default: next free)");
+const RESTORE_NODE: Param = Param::opt("node", Kind::Node, "node (default: the backup's)");
+const RESTORE_STORAGE: Param = Param::opt("storage", Kind::Storage, "storage for the disks");
+const UNIQUE: Param = Param::opt("unique", Kind::Bool, "new MAC addresses");
+const FORCE: Param = Param::opt("force", Kind::Bool, "restore over an existing guest");
+#[rustfmt::skip]
+const RESTORE_CONFIRM_NAME: Param = Param::opt("confirm_name", Kind::Text { max: 128 }, "name of the guest to overwrite");
+const VOLUME: Param = Param::req(
+    "volume",
+    Kind::Text { max: 255 },
+    "backup volid (list_backups)",
+);
+const VOLUME_NODE: Param = Param::opt("node", Kind::Node, "default: found");
+const CONTENT_STORAGE: Param = Param::req("storage", Kind::Storage, "the storage id, e.g. local");
+const CONTENT_NODE: Param = Param::opt("node", Kind::Node, "default: found");
+#[rustfmt::skip]
+const CONTENT_FILTER: Param = Param::opt("content", Kind::Text { max: 16 }, "iso, vztmpl, backup, images, rootdir…");
+const URL: Param = Param::req("url", Kind::Text { max: 2048 }, "http(s) URL of the file");
+const FILENAME: Param = Param::opt("filename", Kind::Text { max: 255 }, "default: from the URL");
+#[rustfmt::skip]
+const DOWNLOAD_CONTENT: Param = Param::opt("content", Kind::Text { max: 16 }, "iso or vztmpl (default: by name)");
+const CHECKSUM: Param = Param::opt("checksum", Kind::Text { max: 128 }, "hex");
+#[rustfmt::skip]
+const CHECKSUM_ALGORITHM: Param = Param::opt("checksum-algorithm", Kind::Text { max: 8 }, "e.g. sha256");
+const SECTION: Param = Param::opt("section", Kind::Text { max: 64 }, "e.g. system");
 
 const SNAP_CHANGE: &[&Param] = &[
     &VMID,

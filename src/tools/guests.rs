@@ -13,231 +13,62 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // Parameters.
 
-const CT_FORCE_STOP: Param = Param {
-    name: "force_stop",
-    kind: Kind::Bool,
-    required: false,
-    description: "stop it after the timeout",
-};
-const NEW_VMID: Param = Param {
-    name: "vmid",
-    kind: Kind::Vmid,
-    required: false,
-    description: "VMID (default: next free)",
-};
-const CREATE_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: true,
-    description: "node to create it on",
-};
-const VM_NAME: Param = Param {
-    name: "name",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "name (a DNS name)",
-};
-const CT_HOSTNAME: Param = Param {
-    name: "hostname",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "host name (a DNS name)",
-};
-const VM_MEMORY: Param = Param {
-    name: "memory",
-    kind: Kind::Int {
-        min: 16,
-        max: 16_777_216,
-    },
-    required: false,
-    description: "MiB (default 2048)",
-};
-const CT_MEMORY: Param = Param {
-    name: "memory",
-    kind: Kind::Int {
-        min: 16,
-        max: 16_777_216,
-    },
-    required: false,
-    description: "MiB (default 512)",
-};
-const VM_CORES: Param = Param {
-    name: "cores",
-    kind: Kind::Int { min: 1, max: 1024 },
-    required: false,
-    description: "default 2",
-};
-const CT_CORES: Param = Param {
-    name: "cores",
-    kind: Kind::Int { min: 1, max: 8192 },
-    required: false,
-    description: "default 1",
-};
-const VM_SIZE: Param = Param {
-    name: "size",
-    kind: Kind::Int {
-        min: 1,
-        max: 1_048_576,
-    },
-    required: false,
-    description: "disk GiB (default 32)",
-};
-const CT_SIZE: Param = Param {
-    name: "size",
-    kind: Kind::Int {
-        min: 1,
-        max: 1_048_576,
-    },
-    required: false,
-    description: "rootfs GiB (default 8)",
-};
-const VM_STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: false,
-    description: "default: first with images",
-};
-const CT_STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: false,
-    description: "default: first with rootdir",
-};
-const BRIDGE: Param = Param {
-    name: "bridge",
-    kind: Kind::Text { max: 64 },
-    required: false,
-    description: "default vmbr0",
-};
-const OSTYPE: Param = Param {
-    name: "ostype",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "l26 (default), win11, win10, other…",
-};
-const CDROM: Param = Param {
-    name: "cdrom",
-    kind: Kind::Text { max: 255 },
-    required: false,
-    description: "ISO, e.g. local:iso/x.iso",
-};
-const START: Param = Param {
-    name: "start",
-    kind: Kind::Bool,
-    required: false,
-    description: "start when created",
-};
-const OSTEMPLATE: Param = Param {
-    name: "ostemplate",
-    kind: Kind::Text { max: 255 },
-    required: true,
-    description: "e.g. local:vztmpl/x.tar.zst",
-};
-const UNPRIVILEGED: Param = Param {
-    name: "unprivileged",
-    kind: Kind::Bool,
-    required: false,
-    description: "default true",
-};
-const SSH_KEYS: Param = Param {
-    name: "ssh-public-keys",
-    kind: Kind::Text { max: 16_384 },
-    required: false,
-    description: "root's SSH public keys",
-};
-const NEWID: Param = Param {
-    name: "newid",
-    kind: Kind::Vmid,
-    required: false,
-    description: "new VMID (default: next free)",
-};
-const CLONE_NAME: Param = Param {
-    name: "name",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "name of the clone",
-};
-const CLONE_HOSTNAME: Param = Param {
-    name: "hostname",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "host name of the clone",
-};
-const FULL: Param = Param {
-    name: "full",
-    kind: Kind::Bool,
-    required: false,
-    description: "full copy (templates: linked)",
-};
-const CLONE_TARGET: Param = Param {
-    name: "target",
-    kind: Kind::Node,
-    required: false,
-    description: "node for it (shared storage)",
-};
-const CLONE_STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: false,
-    description: "storage for a full clone",
-};
-const MIGRATE_TARGET: Param = Param {
-    name: "target",
-    kind: Kind::Node,
-    required: true,
-    description: "target node",
-};
-const WITH_LOCAL_DISKS: Param = Param {
-    name: "with-local-disks",
-    kind: Kind::Bool,
-    required: false,
-    description: "copy local disks (running VM)",
-};
-const SET: Param = Param {
-    name: "set",
-    kind: Kind::Object,
-    required: false,
-    description: "config keys to set, e.g. {\"cores\":4}",
-};
-const DELETE_KEYS: Param = Param {
-    name: "delete",
-    kind: Kind::Strings {
-        max_items: 64,
-        max_len: 32,
-    },
-    required: false,
-    description: "config keys to remove",
-};
-const DIGEST: Param = Param {
-    name: "digest",
-    kind: Kind::Text { max: 64 },
-    required: false,
-    description: "digest of the config read (edit guard)",
-};
-const VM_DISK: Param = Param {
-    name: "disk",
-    kind: Kind::Text { max: 16 },
-    required: true,
-    description: "e.g. scsi0",
-};
-const CT_DISK: Param = Param {
-    name: "disk",
-    kind: Kind::Text { max: 16 },
-    required: true,
-    description: "rootfs or mpN",
-};
-const RESIZE_SIZE: Param = Param {
-    name: "size",
-    kind: Kind::Text { max: 32 },
-    required: true,
-    description: "+10G (add) or 64G (new size)",
-};
-const PURGE: Param = Param {
-    name: "purge",
-    kind: Kind::Bool,
-    required: false,
-    description: "also drop from jobs, HA, replication",
-};
+const CT_FORCE_STOP: Param = Param::opt("force_stop", Kind::Bool, "stop it after the timeout");
+const NEW_VMID: Param = Param::opt("vmid", Kind::Vmid, "VMID (default: next free)");
+const CREATE_NODE: Param = Param::req("node", Kind::Node, "node to create it on");
+const VM_NAME: Param = Param::opt("name", Kind::Text { max: 128 }, "name (a DNS name)");
+#[rustfmt::skip]
+const CT_HOSTNAME: Param = Param::opt("hostname", Kind::Text { max: 128 }, "host name (a DNS name)");
+#[rustfmt::skip]
+const VM_MEMORY: Param = Param::opt("memory", Kind::Int { min: 16, max: 16_777_216 }, "MiB (default 2048)");
+#[rustfmt::skip]
+const CT_MEMORY: Param = Param::opt("memory", Kind::Int { min: 16, max: 16_777_216 }, "MiB (default 512)");
+const VM_CORES: Param = Param::opt("cores", Kind::Int { min: 1, max: 1024 }, "default 2");
+const CT_CORES: Param = Param::opt("cores", Kind::Int { min: 1, max: 8192 }, "default 1");
+#[rustfmt::skip]
+const VM_SIZE: Param = Param::opt("size", Kind::Int { min: 1, max: 1_048_576 }, "disk GiB (default 32)");
+#[rustfmt::skip]
+const CT_SIZE: Param = Param::opt("size", Kind::Int { min: 1, max: 1_048_576 }, "rootfs GiB (default 8)");
+const VM_STORAGE: Param = Param::opt("storage", Kind::Storage, "default: first with images");
+const CT_STORAGE: Param = Param::opt("storage", Kind::Storage, "default: first with rootdir");
+const BRIDGE: Param = Param::opt("bridge", Kind::Text { max: 64 }, "default vmbr0");
+#[rustfmt::skip]
+const OSTYPE: Param = Param::opt("ostype", Kind::Text { max: 16 }, "l26 (default), win11, win10, other…");
+const CDROM: Param = Param::opt(
+    "cdrom",
+    Kind::Text { max: 255 },
+    "ISO, e.g. local:iso/x.iso",
+);
+const START: Param = Param::opt("start", Kind::Bool, "start when created");
+#[rustfmt::skip]
+const OSTEMPLATE: Param = Param::req("ostemplate", Kind::Text { max: 255 }, "e.g. local:vztmpl/x.tar.zst");
+const UNPRIVILEGED: Param = Param::opt("unprivileged", Kind::Bool, "default true");
+#[rustfmt::skip]
+const SSH_KEYS: Param = Param::opt("ssh-public-keys", Kind::Text { max: 16_384 }, "root's SSH public keys");
+const NEWID: Param = Param::opt("newid", Kind::Vmid, "new VMID (default: next free)");
+const CLONE_NAME: Param = Param::opt("name", Kind::Text { max: 128 }, "name of the clone");
+#[rustfmt::skip]
+const CLONE_HOSTNAME: Param = Param::opt("hostname", Kind::Text { max: 128 }, "host name of the clone");
+const FULL: Param = Param::opt("full", Kind::Bool, "full copy (templates: linked)");
+const CLONE_TARGET: Param = Param::opt("target", Kind::Node, "node for it (shared storage)");
+const CLONE_STORAGE: Param = Param::opt("storage", Kind::Storage, "storage for a full clone");
+const MIGRATE_TARGET: Param = Param::req("target", Kind::Node, "target node");
+#[rustfmt::skip]
+const WITH_LOCAL_DISKS: Param = Param::opt("with-local-disks", Kind::Bool, "copy local disks (running VM)");
+const SET: Param = Param::opt(
+    "set",
+    Kind::Object,
+    "config keys to set, e.g. {\"cores\":4}",
+);
+#[rustfmt::skip]
+const DELETE_KEYS: Param = Param::opt("delete", Kind::Strings { max_items: 64, max_len: 32 }, "config keys to remove");
+#[rustfmt::skip]
+const DIGEST: Param = Param::opt("digest", Kind::Text { max: 64 }, "digest of the config read (edit guard)");
+const VM_DISK: Param = Param::req("disk", Kind::Text { max: 16 }, "e.g. scsi0");
+const CT_DISK: Param = Param::req("disk", Kind::Text { max: 16 }, "rootfs or mpN");
+#[rustfmt::skip]
+const RESIZE_SIZE: Param = Param::req("size", Kind::Text { max: 32 }, "+10G (add) or 64G (new size)");
+const PURGE: Param = Param::opt("purge", Kind::Bool, "also drop from jobs, HA, replication");
 
 const CT_SHUTDOWN: &[&Param] = &[
     &VMID,

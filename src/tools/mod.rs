@@ -187,6 +187,27 @@ pub struct Param {
     pub description: &'static str,
 }
 
+impl Param {
+    /// A parameter the call must give.
+    pub const fn req(name: &'static str, kind: Kind, description: &'static str) -> Param {
+        Param {
+            name,
+            kind,
+            required: true,
+            description,
+        }
+    }
+    /// A parameter the call may leave out.
+    pub const fn opt(name: &'static str, kind: Kind, description: &'static str) -> Param {
+        Param {
+            name,
+            kind,
+            required: false,
+            description,
+        }
+    }
+}
+
 /// One tool: a row of the table.
 pub struct Tool {
     pub name: &'static str,
@@ -600,161 +621,50 @@ pub fn find(name: &str) -> Option<&'static Tool> {
 // ---------------------------------------------------------------------------------------------
 // Parameters shared by several tools.
 
-const NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: true,
-    description: "node name, e.g. pve1",
-};
-const NODE_OPT: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "node name (found from the vmid if omitted)",
-};
-const NODE_FILTER: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "only this node (default: all)",
-};
-const VMID: Param = Param {
-    name: "vmid",
-    kind: Kind::Vmid,
-    required: true,
-    description: "guest id (VMID)",
-};
-const SNAPNAME: Param = Param {
-    name: "snapname",
-    kind: Kind::Snapname,
-    required: true,
-    description: "the snapshot name",
-};
+const NODE: Param = Param::req("node", Kind::Node, "node name, e.g. pve1");
+#[rustfmt::skip]
+const NODE_OPT: Param = Param::opt("node", Kind::Node, "node name (found from the vmid if omitted)");
+const NODE_FILTER: Param = Param::opt("node", Kind::Node, "only this node (default: all)");
+const VMID: Param = Param::req("vmid", Kind::Vmid, "guest id (VMID)");
+const SNAPNAME: Param = Param::req("snapname", Kind::Snapname, "the snapshot name");
 /// Binds a call that loses a guest's data to the guest the caller means (one shared text, to
 /// keep `tools/list` small).
-const CONFIRM_NAME: Param = Param {
-    name: "confirm_name",
-    kind: Kind::Text { max: 128 },
-    required: true,
-    description: "the guest's current name, or its VMID if it has none",
-};
-const STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: true,
-    description: "the storage id, e.g. local-lvm",
-};
-const UPID: Param = Param {
-    name: "upid",
-    kind: Kind::Upid,
-    required: true,
-    description: "task id (UPID:...)",
-};
-const WAIT: Param = Param {
-    name: "wait_seconds",
-    kind: Kind::Int {
-        min: 0,
-        max: 86_400,
-    },
-    required: false,
-    description: "seconds to wait for the task (default 120; 0: return at once)",
-};
-const DRY_RUN: Param = Param {
-    name: "dry_run",
-    kind: Kind::Bool,
-    required: false,
-    description: "only show the request and the target's state",
-};
-const LIMIT: Param = Param {
-    name: "limit",
-    kind: Kind::Int { min: 1, max: 1000 },
-    required: false,
-    description: "max items (default 100)",
-};
-const OFFSET: Param = Param {
-    name: "offset",
-    kind: Kind::Int {
-        min: 0,
-        max: 1_000_000,
-    },
-    required: false,
-    description: "items to skip (default 0)",
-};
+#[rustfmt::skip]
+const CONFIRM_NAME: Param = Param::req("confirm_name", Kind::Text { max: 128 }, "the guest's current name, or its VMID if it has none");
+const STORAGE: Param = Param::req("storage", Kind::Storage, "the storage id, e.g. local-lvm");
+const UPID: Param = Param::req("upid", Kind::Upid, "task id (UPID:...)");
+#[rustfmt::skip]
+const WAIT: Param = Param::opt("wait_seconds", Kind::Int { min: 0, max: 86_400 }, "seconds to wait for the task (default 120; 0: return at once)");
+#[rustfmt::skip]
+const DRY_RUN: Param = Param::opt("dry_run", Kind::Bool, "only show the request and the target's state");
+#[rustfmt::skip]
+const LIMIT: Param = Param::opt("limit", Kind::Int { min: 1, max: 1000 }, "max items (default 100)");
+#[rustfmt::skip]
+const OFFSET: Param = Param::opt("offset", Kind::Int { min: 0, max: 1_000_000 }, "items to skip (default 0)");
 
-const STOP_ON_CANCEL: Param = Param {
-    name: "stop_on_cancel",
-    kind: Kind::Bool,
-    required: false,
-    description: "if the call is cancelled, stop the task too",
-};
-const TIMEOUT: Param = Param {
-    name: "timeout",
-    kind: Kind::Int {
-        min: 0,
-        max: 86_400,
-    },
-    required: false,
-    description: "seconds to wait (default PROXMOX_TASK_WAIT, 120)",
-};
-const LOG_START: Param = Param {
-    name: "start",
-    kind: Kind::Int {
-        min: 0,
-        max: 100_000_000,
-    },
-    required: false,
-    description: "first line to return, counting from 0 (default 0)",
-};
-const LOG_LIMIT: Param = Param {
-    name: "limit",
-    kind: Kind::Int { min: 1, max: 5000 },
-    required: false,
-    description: "at most this many lines (default 50)",
-};
+#[rustfmt::skip]
+const STOP_ON_CANCEL: Param = Param::opt("stop_on_cancel", Kind::Bool, "if the call is cancelled, stop the task too");
+#[rustfmt::skip]
+const TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds to wait (default PROXMOX_TASK_WAIT, 120)");
+#[rustfmt::skip]
+const LOG_START: Param = Param::opt("start", Kind::Int { min: 0, max: 100_000_000 }, "first line to return, counting from 0 (default 0)");
+#[rustfmt::skip]
+const LOG_LIMIT: Param = Param::opt("limit", Kind::Int { min: 1, max: 5000 }, "at most this many lines (default 50)");
 
 const GUEST: &[&Param] = &[&VMID, &NODE_OPT];
 const POWER: &[&Param] = &[&VMID, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL];
 const LIST: &[&Param] = &[&NODE_FILTER, &LIMIT, &OFFSET];
 
-const SHUTDOWN_TIMEOUT: Param = Param {
-    name: "timeout",
-    kind: Kind::Int {
-        min: 0,
-        max: 86_400,
-    },
-    required: false,
-    description: "seconds the guest may take to shut down (PVE's own timeout)",
-};
-const FORCE_STOP: Param = Param {
-    name: "force_stop",
-    kind: Kind::Bool,
-    required: false,
-    description: "hard-stop the VM when it has not shut down after the timeout",
-};
-const DESCRIPTION: Param = Param {
-    name: "description",
-    kind: Kind::Text { max: 8192 },
-    required: false,
-    description: "a note stored with the snapshot",
-};
-const VMSTATE: Param = Param {
-    name: "vmstate",
-    kind: Kind::Bool,
-    required: false,
-    description: "also save the VM's RAM, so a rollback resumes the running VM",
-};
-const TASK_VMID: Param = Param {
-    name: "vmid",
-    kind: Kind::Vmid,
-    required: false,
-    description: "only tasks of this guest",
-};
-const ERRORS: Param = Param {
-    name: "errors",
-    kind: Kind::Bool,
-    required: false,
-    description: "only tasks that ended in error",
-};
+#[rustfmt::skip]
+const SHUTDOWN_TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds the guest may take to shut down (PVE's own timeout)");
+#[rustfmt::skip]
+const FORCE_STOP: Param = Param::opt("force_stop", Kind::Bool, "hard-stop the VM when it has not shut down after the timeout");
+#[rustfmt::skip]
+const DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");
+#[rustfmt::skip]
+const VMSTATE: Param = Param::opt("vmstate", Kind::Bool, "also save the VM's RAM, so a rollback resumes the running VM");
+const TASK_VMID: Param = Param::opt("vmid", Kind::Vmid, "only tasks of this guest");
+const ERRORS: Param = Param::opt("errors", Kind::Bool, "only tasks that ended in error");
 
 // ---------------------------------------------------------------------------------------------
 // The table.

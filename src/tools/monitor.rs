@@ -17,84 +17,27 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // Parameters.
 
-const TIMEFRAME: Param = Param {
-    name: "timeframe",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "hour (default), day, week, month, year",
-};
-const NODE_TIMEFRAME: Param = Param {
-    name: "timeframe",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "hour (default), day, week, month, year, decade",
-};
-const CF: Param = Param {
-    name: "cf",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "AVERAGE (default) or MAX",
-};
-const POINTS: Param = Param {
-    name: "points",
-    kind: Kind::Int { min: 0, max: 200 },
-    required: false,
-    description: "points to return (default 12)",
-};
-const RESOURCE_TYPE: Param = Param {
-    name: "type",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "vm, qemu, lxc, node, storage, pool, sdn or network",
-};
-const STATUS: Param = Param {
-    name: "status",
-    kind: Kind::Text { max: 64 },
-    required: false,
-    description: "only this status, e.g. running, online",
-};
-const TAG: Param = Param {
-    name: "tag",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "only guests with this tag",
-};
-const POOL: Param = Param {
-    name: "pool",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "only members of this pool",
-};
-const LOG_MAX: Param = Param {
-    name: "max",
-    kind: Kind::Int {
-        min: 1,
-        max: 10_000,
-    },
-    required: false,
-    description: "entries to read (default offset+limit)",
-};
-const COMMAND: Param = Param {
-    name: "command",
-    kind: Kind::Strings {
-        max_items: MAX_ARGS,
-        max_len: MAX_ARG,
-    },
-    required: true,
-    description: "argv array, e.g. [\"df\", \"-h\"]",
-};
-const INPUT_DATA: Param = Param {
-    name: "input_data",
-    kind: Kind::Text { max: 65_536 },
-    required: false,
-    description: "text for the command's stdin",
-};
-const EXEC_TIMEOUT: Param = Param {
-    name: "timeout",
-    kind: Kind::Int { min: 1, max: 3600 },
-    required: false,
-    description: "seconds to wait (default 30)",
-};
+#[rustfmt::skip]
+const TIMEFRAME: Param = Param::opt("timeframe", Kind::Text { max: 16 }, "hour (default), day, week, month, year");
+#[rustfmt::skip]
+const NODE_TIMEFRAME: Param = Param::opt("timeframe", Kind::Text { max: 16 }, "hour (default), day, week, month, year, decade");
+const CF: Param = Param::opt("cf", Kind::Text { max: 16 }, "AVERAGE (default) or MAX");
+#[rustfmt::skip]
+const POINTS: Param = Param::opt("points", Kind::Int { min: 0, max: 200 }, "points to return (default 12)");
+#[rustfmt::skip]
+const RESOURCE_TYPE: Param = Param::opt("type", Kind::Text { max: 16 }, "vm, qemu, lxc, node, storage, pool, sdn or network");
+#[rustfmt::skip]
+const STATUS: Param = Param::opt("status", Kind::Text { max: 64 }, "only this status, e.g. running, online");
+const TAG: Param = Param::opt("tag", Kind::Text { max: 128 }, "only guests with this tag");
+const POOL: Param = Param::opt("pool", Kind::Text { max: 128 }, "only members of this pool");
+#[rustfmt::skip]
+const LOG_MAX: Param = Param::opt("max", Kind::Int { min: 1, max: 10_000 }, "entries to read (default offset+limit)");
+#[rustfmt::skip]
+const COMMAND: Param = Param::req("command", Kind::Strings { max_items: MAX_ARGS, max_len: MAX_ARG }, "argv array, e.g. [\"df\", \"-h\"]");
+#[rustfmt::skip]
+const INPUT_DATA: Param = Param::opt("input_data", Kind::Text { max: 65_536 }, "text for the command's stdin");
+#[rustfmt::skip]
+const EXEC_TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 1, max: 3600 }, "seconds to wait (default 30)");
 
 const GUEST_METRICS: &[&Param] = &[&VMID, &NODE_OPT, &TIMEFRAME, &CF, &POINTS];
 
