@@ -2,7 +2,7 @@
 //! the server's own permissions, node certificates and backup jobs.
 //!
 //! The writes here (HA resources, firewall rules) are synchronous in PVE: it answers `null`, so
-//! `task_call` returns `{"data": null}`; their dry runs show the current state they would change.
+//! `Change::send` returns `{"data": null}`; their dry runs show the current state they would change.
 
 use super::*;
 
@@ -462,12 +462,7 @@ fn add_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(c) = args.str("comment") {
         params.push(("comment", c.to_string()));
     }
-    let write = Write {
-        method: Method::Post,
-        path: "/cluster/ha/resources".into(),
-        params,
-    };
-    task_call(ctx, args, write, || Ok(status))
+    Change::post("/cluster/ha/resources".into(), params).send(ctx, args, || Ok(status))
 }
 
 fn remove_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -491,16 +486,13 @@ fn remove_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     };
     let base = guest_path(ctx, args, kind)?;
     refuse_if_pve_protected(ctx, &base, vmid)?;
-    let write = Write {
-        method: Method::Delete,
-        path: path(&[&"cluster", &"ha", &"resources", &sid]),
-        // Only take the guest out of HA; PVE's default (purge=1) would also edit or delete HA rules.
-        params: vec![("purge", bool01(false))],
-    };
     let target = trimmed(Value::Array(vec![entry]), HA_FIELDS)
         .pop()
         .unwrap_or(Value::Null);
-    task_call(ctx, args, write, || Ok(target))
+    // Only take the guest out of HA; PVE's default (purge=1) would also edit or delete HA rules.
+    let params = vec![("purge", bool01(false))];
+    Change::delete(path(&[&"cluster", &"ha", &"resources", &sid]), params)
+        .send(ctx, args, || Ok(target))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -602,12 +594,7 @@ fn add_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     // PVE adds a rule disabled when `enable` is not given, and always as the first rule.
     params.push(("enable", bool01(args.flag("enable").unwrap_or(true))));
     let rules_path = rules.path.clone();
-    let write = Write {
-        method: Method::Post,
-        path: rules.path,
-        params,
-    };
-    task_call(ctx, args, write, || {
+    Change::post(rules.path, params).send(ctx, args, || {
         let (list, digest) = read_rules(ctx, &rules_path)?;
         Ok(json!({"rules": list, "digest": digest}))
     })
@@ -645,12 +632,7 @@ fn delete_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         )));
     }
     let params: Params = vec![("digest", current)];
-    let write = Write {
-        method: Method::Delete,
-        path: format!("{}/{pos}", rules.path),
-        params,
-    };
-    task_call(ctx, args, write, || Ok(rule))
+    Change::delete(format!("{}/{pos}", rules.path), params).send(ctx, args, || Ok(rule))
 }
 
 // ---------------------------------------------------------------------------------------------

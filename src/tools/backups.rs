@@ -1,7 +1,7 @@
 //! Snapshots beyond the original tools (containers, rollback), backups (vzdump, list, restore,
 //! delete) and storage content (list, download by URL, appliance templates).
 //!
-//! Every change goes through `task_call` (dry run, task wait). Checks a user relies on run before
+//! Every change goes through `Change::send` (dry run, task wait). Checks a user relies on run before
 //! any write, also in dry runs: a snapshot or backup to delete or roll back to must exist; destroy
 //! tools refuse a guest with PVE's `protection` flag and a backup with PVE's `protected` flag;
 //! restoring over an existing guest needs access `full`, `force` and `confirm_name` equal to the
@@ -327,13 +327,12 @@ fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Err
     if let Some(start) = args.flag("start") {
         params.push(("start", bool01(start)));
     }
-    let write = Write {
-        method: Method::Post,
-        path: format!("{base}{}", path(&[&"snapshot", &snapname, &"rollback"])),
-        params,
-    };
     // What is lost: the guest as it is now.
-    task_call(ctx, args, write, || {
+    Change::post(
+        format!("{base}{}", path(&[&"snapshot", &snapname, &"rollback"])),
+        params,
+    )
+    .send(ctx, args, || {
         let guest = ctx.pve.get(&format!("{base}/status/current"), &[])?;
         Ok(json!({"snapshot": snapshot, "guest": guest}))
     })
@@ -475,12 +474,8 @@ fn create_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         Value::Array(guests.into_iter().cloned().collect()),
         &["vmid", "name", "type", "node", "status", "lock"],
     );
-    let write = Write {
-        method: Method::Post,
-        path: path(&[&"nodes", &node, &"vzdump"]),
-        params,
-    };
-    task_call(ctx, args, write, || Ok(Value::Array(target)))
+    Change::post(path(&[&"nodes", &node, &"vzdump"]), params)
+        .send(ctx, args, || Ok(Value::Array(target)))
 }
 
 fn list_backups(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -602,11 +597,7 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(unique) = args.flag("unique") {
         params.push(("unique", bool01(unique)));
     }
-    let write = Write {
-        method: Method::Post,
-        path: path(&[&"nodes", &node, &kind.api()]),
-        params,
-    };
+    let change = Change::post(path(&[&"nodes", &node, &kind.api()]), params);
     let target = json!({
         "archive": volume,
         "vmid": vmid,
@@ -614,7 +605,7 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "node": node,
         "overwrites": overwritten,
     });
-    task_call(ctx, args, write, || Ok(target))
+    change.send(ctx, args, || Ok(target))
 }
 
 /// Checks a restore over the existing `guest` may go ahead: access full, `force`, `confirm_name`,
@@ -738,12 +729,7 @@ fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         )));
     }
     let target = described(volume, volid, &node);
-    let write = Write {
-        method: Method::Delete,
-        path: content_path,
-        params: Vec::new(),
-    };
-    task_call(ctx, args, write, || Ok(target))
+    Change::delete(content_path, Vec::new()).send(ctx, args, || Ok(target))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -864,14 +850,8 @@ fn download_to_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         params.push(("checksum-algorithm", alg.to_string()));
     }
     let base = path(&[&"nodes", &node, &"storage", &storage]);
-    let write = Write {
-        method: Method::Post,
-        path: format!("{base}/download-url"),
-        params,
-    };
-    task_call(ctx, args, write, || {
-        ctx.pve.get(&format!("{base}/status"), &[])
-    })
+    Change::post(format!("{base}/download-url"), params)
+        .send(ctx, args, || ctx.pve.get(&format!("{base}/status"), &[]))
 }
 
 fn list_appliance_templates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {

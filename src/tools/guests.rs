@@ -1,7 +1,7 @@
 //! Guests of both kinds beyond the original tools: container config, the remaining power
 //! actions, create, clone, migrate, config updates, disk resize and delete.
 //!
-//! Every change goes through `task_call` (dry run, task wait). Checks a user relies on run
+//! Every change goes through `Change::send` (dry run, task wait). Checks a user relies on run
 //! before any write, also in dry runs: a VMID to create must be free (`/cluster/nextid?vmid=`),
 //! a migration must pass PVE's precondition check (`GET …/migrate`), a resize must grow the
 //! disk (compared with the current config), a delete must name the guest as it is called now
@@ -516,13 +516,9 @@ fn create_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         unprivileged: None,
     };
     check_config(ctx, "create_vm", target, &params)?;
-    let write = Write {
-        method: Method::Post,
-        path: path(&[&"nodes", &node, &"qemu"]),
-        params,
-    };
+    let change = Change::post(path(&[&"nodes", &node, &"qemu"]), params);
     let target = json!({"node": node, "vmid": vmid, "vmid_free": true, "storage": storage});
-    let mut out = task_call(ctx, args, write, || Ok(target))?;
+    let mut out = change.send(ctx, args, || Ok(target))?;
     out.insert("vmid".into(), json!(vmid));
     Ok(out)
 }
@@ -573,13 +569,9 @@ fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         unprivileged: Some(unprivileged),
     };
     check_config(ctx, "create_container", target, &params)?;
-    let write = Write {
-        method: Method::Post,
-        path: path(&[&"nodes", &node, &"lxc"]),
-        params,
-    };
+    let change = Change::post(path(&[&"nodes", &node, &"lxc"]), params);
     let target = json!({"node": node, "vmid": vmid, "vmid_free": true, "storage": storage});
-    let mut out = task_call(ctx, args, write, || Ok(target))?;
+    let mut out = change.send(ctx, args, || Ok(target))?;
     out.insert("vmid".into(), json!(vmid));
     Ok(out)
 }
@@ -665,12 +657,7 @@ fn clone_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
         unprivileged: None,
     };
     check_config(ctx, tool, target, &params)?;
-    let write = Write {
-        method: Method::Post,
-        path: format!("{base}/clone"),
-        params,
-    };
-    let mut out = task_call(ctx, args, write, || {
+    let mut out = Change::post(format!("{base}/clone"), params).send(ctx, args, || {
         ctx.pve.get(&format!("{base}/status/current"), &[])
     })?;
     out.insert("newid".into(), json!(newid));
@@ -755,12 +742,7 @@ fn migrate(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
             }
         }
     }
-    let write = Write {
-        method: Method::Post,
-        path: check_path,
-        params,
-    };
-    let out = task_call(ctx, args, write, || {
+    let out = Change::post(check_path, params).send(ctx, args, || {
         Ok(json!({"node": node, "running": running, "precondition": precondition}))
     })?;
     if !args.flag("dry_run").unwrap_or(false) {
@@ -874,12 +856,7 @@ fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> 
     if let Some(d) = digest {
         params.push(("digest", d.to_string()));
     }
-    let write = Write {
-        method: Method::Put,
-        path: config_path.clone(),
-        params,
-    };
-    task_call(ctx, args, write, || match current {
+    Change::put(config_path.clone(), params).send(ctx, args, || match current {
         Some(config) => Ok(config),
         None => ctx.pve.get(&config_path, &[]),
     })
@@ -972,18 +949,14 @@ fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
         // Nothing may change the disk between this check and the resize.
         params.push(("digest", digest.to_string()));
     }
-    let write = Write {
-        method: Method::Put,
-        path: format!("{base}/resize"),
-        params,
-    };
+    let change = Change::put(format!("{base}/resize"), params);
     let target = json!({
         "disk": disk,
         "volume": volume,
         "size_bytes": current.and_then(|(_, b)| b),
         "new_size_bytes": new_bytes,
     });
-    task_call(ctx, args, write, || Ok(target))
+    change.send(ctx, args, || Ok(target))
 }
 
 fn delete_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
@@ -1010,12 +983,7 @@ fn delete_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     if let Some(purge) = args.flag("purge") {
         params.push(("purge", bool01(purge)));
     }
-    let write = Write {
-        method: Method::Delete,
-        path: base,
-        params,
-    };
-    let out = task_call(ctx, args, write, || Ok(status))?;
+    let out = Change::delete(base, params).send(ctx, args, || Ok(status))?;
     if !args.flag("dry_run").unwrap_or(false) {
         ctx.pve.forget_guest(vmid as u64);
     }

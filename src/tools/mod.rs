@@ -1038,12 +1038,7 @@ fn create_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error
     if let Some(v) = args.flag("vmstate") {
         params.push(("vmstate", bool01(v)));
     }
-    let write = Write {
-        method: Method::Post,
-        path: format!("{base}/snapshot"),
-        params,
-    };
-    task_call(ctx, args, write, || {
+    Change::post(format!("{base}/snapshot"), params).send(ctx, args, || {
         ctx.pve.get(&format!("{base}/status/current"), &[])
     })
 }
@@ -1081,12 +1076,11 @@ fn delete_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error
     check_confirm_name(args, kind, args.vmid(), &name, "nothing was deleted")?;
     // Check the snapshot exists first, so a typo is reported as such and not as a failed task.
     let target = existing_snapshot(ctx, &base, kind, args.vmid(), snapname)?;
-    let write = Write {
-        method: Method::Delete,
-        path: format!("{base}{}", path(&[&"snapshot", &snapname])),
-        params: Vec::new(),
-    };
-    task_call(ctx, args, write, || Ok(target))
+    Change::delete(
+        format!("{base}{}", path(&[&"snapshot", &snapname])),
+        Vec::new(),
+    )
+    .send(ctx, args, || Ok(target))
 }
 
 /// The snapshot `snapname` of a guest, or an error naming the tool that lists them.
@@ -1416,11 +1410,47 @@ fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     }))
 }
 
-/// A write that starts a PVE task.
-struct Write {
+/// A request that changes something in PVE: method, path and form parameters. Some start a task
+/// (PVE answers with its UPID), others take effect at once (PVE answers null).
+pub(super) struct Change {
     method: Method,
     path: String,
     params: Params,
+}
+
+impl Change {
+    fn new(method: Method, path: String, params: Params) -> Change {
+        Change {
+            method,
+            path,
+            params,
+        }
+    }
+    pub(super) fn post(path: String, params: Params) -> Change {
+        Change::new(Method::Post, path, params)
+    }
+    pub(super) fn put(path: String, params: Params) -> Change {
+        Change::new(Method::Put, path, params)
+    }
+    pub(super) fn delete(path: String, params: Params) -> Change {
+        Change::new(Method::Delete, path, params)
+    }
+
+    /// Sends the change and waits for the task it starts, if any; with `dry_run`, only reads
+    /// `target` and shows the request. The tail of every handler that changes something.
+    pub(super) fn send(
+        self,
+        ctx: &Ctx,
+        args: &Args,
+        target: impl FnOnce() -> Result<Value, Error>,
+    ) -> Result<Content, Error> {
+        // Only this part is generic (a copy per call site); the sending itself is shared code.
+        let dry_target = match args.flag("dry_run").unwrap_or(false) {
+            true => Some(target()?),
+            false => None,
+        };
+        send_or_show(ctx, args, self, dry_target)
+    }
 }
 
 /// POST `…/status/{action}` on a guest, then wait for the task.
@@ -1432,41 +1462,21 @@ fn power(
     params: Params,
 ) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
-    let write = Write {
-        method: Method::Post,
-        path: format!("{base}/status/{action}"),
-        params,
-    };
-    task_call(ctx, args, write, || {
+    Change::post(format!("{base}/status/{action}"), params).send(ctx, args, || {
         ctx.pve.get(&format!("{base}/status/current"), &[])
     })
 }
 
-/// Sends `write` and waits for the task it starts (a write PVE answers with null ran at once);
-/// with `dry_run`, only reads `target` and shows the request.
-fn task_call(
+/// `Change::send` past its closure: the dry-run answer (with the target's state), or the change
+/// sent (and its task followed).
+fn send_or_show(
     ctx: &Ctx,
     args: &Args,
-    write: Write,
-    target: impl FnOnce() -> Result<Value, Error>,
-) -> Result<Content, Error> {
-    // Only this part is generic (a copy per call site); the write itself is shared code.
-    let dry_target = match args.flag("dry_run").unwrap_or(false) {
-        true => Some(target()?),
-        false => None,
-    };
-    send_write(ctx, args, write, dry_target)
-}
-
-/// `task_call` past its closure: the dry-run answer (with the target's state), or the write.
-fn send_write(
-    ctx: &Ctx,
-    args: &Args,
-    write: Write,
+    change: Change,
     dry_target: Option<Value>,
 ) -> Result<Content, Error> {
     if let Some(target) = dry_target {
-        let params: Map<String, Value> = write
+        let params: Map<String, Value> = change
             .params
             .iter()
             .map(|(k, v)| (k.to_string(), json!(v)))
@@ -1476,13 +1486,13 @@ fn send_write(
         out.insert("dry_run".into(), json!(true));
         out.insert(
             "request".into(),
-            json!({"method": write.method.as_str(), "path": write.path, "params": params}),
+            json!({"method": change.method.as_str(), "path": change.path, "params": params}),
         );
         out.insert("target".into(), target);
         return Ok(out);
     }
-    let reply = ctx.pve.call(write.method, &write.path, &write.params)?;
-    let method = write.method.as_str();
+    let reply = ctx.pve.call(change.method, &change.path, &change.params)?;
+    let method = change.method.as_str();
     if reply.data.is_null() {
         // A synchronous write (e.g. a config PUT): done, no task to follow.
         return data(Value::Null);
@@ -1493,7 +1503,7 @@ fn send_write(
         .and_then(|u| Upid::parse(u).ok())
         .ok_or_else(|| Error::Transport {
             method,
-            path: write.path.clone(),
+            path: change.path.clone(),
             message: format!("PVE did not return a task id but {}", reply.data),
         })?;
     // Logged before the task is followed, so a crash during the wait still leaves its UPID.
@@ -1519,12 +1529,12 @@ fn send_write(
     }
     let stop_on_cancel = args.flag("stop_on_cancel").unwrap_or(false);
     match follow(ctx, &upid, Duration::from_secs(wait), stop_on_cancel) {
-        Ok(status) => finish(ctx, method, &write.path, &upid, &status, wait),
+        Ok(status) => finish(ctx, method, &change.path, &upid, &status, wait),
         Err(Error::Cancelled) => Err(Error::Cancelled),
         // The write went through: say so, so that nobody repeats it blindly.
         Err(e) => Err(Error::Transport {
             method,
-            path: write.path,
+            path: change.path,
             message: format!(
                 "PVE started task {} but following it failed ({e}); do not repeat the call, check the task with get_task_status",
                 upid.raw
