@@ -20,7 +20,25 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::*;
+use serde_json::{json, Map, Value};
+
+use crate::config::Access;
+use crate::error::Error;
+use crate::pve::{as_u64, bool01, path, Params};
+
+use super::args::Args;
+use super::change::Change;
+use super::guest::{
+    check_confirm_name, config_name, guest_name, guest_path, refuse_if_pve_protected, Guest,
+};
+use super::list::{by_text, number, page, text, trimmed};
+use super::params::{
+    CONFIRM_NAME, DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, SNAPNAME, STOP_ON_CANCEL,
+    VMID, WAIT,
+};
+use super::run::{protection, protection_in, Ctx};
+use super::snapshots::{create_snapshot, delete_snapshot, existing_snapshot, list_snapshots};
+use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -301,15 +319,15 @@ fn rollback_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn list_container_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    super::list_snapshots(ctx, args, Guest::Container)
+    list_snapshots(ctx, args, Guest::Container)
 }
 
 fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    super::create_snapshot(ctx, args, Guest::Container)
+    create_snapshot(ctx, args, Guest::Container)
 }
 
 fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    super::delete_snapshot(ctx, args, Guest::Container)
+    delete_snapshot(ctx, args, Guest::Container)
 }
 
 fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {

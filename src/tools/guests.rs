@@ -8,7 +8,23 @@
 //! (`confirm_name`) and find it stopped and without PVE's protection flag. Config updates take
 //! free-form PVE keys, checked against the PVE 9 config keys of each guest kind.
 
-use super::*;
+use std::sync::LazyLock;
+
+use serde_json::{json, Value};
+
+use crate::config::Access;
+use crate::error::Error;
+use crate::pve::{as_u64, bool01, path, Params};
+
+use super::args::Args;
+use super::change::Change;
+use super::guest::{confirmed_status, guest_name, guest_path, refuse_if_pve_protected, Guest};
+use super::keys;
+use super::list::{data, text};
+use super::params::{CONFIRM_NAME, DRY_RUN, GUEST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
+use super::power::{power, shutdown, SHUTDOWN_TIMEOUT};
+use super::run::{protection, Ctx};
+use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -440,7 +456,7 @@ fn get_container_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn shutdown_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    super::shutdown(ctx, args, Guest::Container)
+    shutdown(ctx, args, Guest::Container)
 }
 
 fn reboot_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {

@@ -11,8 +11,20 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use super::*;
+use serde_json::{json, Map, Value};
+
+use crate::error::Error;
+use crate::pve::{as_u64, path, Method, Params};
+
+use super::args::Args;
+use super::guest::{guest_path, Guest};
+use super::list::{data, number, page, paging, text, trimmed};
+use super::params::STORAGE;
+use super::params::{DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, VMID};
+use super::run::{Ctx, Waiter};
+use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -1096,6 +1108,7 @@ const CANCELLED: &str = "cancelled by the client";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::Sleep;
 
     #[test]
     fn argv_is_checked() {

@@ -1,0 +1,135 @@
+//! The run path every call takes (`run`): policy, validation, protected guests, the handler,
+//! the cap, the audit log; and what a handler may use (`Ctx`, `Waiter`).
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::policy::Policy;
+use crate::pve::{as_u64, Pve};
+
+use super::args::{validate, Args};
+use super::list::{cap, text};
+use super::table::{Content, Effect, Tool};
+
+/// What a handler may use.
+pub struct Ctx<'a> {
+    pub pve: &'a Pve,
+    /// Default seconds to wait for a task (`PROXMOX_TASK_WAIT`).
+    pub task_wait: u64,
+    /// How the call waits between polls of a PVE task, and where its progress goes.
+    pub waiter: &'a dyn Waiter,
+    /// What the server allows (for tools whose effect depends on their arguments).
+    pub policy: &'a Policy,
+}
+
+/// What a tool can do while it waits on a PVE task.
+pub trait Waiter {
+    /// Whether anyone listens to progress reports (so no work is spent on them otherwise).
+    fn wants_progress(&self) -> bool;
+    /// Reports progress of the current call.
+    fn progress(&self, message: &str);
+    /// Waits up to `d`; false when the caller cancelled the call or went away.
+    fn pause(&self, d: Duration) -> bool;
+}
+
+/// Waiting with nobody to report to and nothing to cancel: the `call` command.
+pub struct Sleep;
+
+impl Waiter for Sleep {
+    fn wants_progress(&self) -> bool {
+        false
+    }
+    fn progress(&self, _message: &str) {}
+    fn pause(&self, d: Duration) -> bool {
+        std::thread::sleep(d);
+        true
+    }
+}
+
+/// Runs `tool` for `raw` arguments under `policy`: the one path `tools/call` and the `call`
+/// command share. Calls that may change something are checked against protected guests and
+/// written to the audit log: refused ones with the reason; the others with an intent line before
+/// the handler runs (a call whose intent cannot be written does not run) and an outcome line.
+pub fn run(
+    ctx: &Ctx,
+    policy: &Policy,
+    tool: &Tool,
+    raw: &Map<String, Value>,
+) -> Result<Content, Error> {
+    let audit = policy
+        .audit
+        .as_ref()
+        .filter(|_| tool.effect != Effect::Read);
+    let refused = |args: &Map<String, Value>, e: Error| {
+        if let Some(audit) = audit {
+            audit.refused(&ctx.pve.identity(), tool.name, args, &e);
+        }
+        Err(e)
+    };
+    if let Err(e) = policy.check(tool) {
+        return refused(raw, e);
+    }
+    let args = match validate(tool, raw) {
+        Ok(args) => args,
+        Err(e) => return refused(raw, e),
+    };
+    let outcome = if tool.effect == Effect::Read {
+        (tool.run)(ctx, &args).map(cap)
+    } else {
+        if let Err(e) = guard(ctx, policy, &args) {
+            return refused(&args.0, e);
+        }
+        if let Some(audit) = audit {
+            audit.intent(&ctx.pve.identity(), tool.name, &args.0)?;
+        }
+        (tool.run)(ctx, &args).map(cap)
+    };
+    if let (Err(_), Some(vmid), None) = (&outcome, args.int("vmid"), args.str("node")) {
+        // The guest may have moved: find it again next time.
+        ctx.pve.forget_guest(vmid as u64);
+    }
+    if let Some(audit) = audit {
+        audit.outcome(&ctx.pve.identity(), tool.name, &args.0, &outcome);
+    }
+    outcome
+}
+
+/// Refuses a change to a guest `PROXMOX_MCP_PROTECTED` names (looking up its tags when needed).
+pub(super) fn guard(ctx: &Ctx, policy: &Policy, args: &Args) -> Result<(), Error> {
+    let Some(vmid) = args.int("vmid").map(|v| v as u64) else {
+        return Ok(());
+    };
+    protection(ctx, policy, vmid)?.map_or(Ok(()), |w| Err(Error::Denied(w)))
+}
+
+/// Why `PROXMOX_MCP_PROTECTED` keeps guest `vmid` from being changed, if it does: by VMID, or by
+/// a tag (read from `/cluster/resources` only when tags are protected).
+pub(super) fn protection(ctx: &Ctx, policy: &Policy, vmid: u64) -> Result<Option<String>, Error> {
+    if policy.protection(vmid, "").is_none() && policy.protects_tags() {
+        let resources = ctx
+            .pve
+            .get("/cluster/resources", &[("type", "vm".into())])?;
+        return Ok(protection_in(policy, vmid, &resources));
+    }
+    Ok(policy.protection(vmid, ""))
+}
+
+/// `protection` with the guests of `/cluster/resources` already read. A guest whose tags cannot
+/// be read (not in the list) counts as protected when tags are.
+pub(super) fn protection_in(policy: &Policy, vmid: u64, resources: &Value) -> Option<String> {
+    let guest = resources
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
+    match guest {
+        Some(g) => policy.protection(vmid, text(g, "tags")),
+        // Tags that cannot be read cannot be ruled out: refuse rather than guess.
+        None if policy.protects_tags() => policy.protection(vmid, "").or_else(|| Some(format!(
+            "guest {vmid} is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked for it; grant VM.Audit on /vms/{vmid}, or change it in PVE itself"
+        ))),
+        None => policy.protection(vmid, ""),
+    }
+}

@@ -1,0 +1,295 @@
+//! The table's types: a tool's row (`Tool`), its parameters (`Param`, `Kind`), effect, area and
+//! output shape, and the schemas `tools/list` shows, built from a row.
+
+use serde_json::{json, Map, Value};
+
+use crate::config::Access;
+use crate::error::Error;
+
+use super::args::Args;
+use super::params::VMID;
+use super::run::Ctx;
+
+/// A result's `structuredContent`: `{"data": …}` plus tool-specific keys.
+pub type Content = Map<String, Value>;
+
+/// Parameters shared by many tools, described once in the server's instructions (`mcp.rs`)
+/// instead of in every tool's schema, to keep `tools/list` small.
+pub const COMMON_PARAMS: &[&str] = &[
+    "wait_seconds",
+    "dry_run",
+    "stop_on_cancel",
+    "limit",
+    "offset",
+];
+
+/// What a tool does to the cluster (section 4 of the contract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    /// Changes nothing.
+    Read,
+    /// Changes state but loses no data.
+    Operate,
+    /// Can lose data or state.
+    Destroy,
+}
+
+impl Effect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Effect::Read => "read",
+            Effect::Operate => "operate",
+            Effect::Destroy => "destroy",
+        }
+    }
+    /// The lowest access level that allows this effect.
+    pub fn needs(self) -> Access {
+        match self {
+            Effect::Read => Access::ReadOnly,
+            Effect::Operate => Access::Operate,
+            Effect::Destroy => Access::Full,
+        }
+    }
+}
+
+/// The names of the areas, as groups in `PROXMOX_MCP_TOOLS`.
+pub const AREAS: &[&str] = &[
+    "nodes",
+    "vms",
+    "containers",
+    "snapshots",
+    "storage",
+    "tasks",
+    "cluster",
+    "backups",
+    "network",
+    "firewall",
+    "access",
+    "pools",
+    "ha",
+    "certificates",
+    "metrics",
+    "exec",
+];
+
+/// The part of the cluster a tool is about (tool groups, `tools --json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    Nodes,
+    Vms,
+    Containers,
+    Snapshots,
+    Storage,
+    Tasks,
+    Cluster,
+    Backups,
+    Network,
+    Firewall,
+    Access,
+    Pools,
+    Ha,
+    Certificates,
+    Metrics,
+    Exec,
+}
+
+impl Area {
+    pub fn name(self) -> &'static str {
+        match self {
+            Area::Nodes => "nodes",
+            Area::Vms => "vms",
+            Area::Containers => "containers",
+            Area::Snapshots => "snapshots",
+            Area::Storage => "storage",
+            Area::Tasks => "tasks",
+            Area::Cluster => "cluster",
+            Area::Backups => "backups",
+            Area::Network => "network",
+            Area::Firewall => "firewall",
+            Area::Access => "access",
+            Area::Pools => "pools",
+            Area::Ha => "ha",
+            Area::Certificates => "certificates",
+            Area::Metrics => "metrics",
+            Area::Exec => "exec",
+        }
+    }
+}
+
+/// The shape of a tool's `data`, which decides its `outputSchema`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A sorted, paged array of objects with `total`, `limit`, `offset`.
+    List,
+    /// An array of objects, whole.
+    Array,
+    /// One object.
+    Object,
+    /// The UPID of a started task (or null in a dry run), with `task`.
+    Task,
+}
+
+/// The type of a parameter, checked before any request is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Vmid,
+    Node,
+    Snapname,
+    Storage,
+    Upid,
+    Text {
+        max: usize,
+    },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Bool,
+    /// A non-empty array of strings (an argv, a list of keys or VMIDs as text).
+    Strings {
+        max_items: usize,
+        max_len: usize,
+    },
+    /// A JSON object (e.g. PVE config keys to set); the handler checks its members.
+    Object,
+}
+
+/// One tool parameter.
+#[derive(Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    pub description: &'static str,
+}
+
+impl Param {
+    /// A parameter the call must give.
+    pub const fn req(name: &'static str, kind: Kind, description: &'static str) -> Param {
+        Param {
+            name,
+            kind,
+            required: true,
+            description,
+        }
+    }
+    /// A parameter the call may leave out.
+    pub const fn opt(name: &'static str, kind: Kind, description: &'static str) -> Param {
+        Param {
+            name,
+            kind,
+            required: false,
+            description,
+        }
+    }
+}
+
+/// One tool: a row of the table.
+pub struct Tool {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// What it does and what it returns; the privilege sentence is added from `privilege`.
+    pub description: &'static str,
+    /// The PVE privilege the call needs, as PVE names it.
+    pub privilege: &'static str,
+    pub effect: Effect,
+    pub area: Area,
+    pub params: &'static [&'static Param],
+    pub output: Output,
+    /// Repeating the call with the same arguments has no further effect.
+    pub idempotent: bool,
+    pub run: fn(&Ctx, &Args) -> Result<Content, Error>,
+}
+
+impl Tool {
+    /// The description shown to models: what the tool does, returns and needs.
+    pub fn full_description(&self) -> String {
+        let mut d = format!("{} Needs {}.", self.description, self.privilege);
+        if self.effect == Effect::Destroy {
+            d.push_str(" Can lose data.");
+        }
+        d
+    }
+
+    /// The privileges (any one of them) and the ACL path the call needs, read from `privilege`
+    /// (`VM.Audit on /vms/{vmid}`, `A or B on /storage/{storage}`); None for "a valid login".
+    pub fn requirement(&self) -> Option<(Vec<&'static str>, &'static str)> {
+        if self.privilege.starts_with("a valid login") {
+            return None;
+        }
+        let (privs, rest) = self.privilege.split_once(" on ")?;
+        let path = rest.split(' ').next().unwrap_or(rest);
+        Some((privs.split(" or ").collect(), path))
+    }
+
+    /// `destructiveHint`: destroy tools; a hard stop or reset (unsaved guest state is lost); and
+    /// tools whose effect depends on their arguments and can lose data (spec §8: the stricter
+    /// annotation when in doubt).
+    pub fn destructive(&self) -> bool {
+        self.effect == Effect::Destroy
+            || self.name.starts_with("stop_")
+            || matches!(
+                self.name,
+                "reset_vm" | "update_vm_config" | "update_container_config" | "restore_backup"
+            )
+    }
+
+    pub fn input_schema(&self) -> Value {
+        let mut props = Map::new();
+        let mut required = Vec::new();
+        for p in self.params {
+            let mut schema = match p.kind {
+                Kind::Vmid => json!({"type": "integer", "minimum": 100}),
+                Kind::Node => {
+                    json!({"type": "string"})
+                }
+                Kind::Snapname => {
+                    json!({"type": "string", "minLength": 2, "maxLength": 40})
+                }
+                Kind::Storage => {
+                    json!({"type": "string"})
+                }
+                Kind::Upid => json!({"type": "string"}),
+                // Lengths and ranges are checked here (with a clear error), not repeated in
+                // every schema: tools/list has to stay small.
+                Kind::Text { .. } => json!({"type": "string"}),
+                Kind::Int { min, .. } if COMMON_PARAMS.contains(&p.name) || min < 0 => {
+                    json!({"type": "integer"})
+                }
+                Kind::Int { min, .. } => json!({"type": "integer", "minimum": min}),
+                Kind::Bool => json!({"type": "boolean"}),
+                Kind::Strings { max_items, .. } => {
+                    json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": max_items})
+                }
+                Kind::Object => json!({"type": "object"}),
+            };
+            // Parameters every such tool has are described once, in the server's instructions
+            // (so is an optional node beside a vmid).
+            let optional_node =
+                p.name == "node" && !p.required && self.params.iter().any(|q| q.name == "vmid");
+            let the_guest = p.name == "vmid" && p.required && p.description == VMID.description;
+            if !COMMON_PARAMS.contains(&p.name) && !optional_node && !the_guest {
+                schema["description"] = json!(p.description);
+            }
+            props.insert(p.name.to_string(), schema);
+            if p.required {
+                required.push(json!(p.name));
+            }
+        }
+        let mut schema =
+            json!({"type": "object", "properties": props, "additionalProperties": false});
+        if !required.is_empty() {
+            schema["required"] = Value::Array(required);
+        }
+        schema
+    }
+
+    /// Kept minimal on purpose (every tool carries one, and `tools/list` must stay under 60 KB):
+    /// the keys every result has; the description and the instructions say the rest.
+    pub fn output_schema(&self) -> Value {
+        match self.output {
+            Output::List => json!({"type": "object", "required": ["data", "total"]}),
+            _ => json!({"type": "object", "required": ["data"]}),
+        }
+    }
+}
