@@ -130,7 +130,7 @@ fn ticket_issued(ticket: &str) -> SystemTime {
         .split(':')
         .nth(2)
         .and_then(|h| u64::from_str_radix(h, 16).ok());
-    match stamp.and_then(crate::policy::unix_time) {
+    match stamp.and_then(crate::time::unix_time) {
         Some(t)
             if t <= now + Duration::from_secs(300)
                 && now.duration_since(t).unwrap_or_default() < TICKET_LIFETIME =>

@@ -885,8 +885,8 @@ fn list_node_certificates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             if let Some(t) = cert.get("notafter").filter(|t| !t.is_null()) {
                 // A time from PVE: negative, not a number, or past year 9999 is unknown (null).
                 let expires = as_u64(t)
-                    .and_then(crate::policy::unix_time)
-                    .map(crate::policy::rfc3339);
+                    .and_then(crate::time::unix_time)
+                    .map(crate::time::rfc3339);
                 cert["expires"] = json!(expires);
             }
         }
