@@ -11,14 +11,14 @@ use serde_json::{json, Map, Value};
 use crate::error::Error;
 use crate::pve::{as_u64, bool01, path, Params};
 
-use super::args::Args;
 use super::change::Change;
 use super::guest::{guest_path, locate_guest, refuse_if_pve_protected, Guest};
 use super::list::{by_text, data, number, page, text, trimmed};
 use super::params::{
     DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, STOP_ON_CANCEL, VMID, WAIT,
 };
-use super::run::Ctx;
+use super::table::Args;
+use super::table::Ctx;
 use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ use crate::config::Access;
 use crate::error::Error;
 use crate::pve::{as_u64, bool01, path, Params};
 
-use super::args::Args;
 use super::change::Change;
 use super::guest::{
     check_confirm_name, config_name, guest_name, guest_path, refuse_if_pve_protected, Guest,
@@ -36,8 +35,10 @@ use super::params::{
     CONFIRM_NAME, DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, SNAPNAME, STOP_ON_CANCEL,
     VMID, WAIT,
 };
-use super::run::{protection, protection_in, Ctx};
+use super::run::{protection, protection_in};
 use super::snapshots::{create_snapshot, delete_snapshot, existing_snapshot, list_snapshots};
+use super::table::Args;
+use super::table::Ctx;
 use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------

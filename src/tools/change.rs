@@ -8,10 +8,10 @@ use crate::error::Error;
 use crate::pve;
 use crate::pve::{path, Method, Params, Upid};
 
-use super::args::Args;
 use super::list::{data, text};
-use super::run::Ctx;
+use super::table::Args;
 use super::table::Content;
+use super::table::Ctx;
 
 /// A request that changes something in PVE: method, path and form parameters. Some start a task
 /// (PVE answers with its UPID), others take effect at once (PVE answers null).

@@ -6,9 +6,9 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::pve::{as_u64, path};
 
-use super::args::Args;
 use super::list::text;
-use super::run::Ctx;
+use super::table::Args;
+use super::table::Ctx;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Guest {

@@ -16,14 +16,15 @@ use crate::config::Access;
 use crate::error::Error;
 use crate::pve::{as_u64, bool01, path, Params};
 
-use super::args::Args;
 use super::change::Change;
 use super::guest::{confirmed_status, guest_name, guest_path, refuse_if_pve_protected, Guest};
 use super::keys;
 use super::list::{data, text};
 use super::params::{CONFIRM_NAME, DRY_RUN, GUEST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
 use super::power::{power, shutdown, SHUTDOWN_TIMEOUT};
-use super::run::{protection, Ctx};
+use super::run::protection;
+use super::table::Args;
+use super::table::Ctx;
 use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------

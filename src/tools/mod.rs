@@ -10,7 +10,6 @@
 
 use std::sync::LazyLock;
 
-mod args;
 mod change;
 mod guest;
 mod keys;
@@ -18,6 +17,7 @@ mod list;
 mod params;
 mod run;
 mod table;
+mod validate;
 
 mod admin;
 mod backups;
@@ -28,10 +28,13 @@ mod power;
 mod snapshots;
 mod tasks;
 
-pub use args::{validate, Args};
 pub use list::{cap, MAX_RESULT};
-pub use run::{run, Ctx, Sleep, Waiter};
-pub use table::{Area, Content, Effect, Kind, Output, Param, Tool, AREAS, COMMON_PARAMS};
+pub use run::run;
+pub use table::{
+    Area, Args, Content, Ctx, Effect, Kind, Output, Param, Sleep, Tool, Waiter, AREAS,
+    COMMON_PARAMS,
+};
+pub use validate::validate;
 
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.

@@ -18,13 +18,13 @@ use serde_json::{json, Map, Value};
 use crate::error::Error;
 use crate::pve::{as_u64, path, Method, Params};
 
-use super::args::Args;
 use super::guest::{guest_path, Guest};
 use super::list::{data, number, page, paging, text, trimmed};
 use super::params::STORAGE;
 use super::params::{DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, VMID};
-use super::run::{Ctx, Waiter};
+use super::table::Args;
 use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
+use super::table::{Ctx, Waiter};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.

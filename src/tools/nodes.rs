@@ -5,11 +5,11 @@ use serde_json::{json, Value};
 use crate::error::Error;
 use crate::pve::{as_u64, path};
 
-use super::args::Args;
 use super::list::{by_text, data, node_list, page, text, trimmed};
 use super::params::STORAGE;
 use super::params::{LIMIT, LIST, NODE, OFFSET};
-use super::run::Ctx;
+use super::table::Args;
+use super::table::Ctx;
 use super::table::{Area, Content, Effect, Output, Tool};
 
 /// Nodes.

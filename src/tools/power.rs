@@ -5,12 +5,12 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::pve::{bool01, Params};
 
-use super::args::Args;
 use super::change::Change;
 use super::guest::{guest_path, Guest};
 use super::list::{data, node_list, number, page, text, trimmed};
 use super::params::{DRY_RUN, GUEST, LIST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
-use super::run::Ctx;
+use super::table::Args;
+use super::table::Ctx;
 use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]

@@ -1,52 +1,15 @@
 //! The run path every call takes (`run`): policy, validation, protected guests, the handler,
-//! the cap, the audit log; and what a handler may use (`Ctx`, `Waiter`).
-
-use std::time::Duration;
+//! the cap, the audit log.
 
 use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::policy::Policy;
-use crate::pve::{as_u64, Pve};
+use crate::pve::as_u64;
 
-use super::args::{validate, Args};
 use super::list::{cap, text};
-use super::table::{Content, Effect, Tool};
-
-/// What a handler may use.
-pub struct Ctx<'a> {
-    pub pve: &'a Pve,
-    /// Default seconds to wait for a task (`PROXMOX_TASK_WAIT`).
-    pub task_wait: u64,
-    /// How the call waits between polls of a PVE task, and where its progress goes.
-    pub waiter: &'a dyn Waiter,
-    /// What the server allows (for tools whose effect depends on their arguments).
-    pub policy: &'a Policy,
-}
-
-/// What a tool can do while it waits on a PVE task.
-pub trait Waiter {
-    /// Whether anyone listens to progress reports (so no work is spent on them otherwise).
-    fn wants_progress(&self) -> bool;
-    /// Reports progress of the current call.
-    fn progress(&self, message: &str);
-    /// Waits up to `d`; false when the caller cancelled the call or went away.
-    fn pause(&self, d: Duration) -> bool;
-}
-
-/// Waiting with nobody to report to and nothing to cancel: the `call` command.
-pub struct Sleep;
-
-impl Waiter for Sleep {
-    fn wants_progress(&self) -> bool {
-        false
-    }
-    fn progress(&self, _message: &str) {}
-    fn pause(&self, d: Duration) -> bool {
-        std::thread::sleep(d);
-        true
-    }
-}
+use super::table::{Args, Content, Ctx, Effect, Tool};
+use super::validate::validate;
 
 /// Runs `tool` for `raw` arguments under `policy`: the one path `tools/call` and the `call`
 /// command share. Calls that may change something are checked against protected guests and

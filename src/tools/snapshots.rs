@@ -5,14 +5,14 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::pve::{bool01, path, Params};
 
-use super::args::Args;
 use super::change::Change;
 use super::guest::{check_confirm_name, config_name, guest_path, refuse_if_pve_protected, Guest};
 use super::list::{number, page, text, trimmed};
 use super::params::{
     CONFIRM_NAME, DRY_RUN, LIMIT, NODE_OPT, OFFSET, SNAPNAME, STOP_ON_CANCEL, VMID, WAIT,
 };
-use super::run::Ctx;
+use super::table::Args;
+use super::table::Ctx;
 use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]

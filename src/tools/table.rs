@@ -1,14 +1,17 @@
 //! The table's types: a tool's row (`Tool`), its parameters (`Param`, `Kind`), effect, area and
-//! output shape, and the schemas `tools/list` shows, built from a row.
+//! output shape, and the schemas `tools/list` shows, built from a row; and what a row's handler
+//! gets (`Ctx`, `Args`).
+
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
 use crate::config::Access;
 use crate::error::Error;
+use crate::policy::Policy;
+use crate::pve::Pve;
 
-use super::args::Args;
 use super::params::VMID;
-use super::run::Ctx;
 
 /// A result's `structuredContent`: `{"data": …}` plus tool-specific keys.
 pub type Content = Map<String, Value>;
@@ -291,5 +294,62 @@ impl Tool {
             Output::List => json!({"type": "object", "required": ["data", "total"]}),
             _ => json!({"type": "object", "required": ["data"]}),
         }
+    }
+}
+
+/// What a handler may use.
+pub struct Ctx<'a> {
+    pub pve: &'a Pve,
+    /// Default seconds to wait for a task (`PROXMOX_TASK_WAIT`).
+    pub task_wait: u64,
+    /// How the call waits between polls of a PVE task, and where its progress goes.
+    pub waiter: &'a dyn Waiter,
+    /// What the server allows (for tools whose effect depends on their arguments).
+    pub policy: &'a Policy,
+}
+
+/// What a tool can do while it waits on a PVE task.
+pub trait Waiter {
+    /// Whether anyone listens to progress reports (so no work is spent on them otherwise).
+    fn wants_progress(&self) -> bool;
+    /// Reports progress of the current call.
+    fn progress(&self, message: &str);
+    /// Waits up to `d`; false when the caller cancelled the call or went away.
+    fn pause(&self, d: Duration) -> bool;
+}
+
+/// Waiting with nobody to report to and nothing to cancel: the `call` command.
+pub struct Sleep;
+
+impl Waiter for Sleep {
+    fn wants_progress(&self) -> bool {
+        false
+    }
+    fn progress(&self, _message: &str) {}
+    fn pause(&self, d: Duration) -> bool {
+        std::thread::sleep(d);
+        true
+    }
+}
+
+/// Validated tool arguments (integers normalised from numeric strings).
+#[derive(Debug, Default)]
+pub struct Args(pub(super) Map<String, Value>);
+
+impl Args {
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.0.get(name).and_then(Value::as_i64)
+    }
+    pub fn flag(&self, name: &str) -> Option<bool> {
+        self.0.get(name).and_then(Value::as_bool)
+    }
+    pub(super) fn vmid(&self) -> i64 {
+        self.int("vmid").unwrap_or_default()
+    }
+    pub(super) fn required_str(&self, name: &str) -> &str {
+        self.str(name).unwrap_or_default()
     }
 }

@@ -8,11 +8,11 @@ use crate::error::Error;
 use crate::pve;
 use crate::pve::{bool01, path, Method, Params, Upid};
 
-use super::args::Args;
 use super::change::{finish, follow};
 use super::list::{data, number, page, paging, text, trimmed};
 use super::params::{LIMIT, NODE_FILTER, OFFSET, UPID};
-use super::run::Ctx;
+use super::table::Args;
+use super::table::Ctx;
 use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]

@@ -4,32 +4,9 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
-use crate::pve;
-use crate::pve::Upid;
+use crate::pve::{self, Upid};
 
-use super::table::{Kind, Param, Tool};
-
-/// Validated tool arguments (integers normalised from numeric strings).
-#[derive(Debug, Default)]
-pub struct Args(pub(super) Map<String, Value>);
-
-impl Args {
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(Value::as_str)
-    }
-    pub fn int(&self, name: &str) -> Option<i64> {
-        self.0.get(name).and_then(Value::as_i64)
-    }
-    pub fn flag(&self, name: &str) -> Option<bool> {
-        self.0.get(name).and_then(Value::as_bool)
-    }
-    pub(super) fn vmid(&self) -> i64 {
-        self.int("vmid").unwrap_or_default()
-    }
-    pub(super) fn required_str(&self, name: &str) -> &str {
-        self.str(name).unwrap_or_default()
-    }
-}
+use super::table::{Args, Kind, Param, Tool};
 
 /// Checks `raw` against the tool's parameters: unknown names, missing ones, types, ranges, formats.
 pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
