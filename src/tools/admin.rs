@@ -19,7 +19,7 @@ use super::params::{
 };
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
+use super::table::{granted, Area, Content, Effect, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -813,11 +813,10 @@ fn get_my_permissions(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
     let mut lacking = Vec::new();
     for tool in ctx.policy.active() {
         match tool.requirement() {
-            Some((privs, acl)) if !crate::check::granted(&permissions, &privs, acl) => lacking
-                .push(json!({
-                    "tool": tool.name,
-                    "needs": format!("{} on {acl}", privs.join(" or ")),
-                })),
+            Some((privs, acl)) if !granted(&permissions, &privs, acl) => lacking.push(json!({
+                "tool": tool.name,
+                "needs": format!("{} on {acl}", privs.join(" or ")),
+            })),
             _ => usable.push(json!(tool.name)),
         }
     }

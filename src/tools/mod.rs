@@ -31,8 +31,8 @@ mod tasks;
 pub use list::{cap, MAX_RESULT};
 pub use run::run;
 pub use table::{
-    Area, Args, Content, Ctx, Effect, Kind, Output, Param, Sleep, Tool, Waiter, AREAS,
-    COMMON_PARAMS,
+    acl_base, granted, Area, Args, Content, Ctx, Effect, Kind, Output, Param, Sleep, Tool, Waiter,
+    AREAS, COMMON_PARAMS,
 };
 pub use validate::validate;
 

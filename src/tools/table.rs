@@ -297,6 +297,31 @@ impl Tool {
     }
 }
 
+/// The ACL path a grant goes on: the template up to its first placeholder (`/vms/{vmid}` → `/vms`).
+pub fn acl_base(path: &str) -> &str {
+    match path.find('{') {
+        Some(i) => path[..i].trim_end_matches('/').max("/"),
+        None => path,
+    }
+}
+
+/// Whether `permissions` (`GET /access/permissions`: path → privilege → 1) grants any of
+/// `privs` somewhere the template `path` can match: on an ancestor, or on a path below its base.
+pub fn granted(permissions: &Map<String, Value>, privs: &[&str], path: &str) -> bool {
+    let base = acl_base(path);
+    permissions.iter().any(|(acl, held)| {
+        let applies = acl == "/"
+            || base.starts_with(&format!("{acl}/"))
+            || acl == base
+            || acl.starts_with(&format!("{base}/"));
+        applies
+            && privs.iter().any(|p| {
+                held.get(*p)
+                    .is_some_and(|v| v.as_u64() != Some(0) && !v.is_null())
+            })
+    })
+}
+
 /// What a handler may use.
 pub struct Ctx<'a> {
     pub pve: &'a Pve,
@@ -351,5 +376,37 @@ impl Args {
     }
     pub(super) fn required_str(&self, name: &str) -> &str {
         self.str(name).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn privileges_match_acl_paths() {
+        let perms: Map<String, Value> = serde_json::from_value(json!({
+            "/vms/100": {"VM.Audit": 1, "VM.PowerMgmt": 1},
+            "/nodes": {"Sys.Audit": 1},
+            "/storage/local": {"Datastore.AllocateSpace": 1},
+        }))
+        .unwrap();
+        assert!(granted(&perms, &["VM.PowerMgmt"], "/vms/{vmid}"));
+        assert!(!granted(&perms, &["VM.Snapshot"], "/vms/{vmid}"));
+        assert!(granted(&perms, &["Sys.Audit"], "/nodes/{node}"));
+        assert!(!granted(&perms, &["Sys.Audit"], "/"));
+        assert!(granted(
+            &perms,
+            &["Datastore.Audit", "Datastore.AllocateSpace"],
+            "/storage/{storage}"
+        ));
+        let root: Map<String, Value> =
+            serde_json::from_value(json!({"/": {"Sys.Audit": 1}})).unwrap();
+        assert!(
+            granted(&root, &["Sys.Audit"], "/nodes/{node}") && granted(&root, &["Sys.Audit"], "/")
+        );
+        assert_eq!(acl_base("/vms/{vmid}"), "/vms");
+        assert_eq!(acl_base("/"), "/");
     }
 }
