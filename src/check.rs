@@ -7,7 +7,7 @@ use crate::config::{Auth, Config};
 use crate::policy::Policy;
 use crate::pve::Pve;
 use crate::tls::Trust;
-use crate::tools::{acl_base, granted, Tool};
+use crate::tools::{self, acl_base, granted, Tool};
 
 /// One line of the report.
 pub struct Finding {
@@ -111,7 +111,7 @@ pub fn run(config: &Config, policy: &Policy) -> (bool, Vec<Finding>) {
             return (false, out);
         }
     };
-    let active: Vec<&Tool> = policy.active().collect();
+    let active: Vec<&Tool> = tools::active(policy).collect();
     let mut usable = 0;
     let mut missing = Vec::new();
     for tool in &active {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::log::Level;
-use crate::policy::{self, Policy, Protect};
+use crate::policy::{Access, Audit, Policy, Protect};
 use crate::tls::{Fingerprint, Trust};
 
 /// One setting: its environment variable, its flag (if any) and what it means (for `--help` and the README).
@@ -73,32 +73,6 @@ pub enum Auth {
         password: Secret,
         totp: Option<Secret>,
     },
-}
-
-/// Which tools are listed and callable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Access {
-    ReadOnly,
-    Operate,
-    Full,
-}
-
-impl Access {
-    pub fn parse(s: &str) -> Option<Access> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "read-only" | "readonly" | "read_only" => Some(Access::ReadOnly),
-            "operate" => Some(Access::Operate),
-            "full" => Some(Access::Full),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Access::ReadOnly => "read-only",
-            Access::Operate => "operate",
-            Access::Full => "full",
-        }
-    }
 }
 
 /// One PVE endpoint to talk to.
@@ -396,6 +370,26 @@ impl Config {
     }
 }
 
+/// The settings decide the policy.
+impl Policy {
+    /// The policy of `config`, opening the audit log (an unwritable path is a start-up error).
+    pub fn new(config: &Config) -> Result<Policy, Error> {
+        let audit = match &config.audit_log {
+            Some(path) => Some(Audit::open(path)?),
+            None => None,
+        };
+        Ok(Policy {
+            access: config.access,
+            allow: config.tools.clone(),
+            deny: config.deny_tools.clone(),
+            protected: config.protected.clone(),
+            audit,
+            allow_exec: config.allow_exec,
+            allow_host_config: config.allow_host_config,
+        })
+    }
+}
+
 /// The settings as KEY → value: the config file first, then the environment, then flags.
 fn gather(
     env: &dyn Fn(&str) -> Option<String>,
@@ -455,15 +449,14 @@ fn list(values: &BTreeMap<String, String>, var: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The access level and the tool selection.
+/// The access level and the tool selection (whose names the catalogue checks:
+/// `tools::check_selection`).
 fn selection(
     values: &BTreeMap<String, String>,
 ) -> Result<(Access, Vec<String>, Vec<String>), Error> {
     let access = parse_access(value(values, "PROXMOX_MCP_ACCESS"))?;
     let allow = list(values, "PROXMOX_MCP_TOOLS");
-    policy::check_names("PROXMOX_MCP_TOOLS", &allow)?;
     let deny = list(values, "PROXMOX_MCP_DENY_TOOLS");
-    policy::check_names("PROXMOX_MCP_DENY_TOOLS", &deny)?;
     Ok((access, allow, deny))
 }
 

@@ -675,8 +675,9 @@ impl<'a> Server<'a> {
                         "invalid cursor: tools/list has a single page",
                     );
                 }
-                let tools: Vec<Value> =
-                    self.policy.active().map(|t| describe(t, version)).collect();
+                let tools: Vec<Value> = tools::active(self.policy)
+                    .map(|t| describe(t, version))
+                    .collect();
                 let mut r = json!({ "tools": tools });
                 if modern {
                     r["ttlMs"] = json!(3_600_000);
@@ -715,12 +716,13 @@ impl<'a> Server<'a> {
                     token: None,
                     sent: Cell::new(0),
                 };
-                let ctx = Ctx {
-                    pve: self.pve,
-                    task_wait: self.task_wait,
-                    waiter: &waiting,
-                    policy: self.policy,
-                };
+                let ctx = Ctx::new(
+                    self.pve,
+                    self.policy,
+                    &tools::TOOLS,
+                    self.task_wait,
+                    &waiting,
+                );
                 // The code for "resource not found" changed from -32002 to -32602 in 2026-07-28.
                 let not_found = if modern {
                     INVALID_PARAMS
@@ -850,13 +852,14 @@ impl<'a> Server<'a> {
                 .cloned(),
             sent: Cell::new(0),
         };
-        let ctx = Ctx {
-            pve: self.pve,
-            task_wait: self.task_wait,
-            waiter: &waiting,
-            policy: self.policy,
-        };
-        match tools::run(&ctx, self.policy, tool, args) {
+        let ctx = Ctx::new(
+            self.pve,
+            self.policy,
+            &tools::TOOLS,
+            self.task_wait,
+            &waiting,
+        );
+        match tools::run(&ctx, tool, args) {
             Err(Error::Cancelled) => Ok(None),
             outcome => Ok(Some(call_result(outcome, version.at_least("2025-06-18")))),
         }
@@ -927,7 +930,8 @@ fn describe(tool: &Tool, version: Version) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Access, Config};
+    use crate::config::Config;
+    use crate::policy::Access;
 
     /// A policy of just an access level, alive for the whole test run.
     fn policy(access: Access) -> &'static Policy {
@@ -1186,7 +1190,7 @@ mod tests {
             tools::TOOLS
                 .iter()
                 .filter(|t| {
-                    effects.contains(&t.effect) && t.area != tools::Area::Exec && tools::present(t)
+                    effects.contains(&t.effect) && t.area != tools::Area::Exec && t.present()
                 })
                 .count()
         };

@@ -9,6 +9,7 @@ use std::cmp::Ordering;
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
+use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
@@ -19,7 +20,7 @@ use super::params::{
 };
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{granted, Area, Content, Effect, Kind, Output, Param, Tool};
+use super::table::{granted, Content, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -811,7 +812,7 @@ fn get_my_permissions(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
     };
     let mut usable = Vec::new();
     let mut lacking = Vec::new();
-    for tool in ctx.policy.active() {
+    for tool in ctx.tools.iter().filter(|t| t.allowed(ctx.policy).is_ok()) {
         match tool.requirement() {
             Some((privs, acl)) if !granted(&permissions, &privs, acl) => lacking.push(json!({
                 "tool": tool.name,

@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::config::Access;
 use crate::error::Error;
+use crate::policy::{Access, Area, Effect};
 use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
@@ -39,7 +39,7 @@ use super::run::{protection, protection_in};
 use super::snapshots::{create_snapshot, delete_snapshot, existing_snapshot, list_snapshots};
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.

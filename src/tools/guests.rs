@@ -12,8 +12,8 @@ use std::sync::LazyLock;
 
 use serde_json::{json, Value};
 
-use crate::config::Access;
 use crate::error::Error;
+use crate::policy::{Access, Area, Effect};
 use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
@@ -25,7 +25,7 @@ use super::power::{power, shutdown, SHUTDOWN_TIMEOUT};
 use super::run::protection;
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.

@@ -18,8 +18,8 @@
 
 use std::fmt::Write as _;
 
-use crate::config::Access;
 use crate::error::Error;
+use crate::policy::Access;
 use crate::policy::Policy;
 
 use super::guest::Guest;

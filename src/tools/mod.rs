@@ -10,6 +10,9 @@
 
 use std::sync::LazyLock;
 
+use crate::error::Error;
+use crate::policy::Policy;
+
 mod change;
 mod guest;
 mod keys;
@@ -28,11 +31,11 @@ mod power;
 mod snapshots;
 mod tasks;
 
+pub use crate::policy::{Area, Effect, AREAS};
 pub use list::{cap, MAX_RESULT};
 pub use run::run;
 pub use table::{
-    acl_base, granted, Area, Args, Content, Ctx, Effect, Kind, Output, Param, Sleep, Tool, Waiter,
-    AREAS, COMMON_PARAMS,
+    acl_base, granted, Args, Content, Ctx, Kind, Output, Param, Sleep, Tool, Waiter, COMMON_PARAMS,
 };
 pub use validate::validate;
 
@@ -55,18 +58,41 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
     tables.into_iter().flatten().collect()
 });
 
-/// Whether a tool can work where this server runs (`exec_in_container` needs `pct`, so a PVE node).
-pub fn present(tool: &Tool) -> bool {
-    tool.name != "exec_in_container" || std::path::Path::new("/usr/sbin/pct").exists()
-}
-
 pub fn find(name: &str) -> Option<&'static Tool> {
     TOOLS.iter().find(|t| t.name == name).copied()
+}
+
+/// The tools `policy` offers, in table order: what `tools/list` shows.
+pub fn active(policy: &Policy) -> impl Iterator<Item = &'static Tool> + '_ {
+    TOOLS.iter().copied().filter(|t| t.allowed(policy).is_ok())
+}
+
+/// Checks a `PROXMOX_MCP_TOOLS`-style list: every entry must be a tool or a group name.
+pub fn check_names(var: &str, names: &[String]) -> Result<(), Error> {
+    for n in names {
+        let known = find(n).is_some()
+            || ["read", "operate", "destroy"].contains(&n.as_str())
+            || AREAS.contains(&n.as_str());
+        if !known {
+            return Err(Error::Config(format!(
+                "{var}: '{n}' is neither a tool nor a group; groups are read, operate, destroy, {} (tools: proxmox-mcp-server tools)",
+                AREAS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the names `PROXMOX_MCP_TOOLS` (`allow`) and `PROXMOX_MCP_DENY_TOOLS` (`deny`) give.
+pub fn check_selection(allow: &[String], deny: &[String]) -> Result<(), Error> {
+    check_names("PROXMOX_MCP_TOOLS", allow)?;
+    check_names("PROXMOX_MCP_DENY_TOOLS", deny)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Access;
 
     #[test]
     fn table_invariants() {
@@ -148,5 +174,34 @@ mod tests {
             AREAS.to_vec(),
             areas.iter().map(|a| a.name()).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn selection() {
+        let find = |n: &str| find(n).unwrap();
+        let p = Policy {
+            allow: vec!["read".into(), "start_vm".into()],
+            deny: vec!["tasks".into()],
+            ..Policy::with_access(Access::Full)
+        };
+        assert!(find("list_vms").allowed(&p).is_ok());
+        assert!(find("start_vm").allowed(&p).is_ok());
+        assert!(find("stop_vm").allowed(&p).is_err());
+        assert!(find("list_tasks").allowed(&p).is_err());
+        assert!(find("list_tasks")
+            .allowed(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("PROXMOX_MCP_DENY_TOOLS names tasks"));
+        assert!(find("stop_vm")
+            .allowed(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("PROXMOX_MCP_TOOLS=read,start_vm"));
+        assert!(check_names("PROXMOX_MCP_TOOLS", &["vms".into(), "get_vm_status".into()]).is_ok());
+        assert!(check_names("PROXMOX_MCP_TOOLS", &["vm".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("'vm' is neither a tool nor a group"));
     }
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
+use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, path, Method, Params};
 
 use super::guest::{guest_path, Guest};
@@ -23,7 +24,7 @@ use super::list::{data, number, page, paging, text, trimmed};
 use super::params::STORAGE;
 use super::params::{DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, VMID};
 use super::table::Args;
-use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Output, Param, Tool};
 use super::table::{Ctx, Waiter};
 
 // ---------------------------------------------------------------------------------------------

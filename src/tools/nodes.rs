@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::error::Error;
+use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, path};
 
 use super::list::{by_text, data, node_list, page, text, trimmed};
@@ -10,7 +11,7 @@ use super::params::STORAGE;
 use super::params::{LIMIT, LIST, NODE, OFFSET};
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Area, Content, Effect, Output, Tool};
+use super::table::{Content, Output, Tool};
 
 /// Nodes.
 pub(super) static NODE_TOOLS: &[Tool] = &[

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::policy::{Area, Effect};
 use crate::pve::{bool01, Params};
 
 use super::change::Change;
@@ -11,7 +12,7 @@ use super::list::{data, node_list, number, page, text, trimmed};
 use super::params::{DRY_RUN, GUEST, LIST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]
 pub(super) const SHUTDOWN_TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds the guest may take to shut down (PVE's own timeout)");

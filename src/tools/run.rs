@@ -4,23 +4,19 @@
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::policy::Policy;
+use crate::policy::{Effect, Policy};
 use crate::pve::as_u64;
 
 use super::list::{cap, text};
-use super::table::{Args, Content, Ctx, Effect, Tool};
+use super::table::{Args, Content, Ctx, Tool};
 use super::validate::validate;
 
-/// Runs `tool` for `raw` arguments under `policy`: the one path `tools/call` and the `call`
+/// Runs `tool` for `raw` arguments under `ctx.policy`: the one path `tools/call` and the `call`
 /// command share. Calls that may change something are checked against protected guests and
 /// written to the audit log: refused ones with the reason; the others with an intent line before
 /// the handler runs (a call whose intent cannot be written does not run) and an outcome line.
-pub fn run(
-    ctx: &Ctx,
-    policy: &Policy,
-    tool: &Tool,
-    raw: &Map<String, Value>,
-) -> Result<Content, Error> {
+pub fn run(ctx: &Ctx, tool: &Tool, raw: &Map<String, Value>) -> Result<Content, Error> {
+    let policy = ctx.policy;
     let audit = policy
         .audit
         .as_ref()
@@ -31,7 +27,7 @@ pub fn run(
         }
         Err(e)
     };
-    if let Err(e) = policy.check(tool) {
+    if let Err(e) = tool.allowed(policy) {
         return refused(raw, e);
     }
     let args = match validate(tool, raw) {

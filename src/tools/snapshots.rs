@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::policy::{Area, Effect};
 use crate::pve::{bool01, path, Params};
 
 use super::change::Change;
@@ -13,7 +14,7 @@ use super::params::{
 };
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]
 pub(super) const DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::config::Access;
 use crate::error::Error;
-use crate::policy::Policy;
+use crate::policy::{Area, Effect, Policy};
 use crate::pve::Pve;
 
 use super::params::VMID;
@@ -25,99 +24,6 @@ pub const COMMON_PARAMS: &[&str] = &[
     "limit",
     "offset",
 ];
-
-/// What a tool does to the cluster (section 4 of the contract).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Effect {
-    /// Changes nothing.
-    Read,
-    /// Changes state but loses no data.
-    Operate,
-    /// Can lose data or state.
-    Destroy,
-}
-
-impl Effect {
-    pub fn name(self) -> &'static str {
-        match self {
-            Effect::Read => "read",
-            Effect::Operate => "operate",
-            Effect::Destroy => "destroy",
-        }
-    }
-    /// The lowest access level that allows this effect.
-    pub fn needs(self) -> Access {
-        match self {
-            Effect::Read => Access::ReadOnly,
-            Effect::Operate => Access::Operate,
-            Effect::Destroy => Access::Full,
-        }
-    }
-}
-
-/// The names of the areas, as groups in `PROXMOX_MCP_TOOLS`.
-pub const AREAS: &[&str] = &[
-    "nodes",
-    "vms",
-    "containers",
-    "snapshots",
-    "storage",
-    "tasks",
-    "cluster",
-    "backups",
-    "network",
-    "firewall",
-    "access",
-    "pools",
-    "ha",
-    "certificates",
-    "metrics",
-    "exec",
-];
-
-/// The part of the cluster a tool is about (tool groups, `tools --json`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Area {
-    Nodes,
-    Vms,
-    Containers,
-    Snapshots,
-    Storage,
-    Tasks,
-    Cluster,
-    Backups,
-    Network,
-    Firewall,
-    Access,
-    Pools,
-    Ha,
-    Certificates,
-    Metrics,
-    Exec,
-}
-
-impl Area {
-    pub fn name(self) -> &'static str {
-        match self {
-            Area::Nodes => "nodes",
-            Area::Vms => "vms",
-            Area::Containers => "containers",
-            Area::Snapshots => "snapshots",
-            Area::Storage => "storage",
-            Area::Tasks => "tasks",
-            Area::Cluster => "cluster",
-            Area::Backups => "backups",
-            Area::Network => "network",
-            Area::Firewall => "firewall",
-            Area::Access => "access",
-            Area::Pools => "pools",
-            Area::Ha => "ha",
-            Area::Certificates => "certificates",
-            Area::Metrics => "metrics",
-            Area::Exec => "exec",
-        }
-    }
-}
 
 /// The shape of a tool's `data`, which decides its `outputSchema`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +111,17 @@ pub struct Tool {
 }
 
 impl Tool {
+    /// Whether the tool can work where this server runs (`exec_in_container` needs `pct`, so a
+    /// PVE node).
+    pub fn present(&self) -> bool {
+        self.name != "exec_in_container" || std::path::Path::new("/usr/sbin/pct").exists()
+    }
+
+    /// Refuses the tool when the policy turns it off or it cannot work here, saying why.
+    pub fn allowed(&self, policy: &Policy) -> Result<(), Error> {
+        policy.allows(self.name, self.effect, self.area, self.present())
+    }
+
     /// The description shown to models: what the tool does, returns and needs.
     pub fn full_description(&self) -> String {
         let mut d = format!("{} Needs {}.", self.description, self.privilege);
@@ -331,6 +248,26 @@ pub struct Ctx<'a> {
     pub waiter: &'a dyn Waiter,
     /// What the server allows (for tools whose effect depends on their arguments).
     pub policy: &'a Policy,
+    /// Every tool (`TOOLS`), for tools that report on the others.
+    pub tools: &'a [&'static Tool],
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        pve: &'a Pve,
+        policy: &'a Policy,
+        tools: &'a [&'static Tool],
+        task_wait: u64,
+        waiter: &'a dyn Waiter,
+    ) -> Ctx<'a> {
+        Ctx {
+            pve,
+            task_wait,
+            waiter,
+            policy,
+            tools,
+        }
+    }
 }
 
 /// What a tool can do while it waits on a PVE task.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
+use crate::policy::{Area, Effect};
 use crate::pve;
 use crate::pve::{bool01, path, Method, Params, Upid};
 
@@ -13,7 +14,7 @@ use super::list::{data, number, page, paging, text, trimmed};
 use super::params::{LIMIT, NODE_FILTER, OFFSET, UPID};
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Area, Content, Effect, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]
 pub(super) const TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds to wait (default PROXMOX_TASK_WAIT, 120)");

@@ -83,7 +83,11 @@ fn unknown_tool_names_are_a_configuration_error() {
         "PROXMOX_MCP_DENY_TOOLS" => Some("delete_everything".into()),
         _ => None,
     };
-    let err = Config::resolve(&env, &[]).unwrap_err().to_string();
+    // The settings parse; the catalogue checks the names they give.
+    let err = Config::resolve(&env, &[])
+        .and_then(|c| proxmox_mcp_server::tools::check_selection(&c.tools, &c.deny_tools))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with(
             "configuration: PROXMOX_MCP_DENY_TOOLS: 'delete_everything' is neither a tool nor a group"

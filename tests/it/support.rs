@@ -399,10 +399,9 @@ pub fn all_privileges() -> Value {
 }
 
 /// How many tools are listed at `access` (exec tools off).
-pub fn tool_count(access: proxmox_mcp_server::config::Access) -> usize {
-    proxmox_mcp_server::policy::Policy::with_access(access)
-        .active()
-        .count()
+pub fn tool_count(access: proxmox_mcp_server::policy::Access) -> usize {
+    let policy = proxmox_mcp_server::policy::Policy::with_access(access);
+    proxmox_mcp_server::tools::active(&policy).count()
 }
 
 /// Runs `f` with an initialized client against `fake`, under these settings.

@@ -617,7 +617,7 @@ fn bad_arguments_and_access_send_nothing() {
 #[test]
 fn write_tools_are_listed_by_access_level() {
     let fake = FakePve::new();
-    use proxmox_mcp_server::config::Access;
+    use proxmox_mcp_server::policy::Access;
     for (access, level, has_start, has_delete) in [
         ("read-only", Access::ReadOnly, false, false),
         ("operate", Access::Operate, true, false),
