@@ -77,6 +77,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_pools,
     },
     Tool {
@@ -89,6 +90,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&POOLID, &POOL_MEMBER_TYPE],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_pool,
     },
     Tool {
@@ -101,6 +103,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[],
         output: Output::Array,
         idempotent: true,
+        marks: &[],
         run: get_ha_status,
     },
     Tool {
@@ -113,6 +116,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&HA_TYPE, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_ha_resources,
     },
     Tool {
@@ -135,6 +139,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: add_ha_resource,
     },
     Tool {
@@ -147,6 +152,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: remove_ha_resource,
     },
     Tool {
@@ -159,6 +165,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&FW_VMID, &FW_NODE, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_firewall_rules,
     },
     Tool {
@@ -186,6 +193,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: add_firewall_rule,
     },
     Tool {
@@ -206,6 +214,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: delete_firewall_rule,
     },
     Tool {
@@ -218,6 +227,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&NODE, &NET_TYPE, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_node_networks,
     },
     Tool {
@@ -230,6 +240,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_users,
     },
     Tool {
@@ -242,6 +253,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&USERID, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_api_tokens,
     },
     Tool {
@@ -254,6 +266,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_acl,
     },
     Tool {
@@ -266,6 +279,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_my_permissions,
     },
     Tool {
@@ -278,6 +292,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&NODE_FILTER, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_node_certificates,
     },
     Tool {
@@ -290,6 +305,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_backup_jobs,
     },
 ];

@@ -39,7 +39,7 @@ use super::run::{protection, protection_in};
 use super::snapshots::{create_snapshot, delete_snapshot, existing_snapshot, list_snapshots};
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Content, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Mark, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -128,6 +128,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: SNAP_ROLLBACK,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: rollback_vm_snapshot,
     },
     Tool {
@@ -140,6 +141,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_container_snapshots,
     },
     Tool {
@@ -160,6 +162,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: create_container_snapshot,
     },
     Tool {
@@ -172,6 +175,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: SNAP_CHANGE,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: delete_container_snapshot,
     },
     Tool {
@@ -184,6 +188,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: SNAP_ROLLBACK,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: rollback_container_snapshot,
     },
     Tool {
@@ -206,6 +211,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: create_backup,
     },
     Tool {
@@ -218,6 +224,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&STORAGE_FILTER, &NODE_FILTER, &VMID_FILTER, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_backups,
     },
     Tool {
@@ -242,6 +249,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[Mark::MayLoseData, Mark::NewGuest],
         run: restore_backup,
     },
     Tool {
@@ -254,6 +262,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VOLUME, &CONFIRM_NAME, &VOLUME_NODE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: delete_backup,
     },
     Tool {
@@ -273,6 +282,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_storage_content,
     },
     Tool {
@@ -296,6 +306,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: download_to_storage,
     },
     Tool {
@@ -308,6 +319,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&NODE, &SECTION, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_appliance_templates,
     },
 ];

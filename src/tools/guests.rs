@@ -25,7 +25,7 @@ use super::power::{power, shutdown, SHUTDOWN_TIMEOUT};
 use super::run::protection;
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Content, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Mark, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -216,6 +216,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: GUEST,
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_container_config,
     },
     Tool {
@@ -228,6 +229,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: CT_SHUTDOWN,
         output: Output::Task,
         idempotent: true,
+        marks: &[],
         run: shutdown_container,
     },
     Tool {
@@ -240,6 +242,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: reboot_container,
     },
     Tool {
@@ -252,6 +255,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: true,
+        marks: &[],
         run: suspend_vm,
     },
     Tool {
@@ -264,6 +268,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: true,
+        marks: &[],
         run: resume_vm,
     },
     Tool {
@@ -276,6 +281,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: false,
+        marks: &[Mark::MayLoseData],
         run: reset_vm,
     },
     Tool {
@@ -288,6 +294,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: true,
+        marks: &[],
         run: suspend_container,
     },
     Tool {
@@ -300,6 +307,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: true,
+        marks: &[],
         run: resume_container,
     },
     Tool {
@@ -312,6 +320,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: CREATE_VM,
         output: Output::Task,
         idempotent: false,
+        marks: &[Mark::NewGuest],
         run: create_vm,
     },
     Tool {
@@ -324,6 +333,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: CREATE_CT,
         output: Output::Task,
         idempotent: false,
+        marks: &[Mark::NewGuest],
         run: create_container,
     },
     Tool {
@@ -336,6 +346,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: CLONE_VM,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: clone_vm,
     },
     Tool {
@@ -348,6 +359,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: CLONE_CT,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: clone_container,
     },
     Tool {
@@ -360,6 +372,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: MIGRATE_VM,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: migrate_vm,
     },
     Tool {
@@ -372,6 +385,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: MIGRATE_CT,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: migrate_container,
     },
     Tool {
@@ -384,6 +398,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: UPDATE,
         output: Output::Object,
         idempotent: true,
+        marks: &[Mark::MayLoseData],
         run: update_vm_config,
     },
     Tool {
@@ -396,6 +411,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: UPDATE,
         output: Output::Object,
         idempotent: true,
+        marks: &[Mark::MayLoseData],
         run: update_container_config,
     },
     Tool {
@@ -408,6 +424,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: RESIZE_VM,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: resize_vm_disk,
     },
     Tool {
@@ -420,6 +437,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: RESIZE_CT,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: resize_container_disk,
     },
     Tool {
@@ -432,6 +450,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: DELETE_GUEST,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: delete_vm,
     },
     Tool {
@@ -444,6 +463,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: DELETE_GUEST,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: delete_container,
     },
 ];

@@ -35,7 +35,8 @@ pub use crate::policy::{Area, Effect, AREAS};
 pub use list::{cap, MAX_RESULT};
 pub use run::run;
 pub use table::{
-    acl_base, granted, Args, Content, Ctx, Kind, Output, Param, Sleep, Tool, Waiter, COMMON_PARAMS,
+    acl_base, granted, Args, Content, Ctx, Kind, Mark, Output, Param, Sleep, Tool, Waiter,
+    COMMON_PARAMS,
 };
 pub use validate::validate;
 
@@ -141,6 +142,19 @@ mod tests {
             assert_eq!(t.output == Output::List, has("limit"), "{}", t.name);
             if t.name.starts_with("list_") {
                 assert!(has("limit") && has("offset"), "{}", t.name);
+            }
+            // A hard stop loses the guest's unsaved state; exec needs pct only in a container.
+            if t.name.starts_with("stop_") || t.name == "reset_vm" {
+                assert!(t.has(Mark::MayLoseData), "{}", t.name);
+            }
+            assert_eq!(t.has(Mark::OnPveNode), t.name == "exec_in_container");
+            // Only a tool whose vmid is optional (the next free one by default) creates a guest.
+            if t.has(Mark::NewGuest) {
+                assert!(
+                    t.params.iter().any(|p| p.name == "vmid" && !p.required),
+                    "{}",
+                    t.name
+                );
             }
             // node is optional wherever vmid identifies a guest.
             if t.params.iter().any(|p| p.name == "vmid" && p.required) {

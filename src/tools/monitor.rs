@@ -24,7 +24,7 @@ use super::list::{data, number, page, paging, text, trimmed};
 use super::params::STORAGE;
 use super::params::{DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, VMID};
 use super::table::Args;
-use super::table::{Content, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Mark, Output, Param, Tool};
 use super::table::{Ctx, Waiter};
 
 // ---------------------------------------------------------------------------------------------
@@ -68,6 +68,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: GUEST_METRICS,
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_vm_metrics,
     },
     Tool {
@@ -80,6 +81,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: GUEST_METRICS,
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_container_metrics,
     },
     Tool {
@@ -92,6 +94,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&NODE, &NODE_TIMEFRAME, &CF, &POINTS],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_node_metrics,
     },
     Tool {
@@ -104,6 +107,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&STORAGE, &NODE, &TIMEFRAME, &CF, &POINTS],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_storage_metrics,
     },
     Tool {
@@ -116,6 +120,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&RESOURCE_TYPE, &NODE_FILTER, &STATUS, &TAG, &POOL, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: get_cluster_resources,
     },
     Tool {
@@ -128,6 +133,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_next_vmid,
     },
     Tool {
@@ -140,6 +146,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_version,
     },
     Tool {
@@ -152,6 +159,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&LOG_MAX, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: get_cluster_log,
     },
     Tool {
@@ -164,6 +172,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_vm_agent_info,
     },
     Tool {
@@ -176,6 +185,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT],
         output: Output::Array,
         idempotent: true,
+        marks: &[],
         run: get_container_interfaces,
     },
     Tool {
@@ -188,6 +198,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &COMMAND, &NODE_OPT, &INPUT_DATA, &EXEC_TIMEOUT, &DRY_RUN],
         output: Output::Object,
         idempotent: false,
+        marks: &[],
         run: exec_in_vm,
     },
     Tool {
@@ -200,6 +211,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &COMMAND, &NODE_OPT, &EXEC_TIMEOUT, &DRY_RUN],
         output: Output::Object,
         idempotent: false,
+        marks: &[Mark::OnPveNode],
         run: exec_in_container,
     },
 ];

@@ -25,6 +25,7 @@ pub(super) static NODE_TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_nodes,
     },
     Tool {
@@ -37,6 +38,7 @@ pub(super) static NODE_TOOLS: &[Tool] = &[
         params: &[&NODE],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_node_status,
     },
 ];
@@ -53,6 +55,7 @@ pub(super) static STORAGE_TOOLS: &[Tool] = &[
         params: LIST,
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_storage,
     },
     Tool {
@@ -65,6 +68,7 @@ pub(super) static STORAGE_TOOLS: &[Tool] = &[
         params: &[&STORAGE, &NODE],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_storage_status,
     },
 ];
@@ -81,6 +85,7 @@ pub(super) static CLUSTER_TOOLS: &[Tool] = &[
         params: &[],
         output: Output::Array,
         idempotent: true,
+        marks: &[],
         run: get_cluster_status,
     },
 ];

@@ -10,7 +10,7 @@ pub(super) const NODE_OPT: Param = Param::opt("node", Kind::Node, "node name (fo
 pub(super) const NODE_FILTER: Param =
     Param::opt("node", Kind::Node, "only this node (default: all)");
 
-pub(super) const VMID: Param = Param::req("vmid", Kind::Vmid, "guest id (VMID)");
+pub(super) const VMID: Param = Param::req("vmid", Kind::Vmid, "guest id (VMID)").explained_once();
 
 pub(super) const SNAPNAME: Param = Param::req("snapname", Kind::Snapname, "the snapshot name");
 

@@ -12,7 +12,7 @@ use super::list::{data, node_list, number, page, text, trimmed};
 use super::params::{DRY_RUN, GUEST, LIST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
 use super::table::Args;
 use super::table::Ctx;
-use super::table::{Content, Kind, Output, Param, Tool};
+use super::table::{Content, Kind, Mark, Output, Param, Tool};
 
 #[rustfmt::skip]
 pub(super) const SHUTDOWN_TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds the guest may take to shut down (PVE's own timeout)");
@@ -32,6 +32,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: LIST,
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_vms,
     },
     Tool {
@@ -44,6 +45,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: GUEST,
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_vm_config,
     },
     Tool {
@@ -56,6 +58,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: GUEST,
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_vm_status,
     },
     Tool {
@@ -68,6 +71,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: true,
+        marks: &[],
         run: start_vm,
     },
     Tool {
@@ -80,6 +84,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: true,
+        marks: &[Mark::MayLoseData],
         run: stop_vm,
     },
     Tool {
@@ -92,6 +97,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &SHUTDOWN_TIMEOUT, &FORCE_STOP, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: true,
+        marks: &[],
         run: shutdown_vm,
     },
     Tool {
@@ -104,6 +110,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: reboot_vm,
     },
 ];
@@ -120,6 +127,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         params: LIST,
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_containers,
     },
     Tool {
@@ -132,6 +140,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         params: GUEST,
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_container_status,
     },
     Tool {
@@ -144,6 +153,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: true,
+        marks: &[],
         run: start_container,
     },
     Tool {
@@ -156,6 +166,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::Task,
         idempotent: true,
+        marks: &[Mark::MayLoseData],
         run: stop_container,
     },
 ];

@@ -34,6 +34,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &SNAPNAME, &NODE_OPT, &DESCRIPTION, &VMSTATE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: create_vm_snapshot,
     },
     Tool {
@@ -46,6 +47,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_vm_snapshots,
     },
     Tool {
@@ -58,6 +60,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &SNAPNAME, &CONFIRM_NAME, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: delete_vm_snapshot,
     },
 ];

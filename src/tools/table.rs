@@ -10,8 +10,6 @@ use crate::error::Error;
 use crate::policy::{Area, Effect, Policy};
 use crate::pve::Pve;
 
-use super::params::VMID;
-
 /// A result's `structuredContent`: `{"data": …}` plus tool-specific keys.
 pub type Content = Map<String, Value>;
 
@@ -70,27 +68,53 @@ pub struct Param {
     pub kind: Kind,
     pub required: bool,
     pub description: &'static str,
+    /// Described once in the server's instructions (the guest's `vmid`), not in each schema.
+    pub explained_once: bool,
 }
 
 impl Param {
-    /// A parameter the call must give.
-    pub const fn req(name: &'static str, kind: Kind, description: &'static str) -> Param {
+    const fn new(
+        name: &'static str,
+        kind: Kind,
+        required: bool,
+        description: &'static str,
+    ) -> Param {
         Param {
             name,
             kind,
-            required: true,
+            required,
             description,
+            explained_once: false,
         }
+    }
+    /// A parameter the call must give.
+    pub const fn req(name: &'static str, kind: Kind, description: &'static str) -> Param {
+        Param::new(name, kind, true, description)
     }
     /// A parameter the call may leave out.
     pub const fn opt(name: &'static str, kind: Kind, description: &'static str) -> Param {
+        Param::new(name, kind, false, description)
+    }
+    /// The same parameter, described once in the server's instructions instead of its schema.
+    pub const fn explained_once(self) -> Param {
         Param {
-            name,
-            kind,
-            required: false,
-            description,
+            explained_once: true,
+            ..self
         }
     }
+}
+
+/// A fact about a tool that the other columns do not give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// Can lose data although its effect is not `destroy`: a hard stop or reset (unsaved guest
+    /// state is lost), or an effect that depends on the arguments (`destructiveHint`, spec §8:
+    /// the stricter annotation when in doubt).
+    MayLoseData,
+    /// Runs PVE's `pct`, so it only works when this server runs on a PVE node.
+    OnPveNode,
+    /// Its `vmid` names a guest to create, which need not exist yet.
+    NewGuest,
 }
 
 /// One tool: a row of the table.
@@ -107,14 +131,15 @@ pub struct Tool {
     pub output: Output,
     /// Repeating the call with the same arguments has no further effect.
     pub idempotent: bool,
+    /// Facts about the tool the other columns do not give.
+    pub marks: &'static [Mark],
     pub run: fn(&Ctx, &Args) -> Result<Content, Error>,
 }
 
 impl Tool {
-    /// Whether the tool can work where this server runs (`exec_in_container` needs `pct`, so a
-    /// PVE node).
+    /// Whether the tool can work where this server runs (one marked `OnPveNode` needs `pct`).
     pub fn present(&self) -> bool {
-        self.name != "exec_in_container" || std::path::Path::new("/usr/sbin/pct").exists()
+        !self.has(Mark::OnPveNode) || std::path::Path::new("/usr/sbin/pct").exists()
     }
 
     /// Refuses the tool when the policy turns it off or it cannot work here, saying why.
@@ -142,16 +167,14 @@ impl Tool {
         Some((privs.split(" or ").collect(), path))
     }
 
-    /// `destructiveHint`: destroy tools; a hard stop or reset (unsaved guest state is lost); and
-    /// tools whose effect depends on their arguments and can lose data (spec §8: the stricter
-    /// annotation when in doubt).
+    /// Whether the row carries `mark`.
+    pub fn has(&self, mark: Mark) -> bool {
+        self.marks.contains(&mark)
+    }
+
+    /// `destructiveHint`: destroy tools, and those marked `MayLoseData`.
     pub fn destructive(&self) -> bool {
-        self.effect == Effect::Destroy
-            || self.name.starts_with("stop_")
-            || matches!(
-                self.name,
-                "reset_vm" | "update_vm_config" | "update_container_config" | "restore_backup"
-            )
+        self.effect == Effect::Destroy || self.has(Mark::MayLoseData)
     }
 
     pub fn input_schema(&self) -> Value {
@@ -187,8 +210,7 @@ impl Tool {
             // (so is an optional node beside a vmid).
             let optional_node =
                 p.name == "node" && !p.required && self.params.iter().any(|q| q.name == "vmid");
-            let the_guest = p.name == "vmid" && p.required && p.description == VMID.description;
-            if !COMMON_PARAMS.contains(&p.name) && !optional_node && !the_guest {
+            if !COMMON_PARAMS.contains(&p.name) && !optional_node && !p.explained_once {
                 schema["description"] = json!(p.description);
             }
             props.insert(p.name.to_string(), schema);

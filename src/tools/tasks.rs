@@ -41,6 +41,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&NODE_FILTER, &TASK_VMID, &ERRORS, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_tasks,
     },
     Tool {
@@ -53,6 +54,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&UPID],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_task_status,
     },
     Tool {
@@ -65,6 +67,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&UPID, &TIMEOUT],
         output: Output::Task,
         idempotent: true,
+        marks: &[],
         run: wait_task,
     },
     Tool {
@@ -77,6 +80,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&UPID, &LOG_START, &LOG_LIMIT],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: get_task_log,
     },
 ];
