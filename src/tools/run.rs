@@ -8,7 +8,7 @@ use crate::policy::{Effect, Policy};
 use crate::pve::as_u64;
 
 use super::list::{cap, text};
-use super::table::{Args, Content, Ctx, Tool};
+use super::table::{Args, Content, Ctx, Mark, Tool};
 use super::validate::validate;
 
 /// Runs `tool` for `raw` arguments under `ctx.policy`: the one path `tools/call` and the `call`
@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, tool: &Tool, raw: &Map<String, Value>) -> Result<Content, 
     let outcome = if tool.effect == Effect::Read {
         (tool.run)(ctx, &args).map(cap)
     } else {
-        if let Err(e) = guard(ctx, policy, &args) {
+        if let Err(e) = guard(ctx, policy, tool, &args) {
             return refused(&args.0, e);
         }
         if let Some(audit) = audit {
@@ -56,11 +56,38 @@ pub fn run(ctx: &Ctx, tool: &Tool, raw: &Map<String, Value>) -> Result<Content, 
 }
 
 /// Refuses a change to a guest `PROXMOX_MCP_PROTECTED` names (looking up its tags when needed).
-pub(super) fn guard(ctx: &Ctx, policy: &Policy, args: &Args) -> Result<(), Error> {
+/// For a tool whose `vmid` may name a guest to create (`Mark::NewGuest`), a VMID that is not in
+/// `/cluster/resources` is that new guest: it has no tags yet, so only a protected VMID or range
+/// refuses it.
+pub(super) fn guard(ctx: &Ctx, policy: &Policy, tool: &Tool, args: &Args) -> Result<(), Error> {
     let Some(vmid) = args.int("vmid").map(|v| v as u64) else {
         return Ok(());
     };
-    protection(ctx, policy, vmid)?.map_or(Ok(()), |w| Err(Error::Denied(w)))
+    let why = if tool.has(Mark::NewGuest) {
+        new_guest_protection(ctx, policy, vmid)?
+    } else {
+        protection(ctx, policy, vmid)?
+    };
+    why.map_or(Ok(()), |w| Err(Error::Denied(w)))
+}
+
+/// `protection` for a VMID that may name a guest to create: one not in `/cluster/resources`
+/// counts as new (untagged) instead of as a guest whose tags cannot be read.
+fn new_guest_protection(ctx: &Ctx, policy: &Policy, vmid: u64) -> Result<Option<String>, Error> {
+    if policy.protection(vmid, "").is_none() && policy.protects_tags() {
+        let resources = ctx
+            .pve
+            .get("/cluster/resources", &[("type", "vm".into())])?;
+        let exists = resources
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
+        return Ok(exists
+            .then(|| protection_in(policy, vmid, &resources))
+            .flatten());
+    }
+    Ok(policy.protection(vmid, ""))
 }
 
 /// Why `PROXMOX_MCP_PROTECTED` keeps guest `vmid` from being changed, if it does: by VMID, or by

@@ -403,3 +403,43 @@ fn the_audit_log_redacts_secrets_at_any_depth() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn tag_protection_lets_a_new_guest_be_created_but_not_a_protected_vmid() {
+    let mut fake = FakePve::new();
+    // Guest 101 carries tag prod; 150 is in no list: a guest to create.
+    fake.ok("GET", "/cluster/resources", resources());
+    fake.ok("GET", "/cluster/nextid", json!(150));
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_PROTECTED", "tag:prod,160-169"),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = client_for(&pve, &config);
+    let new = json!({"node": "pve1", "vmid": 150, "name": "new", "storage": "local-lvm", "dry_run": true});
+    let r = c.call("create_vm", new);
+    assert_eq!(ok(&r)["dry_run"], true);
+    // A protected range still refuses a new VMID; an existing tagged guest is still refused.
+    let range = json!({"node": "pve1", "vmid": 165, "name": "new", "storage": "local-lvm", "dry_run": true});
+    let text = error_text(&c.call("create_vm", range)).to_string();
+    assert!(
+        text.contains("PROXMOX_MCP_PROTECTED names the range 160-169"),
+        "{text}"
+    );
+    let tagged = json!({"node": "pve1", "vmid": 101, "name": "new", "storage": "local-lvm", "dry_run": true});
+    let text = error_text(&c.call("create_vm", tagged)).to_string();
+    assert!(
+        text.contains("PROXMOX_MCP_PROTECTED names tag:prod"),
+        "{text}"
+    );
+    // A tool that changes an existing guest still refuses one whose tags cannot be read.
+    let text = error_text(&c.call("start_vm", json!({"vmid": 150, "node": "pve1"}))).to_string();
+    assert!(
+        text.starts_with("guest 150 is not in /cluster/resources"),
+        "{text}"
+    );
+    assert!(fake.writes().is_empty());
+}
