@@ -30,6 +30,7 @@ use super::change::Change;
 use super::guest::{
     check_confirm_name, config_name, guest_name, guest_path, refuse_if_pve_protected, Guest,
 };
+use super::guest_config::check_backup_config;
 use super::list::{by_text, number, page, text, trimmed};
 use super::params::{
     CONFIRM_NAME, DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, SNAPNAME, STOP_ON_CANCEL,
@@ -607,7 +608,7 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         None => (node_arg.map(str::to_string), None),
     };
     let (node, volume) = find_volume(ctx, archive, node.as_deref())?;
-    super::guests::check_backup_config(ctx, kind, vmid as u64, &node, archive)?;
+    check_backup_config(ctx, kind, vmid as u64, &node, archive)?;
     let volume = described(volume, archive, &node);
     match kind {
         Guest::Vm => params.push(("archive", archive.to_string())),

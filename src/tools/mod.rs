@@ -24,6 +24,7 @@ mod validate;
 
 mod admin;
 mod backups;
+mod guest_config;
 mod guests;
 mod monitor;
 mod nodes;
@@ -43,7 +44,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 11] = [
+    let tables: [&[Tool]; 13] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -52,6 +53,8 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         tasks::TOOLS,
         nodes::CLUSTER_TOOLS,
         guests::TOOLS,
+        guest_config::TOOLS,
+        guests::DELETE_TOOLS,
         backups::TOOLS,
         monitor::TOOLS,
         admin::TOOLS,
