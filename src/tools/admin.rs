@@ -18,9 +18,7 @@ use super::list::{by_text, data, number, page, text, trimmed};
 use super::params::{
     DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, STOP_ON_CANCEL, VMID, WAIT,
 };
-use super::table::Args;
-use super::table::Ctx;
-use super::table::{granted, Content, Kind, Output, Param, Tool};
+use super::table::{granted, Args, Content, Ctx, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.

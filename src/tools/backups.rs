@@ -38,9 +38,7 @@ use super::params::{
 };
 use super::run::{protection, protection_in};
 use super::snapshots::{create_snapshot, delete_snapshot, existing_snapshot, list_snapshots};
-use super::table::Args;
-use super::table::Ctx;
-use super::table::{Content, Kind, Mark, Output, Param, Tool};
+use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.

@@ -9,9 +9,7 @@ use crate::pve;
 use crate::pve::{path, Method, Params, Upid};
 
 use super::list::{data, text};
-use super::table::Args;
-use super::table::Content;
-use super::table::Ctx;
+use super::table::{Args, Content, Ctx};
 
 /// A request that changes something in PVE: method, path and form parameters. Some start a task
 /// (PVE answers with its UPID), others take effect at once (PVE answers null).

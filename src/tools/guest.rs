@@ -7,8 +7,7 @@ use crate::error::Error;
 use crate::pve::{as_u64, path};
 
 use super::list::text;
-use super::table::Args;
-use super::table::Ctx;
+use super::table::{Args, Ctx};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Guest {

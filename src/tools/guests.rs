@@ -21,9 +21,7 @@ use super::keys;
 use super::list::{data, text};
 use super::params::{CONFIRM_NAME, DRY_RUN, GUEST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
 use super::power::{power, shutdown, SHUTDOWN_TIMEOUT};
-use super::table::Args;
-use super::table::Ctx;
-use super::table::{Content, Kind, Mark, Output, Param, Tool};
+use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.

@@ -19,8 +19,7 @@
 use std::fmt::Write as _;
 
 use crate::error::Error;
-use crate::policy::Access;
-use crate::policy::Policy;
+use crate::policy::{Access, Policy};
 
 use super::guest::Guest;
 

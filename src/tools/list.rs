@@ -8,9 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::error::Error;
 use crate::pve::path;
 
-use super::table::Args;
-use super::table::Content;
-use super::table::Ctx;
+use super::table::{Args, Content, Ctx};
 
 /// No result text is longer than this; longer data is cut and marked `truncated`.
 pub const MAX_RESULT: usize = 64 * 1024;

@@ -24,6 +24,7 @@ mod validate;
 
 mod admin;
 mod backups;
+mod exec;
 mod guest_config;
 mod guests;
 mod monitor;
@@ -44,7 +45,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 13] = [
+    let tables: [&[Tool]; 14] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -57,6 +58,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         guests::DELETE_TOOLS,
         backups::TOOLS,
         monitor::TOOLS,
+        exec::TOOLS,
         admin::TOOLS,
     ];
     tables.into_iter().flatten().collect()

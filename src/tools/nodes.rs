@@ -7,11 +7,8 @@ use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, path};
 
 use super::list::{by_text, data, node_list, page, text, trimmed};
-use super::params::STORAGE;
-use super::params::{LIMIT, LIST, NODE, OFFSET};
-use super::table::Args;
-use super::table::Ctx;
-use super::table::{Content, Output, Tool};
+use super::params::{LIMIT, LIST, NODE, OFFSET, STORAGE};
+use super::table::{Args, Content, Ctx, Output, Tool};
 
 /// Nodes.
 pub(super) static NODE_TOOLS: &[Tool] = &[

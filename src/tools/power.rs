@@ -10,9 +10,7 @@ use super::change::Change;
 use super::guest::{guest_path, Guest};
 use super::list::{data, node_list, number, page, text, trimmed};
 use super::params::{DRY_RUN, GUEST, LIST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
-use super::table::Args;
-use super::table::Ctx;
-use super::table::{Content, Kind, Mark, Output, Param, Tool};
+use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 #[rustfmt::skip]
 pub(super) const SHUTDOWN_TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds the guest may take to shut down (PVE's own timeout)");

@@ -12,9 +12,7 @@ use super::list::{number, page, text, trimmed};
 use super::params::{
     CONFIRM_NAME, DRY_RUN, LIMIT, NODE_OPT, OFFSET, SNAPNAME, STOP_ON_CANCEL, VMID, WAIT,
 };
-use super::table::Args;
-use super::table::Ctx;
-use super::table::{Content, Kind, Output, Param, Tool};
+use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]
 pub(super) const DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");

@@ -12,9 +12,7 @@ use crate::pve::{bool01, path, Method, Params, Upid};
 use super::change::{finish, follow};
 use super::list::{data, number, page, paging, text, trimmed};
 use super::params::{LIMIT, NODE_FILTER, OFFSET, UPID};
-use super::table::Args;
-use super::table::Ctx;
-use super::table::{Content, Kind, Output, Param, Tool};
+use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]
 pub(super) const TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds to wait (default PROXMOX_TASK_WAIT, 120)");
