@@ -1,5 +1,5 @@
-//! Snapshots beyond the original tools (containers, rollback), backups (vzdump, list, restore,
-//! delete) and storage content (list, download by URL, appliance templates).
+//! Backups (vzdump, list, restore, delete), and the volume helpers storage content shares
+//! (snapshot rollbacks are in `snapshots.rs`, storage content in `storage.rs`).
 //!
 //! Every change goes through `Change::send` (dry run, task wait). Checks a user relies on run before
 //! any write, also in dry runs: a snapshot or backup to delete or roll back to must exist; destroy
@@ -27,25 +27,17 @@ use crate::policy::{Access, Area, Effect};
 use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
-use super::guest::{
-    check_confirm_name, config_name, guest_name, guest_path, refuse_if_pve_protected, Guest,
-};
+use super::guest::{check_confirm_name, guest_name, refuse_if_pve_protected, Guest};
 use super::guest_config::check_backup_config;
-use super::list::{by_text, number, page, text, trimmed};
-use super::params::{
-    CONFIRM_NAME, DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, SNAPNAME, STOP_ON_CANCEL,
-    VMID, WAIT,
-};
+use super::list::{number, page, text, trimmed};
+use super::params::{CONFIRM_NAME, DRY_RUN, LIMIT, NODE_FILTER, OFFSET, STOP_ON_CANCEL, WAIT};
 use super::run::{protection, protection_in};
-use super::snapshots::{create_snapshot, delete_snapshot, existing_snapshot, list_snapshots};
 use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
 
-#[rustfmt::skip]
-const CT_SNAP_DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");
-const START: Param = Param::opt("start", Kind::Bool, "start the guest afterwards");
+pub(super) const START: Param = Param::opt("start", Kind::Bool, "start the guest afterwards");
 #[rustfmt::skip]
 const BACKUP_VMIDS: Param = Param::req("vmid", Kind::Strings { max_items: 100, max_len: 12 }, "guest ids, e.g. [\"100\", \"101\"]");
 const BACKUP_NODE: Param = Param::opt("node", Kind::Node, "the guests' node (found if omitted)");
@@ -57,7 +49,7 @@ const COMPRESS: Param = Param::opt("compress", Kind::Text { max: 8 }, "zstd, gzi
 #[rustfmt::skip]
 const PROTECT_BACKUP: Param = Param::opt("protected", Kind::Bool, "protect the backup (needs storage)");
 const STORAGE_FILTER: Param = Param::opt("storage", Kind::Storage, "only this storage");
-const VMID_FILTER: Param = Param::opt("vmid", Kind::Vmid, "only this guest's");
+pub(super) const VMID_FILTER: Param = Param::opt("vmid", Kind::Vmid, "only this guest's");
 #[rustfmt::skip]
 const ARCHIVE: Param = Param::req("archive", Kind::Text { max: 255 }, "backup volid (list_backups)");
 const RESTORE_VMID: Param = Param::opt("vmid", Kind::Vmid, "target VMID (default: next free)");
@@ -73,123 +65,12 @@ const VOLUME: Param = Param::req(
     "backup volid (list_backups)",
 );
 const VOLUME_NODE: Param = Param::opt("node", Kind::Node, "default: found");
-const CONTENT_STORAGE: Param = Param::req("storage", Kind::Storage, "the storage id, e.g. local");
-const CONTENT_NODE: Param = Param::opt("node", Kind::Node, "default: found");
-#[rustfmt::skip]
-const CONTENT_FILTER: Param = Param::opt("content", Kind::Text { max: 16 }, "iso, vztmpl, backup, images, rootdir…");
-const URL: Param = Param::req("url", Kind::Text { max: 2048 }, "http(s) URL of the file");
-const FILENAME: Param = Param::opt("filename", Kind::Text { max: 255 }, "default: from the URL");
-#[rustfmt::skip]
-const DOWNLOAD_CONTENT: Param = Param::opt("content", Kind::Text { max: 16 }, "iso or vztmpl (default: by name)");
-const CHECKSUM: Param = Param::opt("checksum", Kind::Text { max: 128 }, "hex");
-#[rustfmt::skip]
-const CHECKSUM_ALGORITHM: Param = Param::opt("checksum-algorithm", Kind::Text { max: 8 }, "e.g. sha256");
-const SECTION: Param = Param::opt("section", Kind::Text { max: 64 }, "e.g. system");
-
-const SNAP_CHANGE: &[&Param] = &[
-    &VMID,
-    &SNAPNAME,
-    &CONFIRM_NAME,
-    &NODE_OPT,
-    &WAIT,
-    &DRY_RUN,
-    &STOP_ON_CANCEL,
-];
-const SNAP_ROLLBACK: &[&Param] = &[
-    &VMID,
-    &SNAPNAME,
-    &CONFIRM_NAME,
-    &NODE_OPT,
-    &START,
-    &WAIT,
-    &DRY_RUN,
-    &STOP_ON_CANCEL,
-];
-
 const MODES: &[&str] = &["snapshot", "suspend", "stop"];
 const COMPRESSIONS: &[&str] = &["0", "1", "gzip", "lzo", "zstd"];
-const CONTENT_TYPES: &[&str] = &[
-    "images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import",
-];
-const CHECKSUM_ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
-
 // ---------------------------------------------------------------------------------------------
 // The table.
 
 pub(super) static TOOLS: &[Tool] = &[
-    Tool {
-        name: "rollback_vm_snapshot",
-        title: "Roll back VM",
-        description: "Rolls a VM back to a snapshot (checked to exist) if confirm_name is its name; changes made since are lost. Waits.",
-        privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
-        effect: Effect::Destroy,
-        area: Area::Snapshots,
-        params: SNAP_ROLLBACK,
-        output: Output::Task,
-        idempotent: false,
-        marks: &[],
-        run: rollback_vm_snapshot,
-    },
-    Tool {
-        name: "list_container_snapshots",
-        title: "List container snapshots",
-        description: "Lists a container's snapshots oldest first: name, snaptime (Unix time), description, parent.",
-        privilege: "VM.Audit on /vms/{vmid}",
-        effect: Effect::Read,
-        area: Area::Snapshots,
-        params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
-        output: Output::List,
-        idempotent: true,
-        marks: &[],
-        run: list_container_snapshots,
-    },
-    Tool {
-        name: "create_container_snapshot",
-        title: "Create container snapshot",
-        description: "Takes a snapshot of a container's volumes and waits for the task.",
-        privilege: "VM.Snapshot on /vms/{vmid}",
-        effect: Effect::Operate,
-        area: Area::Snapshots,
-        params: &[
-            &VMID,
-            &SNAPNAME,
-            &NODE_OPT,
-            &CT_SNAP_DESCRIPTION,
-            &WAIT,
-            &DRY_RUN,
-            &STOP_ON_CANCEL,
-        ],
-        output: Output::Task,
-        idempotent: false,
-        marks: &[],
-        run: create_container_snapshot,
-    },
-    Tool {
-        name: "delete_container_snapshot",
-        title: "Delete container snapshot",
-        description: "Deletes a container snapshot (checked to exist) if confirm_name is the container's name; waits for the task.",
-        privilege: "VM.Snapshot on /vms/{vmid}",
-        effect: Effect::Destroy,
-        area: Area::Snapshots,
-        params: SNAP_CHANGE,
-        output: Output::Task,
-        idempotent: false,
-        marks: &[],
-        run: delete_container_snapshot,
-    },
-    Tool {
-        name: "rollback_container_snapshot",
-        title: "Roll back container",
-        description: "Rolls a container back to a snapshot (checked to exist) if confirm_name is its name; changes since are lost. Waits.",
-        privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
-        effect: Effect::Destroy,
-        area: Area::Snapshots,
-        params: SNAP_ROLLBACK,
-        output: Output::Task,
-        idempotent: false,
-        marks: &[],
-        run: rollback_container_snapshot,
-    },
     Tool {
         name: "create_backup",
         title: "Back up guests",
@@ -264,109 +145,7 @@ pub(super) static TOOLS: &[Tool] = &[
         marks: &[],
         run: delete_backup,
     },
-    Tool {
-        name: "list_storage_content",
-        title: "List storage content",
-        description: "Lists a storage's volumes by volid, filtered by content type or guest: volid, content, format, size, ctime, vmid, notes.",
-        privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage}",
-        effect: Effect::Read,
-        area: Area::Storage,
-        params: &[
-            &CONTENT_STORAGE,
-            &CONTENT_NODE,
-            &CONTENT_FILTER,
-            &VMID_FILTER,
-            &LIMIT,
-            &OFFSET,
-        ],
-        output: Output::List,
-        idempotent: true,
-        marks: &[],
-        run: list_storage_content,
-    },
-    Tool {
-        name: "download_to_storage",
-        title: "Download to storage",
-        description: "Has PVE download an ISO or container template from a URL to a storage (optional checksum); waits.",
-        privilege: "Datastore.AllocateTemplate on /storage/{storage} (and Sys.AccessNetwork on /nodes/{node})",
-        effect: Effect::Operate,
-        area: Area::Storage,
-        params: &[
-            &CONTENT_STORAGE,
-            &URL,
-            &CONTENT_NODE,
-            &FILENAME,
-            &DOWNLOAD_CONTENT,
-            &CHECKSUM,
-            &CHECKSUM_ALGORITHM,
-            &WAIT,
-            &DRY_RUN,
-            &STOP_ON_CANCEL,
-        ],
-        output: Output::Task,
-        idempotent: false,
-        marks: &[],
-        run: download_to_storage,
-    },
-    Tool {
-        name: "list_appliance_templates",
-        title: "List appliance templates",
-        description: "Lists the container templates PVE offers for download, by name: template, package, headline, os, section, version.",
-        privilege: "a valid login",
-        effect: Effect::Read,
-        area: Area::Storage,
-        params: &[&NODE, &SECTION, &LIMIT, &OFFSET],
-        output: Output::List,
-        idempotent: true,
-        marks: &[],
-        run: list_appliance_templates,
-    },
 ];
-
-// ---------------------------------------------------------------------------------------------
-// Snapshots.
-
-fn rollback_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    rollback_snapshot(ctx, args, Guest::Vm)
-}
-
-fn list_container_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    list_snapshots(ctx, args, Guest::Container)
-}
-
-fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    create_snapshot(ctx, args, Guest::Container)
-}
-
-fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    delete_snapshot(ctx, args, Guest::Container)
-}
-
-fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    rollback_snapshot(ctx, args, Guest::Container)
-}
-
-fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
-    let base = guest_path(ctx, args, kind)?;
-    let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
-    let name = config_name(&config, kind, args.vmid());
-    check_confirm_name(args, kind, args.vmid(), &name, "nothing was rolled back")?;
-    let snapname = args.required_str("snapname");
-    let snapshot = existing_snapshot(ctx, &base, kind, args.vmid(), snapname)?;
-    let mut params = Params::new();
-    if let Some(start) = args.flag("start") {
-        params.push(("start", bool01(start)));
-    }
-    // What is lost: the guest as it is now.
-    Change::post(
-        format!("{base}{}", path(&[&"snapshot", &snapname, &"rollback"])),
-        params,
-    )
-    .send(ctx, args, || {
-        let guest = ctx.pve.get(&format!("{base}/status/current"), &[])?;
-        Ok(json!({"snapshot": snapshot, "guest": guest}))
-    })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Backups.
@@ -763,146 +542,10 @@ fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Storage content.
-
-fn list_storage_content(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let content = one_of(args, "content", CONTENT_TYPES)?;
-    let places = storage_places(
-        ctx,
-        Some(args.required_str("storage")),
-        args.str("node"),
-        None,
-    )?;
-    let mut params = Params::new();
-    if let Some(c) = content {
-        params.push(("content", c.to_string()));
-    }
-    if let Some(vmid) = args.int("vmid") {
-        params.push(("vmid", vmid.to_string()));
-    }
-    const FIELDS: &[&str] = &[
-        "volid",
-        "content",
-        "format",
-        "size",
-        "ctime",
-        "vmid",
-        "notes",
-        "protected",
-        "parent",
-    ];
-    let (items, unreadable) = read_places(ctx, &places, &params, FIELDS)?;
-    let mut out = page(args, items, &|a: &Value, b: &Value| {
-        text(a, "volid")
-            .cmp(text(b, "volid"))
-            .then_with(|| text(a, "node").cmp(text(b, "node")))
-    });
-    if !unreadable.is_empty() {
-        out.insert("unreadable".into(), Value::Array(unreadable));
-    }
-    Ok(out)
-}
-
-fn download_to_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let storage = args.required_str("storage");
-    let url = args.required_str("url");
-    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    if !scheme_ok || url.len() <= "http://".len() || url.chars().any(char::is_control) {
-        return Err(Error::Args(format!(
-            "'url' must be an http:// or https:// URL, got '{url}'"
-        )));
-    }
-    let filename = match args.str("filename") {
-        Some(f) => f.to_string(),
-        None => file_name_of(url).ok_or_else(|| {
-            Error::Args(format!(
-                "cannot take a file name from '{url}': give filename"
-            ))
-        })?,
-    };
-    if filename.is_empty()
-        || filename.contains('/')
-        || filename.starts_with('.')
-        || filename.chars().any(char::is_control)
-    {
-        return Err(Error::Args(format!(
-            "'filename' must be a plain file name (no '/', not starting with '.'), got '{filename}'"
-        )));
-    }
-    let content = match one_of(args, "content", &["iso", "vztmpl"])? {
-        Some(c) => c,
-        None => content_of(&filename).ok_or_else(|| {
-            Error::Args(format!(
-                "cannot tell from '{filename}' whether it is an ISO image (.iso, .img) or a container template (.tar.gz, .tar.xz, .tar.zst, .tar.bz2): give content"
-            ))
-        })?,
-    };
-    let checksum = args.str("checksum");
-    let algorithm = one_of(args, "checksum-algorithm", CHECKSUM_ALGORITHMS)?;
-    match (checksum, algorithm) {
-        (Some(sum), Some(_)) => {
-            if sum.is_empty() || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::Args(format!(
-                    "'checksum' must be hexadecimal, got '{sum}'"
-                )));
-            }
-        }
-        (None, None) => {}
-        _ => {
-            return Err(Error::Args(
-                "'checksum' and 'checksum-algorithm' go together: give both or neither".into(),
-            ))
-        }
-    }
-    let node = match args.str("node") {
-        Some(n) => n.to_string(),
-        None => {
-            let places = storage_places(ctx, Some(storage), None, None)?;
-            match places.as_slice() {
-                [(_, node)] => node.clone(),
-                _ => {
-                    let nodes: Vec<&str> = places.iter().map(|(_, n)| n.as_str()).collect();
-                    return Err(Error::Args(format!(
-                        "storage '{storage}' is local to each of {}: give node",
-                        nodes.join(", ")
-                    )));
-                }
-            }
-        }
-    };
-    let mut params: Params = vec![
-        ("content", content.to_string()),
-        ("filename", filename),
-        ("url", url.to_string()),
-    ];
-    if let (Some(sum), Some(alg)) = (checksum, algorithm) {
-        params.push(("checksum", sum.to_ascii_lowercase()));
-        params.push(("checksum-algorithm", alg.to_string()));
-    }
-    let base = path(&[&"nodes", &node, &"storage", &storage]);
-    Change::post(format!("{base}/download-url"), params)
-        .send(ctx, args, || ctx.pve.get(&format!("{base}/status"), &[]))
-}
-
-fn list_appliance_templates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let node = args.required_str("node");
-    let all = ctx.pve.get(&path(&[&"nodes", &node, &"aplinfo"]), &[])?;
-    const FIELDS: &[&str] = &[
-        "template", "package", "headline", "os", "section", "version", "type",
-    ];
-    let section = args.str("section");
-    let items: Vec<Value> = trimmed(all, FIELDS)
-        .into_iter()
-        .filter(|t| section.is_none_or(|s| text(t, "section") == s))
-        .collect();
-    Ok(page(args, items, &by_text("template")))
-}
-
-// ---------------------------------------------------------------------------------------------
 // Helpers.
 
 /// The value of the text argument `name` if it is one of `allowed`.
-fn one_of(
+pub(super) fn one_of(
     args: &Args,
     name: &str,
     allowed: &'static [&'static str],
@@ -923,7 +566,7 @@ fn one_of(
 }
 
 /// A field as text, whether PVE sent it as a string or a number.
-fn text_of(v: &Value, field: &str) -> String {
+pub(super) fn text_of(v: &Value, field: &str) -> String {
     match v.get(field) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -932,7 +575,7 @@ fn text_of(v: &Value, field: &str) -> String {
 }
 
 /// PVE booleans arrive as 1, true or "1".
-fn truthy(v: Option<&Value>) -> bool {
+pub(super) fn truthy(v: Option<&Value>) -> bool {
     match v {
         Some(Value::Bool(b)) => *b,
         Some(Value::Number(n)) => n.as_u64() == Some(1),
@@ -942,7 +585,7 @@ fn truthy(v: Option<&Value>) -> bool {
 }
 
 /// A volume's attributes as PVE returned them, with its volid and node.
-fn described(attrs: Value, volid: &str, node: &str) -> Value {
+pub(super) fn described(attrs: Value, volid: &str, node: &str) -> Value {
     let mut out = match attrs {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -953,7 +596,7 @@ fn described(attrs: Value, volid: &str, node: &str) -> Value {
 }
 
 /// `storage:name` split, with the storage id checked.
-fn split_volid<'a>(arg: &str, volid: &'a str) -> Result<(&'a str, &'a str), Error> {
+pub(super) fn split_volid<'a>(arg: &str, volid: &'a str) -> Result<(&'a str, &'a str), Error> {
     let parts = volid.split_once(':').filter(|(storage, name)| {
         storage.len() >= 2
             && storage.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -1024,34 +667,10 @@ fn backup_owner(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The last path segment of a URL (without query or fragment), as PVE would name the file.
-fn file_name_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let path = rest.split(['?', '#']).next().unwrap_or_default();
-    let (_, path) = path.split_once('/')?;
-    let last = path.rsplit('/').next().unwrap_or_default();
-    (!last.is_empty()).then(|| last.to_string())
-}
-
-/// The content type PVE accepts a file name for: ISO images or container templates.
-fn content_of(filename: &str) -> Option<&'static str> {
-    let lower = filename.to_ascii_lowercase();
-    if lower.ends_with(".iso") || lower.ends_with(".img") {
-        Some("iso")
-    } else if [".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
-    {
-        Some("vztmpl")
-    } else {
-        None
-    }
-}
-
 /// The (storage, node) pairs to read: both given, or the available storages from
 /// `/cluster/resources` that match `storage`, `node` and hold `content`; a shared storage once
 /// (on its first node by name), a local one on each of its nodes. Sorted by storage, then node.
-fn storage_places(
+pub(super) fn storage_places(
     ctx: &Ctx,
     storage: Option<&str>,
     node: Option<&str>,
@@ -1098,7 +717,7 @@ fn storage_places(
 
 /// `GET …/storage/{storage}/content` at each place, cut to `fields` and marked with storage and
 /// node. With several places, one that cannot be read is reported in the second list instead.
-fn read_places(
+pub(super) fn read_places(
     ctx: &Ctx,
     places: &[(String, String)],
     params: &[(&'static str, String)],
@@ -1127,7 +746,11 @@ fn read_places(
 
 /// The node holding volume `volid` and its attributes (`GET …/content/{volume}`). Without
 /// `node`, the nodes where its storage is available are asked in turn.
-fn find_volume(ctx: &Ctx, volid: &str, node: Option<&str>) -> Result<(String, Value), Error> {
+pub(super) fn find_volume(
+    ctx: &Ctx,
+    volid: &str,
+    node: Option<&str>,
+) -> Result<(String, Value), Error> {
     let (storage, _) = split_volid("volume", volid)?;
     let volume_path =
         |node: &str| path(&[&"nodes", &node, &"storage", &storage, &"content", &volid]);
@@ -1180,18 +803,5 @@ mod tests {
             split_volid("volume", "local-lvm:vm-100-disk-0").unwrap(),
             ("local-lvm", "vm-100-disk-0")
         );
-    }
-
-    #[test]
-    fn download_names() {
-        assert_eq!(
-            file_name_of("https://example.org/isos/debian-13.iso?x=1#y").as_deref(),
-            Some("debian-13.iso")
-        );
-        assert_eq!(file_name_of("https://example.org/"), None);
-        assert_eq!(file_name_of("https://example.org"), None);
-        assert_eq!(content_of("debian-13.ISO"), Some("iso"));
-        assert_eq!(content_of("alpine-3.22-default.tar.xz"), Some("vztmpl"));
-        assert_eq!(content_of("disk.qcow2"), None);
     }
 }

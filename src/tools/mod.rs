@@ -31,6 +31,7 @@ mod monitor;
 mod nodes;
 mod power;
 mod snapshots;
+mod storage;
 mod tasks;
 
 pub use crate::policy::{Area, Effect, AREAS};
@@ -45,7 +46,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 14] = [
+    let tables: [&[Tool]; 16] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -56,7 +57,9 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         guests::TOOLS,
         guest_config::TOOLS,
         guests::DELETE_TOOLS,
+        snapshots::MORE_TOOLS,
         backups::TOOLS,
+        storage::TOOLS,
         monitor::TOOLS,
         exec::TOOLS,
         admin::TOOLS,

@@ -1,11 +1,12 @@
-//! Snapshots of VMs and containers: create, list, delete (rollbacks are in `backups.rs`).
+//! Snapshots of VMs and containers: create, list, delete, roll back.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::policy::{Area, Effect};
 use crate::pve::{bool01, path, Params};
 
+use super::backups::START;
 use super::change::Change;
 use super::guest::{check_confirm_name, config_name, guest_path, refuse_if_pve_protected, Guest};
 use super::list::{number, page, text, trimmed};
@@ -60,6 +61,83 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         idempotent: false,
         marks: &[],
         run: delete_vm_snapshot,
+    },
+];
+
+/// The snapshot tools added after the original ones: rollbacks and containers' snapshots.
+pub(super) static MORE_TOOLS: &[Tool] = &[
+    Tool {
+        name: "rollback_vm_snapshot",
+        title: "Roll back VM",
+        description: "Rolls a VM back to a snapshot (checked to exist) if confirm_name is its name; changes made since are lost. Waits.",
+        privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
+        effect: Effect::Destroy,
+        area: Area::Snapshots,
+        params: SNAP_ROLLBACK,
+        output: Output::Task,
+        idempotent: false,
+        marks: &[],
+        run: rollback_vm_snapshot,
+    },
+    Tool {
+        name: "list_container_snapshots",
+        title: "List container snapshots",
+        description: "Lists a container's snapshots oldest first: name, snaptime (Unix time), description, parent.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Snapshots,
+        params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
+        output: Output::List,
+        idempotent: true,
+        marks: &[],
+        run: list_container_snapshots,
+    },
+    Tool {
+        name: "create_container_snapshot",
+        title: "Create container snapshot",
+        description: "Takes a snapshot of a container's volumes and waits for the task.",
+        privilege: "VM.Snapshot on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Snapshots,
+        params: &[
+            &VMID,
+            &SNAPNAME,
+            &NODE_OPT,
+            &CT_SNAP_DESCRIPTION,
+            &WAIT,
+            &DRY_RUN,
+            &STOP_ON_CANCEL,
+        ],
+        output: Output::Task,
+        idempotent: false,
+        marks: &[],
+        run: create_container_snapshot,
+    },
+    Tool {
+        name: "delete_container_snapshot",
+        title: "Delete container snapshot",
+        description: "Deletes a container snapshot (checked to exist) if confirm_name is the container's name; waits for the task.",
+        privilege: "VM.Snapshot on /vms/{vmid}",
+        effect: Effect::Destroy,
+        area: Area::Snapshots,
+        params: SNAP_CHANGE,
+        output: Output::Task,
+        idempotent: false,
+        marks: &[],
+        run: delete_container_snapshot,
+    },
+    Tool {
+        name: "rollback_container_snapshot",
+        title: "Roll back container",
+        description: "Rolls a container back to a snapshot (checked to exist) if confirm_name is its name; changes since are lost. Waits.",
+        privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
+        effect: Effect::Destroy,
+        area: Area::Snapshots,
+        params: SNAP_ROLLBACK,
+        output: Output::Task,
+        idempotent: false,
+        marks: &[],
+        run: rollback_container_snapshot,
     },
 ];
 
@@ -153,4 +231,70 @@ pub(super) fn real_snapshots(list: Value) -> Vec<Value> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+#[rustfmt::skip]
+pub(super) const CT_SNAP_DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");
+
+pub(super) const SNAP_CHANGE: &[&Param] = &[
+    &VMID,
+    &SNAPNAME,
+    &CONFIRM_NAME,
+    &NODE_OPT,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+
+pub(super) const SNAP_ROLLBACK: &[&Param] = &[
+    &VMID,
+    &SNAPNAME,
+    &CONFIRM_NAME,
+    &NODE_OPT,
+    &START,
+    &WAIT,
+    &DRY_RUN,
+    &STOP_ON_CANCEL,
+];
+
+pub(super) fn rollback_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    rollback_snapshot(ctx, args, Guest::Vm)
+}
+
+pub(super) fn list_container_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    list_snapshots(ctx, args, Guest::Container)
+}
+
+pub(super) fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    create_snapshot(ctx, args, Guest::Container)
+}
+
+pub(super) fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    delete_snapshot(ctx, args, Guest::Container)
+}
+
+pub(super) fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    rollback_snapshot(ctx, args, Guest::Container)
+}
+
+pub(super) fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, kind)?;
+    let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
+    let name = config_name(&config, kind, args.vmid());
+    check_confirm_name(args, kind, args.vmid(), &name, "nothing was rolled back")?;
+    let snapname = args.required_str("snapname");
+    let snapshot = existing_snapshot(ctx, &base, kind, args.vmid(), snapname)?;
+    let mut params = Params::new();
+    if let Some(start) = args.flag("start") {
+        params.push(("start", bool01(start)));
+    }
+    // What is lost: the guest as it is now.
+    Change::post(
+        format!("{base}{}", path(&[&"snapshot", &snapname, &"rollback"])),
+        params,
+    )
+    .send(ctx, args, || {
+        let guest = ctx.pve.get(&format!("{base}/status/current"), &[])?;
+        Ok(json!({"snapshot": snapshot, "guest": guest}))
+    })
 }
