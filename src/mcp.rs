@@ -38,6 +38,13 @@ pub struct Server<'a> {
     pve: &'a Pve,
     policy: &'a Policy,
     task_wait: u64,
+    session: Session,
+}
+
+/// What one client's session has agreed or asked for so far: the place for per-session state
+/// (toolsets loaded, resource subscriptions).
+#[derive(Debug, Default)]
+struct Session {
     /// The version agreed by `initialize`, once it happened.
     negotiated: Option<&'static str>,
 }
@@ -75,6 +82,17 @@ struct Waiting<'c> {
     sent: Cell<u64>,
 }
 
+impl<'c> Waiting<'c> {
+    fn new(channel: &'c dyn Channel, id: &Value, token: Option<Value>) -> Waiting<'c> {
+        Waiting {
+            channel,
+            id: id.clone(),
+            token,
+            sent: Cell::new(0),
+        }
+    }
+}
+
 impl tools::Waiter for Waiting<'_> {
     fn wants_progress(&self) -> bool {
         self.token.is_some()
@@ -102,6 +120,71 @@ fn request_id(m: &Value) -> Option<Value> {
         && m["method"] != "initialize"
         && (id.is_string() || id.is_i64() || id.is_u64()))
     .then(|| id.clone())
+}
+
+/// A JSON-RPC error a method answers with (the request cannot be routed or is malformed).
+struct Refusal {
+    code: i64,
+    message: String,
+    data: Option<Value>,
+}
+
+impl Refusal {
+    fn new(code: i64, message: String) -> Refusal {
+        Refusal {
+            code,
+            message,
+            data: None,
+        }
+    }
+    fn with_data(code: i64, message: String, data: Value) -> Refusal {
+        Refusal {
+            code,
+            message,
+            data: Some(data),
+        }
+    }
+    fn answer(self, id: Value) -> Value {
+        match self.data {
+            Some(data) => error_data(id, self.code, &self.message, data),
+            None => error(id, self.code, &self.message),
+        }
+    }
+}
+
+/// What a request's method is answered in.
+enum Era {
+    /// `initialize`.
+    Handshake,
+    /// `server/discover`.
+    Discover,
+    /// A `ping` before `initialize`.
+    BeforeHandshake,
+    /// Every other method, in this version (2026-07-28 when true).
+    Speaking(Version, bool),
+}
+
+/// Lists have a single page: any cursor is invalid.
+fn single_page(method: &str, params: &Map<String, Value>) -> Result<(), Refusal> {
+    match params.get("cursor") {
+        Some(c) if !c.is_null() => Err(Refusal::new(
+            INVALID_PARAMS,
+            format!("invalid cursor: {method} has a single page"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A result in 2026-07-28: marked complete, and lists say how long they may be cached.
+fn complete(mut result: Value, method: &str, modern: bool) -> Value {
+    if modern {
+        if method.ends_with("/list") {
+            result["ttlMs"] = json!(3_600_000);
+            result["cacheScope"] = json!("private");
+        }
+        result["resultType"] = json!("complete");
+    }
+    result
 }
 
 fn response(id: Value, result: Value) -> Value {
@@ -136,7 +219,7 @@ impl<'a> Server<'a> {
             pve,
             policy,
             task_wait,
-            negotiated: None,
+            session: Session::default(),
         }
     }
 
@@ -167,7 +250,7 @@ impl<'a> Server<'a> {
             }
         };
         match message {
-            Value::Array(items) if self.negotiated == Some("2025-03-26") => {
+            Value::Array(items) if self.session.negotiated == Some("2025-03-26") => {
                 if items.is_empty() {
                     return Some(error(Value::Null, INVALID_REQUEST, "empty batch"));
                 }
@@ -279,163 +362,169 @@ impl<'a> Server<'a> {
         in_batch: bool,
         channel: &dyn Channel,
     ) -> Value {
-        let id = id.clone();
+        let answer = match self.version(method, params, in_batch) {
+            Err(e) => Err(e),
+            Ok(Era::Handshake) => self.initialize(params).map(Some),
+            Ok(Era::Discover) => Ok(Some(self.discover())),
+            Ok(Era::BeforeHandshake) => Ok(Some(json!({}))),
+            Ok(Era::Speaking(version, modern)) => {
+                let answer = match method {
+                    "ping" if !modern => Ok(Some(json!({}))),
+                    "tools/list" => self.list_tools(params, version).map(Some),
+                    "resources/list" => self.list_resources(params).map(Some),
+                    "resources/templates/list" => self.list_templates(params).map(Some),
+                    "prompts/list" => self.list_prompts(params).map(Some),
+                    "resources/read" => self.read_resource(id, params, modern, channel).map(Some),
+                    "prompts/get" => self.get_prompt(params).map(Some),
+                    "tools/call" => self.call(id, params, version, channel),
+                    _ => Err(Refusal::new(
+                        METHOD_NOT_FOUND,
+                        format!("method not found: {method}"),
+                    )),
+                };
+                answer.map(|result| result.map(|r| complete(r, method, modern)))
+            }
+        };
+        match answer {
+            Ok(Some(result)) => response(id.clone(), result),
+            // A cancelled call: no response is sent for it.
+            Ok(None) => Value::Null,
+            Err(refusal) => refusal.answer(id.clone()),
+        }
+    }
+
+    /// The version a request is handled in: 2026-07-28 when its `_meta` says so, else the one
+    /// `initialize` agreed; `initialize` and `server/discover` need none.
+    fn version(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        in_batch: bool,
+    ) -> Result<Era, Refusal> {
         let requested = params.get("_meta").and_then(|m| m.get(META_VERSION));
         let modern = match requested {
             None => false,
             Some(Value::String(v)) if MODERN_VERSIONS.contains(&v.as_str()) => true,
             Some(v) if method != "initialize" => {
-                return error_data(
-                    id,
+                return Err(Refusal::with_data(
                     UNSUPPORTED_VERSION,
-                    "Unsupported protocol version",
+                    "Unsupported protocol version".into(),
                     json!({"supported": MODERN_VERSIONS, "requested": v}),
-                );
+                ));
             }
             Some(_) => false,
         };
-        if method == "initialize" {
-            if in_batch {
-                return error(
-                    id,
-                    INVALID_REQUEST,
-                    "initialize must not be part of a batch",
-                );
-            }
-            return self.initialize(id, params);
-        }
-        if method == "server/discover" {
-            return response(id, self.discover());
-        }
-        let version = if modern {
-            Version::MODERN
-        } else {
-            match self.negotiated.and_then(Version::of) {
-                Some(v) => v,
-                None if method == "ping" => return response(id, json!({})),
+        match method {
+            "initialize" if in_batch => Err(Refusal::new(
+                INVALID_REQUEST,
+                "initialize must not be part of a batch".into(),
+            )),
+            "initialize" => Ok(Era::Handshake),
+            "server/discover" => Ok(Era::Discover),
+            _ if modern => Ok(Era::Speaking(Version::MODERN, true)),
+            _ => match self.session.negotiated.and_then(Version::of) {
+                Some(v) => Ok(Era::Speaking(v, false)),
+                None if method == "ping" => Ok(Era::BeforeHandshake),
                 None if ["tools/", "resources/", "prompts/"].iter().any(|p| method.starts_with(p)) => {
-                    return error(
-                        id,
+                    Err(Refusal::new(
                         INVALID_REQUEST,
-                        "not initialized: send initialize first (or give the protocol version 2026-07-28 in _meta)",
-                    )
+                        "not initialized: send initialize first (or give the protocol version 2026-07-28 in _meta)".into(),
+                    ))
                 }
-                None => Version(0),
-            }
-        };
-        let mut result = match method {
-            "ping" if !modern => json!({}),
-            "tools/list" => {
-                if params.contains_key("cursor") && !params["cursor"].is_null() {
-                    return error(
-                        id,
-                        INVALID_PARAMS,
-                        "invalid cursor: tools/list has a single page",
-                    );
-                }
-                let tools: Vec<Value> = tools::active(self.policy)
-                    .map(|t| describe(t, version))
-                    .collect();
-                let mut r = json!({ "tools": tools });
-                if modern {
-                    r["ttlMs"] = json!(3_600_000);
-                    r["cacheScope"] = json!("private");
-                }
-                r
-            }
-            "resources/list" | "resources/templates/list" | "prompts/list" => {
-                if params.get("cursor").is_some_and(|c| !c.is_null()) {
-                    return error(
-                        id,
-                        INVALID_PARAMS,
-                        &format!("invalid cursor: {method} has a single page"),
-                    );
-                }
-                let mut r = match method {
-                    "resources/list" => json!({"resources": resources::list(self.policy)}),
-                    "resources/templates/list" => {
-                        json!({"resourceTemplates": resources::templates(self.policy)})
-                    }
-                    _ => json!({"prompts": resources::prompts()}),
-                };
-                if modern {
-                    r["ttlMs"] = json!(3_600_000);
-                    r["cacheScope"] = json!("private");
-                }
-                r
-            }
-            "resources/read" => {
-                let Some(uri) = params.get("uri").and_then(Value::as_str) else {
-                    return error(id, INVALID_PARAMS, "resources/read needs a uri");
-                };
-                let waiting = Waiting {
-                    channel,
-                    id: id.clone(),
-                    token: None,
-                    sent: Cell::new(0),
-                };
-                let ctx = Ctx::new(
-                    self.pve,
-                    self.policy,
-                    &tools::TOOLS,
-                    self.task_wait,
-                    &waiting,
-                );
-                // The code for "resource not found" changed from -32002 to -32602 in 2026-07-28.
-                let not_found = if modern {
-                    INVALID_PARAMS
-                } else {
-                    RESOURCE_NOT_FOUND
-                };
-                match resources::read(&ctx, self.policy, uri) {
-                    Ok(r) => r,
-                    Err(resources::ReadError::NotFound(u)) => {
-                        return error_data(id, not_found, "Resource not found", json!({"uri": u}));
-                    }
-                    // Not offered by this server (resources/list leaves it out): not found,
-                    // with the policy's text naming the setting that turned it off.
-                    Err(resources::ReadError::Denied(why)) => {
-                        return error_data(id, not_found, &why, json!({"uri": uri}));
-                    }
-                    Err(resources::ReadError::Failed(e)) => {
-                        return error(id, INTERNAL_ERROR, &e.to_string())
-                    }
-                }
-            }
-            "prompts/get" => {
-                let Some(name) = params.get("name").and_then(Value::as_str) else {
-                    return error(id, INVALID_PARAMS, "prompts/get needs a name");
-                };
-                let args = params
-                    .get("arguments")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                match resources::prompt(name, &args) {
-                    Ok(r) => r,
-                    Err(message) => return error(id, INVALID_PARAMS, &message),
-                }
-            }
-            "tools/call" => match self.call(&id, params, version, channel) {
-                Ok(Some(r)) => r,
-                Ok(None) => return Value::Null,
-                Err(message) => return error(id, INVALID_PARAMS, &message),
+                None => Ok(Era::Speaking(Version(0), false)),
             },
-            _ => return error(id, METHOD_NOT_FOUND, &format!("method not found: {method}")),
-        };
-        if modern {
-            result["resultType"] = json!("complete");
         }
-        response(id, result)
     }
 
-    fn initialize(&mut self, id: Value, params: &Map<String, Value>) -> Value {
-        let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
-            return error(
-                id,
+    fn list_tools(&self, params: &Map<String, Value>, version: Version) -> Result<Value, Refusal> {
+        single_page("tools/list", params)?;
+        let tools: Vec<Value> = tools::active(self.policy)
+            .map(|t| describe(t, version))
+            .collect();
+        Ok(json!({ "tools": tools }))
+    }
+
+    fn list_resources(&self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        single_page("resources/list", params)?;
+        Ok(json!({"resources": resources::list(self.policy)}))
+    }
+
+    fn list_templates(&self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        single_page("resources/templates/list", params)?;
+        Ok(json!({"resourceTemplates": resources::templates(self.policy)}))
+    }
+
+    fn list_prompts(&self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        single_page("prompts/list", params)?;
+        Ok(json!({"prompts": resources::prompts()}))
+    }
+
+    fn read_resource(
+        &self,
+        id: &Value,
+        params: &Map<String, Value>,
+        modern: bool,
+        channel: &dyn Channel,
+    ) -> Result<Value, Refusal> {
+        let Some(uri) = params.get("uri").and_then(Value::as_str) else {
+            return Err(Refusal::new(
                 INVALID_PARAMS,
-                "initialize needs protocolVersion (a string such as \"2025-11-25\")",
-            );
+                "resources/read needs a uri".into(),
+            ));
+        };
+        let waiting = Waiting::new(channel, id, None);
+        let ctx = Ctx::new(
+            self.pve,
+            self.policy,
+            &tools::TOOLS,
+            self.task_wait,
+            &waiting,
+        );
+        // The code for "resource not found" changed from -32002 to -32602 in 2026-07-28.
+        let not_found = if modern {
+            INVALID_PARAMS
+        } else {
+            RESOURCE_NOT_FOUND
+        };
+        match resources::read(&ctx, self.policy, uri) {
+            Ok(r) => Ok(r),
+            Err(resources::ReadError::NotFound(u)) => Err(Refusal::with_data(
+                not_found,
+                "Resource not found".into(),
+                json!({"uri": u}),
+            )),
+            // Not offered by this server (resources/list leaves it out): not found, with the
+            // policy's text naming the setting that turned it off.
+            Err(resources::ReadError::Denied(why)) => {
+                Err(Refusal::with_data(not_found, why, json!({"uri": uri})))
+            }
+            Err(resources::ReadError::Failed(e)) => {
+                Err(Refusal::new(INTERNAL_ERROR, e.to_string()))
+            }
+        }
+    }
+
+    fn get_prompt(&self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        let Some(name) = params.get("name").and_then(Value::as_str) else {
+            return Err(Refusal::new(
+                INVALID_PARAMS,
+                "prompts/get needs a name".into(),
+            ));
+        };
+        let args = params
+            .get("arguments")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        resources::prompt(name, &args).map_err(|message| Refusal::new(INVALID_PARAMS, message))
+    }
+
+    fn initialize(&mut self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
+            return Err(Refusal::new(
+                INVALID_PARAMS,
+                "initialize needs protocolVersion (a string such as \"2025-11-25\")".into(),
+            ));
         };
         // Echo a version we speak; counter-offer the newest otherwise.
         let version = LEGACY_VERSIONS
@@ -443,16 +532,13 @@ impl<'a> Server<'a> {
             .find(|v| **v == requested)
             .copied()
             .unwrap_or(LEGACY_VERSIONS[LEGACY_VERSIONS.len() - 1]);
-        self.negotiated = Some(version);
-        response(
-            id,
-            json!({
-                "protocolVersion": version,
-                "capabilities": capabilities(),
-                "serverInfo": server_info(),
-                "instructions": self.instructions(),
-            }),
-        )
+        self.session.negotiated = Some(version);
+        Ok(json!({
+            "protocolVersion": version,
+            "capabilities": capabilities(),
+            "serverInfo": server_info(),
+            "instructions": self.instructions(),
+        }))
     }
 
     fn discover(&self) -> Value {
@@ -487,29 +573,26 @@ impl<'a> Server<'a> {
         params: &Map<String, Value>,
         version: Version,
         channel: &dyn Channel,
-    ) -> Result<Option<Value>, String> {
+    ) -> Result<Option<Value>, Refusal> {
+        let refuse = |message: String| Refusal::new(INVALID_PARAMS, message);
         let name = match params.get("name") {
             Some(Value::String(n)) => n.as_str(),
-            Some(_) => return Err("tools/call: name must be a string".into()),
-            None => return Err("tools/call: missing tool name".into()),
+            Some(_) => return Err(refuse("tools/call: name must be a string".into())),
+            None => return Err(refuse("tools/call: missing tool name".into())),
         };
         let empty = Map::new();
         let args = match params.get("arguments") {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(a)) => a,
-            Some(_) => return Err("tools/call: arguments must be an object".into()),
+            Some(_) => return Err(refuse("tools/call: arguments must be an object".into())),
         };
-        let tool = tools::find(name).ok_or_else(|| format!("unknown tool: {name}"))?;
-        let waiting = Waiting {
-            channel,
-            id: id.clone(),
-            token: params
-                .get("_meta")
-                .and_then(|m| m.get("progressToken"))
-                .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
-                .cloned(),
-            sent: Cell::new(0),
-        };
+        let tool = tools::find(name).ok_or_else(|| refuse(format!("unknown tool: {name}")))?;
+        let token = params
+            .get("_meta")
+            .and_then(|m| m.get("progressToken"))
+            .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
+            .cloned();
+        let waiting = Waiting::new(channel, id, token);
         let ctx = Ctx::new(
             self.pve,
             self.policy,

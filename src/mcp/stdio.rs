@@ -41,7 +41,8 @@ pub fn serve(
         cancelled: RefCell::default(),
     };
     loop {
-        io.batches.set(server.negotiated == Some("2025-03-26"));
+        io.batches
+            .set(server.session.negotiated == Some("2025-03-26"));
         if !io.queue.borrow().is_empty() {
             // Cancellations sent since the last wait still reach the queued requests.
             io.drain();
