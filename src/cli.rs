@@ -62,7 +62,9 @@ fn help() -> String {
     h.push_str("\nsettings (environment variable, flag; a flag wins over the environment, which wins over PROXMOX_CONFIG):\n");
     for s in SETTINGS {
         let flag = s.flag.map(|f| format!(" / --{f}")).unwrap_or_default();
-        h.push_str(&format!("  {}{flag}\n      {}\n", s.var, s.help));
+        // The areas come from the table, so the help never lists fewer than there are.
+        let help = s.help.replace("{areas}", &tools::AREAS.join(", "));
+        h.push_str(&format!("  {}{flag}\n      {help}\n", s.var));
         if s.secret {
             h.push_str(&format!(
                 "  {}_FILE\n      read {} from this file\n",

@@ -31,7 +31,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_CA_FILE", flag: Some("ca-file"), secret: false, help: "PEM file of the CA to trust, e.g. the cluster's pve-root-ca.pem" },
     Setting { var: "PROXMOX_FINGERPRINT", flag: Some("fingerprint"), secret: false, help: "SHA-256 fingerprint(s) of the node certificate (AB:CD:..., comma list); only a matching certificate is accepted" },
     Setting { var: "PROXMOX_MCP_ACCESS", flag: Some("access"), secret: false, help: "read-only (default), operate or full" },
-    Setting { var: "PROXMOX_MCP_TOOLS", flag: Some("tools"), secret: false, help: "only these tools or groups (read, operate, destroy, nodes, vms, containers, snapshots, storage, tasks, cluster), comma-separated" },
+    Setting { var: "PROXMOX_MCP_TOOLS", flag: Some("tools"), secret: false, help: "only these tools or groups (read, operate, destroy, or an area: {areas}), comma-separated" },
     Setting { var: "PROXMOX_MCP_DENY_TOOLS", flag: Some("deny-tools"), secret: false, help: "never these tools or groups, comma-separated (applied after PROXMOX_MCP_TOOLS)" },
     Setting { var: "PROXMOX_MCP_PROTECTED", flag: Some("protected"), secret: false, help: "guests no tool may change: VMIDs, ranges like 100-199, tag:NAME, comma-separated" },
     Setting { var: "PROXMOX_MCP_ALLOW_EXEC", flag: Some("allow-exec"), secret: false, help: "true enables exec_in_vm / exec_in_container (a remote shell) at access full" },
