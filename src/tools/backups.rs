@@ -27,7 +27,7 @@ use crate::policy::{Access, Area, Effect};
 use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
-use super::guest::{check_confirm_name, guest_name, refuse_if_pve_protected, Guest};
+use super::guest::{check_confirm_name, guest_name, next_vmid, refuse_if_pve_protected, Guest};
 use super::guest_config::check_backup_config;
 use super::list::{number, page, text, trimmed};
 use super::params::{CONFIRM_NAME, DRY_RUN, LIMIT, NODE_FILTER, OFFSET, STOP_ON_CANCEL, WAIT};
@@ -364,15 +364,7 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
                 .cloned();
             (vmid, found)
         }
-        None => {
-            let next = ctx.pve.get("/cluster/nextid", &[])?;
-            let vmid = as_u64(&next).ok_or_else(|| Error::Transport {
-                method: "GET",
-                path: "/cluster/nextid".into(),
-                message: format!("PVE did not return a VMID but {next}"),
-            })?;
-            (vmid as i64, None)
-        }
+        None => (next_vmid(ctx)? as i64, None),
     };
 
     let mut params: Params = vec![("vmid", vmid.to_string())];

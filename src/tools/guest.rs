@@ -145,3 +145,13 @@ pub(super) fn refuse_if_pve_protected(ctx: &Ctx, base: &str, vmid: i64) -> Resul
     }
     Ok(config)
 }
+
+/// The next free VMID, as PVE's `/cluster/nextid` gives it.
+pub(super) fn next_vmid(ctx: &Ctx) -> Result<u64, Error> {
+    let next = ctx.pve.get("/cluster/nextid", &[])?;
+    as_u64(&next).ok_or_else(|| Error::Transport {
+        method: "GET",
+        path: "/cluster/nextid".into(),
+        message: format!("PVE did not return a VMID but {next}"),
+    })
+}

@@ -15,7 +15,9 @@ use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
-use super::guest::{confirmed_status, guest_name, guest_path, refuse_if_pve_protected, Guest};
+use super::guest::{
+    confirmed_status, guest_name, guest_path, next_vmid, refuse_if_pve_protected, Guest,
+};
 use super::guest_config::{check_config, node_of, volume_id};
 use super::keys;
 use super::list::{data, text};
@@ -744,16 +746,7 @@ fn free_vmid(ctx: &Ctx, wanted: Option<i64>) -> Result<i64, Error> {
             ))),
             Err(e) => Err(e),
         },
-        None => {
-            let next = ctx.pve.get("/cluster/nextid", &[])?;
-            as_u64(&next)
-                .map(|n| n as i64)
-                .ok_or_else(|| Error::Transport {
-                    method: "GET",
-                    path: "/cluster/nextid".into(),
-                    message: format!("PVE did not return a VMID but {next}"),
-                })
-        }
+        None => next_vmid(ctx).map(|n| n as i64),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, path, Params};
 
-use super::guest::{guest_path, Guest};
+use super::guest::{guest_path, next_vmid, Guest};
 use super::list::{data, number, page, paging, text, trimmed};
 use super::params::{LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, STORAGE, VMID};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
@@ -456,13 +456,7 @@ fn get_cluster_resources(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn get_next_vmid(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
-    let reply = ctx.pve.get("/cluster/nextid", &[])?;
-    let vmid = as_u64(&reply).ok_or_else(|| Error::Transport {
-        method: "GET",
-        path: "/cluster/nextid".into(),
-        message: format!("PVE did not return a VMID but {reply}"),
-    })?;
-    data(json!({ "vmid": vmid }))
+    data(json!({ "vmid": next_vmid(ctx)? }))
 }
 
 fn get_version(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
