@@ -381,7 +381,7 @@ fn valid_poolid(id: &str) -> bool {
 }
 
 fn get_pool(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let poolid = args.required_str("poolid");
+    let poolid = args.required_str("poolid")?;
     if !valid_poolid(poolid) {
         return Err(Error::Args(format!(
             "'poolid' must be letters, digits, '-' and '_' (nested pools joined by '/'), got '{poolid}'"
@@ -605,10 +605,10 @@ fn valid_action(a: &str) -> bool {
 fn add_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let kind = one_of(
         "type",
-        args.required_str("type"),
+        args.required_str("type")?,
         &["in", "out", "forward", "group"],
     )?;
-    let action = args.required_str("action");
+    let action = args.required_str("action")?;
     if !valid_action(action) {
         return Err(Error::Args(format!(
             "'action' must be ACCEPT, DROP, REJECT or a security group name (a letter, then letters, digits, '-', '_'), got '{action}'"
@@ -686,7 +686,7 @@ const NET_TYPES: &[&str] = &[
 ];
 
 fn list_node_networks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let node = args.required_str("node");
+    let node = args.required_str("node")?;
     let mut params = Params::new();
     if let Some(t) = choice_arg(args, "type", NET_TYPES)? {
         params.push(("type", t.to_string()));

@@ -333,7 +333,7 @@ fn list_backups(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let archive = args.required_str("archive");
+    let archive = args.required_str("archive")?;
     let (_, name) = backup_volid("archive", archive)?;
     let Some(kind) = backup_kind(name) else {
         return Err(Error::Args(format!(
@@ -484,7 +484,7 @@ fn check_overwrite(
 }
 
 fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let volid = args.required_str("volume");
+    let volid = args.required_str("volume")?;
     let (storage, name) = backup_volid("volume", volid)?;
     let owner = backup_source("volume", volid, name)?;
     let resources = ctx
@@ -513,7 +513,7 @@ fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             check_confirm_name(args, kind, owner as i64, &name, "nothing was deleted")?;
         }
         None => {
-            let confirm = args.required_str("confirm_name");
+            let confirm = args.required_str("confirm_name")?;
             if confirm != owner.to_string() {
                 return Err(Error::Denied(format!(
                     "confirm_name '{confirm}' does not match: {volid} is a backup of guest {owner}, which is not in /cluster/resources (deleted, or the credentials lack VM.Audit on /vms/{owner}), so confirm_name is its VMID, '{owner}'; nothing was deleted"

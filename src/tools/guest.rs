@@ -93,7 +93,7 @@ pub(super) fn check_confirm_name(
     name: &str,
     unchanged: &str,
 ) -> Result<(), Error> {
-    let confirm = args.required_str("confirm_name");
+    let confirm = args.required_str("confirm_name")?;
     if confirm == name {
         return Ok(());
     }

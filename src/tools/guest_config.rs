@@ -244,7 +244,7 @@ pub(super) fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Conte
 
 pub(super) fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
-    let disk = args.required_str("disk");
+    let disk = args.required_str("disk")?;
     if !resizable_disk(kind, disk) {
         let which = match kind {
             Guest::Vm => {
@@ -254,7 +254,7 @@ pub(super) fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Err
         };
         return Err(Error::Args(format!("'disk' must be {which}, got '{disk}'")));
     }
-    let size = args.required_str("size");
+    let size = args.required_str("size")?;
     let Some((grow, bytes)) = parse_size(size) else {
         return Err(Error::Args(format!(
             "'size' must be like +10G (grow by) or 64G (the new size), units K, M, G or T, got '{size}'"

@@ -420,7 +420,7 @@ fn resume_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn create_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let node = args.required_str("node");
+    let node = args.required_str("node")?;
     if let Some(name) = args.str("name") {
         dns_name("name", name)?;
     }
@@ -476,8 +476,8 @@ fn create_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let node = args.required_str("node");
-    let ostemplate = volume_id("ostemplate", args.required_str("ostemplate"))?;
+    let node = args.required_str("node")?;
+    let ostemplate = volume_id("ostemplate", args.required_str("ostemplate")?)?;
     if let Some(name) = args.str("hostname") {
         dns_name("hostname", name)?;
     }
@@ -602,7 +602,7 @@ fn clone_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
 
 fn migrate(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
-    let target = args.required_str("target");
+    let target = args.required_str("target")?;
     let base = guest_path(ctx, args, kind)?;
     let node = node_of(&base);
     if node == target {

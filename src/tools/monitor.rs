@@ -242,13 +242,13 @@ fn get_container_metrics(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 
 fn get_node_metrics(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let window = Window::from(args, NODE_TIMEFRAMES)?;
-    let node = args.required_str("node");
+    let node = args.required_str("node")?;
     window.read(ctx, &path(&[&"nodes", &node]))
 }
 
 fn get_storage_metrics(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let window = Window::from(args, TIMEFRAMES)?;
-    let (node, storage) = (args.required_str("node"), args.required_str("storage"));
+    let (node, storage) = (args.required_str("node")?, args.required_str("storage")?);
     window.read(ctx, &path(&[&"nodes", &node, &"storage", &storage]))
 }
 

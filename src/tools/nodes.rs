@@ -96,7 +96,7 @@ pub(super) fn list_nodes(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 pub(super) fn get_node_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let node = args.required_str("node");
+    let node = args.required_str("node")?;
     data(ctx.pve.get(&path(&[&"nodes", &node, &"status"]), &[])?)
 }
 
@@ -145,7 +145,7 @@ pub(super) fn list_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 pub(super) fn get_storage_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let (node, storage) = (args.required_str("node"), args.required_str("storage"));
+    let (node, storage) = (args.required_str("node")?, args.required_str("storage")?);
     data(ctx.pve.get(
         &path(&[&"nodes", &node, &"storage", &storage, &"status"]),
         &[],

@@ -148,7 +148,7 @@ pub(super) fn create_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Erro
 /// POST `…/snapshot` for a VM or container (`vmstate` only exists for VMs).
 pub(super) fn create_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
-    let mut params: Params = vec![("snapname", args.required_str("snapname").to_string())];
+    let mut params: Params = vec![("snapname", args.required_str("snapname")?.to_string())];
     if let Some(d) = args.str("description") {
         params.push(("description", d.to_string()));
     }
@@ -187,7 +187,7 @@ pub(super) fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Erro
 /// DELETE `…/snapshot/{snapname}` of a VM or container, after the protection and existence checks.
 pub(super) fn delete_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
-    let snapname = args.required_str("snapname");
+    let snapname = args.required_str("snapname")?;
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
     let name = config_name(&config, kind, args.vmid());
     check_confirm_name(args, kind, args.vmid(), &name, "nothing was deleted")?;
@@ -282,7 +282,7 @@ pub(super) fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<C
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
     let name = config_name(&config, kind, args.vmid());
     check_confirm_name(args, kind, args.vmid(), &name, "nothing was rolled back")?;
-    let snapname = args.required_str("snapname");
+    let snapname = args.required_str("snapname")?;
     let snapshot = existing_snapshot(ctx, &base, kind, args.vmid(), snapname)?;
     let mut params = Params::new();
     if let Some(start) = args.flag("start") {

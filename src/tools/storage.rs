@@ -108,7 +108,7 @@ pub(super) fn list_storage_content(ctx: &Ctx, args: &Args) -> Result<Content, Er
     let content = one_of(args, "content", CONTENT_TYPES)?;
     let places = storage_places(
         ctx,
-        Some(args.required_str("storage")),
+        Some(args.required_str("storage")?),
         args.str("node"),
         None,
     )?;
@@ -143,8 +143,8 @@ pub(super) fn list_storage_content(ctx: &Ctx, args: &Args) -> Result<Content, Er
 }
 
 pub(super) fn download_to_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let storage = args.required_str("storage");
-    let url = args.required_str("url");
+    let storage = args.required_str("storage")?;
+    let url = args.required_str("url")?;
     let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
     if !scheme_ok || url.len() <= "http://".len() || url.chars().any(char::is_control) {
         return Err(Error::Args(format!(
@@ -224,7 +224,7 @@ pub(super) fn download_to_storage(ctx: &Ctx, args: &Args) -> Result<Content, Err
 }
 
 pub(super) fn list_appliance_templates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let node = args.required_str("node");
+    let node = args.required_str("node")?;
     let all = ctx.pve.get(&path(&[&"nodes", &node, &"aplinfo"]), &[])?;
     const FIELDS: &[&str] = &[
         "template", "package", "headline", "os", "section", "version", "type",

@@ -333,8 +333,14 @@ impl Args {
     pub(super) fn vmid(&self) -> i64 {
         self.int("vmid").unwrap_or_default()
     }
-    pub(super) fn required_str(&self, name: &str) -> &str {
-        self.str(name).unwrap_or_default()
+    /// A string argument the tool's row marks required: `validate` has made sure it is there,
+    /// so an error here means the row and its handler disagree (a bug, reported as such).
+    pub(super) fn required_str(&self, name: &str) -> Result<&str, Error> {
+        self.str(name).ok_or_else(|| {
+            Error::Args(format!(
+                "missing required argument '{name}' (the tool's table row does not require it; this is a bug)"
+            ))
+        })
     }
 }
 

@@ -141,7 +141,7 @@ pub(super) fn list_tasks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 pub(super) fn get_task_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let upid = Upid::parse(args.required_str("upid")).map_err(Error::Args)?;
+    let upid = Upid::parse(args.required_str("upid")?).map_err(Error::Args)?;
     data(ctx.pve.get(
         &path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"status"]),
         &[],
@@ -149,7 +149,7 @@ pub(super) fn get_task_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> 
 }
 
 pub(super) fn wait_task(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let upid = Upid::parse(args.required_str("upid")).map_err(Error::Args)?;
+    let upid = Upid::parse(args.required_str("upid")?).map_err(Error::Args)?;
     let wait = args
         .int("timeout")
         .map(|w| w as u64)
@@ -160,7 +160,7 @@ pub(super) fn wait_task(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 pub(super) fn get_task_log(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let upid = Upid::parse(args.required_str("upid")).map_err(Error::Args)?;
+    let upid = Upid::parse(args.required_str("upid")?).map_err(Error::Args)?;
     let start = args.int("start").unwrap_or(0);
     let limit = args.int("limit").unwrap_or(50);
     let log_path = path(&[&"nodes", &upid.node, &"tasks", &upid.raw, &"log"]);
