@@ -16,6 +16,7 @@ use super::keys;
 use super::params::{DRY_RUN, NODE_OPT, STOP_ON_CANCEL, VMID, WAIT};
 use super::run::protection;
 use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
+use super::validate::whole_number;
 
 pub(super) const SET: Param = Param::opt(
     "set",
@@ -520,19 +521,19 @@ pub(super) fn parse_size(s: &str) -> Option<(bool, u64)> {
 
 /// The type PVE declares for a config key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Ty {
+pub(super) enum KeyType {
     Bool,
     Int,
     Num,
     Str,
 }
 
-use Ty::{Bool as B, Int as I, Num as N, Str as S};
+use KeyType::{Bool as B, Int as I, Num as N, Str as S};
 
 /// The keys of `PUT /nodes/{node}/qemu/{vmid}/config` in PVE 9.1, without the call's own
 /// arguments (node, vmid, delete, digest, revert, skiplock, force).
 #[rustfmt::skip]
-pub(super) const QEMU_KEYS: &[(&str, Ty)] = &[
+pub(super) const QEMU_KEYS: &[(&str, KeyType)] = &[
     ("acpi", B), ("affinity", S), ("agent", S), ("allow-ksm", B), ("amd-sev", S), ("arch", S),
     ("args", S), ("audio0", S), ("autostart", B), ("balloon", I), ("bios", S), ("boot", S),
     ("bootdisk", S), ("cdrom", S), ("cicustom", S), ("cipassword", S), ("citype", S),
@@ -550,7 +551,7 @@ pub(super) const QEMU_KEYS: &[(&str, Ty)] = &[
 
 /// Indexed keys (`net0`…) and their highest index, as qemu-server defines them.
 #[rustfmt::skip]
-pub(super) const QEMU_INDEXED: &[(&str, Ty, u32)] = &[
+pub(super) const QEMU_INDEXED: &[(&str, KeyType, u32)] = &[
     ("hostpci", S, 15), ("ide", S, 3), ("ipconfig", S, 31), ("net", S, 31), ("numa", S, 7),
     ("parallel", S, 2), ("sata", S, 5), ("scsi", S, 30), ("serial", S, 3), ("unused", S, 255),
     ("usb", S, 13), ("virtio", S, 15), ("virtiofs", S, 9),
@@ -558,7 +559,7 @@ pub(super) const QEMU_INDEXED: &[(&str, Ty, u32)] = &[
 
 /// The keys of `PUT /nodes/{node}/lxc/{vmid}/config` in PVE 9.1 (without the call's own).
 #[rustfmt::skip]
-pub(super) const LXC_KEYS: &[(&str, Ty)] = &[
+pub(super) const LXC_KEYS: &[(&str, KeyType)] = &[
     ("arch", S), ("cmode", S), ("console", B), ("cores", I), ("cpulimit", N), ("cpuunits", I),
     ("debug", B), ("description", S), ("entrypoint", S), ("env", S), ("features", S),
     ("hookscript", S), ("hostname", S), ("lock", S), ("memory", I), ("nameserver", S),
@@ -568,7 +569,7 @@ pub(super) const LXC_KEYS: &[(&str, Ty)] = &[
 ];
 
 #[rustfmt::skip]
-pub(super) const LXC_INDEXED: &[(&str, Ty, u32)] = &[
+pub(super) const LXC_INDEXED: &[(&str, KeyType, u32)] = &[
     ("dev", S, 255), ("mp", S, 255), ("net", S, 31), ("unused", S, 255),
 ];
 
@@ -578,16 +579,21 @@ pub(super) const CALL_ARGS: &[&str] = &[
 ];
 
 /// Every config key of a guest kind, indexed ones spelled out (so each has a `'static` name).
-pub(super) fn config_keys(kind: Guest) -> &'static [(String, Ty)] {
-    fn expand(plain: &[(&str, Ty)], indexed: &[(&str, Ty, u32)]) -> Vec<(String, Ty)> {
-        let mut keys: Vec<(String, Ty)> = plain.iter().map(|(k, t)| (k.to_string(), *t)).collect();
+pub(super) fn config_keys(kind: Guest) -> &'static [(String, KeyType)] {
+    fn expand(
+        plain: &[(&str, KeyType)],
+        indexed: &[(&str, KeyType, u32)],
+    ) -> Vec<(String, KeyType)> {
+        let mut keys: Vec<(String, KeyType)> =
+            plain.iter().map(|(k, t)| (k.to_string(), *t)).collect();
         for (prefix, ty, max) in indexed {
             keys.extend((0..=*max).map(|i| (format!("{prefix}{i}"), *ty)));
         }
         keys
     }
-    static QEMU: LazyLock<Vec<(String, Ty)>> = LazyLock::new(|| expand(QEMU_KEYS, QEMU_INDEXED));
-    static LXC: LazyLock<Vec<(String, Ty)>> = LazyLock::new(|| expand(LXC_KEYS, LXC_INDEXED));
+    static QEMU: LazyLock<Vec<(String, KeyType)>> =
+        LazyLock::new(|| expand(QEMU_KEYS, QEMU_INDEXED));
+    static LXC: LazyLock<Vec<(String, KeyType)>> = LazyLock::new(|| expand(LXC_KEYS, LXC_INDEXED));
     match kind {
         Guest::Vm => &QEMU,
         Guest::Container => &LXC,
@@ -595,7 +601,7 @@ pub(super) fn config_keys(kind: Guest) -> &'static [(String, Ty)] {
 }
 
 /// A config key PVE accepts for this guest kind, with its type; or why not.
-pub(super) fn config_key(kind: Guest, key: &str) -> Result<(&'static str, Ty), String> {
+pub(super) fn config_key(kind: Guest, key: &str) -> Result<(&'static str, KeyType), String> {
     if let Some((k, ty)) = config_keys(kind).iter().find(|(k, _)| k == key) {
         return Ok((k.as_str(), *ty));
     }
@@ -633,41 +639,26 @@ pub(super) fn config_key(kind: Guest, key: &str) -> Result<(&'static str, Ty), S
 }
 
 /// A `set` value in PVE's wire form: booleans as 0/1, numbers as text.
-pub(super) fn wire_value(key: &str, ty: Ty, value: &Value) -> Result<String, String> {
-    let whole = |n: &serde_json::Number| {
-        n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
-                .map(|f| f as i64)
-        })
-    };
+pub(super) fn wire_value(key: &str, ty: KeyType, value: &Value) -> Result<String, String> {
     match (ty, value) {
-        (Ty::Bool | Ty::Str, Value::Bool(b)) => Ok(bool01(*b)),
-        (Ty::Bool, Value::Number(n)) if matches!(n.as_u64(), Some(0 | 1)) => Ok(n.to_string()),
-        (Ty::Bool, Value::String(s)) => crate::config::parse_bool(s)
+        (KeyType::Bool | KeyType::Str, Value::Bool(b)) => Ok(bool01(*b)),
+        (KeyType::Bool, Value::Number(n)) if matches!(n.as_u64(), Some(0 | 1)) => Ok(n.to_string()),
+        (KeyType::Bool, Value::String(s)) => crate::config::parse_bool(s)
             .map(bool01)
             .ok_or_else(|| format!("must be true or false, got {value}")),
-        (Ty::Bool, _) => Err(format!("must be true or false, got {value}")),
-        (Ty::Int, Value::Number(n)) => whole(n)
-            .map(|i| i.to_string())
-            .ok_or_else(|| format!("must be a whole number, got {n}")),
-        (Ty::Int, Value::String(s)) => s
-            .trim()
-            .parse::<i64>()
-            .map(|i| i.to_string())
-            .map_err(|_| format!("must be a whole number, got {value}")),
-        (Ty::Int, _) => Err(format!("must be a whole number, got {value}")),
-        (Ty::Num, Value::Number(n)) => Ok(n.to_string()),
-        (Ty::Num, Value::String(s)) => s
+        (KeyType::Bool, _) => Err(format!("must be true or false, got {value}")),
+        (KeyType::Int, _) => whole_number(value).map(|i| i.to_string()),
+        (KeyType::Num, Value::Number(n)) => Ok(n.to_string()),
+        (KeyType::Num, Value::String(s)) => s
             .trim()
             .parse::<f64>()
             .ok()
             .filter(|f| f.is_finite())
             .map(|_| s.trim().to_string())
             .ok_or_else(|| format!("must be a number, got {value}")),
-        (Ty::Num, _) => Err(format!("must be a number, got {value}")),
-        (Ty::Str, Value::Number(n)) => Ok(n.to_string()),
-        (Ty::Str, Value::String(s)) => {
+        (KeyType::Num, _) => Err(format!("must be a number, got {value}")),
+        (KeyType::Str, Value::Number(n)) => Ok(n.to_string()),
+        (KeyType::Str, Value::String(s)) => {
             // Only the description may span lines (PVE keeps it as comment lines).
             if s.contains('\0') || (key != "description" && s.contains(['\n', '\r'])) {
                 Err("may not contain line breaks or NUL".into())
@@ -675,7 +666,7 @@ pub(super) fn wire_value(key: &str, ty: Ty, value: &Value) -> Result<String, Str
                 Ok(s.clone())
             }
         }
-        (Ty::Str, _) => Err(format!("must be a string, number or boolean, got {value}")),
+        (KeyType::Str, _) => Err(format!("must be a string, number or boolean, got {value}")),
     }
 }
 
@@ -685,8 +676,11 @@ mod tests {
 
     #[test]
     fn config_keys_follow_pve() {
-        assert_eq!(config_key(Guest::Vm, "net0"), Ok(("net0", Ty::Str)));
-        assert_eq!(config_key(Guest::Vm, "onboot"), Ok(("onboot", Ty::Bool)));
+        assert_eq!(config_key(Guest::Vm, "net0"), Ok(("net0", KeyType::Str)));
+        assert_eq!(
+            config_key(Guest::Vm, "onboot"),
+            Ok(("onboot", KeyType::Bool))
+        );
         assert_eq!(
             config_key(Guest::Container, "mp255").map(|k| k.0),
             Ok("mp255")
@@ -708,19 +702,31 @@ mod tests {
 
     #[test]
     fn values_go_out_in_pve_form() {
-        assert_eq!(wire_value("onboot", Ty::Bool, &json!(true)), Ok("1".into()));
-        assert_eq!(wire_value("onboot", Ty::Bool, &json!("no")), Ok("0".into()));
-        assert_eq!(wire_value("agent", Ty::Str, &json!(false)), Ok("0".into()));
-        assert_eq!(wire_value("cores", Ty::Int, &json!(4.0)), Ok("4".into()));
         assert_eq!(
-            wire_value("memory", Ty::Str, &json!(4096)),
+            wire_value("onboot", KeyType::Bool, &json!(true)),
+            Ok("1".into())
+        );
+        assert_eq!(
+            wire_value("onboot", KeyType::Bool, &json!("no")),
+            Ok("0".into())
+        );
+        assert_eq!(
+            wire_value("agent", KeyType::Str, &json!(false)),
+            Ok("0".into())
+        );
+        assert_eq!(
+            wire_value("cores", KeyType::Int, &json!(4.0)),
+            Ok("4".into())
+        );
+        assert_eq!(
+            wire_value("memory", KeyType::Str, &json!(4096)),
             Ok("4096".into())
         );
-        assert!(wire_value("cores", Ty::Int, &json!(true)).is_err());
-        assert!(wire_value("cores", Ty::Int, &json!(1.5)).is_err());
-        assert!(wire_value("name", Ty::Str, &json!(null)).is_err());
-        assert!(wire_value("name", Ty::Str, &json!("a\nb")).is_err());
-        assert!(wire_value("description", Ty::Str, &json!("a\nb")).is_ok());
+        assert!(wire_value("cores", KeyType::Int, &json!(true)).is_err());
+        assert!(wire_value("cores", KeyType::Int, &json!(1.5)).is_err());
+        assert!(wire_value("name", KeyType::Str, &json!(null)).is_err());
+        assert!(wire_value("name", KeyType::Str, &json!("a\nb")).is_err());
+        assert!(wire_value("description", KeyType::Str, &json!("a\nb")).is_ok());
     }
 
     #[test]

@@ -46,24 +46,29 @@ pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
     Ok(Args(out))
 }
 
+/// A whole number given as a JSON number (JSON Schema counts 100.0 as an integer too) or as
+/// text: the one rule for every integer argument and config value.
+pub(super) fn whole_number(value: &Value) -> Result<i64, String> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                    .map(|f| f as i64)
+            })
+            .ok_or_else(|| format!("must be a whole number, got {n}")),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("must be a whole number, got {value}")),
+        other => Err(format!("must be a whole number, got {other}")),
+    }
+}
+
 pub(super) fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
     let int = |min: i64, max: i64| -> Result<Value, String> {
-        let n = match value {
-            // JSON Schema counts 100.0 as an integer too.
-            Value::Number(n) => n
-                .as_i64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
-                        .map(|f| f as i64)
-                })
-                .ok_or_else(|| format!("must be a whole number, got {n}"))?,
-            Value::String(s) => s
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| format!("must be a whole number, got {value}"))?,
-            other => return Err(format!("must be a whole number, got {other}")),
-        };
+        let n = whole_number(value)?;
         if n < min || n > max {
             return Err(format!("must be between {min} and {max}, got {n}"));
         }
