@@ -6,9 +6,7 @@ use proxmox_mcp_server::policy::Policy;
 use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, ok, Client, FakePve};
-
-const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+use crate::support::{config, error_text, ok, Client, FakePve, UPID};
 
 fn resources() -> Value {
     json!([
