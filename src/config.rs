@@ -153,204 +153,17 @@ impl Config {
     }
 
     fn from_values(values: &BTreeMap<String, String>, host_ca: &Path) -> Result<Config, Error> {
-        let get = |var: &str| {
-            values
-                .get(var)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-
-        let log = match get("PROXMOX_MCP_LOG") {
-            None => Level::Warn,
-            Some(v) => Level::parse(&v).ok_or_else(|| {
-                Error::Config(format!(
-                    "PROXMOX_MCP_LOG={v} is not a log level; use error, warn, info or debug"
-                ))
-            })?,
-        };
-        let port = match get("PROXMOX_PORT") {
-            None => 8006,
-            Some(v) => v.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                Error::Config(format!("PROXMOX_PORT={v} is not a port number (1-65535)"))
-            })?,
-        };
-        let host_list = get("PROXMOX_HOST").ok_or_else(|| {
-            Error::Config("PROXMOX_HOST is not set; set it to the PVE node's name or address, e.g. PROXMOX_HOST=pve1.example.com".into())
-        })?;
-        let hosts = host_list
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .map(|h| parse_host(h, port))
-            .collect::<Result<Vec<_>, _>>()?;
-        if hosts.is_empty() {
-            return Err(Error::Config("PROXMOX_HOST names no host".into()));
-        }
-
-        let mut user = get("PROXMOX_USER").ok_or_else(|| {
-            Error::Config(
-                "PROXMOX_USER is not set; set it to user@realm, e.g. PROXMOX_USER=root@pam".into(),
-            )
-        })?;
-        let mut token_name = get("PROXMOX_TOKEN_NAME");
-        if let Some((u, t)) = user.clone().split_once('!') {
-            if token_name.as_deref().is_some_and(|n| n != t) {
-                return Err(Error::Config(format!(
-                    "PROXMOX_USER={user} names token '{t}' but PROXMOX_TOKEN_NAME={}; give the token name once",
-                    token_name.unwrap_or_default()
-                )));
-            }
-            token_name = Some(t.to_string());
-            user = u.to_string();
-        }
-        if !user.contains('@') || user.starts_with('@') || user.ends_with('@') {
-            return Err(Error::Config(format!(
-                "PROXMOX_USER={user} has no realm; write user@realm, e.g. root@pam or mcp@pve"
-            )));
-        }
-        let token_value = secret(values, "PROXMOX_TOKEN_VALUE")?;
-        let password = secret(values, "PROXMOX_PASSWORD")?;
-        let totp = secret(values, "PROXMOX_TOTP_SECRET")?;
-        let auth = match (token_name, token_value, password) {
-            (Some(name), Some(value), _) => {
-                if !valid_token_name(&name) {
-                    return Err(Error::Config(format!(
-                        "PROXMOX_TOKEN_NAME={name} is not a token id (a letter, then letters, digits, '.', '-' or '_')"
-                    )));
-                }
-                Auth::Token { name, value }
-            }
-            (Some(_), None, None) => {
-                return Err(Error::Config(
-                    "PROXMOX_TOKEN_NAME is set but PROXMOX_TOKEN_VALUE is not; set the token secret (or PROXMOX_TOKEN_VALUE_FILE)".into(),
-                ))
-            }
-            (None, Some(_), None) => {
-                return Err(Error::Config(
-                    "PROXMOX_TOKEN_VALUE is set but PROXMOX_TOKEN_NAME is not; set the token id (the part after '!')".into(),
-                ))
-            }
-            (_, _, Some(password)) => {
-                if let Some(secret) = &totp {
-                    crate::totp::decode_base32(secret.expose()).map_err(|e| Error::Config(format!("PROXMOX_TOTP_SECRET: {e}")))?;
-                }
-                Auth::Password { password, totp }
-            }
-            (None, None, None) => {
-                return Err(Error::Config(
-                    "no credentials: set PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_VALUE (an API token, recommended) or PROXMOX_PASSWORD".into(),
-                ))
-            }
-        };
-
-        // Plain http would carry the token or password (and then the ticket) in clear text, so
-        // it is refused, except to a loopback address (127.0.0.0/8, ::1, localhost): nothing
-        // leaves this machine there, and the test suite's mocked PVE listens on
-        // http://127.0.0.1:PORT.
-        if let Some(host) = hosts
-            .iter()
-            .find(|h| h.scheme == "http" && !is_loopback(&h.host))
-        {
-            return Err(Error::Config(format!(
-                "PROXMOX_HOST={} uses plain http, which would send the credentials unencrypted; use https://{}:{} \
-                 (PVE serves https on port 8006). Plain http is allowed only to a loopback address \
-                 (127.0.0.0/8, ::1, localhost), where nothing leaves this machine",
-                host.base_url(),
-                host.host,
-                host.port
-            )));
-        }
-
-        let verify = match get("PROXMOX_VERIFY_SSL") {
-            None => true,
-            Some(v) => parse_bool(&v).ok_or_else(|| {
-                Error::Config(format!("PROXMOX_VERIFY_SSL={v} is not true or false"))
-            })?,
-        };
-        let fingerprints = match get("PROXMOX_FINGERPRINT") {
-            None => Vec::new(),
-            Some(v) => v
-                .split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .map(|f| {
-                    Fingerprint::parse(f).map_err(|e| {
-                        Error::Config(format!("PROXMOX_FINGERPRINT: {e}; copy it from the node's certificate view (AB:CD:...)"))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        let ca_file = get("PROXMOX_CA_FILE").map(PathBuf::from);
-        // A pin is stronger than "do not verify": when both are given, the pin wins.
-        let trust = if !fingerprints.is_empty() {
-            if !verify {
-                crate::warn!(
-                    "PROXMOX_VERIFY_SSL=false is ignored: PROXMOX_FINGERPRINT pins the certificate"
-                );
-            }
-            Trust::Pinned(fingerprints)
-        } else if !verify {
-            Trust::Insecure
-        } else if let Some(ca) = ca_file {
-            if let Err(e) = std::fs::metadata(&ca) {
-                return Err(Error::Config(format!(
-                    "PROXMOX_CA_FILE={}: {e}",
-                    ca.display()
-                )));
-            }
-            Trust::Roots {
-                ca_files: vec![ca],
-                system: false,
-            }
-        } else if std::fs::File::open(host_ca).is_ok() {
-            // Readable only as root or www-data on a PVE node; elsewhere the system roots.
-
-            Trust::Roots {
-                ca_files: vec![host_ca.to_path_buf()],
-                system: true,
-            }
-        } else {
-            Trust::Roots {
-                ca_files: Vec::new(),
-                system: true,
-            }
-        };
-
+        let log = log_level(values)?;
+        let hosts = hosts(values)?;
+        let (user, auth) = credentials(values)?;
+        refuse_plain_http(&hosts)?;
+        let trust = trust(values, host_ca)?;
         let (access, tools, deny_tools) = selection(values)?;
-        let protected = list(values, "PROXMOX_MCP_PROTECTED")
-            .iter()
-            .map(|item| {
-                Protect::parse(item)
-                    .map_err(|e| Error::Config(format!("PROXMOX_MCP_PROTECTED: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let audit_log = get("PROXMOX_MCP_AUDIT_LOG").map(PathBuf::from);
+        let protected = protected(values)?;
+        let audit_log = value(values, "PROXMOX_MCP_AUDIT_LOG").map(PathBuf::from);
         let allow_exec = allow_exec(values)?;
         let allow_host_config = switch(values, "PROXMOX_MCP_ALLOW_HOST_CONFIG")?;
-        let timeout = match get("PROXMOX_TIMEOUT") {
-            None => 30,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|t| (1..=3600).contains(t))
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "PROXMOX_TIMEOUT={v} is not a number of seconds between 1 and 3600"
-                    ))
-                })?,
-        };
-        let task_wait = match get("PROXMOX_TASK_WAIT") {
-            None => 120,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|t| *t <= 86400)
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "PROXMOX_TASK_WAIT={v} is not a number of seconds between 0 and 86400"
-                    ))
-                })?,
-        };
+        let (timeout, task_wait) = limits(values)?;
         Ok(Config {
             hosts,
             user,
@@ -388,6 +201,222 @@ impl Policy {
             allow_host_config: config.allow_host_config,
         })
     }
+}
+/// PROXMOX_MCP_LOG.
+fn log_level(values: &BTreeMap<String, String>) -> Result<Level, Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    Ok(match get("PROXMOX_MCP_LOG") {
+        None => Level::Warn,
+        Some(v) => Level::parse(&v).ok_or_else(|| {
+            Error::Config(format!(
+                "PROXMOX_MCP_LOG={v} is not a log level; use error, warn, info or debug"
+            ))
+        })?,
+    })
+}
+
+/// PROXMOX_HOST (one or several, comma-separated) and PROXMOX_PORT.
+fn hosts(values: &BTreeMap<String, String>) -> Result<Vec<Host>, Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    let port = match get("PROXMOX_PORT") {
+        None => 8006,
+        Some(v) => v.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+            Error::Config(format!("PROXMOX_PORT={v} is not a port number (1-65535)"))
+        })?,
+    };
+    let host_list = get("PROXMOX_HOST").ok_or_else(|| {
+        Error::Config("PROXMOX_HOST is not set; set it to the PVE node's name or address, e.g. PROXMOX_HOST=pve1.example.com".into())
+    })?;
+    let hosts = host_list
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| parse_host(h, port))
+        .collect::<Result<Vec<_>, _>>()?;
+    if hosts.is_empty() {
+        return Err(Error::Config("PROXMOX_HOST names no host".into()));
+    }
+    Ok(hosts)
+}
+
+/// PROXMOX_USER and either an API token or a password (with a TOTP secret).
+fn credentials(values: &BTreeMap<String, String>) -> Result<(String, Auth), Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    let mut user = get("PROXMOX_USER").ok_or_else(|| {
+        Error::Config(
+            "PROXMOX_USER is not set; set it to user@realm, e.g. PROXMOX_USER=root@pam".into(),
+        )
+    })?;
+    let mut token_name = get("PROXMOX_TOKEN_NAME");
+    if let Some((u, t)) = user.clone().split_once('!') {
+        if token_name.as_deref().is_some_and(|n| n != t) {
+            return Err(Error::Config(format!(
+                "PROXMOX_USER={user} names token '{t}' but PROXMOX_TOKEN_NAME={}; give the token name once",
+                token_name.unwrap_or_default()
+            )));
+        }
+        token_name = Some(t.to_string());
+        user = u.to_string();
+    }
+    if !user.contains('@') || user.starts_with('@') || user.ends_with('@') {
+        return Err(Error::Config(format!(
+            "PROXMOX_USER={user} has no realm; write user@realm, e.g. root@pam or mcp@pve"
+        )));
+    }
+    let token_value = secret(values, "PROXMOX_TOKEN_VALUE")?;
+    let password = secret(values, "PROXMOX_PASSWORD")?;
+    let totp = secret(values, "PROXMOX_TOTP_SECRET")?;
+    let auth = match (token_name, token_value, password) {
+        (Some(name), Some(value), _) => {
+            if !valid_token_name(&name) {
+                return Err(Error::Config(format!(
+                    "PROXMOX_TOKEN_NAME={name} is not a token id (a letter, then letters, digits, '.', '-' or '_')"
+                )));
+            }
+            Auth::Token { name, value }
+        }
+        (Some(_), None, None) => {
+            return Err(Error::Config(
+                "PROXMOX_TOKEN_NAME is set but PROXMOX_TOKEN_VALUE is not; set the token secret (or PROXMOX_TOKEN_VALUE_FILE)".into(),
+            ))
+        }
+        (None, Some(_), None) => {
+            return Err(Error::Config(
+                "PROXMOX_TOKEN_VALUE is set but PROXMOX_TOKEN_NAME is not; set the token id (the part after '!')".into(),
+            ))
+        }
+        (_, _, Some(password)) => {
+            if let Some(secret) = &totp {
+                crate::totp::decode_base32(secret.expose()).map_err(|e| Error::Config(format!("PROXMOX_TOTP_SECRET: {e}")))?;
+            }
+            Auth::Password { password, totp }
+        }
+        (None, None, None) => {
+            return Err(Error::Config(
+                "no credentials: set PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_VALUE (an API token, recommended) or PROXMOX_PASSWORD".into(),
+            ))
+        }
+    };
+    Ok((user, auth))
+}
+
+/// Plain http would carry the token or password (and then the ticket) in clear text, so it is
+/// refused, except to a loopback address (127.0.0.0/8, ::1, localhost): nothing leaves this
+/// machine there, and the test suite's mocked PVE listens on http://127.0.0.1:PORT.
+fn refuse_plain_http(hosts: &[Host]) -> Result<(), Error> {
+    if let Some(host) = hosts
+        .iter()
+        .find(|h| h.scheme == "http" && !is_loopback(&h.host))
+    {
+        return Err(Error::Config(format!(
+            "PROXMOX_HOST={} uses plain http, which would send the credentials unencrypted; use https://{}:{} \
+             (PVE serves https on port 8006). Plain http is allowed only to a loopback address \
+             (127.0.0.0/8, ::1, localhost), where nothing leaves this machine",
+            host.base_url(),
+            host.host,
+            host.port
+        )));
+    }
+    Ok(())
+}
+
+/// How the PVE certificate is checked: PROXMOX_FINGERPRINT, PROXMOX_VERIFY_SSL, PROXMOX_CA_FILE,
+/// else the node's own CA (`host_ca`) when readable, and the system roots.
+fn trust(values: &BTreeMap<String, String>, host_ca: &Path) -> Result<Trust, Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    let verify = match get("PROXMOX_VERIFY_SSL") {
+        None => true,
+        Some(v) => parse_bool(&v)
+            .ok_or_else(|| Error::Config(format!("PROXMOX_VERIFY_SSL={v} is not true or false")))?,
+    };
+    let fingerprints = match get("PROXMOX_FINGERPRINT") {
+        None => Vec::new(),
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                Fingerprint::parse(f).map_err(|e| {
+                    Error::Config(format!("PROXMOX_FINGERPRINT: {e}; copy it from the node's certificate view (AB:CD:...)"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let ca_file = get("PROXMOX_CA_FILE").map(PathBuf::from);
+    // A pin is stronger than "do not verify": when both are given, the pin wins.
+    Ok(if !fingerprints.is_empty() {
+        if !verify {
+            crate::warn!(
+                "PROXMOX_VERIFY_SSL=false is ignored: PROXMOX_FINGERPRINT pins the certificate"
+            );
+        }
+        Trust::Pinned(fingerprints)
+    } else if !verify {
+        Trust::Insecure
+    } else if let Some(ca) = ca_file {
+        if let Err(e) = std::fs::metadata(&ca) {
+            return Err(Error::Config(format!(
+                "PROXMOX_CA_FILE={}: {e}",
+                ca.display()
+            )));
+        }
+        Trust::Roots {
+            ca_files: vec![ca],
+            system: false,
+        }
+    } else if std::fs::File::open(host_ca).is_ok() {
+        // Readable only as root or www-data on a PVE node; elsewhere the system roots.
+
+        Trust::Roots {
+            ca_files: vec![host_ca.to_path_buf()],
+            system: true,
+        }
+    } else {
+        Trust::Roots {
+            ca_files: Vec::new(),
+            system: true,
+        }
+    })
+}
+
+/// PROXMOX_MCP_PROTECTED.
+fn protected(values: &BTreeMap<String, String>) -> Result<Vec<Protect>, Error> {
+    list(values, "PROXMOX_MCP_PROTECTED")
+        .iter()
+        .map(|item| {
+            Protect::parse(item).map_err(|e| Error::Config(format!("PROXMOX_MCP_PROTECTED: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+}
+
+/// PROXMOX_TIMEOUT and PROXMOX_TASK_WAIT, in seconds.
+fn limits(values: &BTreeMap<String, String>) -> Result<(u64, u64), Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    let timeout = match get("PROXMOX_TIMEOUT") {
+        None => 30,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|t| (1..=3600).contains(t))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "PROXMOX_TIMEOUT={v} is not a number of seconds between 1 and 3600"
+                ))
+            })?,
+    };
+    let task_wait = match get("PROXMOX_TASK_WAIT") {
+        None => 120,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|t| *t <= 86400)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "PROXMOX_TASK_WAIT={v} is not a number of seconds between 0 and 86400"
+                ))
+            })?,
+    };
+    Ok((timeout, task_wait))
 }
 
 /// The settings as KEY → value: the config file first, then the environment, then flags.
