@@ -436,6 +436,17 @@ impl<'a> Server<'a> {
         }
     }
 
+    /// What a tool run by this server gets.
+    fn ctx<'s>(&'s self, waiting: &'s Waiting) -> Ctx<'s> {
+        Ctx::new(
+            self.pve,
+            self.policy,
+            &tools::TOOLS,
+            self.task_wait,
+            waiting,
+        )
+    }
+
     fn list_tools(&self, params: &Map<String, Value>, version: Version) -> Result<Value, Refusal> {
         single_page("tools/list", params)?;
         let tools: Vec<Value> = tools::active(self.policy)
@@ -473,13 +484,7 @@ impl<'a> Server<'a> {
             ));
         };
         let waiting = Waiting::new(channel, id, None);
-        let ctx = Ctx::new(
-            self.pve,
-            self.policy,
-            &tools::TOOLS,
-            self.task_wait,
-            &waiting,
-        );
+        let ctx = self.ctx(&waiting);
         // The code for "resource not found" changed from -32002 to -32602 in 2026-07-28.
         let not_found = if modern {
             INVALID_PARAMS
@@ -593,13 +598,7 @@ impl<'a> Server<'a> {
             .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
             .cloned();
         let waiting = Waiting::new(channel, id, token);
-        let ctx = Ctx::new(
-            self.pve,
-            self.policy,
-            &tools::TOOLS,
-            self.task_wait,
-            &waiting,
-        );
+        let ctx = self.ctx(&waiting);
         match tools::run(&ctx, tool, args) {
             Err(Error::Cancelled) => Ok(None),
             outcome => Ok(Some(call_result(outcome, version.at_least("2025-06-18")))),

@@ -27,7 +27,10 @@ use crate::policy::{Access, Area, Effect};
 use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
-use super::guest::{check_confirm_name, guest_name, next_vmid, refuse_if_pve_protected, Guest};
+use super::guest::{
+    check_confirm_name, cluster_guests, find_guest, guest_name, next_vmid, refuse_if_pve_protected,
+    Guest,
+};
 use super::guest_config::check_backup_config;
 use super::list::{number, page, text, trimmed};
 use super::params::{CONFIRM_NAME, DRY_RUN, LIMIT, NODE_FILTER, OFFSET, STOP_ON_CANCEL, WAIT};
@@ -184,19 +187,12 @@ fn create_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         ));
     }
 
-    let resources = ctx
-        .pve
-        .get("/cluster/resources", &[("type", "vm".into())])?;
+    let resources = cluster_guests(ctx)?;
     ctx.pve.remember_guests(&resources);
     let mut guests = Vec::new();
     let mut missing = Vec::new();
     for vmid in &vmids {
-        match resources
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|r| r.get("vmid").and_then(as_u64) == Some(*vmid))
-        {
+        match find_guest(&resources, *vmid) {
             Some(g) => guests.push(g),
             None => missing.push(vmid.to_string()),
         }
@@ -352,16 +348,9 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     // The guest the restore would replace, if the VMID is taken.
     let (vmid, existing) = match args.int("vmid") {
         Some(vmid) => {
-            let resources = ctx
-                .pve
-                .get("/cluster/resources", &[("type", "vm".into())])?;
+            let resources = cluster_guests(ctx)?;
             ctx.pve.remember_guests(&resources);
-            let found = resources
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64))
-                .cloned();
+            let found = find_guest(&resources, vmid as u64).cloned();
             (vmid, found)
         }
         None => (next_vmid(ctx)? as i64, None),
@@ -487,9 +476,7 @@ fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let volid = args.required_str("volume")?;
     let (storage, name) = backup_volid("volume", volid)?;
     let owner = backup_source("volume", volid, name)?;
-    let resources = ctx
-        .pve
-        .get("/cluster/resources", &[("type", "vm".into())])?;
+    let resources = cluster_guests(ctx)?;
     ctx.pve.remember_guests(&resources);
     if let Some(why) = protection_in(ctx.policy, owner, &resources) {
         return Err(Error::Denied(format!(
@@ -498,11 +485,7 @@ fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     }
     // confirm_name binds the call to the guest the backup is of: its current name, or its VMID
     // when it has none or no longer exists.
-    let guest = resources
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|r| r.get("vmid").and_then(as_u64) == Some(owner));
+    let guest = find_guest(&resources, owner);
     match guest {
         Some(g) => {
             let kind = match text(g, "type") {

@@ -64,15 +64,9 @@ pub(super) fn locate_guest(ctx: &Ctx, vmid: u64) -> Result<Option<(String, Strin
     if let Some(seen) = ctx.pve.cached_guest(vmid) {
         return Ok(Some(seen));
     }
-    let resources = ctx
-        .pve
-        .get("/cluster/resources", &[("type", "vm".into())])?;
+    let resources = cluster_guests(ctx)?;
     ctx.pve.remember_guests(&resources);
-    let found = resources
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
+    let found = find_guest(&resources, vmid);
     Ok(found.map(|r| (text(r, "node").to_string(), text(r, "type").to_string())))
 }
 
@@ -154,4 +148,18 @@ pub(super) fn next_vmid(ctx: &Ctx) -> Result<u64, Error> {
         path: "/cluster/nextid".into(),
         message: format!("PVE did not return a VMID but {next}"),
     })
+}
+
+/// The guests of `/cluster/resources` (`type=vm`): every VM and container the credentials see.
+pub(super) fn cluster_guests(ctx: &Ctx) -> Result<Value, Error> {
+    ctx.pve.get("/cluster/resources", &[("type", "vm".into())])
+}
+
+/// Guest `vmid`'s entry in a `/cluster/resources` answer.
+pub(super) fn find_guest(resources: &Value, vmid: u64) -> Option<&Value> {
+    resources
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid))
 }

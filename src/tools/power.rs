@@ -7,7 +7,7 @@ use crate::policy::{Area, Effect};
 use crate::pve::{bool01, Params};
 
 use super::change::Change;
-use super::guest::{guest_path, Guest};
+use super::guest::{cluster_guests, guest_path, Guest};
 use super::list::{data, node_list, number, page, text, trimmed};
 use super::params::{DRY_RUN, GUEST, LIST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
 use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
@@ -185,9 +185,7 @@ pub(super) fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content
     let items = match args.str("node") {
         Some(node) => node_list(ctx, node, kind.api(), FIELDS)?,
         None => {
-            let all = ctx
-                .pve
-                .get("/cluster/resources", &[("type", "vm".into())])?;
+            let all = cluster_guests(ctx)?;
             let of_kind: Vec<Value> = all
                 .as_array()
                 .into_iter()

@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::policy::{Effect, Policy};
-use crate::pve::as_u64;
 
+use super::guest::{cluster_guests, find_guest};
 use super::list::{cap, text};
 use super::table::{Args, Content, Ctx, Mark, Tool};
 use super::validate::validate;
@@ -75,14 +75,8 @@ pub(super) fn guard(ctx: &Ctx, policy: &Policy, tool: &Tool, args: &Args) -> Res
 /// counts as new (untagged) instead of as a guest whose tags cannot be read.
 fn new_guest_protection(ctx: &Ctx, policy: &Policy, vmid: u64) -> Result<Option<String>, Error> {
     if policy.protection(vmid, "").is_none() && policy.protects_tags() {
-        let resources = ctx
-            .pve
-            .get("/cluster/resources", &[("type", "vm".into())])?;
-        let exists = resources
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
+        let resources = cluster_guests(ctx)?;
+        let exists = find_guest(&resources, vmid).is_some();
         return Ok(exists
             .then(|| protection_in(policy, vmid, &resources))
             .flatten());
@@ -94,9 +88,7 @@ fn new_guest_protection(ctx: &Ctx, policy: &Policy, vmid: u64) -> Result<Option<
 /// a tag (read from `/cluster/resources` only when tags are protected).
 pub(super) fn protection(ctx: &Ctx, policy: &Policy, vmid: u64) -> Result<Option<String>, Error> {
     if policy.protection(vmid, "").is_none() && policy.protects_tags() {
-        let resources = ctx
-            .pve
-            .get("/cluster/resources", &[("type", "vm".into())])?;
+        let resources = cluster_guests(ctx)?;
         return Ok(protection_in(policy, vmid, &resources));
     }
     Ok(policy.protection(vmid, ""))
@@ -105,11 +97,7 @@ pub(super) fn protection(ctx: &Ctx, policy: &Policy, vmid: u64) -> Result<Option
 /// `protection` with the guests of `/cluster/resources` already read. A guest whose tags cannot
 /// be read (not in the list) counts as protected when tags are.
 pub(super) fn protection_in(policy: &Policy, vmid: u64, resources: &Value) -> Option<String> {
-    let guest = resources
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid));
+    let guest = find_guest(resources, vmid);
     match guest {
         Some(g) => policy.protection(vmid, text(g, "tags")),
         // Tags that cannot be read cannot be ruled out: refuse rather than guess.
