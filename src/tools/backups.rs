@@ -541,7 +541,7 @@ pub(super) fn one_of(
 }
 
 /// A field as text, whether PVE sent it as a string or a number.
-pub(super) fn text_of(v: &Value, field: &str) -> String {
+fn text_of(v: &Value, field: &str) -> String {
     match v.get(field) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -550,7 +550,7 @@ pub(super) fn text_of(v: &Value, field: &str) -> String {
 }
 
 /// PVE booleans arrive as 1, true or "1".
-pub(super) fn truthy(v: Option<&Value>) -> bool {
+fn truthy(v: Option<&Value>) -> bool {
     match v {
         Some(Value::Bool(b)) => *b,
         Some(Value::Number(n)) => n.as_u64() == Some(1),
@@ -571,7 +571,7 @@ pub(super) fn described(attrs: Value, volid: &str, node: &str) -> Value {
 }
 
 /// `storage:name` split, with the storage id checked.
-pub(super) fn split_volid<'a>(arg: &str, volid: &'a str) -> Result<(&'a str, &'a str), Error> {
+fn split_volid<'a>(arg: &str, volid: &'a str) -> Result<(&'a str, &'a str), Error> {
     let parts = volid.split_once(':').filter(|(storage, name)| {
         storage.len() >= 2
             && storage.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -721,11 +721,7 @@ pub(super) fn read_places(
 
 /// The node holding volume `volid` and its attributes (`GET …/content/{volume}`). Without
 /// `node`, the nodes where its storage is available are asked in turn.
-pub(super) fn find_volume(
-    ctx: &Ctx,
-    volid: &str,
-    node: Option<&str>,
-) -> Result<(String, Value), Error> {
+fn find_volume(ctx: &Ctx, volid: &str, node: Option<&str>) -> Result<(String, Value), Error> {
     let (storage, _) = split_volid("volume", volid)?;
     let volume_path =
         |node: &str| path(&[&"nodes", &node, &"storage", &storage, &"content", &volid]);

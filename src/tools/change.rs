@@ -56,7 +56,7 @@ impl Change {
 
 /// `Change::send` past its closure: the dry-run answer (with the target's state), or the change
 /// sent (and its task followed).
-pub(super) fn send_or_show(
+fn send_or_show(
     ctx: &Ctx,
     args: &Args,
     change: Change,

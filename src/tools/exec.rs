@@ -64,7 +64,7 @@ const DEFAULT_EXEC_TIMEOUT: u64 = 30;
 
 /// Checks an argv array: a non-empty array of strings, each at most 4096 characters, without
 /// NUL, the program not empty.
-pub(super) fn check_argv(value: &Value) -> Result<Vec<String>, String> {
+fn check_argv(value: &Value) -> Result<Vec<String>, String> {
     const SHAPE: &str = "must be an array of strings: the program and its arguments, e.g. [\"df\", \"-h\"] (no shell: for pipes use [\"sh\", \"-c\", \"...\"])";
     let Value::Array(items) = value else {
         return Err(SHAPE.into());

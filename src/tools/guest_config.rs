@@ -18,28 +18,28 @@ use super::run::protection;
 use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 use super::validate::whole_number;
 
-pub(super) const SET: Param = Param::opt(
+const SET: Param = Param::opt(
     "set",
     Kind::Object,
     "config keys to set, e.g. {\"cores\":4}",
 );
 
 #[rustfmt::skip]
-pub(super) const DELETE_KEYS: Param = Param::opt("delete", Kind::Strings { max_items: 64, max_len: 32 }, "config keys to remove");
+const DELETE_KEYS: Param = Param::opt("delete", Kind::Strings { max_items: 64, max_len: 32 }, "config keys to remove");
 
 #[rustfmt::skip]
-pub(super) const DIGEST: Param = Param::opt("digest", Kind::Text { max: 64 }, "digest of the config read (edit guard)");
+const DIGEST: Param = Param::opt("digest", Kind::Text { max: 64 }, "digest of the config read (edit guard)");
 
-pub(super) const VM_DISK: Param = Param::req("disk", Kind::Text { max: 16 }, "e.g. scsi0");
+const VM_DISK: Param = Param::req("disk", Kind::Text { max: 16 }, "e.g. scsi0");
 
-pub(super) const CT_DISK: Param = Param::req("disk", Kind::Text { max: 16 }, "rootfs or mpN");
+const CT_DISK: Param = Param::req("disk", Kind::Text { max: 16 }, "rootfs or mpN");
 
 #[rustfmt::skip]
-pub(super) const RESIZE_SIZE: Param = Param::req("size", Kind::Text { max: 32 }, "+10G (add) or 64G (new size)");
+const RESIZE_SIZE: Param = Param::req("size", Kind::Text { max: 32 }, "+10G (add) or 64G (new size)");
 
-pub(super) const UPDATE: &[&Param] = &[&VMID, &NODE_OPT, &SET, &DELETE_KEYS, &DIGEST, &DRY_RUN];
+const UPDATE: &[&Param] = &[&VMID, &NODE_OPT, &SET, &DELETE_KEYS, &DIGEST, &DRY_RUN];
 
-pub(super) const RESIZE_VM: &[&Param] = &[
+const RESIZE_VM: &[&Param] = &[
     &VMID,
     &NODE_OPT,
     &VM_DISK,
@@ -49,7 +49,7 @@ pub(super) const RESIZE_VM: &[&Param] = &[
     &STOP_ON_CANCEL,
 ];
 
-pub(super) const RESIZE_CT: &[&Param] = &[
+const RESIZE_CT: &[&Param] = &[
     &VMID,
     &NODE_OPT,
     &CT_DISK,
@@ -59,7 +59,7 @@ pub(super) const RESIZE_CT: &[&Param] = &[
     &STOP_ON_CANCEL,
 ];
 
-pub(super) const UPDATE_PRIVILEGE: &str =
+const UPDATE_PRIVILEGE: &str =
     "VM.Config.Options on /vms/{vmid} (VM.Config.Disk, .CPU, .Memory, .Network as the keys need)";
 
 pub(super) static TOOLS: &[Tool] = &[
@@ -121,19 +121,19 @@ pub(super) fn update_vm_config(ctx: &Ctx, args: &Args) -> Result<Content, Error>
     update_config(ctx, args, Guest::Vm)
 }
 
-pub(super) fn update_container_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn update_container_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     update_config(ctx, args, Guest::Container)
 }
 
-pub(super) fn resize_vm_disk(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn resize_vm_disk(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     resize(ctx, args, Guest::Vm)
 }
 
-pub(super) fn resize_container_disk(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn resize_container_disk(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     resize(ctx, args, Guest::Container)
 }
 
-pub(super) fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
     let mut params = Params::new();
     let mut set_keys = Vec::new();
@@ -341,7 +341,7 @@ pub(super) fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Err
 }
 
 /// Arguments of the create, clone and restore calls that set no guest config.
-pub(super) const NOT_CONFIG: &[&str] = &[
+const NOT_CONFIG: &[&str] = &[
     "vmid",
     "newid",
     "start",
@@ -472,7 +472,7 @@ pub(super) fn volume_id<'a>(arg: &str, s: &'a str) -> Result<&'a str, Error> {
 }
 
 /// Disks `resize` accepts: PVE's enumeration of `disk` for each guest kind.
-pub(super) fn resizable_disk(kind: Guest, key: &str) -> bool {
+fn resizable_disk(kind: Guest, key: &str) -> bool {
     let indexed = |prefix: &str, max: u32| {
         key.strip_prefix(prefix)
             .filter(|n| !n.is_empty() && (n.len() == 1 || !n.starts_with('0')))
@@ -492,7 +492,7 @@ pub(super) fn resizable_disk(kind: Guest, key: &str) -> bool {
 }
 
 /// PVE's disk size: `[+]N[.N][K|M|G|T]` (no unit: bytes) → (grow, bytes).
-pub(super) fn parse_size(s: &str) -> Option<(bool, u64)> {
+fn parse_size(s: &str) -> Option<(bool, u64)> {
     let (grow, rest) = match s.strip_prefix('+') {
         Some(r) => (true, r),
         None => (false, s),
@@ -521,7 +521,7 @@ pub(super) fn parse_size(s: &str) -> Option<(bool, u64)> {
 
 /// The type PVE declares for a config key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum KeyType {
+enum KeyType {
     Bool,
     Int,
     Num,
@@ -533,7 +533,7 @@ use KeyType::{Bool as B, Int as I, Num as N, Str as S};
 /// The keys of `PUT /nodes/{node}/qemu/{vmid}/config` in PVE 9.1, without the call's own
 /// arguments (node, vmid, delete, digest, revert, skiplock, force).
 #[rustfmt::skip]
-pub(super) const QEMU_KEYS: &[(&str, KeyType)] = &[
+const QEMU_KEYS: &[(&str, KeyType)] = &[
     ("acpi", B), ("affinity", S), ("agent", S), ("allow-ksm", B), ("amd-sev", S), ("arch", S),
     ("args", S), ("audio0", S), ("autostart", B), ("balloon", I), ("bios", S), ("boot", S),
     ("bootdisk", S), ("cdrom", S), ("cicustom", S), ("cipassword", S), ("citype", S),
@@ -551,7 +551,7 @@ pub(super) const QEMU_KEYS: &[(&str, KeyType)] = &[
 
 /// Indexed keys (`net0`…) and their highest index, as qemu-server defines them.
 #[rustfmt::skip]
-pub(super) const QEMU_INDEXED: &[(&str, KeyType, u32)] = &[
+const QEMU_INDEXED: &[(&str, KeyType, u32)] = &[
     ("hostpci", S, 15), ("ide", S, 3), ("ipconfig", S, 31), ("net", S, 31), ("numa", S, 7),
     ("parallel", S, 2), ("sata", S, 5), ("scsi", S, 30), ("serial", S, 3), ("unused", S, 255),
     ("usb", S, 13), ("virtio", S, 15), ("virtiofs", S, 9),
@@ -559,7 +559,7 @@ pub(super) const QEMU_INDEXED: &[(&str, KeyType, u32)] = &[
 
 /// The keys of `PUT /nodes/{node}/lxc/{vmid}/config` in PVE 9.1 (without the call's own).
 #[rustfmt::skip]
-pub(super) const LXC_KEYS: &[(&str, KeyType)] = &[
+const LXC_KEYS: &[(&str, KeyType)] = &[
     ("arch", S), ("cmode", S), ("console", B), ("cores", I), ("cpulimit", N), ("cpuunits", I),
     ("debug", B), ("description", S), ("entrypoint", S), ("env", S), ("features", S),
     ("hookscript", S), ("hostname", S), ("lock", S), ("memory", I), ("nameserver", S),
@@ -569,17 +569,17 @@ pub(super) const LXC_KEYS: &[(&str, KeyType)] = &[
 ];
 
 #[rustfmt::skip]
-pub(super) const LXC_INDEXED: &[(&str, KeyType, u32)] = &[
+const LXC_INDEXED: &[(&str, KeyType, u32)] = &[
     ("dev", S, 255), ("mp", S, 255), ("net", S, 31), ("unused", S, 255),
 ];
 
 /// Arguments of the config PUT that are not config keys.
-pub(super) const CALL_ARGS: &[&str] = &[
+const CALL_ARGS: &[&str] = &[
     "node", "vmid", "delete", "digest", "revert", "skiplock", "force",
 ];
 
 /// Every config key of a guest kind, indexed ones spelled out (so each has a `'static` name).
-pub(super) fn config_keys(kind: Guest) -> &'static [(String, KeyType)] {
+fn config_keys(kind: Guest) -> &'static [(String, KeyType)] {
     fn expand(
         plain: &[(&str, KeyType)],
         indexed: &[(&str, KeyType, u32)],
@@ -601,7 +601,7 @@ pub(super) fn config_keys(kind: Guest) -> &'static [(String, KeyType)] {
 }
 
 /// A config key PVE accepts for this guest kind, with its type; or why not.
-pub(super) fn config_key(kind: Guest, key: &str) -> Result<(&'static str, KeyType), String> {
+fn config_key(kind: Guest, key: &str) -> Result<(&'static str, KeyType), String> {
     if let Some((k, ty)) = config_keys(kind).iter().find(|(k, _)| k == key) {
         return Ok((k.as_str(), *ty));
     }
@@ -639,7 +639,7 @@ pub(super) fn config_key(kind: Guest, key: &str) -> Result<(&'static str, KeyTyp
 }
 
 /// A `set` value in PVE's wire form: booleans as 0/1, numbers as text.
-pub(super) fn wire_value(key: &str, ty: KeyType, value: &Value) -> Result<String, String> {
+fn wire_value(key: &str, ty: KeyType, value: &Value) -> Result<String, String> {
     match (ty, value) {
         (KeyType::Bool | KeyType::Str, Value::Bool(b)) => Ok(bool01(*b)),
         (KeyType::Bool, Value::Number(n)) if matches!(n.as_u64(), Some(0 | 1)) => Ok(n.to_string()),

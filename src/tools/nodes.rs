@@ -95,7 +95,7 @@ pub(super) fn list_nodes(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     Ok(page(args, trimmed(nodes, FIELDS), &by_text("node")))
 }
 
-pub(super) fn get_node_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn get_node_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let node = args.required_str("node")?;
     data(ctx.pve.get(&path(&[&"nodes", &node, &"status"]), &[])?)
 }

@@ -16,7 +16,7 @@ use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 pub(super) const SHUTDOWN_TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds the guest may take to shut down (PVE's own timeout)");
 
 #[rustfmt::skip]
-pub(super) const FORCE_STOP: Param = Param::opt("force_stop", Kind::Bool, "hard-stop the VM when it has not shut down after the timeout");
+const FORCE_STOP: Param = Param::opt("force_stop", Kind::Bool, "hard-stop the VM when it has not shut down after the timeout");
 
 /// VMs.
 pub(super) static VM_TOOLS: &[Tool] = &[
@@ -177,7 +177,7 @@ pub(super) fn list_containers(ctx: &Ctx, args: &Args) -> Result<Content, Error> 
     list_guests(ctx, args, Guest::Container)
 }
 
-pub(super) fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     const FIELDS: &[&str] = &[
         "vmid", "name", "node", "status", "cpu", "maxcpu", "cpus", "mem", "maxmem", "disk",
         "maxdisk", "uptime", "template", "tags", "lock", "hastate", "pool",
@@ -240,11 +240,11 @@ pub(super) fn shutdown(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, E
     power(ctx, args, kind, "shutdown", params)
 }
 
-pub(super) fn reboot_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn reboot_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     power(ctx, args, Guest::Vm, "reboot", Vec::new())
 }
 
-pub(super) fn start_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn start_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     power(ctx, args, Guest::Container, "start", Vec::new())
 }
 

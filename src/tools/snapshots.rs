@@ -16,10 +16,10 @@ use super::params::{
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]
-pub(super) const DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");
+const DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");
 
 #[rustfmt::skip]
-pub(super) const VMSTATE: Param = Param::opt("vmstate", Kind::Bool, "also save the VM's RAM, so a rollback resumes the running VM");
+const VMSTATE: Param = Param::opt("vmstate", Kind::Bool, "also save the VM's RAM, so a rollback resumes the running VM");
 
 /// VM snapshots.
 pub(super) static VM_TOOLS: &[Tool] = &[
@@ -146,7 +146,7 @@ pub(super) fn create_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Erro
 }
 
 /// POST `…/snapshot` for a VM or container (`vmstate` only exists for VMs).
-pub(super) fn create_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn create_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let mut params: Params = vec![("snapname", args.required_str("snapname")?.to_string())];
     if let Some(d) = args.str("description") {
@@ -160,12 +160,12 @@ pub(super) fn create_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Con
     })
 }
 
-pub(super) fn list_vm_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn list_vm_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     list_snapshots(ctx, args, Guest::Vm)
 }
 
 /// A guest's snapshots oldest first, without PVE's `current` pseudo-entry.
-pub(super) fn list_snapshots(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn list_snapshots(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let snaps = real_snapshots(ctx.pve.get(&format!("{base}/snapshot"), &[])?);
     const FIELDS: &[&str] = &["name", "snaptime", "description", "parent", "vmstate"];
@@ -180,12 +180,12 @@ pub(super) fn list_snapshots(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Cont
     ))
 }
 
-pub(super) fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     delete_snapshot(ctx, args, Guest::Vm)
 }
 
 /// DELETE `…/snapshot/{snapname}` of a VM or container, after the protection and existence checks.
-pub(super) fn delete_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn delete_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let snapname = args.required_str("snapname")?;
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
@@ -201,7 +201,7 @@ pub(super) fn delete_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Con
 }
 
 /// The snapshot `snapname` of a guest, or an error naming the tool that lists them.
-pub(super) fn existing_snapshot(
+fn existing_snapshot(
     ctx: &Ctx,
     base: &str,
     kind: Guest,
@@ -223,7 +223,7 @@ pub(super) fn existing_snapshot(
 }
 
 /// Snapshots without PVE's `current` pseudo-entry ("You are here!").
-pub(super) fn real_snapshots(list: Value) -> Vec<Value> {
+fn real_snapshots(list: Value) -> Vec<Value> {
     match list {
         Value::Array(a) => a
             .into_iter()
@@ -234,9 +234,9 @@ pub(super) fn real_snapshots(list: Value) -> Vec<Value> {
 }
 
 #[rustfmt::skip]
-pub(super) const CT_SNAP_DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");
+const CT_SNAP_DESCRIPTION: Param = Param::opt("description", Kind::Text { max: 8192 }, "a note stored with the snapshot");
 
-pub(super) const SNAP_CHANGE: &[&Param] = &[
+const SNAP_CHANGE: &[&Param] = &[
     &VMID,
     &SNAPNAME,
     &CONFIRM_NAME,
@@ -246,7 +246,7 @@ pub(super) const SNAP_CHANGE: &[&Param] = &[
     &STOP_ON_CANCEL,
 ];
 
-pub(super) const SNAP_ROLLBACK: &[&Param] = &[
+const SNAP_ROLLBACK: &[&Param] = &[
     &VMID,
     &SNAPNAME,
     &CONFIRM_NAME,
@@ -257,27 +257,27 @@ pub(super) const SNAP_ROLLBACK: &[&Param] = &[
     &STOP_ON_CANCEL,
 ];
 
-pub(super) fn rollback_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn rollback_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     rollback_snapshot(ctx, args, Guest::Vm)
 }
 
-pub(super) fn list_container_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn list_container_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     list_snapshots(ctx, args, Guest::Container)
 }
 
-pub(super) fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     create_snapshot(ctx, args, Guest::Container)
 }
 
-pub(super) fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     delete_snapshot(ctx, args, Guest::Container)
 }
 
-pub(super) fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     rollback_snapshot(ctx, args, Guest::Container)
 }
 
-pub(super) fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
     let name = config_name(&config, kind, args.vmid());

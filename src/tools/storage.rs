@@ -13,36 +13,32 @@ use super::list::{by_text, page, text, trimmed};
 use super::params::{DRY_RUN, LIMIT, NODE, OFFSET, STOP_ON_CANCEL, WAIT};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
-pub(super) const CONTENT_STORAGE: Param =
-    Param::req("storage", Kind::Storage, "the storage id, e.g. local");
+const CONTENT_STORAGE: Param = Param::req("storage", Kind::Storage, "the storage id, e.g. local");
 
-pub(super) const CONTENT_NODE: Param = Param::opt("node", Kind::Node, "default: found");
-
-#[rustfmt::skip]
-pub(super) const CONTENT_FILTER: Param = Param::opt("content", Kind::Text { max: 16 }, "iso, vztmpl, backup, images, rootdir…");
-
-pub(super) const URL: Param =
-    Param::req("url", Kind::Text { max: 2048 }, "http(s) URL of the file");
-
-pub(super) const FILENAME: Param =
-    Param::opt("filename", Kind::Text { max: 255 }, "default: from the URL");
+const CONTENT_NODE: Param = Param::opt("node", Kind::Node, "default: found");
 
 #[rustfmt::skip]
-pub(super) const DOWNLOAD_CONTENT: Param = Param::opt("content", Kind::Text { max: 16 }, "iso or vztmpl (default: by name)");
+const CONTENT_FILTER: Param = Param::opt("content", Kind::Text { max: 16 }, "iso, vztmpl, backup, images, rootdir…");
 
-pub(super) const CHECKSUM: Param = Param::opt("checksum", Kind::Text { max: 128 }, "hex");
+const URL: Param = Param::req("url", Kind::Text { max: 2048 }, "http(s) URL of the file");
+
+const FILENAME: Param = Param::opt("filename", Kind::Text { max: 255 }, "default: from the URL");
 
 #[rustfmt::skip]
-pub(super) const CHECKSUM_ALGORITHM: Param = Param::opt("checksum-algorithm", Kind::Text { max: 8 }, "e.g. sha256");
+const DOWNLOAD_CONTENT: Param = Param::opt("content", Kind::Text { max: 16 }, "iso or vztmpl (default: by name)");
 
-pub(super) const SECTION: Param = Param::opt("section", Kind::Text { max: 64 }, "e.g. system");
+const CHECKSUM: Param = Param::opt("checksum", Kind::Text { max: 128 }, "hex");
 
-pub(super) const CONTENT_TYPES: &[&str] = &[
+#[rustfmt::skip]
+const CHECKSUM_ALGORITHM: Param = Param::opt("checksum-algorithm", Kind::Text { max: 8 }, "e.g. sha256");
+
+const SECTION: Param = Param::opt("section", Kind::Text { max: 64 }, "e.g. system");
+
+const CONTENT_TYPES: &[&str] = &[
     "images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import",
 ];
 
-pub(super) const CHECKSUM_ALGORITHMS: &[&str] =
-    &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
+const CHECKSUM_ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
 
 pub(super) static TOOLS: &[Tool] = &[
     Tool {
@@ -104,7 +100,7 @@ pub(super) static TOOLS: &[Tool] = &[
     },
 ];
 
-pub(super) fn list_storage_content(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn list_storage_content(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let content = one_of(args, "content", CONTENT_TYPES)?;
     let places = storage_places(
         ctx,
@@ -142,7 +138,7 @@ pub(super) fn list_storage_content(ctx: &Ctx, args: &Args) -> Result<Content, Er
     Ok(out)
 }
 
-pub(super) fn download_to_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn download_to_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let storage = args.required_str("storage")?;
     let url = args.required_str("url")?;
     let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
@@ -223,7 +219,7 @@ pub(super) fn download_to_storage(ctx: &Ctx, args: &Args) -> Result<Content, Err
         .send(ctx, args, || ctx.pve.get(&format!("{base}/status"), &[]))
 }
 
-pub(super) fn list_appliance_templates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn list_appliance_templates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let node = args.required_str("node")?;
     let all = ctx.pve.get(&path(&[&"nodes", &node, &"aplinfo"]), &[])?;
     const FIELDS: &[&str] = &[
@@ -238,7 +234,7 @@ pub(super) fn list_appliance_templates(ctx: &Ctx, args: &Args) -> Result<Content
 }
 
 /// The last path segment of a URL (without query or fragment), as PVE would name the file.
-pub(super) fn file_name_of(url: &str) -> Option<String> {
+fn file_name_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let path = rest.split(['?', '#']).next().unwrap_or_default();
     let (_, path) = path.split_once('/')?;
@@ -247,7 +243,7 @@ pub(super) fn file_name_of(url: &str) -> Option<String> {
 }
 
 /// The content type PVE accepts a file name for: ISO images or container templates.
-pub(super) fn content_of(filename: &str) -> Option<&'static str> {
+fn content_of(filename: &str) -> Option<&'static str> {
     let lower = filename.to_ascii_lowercase();
     if lower.ends_with(".iso") || lower.ends_with(".img") {
         Some("iso")

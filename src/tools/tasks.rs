@@ -15,17 +15,17 @@ use super::params::{LIMIT, NODE_FILTER, OFFSET, UPID};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]
-pub(super) const TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds to wait (default PROXMOX_TASK_WAIT, 120)");
+const TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds to wait (default PROXMOX_TASK_WAIT, 120)");
 
 #[rustfmt::skip]
-pub(super) const LOG_START: Param = Param::opt("start", Kind::Int { min: 0, max: 100_000_000 }, "first line to return, counting from 0 (default 0)");
+const LOG_START: Param = Param::opt("start", Kind::Int { min: 0, max: 100_000_000 }, "first line to return, counting from 0 (default 0)");
 
 #[rustfmt::skip]
-pub(super) const LOG_LIMIT: Param = Param::opt("limit", Kind::Int { min: 1, max: 5000 }, "at most this many lines (default 50)");
+const LOG_LIMIT: Param = Param::opt("limit", Kind::Int { min: 1, max: 5000 }, "at most this many lines (default 50)");
 
-pub(super) const TASK_VMID: Param = Param::opt("vmid", Kind::Vmid, "only tasks of this guest");
+const TASK_VMID: Param = Param::opt("vmid", Kind::Vmid, "only tasks of this guest");
 
-pub(super) const ERRORS: Param = Param::opt("errors", Kind::Bool, "only tasks that ended in error");
+const ERRORS: Param = Param::opt("errors", Kind::Bool, "only tasks that ended in error");
 
 /// Tasks.
 pub(super) static TOOLS: &[Tool] = &[
@@ -159,7 +159,7 @@ pub(super) fn wait_task(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     finish(ctx, "GET", &status_path, &upid, &status, wait)
 }
 
-pub(super) fn get_task_log(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+fn get_task_log(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let upid = Upid::parse(args.required_str("upid")?).map_err(Error::Args)?;
     let start = args.int("start").unwrap_or(0);
     let limit = args.int("limit").unwrap_or(50);

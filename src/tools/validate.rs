@@ -66,7 +66,7 @@ pub(super) fn whole_number(value: &Value) -> Result<i64, String> {
     }
 }
 
-pub(super) fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
+fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
     let int = |min: i64, max: i64| -> Result<Value, String> {
         let n = whole_number(value)?;
         if n < min || n > max {
