@@ -387,7 +387,6 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(unique) = args.flag("unique") {
         params.push(("unique", bool01(unique)));
     }
-    let change = Change::post(path(&[&"nodes", &node, &kind.api()]), params);
     let target = json!({
         "archive": volume,
         "vmid": vmid,
@@ -395,7 +394,7 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "node": node,
         "overwrites": overwritten,
     });
-    change.send(ctx, args, || Ok(target))
+    Change::post(path(&[&"nodes", &node, &kind.api()]), params).send(ctx, args, || Ok(target))
 }
 
 /// Checks a restore over the existing `guest` may go ahead: access full, `force`, `confirm_name`,

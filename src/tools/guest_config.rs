@@ -330,14 +330,13 @@ pub(super) fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Err
         // Nothing may change the disk between this check and the resize.
         params.push(("digest", digest.to_string()));
     }
-    let change = Change::put(format!("{base}/resize"), params);
     let target = json!({
         "disk": disk,
         "volume": volume,
         "size_bytes": current.and_then(|(_, b)| b),
         "new_size_bytes": new_bytes,
     });
-    change.send(ctx, args, || Ok(target))
+    Change::put(format!("{base}/resize"), params).send(ctx, args, || Ok(target))
 }
 
 /// Arguments of the create, clone and restore calls that set no guest config.

@@ -468,9 +468,9 @@ fn create_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         unprivileged: None,
     };
     check_config(ctx, "create_vm", target, &params)?;
-    let change = Change::post(path(&[&"nodes", &node, &"qemu"]), params);
     let target = json!({"node": node, "vmid": vmid, "vmid_free": true, "storage": storage});
-    let mut out = change.send(ctx, args, || Ok(target))?;
+    let mut out =
+        Change::post(path(&[&"nodes", &node, &"qemu"]), params).send(ctx, args, || Ok(target))?;
     out.insert("vmid".into(), json!(vmid));
     Ok(out)
 }
@@ -521,9 +521,9 @@ fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         unprivileged: Some(unprivileged),
     };
     check_config(ctx, "create_container", target, &params)?;
-    let change = Change::post(path(&[&"nodes", &node, &"lxc"]), params);
     let target = json!({"node": node, "vmid": vmid, "vmid_free": true, "storage": storage});
-    let mut out = change.send(ctx, args, || Ok(target))?;
+    let mut out =
+        Change::post(path(&[&"nodes", &node, &"lxc"]), params).send(ctx, args, || Ok(target))?;
     out.insert("vmid".into(), json!(vmid));
     Ok(out)
 }
