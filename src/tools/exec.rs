@@ -284,7 +284,7 @@ fn vm_result(pid: u64, status: &Value) -> Value {
     out
 }
 
-/// Where `pct` lives on a PVE node (`present()` in mod.rs hides `exec_in_container` elsewhere).
+/// Where `pct` lives on a PVE node (`Tool::present` hides a tool marked `OnPveNode` elsewhere).
 const PCT: &str = "/usr/sbin/pct";
 
 /// The name PVE gives this machine: its short host name.
