@@ -7,7 +7,7 @@ use crate::config::{Auth, Config};
 use crate::policy::Policy;
 use crate::pve::Pve;
 use crate::tls::Trust;
-use crate::tools::Tool;
+use crate::tools::{self, acl_base, granted, Tool};
 
 /// One line of the report.
 pub struct Finding {
@@ -111,7 +111,7 @@ pub fn run(config: &Config, policy: &Policy) -> (bool, Vec<Finding>) {
             return (false, out);
         }
     };
-    let active: Vec<&Tool> = policy.active().collect();
+    let active: Vec<&Tool> = tools::active(policy).collect();
     let mut usable = 0;
     let mut missing = Vec::new();
     for tool in &active {
@@ -181,31 +181,6 @@ fn trust(trust: &Trust) -> String {
     }
 }
 
-/// The ACL path a grant goes on: the template up to its first placeholder (`/vms/{vmid}` → `/vms`).
-pub(crate) fn acl_base(path: &str) -> &str {
-    match path.find('{') {
-        Some(i) => path[..i].trim_end_matches('/').max("/"),
-        None => path,
-    }
-}
-
-/// Whether `permissions` (`GET /access/permissions`: path → privilege → 1) grants any of
-/// `privs` somewhere the template `path` can match: on an ancestor, or on a path below its base.
-pub(crate) fn granted(permissions: &Map<String, Value>, privs: &[&str], path: &str) -> bool {
-    let base = acl_base(path);
-    permissions.iter().any(|(acl, held)| {
-        let applies = acl == "/"
-            || base.starts_with(&format!("{acl}/"))
-            || acl == base
-            || acl.starts_with(&format!("{base}/"));
-        applies
-            && privs.iter().any(|p| {
-                held.get(*p)
-                    .is_some_and(|v| v.as_u64() != Some(0) && !v.is_null())
-            })
-    })
-}
-
 /// A built-in PVE role that holds `privilege`.
 fn role_for(privilege: &str) -> &'static str {
     match privilege {
@@ -215,36 +190,5 @@ fn role_for(privilege: &str) -> &'static str {
         }
         p if p.starts_with("Datastore.Allocate") => "PVEDatastoreUser",
         _ => "PVEAuditor",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn privileges_match_acl_paths() {
-        let perms: Map<String, Value> = serde_json::from_value(json!({
-            "/vms/100": {"VM.Audit": 1, "VM.PowerMgmt": 1},
-            "/nodes": {"Sys.Audit": 1},
-            "/storage/local": {"Datastore.AllocateSpace": 1},
-        }))
-        .unwrap();
-        assert!(granted(&perms, &["VM.PowerMgmt"], "/vms/{vmid}"));
-        assert!(!granted(&perms, &["VM.Snapshot"], "/vms/{vmid}"));
-        assert!(granted(&perms, &["Sys.Audit"], "/nodes/{node}"));
-        assert!(!granted(&perms, &["Sys.Audit"], "/"));
-        assert!(granted(
-            &perms,
-            &["Datastore.Audit", "Datastore.AllocateSpace"],
-            "/storage/{storage}"
-        ));
-        let root: Map<String, Value> =
-            serde_json::from_value(json!({"/": {"Sys.Audit": 1}})).unwrap();
-        assert!(
-            granted(&root, &["Sys.Audit"], "/nodes/{node}") && granted(&root, &["Sys.Audit"], "/")
-        );
-        assert_eq!(acl_base("/vms/{vmid}"), "/vms");
-        assert_eq!(acl_base("/"), "/");
     }
 }

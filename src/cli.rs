@@ -62,7 +62,9 @@ fn help() -> String {
     h.push_str("\nsettings (environment variable, flag; a flag wins over the environment, which wins over PROXMOX_CONFIG):\n");
     for s in SETTINGS {
         let flag = s.flag.map(|f| format!(" / --{f}")).unwrap_or_default();
-        h.push_str(&format!("  {}{flag}\n      {}\n", s.var, s.help));
+        // The areas come from the table, so the help never lists fewer than there are.
+        let help = s.help.replace("{areas}", &tools::AREAS.join(", "));
+        h.push_str(&format!("  {}{flag}\n      {help}\n", s.var));
         if s.secret {
             h.push_str(&format!(
                 "  {}_FILE\n      read {} from this file\n",
@@ -210,12 +212,16 @@ pub fn main() -> ExitCode {
     }
     if let Command::Tools { json } = cli.command {
         // Listing tools needs no connection, so no host or credentials either.
-        return match Config::resolve_selection(&env, &cli.flags) {
+        let selection = Config::resolve_selection(&env, &cli.flags)
+            .and_then(|p| tools::check_selection(&p.allow, &p.deny).map(|()| p));
+        return match selection {
             Ok(policy) => list_tools(&policy, json),
             Err(e) => config_error(&e),
         };
     }
-    let config = match Config::resolve(&env, &cli.flags) {
+    let config = match Config::resolve(&env, &cli.flags)
+        .and_then(|c| tools::check_selection(&c.tools, &c.deny_tools).map(|()| c))
+    {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
@@ -344,7 +350,7 @@ fn auth_name(auth: &Auth) -> &'static str {
 }
 
 fn list_tools(policy: &Policy, json_out: bool) -> ExitCode {
-    let active: Vec<_> = policy.active().collect();
+    let active: Vec<_> = tools::active(policy).collect();
     if json_out {
         let list: Vec<Value> = active
             .iter()
@@ -377,13 +383,8 @@ fn call(
         );
         return ExitCode::from(2);
     };
-    let ctx = Ctx {
-        pve,
-        task_wait: config.task_wait,
-        waiter: &tools::Sleep,
-        policy,
-    };
-    match tools::run(&ctx, policy, tool, args) {
+    let ctx = Ctx::new(pve, policy, &tools::TOOLS, config.task_wait, &tools::Sleep);
+    match tools::run(&ctx, tool, args) {
         Ok(content) => print(&format!("{}\n", Value::Object(content))),
         Err(e) => {
             eprintln!("{e}");

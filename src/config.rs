@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::log::Level;
-use crate::policy::{self, Policy, Protect};
+use crate::policy::{Access, Audit, Policy, Protect};
 use crate::tls::{Fingerprint, Trust};
 
 /// One setting: its environment variable, its flag (if any) and what it means (for `--help` and the README).
@@ -31,7 +31,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_CA_FILE", flag: Some("ca-file"), secret: false, help: "PEM file of the CA to trust, e.g. the cluster's pve-root-ca.pem" },
     Setting { var: "PROXMOX_FINGERPRINT", flag: Some("fingerprint"), secret: false, help: "SHA-256 fingerprint(s) of the node certificate (AB:CD:..., comma list); only a matching certificate is accepted" },
     Setting { var: "PROXMOX_MCP_ACCESS", flag: Some("access"), secret: false, help: "read-only (default), operate or full" },
-    Setting { var: "PROXMOX_MCP_TOOLS", flag: Some("tools"), secret: false, help: "only these tools or groups (read, operate, destroy, nodes, vms, containers, snapshots, storage, tasks, cluster), comma-separated" },
+    Setting { var: "PROXMOX_MCP_TOOLS", flag: Some("tools"), secret: false, help: "only these tools or groups (read, operate, destroy, or an area: {areas}), comma-separated" },
     Setting { var: "PROXMOX_MCP_DENY_TOOLS", flag: Some("deny-tools"), secret: false, help: "never these tools or groups, comma-separated (applied after PROXMOX_MCP_TOOLS)" },
     Setting { var: "PROXMOX_MCP_PROTECTED", flag: Some("protected"), secret: false, help: "guests no tool may change: VMIDs, ranges like 100-199, tag:NAME, comma-separated" },
     Setting { var: "PROXMOX_MCP_ALLOW_EXEC", flag: Some("allow-exec"), secret: false, help: "true enables exec_in_vm / exec_in_container (a remote shell) at access full" },
@@ -73,32 +73,6 @@ pub enum Auth {
         password: Secret,
         totp: Option<Secret>,
     },
-}
-
-/// Which tools are listed and callable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Access {
-    ReadOnly,
-    Operate,
-    Full,
-}
-
-impl Access {
-    pub fn parse(s: &str) -> Option<Access> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "read-only" | "readonly" | "read_only" => Some(Access::ReadOnly),
-            "operate" => Some(Access::Operate),
-            "full" => Some(Access::Full),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Access::ReadOnly => "read-only",
-            Access::Operate => "operate",
-            Access::Full => "full",
-        }
-    }
 }
 
 /// One PVE endpoint to talk to.
@@ -179,204 +153,17 @@ impl Config {
     }
 
     fn from_values(values: &BTreeMap<String, String>, host_ca: &Path) -> Result<Config, Error> {
-        let get = |var: &str| {
-            values
-                .get(var)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-
-        let log = match get("PROXMOX_MCP_LOG") {
-            None => Level::Warn,
-            Some(v) => Level::parse(&v).ok_or_else(|| {
-                Error::Config(format!(
-                    "PROXMOX_MCP_LOG={v} is not a log level; use error, warn, info or debug"
-                ))
-            })?,
-        };
-        let port = match get("PROXMOX_PORT") {
-            None => 8006,
-            Some(v) => v.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                Error::Config(format!("PROXMOX_PORT={v} is not a port number (1-65535)"))
-            })?,
-        };
-        let host_list = get("PROXMOX_HOST").ok_or_else(|| {
-            Error::Config("PROXMOX_HOST is not set; set it to the PVE node's name or address, e.g. PROXMOX_HOST=pve1.example.com".into())
-        })?;
-        let hosts = host_list
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .map(|h| parse_host(h, port))
-            .collect::<Result<Vec<_>, _>>()?;
-        if hosts.is_empty() {
-            return Err(Error::Config("PROXMOX_HOST names no host".into()));
-        }
-
-        let mut user = get("PROXMOX_USER").ok_or_else(|| {
-            Error::Config(
-                "PROXMOX_USER is not set; set it to user@realm, e.g. PROXMOX_USER=root@pam".into(),
-            )
-        })?;
-        let mut token_name = get("PROXMOX_TOKEN_NAME");
-        if let Some((u, t)) = user.clone().split_once('!') {
-            if token_name.as_deref().is_some_and(|n| n != t) {
-                return Err(Error::Config(format!(
-                    "PROXMOX_USER={user} names token '{t}' but PROXMOX_TOKEN_NAME={}; give the token name once",
-                    token_name.unwrap_or_default()
-                )));
-            }
-            token_name = Some(t.to_string());
-            user = u.to_string();
-        }
-        if !user.contains('@') || user.starts_with('@') || user.ends_with('@') {
-            return Err(Error::Config(format!(
-                "PROXMOX_USER={user} has no realm; write user@realm, e.g. root@pam or mcp@pve"
-            )));
-        }
-        let token_value = secret(values, "PROXMOX_TOKEN_VALUE")?;
-        let password = secret(values, "PROXMOX_PASSWORD")?;
-        let totp = secret(values, "PROXMOX_TOTP_SECRET")?;
-        let auth = match (token_name, token_value, password) {
-            (Some(name), Some(value), _) => {
-                if !valid_token_name(&name) {
-                    return Err(Error::Config(format!(
-                        "PROXMOX_TOKEN_NAME={name} is not a token id (a letter, then letters, digits, '.', '-' or '_')"
-                    )));
-                }
-                Auth::Token { name, value }
-            }
-            (Some(_), None, None) => {
-                return Err(Error::Config(
-                    "PROXMOX_TOKEN_NAME is set but PROXMOX_TOKEN_VALUE is not; set the token secret (or PROXMOX_TOKEN_VALUE_FILE)".into(),
-                ))
-            }
-            (None, Some(_), None) => {
-                return Err(Error::Config(
-                    "PROXMOX_TOKEN_VALUE is set but PROXMOX_TOKEN_NAME is not; set the token id (the part after '!')".into(),
-                ))
-            }
-            (_, _, Some(password)) => {
-                if let Some(secret) = &totp {
-                    crate::totp::decode_base32(secret.expose()).map_err(|e| Error::Config(format!("PROXMOX_TOTP_SECRET: {e}")))?;
-                }
-                Auth::Password { password, totp }
-            }
-            (None, None, None) => {
-                return Err(Error::Config(
-                    "no credentials: set PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_VALUE (an API token, recommended) or PROXMOX_PASSWORD".into(),
-                ))
-            }
-        };
-
-        // Plain http would carry the token or password (and then the ticket) in clear text, so
-        // it is refused, except to a loopback address (127.0.0.0/8, ::1, localhost): nothing
-        // leaves this machine there, and the test suite's mocked PVE listens on
-        // http://127.0.0.1:PORT.
-        if let Some(host) = hosts
-            .iter()
-            .find(|h| h.scheme == "http" && !is_loopback(&h.host))
-        {
-            return Err(Error::Config(format!(
-                "PROXMOX_HOST={} uses plain http, which would send the credentials unencrypted; use https://{}:{} \
-                 (PVE serves https on port 8006). Plain http is allowed only to a loopback address \
-                 (127.0.0.0/8, ::1, localhost), where nothing leaves this machine",
-                host.base_url(),
-                host.host,
-                host.port
-            )));
-        }
-
-        let verify = match get("PROXMOX_VERIFY_SSL") {
-            None => true,
-            Some(v) => parse_bool(&v).ok_or_else(|| {
-                Error::Config(format!("PROXMOX_VERIFY_SSL={v} is not true or false"))
-            })?,
-        };
-        let fingerprints = match get("PROXMOX_FINGERPRINT") {
-            None => Vec::new(),
-            Some(v) => v
-                .split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .map(|f| {
-                    Fingerprint::parse(f).map_err(|e| {
-                        Error::Config(format!("PROXMOX_FINGERPRINT: {e}; copy it from the node's certificate view (AB:CD:...)"))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        let ca_file = get("PROXMOX_CA_FILE").map(PathBuf::from);
-        // A pin is stronger than "do not verify": when both are given, the pin wins.
-        let trust = if !fingerprints.is_empty() {
-            if !verify {
-                crate::warn!(
-                    "PROXMOX_VERIFY_SSL=false is ignored: PROXMOX_FINGERPRINT pins the certificate"
-                );
-            }
-            Trust::Pinned(fingerprints)
-        } else if !verify {
-            Trust::Insecure
-        } else if let Some(ca) = ca_file {
-            if let Err(e) = std::fs::metadata(&ca) {
-                return Err(Error::Config(format!(
-                    "PROXMOX_CA_FILE={}: {e}",
-                    ca.display()
-                )));
-            }
-            Trust::Roots {
-                ca_files: vec![ca],
-                system: false,
-            }
-        } else if std::fs::File::open(host_ca).is_ok() {
-            // Readable only as root or www-data on a PVE node; elsewhere the system roots.
-
-            Trust::Roots {
-                ca_files: vec![host_ca.to_path_buf()],
-                system: true,
-            }
-        } else {
-            Trust::Roots {
-                ca_files: Vec::new(),
-                system: true,
-            }
-        };
-
+        let log = log_level(values)?;
+        let hosts = hosts(values)?;
+        let (user, auth) = credentials(values)?;
+        refuse_plain_http(&hosts)?;
+        let trust = trust(values, host_ca)?;
         let (access, tools, deny_tools) = selection(values)?;
-        let protected = list(values, "PROXMOX_MCP_PROTECTED")
-            .iter()
-            .map(|item| {
-                Protect::parse(item)
-                    .map_err(|e| Error::Config(format!("PROXMOX_MCP_PROTECTED: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let audit_log = get("PROXMOX_MCP_AUDIT_LOG").map(PathBuf::from);
+        let protected = protected(values)?;
+        let audit_log = value(values, "PROXMOX_MCP_AUDIT_LOG").map(PathBuf::from);
         let allow_exec = allow_exec(values)?;
         let allow_host_config = switch(values, "PROXMOX_MCP_ALLOW_HOST_CONFIG")?;
-        let timeout = match get("PROXMOX_TIMEOUT") {
-            None => 30,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|t| (1..=3600).contains(t))
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "PROXMOX_TIMEOUT={v} is not a number of seconds between 1 and 3600"
-                    ))
-                })?,
-        };
-        let task_wait = match get("PROXMOX_TASK_WAIT") {
-            None => 120,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|t| *t <= 86400)
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "PROXMOX_TASK_WAIT={v} is not a number of seconds between 0 and 86400"
-                    ))
-                })?,
-        };
+        let (timeout, task_wait) = limits(values)?;
         Ok(Config {
             hosts,
             user,
@@ -394,6 +181,242 @@ impl Config {
             allow_host_config,
         })
     }
+}
+
+/// The settings decide the policy.
+impl Policy {
+    /// The policy of `config`, opening the audit log (an unwritable path is a start-up error).
+    pub fn new(config: &Config) -> Result<Policy, Error> {
+        let audit = match &config.audit_log {
+            Some(path) => Some(Audit::open(path)?),
+            None => None,
+        };
+        Ok(Policy {
+            access: config.access,
+            allow: config.tools.clone(),
+            deny: config.deny_tools.clone(),
+            protected: config.protected.clone(),
+            audit,
+            allow_exec: config.allow_exec,
+            allow_host_config: config.allow_host_config,
+        })
+    }
+}
+/// PROXMOX_MCP_LOG.
+fn log_level(values: &BTreeMap<String, String>) -> Result<Level, Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    Ok(match get("PROXMOX_MCP_LOG") {
+        None => Level::Warn,
+        Some(v) => Level::parse(&v).ok_or_else(|| {
+            Error::Config(format!(
+                "PROXMOX_MCP_LOG={v} is not a log level; use error, warn, info or debug"
+            ))
+        })?,
+    })
+}
+
+/// PROXMOX_HOST (one or several, comma-separated) and PROXMOX_PORT.
+fn hosts(values: &BTreeMap<String, String>) -> Result<Vec<Host>, Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    let port = match get("PROXMOX_PORT") {
+        None => 8006,
+        Some(v) => v.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+            Error::Config(format!("PROXMOX_PORT={v} is not a port number (1-65535)"))
+        })?,
+    };
+    let host_list = get("PROXMOX_HOST").ok_or_else(|| {
+        Error::Config("PROXMOX_HOST is not set; set it to the PVE node's name or address, e.g. PROXMOX_HOST=pve1.example.com".into())
+    })?;
+    let hosts = host_list
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| parse_host(h, port))
+        .collect::<Result<Vec<_>, _>>()?;
+    if hosts.is_empty() {
+        return Err(Error::Config("PROXMOX_HOST names no host".into()));
+    }
+    Ok(hosts)
+}
+
+/// PROXMOX_USER and either an API token or a password (with a TOTP secret).
+fn credentials(values: &BTreeMap<String, String>) -> Result<(String, Auth), Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    let mut user = get("PROXMOX_USER").ok_or_else(|| {
+        Error::Config(
+            "PROXMOX_USER is not set; set it to user@realm, e.g. PROXMOX_USER=root@pam".into(),
+        )
+    })?;
+    let mut token_name = get("PROXMOX_TOKEN_NAME");
+    if let Some((u, t)) = user.clone().split_once('!') {
+        if token_name.as_deref().is_some_and(|n| n != t) {
+            return Err(Error::Config(format!(
+                "PROXMOX_USER={user} names token '{t}' but PROXMOX_TOKEN_NAME={}; give the token name once",
+                token_name.unwrap_or_default()
+            )));
+        }
+        token_name = Some(t.to_string());
+        user = u.to_string();
+    }
+    if !user.contains('@') || user.starts_with('@') || user.ends_with('@') {
+        return Err(Error::Config(format!(
+            "PROXMOX_USER={user} has no realm; write user@realm, e.g. root@pam or mcp@pve"
+        )));
+    }
+    let token_value = secret(values, "PROXMOX_TOKEN_VALUE")?;
+    let password = secret(values, "PROXMOX_PASSWORD")?;
+    let totp = secret(values, "PROXMOX_TOTP_SECRET")?;
+    let auth = match (token_name, token_value, password) {
+        (Some(name), Some(value), _) => {
+            if !valid_token_name(&name) {
+                return Err(Error::Config(format!(
+                    "PROXMOX_TOKEN_NAME={name} is not a token id (a letter, then letters, digits, '.', '-' or '_')"
+                )));
+            }
+            Auth::Token { name, value }
+        }
+        (Some(_), None, None) => {
+            return Err(Error::Config(
+                "PROXMOX_TOKEN_NAME is set but PROXMOX_TOKEN_VALUE is not; set the token secret (or PROXMOX_TOKEN_VALUE_FILE)".into(),
+            ))
+        }
+        (None, Some(_), None) => {
+            return Err(Error::Config(
+                "PROXMOX_TOKEN_VALUE is set but PROXMOX_TOKEN_NAME is not; set the token id (the part after '!')".into(),
+            ))
+        }
+        (_, _, Some(password)) => {
+            if let Some(secret) = &totp {
+                crate::totp::decode_base32(secret.expose()).map_err(|e| Error::Config(format!("PROXMOX_TOTP_SECRET: {e}")))?;
+            }
+            Auth::Password { password, totp }
+        }
+        (None, None, None) => {
+            return Err(Error::Config(
+                "no credentials: set PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_VALUE (an API token, recommended) or PROXMOX_PASSWORD".into(),
+            ))
+        }
+    };
+    Ok((user, auth))
+}
+
+/// Plain http would carry the token or password (and then the ticket) in clear text, so it is
+/// refused, except to a loopback address (127.0.0.0/8, ::1, localhost): nothing leaves this
+/// machine there, and the test suite's mocked PVE listens on http://127.0.0.1:PORT.
+fn refuse_plain_http(hosts: &[Host]) -> Result<(), Error> {
+    if let Some(host) = hosts
+        .iter()
+        .find(|h| h.scheme == "http" && !is_loopback(&h.host))
+    {
+        return Err(Error::Config(format!(
+            "PROXMOX_HOST={} uses plain http, which would send the credentials unencrypted; use https://{}:{} \
+             (PVE serves https on port 8006). Plain http is allowed only to a loopback address \
+             (127.0.0.0/8, ::1, localhost), where nothing leaves this machine",
+            host.base_url(),
+            host.host,
+            host.port
+        )));
+    }
+    Ok(())
+}
+
+/// How the PVE certificate is checked: PROXMOX_FINGERPRINT, PROXMOX_VERIFY_SSL, PROXMOX_CA_FILE,
+/// else the node's own CA (`host_ca`) when readable, and the system roots.
+fn trust(values: &BTreeMap<String, String>, host_ca: &Path) -> Result<Trust, Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    let verify = match get("PROXMOX_VERIFY_SSL") {
+        None => true,
+        Some(v) => parse_bool(&v)
+            .ok_or_else(|| Error::Config(format!("PROXMOX_VERIFY_SSL={v} is not true or false")))?,
+    };
+    let fingerprints = match get("PROXMOX_FINGERPRINT") {
+        None => Vec::new(),
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                Fingerprint::parse(f).map_err(|e| {
+                    Error::Config(format!("PROXMOX_FINGERPRINT: {e}; copy it from the node's certificate view (AB:CD:...)"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let ca_file = get("PROXMOX_CA_FILE").map(PathBuf::from);
+    // A pin is stronger than "do not verify": when both are given, the pin wins.
+    Ok(if !fingerprints.is_empty() {
+        if !verify {
+            crate::warn!(
+                "PROXMOX_VERIFY_SSL=false is ignored: PROXMOX_FINGERPRINT pins the certificate"
+            );
+        }
+        Trust::Pinned(fingerprints)
+    } else if !verify {
+        Trust::Insecure
+    } else if let Some(ca) = ca_file {
+        if let Err(e) = std::fs::metadata(&ca) {
+            return Err(Error::Config(format!(
+                "PROXMOX_CA_FILE={}: {e}",
+                ca.display()
+            )));
+        }
+        Trust::Roots {
+            ca_files: vec![ca],
+            system: false,
+        }
+    } else if std::fs::File::open(host_ca).is_ok() {
+        // Readable only as root or www-data on a PVE node; elsewhere the system roots.
+
+        Trust::Roots {
+            ca_files: vec![host_ca.to_path_buf()],
+            system: true,
+        }
+    } else {
+        Trust::Roots {
+            ca_files: Vec::new(),
+            system: true,
+        }
+    })
+}
+
+/// PROXMOX_MCP_PROTECTED.
+fn protected(values: &BTreeMap<String, String>) -> Result<Vec<Protect>, Error> {
+    list(values, "PROXMOX_MCP_PROTECTED")
+        .iter()
+        .map(|item| {
+            Protect::parse(item).map_err(|e| Error::Config(format!("PROXMOX_MCP_PROTECTED: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+}
+
+/// PROXMOX_TIMEOUT and PROXMOX_TASK_WAIT, in seconds.
+fn limits(values: &BTreeMap<String, String>) -> Result<(u64, u64), Error> {
+    let get = |var: &str| value(values, var).map(str::to_string);
+    let timeout = match get("PROXMOX_TIMEOUT") {
+        None => 30,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|t| (1..=3600).contains(t))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "PROXMOX_TIMEOUT={v} is not a number of seconds between 1 and 3600"
+                ))
+            })?,
+    };
+    let task_wait = match get("PROXMOX_TASK_WAIT") {
+        None => 120,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|t| *t <= 86400)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "PROXMOX_TASK_WAIT={v} is not a number of seconds between 0 and 86400"
+                ))
+            })?,
+    };
+    Ok((timeout, task_wait))
 }
 
 /// The settings as KEY → value: the config file first, then the environment, then flags.
@@ -455,15 +478,14 @@ fn list(values: &BTreeMap<String, String>, var: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The access level and the tool selection.
+/// The access level and the tool selection (whose names the catalogue checks:
+/// `tools::check_selection`).
 fn selection(
     values: &BTreeMap<String, String>,
 ) -> Result<(Access, Vec<String>, Vec<String>), Error> {
     let access = parse_access(value(values, "PROXMOX_MCP_ACCESS"))?;
     let allow = list(values, "PROXMOX_MCP_TOOLS");
-    policy::check_names("PROXMOX_MCP_TOOLS", &allow)?;
     let deny = list(values, "PROXMOX_MCP_DENY_TOOLS");
-    policy::check_names("PROXMOX_MCP_DENY_TOOLS", &deny)?;
     Ok((access, allow, deny))
 }
 
@@ -668,370 +690,4 @@ fn is_loopback(host: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn resolve(vars: &[(&str, &str)]) -> Result<Config, String> {
-        let env: BTreeMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::resolve_with(
-            &|k| env.get(k).cloned(),
-            &[],
-            Path::new("/nonexistent/pve-root-ca.pem"),
-        )
-        .map_err(|e| e.to_string())
-    }
-
-    const TOKEN: &[(&str, &str)] = &[
-        ("PROXMOX_HOST", "pve1.example.com"),
-        ("PROXMOX_USER", "root@pam"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        (
-            "PROXMOX_TOKEN_VALUE",
-            "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-        ),
-    ];
-
-    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-        let mut v = TOKEN.to_vec();
-        v.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-        v.extend_from_slice(extra);
-        v
-    }
-
-    fn check_error(vars: &[(&str, &str)], expected: &str) {
-        let err = resolve(vars).expect_err("configuration should be refused");
-        assert!(
-            err.contains(expected),
-            "{err:?} does not contain {expected:?}"
-        );
-        assert!(!err.contains("aaaaaaaa-bbbb"), "secret leaked: {err}");
-    }
-
-    #[test]
-    fn defaults() {
-        let c = resolve(TOKEN).unwrap();
-        assert_eq!(
-            c.hosts,
-            vec![Host {
-                scheme: "https",
-                host: "pve1.example.com".into(),
-                port: 8006
-            }]
-        );
-        assert_eq!(c.user, "root@pam");
-        assert_eq!(c.access, Access::ReadOnly);
-        assert_eq!(c.timeout, Duration::from_secs(30));
-        assert_eq!(c.task_wait, 120);
-        assert_eq!(
-            c.trust,
-            Trust::Roots {
-                ca_files: vec![],
-                system: true
-            }
-        );
-        assert!(matches!(c.auth, Auth::Token { ref name, .. } if name == "mcp"));
-    }
-
-    #[test]
-    fn hosts() {
-        let cases = [
-            ("pve1", "https://pve1:8006"),
-            ("pve1:9443", "https://pve1:9443"),
-            ("https://10.0.0.5:8006/", "https://10.0.0.5:8006"),
-            ("https://pve1/api2/json", "https://pve1:8006"),
-            ("[fd00::1]:8006", "https://[fd00::1]:8006"),
-            ("[fd00::1]", "https://[fd00::1]:8006"),
-            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
-        ];
-        for (input, expected) in cases {
-            let c = resolve(&with(&[("PROXMOX_HOST", input)])).unwrap();
-            assert_eq!(c.hosts[0].base_url(), expected, "{input}");
-        }
-        let c = resolve(&with(&[
-            ("PROXMOX_HOST", "pve1, pve2:8007 ,pve3"),
-            ("PROXMOX_PORT", "443"),
-        ]))
-        .unwrap();
-        let urls: Vec<_> = c.hosts.iter().map(Host::base_url).collect();
-        assert_eq!(
-            urls,
-            ["https://pve1:443", "https://pve2:8007", "https://pve3:443"]
-        );
-    }
-
-    #[test]
-    fn plain_http_only_to_this_machine() {
-        for host in [
-            "http://127.0.0.1:8080",
-            "http://127.8.9.10:8080",
-            "http://[::1]:8080",
-            "http://localhost:8080",
-            "http://LOCALHOST",
-        ] {
-            let c = resolve(&with(&[("PROXMOX_HOST", host)])).unwrap();
-            assert_eq!(c.hosts[0].scheme, "http", "{host}");
-        }
-        for (host, shown) in [
-            ("http://pve1", "http://pve1:8006"),
-            ("http://10.0.0.5:8006", "http://10.0.0.5:8006"),
-            ("http://[fd00::1]:8006", "http://[fd00::1]:8006"),
-            ("http://127.1", "http://127.1:8006"),
-            (
-                "http://localhost.evil.example",
-                "http://localhost.evil.example:8006",
-            ),
-            ("pve1,http://128.0.0.1:80", "http://128.0.0.1:80"),
-        ] {
-            check_error(
-                &with(&[("PROXMOX_HOST", host)]),
-                &format!("PROXMOX_HOST={shown} uses plain http, which would send the credentials unencrypted; use https://"),
-            );
-            // A password login is refused the same way.
-            let err = resolve(&[
-                ("PROXMOX_HOST", host),
-                ("PROXMOX_USER", "root@pam"),
-                ("PROXMOX_PASSWORD", "hunter2"),
-            ])
-            .unwrap_err();
-            assert!(err.contains("allowed only to a loopback address"), "{err}");
-            assert!(!err.contains("hunter2"), "{err}");
-        }
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn secret_files_others_can_read_are_refused() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("pmcp-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        for var in [
-            "PROXMOX_TOKEN_VALUE",
-            "PROXMOX_PASSWORD",
-            "PROXMOX_TOTP_SECRET",
-        ] {
-            let file = dir.join(var);
-            // Valid base32, so that the TOTP secret is otherwise accepted.
-            std::fs::write(&file, "GEZDGNBVGY3TQOJQ\n").unwrap();
-            let file_var = format!("{var}_FILE");
-            let shown = file.display().to_string();
-            let mut vars: Vec<(&str, &str)> = vec![
-                ("PROXMOX_HOST", "pve1"),
-                ("PROXMOX_USER", "root@pam"),
-                (&file_var, &shown),
-            ];
-            match var {
-                "PROXMOX_TOKEN_VALUE" => vars.push(("PROXMOX_TOKEN_NAME", "mcp")),
-                "PROXMOX_TOTP_SECRET" => vars.push(("PROXMOX_PASSWORD", "pw")),
-                _ => {}
-            }
-            for mode in [0o644, 0o640, 0o604, 0o660] {
-                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
-                let err = resolve(&vars).expect_err("a shared secret file is refused");
-                assert_eq!(
-                    err,
-                    format!("configuration: {file_var}={shown} is readable by group or others (mode {mode:o}); run: chmod 600 {shown}")
-                );
-            }
-            for mode in [0o600, 0o400] {
-                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
-                assert!(resolve(&vars).is_ok(), "{var} mode {mode:o}");
-            }
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn bad_configuration_is_one_clear_line() {
-        check_error(&[("PROXMOX_USER", "root@pam")], "PROXMOX_HOST is not set");
-        check_error(
-            &with(&[("PROXMOX_HOST", "ftp://pve1")]),
-            "only https:// is supported",
-        );
-        check_error(
-            &with(&[("PROXMOX_HOST", "pve1:99999")]),
-            "not a number between 1 and 65535",
-        );
-        check_error(
-            &with(&[("PROXMOX_HOST", "fd00::1")]),
-            "IPv6 address in brackets",
-        );
-        check_error(&with(&[("PROXMOX_USER", "root")]), "has no realm");
-        check_error(
-            &[("PROXMOX_HOST", "pve1"), ("PROXMOX_USER", "root@pam")],
-            "no credentials",
-        );
-        check_error(
-            &with(&[("PROXMOX_TOKEN_VALUE", "")]),
-            "PROXMOX_TOKEN_VALUE is not",
-        );
-        check_error(
-            &with(&[("PROXMOX_MCP_ACCESS", "admin")]),
-            "use read-only, operate or full",
-        );
-        check_error(
-            &with(&[("PROXMOX_FINGERPRINT", "AB:CD")]),
-            "PROXMOX_FINGERPRINT",
-        );
-        check_error(
-            &with(&[("PROXMOX_CA_FILE", "/nonexistent/ca.pem")]),
-            "PROXMOX_CA_FILE=/nonexistent/ca.pem",
-        );
-        check_error(&with(&[("PROXMOX_TIMEOUT", "0")]), "PROXMOX_TIMEOUT=0");
-        check_error(
-            &with(&[("PROXMOX_VERIFY_SSL", "maybe")]),
-            "PROXMOX_VERIFY_SSL=maybe",
-        );
-        check_error(
-            &with(&[("PROXMOX_MCP_LOG", "loud")]),
-            "PROXMOX_MCP_LOG=loud",
-        );
-        check_error(
-            &with(&[("PROXMOX_TOKEN_NAME", "1bad")]),
-            "is not a token id",
-        );
-    }
-
-    #[test]
-    fn token_in_user_and_precedence() {
-        let c = resolve(&with(&[
-            ("PROXMOX_USER", "mcp@pve!ro"),
-            ("PROXMOX_TOKEN_NAME", ""),
-        ]))
-        .unwrap();
-        assert_eq!(c.user, "mcp@pve");
-        assert!(matches!(c.auth, Auth::Token { ref name, .. } if name == "ro"));
-        // A token wins over a password when both are given.
-        let c = resolve(&with(&[("PROXMOX_PASSWORD", "hunter2")])).unwrap();
-        assert!(matches!(c.auth, Auth::Token { .. }));
-        let c = resolve(&[
-            ("PROXMOX_HOST", "pve1"),
-            ("PROXMOX_USER", "root@pam"),
-            ("PROXMOX_PASSWORD", "hunter2"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.auth,
-            Auth::Password {
-                password: Secret("hunter2".into()),
-                totp: None
-            }
-        );
-        assert!(
-            !format!("{c:?}").contains("hunter2"),
-            "Debug shows the password"
-        );
-        assert!(
-            !format!("{:?}", resolve(TOKEN).unwrap()).contains("aaaaaaaa"),
-            "Debug shows the token"
-        );
-    }
-
-    #[test]
-    fn trust_selection() {
-        let c = resolve(&with(&[("PROXMOX_VERIFY_SSL", "false")])).unwrap();
-        assert_eq!(c.trust, Trust::Insecure);
-        // A pin wins over "do not verify".
-        let pin = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
-        let c = resolve(&with(&[
-            ("PROXMOX_VERIFY_SSL", "false"),
-            ("PROXMOX_FINGERPRINT", pin),
-        ]))
-        .unwrap();
-        assert!(matches!(c.trust, Trust::Pinned(_)));
-        let fp = "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89";
-        let c = resolve(&with(&[("PROXMOX_FINGERPRINT", fp)])).unwrap();
-        assert!(matches!(c.trust, Trust::Pinned(ref f) if f.len() == 1));
-        // On a PVE host the cluster CA is trusted when nothing else is configured.
-        let dir = std::env::temp_dir().join(format!("pmcp-ca-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ca = dir.join("pve-root-ca.pem");
-        std::fs::write(&ca, "x").unwrap();
-        let env: BTreeMap<&str, &str> = TOKEN.iter().copied().collect();
-        let c = Config::resolve_with(&|k| env.get(k).map(|v| v.to_string()), &[], &ca).unwrap();
-        assert_eq!(
-            c.trust,
-            Trust::Roots {
-                ca_files: vec![ca.clone()],
-                system: true
-            }
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn file_flags_and_secret_files() {
-        let dir = std::env::temp_dir().join(format!("pmcp-cfg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let secret_file = dir.join("token");
-        std::fs::write(&secret_file, "s3cr3t-from-file\n").unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let cfg = dir.join("proxmox.env");
-        std::fs::write(
-            &cfg,
-            format!(
-                "# comment\nexport PROXMOX_HOST=\"pve-file\"\nPROXMOX_USER='mcp@pve'\nPROXMOX_TOKEN_NAME=mcp\nPROXMOX_TOKEN_VALUE_FILE={}\nPROXMOX_MCP_ACCESS=operate\n",
-                secret_file.display()
-            ),
-        )
-        .unwrap();
-        let env = |k: &str| match k {
-            "PROXMOX_CONFIG" => Some(cfg.display().to_string()),
-            "PROXMOX_MCP_ACCESS" => Some("full".to_string()),
-            _ => None,
-        };
-        let c = Config::resolve_with(
-            &env,
-            &[("PROXMOX_HOST", "pve-flag".into())],
-            Path::new("/nonexistent"),
-        )
-        .unwrap();
-        assert_eq!(c.hosts[0].host, "pve-flag", "a flag wins over the file");
-        assert_eq!(c.access, Access::Full, "the environment wins over the file");
-        assert!(
-            matches!(c.auth, Auth::Token { ref value, .. } if value.expose() == "s3cr3t-from-file")
-        );
-
-        // A secret in a file others can read is refused.
-        std::fs::write(
-            &cfg,
-            "PROXMOX_HOST=pve1\nPROXMOX_USER=root@pam\nPROXMOX_PASSWORD=hunter2\n",
-        )
-        .unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
-            let err = Config::resolve_with(&env, &[], Path::new("/nonexistent"))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("chmod 600"), "{err}");
-            assert!(!err.contains("hunter2"));
-            std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
-            assert!(Config::resolve_with(&env, &[], Path::new("/nonexistent")).is_ok());
-        }
-        // A secret file named in the environment wins over the secret in the config file.
-        std::fs::write(&cfg, "PROXMOX_HOST=pve1\nPROXMOX_USER=root@pam\nPROXMOX_TOKEN_NAME=t\nPROXMOX_TOKEN_VALUE=from-config\n").unwrap();
-        let env2 = |k: &str| match k {
-            "PROXMOX_CONFIG" => Some(cfg.display().to_string()),
-            "PROXMOX_TOKEN_VALUE_FILE" => Some(secret_file.display().to_string()),
-            _ => None,
-        };
-        let c = Config::resolve_with(&env2, &[], Path::new("/nonexistent")).unwrap();
-        assert!(
-            matches!(c.auth, Auth::Token { ref value, .. } if value.expose() == "s3cr3t-from-file")
-        );
-        std::fs::write(&cfg, "PROXMOX_HSOT=pve1\n").unwrap();
-        let err = Config::resolve_with(&env, &[], Path::new("/nonexistent"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("unknown setting PROXMOX_HSOT"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

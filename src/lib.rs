@@ -13,6 +13,7 @@ pub mod mcp;
 pub mod policy;
 pub mod pve;
 pub mod resources;
+pub mod time;
 pub mod tls;
 pub mod tools;
 pub mod totp;

@@ -4,12 +4,9 @@
 //! (`server/discover`, protocol version in each request's `_meta`). Knows nothing about HTTP:
 //! tools are run through `tools::run`.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::io::{self, BufRead, Write};
+use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
@@ -19,15 +16,13 @@ use crate::pve::Pve;
 use crate::resources;
 use crate::tools::{self, Ctx, Effect, Tool};
 
+mod stdio;
+pub use stdio::{serve, MAX_LINE};
+
 /// Handshake versions, oldest first; the last is offered when the client asks for another.
 pub const LEGACY_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 /// Versions of the stateless era (protocol version in each request's `_meta`).
 pub const MODERN_VERSIONS: &[&str] = &["2026-07-28"];
-/// Longest request line read; a longer one is answered with an error and skipped.
-pub const MAX_LINE: usize = 16 * 1024 * 1024;
-/// Most requests held back while a tool waits; beyond that the input is not read until it is done.
-const MAX_QUEUED: usize = 1000;
-
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 
 const PARSE_ERROR: i64 = -32700;
@@ -43,267 +38,15 @@ pub struct Server<'a> {
     pve: &'a Pve,
     policy: &'a Policy,
     task_wait: u64,
+    session: Session,
+}
+
+/// What one client's session has agreed or asked for so far: the place for per-session state
+/// (toolsets loaded, resource subscriptions).
+#[derive(Debug, Default)]
+struct Session {
     /// The version agreed by `initialize`, once it happened.
     negotiated: Option<&'static str>,
-}
-
-/// Reads requests from `input` until end of file, writing one line per response to `output`.
-///
-/// A reader thread feeds lines through a channel, so a tool that waits on a PVE task still sees
-/// what arrives: it answers `ping` at once, stops on `notifications/cancelled` for its request or
-/// on end of input, and leaves other requests queued to be answered after it, in order. A
-/// cancellation for a queued request drops it: it never runs and is never answered.
-pub fn serve(
-    server: &mut Server,
-    input: impl BufRead + Send + 'static,
-    output: impl Write,
-) -> io::Result<()> {
-    // Few lines in flight: each may be up to MAX_LINE long.
-    let (tx, rx) = mpsc::sync_channel(2);
-    std::thread::spawn(move || read_lines(input, &tx));
-    let io = Io {
-        rx,
-        out: RefCell::new(output),
-        queue: RefCell::default(),
-        eof: Cell::new(false),
-        failed: RefCell::new(None),
-        batches: Cell::new(false),
-        cancelled: RefCell::default(),
-    };
-    loop {
-        io.batches.set(server.negotiated == Some("2025-03-26"));
-        if !io.queue.borrow().is_empty() {
-            // Cancellations sent since the last wait still reach the queued requests.
-            io.drain();
-        }
-        io.cancelled.borrow_mut().clear();
-        let next = io.queue.borrow_mut().pop_front().map(|q| q.input);
-        let next = match next {
-            Some(input) => input,
-            None if io.eof.get() => return Ok(()),
-            None => io.rx.recv().unwrap_or(Input::Eof),
-        };
-        let reply = match next {
-            Input::Eof => return Ok(()),
-            Input::TooLong => Some(error(
-                Value::Null,
-                INVALID_REQUEST,
-                &format!("request line longer than {} MiB", MAX_LINE >> 20),
-            )),
-            Input::Line(line) => server.handle_line_with(&line, &io),
-        };
-        if let Some(e) = io.failed.borrow_mut().take() {
-            return Err(e);
-        }
-        if let Some(reply) = reply {
-            io.write(&reply)?;
-        }
-        if io.eof.get() && io.queue.borrow().is_empty() {
-            return Ok(());
-        }
-    }
-}
-
-/// What the reader thread hands over.
-enum Input {
-    Line(Vec<u8>),
-    TooLong,
-    Eof,
-}
-
-fn read_lines(mut input: impl BufRead, tx: &mpsc::SyncSender<Input>) {
-    loop {
-        let mut line = Vec::new();
-        let item = match read_line(&mut input, &mut line, MAX_LINE) {
-            Ok(Line::Ok) => Input::Line(line),
-            Ok(Line::TooLong) => Input::TooLong,
-            Ok(Line::Eof) => Input::Eof,
-            Err(e) => {
-                crate::warn!("reading stdin failed: {e}");
-                Input::Eof
-            }
-        };
-        let last = matches!(item, Input::Eof);
-        if tx.send(item).is_err() || last {
-            return;
-        }
-    }
-}
-
-/// A line held back while another request waits.
-struct Queued {
-    input: Input,
-    /// The ids of the requests in it that a cancellation may drop.
-    ids: Vec<Value>,
-}
-
-/// The session's input and output while a request is handled.
-struct Io<W: Write> {
-    rx: mpsc::Receiver<Input>,
-    out: RefCell<W>,
-    /// Requests that arrived while another one waited.
-    queue: RefCell<VecDeque<Queued>>,
-    eof: Cell<bool>,
-    /// A write that failed during a wait (the main loop returns it).
-    failed: RefCell<Option<io::Error>>,
-    /// Whether batches are answered (2025-03-26 negotiated): only then do the requests and
-    /// cancellations inside an array count one by one.
-    batches: Cell<bool>,
-    /// Ids cancelled during the current line that were neither waiting nor queued: later
-    /// requests of the batch being handled (skipped when their turn comes).
-    cancelled: RefCell<Vec<Value>>,
-}
-
-impl<W: Write> Io<W> {
-    fn write(&self, message: &Value) -> io::Result<()> {
-        let mut text = serde_json::to_vec(message).map_err(io::Error::other)?;
-        text.push(b'\n');
-        let mut out = self.out.borrow_mut();
-        out.write_all(&text)?;
-        out.flush()
-    }
-
-    /// Whether no more input is taken: a client that floods the server while a request waits
-    /// is not read further (memory stays bounded).
-    fn full(&self) -> bool {
-        let queue = self.queue.borrow();
-        let bytes: usize = queue
-            .iter()
-            .map(|q| match &q.input {
-                Input::Line(l) => l.len(),
-                _ => 0,
-            })
-            .sum();
-        queue.len() >= MAX_QUEUED || bytes >= MAX_LINE
-    }
-
-    /// Takes a line that arrived while `waiting` waits (or, with None, while requests are
-    /// queued): answers a ping at once (only during a wait), applies cancellations, queues the
-    /// rest. True when it cancels the waiting request.
-    fn accept(&self, line: Vec<u8>, waiting: Option<&Value>) -> bool {
-        let m = serde_json::from_slice::<Value>(&line).unwrap_or(Value::Null);
-        // Only a ping the normal path would answer with {} is answered early.
-        if waiting.is_some()
-            && m["method"] == "ping"
-            && m["jsonrpc"] == "2.0"
-            && (m["id"].is_string() || m["id"].is_i64() || m["id"].is_u64())
-            && (m["params"].is_null()
-                || m["params"]
-                    .as_object()
-                    .is_some_and(|p| p.get("_meta").and_then(|x| x.get(META_VERSION)).is_none()))
-        {
-            self.notify(&response(m["id"].clone(), json!({})));
-            return false;
-        }
-        let batches = self.batches.get();
-        let cancels: Vec<Value> = match &m {
-            Value::Array(items) if batches => items.iter().filter_map(cancellation).collect(),
-            single => cancellation(single).into_iter().collect(),
-        };
-        // A lone cancellation is done with here; anything else (a batch too, so that its own
-        // cancellations reach its requests) is queued.
-        if cancels.is_empty() || m.is_array() {
-            let ids = request_ids(&m, batches);
-            self.queue.borrow_mut().push_back(Queued {
-                input: Input::Line(line),
-                ids,
-            });
-        }
-        let mut hit = false;
-        for id in cancels {
-            if waiting == Some(&id) {
-                hit = true;
-            } else if !self.drop_queued(&id) && waiting.is_some() {
-                let mut cancelled = self.cancelled.borrow_mut();
-                if cancelled.len() < MAX_QUEUED {
-                    cancelled.push(id);
-                }
-            }
-        }
-        hit
-    }
-
-    /// Drops the queued request `id` (the whole line, or its element of a batch). False when
-    /// no queued request has that id.
-    fn drop_queued(&self, id: &Value) -> bool {
-        let mut queue = self.queue.borrow_mut();
-        let Some(at) = queue.iter().position(|q| q.ids.contains(id)) else {
-            return false;
-        };
-        let rest = match &queue[at].input {
-            Input::Line(line) => match serde_json::from_slice::<Value>(line) {
-                Ok(Value::Array(mut items)) => {
-                    if let Some(i) = items
-                        .iter()
-                        .position(|m| request_id(m).as_ref() == Some(id))
-                    {
-                        items.remove(i);
-                    }
-                    (!items.is_empty()).then_some(Value::Array(items))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
-        match rest.and_then(|r| Some((serde_json::to_vec(&r).ok()?, r))) {
-            // The batch's other messages stay queued.
-            Some((line, rest)) => {
-                queue[at].ids = request_ids(&rest, true);
-                queue[at].input = Input::Line(line);
-            }
-            None => {
-                queue.remove(at);
-            }
-        }
-        true
-    }
-
-    /// Reads what already arrived, without waiting, so that cancellations reach the queue.
-    fn drain(&self) {
-        while !self.full() {
-            match self.rx.try_recv() {
-                Ok(Input::Line(line)) => {
-                    self.accept(line, None);
-                }
-                Ok(Input::TooLong) => self.queue.borrow_mut().push_back(Queued {
-                    input: Input::TooLong,
-                    ids: Vec::new(),
-                }),
-                Ok(Input::Eof) | Err(mpsc::TryRecvError::Disconnected) => {
-                    self.eof.set(true);
-                    return;
-                }
-                Err(mpsc::TryRecvError::Empty) => return,
-            }
-        }
-    }
-}
-
-/// The request id a `notifications/cancelled` names (a string or an integer), if `m` is one.
-fn cancellation(m: &Value) -> Option<Value> {
-    let id = &m["params"]["requestId"];
-    (m["method"] == "notifications/cancelled"
-        && m.get("id").is_none()
-        && (id.is_string() || id.is_i64() || id.is_u64()))
-    .then(|| id.clone())
-}
-
-/// The id of request `m`, if it is one a cancellation may drop (`initialize` must not be
-/// cancelled, so it never is).
-fn request_id(m: &Value) -> Option<Value> {
-    let id = m.get("id")?;
-    (m["method"].is_string()
-        && m["method"] != "initialize"
-        && (id.is_string() || id.is_i64() || id.is_u64()))
-    .then(|| id.clone())
-}
-
-/// The ids of the requests in a line: one, or each of a batch's when batches are answered.
-fn request_ids(m: &Value, batches: bool) -> Vec<Value> {
-    match m {
-        Value::Array(items) if batches => items.iter().filter_map(request_id).collect(),
-        single => request_id(single).into_iter().collect(),
-    }
 }
 
 /// What a waiting request can do with the session.
@@ -317,48 +60,6 @@ pub trait Channel {
     /// (a later request of the same batch).
     fn cancelled(&self, _id: &Value) -> bool {
         false
-    }
-}
-
-impl<W: Write> Channel for Io<W> {
-    fn notify(&self, message: &Value) {
-        if let Err(e) = self.write(message) {
-            self.failed.borrow_mut().get_or_insert(e);
-        }
-    }
-
-    fn pause(&self, d: Duration, id: &Value) -> bool {
-        let deadline = Instant::now() + d;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            if self.full() {
-                std::thread::sleep(left);
-                return true;
-            }
-            match self.rx.recv_timeout(left) {
-                Ok(Input::Line(line)) => {
-                    if self.accept(line, Some(id)) {
-                        return false;
-                    }
-                }
-                Ok(Input::TooLong) => self.queue.borrow_mut().push_back(Queued {
-                    input: Input::TooLong,
-                    ids: Vec::new(),
-                }),
-                Ok(Input::Eof) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    self.eof.set(true);
-                    return false;
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => return true,
-            }
-        }
-    }
-
-    fn cancelled(&self, id: &Value) -> bool {
-        self.cancelled.borrow().contains(id)
     }
 }
 
@@ -381,6 +82,17 @@ struct Waiting<'c> {
     sent: Cell<u64>,
 }
 
+impl<'c> Waiting<'c> {
+    fn new(channel: &'c dyn Channel, id: &Value, token: Option<Value>) -> Waiting<'c> {
+        Waiting {
+            channel,
+            id: id.clone(),
+            token,
+            sent: Cell::new(0),
+        }
+    }
+}
+
 impl tools::Waiter for Waiting<'_> {
     fn wants_progress(&self) -> bool {
         self.token.is_some()
@@ -400,50 +112,79 @@ impl tools::Waiter for Waiting<'_> {
     }
 }
 
-enum Line {
-    Ok,
-    TooLong,
-    Eof,
+/// The id of request `m`, if it is one a cancellation may drop (`initialize` must not be
+/// cancelled, so it never is).
+fn request_id(m: &Value) -> Option<Value> {
+    let id = m.get("id")?;
+    (m["method"].is_string()
+        && m["method"] != "initialize"
+        && (id.is_string() || id.is_i64() || id.is_u64()))
+    .then(|| id.clone())
 }
 
-/// Reads one `\n`-terminated line into `buf` without ever holding more than `max` bytes of it.
-fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
-    let mut too_long = false;
-    let mut any = false;
-    loop {
-        let chunk = match input.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok(if !any {
-                Line::Eof
-            } else if too_long {
-                Line::TooLong
-            } else {
-                Line::Ok
-            });
-        }
-        any = true;
-        let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (&chunk[..i], Some(i + 1)),
-            None => (chunk, None),
-        };
-        if !too_long {
-            if buf.len() + part.len() > max {
-                too_long = true;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(part);
-            }
-        }
-        let used = done.unwrap_or(chunk.len());
-        input.consume(used);
-        if done.is_some() {
-            return Ok(if too_long { Line::TooLong } else { Line::Ok });
+/// A JSON-RPC error a method answers with (the request cannot be routed or is malformed).
+struct Refusal {
+    code: i64,
+    message: String,
+    data: Option<Value>,
+}
+
+impl Refusal {
+    fn new(code: i64, message: String) -> Refusal {
+        Refusal {
+            code,
+            message,
+            data: None,
         }
     }
+    fn with_data(code: i64, message: String, data: Value) -> Refusal {
+        Refusal {
+            code,
+            message,
+            data: Some(data),
+        }
+    }
+    fn answer(self, id: Value) -> Value {
+        match self.data {
+            Some(data) => error_data(id, self.code, &self.message, data),
+            None => error(id, self.code, &self.message),
+        }
+    }
+}
+
+/// What a request's method is answered in.
+enum Era {
+    /// `initialize`.
+    Handshake,
+    /// `server/discover`.
+    Discover,
+    /// A `ping` before `initialize`.
+    BeforeHandshake,
+    /// Every other method, in this version (2026-07-28 when true).
+    Speaking(Version, bool),
+}
+
+/// Lists have a single page: any cursor is invalid.
+fn single_page(method: &str, params: &Map<String, Value>) -> Result<(), Refusal> {
+    match params.get("cursor") {
+        Some(c) if !c.is_null() => Err(Refusal::new(
+            INVALID_PARAMS,
+            format!("invalid cursor: {method} has a single page"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A result in 2026-07-28: marked complete, and lists say how long they may be cached.
+fn complete(mut result: Value, method: &str, modern: bool) -> Value {
+    if modern {
+        if method.ends_with("/list") {
+            result["ttlMs"] = json!(3_600_000);
+            result["cacheScope"] = json!("private");
+        }
+        result["resultType"] = json!("complete");
+    }
+    result
 }
 
 fn response(id: Value, result: Value) -> Value {
@@ -478,7 +219,7 @@ impl<'a> Server<'a> {
             pve,
             policy,
             task_wait,
-            negotiated: None,
+            session: Session::default(),
         }
     }
 
@@ -509,7 +250,7 @@ impl<'a> Server<'a> {
             }
         };
         match message {
-            Value::Array(items) if self.negotiated == Some("2025-03-26") => {
+            Value::Array(items) if self.session.negotiated == Some("2025-03-26") => {
                 if items.is_empty() {
                     return Some(error(Value::Null, INVALID_REQUEST, "empty batch"));
                 }
@@ -621,161 +362,174 @@ impl<'a> Server<'a> {
         in_batch: bool,
         channel: &dyn Channel,
     ) -> Value {
-        let id = id.clone();
+        let answer = match self.version(method, params, in_batch) {
+            Err(e) => Err(e),
+            Ok(Era::Handshake) => self.initialize(params).map(Some),
+            Ok(Era::Discover) => Ok(Some(self.discover())),
+            Ok(Era::BeforeHandshake) => Ok(Some(json!({}))),
+            Ok(Era::Speaking(version, modern)) => {
+                let answer = match method {
+                    "ping" if !modern => Ok(Some(json!({}))),
+                    "tools/list" => self.list_tools(params, version).map(Some),
+                    "resources/list" => self.list_resources(params).map(Some),
+                    "resources/templates/list" => self.list_templates(params).map(Some),
+                    "prompts/list" => self.list_prompts(params).map(Some),
+                    "resources/read" => self.read_resource(id, params, modern, channel).map(Some),
+                    "prompts/get" => self.get_prompt(params).map(Some),
+                    "tools/call" => self.call(id, params, version, channel),
+                    _ => Err(Refusal::new(
+                        METHOD_NOT_FOUND,
+                        format!("method not found: {method}"),
+                    )),
+                };
+                answer.map(|result| result.map(|r| complete(r, method, modern)))
+            }
+        };
+        match answer {
+            Ok(Some(result)) => response(id.clone(), result),
+            // A cancelled call: no response is sent for it.
+            Ok(None) => Value::Null,
+            Err(refusal) => refusal.answer(id.clone()),
+        }
+    }
+
+    /// The version a request is handled in: 2026-07-28 when its `_meta` says so, else the one
+    /// `initialize` agreed; `initialize` and `server/discover` need none.
+    fn version(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        in_batch: bool,
+    ) -> Result<Era, Refusal> {
         let requested = params.get("_meta").and_then(|m| m.get(META_VERSION));
         let modern = match requested {
             None => false,
             Some(Value::String(v)) if MODERN_VERSIONS.contains(&v.as_str()) => true,
             Some(v) if method != "initialize" => {
-                return error_data(
-                    id,
+                return Err(Refusal::with_data(
                     UNSUPPORTED_VERSION,
-                    "Unsupported protocol version",
+                    "Unsupported protocol version".into(),
                     json!({"supported": MODERN_VERSIONS, "requested": v}),
-                );
+                ));
             }
             Some(_) => false,
         };
-        if method == "initialize" {
-            if in_batch {
-                return error(
-                    id,
-                    INVALID_REQUEST,
-                    "initialize must not be part of a batch",
-                );
-            }
-            return self.initialize(id, params);
-        }
-        if method == "server/discover" {
-            return response(id, self.discover());
-        }
-        let version = if modern {
-            Version::MODERN
-        } else {
-            match self.negotiated.and_then(Version::of) {
-                Some(v) => v,
-                None if method == "ping" => return response(id, json!({})),
+        match method {
+            "initialize" if in_batch => Err(Refusal::new(
+                INVALID_REQUEST,
+                "initialize must not be part of a batch".into(),
+            )),
+            "initialize" => Ok(Era::Handshake),
+            "server/discover" => Ok(Era::Discover),
+            _ if modern => Ok(Era::Speaking(Version::MODERN, true)),
+            _ => match self.session.negotiated.and_then(Version::of) {
+                Some(v) => Ok(Era::Speaking(v, false)),
+                None if method == "ping" => Ok(Era::BeforeHandshake),
                 None if ["tools/", "resources/", "prompts/"].iter().any(|p| method.starts_with(p)) => {
-                    return error(
-                        id,
+                    Err(Refusal::new(
                         INVALID_REQUEST,
-                        "not initialized: send initialize first (or give the protocol version 2026-07-28 in _meta)",
-                    )
+                        "not initialized: send initialize first (or give the protocol version 2026-07-28 in _meta)".into(),
+                    ))
                 }
-                None => Version(0),
-            }
-        };
-        let mut result = match method {
-            "ping" if !modern => json!({}),
-            "tools/list" => {
-                if params.contains_key("cursor") && !params["cursor"].is_null() {
-                    return error(
-                        id,
-                        INVALID_PARAMS,
-                        "invalid cursor: tools/list has a single page",
-                    );
-                }
-                let tools: Vec<Value> =
-                    self.policy.active().map(|t| describe(t, version)).collect();
-                let mut r = json!({ "tools": tools });
-                if modern {
-                    r["ttlMs"] = json!(3_600_000);
-                    r["cacheScope"] = json!("private");
-                }
-                r
-            }
-            "resources/list" | "resources/templates/list" | "prompts/list" => {
-                if params.get("cursor").is_some_and(|c| !c.is_null()) {
-                    return error(
-                        id,
-                        INVALID_PARAMS,
-                        &format!("invalid cursor: {method} has a single page"),
-                    );
-                }
-                let mut r = match method {
-                    "resources/list" => json!({"resources": resources::list(self.policy)}),
-                    "resources/templates/list" => {
-                        json!({"resourceTemplates": resources::templates(self.policy)})
-                    }
-                    _ => json!({"prompts": resources::prompts()}),
-                };
-                if modern {
-                    r["ttlMs"] = json!(3_600_000);
-                    r["cacheScope"] = json!("private");
-                }
-                r
-            }
-            "resources/read" => {
-                let Some(uri) = params.get("uri").and_then(Value::as_str) else {
-                    return error(id, INVALID_PARAMS, "resources/read needs a uri");
-                };
-                let waiting = Waiting {
-                    channel,
-                    id: id.clone(),
-                    token: None,
-                    sent: Cell::new(0),
-                };
-                let ctx = Ctx {
-                    pve: self.pve,
-                    task_wait: self.task_wait,
-                    waiter: &waiting,
-                    policy: self.policy,
-                };
-                // The code for "resource not found" changed from -32002 to -32602 in 2026-07-28.
-                let not_found = if modern {
-                    INVALID_PARAMS
-                } else {
-                    RESOURCE_NOT_FOUND
-                };
-                match resources::read(&ctx, self.policy, uri) {
-                    Ok(r) => r,
-                    Err(resources::ReadError::NotFound(u)) => {
-                        return error_data(id, not_found, "Resource not found", json!({"uri": u}));
-                    }
-                    // Not offered by this server (resources/list leaves it out): not found,
-                    // with the policy's text naming the setting that turned it off.
-                    Err(resources::ReadError::Denied(why)) => {
-                        return error_data(id, not_found, &why, json!({"uri": uri}));
-                    }
-                    Err(resources::ReadError::Failed(e)) => {
-                        return error(id, INTERNAL_ERROR, &e.to_string())
-                    }
-                }
-            }
-            "prompts/get" => {
-                let Some(name) = params.get("name").and_then(Value::as_str) else {
-                    return error(id, INVALID_PARAMS, "prompts/get needs a name");
-                };
-                let args = params
-                    .get("arguments")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                match resources::prompt(name, &args) {
-                    Ok(r) => r,
-                    Err(message) => return error(id, INVALID_PARAMS, &message),
-                }
-            }
-            "tools/call" => match self.call(&id, params, version, channel) {
-                Ok(Some(r)) => r,
-                Ok(None) => return Value::Null,
-                Err(message) => return error(id, INVALID_PARAMS, &message),
+                None => Ok(Era::Speaking(Version(0), false)),
             },
-            _ => return error(id, METHOD_NOT_FOUND, &format!("method not found: {method}")),
-        };
-        if modern {
-            result["resultType"] = json!("complete");
         }
-        response(id, result)
     }
 
-    fn initialize(&mut self, id: Value, params: &Map<String, Value>) -> Value {
-        let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
-            return error(
-                id,
+    /// What a tool run by this server gets.
+    fn ctx<'s>(&'s self, waiting: &'s Waiting) -> Ctx<'s> {
+        Ctx::new(
+            self.pve,
+            self.policy,
+            &tools::TOOLS,
+            self.task_wait,
+            waiting,
+        )
+    }
+
+    fn list_tools(&self, params: &Map<String, Value>, version: Version) -> Result<Value, Refusal> {
+        single_page("tools/list", params)?;
+        let tools: Vec<Value> = tools::active(self.policy)
+            .map(|t| describe(t, version))
+            .collect();
+        Ok(json!({ "tools": tools }))
+    }
+
+    fn list_resources(&self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        single_page("resources/list", params)?;
+        Ok(json!({"resources": resources::list(self.policy)}))
+    }
+
+    fn list_templates(&self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        single_page("resources/templates/list", params)?;
+        Ok(json!({"resourceTemplates": resources::templates(self.policy)}))
+    }
+
+    fn list_prompts(&self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        single_page("prompts/list", params)?;
+        Ok(json!({"prompts": resources::prompts()}))
+    }
+
+    fn read_resource(
+        &self,
+        id: &Value,
+        params: &Map<String, Value>,
+        modern: bool,
+        channel: &dyn Channel,
+    ) -> Result<Value, Refusal> {
+        let Some(uri) = params.get("uri").and_then(Value::as_str) else {
+            return Err(Refusal::new(
                 INVALID_PARAMS,
-                "initialize needs protocolVersion (a string such as \"2025-11-25\")",
-            );
+                "resources/read needs a uri".into(),
+            ));
+        };
+        let waiting = Waiting::new(channel, id, None);
+        let ctx = self.ctx(&waiting);
+        // The code for "resource not found" changed from -32002 to -32602 in 2026-07-28.
+        let not_found = if modern {
+            INVALID_PARAMS
+        } else {
+            RESOURCE_NOT_FOUND
+        };
+        match resources::read(&ctx, self.policy, uri) {
+            Ok(r) => Ok(r),
+            Err(resources::ReadError::NotFound(u)) => Err(Refusal::with_data(
+                not_found,
+                "Resource not found".into(),
+                json!({"uri": u}),
+            )),
+            // Not offered by this server (resources/list leaves it out): not found, with the
+            // policy's text naming the setting that turned it off.
+            Err(resources::ReadError::Denied(why)) => {
+                Err(Refusal::with_data(not_found, why, json!({"uri": uri})))
+            }
+            Err(resources::ReadError::Failed(e)) => {
+                Err(Refusal::new(INTERNAL_ERROR, e.to_string()))
+            }
+        }
+    }
+
+    fn get_prompt(&self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        let Some(name) = params.get("name").and_then(Value::as_str) else {
+            return Err(Refusal::new(
+                INVALID_PARAMS,
+                "prompts/get needs a name".into(),
+            ));
+        };
+        let args = params
+            .get("arguments")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        resources::prompt(name, &args).map_err(|message| Refusal::new(INVALID_PARAMS, message))
+    }
+
+    fn initialize(&mut self, params: &Map<String, Value>) -> Result<Value, Refusal> {
+        let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
+            return Err(Refusal::new(
+                INVALID_PARAMS,
+                "initialize needs protocolVersion (a string such as \"2025-11-25\")".into(),
+            ));
         };
         // Echo a version we speak; counter-offer the newest otherwise.
         let version = LEGACY_VERSIONS
@@ -783,16 +537,13 @@ impl<'a> Server<'a> {
             .find(|v| **v == requested)
             .copied()
             .unwrap_or(LEGACY_VERSIONS[LEGACY_VERSIONS.len() - 1]);
-        self.negotiated = Some(version);
-        response(
-            id,
-            json!({
-                "protocolVersion": version,
-                "capabilities": capabilities(),
-                "serverInfo": server_info(),
-                "instructions": self.instructions(),
-            }),
-        )
+        self.session.negotiated = Some(version);
+        Ok(json!({
+            "protocolVersion": version,
+            "capabilities": capabilities(),
+            "serverInfo": server_info(),
+            "instructions": self.instructions(),
+        }))
     }
 
     fn discover(&self) -> Value {
@@ -827,36 +578,28 @@ impl<'a> Server<'a> {
         params: &Map<String, Value>,
         version: Version,
         channel: &dyn Channel,
-    ) -> Result<Option<Value>, String> {
+    ) -> Result<Option<Value>, Refusal> {
+        let refuse = |message: String| Refusal::new(INVALID_PARAMS, message);
         let name = match params.get("name") {
             Some(Value::String(n)) => n.as_str(),
-            Some(_) => return Err("tools/call: name must be a string".into()),
-            None => return Err("tools/call: missing tool name".into()),
+            Some(_) => return Err(refuse("tools/call: name must be a string".into())),
+            None => return Err(refuse("tools/call: missing tool name".into())),
         };
         let empty = Map::new();
         let args = match params.get("arguments") {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(a)) => a,
-            Some(_) => return Err("tools/call: arguments must be an object".into()),
+            Some(_) => return Err(refuse("tools/call: arguments must be an object".into())),
         };
-        let tool = tools::find(name).ok_or_else(|| format!("unknown tool: {name}"))?;
-        let waiting = Waiting {
-            channel,
-            id: id.clone(),
-            token: params
-                .get("_meta")
-                .and_then(|m| m.get("progressToken"))
-                .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
-                .cloned(),
-            sent: Cell::new(0),
-        };
-        let ctx = Ctx {
-            pve: self.pve,
-            task_wait: self.task_wait,
-            waiter: &waiting,
-            policy: self.policy,
-        };
-        match tools::run(&ctx, self.policy, tool, args) {
+        let tool = tools::find(name).ok_or_else(|| refuse(format!("unknown tool: {name}")))?;
+        let token = params
+            .get("_meta")
+            .and_then(|m| m.get("progressToken"))
+            .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
+            .cloned();
+        let waiting = Waiting::new(channel, id, token);
+        let ctx = self.ctx(&waiting);
+        match tools::run(&ctx, tool, args) {
             Err(Error::Cancelled) => Ok(None),
             outcome => Ok(Some(call_result(outcome, version.at_least("2025-06-18")))),
         }
@@ -927,7 +670,8 @@ fn describe(tool: &Tool, version: Version) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Access, Config};
+    use crate::config::Config;
+    use crate::policy::Access;
 
     /// A policy of just an access level, alive for the whole test run.
     fn policy(access: Access) -> &'static Policy {
@@ -1186,7 +930,7 @@ mod tests {
             tools::TOOLS
                 .iter()
                 .filter(|t| {
-                    effects.contains(&t.effect) && t.area != tools::Area::Exec && tools::present(t)
+                    effects.contains(&t.effect) && t.area != tools::Area::Exec && t.present()
                 })
                 .count()
         };
@@ -1235,145 +979,5 @@ mod tests {
             reply["result"]["content"][0]["text"],
             "delete_vm_snapshot can lose data and needs access level full, but this server runs with PROXMOX_MCP_ACCESS=operate; to allow it, restart the server with PROXMOX_MCP_ACCESS=full (or --access full)"
         );
-    }
-
-    /// A session's input and output with nothing read yet; `tx` feeds its input.
-    fn io(batches: bool) -> (Io<Vec<u8>>, mpsc::SyncSender<Input>) {
-        let (tx, rx) = mpsc::sync_channel(16);
-        let io = Io {
-            rx,
-            out: RefCell::new(Vec::new()),
-            queue: RefCell::default(),
-            eof: Cell::new(false),
-            failed: RefCell::new(None),
-            batches: Cell::new(batches),
-            cancelled: RefCell::default(),
-        };
-        (io, tx)
-    }
-
-    /// The queued lines, as text.
-    fn queued(io: &Io<Vec<u8>>) -> Vec<String> {
-        io.queue
-            .borrow()
-            .iter()
-            .map(|q| match &q.input {
-                Input::Line(l) => String::from_utf8_lossy(l).into_owned(),
-                Input::TooLong => "too long".into(),
-                Input::Eof => "eof".into(),
-            })
-            .collect()
-    }
-
-    fn cancel(id: &str) -> Vec<u8> {
-        format!(r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id}}}}}"#).into_bytes()
-    }
-
-    #[test]
-    fn cancellations_drop_queued_requests() {
-        let (io, _tx) = io(true);
-        let waiting = json!(1);
-        let stop = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"stop_vm"}}"#;
-        assert!(!io.accept(stop.to_vec(), Some(&waiting)));
-        let init = br#"{"jsonrpc":"2.0","id":"i","method":"initialize","params":{}}"#;
-        assert!(!io.accept(init.to_vec(), Some(&waiting)));
-        let batch = br#"[{"jsonrpc":"2.0","id":8,"method":"ping"},{"jsonrpc":"2.0","id":"9","method":"ping"}]"#;
-        assert!(!io.accept(batch.to_vec(), Some(&waiting)));
-        assert_eq!(queued(&io).len(), 3);
-        // A string id is not the number, an unknown id changes nothing, initialize stays.
-        for other in [r#""7""#, "9", "70", r#""i""#] {
-            assert!(!io.accept(cancel(other), Some(&waiting)));
-        }
-        assert_eq!(queued(&io).len(), 3, "{:?}", queued(&io));
-        // A malformed one is no cancellation: queued like any notification (and ignored there).
-        assert!(!io.accept(cancel("7.0"), Some(&waiting)));
-        assert_eq!(queued(&io).len(), 4);
-        assert_eq!(queued(&io)[0], String::from_utf8_lossy(stop));
-        io.queue.borrow_mut().pop_back();
-        assert!(!io.accept(cancel("7"), Some(&waiting)));
-        assert_eq!(
-            queued(&io),
-            [
-                String::from_utf8_lossy(init),
-                String::from_utf8_lossy(batch)
-            ]
-        );
-        // One request of a queued batch goes; the batch goes once it is empty.
-        assert!(!io.accept(cancel(r#""9""#), Some(&waiting)));
-        assert_eq!(
-            queued(&io)[1],
-            r#"[{"id":8,"jsonrpc":"2.0","method":"ping"}]"#
-        );
-        assert!(!io.accept(cancel("8"), Some(&waiting)));
-        assert_eq!(queued(&io).len(), 1);
-        // Cancellations that matched nothing queued are remembered for the batch being handled.
-        assert!(io.cancelled(&json!("7")) && io.cancelled(&json!(70)));
-        assert!(!io.cancelled(&json!(7)) && !io.cancelled(&json!("9")));
-        // The waiting request's own cancellation, also inside a batch.
-        assert!(io.accept(cancel("1"), Some(&waiting)));
-        assert!(io.accept(
-            format!("[{}]", String::from_utf8_lossy(&cancel("1"))).into_bytes(),
-            Some(&waiting)
-        ));
-        assert!(
-            io.out.borrow().is_empty(),
-            "cancellations are never answered"
-        );
-    }
-
-    #[test]
-    fn arrays_count_one_by_one_only_when_batches_are_answered() {
-        let (io, _tx) = io(false);
-        let waiting = json!(1);
-        let batch = br#"[{"jsonrpc":"2.0","id":5,"method":"ping"}]"#;
-        assert!(!io.accept(batch.to_vec(), Some(&waiting)));
-        // An array is refused as a whole in this version: nothing in it is a request or a cancellation.
-        assert!(!io.accept(cancel("5"), Some(&waiting)));
-        let wrapped = format!("[{}]", String::from_utf8_lossy(&cancel("1")));
-        assert!(!io.accept(wrapped.clone().into_bytes(), Some(&waiting)));
-        assert_eq!(
-            queued(&io),
-            [String::from_utf8_lossy(batch).into_owned(), wrapped]
-        );
-    }
-
-    #[test]
-    fn cancellations_that_arrive_after_a_wait_reach_the_queue() {
-        let (io, tx) = io(false);
-        let stop = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"stop_vm"}}"#;
-        assert!(!io.accept(stop.to_vec(), Some(&json!(1))));
-        let ping = br#"{"jsonrpc":"2.0","id":8,"method":"ping"}"#;
-        tx.send(Input::Line(ping.to_vec())).unwrap();
-        tx.send(Input::Line(cancel("7"))).unwrap();
-        io.drain();
-        // Without a wait, a ping keeps its place in the queue.
-        assert_eq!(queued(&io), [String::from_utf8_lossy(ping)]);
-        assert!(!io.eof.get());
-        tx.send(Input::Eof).unwrap();
-        drop(tx);
-        io.drain();
-        assert!(io.eof.get());
-        assert!(io.out.borrow().is_empty());
-    }
-
-    #[test]
-    fn long_lines_are_refused_without_holding_them() {
-        let mut input = io::Cursor::new([vec![b'x'; 100], b"\n{\"a\":1}\n".to_vec()].concat());
-        let mut buf = Vec::new();
-        assert!(matches!(
-            read_line(&mut input, &mut buf, 50).unwrap(),
-            Line::TooLong
-        ));
-        assert!(buf.len() <= 50);
-        assert!(matches!(
-            read_line(&mut input, &mut buf, 50).unwrap(),
-            Line::Ok
-        ));
-        assert_eq!(buf, b"{\"a\":1}");
-        buf.clear();
-        assert!(matches!(
-            read_line(&mut input, &mut buf, 50).unwrap(),
-            Line::Eof
-        ));
     }
 }

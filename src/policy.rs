@@ -5,13 +5,142 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
-use crate::config::{Access, Config};
 use crate::error::Error;
-use crate::tools::{Area, Effect, Tool, AREAS, TOOLS};
+use crate::time::rfc3339;
+
+/// Which tools are listed and callable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    ReadOnly,
+    Operate,
+    Full,
+}
+
+impl Access {
+    pub fn parse(s: &str) -> Option<Access> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "read-only" | "readonly" | "read_only" => Some(Access::ReadOnly),
+            "operate" => Some(Access::Operate),
+            "full" => Some(Access::Full),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::ReadOnly => "read-only",
+            Access::Operate => "operate",
+            Access::Full => "full",
+        }
+    }
+}
+
+/// What a tool does to the cluster (section 4 of the contract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    /// Changes nothing.
+    Read,
+    /// Changes state but loses no data.
+    Operate,
+    /// Can lose data or state.
+    Destroy,
+}
+
+impl Effect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Effect::Read => "read",
+            Effect::Operate => "operate",
+            Effect::Destroy => "destroy",
+        }
+    }
+    /// The lowest access level that allows this effect.
+    pub fn needs(self) -> Access {
+        match self {
+            Effect::Read => Access::ReadOnly,
+            Effect::Operate => Access::Operate,
+            Effect::Destroy => Access::Full,
+        }
+    }
+}
+
+/// The part of the cluster a tool is about (tool groups, `tools --json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    Nodes,
+    Vms,
+    Containers,
+    Snapshots,
+    Storage,
+    Tasks,
+    Cluster,
+    Backups,
+    Network,
+    Firewall,
+    Access,
+    Pools,
+    Ha,
+    Certificates,
+    Metrics,
+    Exec,
+}
+
+impl Area {
+    /// Every area, in the order help texts and `tools --json` list them.
+    pub const ALL: [Area; 16] = [
+        Area::Nodes,
+        Area::Vms,
+        Area::Containers,
+        Area::Snapshots,
+        Area::Storage,
+        Area::Tasks,
+        Area::Cluster,
+        Area::Backups,
+        Area::Network,
+        Area::Firewall,
+        Area::Access,
+        Area::Pools,
+        Area::Ha,
+        Area::Certificates,
+        Area::Metrics,
+        Area::Exec,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Area::Nodes => "nodes",
+            Area::Vms => "vms",
+            Area::Containers => "containers",
+            Area::Snapshots => "snapshots",
+            Area::Storage => "storage",
+            Area::Tasks => "tasks",
+            Area::Cluster => "cluster",
+            Area::Backups => "backups",
+            Area::Network => "network",
+            Area::Firewall => "firewall",
+            Area::Access => "access",
+            Area::Pools => "pools",
+            Area::Ha => "ha",
+            Area::Certificates => "certificates",
+            Area::Metrics => "metrics",
+            Area::Exec => "exec",
+        }
+    }
+}
+
+/// The names of the areas, as groups in `PROXMOX_MCP_TOOLS`: from `Area::ALL`.
+pub const AREAS: &[&str] = &{
+    let mut names = [""; Area::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Area::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// A guest no tool may change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,44 +205,11 @@ pub struct Policy {
 }
 
 /// The group names a tool belongs to: its name, its effect and its area.
-fn groups(tool: &Tool) -> [&'static str; 3] {
-    [tool.name, tool.effect.name(), tool.area.name()]
-}
-
-/// Checks a `PROXMOX_MCP_TOOLS`-style list: every entry must be a tool or a group name.
-pub fn check_names(var: &str, names: &[String]) -> Result<(), Error> {
-    for n in names {
-        let known = TOOLS.iter().any(|t| t.name == n)
-            || ["read", "operate", "destroy"].contains(&n.as_str())
-            || AREAS.contains(&n.as_str());
-        if !known {
-            return Err(Error::Config(format!(
-                "{var}: '{n}' is neither a tool nor a group; groups are read, operate, destroy, {} (tools: proxmox-mcp-server tools)",
-                AREAS.join(", ")
-            )));
-        }
-    }
-    Ok(())
+fn groups(name: &str, effect: Effect, area: Area) -> [&str; 3] {
+    [name, effect.name(), area.name()]
 }
 
 impl Policy {
-    /// The policy of `config`, opening the audit log (an unwritable path is a start-up error).
-    pub fn new(config: &Config) -> Result<Policy, Error> {
-        let audit = match &config.audit_log {
-            Some(path) => Some(Audit::open(path)?),
-            None => None,
-        };
-        Ok(Policy {
-            access: config.access,
-            allow: config.tools.clone(),
-            deny: config.deny_tools.clone(),
-            protected: config.protected.clone(),
-            audit,
-            allow_exec: config.allow_exec,
-            allow_host_config: config.allow_host_config,
-        })
-    }
-
     /// Only an access level: nothing selected, denied or protected.
     pub fn with_access(access: Access) -> Policy {
         Policy {
@@ -127,45 +223,43 @@ impl Policy {
         }
     }
 
-    /// Whether `tools/list` shows the tool.
-    pub fn listed(&self, tool: &Tool) -> bool {
-        self.check(tool).is_ok()
-    }
-
-    /// The tools listed, in table order.
-    pub fn active(&self) -> impl Iterator<Item = &'static Tool> + '_ {
-        TOOLS.iter().copied().filter(|t| self.listed(t))
-    }
-
-    /// Refuses a tool outside the access level or the selection, saying which setting decides.
-    pub fn check(&self, tool: &Tool) -> Result<(), Error> {
-        if tool.effect.needs() > self.access {
-            let what = match tool.effect {
+    /// Refuses the tool `name` (with its effect and area) outside the access level or the
+    /// selection, or when it cannot work where this server runs (`present` false), saying which
+    /// setting decides.
+    pub fn allows(
+        &self,
+        name: &str,
+        effect: Effect,
+        area: Area,
+        present: bool,
+    ) -> Result<(), Error> {
+        if effect.needs() > self.access {
+            let what = match effect {
                 Effect::Destroy => "can lose data",
                 _ => "changes the cluster",
             };
-            let level = tool.effect.needs().name();
+            let level = effect.needs().name();
             return Err(Error::Denied(format!(
                 "{} {what} and needs access level {level}, but this server runs with PROXMOX_MCP_ACCESS={}; \
                  to allow it, restart the server with PROXMOX_MCP_ACCESS={level} (or --access {level})",
-                tool.name,
+                name,
                 self.access.name()
             )));
         }
-        if tool.area == Area::Exec && !self.allow_exec {
+        if area == Area::Exec && !self.allow_exec {
             return Err(Error::Denied(format!(
                 "{} runs commands inside guests (a remote shell) and is off unless PROXMOX_MCP_ALLOW_EXEC=true is set, besides PROXMOX_MCP_ACCESS=full",
-                tool.name
+                name
             )));
         }
-        if !crate::tools::present(tool) {
+        if !present {
             return Err(Error::Denied(format!(
                 "{} only works when this server runs on a PVE node",
-                tool.name
+                name
             )));
         }
         let in_list = |list: &[String]| {
-            groups(tool)
+            groups(name, effect, area)
                 .iter()
                 .find(|g| list.iter().any(|n| n == *g))
                 .copied()
@@ -173,16 +267,16 @@ impl Policy {
         if !self.allow.is_empty() && in_list(&self.allow).is_none() {
             return Err(Error::Denied(format!(
                 "{} is not among the tools this server offers (PROXMOX_MCP_TOOLS={}); add it or its group ({}, {}) to use it",
-                tool.name,
+                name,
                 self.allow.join(","),
-                tool.effect.name(),
-                tool.area.name()
+                effect.name(),
+                area.name()
             )));
         }
         if let Some(group) = in_list(&self.deny) {
             return Err(Error::Denied(format!(
                 "{} is switched off on this server (PROXMOX_MCP_DENY_TOOLS names {group})",
-                tool.name
+                name
             )));
         }
         Ok(())
@@ -284,7 +378,8 @@ impl Phase {
 const MAX_LOGGED_ARGS: usize = 64 * 1024;
 
 impl Audit {
-    fn open(path: &Path) -> Result<Audit, Error> {
+    /// Opens (or creates, mode 0600) the audit log at `path`.
+    pub fn open(path: &Path) -> Result<Audit, Error> {
         let (file, id) = open_log(path)
             .map_err(|e| Error::Config(format!("PROXMOX_MCP_AUDIT_LOG={}: {e}", path.display())))?;
         Ok(Audit {
@@ -598,47 +693,9 @@ fn redact_userinfo(text: &str) -> String {
     out
 }
 
-/// The last second of year 9999, the latest time `rfc3339` writes with four digits.
-const LAST_PLAUSIBLE_SECOND: u64 = 253_402_300_799;
-
-/// A Unix time from outside (PVE, a ticket) as a `SystemTime`; None when it is not plausible
-/// (after year 9999), so a hostile or broken value never overflows `UNIX_EPOCH + Duration`.
-pub fn unix_time(secs: u64) -> Option<SystemTime> {
-    if secs > LAST_PLAUSIBLE_SECOND {
-        return None;
-    }
-    UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
-}
-
-/// `2026-11-25T20:06:16Z`.
-pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn protect_items() {
@@ -663,54 +720,5 @@ mod tests {
         assert!(p.protection(250, "").unwrap().contains("the range 200-299"));
         assert!(p.protection(300, "web;Prod").unwrap().contains("tag:prod"));
         assert_eq!(p.protection(300, "web;production"), None);
-    }
-
-    #[test]
-    fn selection() {
-        let find = |n: &str| TOOLS.iter().find(|t| t.name == n).unwrap();
-        let p = Policy {
-            allow: vec!["read".into(), "start_vm".into()],
-            deny: vec!["tasks".into()],
-            ..Policy::with_access(Access::Full)
-        };
-        assert!(p.listed(find("list_vms")));
-        assert!(p.listed(find("start_vm")));
-        assert!(!p.listed(find("stop_vm")));
-        assert!(!p.listed(find("list_tasks")));
-        assert!(p
-            .check(find("list_tasks"))
-            .unwrap_err()
-            .to_string()
-            .contains("PROXMOX_MCP_DENY_TOOLS names tasks"));
-        assert!(p
-            .check(find("stop_vm"))
-            .unwrap_err()
-            .to_string()
-            .contains("PROXMOX_MCP_TOOLS=read,start_vm"));
-        assert!(check_names("PROXMOX_MCP_TOOLS", &["vms".into(), "get_vm_status".into()]).is_ok());
-        assert!(check_names("PROXMOX_MCP_TOOLS", &["vm".into()])
-            .unwrap_err()
-            .to_string()
-            .contains("'vm' is neither a tool nor a group"));
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            unix_time(LAST_PLAUSIBLE_SECOND).map(rfc3339).as_deref(),
-            Some("9999-12-31T23:59:59Z")
-        );
-        for implausible in [LAST_PLAUSIBLE_SECOND + 1, i64::MAX as u64, u64::MAX] {
-            assert_eq!(unix_time(implausible), None, "{implausible}");
-        }
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_637_176)),
-            "2026-11-25T20:06:16Z"
-        );
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00Z"
-        );
     }
 }

@@ -19,7 +19,7 @@ const GUEST_TOOLS: [(&str, &str); 2] = [("qemu", "get_vm_config"), ("lxc", "get_
 
 /// Whether the policy lists the tool `name` (and so offers the resources it reads).
 fn offered(policy: &Policy, name: &str) -> bool {
-    tools::find(name).is_some_and(|t| policy.listed(t))
+    tools::find(name).is_some_and(|t| t.allowed(policy).is_ok())
 }
 
 /// Fixed resources, as far as the policy lists their tools.
@@ -82,7 +82,7 @@ pub fn read(ctx: &Ctx, policy: &Policy, uri: &str) -> Result<Value, ReadError> {
     let not_found = || ReadError::NotFound(uri.to_string());
     let run = |tool: &Tool, args: Value| -> Result<Value, ReadError> {
         let args = args.as_object().cloned().unwrap_or_default();
-        match tools::run(ctx, policy, tool, &args) {
+        match tools::run(ctx, tool, &args) {
             // Cut to 64 KiB: the whole result, so the cut and its hint stay visible.
             Ok(c) if c.get("truncated") == Some(&Value::Bool(true)) => Ok(Value::Object(c)),
             Ok(c) => Ok(c.get("data").cloned().unwrap_or(Value::Null)),
@@ -109,7 +109,7 @@ pub fn read(ctx: &Ctx, policy: &Policy, uri: &str) -> Result<Value, ReadError> {
             // Nothing is looked up when the policy turned off both kinds.
             let mut refusals = Vec::new();
             for (_, name) in GUEST_TOOLS {
-                match policy.check(tool(name)?) {
+                match tool(name)?.allowed(policy) {
                     Ok(()) => break,
                     Err(e) => refusals.push(e),
                 }

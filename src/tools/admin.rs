@@ -2,148 +2,64 @@
 //! the server's own permissions, node certificates and backup jobs.
 //!
 //! The writes here (HA resources, firewall rules) are synchronous in PVE: it answers `null`, so
-//! `task_call` returns `{"data": null}`; their dry runs show the current state they would change.
+//! `Change::send` returns `{"data": null}`; their dry runs show the current state they would change.
 
-use super::*;
+use std::cmp::Ordering;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::Error;
+use crate::policy::{Area, Effect};
+use crate::pve::{as_u64, bool01, path, Params};
+
+use super::change::Change;
+use super::guest::{guest_path, locate_guest, refuse_if_pve_protected, Guest};
+use super::list::{by_text, data, number, page, text, trimmed};
+use super::params::{
+    DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, STOP_ON_CANCEL, VMID, WAIT,
+};
+use super::table::{granted, Args, Content, Ctx, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
 
-const POOLID: Param = Param {
-    name: "poolid",
-    kind: Kind::Text { max: 256 },
-    required: true,
-    description: "the pool id, e.g. prod",
-};
-const POOL_MEMBER_TYPE: Param = Param {
-    name: "type",
-    kind: Kind::Text { max: 8 },
-    required: false,
-    description: "only members of type qemu, lxc or storage",
-};
-const HA_TYPE: Param = Param {
-    name: "type",
-    kind: Kind::Text { max: 8 },
-    required: false,
-    description: "only vm or ct resources",
-};
-const HA_STATE: Param = Param {
-    name: "state",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "started (default), stopped, disabled, ignored",
-};
-const MAX_RESTART: Param = Param {
-    name: "max_restart",
-    kind: Kind::Int { min: 0, max: 100 },
-    required: false,
-    description: "restarts on a node before relocating (1)",
-};
-const MAX_RELOCATE: Param = Param {
-    name: "max_relocate",
-    kind: Kind::Int { min: 0, max: 100 },
-    required: false,
-    description: "relocations to other nodes (default 1)",
-};
-const HA_COMMENT: Param = Param {
-    name: "comment",
-    kind: Kind::Text { max: 4096 },
-    required: false,
-    description: "a description",
-};
-const FW_VMID: Param = Param {
-    name: "vmid",
-    kind: Kind::Vmid,
-    required: false,
-    description: "a guest's rules (else node or cluster)",
-};
-const FW_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "a node's rules, or the guest's node",
-};
-const FW_TYPE: Param = Param {
-    name: "type",
-    kind: Kind::Text { max: 8 },
-    required: true,
-    description: "in, out, forward or group",
-};
-const FW_ACTION: Param = Param {
-    name: "action",
-    kind: Kind::Text { max: 20 },
-    required: true,
-    description: "ACCEPT, DROP, REJECT or a security group",
-};
-const FW_SOURCE: Param = Param {
-    name: "source",
-    kind: Kind::Text { max: 512 },
-    required: false,
-    description: "source address, CIDR, range, alias or ipset",
-};
-const FW_DEST: Param = Param {
-    name: "dest",
-    kind: Kind::Text { max: 512 },
-    required: false,
-    description: "destination, like source",
-};
-const FW_PROTO: Param = Param {
-    name: "proto",
-    kind: Kind::Text { max: 32 },
-    required: false,
-    description: "protocol: tcp, udp, icmp or a number",
-};
-const FW_DPORT: Param = Param {
-    name: "dport",
-    kind: Kind::Text { max: 256 },
-    required: false,
-    description: "destination ports, e.g. 22 or 80,443",
-};
-const FW_MACRO: Param = Param {
-    name: "macro",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "a PVE macro instead of proto/ports, e.g. SSH",
-};
-const FW_COMMENT: Param = Param {
-    name: "comment",
-    kind: Kind::Text { max: 4096 },
-    required: false,
-    description: "a comment stored with the rule",
-};
-const FW_ENABLE: Param = Param {
-    name: "enable",
-    kind: Kind::Bool,
-    required: false,
-    description: "whether the rule is active (default true)",
-};
-const FW_POS: Param = Param {
-    name: "pos",
-    kind: Kind::Int {
-        min: 0,
-        max: 100_000,
-    },
-    required: true,
-    description: "the rule's position (list_firewall_rules)",
-};
-const FW_DIGEST: Param = Param {
-    name: "digest",
-    kind: Kind::Text { max: 64 },
-    required: false,
-    description: "refuse if the rules changed since this digest",
-};
-const NET_TYPE: Param = Param {
-    name: "type",
-    kind: Kind::Text { max: 20 },
-    required: false,
-    description: "only this type, e.g. bridge, bond, eth, vlan",
-};
-const USERID: Param = Param {
-    name: "userid",
-    kind: Kind::Text { max: 64 },
-    required: false,
-    description: "only this user, e.g. admin@pve (default: all)",
-};
+const POOLID: Param = Param::req("poolid", Kind::Text { max: 256 }, "the pool id, e.g. prod");
+#[rustfmt::skip]
+const POOL_MEMBER_TYPE: Param = Param::opt("type", Kind::Text { max: 8 }, "only members of type qemu, lxc or storage");
+const HA_TYPE: Param = Param::opt("type", Kind::Text { max: 8 }, "only vm or ct resources");
+#[rustfmt::skip]
+const HA_STATE: Param = Param::opt("state", Kind::Text { max: 16 }, "started (default), stopped, disabled, ignored");
+#[rustfmt::skip]
+const MAX_RESTART: Param = Param::opt("max_restart", Kind::Int { min: 0, max: 100 }, "restarts on a node before relocating (1)");
+#[rustfmt::skip]
+const MAX_RELOCATE: Param = Param::opt("max_relocate", Kind::Int { min: 0, max: 100 }, "relocations to other nodes (default 1)");
+const HA_COMMENT: Param = Param::opt("comment", Kind::Text { max: 4096 }, "a description");
+const FW_VMID: Param = Param::opt("vmid", Kind::Vmid, "a guest's rules (else node or cluster)");
+const FW_NODE: Param = Param::opt("node", Kind::Node, "a node's rules, or the guest's node");
+const FW_TYPE: Param = Param::req("type", Kind::Text { max: 8 }, "in, out, forward or group");
+#[rustfmt::skip]
+const FW_ACTION: Param = Param::req("action", Kind::Text { max: 20 }, "ACCEPT, DROP, REJECT or a security group");
+#[rustfmt::skip]
+const FW_SOURCE: Param = Param::opt("source", Kind::Text { max: 512 }, "source address, CIDR, range, alias or ipset");
+const FW_DEST: Param = Param::opt("dest", Kind::Text { max: 512 }, "destination, like source");
+#[rustfmt::skip]
+const FW_PROTO: Param = Param::opt("proto", Kind::Text { max: 32 }, "protocol: tcp, udp, icmp or a number");
+#[rustfmt::skip]
+const FW_DPORT: Param = Param::opt("dport", Kind::Text { max: 256 }, "destination ports, e.g. 22 or 80,443");
+#[rustfmt::skip]
+const FW_MACRO: Param = Param::opt("macro", Kind::Text { max: 128 }, "a PVE macro instead of proto/ports, e.g. SSH");
+#[rustfmt::skip]
+const FW_COMMENT: Param = Param::opt("comment", Kind::Text { max: 4096 }, "a comment stored with the rule");
+#[rustfmt::skip]
+const FW_ENABLE: Param = Param::opt("enable", Kind::Bool, "whether the rule is active (default true)");
+#[rustfmt::skip]
+const FW_POS: Param = Param::req("pos", Kind::Int { min: 0, max: 100_000 }, "the rule's position (list_firewall_rules)");
+#[rustfmt::skip]
+const FW_DIGEST: Param = Param::opt("digest", Kind::Text { max: 64 }, "refuse if the rules changed since this digest");
+#[rustfmt::skip]
+const NET_TYPE: Param = Param::opt("type", Kind::Text { max: 20 }, "only this type, e.g. bridge, bond, eth, vlan");
+#[rustfmt::skip]
+const USERID: Param = Param::opt("userid", Kind::Text { max: 64 }, "only this user, e.g. admin@pve (default: all)");
 
 // ---------------------------------------------------------------------------------------------
 // The table.
@@ -159,6 +75,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_pools,
     },
     Tool {
@@ -171,6 +88,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&POOLID, &POOL_MEMBER_TYPE],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_pool,
     },
     Tool {
@@ -183,6 +101,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[],
         output: Output::Array,
         idempotent: true,
+        marks: &[],
         run: get_ha_status,
     },
     Tool {
@@ -195,6 +114,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&HA_TYPE, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_ha_resources,
     },
     Tool {
@@ -217,6 +137,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: add_ha_resource,
     },
     Tool {
@@ -229,6 +150,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: remove_ha_resource,
     },
     Tool {
@@ -241,6 +163,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&FW_VMID, &FW_NODE, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_firewall_rules,
     },
     Tool {
@@ -268,6 +191,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: add_firewall_rule,
     },
     Tool {
@@ -288,6 +212,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: delete_firewall_rule,
     },
     Tool {
@@ -300,6 +225,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&NODE, &NET_TYPE, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_node_networks,
     },
     Tool {
@@ -312,6 +238,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_users,
     },
     Tool {
@@ -324,6 +251,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&USERID, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_api_tokens,
     },
     Tool {
@@ -336,6 +264,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_acl,
     },
     Tool {
@@ -348,6 +277,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[],
         output: Output::Object,
         idempotent: true,
+        marks: &[],
         run: get_my_permissions,
     },
     Tool {
@@ -360,6 +290,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&NODE_FILTER, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_node_certificates,
     },
     Tool {
@@ -372,6 +303,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_backup_jobs,
     },
 ];
@@ -449,7 +381,7 @@ fn valid_poolid(id: &str) -> bool {
 }
 
 fn get_pool(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let poolid = args.required_str("poolid");
+    let poolid = args.required_str("poolid")?;
     if !valid_poolid(poolid) {
         return Err(Error::Args(format!(
             "'poolid' must be letters, digits, '-' and '_' (nested pools joined by '/'), got '{poolid}'"
@@ -560,12 +492,7 @@ fn add_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(c) = args.str("comment") {
         params.push(("comment", c.to_string()));
     }
-    let write = Write {
-        method: Method::Post,
-        path: "/cluster/ha/resources".into(),
-        params,
-    };
-    task_call(ctx, args, write, || Ok(status))
+    Change::post("/cluster/ha/resources".into(), params).send(ctx, args, || Ok(status))
 }
 
 fn remove_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -589,16 +516,13 @@ fn remove_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     };
     let base = guest_path(ctx, args, kind)?;
     refuse_if_pve_protected(ctx, &base, vmid)?;
-    let write = Write {
-        method: Method::Delete,
-        path: path(&[&"cluster", &"ha", &"resources", &sid]),
-        // Only take the guest out of HA; PVE's default (purge=1) would also edit or delete HA rules.
-        params: vec![("purge", bool01(false))],
-    };
     let target = trimmed(Value::Array(vec![entry]), HA_FIELDS)
         .pop()
         .unwrap_or(Value::Null);
-    task_call(ctx, args, write, || Ok(target))
+    // Only take the guest out of HA; PVE's default (purge=1) would also edit or delete HA rules.
+    let params = vec![("purge", bool01(false))];
+    Change::delete(path(&[&"cluster", &"ha", &"resources", &sid]), params)
+        .send(ctx, args, || Ok(target))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -681,10 +605,10 @@ fn valid_action(a: &str) -> bool {
 fn add_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let kind = one_of(
         "type",
-        args.required_str("type"),
+        args.required_str("type")?,
         &["in", "out", "forward", "group"],
     )?;
-    let action = args.required_str("action");
+    let action = args.required_str("action")?;
     if !valid_action(action) {
         return Err(Error::Args(format!(
             "'action' must be ACCEPT, DROP, REJECT or a security group name (a letter, then letters, digits, '-', '_'), got '{action}'"
@@ -700,12 +624,7 @@ fn add_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     // PVE adds a rule disabled when `enable` is not given, and always as the first rule.
     params.push(("enable", bool01(args.flag("enable").unwrap_or(true))));
     let rules_path = rules.path.clone();
-    let write = Write {
-        method: Method::Post,
-        path: rules.path,
-        params,
-    };
-    task_call(ctx, args, write, || {
+    Change::post(rules.path, params).send(ctx, args, || {
         let (list, digest) = read_rules(ctx, &rules_path)?;
         Ok(json!({"rules": list, "digest": digest}))
     })
@@ -743,12 +662,7 @@ fn delete_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         )));
     }
     let params: Params = vec![("digest", current)];
-    let write = Write {
-        method: Method::Delete,
-        path: format!("{}/{pos}", rules.path),
-        params,
-    };
-    task_call(ctx, args, write, || Ok(rule))
+    Change::delete(format!("{}/{pos}", rules.path), params).send(ctx, args, || Ok(rule))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -772,7 +686,7 @@ const NET_TYPES: &[&str] = &[
 ];
 
 fn list_node_networks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let node = args.required_str("node");
+    let node = args.required_str("node")?;
     let mut params = Params::new();
     if let Some(t) = choice_arg(args, "type", NET_TYPES)? {
         params.push(("type", t.to_string()));
@@ -912,13 +826,12 @@ fn get_my_permissions(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
     };
     let mut usable = Vec::new();
     let mut lacking = Vec::new();
-    for tool in ctx.policy.active() {
+    for tool in ctx.tools.iter().filter(|t| t.allowed(ctx.policy).is_ok()) {
         match tool.requirement() {
-            Some((privs, acl)) if !crate::check::granted(&permissions, &privs, acl) => lacking
-                .push(json!({
-                    "tool": tool.name,
-                    "needs": format!("{} on {acl}", privs.join(" or ")),
-                })),
+            Some((privs, acl)) if !granted(&permissions, &privs, acl) => lacking.push(json!({
+                "tool": tool.name,
+                "needs": format!("{} on {acl}", privs.join(" or ")),
+            })),
             _ => usable.push(json!(tool.name)),
         }
     }
@@ -986,8 +899,8 @@ fn list_node_certificates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             if let Some(t) = cert.get("notafter").filter(|t| !t.is_null()) {
                 // A time from PVE: negative, not a number, or past year 9999 is unknown (null).
                 let expires = as_u64(t)
-                    .and_then(crate::policy::unix_time)
-                    .map(crate::policy::rfc3339);
+                    .and_then(crate::time::unix_time)
+                    .map(crate::time::rfc3339);
                 cert["expires"] = json!(expires);
             }
         }

@@ -1,7 +1,7 @@
-//! Snapshots beyond the original tools (containers, rollback), backups (vzdump, list, restore,
-//! delete) and storage content (list, download by URL, appliance templates).
+//! Backups (vzdump, list, restore, delete), and the volume helpers storage content shares
+//! (snapshot rollbacks are in `snapshots.rs`, storage content in `storage.rs`).
 //!
-//! Every change goes through `task_call` (dry run, task wait). Checks a user relies on run before
+//! Every change goes through `Change::send` (dry run, task wait). Checks a user relies on run before
 //! any write, also in dry runs: a snapshot or backup to delete or roll back to must exist; destroy
 //! tools refuse a guest with PVE's `protection` flag and a backup with PVE's `protected` flag;
 //! restoring over an existing guest needs access `full`, `force` and `confirm_name` equal to the
@@ -20,282 +20,60 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::*;
+use serde_json::{json, Map, Value};
+
+use crate::error::Error;
+use crate::policy::{Access, Area, Effect};
+use crate::pve::{as_u64, bool01, path, Params};
+
+use super::change::Change;
+use super::guest::{
+    check_confirm_name, cluster_guests, find_guest, guest_name, next_vmid, refuse_if_pve_protected,
+    Guest,
+};
+use super::guest_config::check_backup_config;
+use super::list::{number, page, text, trimmed};
+use super::params::{CONFIRM_NAME, DRY_RUN, LIMIT, NODE_FILTER, OFFSET, STOP_ON_CANCEL, WAIT};
+use super::run::{protection, protection_in};
+use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
 
-const CT_SNAP_DESCRIPTION: Param = Param {
-    name: "description",
-    kind: Kind::Text { max: 8192 },
-    required: false,
-    description: "a note stored with the snapshot",
-};
-const START: Param = Param {
-    name: "start",
-    kind: Kind::Bool,
-    required: false,
-    description: "start the guest afterwards",
-};
-const BACKUP_VMIDS: Param = Param {
-    name: "vmid",
-    kind: Kind::Strings {
-        max_items: 100,
-        max_len: 12,
-    },
-    required: true,
-    description: "guest ids, e.g. [\"100\", \"101\"]",
-};
-const BACKUP_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "the guests' node (found if omitted)",
-};
-const BACKUP_STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: false,
-    description: "target storage",
-};
-const MODE: Param = Param {
-    name: "mode",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "snapshot (default), suspend or stop",
-};
-const COMPRESS: Param = Param {
-    name: "compress",
-    kind: Kind::Text { max: 8 },
-    required: false,
-    description: "zstd, gzip, lzo or 0 (none)",
-};
-const PROTECT_BACKUP: Param = Param {
-    name: "protected",
-    kind: Kind::Bool,
-    required: false,
-    description: "protect the backup (needs storage)",
-};
-const STORAGE_FILTER: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: false,
-    description: "only this storage",
-};
-const VMID_FILTER: Param = Param {
-    name: "vmid",
-    kind: Kind::Vmid,
-    required: false,
-    description: "only this guest's",
-};
-const ARCHIVE: Param = Param {
-    name: "archive",
-    kind: Kind::Text { max: 255 },
-    required: true,
-    description: "backup volid (list_backups)",
-};
-const RESTORE_VMID: Param = Param {
-    name: "vmid",
-    kind: Kind::Vmid,
-    required: false,
-    description: "target VMID (default: next free)",
-};
-const RESTORE_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "node (default: the backup's)",
-};
-const RESTORE_STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: false,
-    description: "storage for the disks",
-};
-const UNIQUE: Param = Param {
-    name: "unique",
-    kind: Kind::Bool,
-    required: false,
-    description: "new MAC addresses",
-};
-const FORCE: Param = Param {
-    name: "force",
-    kind: Kind::Bool,
-    required: false,
-    description: "restore over an existing guest",
-};
-const RESTORE_CONFIRM_NAME: Param = Param {
-    name: "confirm_name",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "name of the guest to overwrite",
-};
-const VOLUME: Param = Param {
-    name: "volume",
-    kind: Kind::Text { max: 255 },
-    required: true,
-    description: "backup volid (list_backups)",
-};
-const VOLUME_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "default: found",
-};
-const CONTENT_STORAGE: Param = Param {
-    name: "storage",
-    kind: Kind::Storage,
-    required: true,
-    description: "the storage id, e.g. local",
-};
-const CONTENT_NODE: Param = Param {
-    name: "node",
-    kind: Kind::Node,
-    required: false,
-    description: "default: found",
-};
-const CONTENT_FILTER: Param = Param {
-    name: "content",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "iso, vztmpl, backup, images, rootdir…",
-};
-const URL: Param = Param {
-    name: "url",
-    kind: Kind::Text { max: 2048 },
-    required: true,
-    description: "http(s) URL of the file",
-};
-const FILENAME: Param = Param {
-    name: "filename",
-    kind: Kind::Text { max: 255 },
-    required: false,
-    description: "default: from the URL",
-};
-const DOWNLOAD_CONTENT: Param = Param {
-    name: "content",
-    kind: Kind::Text { max: 16 },
-    required: false,
-    description: "iso or vztmpl (default: by name)",
-};
-const CHECKSUM: Param = Param {
-    name: "checksum",
-    kind: Kind::Text { max: 128 },
-    required: false,
-    description: "hex",
-};
-const CHECKSUM_ALGORITHM: Param = Param {
-    name: "checksum-algorithm",
-    kind: Kind::Text { max: 8 },
-    required: false,
-    description: "e.g. sha256",
-};
-const SECTION: Param = Param {
-    name: "section",
-    kind: Kind::Text { max: 64 },
-    required: false,
-    description: "e.g. system",
-};
-
-const SNAP_CHANGE: &[&Param] = &[
-    &VMID,
-    &SNAPNAME,
-    &CONFIRM_NAME,
-    &NODE_OPT,
-    &WAIT,
-    &DRY_RUN,
-    &STOP_ON_CANCEL,
-];
-const SNAP_ROLLBACK: &[&Param] = &[
-    &VMID,
-    &SNAPNAME,
-    &CONFIRM_NAME,
-    &NODE_OPT,
-    &START,
-    &WAIT,
-    &DRY_RUN,
-    &STOP_ON_CANCEL,
-];
-
+pub(super) const START: Param = Param::opt("start", Kind::Bool, "start the guest afterwards");
+#[rustfmt::skip]
+const BACKUP_VMIDS: Param = Param::req("vmid", Kind::Strings { max_items: 100, max_len: 12 }, "guest ids, e.g. [\"100\", \"101\"]");
+const BACKUP_NODE: Param = Param::opt("node", Kind::Node, "the guests' node (found if omitted)");
+const BACKUP_STORAGE: Param = Param::opt("storage", Kind::Storage, "target storage");
+#[rustfmt::skip]
+const MODE: Param = Param::opt("mode", Kind::Text { max: 16 }, "snapshot (default), suspend or stop");
+#[rustfmt::skip]
+const COMPRESS: Param = Param::opt("compress", Kind::Text { max: 8 }, "zstd, gzip, lzo or 0 (none)");
+#[rustfmt::skip]
+const PROTECT_BACKUP: Param = Param::opt("protected", Kind::Bool, "protect the backup (needs storage)");
+const STORAGE_FILTER: Param = Param::opt("storage", Kind::Storage, "only this storage");
+pub(super) const VMID_FILTER: Param = Param::opt("vmid", Kind::Vmid, "only this guest's");
+#[rustfmt::skip]
+const ARCHIVE: Param = Param::req("archive", Kind::Text { max: 255 }, "backup volid (list_backups)");
+const RESTORE_VMID: Param = Param::opt("vmid", Kind::Vmid, "target VMID (default: next free)");
+const RESTORE_NODE: Param = Param::opt("node", Kind::Node, "node (default: the backup's)");
+const RESTORE_STORAGE: Param = Param::opt("storage", Kind::Storage, "storage for the disks");
+const UNIQUE: Param = Param::opt("unique", Kind::Bool, "new MAC addresses");
+const FORCE: Param = Param::opt("force", Kind::Bool, "restore over an existing guest");
+#[rustfmt::skip]
+const RESTORE_CONFIRM_NAME: Param = Param::opt("confirm_name", Kind::Text { max: 128 }, "name of the guest to overwrite");
+const VOLUME: Param = Param::req(
+    "volume",
+    Kind::Text { max: 255 },
+    "backup volid (list_backups)",
+);
+const VOLUME_NODE: Param = Param::opt("node", Kind::Node, "default: found");
 const MODES: &[&str] = &["snapshot", "suspend", "stop"];
 const COMPRESSIONS: &[&str] = &["0", "1", "gzip", "lzo", "zstd"];
-const CONTENT_TYPES: &[&str] = &[
-    "images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import",
-];
-const CHECKSUM_ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
-
 // ---------------------------------------------------------------------------------------------
 // The table.
 
 pub(super) static TOOLS: &[Tool] = &[
-    Tool {
-        name: "rollback_vm_snapshot",
-        title: "Roll back VM",
-        description: "Rolls a VM back to a snapshot (checked to exist) if confirm_name is its name; changes made since are lost. Waits.",
-        privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
-        effect: Effect::Destroy,
-        area: Area::Snapshots,
-        params: SNAP_ROLLBACK,
-        output: Output::Task,
-        idempotent: false,
-        run: rollback_vm_snapshot,
-    },
-    Tool {
-        name: "list_container_snapshots",
-        title: "List container snapshots",
-        description: "Lists a container's snapshots oldest first: name, snaptime (Unix time), description, parent.",
-        privilege: "VM.Audit on /vms/{vmid}",
-        effect: Effect::Read,
-        area: Area::Snapshots,
-        params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
-        output: Output::List,
-        idempotent: true,
-        run: list_container_snapshots,
-    },
-    Tool {
-        name: "create_container_snapshot",
-        title: "Create container snapshot",
-        description: "Takes a snapshot of a container's volumes and waits for the task.",
-        privilege: "VM.Snapshot on /vms/{vmid}",
-        effect: Effect::Operate,
-        area: Area::Snapshots,
-        params: &[
-            &VMID,
-            &SNAPNAME,
-            &NODE_OPT,
-            &CT_SNAP_DESCRIPTION,
-            &WAIT,
-            &DRY_RUN,
-            &STOP_ON_CANCEL,
-        ],
-        output: Output::Task,
-        idempotent: false,
-        run: create_container_snapshot,
-    },
-    Tool {
-        name: "delete_container_snapshot",
-        title: "Delete container snapshot",
-        description: "Deletes a container snapshot (checked to exist) if confirm_name is the container's name; waits for the task.",
-        privilege: "VM.Snapshot on /vms/{vmid}",
-        effect: Effect::Destroy,
-        area: Area::Snapshots,
-        params: SNAP_CHANGE,
-        output: Output::Task,
-        idempotent: false,
-        run: delete_container_snapshot,
-    },
-    Tool {
-        name: "rollback_container_snapshot",
-        title: "Roll back container",
-        description: "Rolls a container back to a snapshot (checked to exist) if confirm_name is its name; changes since are lost. Waits.",
-        privilege: "VM.Snapshot or VM.Snapshot.Rollback on /vms/{vmid}",
-        effect: Effect::Destroy,
-        area: Area::Snapshots,
-        params: SNAP_ROLLBACK,
-        output: Output::Task,
-        idempotent: false,
-        run: rollback_container_snapshot,
-    },
     Tool {
         name: "create_backup",
         title: "Back up guests",
@@ -316,6 +94,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: create_backup,
     },
     Tool {
@@ -328,6 +107,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&STORAGE_FILTER, &NODE_FILTER, &VMID_FILTER, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
+        marks: &[],
         run: list_backups,
     },
     Tool {
@@ -352,6 +132,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
+        marks: &[Mark::MayLoseData, Mark::NewGuest],
         run: restore_backup,
     },
     Tool {
@@ -364,109 +145,10 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VOLUME, &CONFIRM_NAME, &VOLUME_NODE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
+        marks: &[],
         run: delete_backup,
     },
-    Tool {
-        name: "list_storage_content",
-        title: "List storage content",
-        description: "Lists a storage's volumes by volid, filtered by content type or guest: volid, content, format, size, ctime, vmid, notes.",
-        privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage}",
-        effect: Effect::Read,
-        area: Area::Storage,
-        params: &[
-            &CONTENT_STORAGE,
-            &CONTENT_NODE,
-            &CONTENT_FILTER,
-            &VMID_FILTER,
-            &LIMIT,
-            &OFFSET,
-        ],
-        output: Output::List,
-        idempotent: true,
-        run: list_storage_content,
-    },
-    Tool {
-        name: "download_to_storage",
-        title: "Download to storage",
-        description: "Has PVE download an ISO or container template from a URL to a storage (optional checksum); waits.",
-        privilege: "Datastore.AllocateTemplate on /storage/{storage} (and Sys.AccessNetwork on /nodes/{node})",
-        effect: Effect::Operate,
-        area: Area::Storage,
-        params: &[
-            &CONTENT_STORAGE,
-            &URL,
-            &CONTENT_NODE,
-            &FILENAME,
-            &DOWNLOAD_CONTENT,
-            &CHECKSUM,
-            &CHECKSUM_ALGORITHM,
-            &WAIT,
-            &DRY_RUN,
-            &STOP_ON_CANCEL,
-        ],
-        output: Output::Task,
-        idempotent: false,
-        run: download_to_storage,
-    },
-    Tool {
-        name: "list_appliance_templates",
-        title: "List appliance templates",
-        description: "Lists the container templates PVE offers for download, by name: template, package, headline, os, section, version.",
-        privilege: "a valid login",
-        effect: Effect::Read,
-        area: Area::Storage,
-        params: &[&NODE, &SECTION, &LIMIT, &OFFSET],
-        output: Output::List,
-        idempotent: true,
-        run: list_appliance_templates,
-    },
 ];
-
-// ---------------------------------------------------------------------------------------------
-// Snapshots.
-
-fn rollback_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    rollback_snapshot(ctx, args, Guest::Vm)
-}
-
-fn list_container_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    super::list_snapshots(ctx, args, Guest::Container)
-}
-
-fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    super::create_snapshot(ctx, args, Guest::Container)
-}
-
-fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    super::delete_snapshot(ctx, args, Guest::Container)
-}
-
-fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    rollback_snapshot(ctx, args, Guest::Container)
-}
-
-fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
-    let base = guest_path(ctx, args, kind)?;
-    let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
-    let name = config_name(&config, kind, args.vmid());
-    check_confirm_name(args, kind, args.vmid(), &name, "nothing was rolled back")?;
-    let snapname = args.required_str("snapname");
-    let snapshot = existing_snapshot(ctx, &base, kind, args.vmid(), snapname)?;
-    let mut params = Params::new();
-    if let Some(start) = args.flag("start") {
-        params.push(("start", bool01(start)));
-    }
-    let write = Write {
-        method: Method::Post,
-        path: format!("{base}{}", path(&[&"snapshot", &snapname, &"rollback"])),
-        params,
-    };
-    // What is lost: the guest as it is now.
-    task_call(ctx, args, write, || {
-        let guest = ctx.pve.get(&format!("{base}/status/current"), &[])?;
-        Ok(json!({"snapshot": snapshot, "guest": guest}))
-    })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Backups.
@@ -505,19 +187,12 @@ fn create_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         ));
     }
 
-    let resources = ctx
-        .pve
-        .get("/cluster/resources", &[("type", "vm".into())])?;
+    let resources = cluster_guests(ctx)?;
     ctx.pve.remember_guests(&resources);
     let mut guests = Vec::new();
     let mut missing = Vec::new();
     for vmid in &vmids {
-        match resources
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|r| r.get("vmid").and_then(as_u64) == Some(*vmid))
-        {
+        match find_guest(&resources, *vmid) {
             Some(g) => guests.push(g),
             None => missing.push(vmid.to_string()),
         }
@@ -604,12 +279,8 @@ fn create_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         Value::Array(guests.into_iter().cloned().collect()),
         &["vmid", "name", "type", "node", "status", "lock"],
     );
-    let write = Write {
-        method: Method::Post,
-        path: path(&[&"nodes", &node, &"vzdump"]),
-        params,
-    };
-    task_call(ctx, args, write, || Ok(Value::Array(target)))
+    Change::post(path(&[&"nodes", &node, &"vzdump"]), params)
+        .send(ctx, args, || Ok(Value::Array(target)))
 }
 
 fn list_backups(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -658,7 +329,7 @@ fn list_backups(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let archive = args.required_str("archive");
+    let archive = args.required_str("archive")?;
     let (_, name) = backup_volid("archive", archive)?;
     let Some(kind) = backup_kind(name) else {
         return Err(Error::Args(format!(
@@ -677,27 +348,12 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     // The guest the restore would replace, if the VMID is taken.
     let (vmid, existing) = match args.int("vmid") {
         Some(vmid) => {
-            let resources = ctx
-                .pve
-                .get("/cluster/resources", &[("type", "vm".into())])?;
+            let resources = cluster_guests(ctx)?;
             ctx.pve.remember_guests(&resources);
-            let found = resources
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r.get("vmid").and_then(as_u64) == Some(vmid as u64))
-                .cloned();
+            let found = find_guest(&resources, vmid as u64).cloned();
             (vmid, found)
         }
-        None => {
-            let next = ctx.pve.get("/cluster/nextid", &[])?;
-            let vmid = as_u64(&next).ok_or_else(|| Error::Transport {
-                method: "GET",
-                path: "/cluster/nextid".into(),
-                message: format!("PVE did not return a VMID but {next}"),
-            })?;
-            (vmid as i64, None)
-        }
+        None => (next_vmid(ctx)? as i64, None),
     };
 
     let mut params: Params = vec![("vmid", vmid.to_string())];
@@ -710,7 +366,7 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         None => (node_arg.map(str::to_string), None),
     };
     let (node, volume) = find_volume(ctx, archive, node.as_deref())?;
-    super::guests::check_backup_config(ctx, kind, vmid as u64, &node, archive)?;
+    check_backup_config(ctx, kind, vmid as u64, &node, archive)?;
     let volume = described(volume, archive, &node);
     match kind {
         Guest::Vm => params.push(("archive", archive.to_string())),
@@ -731,11 +387,6 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(unique) = args.flag("unique") {
         params.push(("unique", bool01(unique)));
     }
-    let write = Write {
-        method: Method::Post,
-        path: path(&[&"nodes", &node, &kind.api()]),
-        params,
-    };
     let target = json!({
         "archive": volume,
         "vmid": vmid,
@@ -743,7 +394,7 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "node": node,
         "overwrites": overwritten,
     });
-    task_call(ctx, args, write, || Ok(target))
+    Change::post(path(&[&"nodes", &node, &kind.api()]), params).send(ctx, args, || Ok(target))
 }
 
 /// Checks a restore over the existing `guest` may go ahead: access full, `force`, `confirm_name`,
@@ -821,12 +472,10 @@ fn check_overwrite(
 }
 
 fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let volid = args.required_str("volume");
+    let volid = args.required_str("volume")?;
     let (storage, name) = backup_volid("volume", volid)?;
     let owner = backup_source("volume", volid, name)?;
-    let resources = ctx
-        .pve
-        .get("/cluster/resources", &[("type", "vm".into())])?;
+    let resources = cluster_guests(ctx)?;
     ctx.pve.remember_guests(&resources);
     if let Some(why) = protection_in(ctx.policy, owner, &resources) {
         return Err(Error::Denied(format!(
@@ -835,11 +484,7 @@ fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     }
     // confirm_name binds the call to the guest the backup is of: its current name, or its VMID
     // when it has none or no longer exists.
-    let guest = resources
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|r| r.get("vmid").and_then(as_u64) == Some(owner));
+    let guest = find_guest(&resources, owner);
     match guest {
         Some(g) => {
             let kind = match text(g, "type") {
@@ -850,7 +495,7 @@ fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             check_confirm_name(args, kind, owner as i64, &name, "nothing was deleted")?;
         }
         None => {
-            let confirm = args.required_str("confirm_name");
+            let confirm = args.required_str("confirm_name")?;
             if confirm != owner.to_string() {
                 return Err(Error::Denied(format!(
                     "confirm_name '{confirm}' does not match: {volid} is a backup of guest {owner}, which is not in /cluster/resources (deleted, or the credentials lack VM.Audit on /vms/{owner}), so confirm_name is its VMID, '{owner}'; nothing was deleted"
@@ -867,161 +512,14 @@ fn delete_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         )));
     }
     let target = described(volume, volid, &node);
-    let write = Write {
-        method: Method::Delete,
-        path: content_path,
-        params: Vec::new(),
-    };
-    task_call(ctx, args, write, || Ok(target))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Storage content.
-
-fn list_storage_content(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let content = one_of(args, "content", CONTENT_TYPES)?;
-    let places = storage_places(
-        ctx,
-        Some(args.required_str("storage")),
-        args.str("node"),
-        None,
-    )?;
-    let mut params = Params::new();
-    if let Some(c) = content {
-        params.push(("content", c.to_string()));
-    }
-    if let Some(vmid) = args.int("vmid") {
-        params.push(("vmid", vmid.to_string()));
-    }
-    const FIELDS: &[&str] = &[
-        "volid",
-        "content",
-        "format",
-        "size",
-        "ctime",
-        "vmid",
-        "notes",
-        "protected",
-        "parent",
-    ];
-    let (items, unreadable) = read_places(ctx, &places, &params, FIELDS)?;
-    let mut out = page(args, items, &|a: &Value, b: &Value| {
-        text(a, "volid")
-            .cmp(text(b, "volid"))
-            .then_with(|| text(a, "node").cmp(text(b, "node")))
-    });
-    if !unreadable.is_empty() {
-        out.insert("unreadable".into(), Value::Array(unreadable));
-    }
-    Ok(out)
-}
-
-fn download_to_storage(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let storage = args.required_str("storage");
-    let url = args.required_str("url");
-    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    if !scheme_ok || url.len() <= "http://".len() || url.chars().any(char::is_control) {
-        return Err(Error::Args(format!(
-            "'url' must be an http:// or https:// URL, got '{url}'"
-        )));
-    }
-    let filename = match args.str("filename") {
-        Some(f) => f.to_string(),
-        None => file_name_of(url).ok_or_else(|| {
-            Error::Args(format!(
-                "cannot take a file name from '{url}': give filename"
-            ))
-        })?,
-    };
-    if filename.is_empty()
-        || filename.contains('/')
-        || filename.starts_with('.')
-        || filename.chars().any(char::is_control)
-    {
-        return Err(Error::Args(format!(
-            "'filename' must be a plain file name (no '/', not starting with '.'), got '{filename}'"
-        )));
-    }
-    let content = match one_of(args, "content", &["iso", "vztmpl"])? {
-        Some(c) => c,
-        None => content_of(&filename).ok_or_else(|| {
-            Error::Args(format!(
-                "cannot tell from '{filename}' whether it is an ISO image (.iso, .img) or a container template (.tar.gz, .tar.xz, .tar.zst, .tar.bz2): give content"
-            ))
-        })?,
-    };
-    let checksum = args.str("checksum");
-    let algorithm = one_of(args, "checksum-algorithm", CHECKSUM_ALGORITHMS)?;
-    match (checksum, algorithm) {
-        (Some(sum), Some(_)) => {
-            if sum.is_empty() || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::Args(format!(
-                    "'checksum' must be hexadecimal, got '{sum}'"
-                )));
-            }
-        }
-        (None, None) => {}
-        _ => {
-            return Err(Error::Args(
-                "'checksum' and 'checksum-algorithm' go together: give both or neither".into(),
-            ))
-        }
-    }
-    let node = match args.str("node") {
-        Some(n) => n.to_string(),
-        None => {
-            let places = storage_places(ctx, Some(storage), None, None)?;
-            match places.as_slice() {
-                [(_, node)] => node.clone(),
-                _ => {
-                    let nodes: Vec<&str> = places.iter().map(|(_, n)| n.as_str()).collect();
-                    return Err(Error::Args(format!(
-                        "storage '{storage}' is local to each of {}: give node",
-                        nodes.join(", ")
-                    )));
-                }
-            }
-        }
-    };
-    let mut params: Params = vec![
-        ("content", content.to_string()),
-        ("filename", filename),
-        ("url", url.to_string()),
-    ];
-    if let (Some(sum), Some(alg)) = (checksum, algorithm) {
-        params.push(("checksum", sum.to_ascii_lowercase()));
-        params.push(("checksum-algorithm", alg.to_string()));
-    }
-    let base = path(&[&"nodes", &node, &"storage", &storage]);
-    let write = Write {
-        method: Method::Post,
-        path: format!("{base}/download-url"),
-        params,
-    };
-    task_call(ctx, args, write, || {
-        ctx.pve.get(&format!("{base}/status"), &[])
-    })
-}
-
-fn list_appliance_templates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let node = args.required_str("node");
-    let all = ctx.pve.get(&path(&[&"nodes", &node, &"aplinfo"]), &[])?;
-    const FIELDS: &[&str] = &[
-        "template", "package", "headline", "os", "section", "version", "type",
-    ];
-    let section = args.str("section");
-    let items: Vec<Value> = trimmed(all, FIELDS)
-        .into_iter()
-        .filter(|t| section.is_none_or(|s| text(t, "section") == s))
-        .collect();
-    Ok(page(args, items, &by_text("template")))
+    Change::delete(content_path, Vec::new()).send(ctx, args, || Ok(target))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
 /// The value of the text argument `name` if it is one of `allowed`.
-fn one_of(
+pub(super) fn one_of(
     args: &Args,
     name: &str,
     allowed: &'static [&'static str],
@@ -1061,7 +559,7 @@ fn truthy(v: Option<&Value>) -> bool {
 }
 
 /// A volume's attributes as PVE returned them, with its volid and node.
-fn described(attrs: Value, volid: &str, node: &str) -> Value {
+pub(super) fn described(attrs: Value, volid: &str, node: &str) -> Value {
     let mut out = match attrs {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -1143,34 +641,10 @@ fn backup_owner(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The last path segment of a URL (without query or fragment), as PVE would name the file.
-fn file_name_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let path = rest.split(['?', '#']).next().unwrap_or_default();
-    let (_, path) = path.split_once('/')?;
-    let last = path.rsplit('/').next().unwrap_or_default();
-    (!last.is_empty()).then(|| last.to_string())
-}
-
-/// The content type PVE accepts a file name for: ISO images or container templates.
-fn content_of(filename: &str) -> Option<&'static str> {
-    let lower = filename.to_ascii_lowercase();
-    if lower.ends_with(".iso") || lower.ends_with(".img") {
-        Some("iso")
-    } else if [".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
-    {
-        Some("vztmpl")
-    } else {
-        None
-    }
-}
-
 /// The (storage, node) pairs to read: both given, or the available storages from
 /// `/cluster/resources` that match `storage`, `node` and hold `content`; a shared storage once
 /// (on its first node by name), a local one on each of its nodes. Sorted by storage, then node.
-fn storage_places(
+pub(super) fn storage_places(
     ctx: &Ctx,
     storage: Option<&str>,
     node: Option<&str>,
@@ -1217,7 +691,7 @@ fn storage_places(
 
 /// `GET …/storage/{storage}/content` at each place, cut to `fields` and marked with storage and
 /// node. With several places, one that cannot be read is reported in the second list instead.
-fn read_places(
+pub(super) fn read_places(
     ctx: &Ctx,
     places: &[(String, String)],
     params: &[(&'static str, String)],
@@ -1299,18 +773,5 @@ mod tests {
             split_volid("volume", "local-lvm:vm-100-disk-0").unwrap(),
             ("local-lvm", "vm-100-disk-0")
         );
-    }
-
-    #[test]
-    fn download_names() {
-        assert_eq!(
-            file_name_of("https://example.org/isos/debian-13.iso?x=1#y").as_deref(),
-            Some("debian-13.iso")
-        );
-        assert_eq!(file_name_of("https://example.org/"), None);
-        assert_eq!(file_name_of("https://example.org"), None);
-        assert_eq!(content_of("debian-13.ISO"), Some("iso"));
-        assert_eq!(content_of("alpine-3.22-default.tar.xz"), Some("vztmpl"));
-        assert_eq!(content_of("disk.qcow2"), None);
     }
 }

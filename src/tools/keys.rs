@@ -18,10 +18,10 @@
 
 use std::fmt::Write as _;
 
-use super::Guest;
-use crate::config::Access;
 use crate::error::Error;
-use crate::policy::Policy;
+use crate::policy::{Access, Policy};
+
+use super::guest::Guest;
 
 /// What a config change touches, from least to most guarded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

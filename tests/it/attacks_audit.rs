@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, mock_task, ok, session, FakePve, TOKEN};
+use crate::support::{config, error_text, mock_task, ok, session, FakePve, TOKEN, UPID};
 
-const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
 const STATUS: &str =
     "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
 

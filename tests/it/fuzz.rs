@@ -22,7 +22,7 @@ use proxmox_mcp_server::policy::Policy;
 use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Map, Value};
 
-use crate::support::{config, FakePve, TOKEN};
+use crate::support::{config, FakePve, TOKEN, UPID};
 
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
@@ -50,7 +50,6 @@ const MODERN: &str = "2026-07-28";
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}}"#;
-const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
 
 const SEED: u64 = 0x5EED_2025_1125_F022;
 const RANDOM_LINES: usize = 10_000;

@@ -6,9 +6,7 @@ use proxmox_mcp_server::policy::Policy;
 use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, ok, Client, FakePve};
-
-const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+use crate::support::{config, error_text, ok, Client, FakePve, UPID};
 
 fn resources() -> Value {
     json!([
@@ -83,7 +81,11 @@ fn unknown_tool_names_are_a_configuration_error() {
         "PROXMOX_MCP_DENY_TOOLS" => Some("delete_everything".into()),
         _ => None,
     };
-    let err = Config::resolve(&env, &[]).unwrap_err().to_string();
+    // The settings parse; the catalogue checks the names they give.
+    let err = Config::resolve(&env, &[])
+        .and_then(|c| proxmox_mcp_server::tools::check_selection(&c.tools, &c.deny_tools))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with(
             "configuration: PROXMOX_MCP_DENY_TOOLS: 'delete_everything' is neither a tool nor a group"
@@ -398,4 +400,44 @@ fn the_audit_log_redacts_secrets_at_any_depth() {
         json!({"cipassword": "<redacted>", "cores": 2})
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tag_protection_lets_a_new_guest_be_created_but_not_a_protected_vmid() {
+    let mut fake = FakePve::new();
+    // Guest 101 carries tag prod; 150 is in no list: a guest to create.
+    fake.ok("GET", "/cluster/resources", resources());
+    fake.ok("GET", "/cluster/nextid", json!(150));
+    let config = config(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_PROTECTED", "tag:prod,160-169"),
+        ],
+    );
+    let pve = Pve::new(&config).unwrap();
+    let mut c = client_for(&pve, &config);
+    let new = json!({"node": "pve1", "vmid": 150, "name": "new", "storage": "local-lvm", "dry_run": true});
+    let r = c.call("create_vm", new);
+    assert_eq!(ok(&r)["dry_run"], true);
+    // A protected range still refuses a new VMID; an existing tagged guest is still refused.
+    let range = json!({"node": "pve1", "vmid": 165, "name": "new", "storage": "local-lvm", "dry_run": true});
+    let text = error_text(&c.call("create_vm", range)).to_string();
+    assert!(
+        text.contains("PROXMOX_MCP_PROTECTED names the range 160-169"),
+        "{text}"
+    );
+    let tagged = json!({"node": "pve1", "vmid": 101, "name": "new", "storage": "local-lvm", "dry_run": true});
+    let text = error_text(&c.call("create_vm", tagged)).to_string();
+    assert!(
+        text.contains("PROXMOX_MCP_PROTECTED names tag:prod"),
+        "{text}"
+    );
+    // A tool that changes an existing guest still refuses one whose tags cannot be read.
+    let text = error_text(&c.call("start_vm", json!({"vmid": 150, "node": "pve1"}))).to_string();
+    assert!(
+        text.starts_with("guest 150 is not in /cluster/resources"),
+        "{text}"
+    );
+    assert!(fake.writes().is_empty());
 }

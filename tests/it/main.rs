@@ -8,6 +8,7 @@ mod attacks_transport;
 mod card;
 mod faults;
 mod fuzz;
+mod golden;
 mod guards;
 mod login;
 mod repo;

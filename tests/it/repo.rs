@@ -2,7 +2,7 @@
 //! `UPDATE_EXPECT=1` to rewrite them from the code, then review the diff.
 
 use proxmox_mcp_server::config::SETTINGS;
-use proxmox_mcp_server::tools::TOOLS;
+use proxmox_mcp_server::tools::{AREAS, COMMON_PARAMS, TOOLS};
 
 fn path(file: &str) -> String {
     format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))
@@ -38,13 +38,6 @@ fn agent_card_json_is_the_generated_card() {
 
 /// The README's tool table, from the tool table.
 fn tool_table() -> String {
-    const COMMON: &[&str] = &[
-        "limit",
-        "offset",
-        "wait_seconds",
-        "dry_run",
-        "stop_on_cancel",
-    ];
     let mut out = String::from(
         "| tool | effect | arguments (`?` = optional) | what it does | PVE privilege |\n|---|---|---|---|---|\n",
     );
@@ -52,7 +45,7 @@ fn tool_table() -> String {
         let args: Vec<String> = t
             .params
             .iter()
-            .filter(|p| !COMMON.contains(&p.name) || t.name == "get_task_log")
+            .filter(|p| !COMMON_PARAMS.contains(&p.name) || t.name == "get_task_log")
             .map(|p| format!("`{}{}`", p.name, if p.required { "" } else { "?" }))
             .collect();
         out.push_str(&format!(
@@ -92,6 +85,16 @@ fn readme_tool_table_is_generated_and_settings_listed() {
             s.var
         );
     }
+    let groups = readme
+        .lines()
+        .find(|l| l.starts_with("| `PROXMOX_MCP_TOOLS`"))
+        .unwrap_or_default();
+    for area in AREAS {
+        assert!(
+            groups.contains(&format!("`{area}`")),
+            "README's PROXMOX_MCP_TOOLS row lacks the area {area}"
+        );
+    }
     for command in [
         "./setup.sh",
         "cargo test --locked",
@@ -107,7 +110,7 @@ fn readme_tool_table_is_generated_and_settings_listed() {
 /// The tool counts the README gives per access level are the server's.
 #[test]
 fn readme_tool_counts_per_access_level_are_true() {
-    use proxmox_mcp_server::config::Access;
+    use proxmox_mcp_server::policy::Access;
     let readme = std::fs::read_to_string(path("README.md")).unwrap();
     for (access, name) in [
         (Access::ReadOnly, "read-only"),

@@ -134,3 +134,43 @@ fn prompts_are_listed_and_filled_in() {
     assert_eq!(unknown["error"]["code"], -32602);
     assert!(fake.requests().is_empty(), "prompts send nothing to PVE");
 }
+
+#[test]
+fn every_tool_a_prompt_names_exists() {
+    use proxmox_mcp_server::resources::prompt;
+    use proxmox_mcp_server::tools::find;
+    let args = serde_json::json!({"vmid": "100", "change": "more memory"});
+    for name in ["health_check", "safe_change"] {
+        let text = prompt(name, args.as_object().unwrap()).unwrap()["messages"][0]["content"]
+            ["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Tool names are lowercase words joined by '_' with a known verb first.
+        let named: Vec<&str> = text
+            .split(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .filter(|w| {
+                w.contains('_')
+                    && [
+                        "list_",
+                        "get_",
+                        "create_",
+                        "delete_",
+                        "rollback_",
+                        "wait_",
+                        "start_",
+                        "stop_",
+                    ]
+                    .iter()
+                    .any(|v| w.starts_with(v))
+            })
+            .collect();
+        assert!(!named.is_empty(), "{name} names no tool");
+        for tool in named {
+            assert!(
+                find(tool).is_some(),
+                "prompt {name} names {tool}, which is no tool"
+            );
+        }
+    }
+}

@@ -500,7 +500,7 @@ fn check_reports_the_pve_version() {
         "{}",
         out.stdout
     );
-    let n = crate::support::tool_count(proxmox_mcp_server::config::Access::ReadOnly);
+    let n = crate::support::tool_count(proxmox_mcp_server::policy::Access::ReadOnly);
     let all_usable = format!("✓ tools: {n} of {n} tools at access read-only can be used");
     assert!(lines.contains(&all_usable.as_str()), "{}", out.stdout);
     assert!(!lines.iter().any(|l| l.starts_with('✗')), "{}", out.stdout);
@@ -547,10 +547,9 @@ fn check_names_each_missing_privilege_with_the_grant() {
     };
     // Usable: the tools that need only a login, VM.Audit or VM.PowerMgmt (granted on /vms/100).
     let policy = proxmox_mcp_server::policy::Policy::with_access(
-        proxmox_mcp_server::config::Access::Operate,
+        proxmox_mcp_server::policy::Access::Operate,
     );
-    let usable = policy
-        .active()
+    let usable = proxmox_mcp_server::tools::active(&policy)
         .filter(|t| {
             t.requirement().is_none_or(|(p, path)| {
                 path.starts_with("/vms")
@@ -558,7 +557,7 @@ fn check_names_each_missing_privilege_with_the_grant() {
             })
         })
         .count();
-    let total = crate::support::tool_count(proxmox_mcp_server::config::Access::Operate);
+    let total = crate::support::tool_count(proxmox_mcp_server::policy::Access::Operate);
     assert_eq!(
         find("tools")["detail"],
         format!("{usable} of {total} tools at access operate can be used")

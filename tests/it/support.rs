@@ -15,6 +15,18 @@ use serde_json::{json, Value};
 use crate::schema;
 
 /// The API token secret the tests use; it must never show up in any output.
+/// The task id the mocked PVE answers writes with (a VM start on pve1).
+pub const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+
+/// `first`, then `then`: the request lines a test expects (e.g. the write, then the task polls).
+pub fn lines(first: &[&str], then: &[String]) -> Vec<String> {
+    first
+        .iter()
+        .map(|s| s.to_string())
+        .chain(then.iter().cloned())
+        .collect()
+}
+
 pub const TOKEN: &str = "5f2c1e4a-0b7d-4c1e-9a3f-7e6d5c4b3a21";
 
 /// One HTTP request as the mocked PVE received it.
@@ -399,10 +411,9 @@ pub fn all_privileges() -> Value {
 }
 
 /// How many tools are listed at `access` (exec tools off).
-pub fn tool_count(access: proxmox_mcp_server::config::Access) -> usize {
-    proxmox_mcp_server::policy::Policy::with_access(access)
-        .active()
-        .count()
+pub fn tool_count(access: proxmox_mcp_server::policy::Access) -> usize {
+    let policy = proxmox_mcp_server::policy::Policy::with_access(access);
+    proxmox_mcp_server::tools::active(&policy).count()
 }
 
 /// Runs `f` with an initialized client against `fake`, under these settings.

@@ -5,11 +5,11 @@ use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
 use crate::support::{
-    config, error_text, mock_task as task, ok, with_access as with_client, Client, FakePve,
+    config, error_text, mock_task as task, ok, with_access as with_client, Client, FakePve, UPID,
 };
 
-const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
-const UPID_PATH: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+/// The UPID as it appears in a request path (PVE's own text: nothing to encode).
+const UPID_PATH: &str = UPID;
 
 fn resources() -> Value {
     json!([
@@ -617,7 +617,7 @@ fn bad_arguments_and_access_send_nothing() {
 #[test]
 fn write_tools_are_listed_by_access_level() {
     let fake = FakePve::new();
-    use proxmox_mcp_server::config::Access;
+    use proxmox_mcp_server::policy::Access;
     for (access, level, has_start, has_delete) in [
         ("read-only", Access::ReadOnly, false, false),
         ("operate", Access::Operate, true, false),
@@ -674,186 +674,6 @@ fn big_lists_are_cut_to_64_kib() {
             .contains(&format!("call again with offset {kept}")));
         assert_eq!(out["data"][0]["vmid"], 1000);
     });
-}
-
-#[test]
-fn password_login_renews_the_ticket_on_401() {
-    let mut fake = FakePve::new();
-    let ticket = |n: u32| json!({"ticket": format!("PVE:root@pam:6740A00{n}::c2lnbmF0dXJl"), "CSRFPreventionToken": format!("6740A00{n}:Y3NyZg"), "username": "root@pam"});
-    fake.ok_times("POST", "/access/ticket", ticket(1), 1)
-        .ok("POST", "/access/ticket", ticket(2));
-    fake.answer("GET", "/nodes", 401, Value::Null, Some(1));
-    fake.ok(
-        "GET",
-        "/nodes",
-        json!([{"node": "pve1", "status": "online"}]),
-    );
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    task(&mut fake, UPID_PATH, "OK");
-    let config = config(
-        &fake,
-        &[
-            ("PROXMOX_TOKEN_NAME", ""),
-            ("PROXMOX_TOKEN_VALUE", ""),
-            ("PROXMOX_PASSWORD", "hunter2-secret"),
-            ("PROXMOX_MCP_ACCESS", "operate"),
-        ],
-    );
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let r = c.call("list_nodes", json!({}));
-    assert_eq!(ok(&r)["total"], 1);
-    let r = c.call("start_vm", json!({"vmid": 100, "node": "pve1"}));
-    assert_eq!(ok(&r)["task"]["exitstatus"], "OK");
-    let seen = fake.requests();
-    let lines: Vec<String> = seen.iter().map(|s| s.line()).collect();
-    assert_eq!(
-        lines[0],
-        "POST /access/ticket username=root%40pam&password=hunter2-secret"
-    );
-    assert_eq!(lines[1], "GET /nodes");
-    assert_eq!(
-        lines[2],
-        "POST /access/ticket username=root%40pam&password=hunter2-secret"
-    );
-    assert_eq!(lines[3], "GET /nodes");
-    assert_eq!(
-        seen[1].headers.get("cookie").map(String::as_str),
-        Some("PVEAuthCookie=PVE%3Aroot%40pam%3A6740A001%3A%3Ac2lnbmF0dXJl")
-    );
-    assert_eq!(
-        seen[3].headers.get("cookie").map(String::as_str),
-        Some("PVEAuthCookie=PVE%3Aroot%40pam%3A6740A002%3A%3Ac2lnbmF0dXJl")
-    );
-    assert!(
-        !seen[3].headers.contains_key("csrfpreventiontoken"),
-        "no CSRF token on GET"
-    );
-    assert_eq!(
-        seen[4]
-            .headers
-            .get("csrfpreventiontoken")
-            .map(String::as_str),
-        Some("6740A002:Y3NyZg"),
-        "CSRF token on POST"
-    );
-    assert!(!seen[4].headers.contains_key("authorization"));
-}
-
-#[test]
-fn wrong_token_is_reported_with_the_fix() {
-    let mut fake = FakePve::new();
-    fake.answer("GET", "/nodes", 401, Value::Null, None);
-    with_client(&fake, "read-only", |c| {
-        let text = error_text(&c.call("list_nodes", json!({}))).to_string();
-        assert!(text.starts_with("GET /nodes: authentication failed (401) (PVE refused the credentials: check PROXMOX_USER and PROXMOX_TOKEN_NAME/PROXMOX_TOKEN_VALUE"), "{text}");
-    });
-    assert_eq!(fake.lines(), ["GET /nodes"], "a token is not retried");
-}
-
-#[test]
-fn unreachable_pve_is_a_clear_error() {
-    // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let fake = FakePve::new();
-    let config = config(
-        &fake,
-        &[("PROXMOX_HOST", &format!("http://127.0.0.1:{port}"))],
-    );
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let text = error_text(&c.call("list_nodes", json!({}))).to_string();
-    assert_eq!(
-        text,
-        format!("GET /nodes: cannot connect to 127.0.0.1:{port}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node")
-    );
-}
-
-#[test]
-fn wrong_password_is_one_login_attempt() {
-    let mut fake = FakePve::new();
-    fake.answer("POST", "/access/ticket", 401, Value::Null, None);
-    let config = config(
-        &fake,
-        &[
-            ("PROXMOX_TOKEN_NAME", ""),
-            ("PROXMOX_TOKEN_VALUE", ""),
-            ("PROXMOX_PASSWORD", "wrong-password"),
-        ],
-    );
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let text = error_text(&c.call("list_nodes", json!({}))).to_string();
-    assert!(
-        text.starts_with(
-            "POST /access/ticket: login as root@pam failed (PVE refused the credentials"
-        ),
-        "{text}"
-    );
-    assert!(!text.contains("wrong-password"));
-    assert_eq!(
-        fake.lines().len(),
-        1,
-        "PVE delays each failed login by 3 s: one attempt only"
-    );
-}
-
-#[test]
-fn an_hour_old_ticket_is_renewed_with_itself() {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let old = format!("PVE:root@pam:{:08X}::b2xk", now - 5400);
-    let new = format!("PVE:root@pam:{:08X}::bmV3", now - 5);
-    let mut fake = FakePve::new();
-    fake.ok_times(
-        "POST",
-        "/access/ticket",
-        json!({"ticket": old, "CSRFPreventionToken": "a:b", "username": "root@pam"}),
-        1,
-    );
-    fake.ok(
-        "POST",
-        "/access/ticket",
-        json!({"ticket": new, "CSRFPreventionToken": "c:d", "username": "root@pam"}),
-    );
-    fake.ok("GET", "/nodes", json!([]));
-    let config = config(
-        &fake,
-        &[
-            ("PROXMOX_TOKEN_NAME", ""),
-            ("PROXMOX_TOKEN_VALUE", ""),
-            ("PROXMOX_PASSWORD", "pw"),
-        ],
-    );
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    ok(&c.call("list_nodes", json!({})));
-    ok(&c.call("list_nodes", json!({})));
-    let seen = fake.requests();
-    let lines: Vec<String> = seen.iter().map(|s| s.line()).collect();
-    let escaped = |t: &str| t.replace(':', "%3A").replace('@', "%40");
-    assert_eq!(
-        lines,
-        [
-            "POST /access/ticket username=root%40pam&password=pw".to_string(),
-            "GET /nodes".to_string(),
-            format!(
-                "POST /access/ticket username=root%40pam&password={}",
-                escaped(&old)
-            ),
-            "GET /nodes".to_string(),
-        ]
-    );
-    assert_eq!(
-        seen[3].headers["cookie"],
-        format!("PVEAuthCookie={}", escaped(&new))
-    );
 }
 
 #[test]

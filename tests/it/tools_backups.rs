@@ -6,7 +6,8 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    error_text, mock_task as task, ok, session as with_settings, with_access as with, FakePve,
+    error_text, lines, mock_task as task, ok, session as with_settings, with_access as with,
+    FakePve,
 };
 
 const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmrollback:100:root@pam!mcp:";
@@ -50,14 +51,6 @@ fn polls(upid: &str) -> [String; 2] {
 /// The result of a call whose task `task` mocked as OK.
 fn done(upid: &str) -> Value {
     json!({"data": upid, "task": {"upid": upid, "status": "stopped", "exitstatus": "OK", "duration_s": 3}})
-}
-
-fn lines(first: &[&str], then: &[String]) -> Vec<String> {
-    first
-        .iter()
-        .map(|s| s.to_string())
-        .chain(then.iter().cloned())
-        .collect()
 }
 
 fn snapshots() -> Value {

@@ -4,9 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, ok, with_access as with, FakePve};
-
-const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+use crate::support::{error_text, lines, ok, with_access as with, FakePve, UPID};
 
 fn resources() -> Value {
     json!([
@@ -31,14 +29,6 @@ fn polls() -> [String; 2] {
 /// The `task` part of a result whose task `task` mocked.
 fn task_ok() -> Value {
     json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "duration_s": 3})
-}
-
-fn lines(first: &[&str], then: &[String]) -> Vec<String> {
-    first
-        .iter()
-        .map(|s| s.to_string())
-        .chain(then.iter().cloned())
-        .collect()
 }
 
 /// A PVE 400 with per-parameter errors, as `/api2/extjs` sends it.

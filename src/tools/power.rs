@@ -1,0 +1,267 @@
+//! The original guest tools: listing VMs and containers, their status and config, and power.
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::policy::{Area, Effect};
+use crate::pve::{bool01, Params};
+
+use super::change::Change;
+use super::guest::{cluster_guests, guest_path, Guest};
+use super::list::{data, node_list, number, page, text, trimmed};
+use super::params::{DRY_RUN, GUEST, LIST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
+use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
+
+#[rustfmt::skip]
+pub(super) const SHUTDOWN_TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds the guest may take to shut down (PVE's own timeout)");
+
+#[rustfmt::skip]
+const FORCE_STOP: Param = Param::opt("force_stop", Kind::Bool, "hard-stop the VM when it has not shut down after the timeout");
+
+/// VMs.
+pub(super) static VM_TOOLS: &[Tool] = &[
+    Tool {
+        name: "list_vms",
+        title: "List VMs",
+        description: "Lists QEMU VMs by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
+        privilege: "VM.Audit on /vms/{vmid} (guests without it are not listed)",
+        effect: Effect::Read,
+        area: Area::Vms,
+        params: LIST,
+        output: Output::List,
+        idempotent: true,
+        marks: &[],
+        run: list_vms,
+    },
+    Tool {
+        name: "get_vm_config",
+        title: "VM configuration",
+        description: "Returns a VM's configuration as PVE stores it: name, cores, memory, disks (scsi0, virtio0, ...), network (net0, ...), boot order, agent, and a digest.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Vms,
+        params: GUEST,
+        output: Output::Object,
+        idempotent: true,
+        marks: &[],
+        run: get_vm_config,
+    },
+    Tool {
+        name: "get_vm_status",
+        title: "VM status",
+        description: "Returns a VM's current state: status (running/stopped), qmpstatus (paused = suspended), CPU and memory use, uptime, lock, HA state.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Vms,
+        params: GUEST,
+        output: Output::Object,
+        idempotent: true,
+        marks: &[],
+        run: get_vm_status,
+    },
+    Tool {
+        name: "start_vm",
+        title: "Start VM",
+        description: "Starts a VM and waits for PVE's start task; returns the task with its exit status (a VM that already runs is reported as an error).",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        marks: &[],
+        run: start_vm,
+    },
+    Tool {
+        name: "stop_vm",
+        title: "Stop VM (hard)",
+        description: "Stops a VM at once, like pulling the power plug (unsaved data in the guest is lost; prefer shutdown_vm), and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        marks: &[Mark::MayLoseData],
+        run: stop_vm,
+    },
+    Tool {
+        name: "shutdown_vm",
+        title: "Shut down VM",
+        description: "Asks a VM's OS to shut down cleanly (ACPI) and waits for the task; with force_stop the VM is hard-stopped after the timeout.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: &[&VMID, &NODE_OPT, &SHUTDOWN_TIMEOUT, &FORCE_STOP, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
+        output: Output::Task,
+        idempotent: true,
+        marks: &[],
+        run: shutdown_vm,
+    },
+    Tool {
+        name: "reboot_vm",
+        title: "Reboot VM",
+        description: "Reboots a VM cleanly (ACPI shutdown, then start) and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Vms,
+        params: POWER,
+        output: Output::Task,
+        idempotent: false,
+        marks: &[],
+        run: reboot_vm,
+    },
+];
+
+/// Containers.
+pub(super) static CONTAINER_TOOLS: &[Tool] = &[
+    Tool {
+        name: "list_containers",
+        title: "List containers",
+        description: "Lists LXC containers by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
+        privilege: "VM.Audit on /vms/{vmid} (guests without it are not listed)",
+        effect: Effect::Read,
+        area: Area::Containers,
+        params: LIST,
+        output: Output::List,
+        idempotent: true,
+        marks: &[],
+        run: list_containers,
+    },
+    Tool {
+        name: "get_container_status",
+        title: "Container status",
+        description: "Returns a container's current state: status (running/stopped), CPU, memory, swap and disk use, uptime, lock.",
+        privilege: "VM.Audit on /vms/{vmid}",
+        effect: Effect::Read,
+        area: Area::Containers,
+        params: GUEST,
+        output: Output::Object,
+        idempotent: true,
+        marks: &[],
+        run: get_container_status,
+    },
+    Tool {
+        name: "start_container",
+        title: "Start container",
+        description: "Starts an LXC container and waits for PVE's start task; returns the task with its exit status.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        marks: &[],
+        run: start_container,
+    },
+    Tool {
+        name: "stop_container",
+        title: "Stop container (hard)",
+        description: "Stops an LXC container at once (processes are killed, not shut down cleanly) and waits for the task.",
+        privilege: "VM.PowerMgmt on /vms/{vmid}",
+        effect: Effect::Operate,
+        area: Area::Containers,
+        params: POWER,
+        output: Output::Task,
+        idempotent: true,
+        marks: &[Mark::MayLoseData],
+        run: stop_container,
+    },
+];
+
+pub(super) fn list_vms(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    list_guests(ctx, args, Guest::Vm)
+}
+
+pub(super) fn list_containers(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    list_guests(ctx, args, Guest::Container)
+}
+
+fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &[
+        "vmid", "name", "node", "status", "cpu", "maxcpu", "cpus", "mem", "maxmem", "disk",
+        "maxdisk", "uptime", "template", "tags", "lock", "hastate", "pool",
+    ];
+    let items = match args.str("node") {
+        Some(node) => node_list(ctx, node, kind.api(), FIELDS)?,
+        None => {
+            let all = cluster_guests(ctx)?;
+            let of_kind: Vec<Value> = all
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| text(r, "type") == kind.api())
+                .cloned()
+                .collect();
+            trimmed(Value::Array(of_kind), FIELDS)
+        }
+    };
+    Ok(page(args, items, &|a: &Value, b: &Value| {
+        number(a, "vmid").total_cmp(&number(b, "vmid"))
+    }))
+}
+
+pub(super) fn get_vm_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, Guest::Vm)?;
+    data(ctx.pve.get(&format!("{base}/config"), &[])?)
+}
+
+pub(super) fn get_vm_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, Guest::Vm)?;
+    data(ctx.pve.get(&format!("{base}/status/current"), &[])?)
+}
+
+pub(super) fn get_container_status(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, Guest::Container)?;
+    data(ctx.pve.get(&format!("{base}/status/current"), &[])?)
+}
+
+pub(super) fn start_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Vm, "start", Vec::new())
+}
+
+pub(super) fn stop_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Vm, "stop", Vec::new())
+}
+
+pub(super) fn shutdown_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    shutdown(ctx, args, Guest::Vm)
+}
+
+/// A clean shutdown of a VM or container: PVE's own `timeout`, `forceStop` after it.
+pub(super) fn shutdown(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+    let mut params = Params::new();
+    if let Some(t) = args.int("timeout") {
+        params.push(("timeout", t.to_string()));
+    }
+    if let Some(f) = args.flag("force_stop") {
+        params.push(("forceStop", bool01(f)));
+    }
+    power(ctx, args, kind, "shutdown", params)
+}
+
+fn reboot_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Vm, "reboot", Vec::new())
+}
+
+fn start_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Container, "start", Vec::new())
+}
+
+pub(super) fn stop_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    power(ctx, args, Guest::Container, "stop", Vec::new())
+}
+
+/// POST `…/status/{action}` on a guest, then wait for the task.
+pub(super) fn power(
+    ctx: &Ctx,
+    args: &Args,
+    kind: Guest,
+    action: &str,
+    params: Params,
+) -> Result<Content, Error> {
+    let base = guest_path(ctx, args, kind)?;
+    Change::post(format!("{base}/status/{action}"), params).send(ctx, args, || {
+        ctx.pve.get(&format!("{base}/status/current"), &[])
+    })
+}

@@ -1,0 +1,62 @@
+//! The wire output of `tools/list` per access level, kept in `tests/data/golden/`: any change to
+//! what clients are shown is a reviewed diff. Run with `UPDATE_EXPECT=1` to rewrite the files.
+
+use proxmox_mcp_server::pve::Pve;
+use serde_json::{json, Value};
+
+use crate::support::{config, Client, FakePve};
+
+/// Compares `actual` (pretty-printed) with the golden file `name`, or rewrites it.
+fn check(name: &str, actual: &Value) {
+    let path = format!("{}/tests/data/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = format!("{}\n", serde_json::to_string_pretty(actual).unwrap());
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        golden == text,
+        "{path} differs from the server's tools/list; review, then: UPDATE_EXPECT=1 cargo test --test it golden"
+    );
+    // The file is the wire output: the compact form of its JSON is the line the server sent.
+    let parsed: Value = serde_json::from_str(&golden).unwrap();
+    assert_eq!(parsed.to_string(), actual.to_string());
+}
+
+/// The `tools/list` result under these settings: at 2025-11-25 (every field a tool has) and,
+/// without a handshake, at 2026-07-28.
+fn tools_list(settings: &[(&str, &str)]) -> (Value, Value) {
+    let fake = FakePve::new();
+    let config = config(&fake, settings);
+    let pve = Pve::new(&config).unwrap();
+    let mut c = Client::new(&pve, &config);
+    let legacy = c.request("tools/list", json!({}))["result"].clone();
+    let modern = c.request(
+        "tools/list",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    )["result"]
+        .clone();
+    (legacy, modern)
+}
+
+#[test]
+fn tools_list_per_access_level_is_golden() {
+    for (name, settings) in [
+        ("read-only", &[("PROXMOX_MCP_ACCESS", "read-only")][..]),
+        ("operate", &[("PROXMOX_MCP_ACCESS", "operate")][..]),
+        ("full", &[("PROXMOX_MCP_ACCESS", "full")][..]),
+        (
+            "full-exec",
+            &[
+                ("PROXMOX_MCP_ACCESS", "full"),
+                ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+            ][..],
+        ),
+    ] {
+        let (legacy, modern) = tools_list(settings);
+        check(&format!("tools-list-{name}.json"), &legacy);
+        if name == "full-exec" {
+            check(&format!("tools-list-{name}-2026-07-28.json"), &modern);
+        }
+    }
+}
