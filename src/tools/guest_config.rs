@@ -508,9 +508,10 @@ fn check_copied_config(
         let verdict = match keys::classify_set(target, key, value) {
             Ok(v) => v,
             Err(_) if policy.access >= Access::Full => continue,
-            Err(e) => return Err(Error::Denied(format!(
-                "{tool}: {source} holds {e}; copying it needs access level full; nothing was sent"
-            ))),
+            Err(e) => {
+                let why = format!("{tool}: {source} holds {e}; copying it needs access level full");
+                return Err(Error::Denied(format!("{why}; nothing was sent")));
+            }
         };
         if verdict.class == keys::Class::Host {
             keys::permit(policy, tool, &change, &verdict)?;
