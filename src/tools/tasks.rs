@@ -102,8 +102,12 @@ pub(super) fn list_tasks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     match args.str("node") {
         Some(node) => {
             // One node: PVE filters and pages itself.
-            let mut params: Params =
-                vec![("start", offset.to_string()), ("limit", limit.to_string())];
+            // PVE's default source is `archive`: running tasks would be left out.
+            let mut params: Params = vec![
+                ("start", offset.to_string()),
+                ("limit", limit.to_string()),
+                ("source", "all".to_string()),
+            ];
             if let Some(v) = vmid {
                 params.push(("vmid", v.to_string()));
             }

@@ -434,7 +434,7 @@ fn task_tools() {
             "GET /cluster/tasks".to_string(),
             "GET /cluster/tasks".to_string(),
             "GET /cluster/tasks".to_string(),
-            "GET /nodes/pve1/tasks?start=10&limit=5&vmid=100&errors=1".to_string(),
+            "GET /nodes/pve1/tasks?start=10&limit=5&source=all&vmid=100&errors=1".to_string(),
             format!("GET /nodes/pve1/tasks/{UPID_PATH}/status"),
         ]
     );
