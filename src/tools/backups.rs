@@ -366,7 +366,7 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         None => (node_arg.map(str::to_string), None),
     };
     let (node, volume) = find_volume(ctx, archive, node.as_deref())?;
-    check_backup_config(ctx, kind, vmid as u64, &node, archive)?;
+    let original_storage = check_backup_config(ctx, kind, vmid as u64, &node, archive)?;
     let volume = described(volume, archive, &node);
     match kind {
         Guest::Vm => params.push(("archive", archive.to_string())),
@@ -375,8 +375,8 @@ fn restore_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             params.push(("restore", bool01(true)));
         }
     }
-    if let Some(s) = args.str("storage") {
-        params.push(("storage", s.to_string()));
+    if let Some(s) = args.str("storage").map(str::to_string).or(original_storage) {
+        params.push(("storage", s));
     }
     if overwritten.is_some() {
         params.push(("force", bool01(true)));

@@ -386,27 +386,30 @@ pub(super) fn check_config(
 /// Checks the guest config a backup would restore (read with PVE's `extractconfig`) for keys
 /// that act on the host, which a restore would bring back: a backup of a VM with `args` or a
 /// privileged container restores as one. Unknown keys are refused below `full`. Skipped when
-/// the policy allows host config anyway.
+/// the policy allows host config anyway. Returns a container backup's rootfs storage.
 pub(super) fn check_backup_config(
     ctx: &Ctx,
     kind: Guest,
     vmid: u64,
     node: &str,
     archive: &str,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let policy = ctx.policy;
-    if policy.access >= Access::Full && policy.allow_host_config {
-        return Ok(());
+    let checks = !(policy.access >= Access::Full && policy.allow_host_config);
+    if !checks && kind == Guest::Vm {
+        return Ok(None);
     }
     let extract = path(&[&"nodes", &node, &"vzdump", &"extractconfig"]);
-    let text = ctx
-        .pve
-        .get(&extract, &[("volume", archive.to_string())])
-        .map_err(|e| {
-            Error::Denied(format!(
+    let text = match ctx.pve.get(&extract, &[("volume", archive.to_string())]) {
+        Ok(text) => text,
+        Err(e) if checks => {
+            return Err(Error::Denied(format!(
                 "restore_backup: the backup's configuration could not be read to check it for host-level keys ({e}); nothing was restored"
-            ))
-        })?;
+            )))
+        }
+        // Only the storage was wanted: PVE's default it is.
+        Err(_) => return Ok(None),
+    };
     let text = text.as_str().unwrap_or_default();
     // The current config only: snapshot sections (`[name]`) follow it. A key ends at the first
     // ':' or, as PVE's LXC parser also reads raw keys (`lxc.mount.entry = …`), at a '='.
@@ -417,8 +420,19 @@ pub(super) fn check_backup_config(
         .filter_map(|l| l.split_once([':', '=']))
         .map(|(k, v)| (k.trim(), v.trim()))
         .collect();
-    let source = format!("the backup {archive}");
-    check_copied_config(policy, "restore_backup", &source, kind, vmid, lines)
+    // A container restore without a storage goes to PVE's default, not where the container was:
+    // its rootfs storage is the one to ask for (a VM restore keeps its storages by itself).
+    let rootfs_storage = lines
+        .iter()
+        .find(|(k, _)| *k == "rootfs")
+        .and_then(|(_, v)| keys::main_volume(v).split_once(':'))
+        .map(|(storage, _)| storage.to_string())
+        .filter(|_| kind == Guest::Container);
+    if checks {
+        let source = format!("the backup {archive}");
+        check_copied_config(policy, "restore_backup", &source, kind, vmid, lines)?;
+    }
+    Ok(rootfs_storage)
 }
 
 /// Checks the config a clone copies from its source (PVE copies every key but disks, NICs and

@@ -679,6 +679,8 @@ fn restore_container_backup_dry_run_to_a_chosen_vmid() {
         json!("arch: amd64\nhostname: dns\nmemory: 512\nrootfs: local-lvm:vm-200-disk-0,size=8G\nunprivileged: 1\n"),
     );
     with(&fake, "operate", |c| {
+        // Without storage, a container goes back to the storage its rootfs was on (from the
+        // backup's config), as a VM restore does by itself, not to PVE's default.
         let r = c.call(
             "restore_backup",
             json!({"archive": CT_BACKUP, "vmid": 300, "node": "pve1", "dry_run": true}),
@@ -687,7 +689,7 @@ fn restore_container_backup_dry_run_to_a_chosen_vmid() {
             ok(&r),
             &json!({
                 "data": null, "dry_run": true,
-                "request": {"method": "POST", "path": "/nodes/pve1/lxc", "params": {"vmid": "300", "ostemplate": CT_BACKUP, "restore": "1"}},
+                "request": {"method": "POST", "path": "/nodes/pve1/lxc", "params": {"vmid": "300", "ostemplate": CT_BACKUP, "restore": "1", "storage": "local-lvm"}},
                 "target": {
                     "archive": {"format": "pbs-ct", "size": 300, "notes": "dns", "volid": CT_BACKUP, "node": "pve1"},
                     "vmid": 300, "type": "lxc", "node": "pve1", "overwrites": null,
