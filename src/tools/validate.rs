@@ -8,10 +8,18 @@ use crate::pve::{self, Upid};
 
 use super::table::{Args, Kind, Param, Tool};
 
+/// Arguments MCP hosts add to every tool's schema on their own and pass through with the call,
+/// accepted and dropped (only these: any other unknown name is refused). Gemini CLI adds
+/// `wait_for_previous` (a boolean) to order parallel calls.
+const HOST_INJECTED: &[&str] = &["wait_for_previous"];
+
 /// Checks `raw` against the tool's parameters: unknown names, missing ones, types, ranges, formats.
 pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
     let mut out = Map::new();
     for (name, value) in raw {
+        if HOST_INJECTED.contains(&name.as_str()) && tool.params.iter().all(|p| p.name != name) {
+            continue;
+        }
         let Some(param) = tool.params.iter().find(|p| p.name == name) else {
             let known: Vec<&str> = tool.params.iter().map(|p| p.name).collect();
             return Err(Error::Args(if known.is_empty() {

@@ -441,3 +441,28 @@ fn tag_protection_lets_a_new_guest_be_created_but_not_a_protected_vmid() {
     );
     assert!(fake.writes().is_empty());
 }
+
+/// Gemini CLI adds `wait_for_previous` to every tool's schema and passes it with the call: it is
+/// accepted and dropped (nothing of it reaches PVE); any other unknown argument is still refused.
+#[test]
+fn arguments_hosts_inject_are_accepted_and_dropped() {
+    let mut fake = FakePve::new();
+    fake.ok(
+        "GET",
+        "/nodes/pve1/qemu/100/status/current",
+        json!({"vmid": 100, "name": "web", "status": "running"}),
+    );
+    crate::support::with_access(&fake, "read-only", |c| {
+        let r = c.call(
+            "get_vm_status",
+            json!({"vmid": 100, "node": "pve1", "wait_for_previous": true}),
+        );
+        assert_eq!(ok(&r)["data"]["status"], "running");
+        let r = c.call(
+            "get_vm_status",
+            json!({"vmid": 100, "node": "pve1", "wait_for_others": true}),
+        );
+        assert!(error_text(&r).starts_with("invalid arguments: unknown argument 'wait_for_others'"));
+    });
+    assert_eq!(fake.lines(), ["GET /nodes/pve1/qemu/100/status/current"]);
+}
