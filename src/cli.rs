@@ -319,17 +319,7 @@ fn serve(config: &Config, pve: &Pve, policy: &Policy) -> ExitCode {
         auth_name(&config.auth),
         config.access.name()
     );
-    if crate::log::enabled(crate::log::Level::Info) {
-        match pve.get("/version", &[]) {
-            Ok(v) => crate::info!(
-                "PVE version {}",
-                v.get("version")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown")
-            ),
-            Err(e) => crate::warn!("{e}"),
-        }
-    }
+    // Start-up never waits on PVE: the first request is the client's (`check` tests the connection).
     let mut server = Server::new(pve, policy, config.task_wait);
     let stdin = BufReader::with_capacity(64 * 1024, io::stdin());
     match mcp::serve(&mut server, stdin, io::stdout().lock()) {

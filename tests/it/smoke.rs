@@ -644,3 +644,23 @@ fn tools_lists_exec_only_when_allowed_at_full() {
         full.len() + 1 + usize::from(std::path::Path::new("/usr/sbin/pct").exists())
     );
 }
+
+/// With `PROXMOX_MCP_LOG=debug` the server used to ask PVE for its version before reading
+/// stdin, so against a PVE that never answers `initialize` waited for the HTTP timeout (30 s
+/// here). Start-up never waits on PVE: the answer comes at once, before PVE would time out.
+#[test]
+fn initialize_never_waits_on_a_hanging_pve() {
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("http://{}", hanging.local_addr().unwrap());
+    let cmd = command(
+        Some(&host),
+        &[("PROXMOX_MCP_LOG", "debug"), ("PROXMOX_TIMEOUT", "30")],
+    );
+    let mut session = Session::start(cmd);
+    session.send(&initialize());
+    // `receive` gives up after LINE_TIMEOUT (10 s), well before the 30 s HTTP timeout.
+    let init = session.receive();
+    assert_eq!(init["id"], 1);
+    assert_eq!(init["result"]["serverInfo"]["name"], "proxmox-mcp-server");
+    drop(hanging);
+}
