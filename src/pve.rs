@@ -543,11 +543,6 @@ impl Pve {
             .limit(MAX_BODY)
             .read_to_string()
             .map_err(|e| transport(self.describe(host, method, true, &e)));
-        crate::debug!(
-            "{} {path} -> {status} in {} ms",
-            method.as_str(),
-            started.elapsed().as_millis()
-        );
         let body = body?;
         let api = |status: u16, message: String| Error::Api {
             method: method.as_str(),
@@ -568,6 +563,17 @@ impl Pve {
             .into());
         }
         let parsed: Option<Value> = serde_json::from_str(&body).ok();
+        // The extjs envelope carries PVE's own status (a refused token is HTTP 200 with 401 in it).
+        let pve_status = parsed
+            .as_ref()
+            .and_then(|v| v.get("status"))
+            .and_then(as_u64)
+            .unwrap_or(u64::from(status));
+        crate::debug!(
+            "{} {path} -> {pve_status} in {} ms",
+            method.as_str(),
+            started.elapsed().as_millis()
+        );
         if status != 200 {
             let message = parsed
                 .as_ref()

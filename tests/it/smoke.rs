@@ -664,3 +664,26 @@ fn initialize_never_waits_on_a_hanging_pve() {
     assert_eq!(init["result"]["serverInfo"]["name"], "proxmox-mcp-server");
     drop(hanging);
 }
+
+/// PVE's extjs envelope answers a refused token with HTTP 200 and `status: 401` inside: the
+/// debug log shows PVE's status, not the HTTP one.
+#[test]
+fn the_debug_log_shows_pves_status_from_the_envelope() {
+    let mut server = mockito::Server::new();
+    let _refused = server
+        .mock("GET", mockito::Matcher::Regex("^/api2/extjs/nodes".into()))
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"success":0,"status":401,"message":"authentication failure"}"#)
+        .create();
+    let mut cmd = command(Some(&server.url()), &[("PROXMOX_MCP_LOG", "debug")]);
+    cmd.args(["call", "list_nodes"]);
+    let out = run(cmd);
+    assert!(
+        out.stderr.contains("GET /nodes -> 401 in "),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("-> 200"), "{}", out.stderr);
+    assert!(!out.stderr.contains(TOKEN_VALUE), "{}", out.stderr);
+}
