@@ -207,6 +207,11 @@ pub fn main() -> ExitCode {
         _ => {}
     }
     let env = |k: &str| std::env::var(k).ok();
+    for warning in crate::config::unknown_variables(
+        std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()),
+    ) {
+        eprintln!("proxmox-mcp-server: warning: {warning}");
+    }
     if let Command::ClaudeConfig { file, name } = &cli.command {
         return claude_config(&env, &cli.flags, file.as_deref(), name);
     }

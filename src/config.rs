@@ -689,5 +689,33 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A warning for each `PROXMOX_*` variable in `names` that is no setting (a typo such as
+/// `PROXMOX_ACCESS` would otherwise be ignored without a word), naming the setting it may mean.
+/// `PROXMOX_SETUP_*` are `setup.sh`'s own.
+pub fn unknown_variables(names: impl Iterator<Item = String>) -> Vec<String> {
+    let known = |name: &str| {
+        SETTINGS
+            .iter()
+            .any(|s| s.var == name || (s.secret && name.strip_suffix("_FILE") == Some(s.var)))
+            || name.starts_with("PROXMOX_SETUP_")
+    };
+    let mut out = Vec::new();
+    for name in names.filter(|n| n.starts_with("PROXMOX_")) {
+        if known(&name) {
+            continue;
+        }
+        let tail = &name["PROXMOX_".len()..];
+        let guess = SETTINGS
+            .iter()
+            .find(|s| !tail.is_empty() && s.var.ends_with(&format!("_{tail}")))
+            .map(|s| format!(" (did you mean {}?)", s.var))
+            .unwrap_or_default();
+        out.push(format!(
+            "{name} is not a setting of this server and is ignored{guess}; `proxmox-mcp-server --help` lists them"
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -687,3 +687,27 @@ fn the_debug_log_shows_pves_status_from_the_envelope() {
     assert!(!out.stderr.contains("-> 200"), "{}", out.stderr);
     assert!(!out.stderr.contains(TOKEN_VALUE), "{}", out.stderr);
 }
+
+/// A mistyped setting is not ignored without a word: stderr names it and the setting it may mean.
+#[test]
+fn an_unknown_proxmox_variable_is_warned_about() {
+    let mut cmd = command(None, &[("PROXMOX_ACCESS", "operate")]);
+    cmd.args(["tools"]);
+    let out = run(cmd);
+    assert!(
+        out.stderr.contains("proxmox-mcp-server: warning: PROXMOX_ACCESS is not a setting of this server and is ignored (did you mean PROXMOX_MCP_ACCESS?)"),
+        "{}",
+        out.stderr
+    );
+    // Known variables, secret files and setup.sh's own are not warned about.
+    let mut cmd = command(
+        None,
+        &[
+            ("PROXMOX_TOKEN_VALUE_FILE", "/nonexistent"),
+            ("PROXMOX_SETUP_CLAUDE", "1"),
+        ],
+    );
+    cmd.args(["tools"]);
+    let out = run(cmd);
+    assert!(!out.stderr.contains("is not a setting"), "{}", out.stderr);
+}
