@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::support::{error_text, ok, session, FakePve};
 
-const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
+pub(crate) const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
 const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full")];
 const FULL_HOST: &[(&str, &str)] = &[
     ("PROXMOX_MCP_ACCESS", "full"),
@@ -19,7 +19,12 @@ const FULL_EXEC: &[(&str, &str)] = &[
 ];
 
 /// Sends `set` to guest 104 (`kind`: vm or container) and returns the error text.
-fn refused_set(fake: &FakePve, settings: &[(&str, &str)], kind: &str, set: Value) -> String {
+pub(crate) fn refused_set(
+    fake: &FakePve,
+    settings: &[(&str, &str)],
+    kind: &str,
+    set: Value,
+) -> String {
     let mut text = String::new();
     session(fake, settings, |c| {
         let r = c.call(

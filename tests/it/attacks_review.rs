@@ -2,25 +2,10 @@
 //! prompt-injected assistant: each test sends an attack that got past a guard, asserts the
 //! refusal the client reads and that the mocked PVE received no write.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::attacks_config::{restore_fake, ARCHIVE, CT_ARCHIVE};
+use crate::attacks_config::{refused_set, restore_fake, ARCHIVE, CT_ARCHIVE, OPERATE};
 use crate::support::{error_text, ok, session, FakePve};
-
-const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
-
-/// Sends `set` to guest 104 (`kind`: vm or container) and returns the error text.
-fn refused_set(fake: &FakePve, settings: &[(&str, &str)], kind: &str, set: Value) -> String {
-    let mut text = String::new();
-    session(fake, settings, |c| {
-        let r = c.call(
-            &format!("update_{kind}_config"),
-            json!({"vmid": 104, "node": "pve1", "set": set}),
-        );
-        text = error_text(&r).to_string();
-    });
-    text
-}
 
 /// PVE's `parse_property_string` skips blank parts and takes a part without `=` as the default
 /// key (`file` of a drive, `volume` of a mount point) wherever it stands, not only first:
