@@ -192,16 +192,11 @@ fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> 
     let config_path = format!("{base}/config");
     // The current config, read only when a verdict depends on it.
     let mut current: Option<Value> = None;
-    let mut read_config = || -> Result<Value, Error> {
-        if current.is_none() {
-            current = Some(ctx.pve.get(&config_path, &[])?);
-        }
-        Ok(current.clone().unwrap_or_default())
-    };
     // `features` is guest-level only in an unprivileged container: read which this one is.
     let unprivileged = match kind {
         Guest::Container if set_keys.contains(&"features") => {
-            Some(read_config()?.get("unprivileged").and_then(as_u64) == Some(1))
+            let config = read_once(ctx, &config_path, &mut current)?;
+            Some(config.get("unprivileged").and_then(as_u64) == Some(1))
         }
         _ => None,
     };
@@ -218,7 +213,7 @@ fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> 
         let drive = keys::is_volume_key(kind, key) && !key.starts_with("unused");
         if verdict.class == keys::Class::Data && drive && ctx.policy.access < Access::Full {
             // Removing a CD drive loses nothing: look at what the key holds now.
-            let config = read_config()?;
+            let config = read_once(ctx, &config_path, &mut current)?;
             let held = config.get(*key).and_then(Value::as_str).unwrap_or_default();
             if held.split(',').any(|p| p == "media=cdrom") {
                 verdict.class = keys::Class::Guest;
@@ -381,6 +376,14 @@ pub(super) fn check_config(
         }
     }
     Ok(())
+}
+
+/// `GET path`, read at most once into `slot` (a config several checks may need).
+fn read_once<'s>(ctx: &Ctx, path: &str, slot: &'s mut Option<Value>) -> Result<&'s Value, Error> {
+    if slot.is_none() {
+        *slot = Some(ctx.pve.get(path, &[])?);
+    }
+    Ok(slot.as_ref().unwrap_or(&Value::Null))
 }
 
 /// Checks the guest config a backup would restore (read with PVE's `extractconfig`) for keys
