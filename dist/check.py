@@ -592,7 +592,24 @@ class Checks:
         run([docker, "build", "-q", "-t", tag, ROOT], timeout=600)
         line = run([docker, "run", "--rm", tag, "--version"], timeout=120)
         version_line(line, "x86_64-unknown-linux-musl")
-        return f"built {tag}; docker run {tag} --version: {line.strip()}"
+        label = run([docker, "image", "inspect", "--format",
+                     '{{index .Config.Labels "io.modelcontextprotocol.server.name"}}', tag]).strip()
+        if not label.endswith(f"/{NAME}"):
+            raise Fail(f"the image's io.modelcontextprotocol.server.name label is {label!r}")
+        # A real session, as a host runs it: `docker run -i --rm -e NAME …` with the values in the
+        # docker client's environment (never on its command line), the CA file mounted read-only,
+        # the host's loopback (where the fake PVE listens) reached through --network host.
+        env = server_env(self.pve.port, "/run/ca.pem")
+        command = [docker, "run", "-i", "--rm", "--network", "host",
+                   "-v", f"{os.path.join(TLS, 'ca.pem')}:/run/ca.pem:ro"]
+        for name in env:
+            command += ["-e", name]
+        client_env = {**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        for name in ("HOME", "DOCKER_HOST", "DOCKER_CONFIG"):
+            if name in os.environ:
+                client_env[name] = os.environ[name]
+        done = session(command + [tag], client_env, self.pve, timeout=120)
+        return f"built {tag} (label {label}); {line.strip()}; docker run -i: {done}"
 
 
 def main():
