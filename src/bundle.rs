@@ -113,8 +113,8 @@ pub const FIELDS: &[Field] = &[
         key: "toolsets",
         var: "PROXMOX_MCP_TOOLS",
         kind: "string",
-        title: "Tools",
-        description: "Only these tools or groups, comma-separated: tool names, areas such as vms or storage, effects such as read. Empty: the server's default set. Fewer tools keep the chat's context small.",
+        title: "Toolsets",
+        description: "The tools listed, comma-separated, a union of: default (the everyday toolsets), all, toolsets such as firewall or ha, effects such as read, tool names. Empty: default. The access level still decides what is allowed; fewer tools keep the chat's context small.",
         required: false,
         sensitive: false,
         default: Some(""),
@@ -283,7 +283,7 @@ pub fn registry_environment() -> Value {
         .map(|s| {
             let mut v = json!({
                 "name": s.var,
-                "description": s.help,
+                "description": s.help_text(),
                 "isRequired": matches!(s.var, "PROXMOX_HOST" | "PROXMOX_USER"),
                 "isSecret": s.secret,
             });
