@@ -232,7 +232,7 @@ fn manifest_entries() -> Vec<(&'static str, Entry)> {
 (power and snapshots), full (also deletions); tools above the level are not offered. Protected guests are \
 never changed. Changes wait for PVE's task and report its exit status; dry_run shows a request without \
 sending it. The tools listed are all the server has: which are offered depends on the access level and the \
-tools chosen.")),
+toolsets chosen (by default the everyday ones: nodes, guests, snapshots, storage, tasks, cluster, backups, metrics).")),
         ),
         (
             "author",
@@ -300,6 +300,7 @@ pub fn registry_environment() -> Value {
                 "PROXMOX_PORT" => Some("8006"),
                 "PROXMOX_VERIFY_SSL" => Some("true"),
                 "PROXMOX_MCP_ACCESS" => Some("read-only"),
+                "PROXMOX_MCP_TOOLS" => Some("default"),
                 "PROXMOX_MCP_ALLOW_EXEC" | "PROXMOX_MCP_ALLOW_HOST_CONFIG" => Some("false"),
                 "PROXMOX_TIMEOUT" => Some("30"),
                 "PROXMOX_TASK_WAIT" => Some("120"),

@@ -271,6 +271,17 @@ mod tests {
                     t.name
                 );
             }
+            // A tool's toolsets: its own area first, each other one once.
+            let areas = t.areas();
+            assert_eq!(areas[0], t.area, "{}", t.name);
+            for (i, a) in areas.iter().enumerate() {
+                assert!(
+                    !areas[i + 1..].contains(a),
+                    "{}: {} twice",
+                    t.name,
+                    a.name()
+                );
+            }
             // node is optional wherever vmid identifies a guest.
             if t.params.iter().any(|p| p.name == "vmid" && p.required) {
                 assert!(
@@ -327,6 +338,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("PROXMOX_MCP_TOOLS=read,start_vm"));
+        // `default` goes by a tool's own area: exec_in_vm acts on VMs (a default toolset) but
+        // is in the exec toolset, so only `exec`, `vms`, `all` or its name list it.
+        let exec = |allow: &[&str]| Policy {
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            allow_exec: true,
+            ..Policy::with_access(Access::Full)
+        };
+        let exec_in_vm = find("exec_in_vm");
+        assert!(exec_in_vm.allowed(&exec(&[])).is_err());
+        assert!(exec_in_vm.allowed(&exec(&["default"])).is_err());
+        for loads in ["exec", "vms", "all", "exec_in_vm", "destroy"] {
+            assert!(exec_in_vm.allowed(&exec(&[loads])).is_ok(), "{loads}");
+        }
+        assert!(exec_in_vm.available(&exec(&[])));
         assert!(check_names(
             "PROXMOX_MCP_TOOLS",
             &["vms".into(), "get_vm_status".into(), "all".into()],

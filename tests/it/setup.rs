@@ -506,7 +506,15 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
         ("PROXMOX_TOKEN_NAME", "mcp"),
         ("PROXMOX_TOKEN_VALUE", SECRET),
     ];
-    let base = ["--yes", "--binary", BIN, "--prefix", &prefix, "--ca-file", CA];
+    let base = [
+        "--yes",
+        "--binary",
+        BIN,
+        "--prefix",
+        &prefix,
+        "--ca-file",
+        CA,
+    ];
 
     // A name the binary does not know: its message, exit 2, nothing installed or written.
     let mut args = base.to_vec();
@@ -530,7 +538,8 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
     assert_eq!(run.code, Some(0), "{}", run.all());
     let text = std::fs::read_to_string(home.settings()).unwrap();
     assert!(
-        text.lines().any(|l| l == "PROXMOX_MCP_TOOLS=default,firewall"),
+        text.lines()
+            .any(|l| l == "PROXMOX_MCP_TOOLS=default,firewall"),
         "{text}"
     );
     assert!(
@@ -545,7 +554,10 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
     let run = setup(&home, &base, &[]);
     assert_eq!(run.code, Some(0), "{}", run.all());
     let text = std::fs::read_to_string(home.settings()).unwrap();
-    assert!(text.contains("PROXMOX_MCP_TOOLS=default,firewall"), "{text}");
+    assert!(
+        text.contains("PROXMOX_MCP_TOOLS=default,firewall"),
+        "{text}"
+    );
 
     // Back to the default: the line goes (the default is what an unset variable means).
     let mut args = base.to_vec();
