@@ -32,6 +32,10 @@ The PVE connection:
   --totp-secret-file F    base32 TOTP secret of a user with two-factor login (password login)
                           [PROXMOX_TOTP_SECRET_FILE, or PROXMOX_TOTP_SECRET]
   --access LEVEL          read-only (default), operate or full [PROXMOX_MCP_ACCESS]
+  --tools LIST            the toolsets listed: default (the everyday ones), all, or a comma
+                          list such as default,firewall,ha (toolsets, effects, tool names; see
+                          `proxmox-mcp-server --help`) [PROXMOX_MCP_TOOLS]; written to the
+                          settings file only when not default
   --fingerprint FP        trust only the node certificate with this SHA-256 fingerprint
                           (AB:CD:...) [PROXMOX_FINGERPRINT]
   --ca-file FILE          trust certificates signed by this CA, e.g. the cluster's
@@ -89,6 +93,7 @@ password_file=${PROXMOX_PASSWORD_FILE:-}
 totp=${PROXMOX_TOTP_SECRET:-}
 totp_file=${PROXMOX_TOTP_SECRET_FILE:-}
 access=${PROXMOX_MCP_ACCESS:-}
+tools=${PROXMOX_MCP_TOOLS:-}
 fingerprint=${PROXMOX_FINGERPRINT:-}
 ca_file=${PROXMOX_CA_FILE:-}
 config=${PROXMOX_CONFIG:-}
@@ -107,7 +112,7 @@ while [ $# -gt 0 ]; do
   opt=$1
   case "$opt" in
     --host | --user | --token-name | --token-value-file | --password-file | --totp-secret-file | \
-      --access | --fingerprint | --ca-file | --prefix | --binary | --config | \
+      --access | --tools | --fingerprint | --ca-file | --prefix | --binary | --config | \
       --claude-desktop-file | --name)
       [ $# -ge 2 ] || die "$opt needs a value (see --help)"
       value=$2
@@ -122,6 +127,7 @@ while [ $# -gt 0 ]; do
     --password-file) password_file=$value ;;
     --totp-secret-file) totp_file=$value ;;
     --access) access=$value ;;
+    --tools) tools=$value ;;
     --fingerprint) fingerprint=$value ;;
     --ca-file) ca_file=$value ;;
     --prefix) prefix=$value ;;
@@ -145,7 +151,7 @@ done
 # `check`, which is to test the settings file alone.
 known=" PROXMOX_HOST PROXMOX_USER PROXMOX_TOKEN_NAME PROXMOX_TOKEN_VALUE PROXMOX_TOKEN_VALUE_FILE
   PROXMOX_PASSWORD PROXMOX_PASSWORD_FILE PROXMOX_TOTP_SECRET PROXMOX_TOTP_SECRET_FILE
-  PROXMOX_MCP_ACCESS PROXMOX_FINGERPRINT PROXMOX_CA_FILE PROXMOX_CONFIG "
+  PROXMOX_MCP_ACCESS PROXMOX_MCP_TOOLS PROXMOX_FINGERPRINT PROXMOX_CA_FILE PROXMOX_CONFIG "
 ignored=""
 for v in $(compgen -e); do
   case "$v" in
@@ -244,13 +250,14 @@ current() { # current KEY: its value in the settings file (last one wins), unquo
 secret_keys=" PROXMOX_TOKEN_VALUE PROXMOX_TOKEN_VALUE_FILE PROXMOX_PASSWORD PROXMOX_PASSWORD_FILE
   PROXMOX_TOTP_SECRET PROXMOX_TOTP_SECRET_FILE "
 has_secret=0
-cur_host="" cur_user="" cur_token_name="" cur_access="" cur_fingerprint="" cur_ca_file=""
+cur_host="" cur_user="" cur_token_name="" cur_access="" cur_tools="" cur_fingerprint="" cur_ca_file=""
 if [ -e "$config" ]; then
   readable "$config" || die "cannot read the settings file $config"
   cur_host=$(current PROXMOX_HOST)
   cur_user=$(current PROXMOX_USER)
   cur_token_name=$(current PROXMOX_TOKEN_NAME)
   cur_access=$(current PROXMOX_MCP_ACCESS)
+  cur_tools=$(current PROXMOX_MCP_TOOLS)
   cur_fingerprint=$(current PROXMOX_FINGERPRINT)
   cur_ca_file=$(current PROXMOX_CA_FILE)
   while IFS= read -r line || [ -n "$line" ]; do
@@ -325,6 +332,14 @@ until [ "$interactive" = 0 ]; do
 done
 access=${access:-${cur_access:-read-only}}
 normal_access
+tools_question="toolsets to list: default (the everyday ones), all, or a comma list (default,firewall,ha adds those two to the everyday ones)"
+ask tools "$tools_question" "${cur_tools:-default}"
+normal_tools() { # no spaces; empty means default
+  tools=${tools//[[:space:]]/}
+  tools=${tools:-default}
+}
+tools=${tools:-$cur_tools}
+normal_tools
 
 # 2. Is that enough, and sound?
 if [ -n "$token_value" ]; then
@@ -357,7 +372,7 @@ case "$user" in
   *) die "the user '$user' has no realm: write user@realm, e.g. mcp@pve or root@pam" ;;
 esac
 [ -n "$token_value$password" ] || [ -z "$totp" ] || die "a TOTP secret needs a password (--password-file)"
-for pair in "host:$host" "user:$user" "token id:$token_name" "token secret:$token_value" \
+for pair in "host:$host" "user:$user" "token id:$token_name" "token secret:$token_value" "toolsets:$tools" \
   "password:$password" "TOTP secret:$totp" "fingerprint:$fingerprint" "name:$name"; do
   one_line "the ${pair%%:*}" "${pair#*:}"
 done
@@ -423,6 +438,20 @@ build() { # sets `binary`
 [ -n "$binary" ] || build
 version=$("$binary" --version 2>/dev/null) || die "$binary does not run on this machine"
 
+# The toolsets, checked by the binary itself (it knows every toolset and tool name).
+toolsets_refused() { # the binary's complaint about $tools, or nothing
+  local out
+  out=$(env PROXMOX_MCP_TOOLS="$tools" PROXMOX_MCP_ACCESS="$access" "$binary" tools 2>&1 >/dev/null) && return 0
+  printf '%s' "${out#proxmox-mcp-server: configuration: }"
+}
+while refused=$(toolsets_refused) && [ -n "$refused" ]; do
+  [ "$interactive" = 1 ] || die "$refused (nothing was installed or written)"
+  say "$refused"
+  tools=""
+  ask tools "$tools_question" "default"
+  normal_tools
+done
+
 # 4. Install.
 mkdir -p "$prefix/bin" || die "cannot create $prefix/bin"
 if [ ! "$binary" -ef "$installed" ]; then
@@ -444,7 +473,7 @@ put_secret() { [ -z "$2" ] || printf "%s='%s'\\n" "$1" "$2"; }
 
 write_settings() {
   local tmp="$config.tmp.$$" line key replaced
-  replaced=" PROXMOX_HOST PROXMOX_USER PROXMOX_TOKEN_NAME PROXMOX_MCP_ACCESS PROXMOX_FINGERPRINT PROXMOX_CA_FILE "
+  replaced=" PROXMOX_HOST PROXMOX_USER PROXMOX_TOKEN_NAME PROXMOX_MCP_ACCESS PROXMOX_MCP_TOOLS PROXMOX_FINGERPRINT PROXMOX_CA_FILE "
   [ -z "$token_value$password" ] || replaced="$replaced$secret_keys"
   (umask 077 && mkdir -p "$(dirname "$config")") || die "cannot create the directory of $config"
   (
@@ -456,6 +485,7 @@ write_settings() {
       put PROXMOX_USER "$user"
       put PROXMOX_TOKEN_NAME "$token_name"
       put PROXMOX_MCP_ACCESS "$access"
+      [ "$tools" = default ] || put PROXMOX_MCP_TOOLS "$tools"
       put PROXMOX_FINGERPRINT "$fingerprint"
       put PROXMOX_CA_FILE "$ca_file"
       put_secret PROXMOX_TOKEN_VALUE "$token_value"

@@ -593,22 +593,28 @@ fn load(bin: &Path, fake: &FakePve, calls: usize) -> Load {
     }
 }
 
-/// Bytes of the `tools/list` answer line at each access level, and the number of tools.
-fn tools_list_sizes(bin: &Path, port: u16) -> Vec<(&'static str, usize, usize)> {
+/// Bytes of the `tools/list` answer line and the number of tools at each access level, with
+/// `PROXMOX_MCP_TOOLS` unset (the default toolsets) and `all`.
+fn tools_list_sizes(bin: &Path, port: u16) -> Vec<(&'static str, [(usize, usize); 2])> {
+    let size = |access: &str, tools: &str| {
+        let mut cmd = command(bin, port, access);
+        if !tools.is_empty() {
+            cmd.env("PROXMOX_MCP_TOOLS", tools);
+        }
+        let mut mcp = Mcp::spawn(&mut cmd);
+        mcp.initialize();
+        mcp.initialized();
+        let line = mcp.roundtrip("tools/list", &json!({})).to_string();
+        mcp.finish();
+        let count = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|v| v["result"]["tools"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        (line.len(), count)
+    };
     ["read-only", "operate", "full"]
         .into_iter()
-        .map(|access| {
-            let mut mcp = Mcp::spawn(&mut command(bin, port, access));
-            mcp.initialize();
-            mcp.initialized();
-            let line = mcp.roundtrip("tools/list", &json!({})).to_string();
-            mcp.finish();
-            let tools = serde_json::from_str::<Value>(&line)
-                .ok()
-                .and_then(|v| v["result"]["tools"].as_array().map(Vec::len))
-                .unwrap_or(0);
-            (access, line.len(), tools)
-        })
+        .map(|access| (access, [size(access, ""), size(access, "all")]))
         .collect()
 }
 
@@ -925,10 +931,31 @@ fn main() {
 
     println!("### tools/list (protocol {PROTOCOL})");
     println!();
-    row(&["access level", "tools", "bytes"]);
-    row(&["---", "---:", "---:"]);
-    for (access, bytes, tools) in tools_list_sizes(&o.bins[0].1, fake.port) {
-        row(&[access, &tools.to_string(), &thousands(bytes as u64)]);
+    row(&[
+        "access level",
+        "default toolsets: tools",
+        "bytes",
+        "target: at most 40,000 bytes at full",
+        "PROXMOX_MCP_TOOLS=all: tools",
+        "bytes",
+    ]);
+    row(&["---", "---:", "---:", "---", "---:", "---:"]);
+    for (access, [(bytes, tools), (all_bytes, all_tools)]) in
+        tools_list_sizes(&o.bins[0].1, fake.port)
+    {
+        let target = if access == "full" {
+            verdicts.mark("default tools/list size".into(), bytes <= 40_000)
+        } else {
+            ""
+        };
+        row(&[
+            access,
+            &tools.to_string(),
+            &thousands(bytes as u64),
+            target,
+            &all_tools.to_string(),
+            &thousands(all_bytes as u64),
+        ]);
     }
     println!();
 

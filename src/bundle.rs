@@ -113,8 +113,8 @@ pub const FIELDS: &[Field] = &[
         key: "toolsets",
         var: "PROXMOX_MCP_TOOLS",
         kind: "string",
-        title: "Tools",
-        description: "Only these tools or groups, comma-separated: tool names, areas such as vms or storage, effects such as read. Empty: the server's default set. Fewer tools keep the chat's context small.",
+        title: "Toolsets",
+        description: "The tools listed, comma-separated, a union of: default (the everyday toolsets), all, toolsets such as firewall or ha, effects such as read, tool names. Empty: default. The access level still decides what is allowed; fewer tools keep the chat's context small.",
         required: false,
         sensitive: false,
         default: Some(""),
@@ -232,7 +232,7 @@ fn manifest_entries() -> Vec<(&'static str, Entry)> {
 (power and snapshots), full (also deletions); tools above the level are not offered. Protected guests are \
 never changed. Changes wait for PVE's task and report its exit status; dry_run shows a request without \
 sending it. The tools listed are all the server has: which are offered depends on the access level and the \
-tools chosen.")),
+toolsets chosen (by default the everyday ones: nodes, guests, snapshots, storage, tasks, cluster, backups, metrics).")),
         ),
         (
             "author",
@@ -283,7 +283,7 @@ pub fn registry_environment() -> Value {
         .map(|s| {
             let mut v = json!({
                 "name": s.var,
-                "description": s.help,
+                "description": s.help_text(),
                 "isRequired": matches!(s.var, "PROXMOX_HOST" | "PROXMOX_USER"),
                 "isSecret": s.secret,
             });
@@ -300,6 +300,7 @@ pub fn registry_environment() -> Value {
                 "PROXMOX_PORT" => Some("8006"),
                 "PROXMOX_VERIFY_SSL" => Some("true"),
                 "PROXMOX_MCP_ACCESS" => Some("read-only"),
+                "PROXMOX_MCP_TOOLS" => Some("default"),
                 "PROXMOX_MCP_ALLOW_EXEC" | "PROXMOX_MCP_ALLOW_HOST_CONFIG" => Some("false"),
                 "PROXMOX_TIMEOUT" => Some("30"),
                 "PROXMOX_TASK_WAIT" => Some("120"),

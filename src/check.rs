@@ -43,6 +43,7 @@ pub fn run(config: &Config, policy: &Policy) -> (bool, Vec<Finding>) {
             trust(&config.trust)
         ),
     ));
+    out.push(finding("toolsets", true, tools::toolsets_line(policy)));
 
     // Each host on its own: reachable, TLS accepted, credentials accepted.
     let mut working = None;

@@ -18,7 +18,7 @@ usage: proxmox-mcp-server [FLAGS] [COMMAND]
 commands:
   (none)                 serve MCP over stdin/stdout (what MCP hosts run)
   check                  test connection, TLS, login and PVE version (alias: test-connection); --json
-  tools [--json]         list the tools active at the current access level
+  tools [--json]         list the tools offered (by access level and toolsets) and the toolsets
   call TOOL [key=value ...] [--json ARGS]
                          run one tool and print its result (values parse as JSON when they can)
   agent-card             print the A2A agent card (agent-card.json)
@@ -62,8 +62,7 @@ fn help() -> String {
     h.push_str("\nsettings (environment variable, flag; a flag wins over the environment, which wins over PROXMOX_CONFIG):\n");
     for s in SETTINGS {
         let flag = s.flag.map(|f| format!(" / --{f}")).unwrap_or_default();
-        // The areas come from the table, so the help never lists fewer than there are.
-        let help = s.help.replace("{areas}", &tools::AREAS.join(", "));
+        let help = s.help_text();
         h.push_str(&format!("  {}{flag}\n      {help}\n", s.var));
         if s.secret {
             h.push_str(&format!(
@@ -349,11 +348,14 @@ fn list_tools(policy: &Policy, json_out: bool) -> ExitCode {
     if json_out {
         let list: Vec<Value> = active
             .iter()
-            .map(|t| json!({"name": t.name, "title": t.title, "effect": t.effect.name(), "area": t.area.name(), "description": t.full_description()}))
+            .map(|t| {
+                let toolsets: Vec<&str> = t.areas().iter().map(|a| a.name()).collect();
+                json!({"name": t.name, "title": t.title, "effect": t.effect.name(), "area": t.area.name(), "toolsets": toolsets, "description": t.full_description()})
+            })
             .collect();
         return print(&format!("{}\n", Value::Array(list)));
     }
-    let mut out = String::new();
+    let mut out = format!("toolsets: {}\n", tools::toolsets_line(policy));
     for t in active {
         out.push_str(&format!(
             "{:<22} {:<8} {}\n",

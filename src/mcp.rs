@@ -558,7 +558,14 @@ impl<'a> Server<'a> {
         })
     }
 
+    /// What the model always has in context: how the tools work, and the toolsets not loaded.
     fn instructions(&self) -> String {
+        let mut text = self.usage();
+        text.push_str(&tools::unloaded_note(self.policy));
+        text
+    }
+
+    fn usage(&self) -> String {
         format!(
             "Tools for one Proxmox VE cluster, at access level {}. Arguments use PVE's names (node, vmid, snapname, storage, upid); \
              where a vmid is given the node is optional. Lists are sorted and paged: limit (default 100), offset, and the result says total. \
@@ -930,7 +937,8 @@ mod tests {
             tools::TOOLS
                 .iter()
                 .filter(|t| {
-                    effects.contains(&t.effect) && t.area != tools::Area::Exec && t.present()
+                    // Unset PROXMOX_MCP_TOOLS: the default toolsets (exec is not among them).
+                    effects.contains(&t.effect) && t.area.in_default() && t.present()
                 })
                 .count()
         };

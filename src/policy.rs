@@ -67,7 +67,7 @@ impl Effect {
     }
 }
 
-/// The part of the cluster a tool is about (tool groups, `tools --json`).
+/// The part of the cluster a tool is about: its toolset (tool groups, `tools --json`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Area {
     Nodes,
@@ -86,6 +86,15 @@ pub enum Area {
     Certificates,
     Metrics,
     Exec,
+}
+
+/// What an area declares about itself: its name, whether its toolset is loaded when
+/// `PROXMOX_MCP_TOOLS` is unset (the `default` toolset), and what it holds in a few words (the
+/// server's instructions name the toolsets not loaded with it).
+pub struct AreaInfo {
+    pub name: &'static str,
+    pub default: bool,
+    pub holds: &'static str,
 }
 
 impl Area {
@@ -109,27 +118,83 @@ impl Area {
         Area::Exec,
     ];
 
-    pub const fn name(self) -> &'static str {
+    /// The one place an area is described (a new area adds one row here).
+    pub const fn info(self) -> AreaInfo {
+        const fn row(name: &'static str, default: bool, holds: &'static str) -> AreaInfo {
+            AreaInfo {
+                name,
+                default,
+                holds,
+            }
+        }
         match self {
-            Area::Nodes => "nodes",
-            Area::Vms => "vms",
-            Area::Containers => "containers",
-            Area::Snapshots => "snapshots",
-            Area::Storage => "storage",
-            Area::Tasks => "tasks",
-            Area::Cluster => "cluster",
-            Area::Backups => "backups",
-            Area::Network => "network",
-            Area::Firewall => "firewall",
-            Area::Access => "access",
-            Area::Pools => "pools",
-            Area::Ha => "ha",
-            Area::Certificates => "certificates",
-            Area::Metrics => "metrics",
-            Area::Exec => "exec",
+            Area::Nodes => row("nodes", true, "nodes and their status"),
+            Area::Vms => row(
+                "vms",
+                true,
+                "QEMU VMs: status, config, power, create, clone, migrate, delete",
+            ),
+            Area::Containers => row(
+                "containers",
+                true,
+                "LXC containers: status, config, power, create, clone, migrate, delete",
+            ),
+            Area::Snapshots => row(
+                "snapshots",
+                true,
+                "guest snapshots: list, take, roll back, delete",
+            ),
+            Area::Storage => row(
+                "storage",
+                true,
+                "storages, their content, ISO and template downloads",
+            ),
+            Area::Tasks => row("tasks", true, "PVE tasks: list, status, log, wait"),
+            Area::Cluster => row(
+                "cluster",
+                true,
+                "cluster status, resources and log, next free VMID, PVE version",
+            ),
+            Area::Backups => row("backups", true, "backups (vzdump), restores, backup jobs"),
+            Area::Network => row("network", false, "nodes' network interfaces"),
+            Area::Firewall => row(
+                "firewall",
+                false,
+                "firewall rules of the cluster, nodes and guests",
+            ),
+            Area::Access => row(
+                "access",
+                false,
+                "users, API tokens, ACLs, this server's own permissions",
+            ),
+            Area::Pools => row("pools", false, "resource pools and their members"),
+            Area::Ha => row(
+                "ha",
+                false,
+                "high availability: status and the guests it manages",
+            ),
+            Area::Certificates => row("certificates", false, "nodes' TLS certificates"),
+            Area::Metrics => row("metrics", true, "RRD metrics of nodes, guests and storages"),
+            Area::Exec => row("exec", false, "commands run inside guests (a remote shell)"),
         }
     }
+
+    pub const fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    /// Whether the area's toolset is in the `default` set (loaded when `PROXMOX_MCP_TOOLS` is
+    /// unset).
+    pub const fn in_default(self) -> bool {
+        self.info().default
+    }
 }
+
+/// `PROXMOX_MCP_TOOLS` entry: the toolsets whose areas are marked default (also what an unset
+/// or empty `PROXMOX_MCP_TOOLS` means).
+pub const DEFAULT_SET: &str = "default";
+/// `PROXMOX_MCP_TOOLS` entry: every tool the access level allows.
+pub const ALL_TOOLS: &str = "all";
 
 /// The names of the areas, as groups in `PROXMOX_MCP_TOOLS`: from `Area::ALL`.
 pub const AREAS: &[&str] = &{
@@ -192,7 +257,8 @@ impl Protect {
 #[derive(Debug)]
 pub struct Policy {
     pub access: Access,
-    /// Tool and group names allowed (empty: all the access level allows).
+    /// `PROXMOX_MCP_TOOLS`: the toolsets (areas), effects, tool names, `default` and `all` whose
+    /// tools are listed, a union (empty: `default`).
     pub allow: Vec<String>,
     /// Tool and group names refused.
     pub deny: Vec<String>,
@@ -204,13 +270,27 @@ pub struct Policy {
     pub allow_host_config: bool,
 }
 
-/// The group names a tool belongs to: its name, its effect and its area.
-fn groups(name: &str, effect: Effect, area: Area) -> [&str; 3] {
-    [name, effect.name(), area.name()]
+/// The entry of `list` that names the tool `name` (with its effect and its areas, the first
+/// being its own), if one does. `default` names the tools whose own area is in the default set
+/// (a tool that also acts on a default area, such as `exec_in_container`, is not in it);
+/// `all` names every tool.
+fn entry_naming<'l>(
+    list: &'l [String],
+    name: &str,
+    effect: Effect,
+    areas: &[Area],
+) -> Option<&'l str> {
+    list.iter().map(String::as_str).find(|&entry| {
+        entry == name
+            || entry == effect.name()
+            || entry == ALL_TOOLS
+            || (entry == DEFAULT_SET && areas.first().is_some_and(|a| a.in_default()))
+            || areas.iter().any(|a| a.name() == entry)
+    })
 }
 
 impl Policy {
-    /// Only an access level: nothing selected, denied or protected.
+    /// Only an access level: the default toolset, nothing denied or protected.
     pub fn with_access(access: Access) -> Policy {
         Policy {
             access,
@@ -223,15 +303,48 @@ impl Policy {
         }
     }
 
-    /// Refuses the tool `name` (with its effect and area) outside the access level or the
-    /// selection, or when it cannot work where this server runs (`present` false), saying which
-    /// setting decides.
+    /// `PROXMOX_MCP_TOOLS` as it takes effect: `default` when unset or empty.
+    pub fn selection(&self) -> String {
+        if self.allow.is_empty() {
+            DEFAULT_SET.to_string()
+        } else {
+            self.allow.join(",")
+        }
+    }
+
+    /// Refuses the tool `name` (with its effect and its areas, its own first) outside the
+    /// access level or the selection, or when it cannot work where this server runs (`present`
+    /// false), saying which setting decides.
     pub fn allows(
         &self,
         name: &str,
         effect: Effect,
-        area: Area,
+        areas: &[Area],
         present: bool,
+    ) -> Result<(), Error> {
+        self.decide(name, effect, areas, present, true)
+    }
+
+    /// As `allows`, but as if `PROXMOX_MCP_TOOLS` were `all`: whether loading the tool's
+    /// toolset would list it (the access level, the exec switch and `PROXMOX_MCP_DENY_TOOLS`
+    /// still apply).
+    pub fn allows_with_all(
+        &self,
+        name: &str,
+        effect: Effect,
+        areas: &[Area],
+        present: bool,
+    ) -> Result<(), Error> {
+        self.decide(name, effect, areas, present, false)
+    }
+
+    fn decide(
+        &self,
+        name: &str,
+        effect: Effect,
+        areas: &[Area],
+        present: bool,
+        selected_only: bool,
     ) -> Result<(), Error> {
         if effect.needs() > self.access {
             let what = match effect {
@@ -246,7 +359,7 @@ impl Policy {
                 self.access.name()
             )));
         }
-        if area == Area::Exec && !self.allow_exec {
+        if areas.contains(&Area::Exec) && !self.allow_exec {
             return Err(Error::Denied(format!(
                 "{} runs commands inside guests (a remote shell) and is off unless PROXMOX_MCP_ALLOW_EXEC=true is set, besides PROXMOX_MCP_ACCESS=full",
                 name
@@ -258,22 +371,21 @@ impl Policy {
                 name
             )));
         }
-        let in_list = |list: &[String]| {
-            groups(name, effect, area)
-                .iter()
-                .find(|g| list.iter().any(|n| n == *g))
-                .copied()
+        let default = [DEFAULT_SET.to_string()];
+        let allow = if self.allow.is_empty() {
+            &default[..]
+        } else {
+            &self.allow[..]
         };
-        if !self.allow.is_empty() && in_list(&self.allow).is_none() {
+        if selected_only && entry_naming(allow, name, effect, areas).is_none() {
+            let toolset = areas.first().map_or("", |a| a.name());
+            let current = self.selection();
             return Err(Error::Denied(format!(
-                "{} is not among the tools this server offers (PROXMOX_MCP_TOOLS={}); add it or its group ({}, {}) to use it",
-                name,
-                self.allow.join(","),
-                effect.name(),
-                area.name()
+                "{name} is not loaded on this server: it is in the toolset {toolset}, which PROXMOX_MCP_TOOLS={current} does not load; \
+                 to use it, restart the server with PROXMOX_MCP_TOOLS={current},{toolset} (or all, or add the tool's name)"
             )));
         }
-        if let Some(group) = in_list(&self.deny) {
+        if let Some(group) = entry_naming(&self.deny, name, effect, areas) {
             return Err(Error::Denied(format!(
                 "{} is switched off on this server (PROXMOX_MCP_DENY_TOOLS names {group})",
                 name

@@ -37,7 +37,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &COMMAND, &NODE_OPT, &INPUT_DATA, &EXEC_TIMEOUT, &DRY_RUN],
         output: Output::Object,
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms)],
         run: exec_in_vm,
     },
     Tool {
@@ -50,7 +50,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &COMMAND, &NODE_OPT, &EXEC_TIMEOUT, &DRY_RUN],
         output: Output::Object,
         idempotent: false,
-        marks: &[Mark::OnPveNode],
+        marks: &[Mark::OnPveNode, Mark::Also(Area::Containers)],
         run: exec_in_container,
     },
 ];

@@ -34,7 +34,7 @@ mod snapshots;
 mod storage;
 mod tasks;
 
-pub use crate::policy::{Area, Effect, AREAS};
+pub use crate::policy::{Area, Effect, ALL_TOOLS, AREAS, DEFAULT_SET};
 pub use list::{cap, MAX_RESULT};
 pub use run::run;
 pub use table::{
@@ -76,15 +76,24 @@ pub fn active(policy: &Policy) -> impl Iterator<Item = &'static Tool> + '_ {
     TOOLS.iter().copied().filter(|t| t.allowed(policy).is_ok())
 }
 
-/// Checks a `PROXMOX_MCP_TOOLS`-style list: every entry must be a tool or a group name.
-pub fn check_names(var: &str, names: &[String]) -> Result<(), Error> {
+/// Checks a `PROXMOX_MCP_TOOLS`-style list: every entry must be a tool or a group name (and
+/// `default` or `all` where `sets` allows them).
+pub fn check_names(var: &str, names: &[String], sets: bool) -> Result<(), Error> {
     for n in names {
-        let known = find(n).is_some()
+        let set = [DEFAULT_SET, ALL_TOOLS].contains(&n.as_str());
+        if set && !sets {
+            return Err(Error::Config(format!(
+                "{var}: '{n}' names a set of toolsets, which only PROXMOX_MCP_TOOLS takes; name tools, toolsets ({}) or effects (read, operate, destroy) here",
+                AREAS.join(", ")
+            )));
+        }
+        let known = set
+            || find(n).is_some()
             || ["read", "operate", "destroy"].contains(&n.as_str())
             || AREAS.contains(&n.as_str());
         if !known {
             return Err(Error::Config(format!(
-                "{var}: '{n}' is neither a tool nor a group; groups are read, operate, destroy, {} (tools: proxmox-mcp-server tools)",
+                "{var}: '{n}' is neither a tool nor a group; groups are default, all, read, operate, destroy and the toolsets {} (tools: proxmox-mcp-server tools)",
                 AREAS.join(", ")
             )));
         }
@@ -94,8 +103,106 @@ pub fn check_names(var: &str, names: &[String]) -> Result<(), Error> {
 
 /// Checks the names `PROXMOX_MCP_TOOLS` (`allow`) and `PROXMOX_MCP_DENY_TOOLS` (`deny`) give.
 pub fn check_selection(allow: &[String], deny: &[String]) -> Result<(), Error> {
-    check_names("PROXMOX_MCP_TOOLS", allow)?;
-    check_names("PROXMOX_MCP_DENY_TOOLS", deny)
+    check_names("PROXMOX_MCP_TOOLS", allow, true)?;
+    check_names("PROXMOX_MCP_DENY_TOOLS", deny, false)
+}
+
+/// One toolset as a policy has it: how many of the tools whose own area it is are listed, of
+/// those that loading it would list (`available`; 0 when the access level, the exec switch or
+/// `PROXMOX_MCP_DENY_TOOLS` leave none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Toolset {
+    pub area: Area,
+    pub listed: usize,
+    pub available: usize,
+}
+
+impl Toolset {
+    /// Every tool it could list is listed.
+    pub fn loaded(&self) -> bool {
+        self.available > 0 && self.listed == self.available
+    }
+    /// It has tools to list, but none is listed.
+    pub fn unloaded(&self) -> bool {
+        self.available > 0 && self.listed == 0
+    }
+}
+
+/// Every toolset, in `Area::ALL` order, with what `policy` lists of it.
+pub fn toolsets(policy: &Policy) -> Vec<Toolset> {
+    Area::ALL
+        .iter()
+        .map(|&area| {
+            let own = TOOLS.iter().filter(|t| t.area == area);
+            Toolset {
+                area,
+                listed: own.clone().filter(|t| t.allowed(policy).is_ok()).count(),
+                available: own.filter(|t| t.available(policy)).count(),
+            }
+        })
+        .collect()
+}
+
+/// The toolsets in one line, for `check` and `tools`: those listed (`(partly)` when some of
+/// their tools are not), then those not loaded.
+pub fn toolsets_line(policy: &Policy) -> String {
+    let sets = toolsets(policy);
+    let listed: Vec<String> = sets
+        .iter()
+        .filter(|s| s.listed > 0)
+        .map(|s| match s.loaded() {
+            true => s.area.name().to_string(),
+            false => format!("{} (partly)", s.area.name()),
+        })
+        .collect();
+    let unloaded: Vec<&str> = sets
+        .iter()
+        .filter(|s| s.unloaded())
+        .map(|s| s.area.name())
+        .collect();
+    let mut line = format!(
+        "{} (PROXMOX_MCP_TOOLS={})",
+        if listed.is_empty() {
+            "none".to_string()
+        } else {
+            listed.join(", ")
+        },
+        policy.selection()
+    );
+    if !unloaded.is_empty() {
+        line.push_str(&format!("; not loaded: {}", unloaded.join(", ")));
+    }
+    line
+}
+
+/// For the server's instructions: the toolsets with tools this server does not list, one line
+/// each with what it holds, and the setting that loads them; empty when every toolset is loaded.
+pub fn unloaded_note(policy: &Policy) -> String {
+    let missing: Vec<Toolset> = toolsets(policy)
+        .into_iter()
+        .filter(|s| s.available > s.listed)
+        .collect();
+    let Some(first) = missing.first() else {
+        return String::new();
+    };
+    let mut note = String::from(
+        "\nToolsets not loaded on this server (their tools are not listed; tell the user if one is needed):",
+    );
+    for s in &missing {
+        let info = s.area.info();
+        let partly = if s.listed > 0 {
+            format!(" ({} of {} tools listed)", s.listed, s.available)
+        } else {
+            String::new()
+        };
+        note.push_str(&format!("\n- {}: {}{partly}", info.name, info.holds));
+    }
+    note.push_str(&format!(
+        "\nThe user loads them by setting PROXMOX_MCP_TOOLS (e.g. PROXMOX_MCP_TOOLS={},{} or PROXMOX_MCP_TOOLS=all) and restarting the server.",
+        policy.selection(),
+        first.area.name()
+    ));
+    note
 }
 
 #[cfg(test)]
@@ -164,6 +271,17 @@ mod tests {
                     t.name
                 );
             }
+            // A tool's toolsets: its own area first, each other one once.
+            let areas = t.areas();
+            assert_eq!(areas[0], t.area, "{}", t.name);
+            for (i, a) in areas.iter().enumerate() {
+                assert!(
+                    !areas[i + 1..].contains(a),
+                    "{}: {} twice",
+                    t.name,
+                    a.name()
+                );
+            }
             // node is optional wherever vmid identifies a guest.
             if t.params.iter().any(|p| p.name == "vmid" && p.required) {
                 assert!(
@@ -220,8 +338,33 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("PROXMOX_MCP_TOOLS=read,start_vm"));
-        assert!(check_names("PROXMOX_MCP_TOOLS", &["vms".into(), "get_vm_status".into()]).is_ok());
-        assert!(check_names("PROXMOX_MCP_TOOLS", &["vm".into()])
+        // `default` goes by a tool's own area: exec_in_vm acts on VMs (a default toolset) but
+        // is in the exec toolset, so only `exec`, `vms`, `all` or its name list it.
+        let exec = |allow: &[&str]| Policy {
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            allow_exec: true,
+            ..Policy::with_access(Access::Full)
+        };
+        let exec_in_vm = find("exec_in_vm");
+        assert!(exec_in_vm.allowed(&exec(&[])).is_err());
+        assert!(exec_in_vm.allowed(&exec(&["default"])).is_err());
+        for loads in ["exec", "vms", "all", "exec_in_vm", "destroy"] {
+            assert!(exec_in_vm.allowed(&exec(&[loads])).is_ok(), "{loads}");
+        }
+        assert!(exec_in_vm.available(&exec(&[])));
+        assert!(check_names(
+            "PROXMOX_MCP_TOOLS",
+            &["vms".into(), "get_vm_status".into(), "all".into()],
+            true
+        )
+        .is_ok());
+        assert!(
+            check_names("PROXMOX_MCP_DENY_TOOLS", &["default".into()], false)
+                .unwrap_err()
+                .to_string()
+                .contains("only PROXMOX_MCP_TOOLS takes")
+        );
+        assert!(check_names("PROXMOX_MCP_TOOLS", &["vm".into()], true)
             .unwrap_err()
             .to_string()
             .contains("'vm' is neither a tool nor a group"));

@@ -13,6 +13,7 @@ use crate::pve::{as_u64, path, Params};
 use super::guest::{guest_path, next_vmid, Guest};
 use super::list::{data, number, page, paging, text, trimmed};
 use super::params::{LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, STORAGE, VMID};
+use super::table::Mark;
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
@@ -50,7 +51,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: GUEST_METRICS,
         output: Output::Object,
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms)],
         run: get_vm_metrics,
     },
     Tool {
@@ -63,7 +64,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: GUEST_METRICS,
         output: Output::Object,
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Containers)],
         run: get_container_metrics,
     },
     Tool {
@@ -76,7 +77,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&NODE, &NODE_TIMEFRAME, &CF, &POINTS],
         output: Output::Object,
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Nodes)],
         run: get_node_metrics,
     },
     Tool {
@@ -89,7 +90,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&STORAGE, &NODE, &TIMEFRAME, &CF, &POINTS],
         output: Output::Object,
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Storage)],
         run: get_storage_metrics,
     },
     Tool {

@@ -13,6 +13,7 @@ use super::list::{number, page, text, trimmed};
 use super::params::{
     CONFIRM_NAME, DRY_RUN, LIMIT, NODE_OPT, OFFSET, SNAPNAME, STOP_ON_CANCEL, VMID, WAIT,
 };
+use super::table::Mark;
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]
@@ -33,7 +34,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &SNAPNAME, &NODE_OPT, &DESCRIPTION, &VMSTATE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms)],
         run: create_vm_snapshot,
     },
     Tool {
@@ -46,7 +47,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms)],
         run: list_vm_snapshots,
     },
     Tool {
@@ -59,7 +60,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &SNAPNAME, &CONFIRM_NAME, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::Task,
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms)],
         run: delete_vm_snapshot,
     },
 ];
@@ -76,7 +77,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         params: SNAP_ROLLBACK,
         output: Output::Task,
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms)],
         run: rollback_vm_snapshot,
     },
     Tool {
@@ -89,7 +90,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
         output: Output::List,
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Containers)],
         run: list_container_snapshots,
     },
     Tool {
@@ -110,7 +111,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         ],
         output: Output::Task,
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Containers)],
         run: create_container_snapshot,
     },
     Tool {
@@ -123,7 +124,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         params: SNAP_CHANGE,
         output: Output::Task,
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Containers)],
         run: delete_container_snapshot,
     },
     Tool {
@@ -136,7 +137,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         params: SNAP_ROLLBACK,
         output: Output::Task,
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Containers)],
         run: rollback_container_snapshot,
     },
 ];

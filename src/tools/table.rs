@@ -115,6 +115,10 @@ pub enum Mark {
     OnPveNode,
     /// Its `vmid` names a guest to create, which need not exist yet.
     NewGuest,
+    /// It also acts on this area's kind of thing (a VM's snapshots: `Also(Area::Vms)`), so it
+    /// belongs to that toolset too: `PROXMOX_MCP_TOOLS` and `PROXMOX_MCP_DENY_TOOLS` naming the
+    /// area name it. The `default` set goes by a tool's own area only.
+    Also(Area),
 }
 
 /// One tool: a row of the table.
@@ -143,9 +147,26 @@ impl Tool {
             || (cfg!(target_os = "linux") && std::path::Path::new("/usr/sbin/pct").exists())
     }
 
+    /// The toolsets the tool belongs to: its own area first, then those it also acts on.
+    pub fn areas(&self) -> Vec<Area> {
+        let also = self.marks.iter().filter_map(|m| match m {
+            Mark::Also(a) => Some(*a),
+            _ => None,
+        });
+        std::iter::once(self.area).chain(also).collect()
+    }
+
     /// Refuses the tool when the policy turns it off or it cannot work here, saying why.
     pub fn allowed(&self, policy: &Policy) -> Result<(), Error> {
-        policy.allows(self.name, self.effect, self.area, self.present())
+        policy.allows(self.name, self.effect, &self.areas(), self.present())
+    }
+
+    /// Whether loading its toolset would list the tool (`PROXMOX_MCP_TOOLS=all`): the access
+    /// level, the exec switch and `PROXMOX_MCP_DENY_TOOLS` allow it, and it can work here.
+    pub fn available(&self, policy: &Policy) -> bool {
+        policy
+            .allows_with_all(self.name, self.effect, &self.areas(), self.present())
+            .is_ok()
     }
 
     /// The description shown to models: what the tool does, returns and needs.

@@ -355,6 +355,7 @@ fn credentials_in_arguments_are_redacted() {
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
         ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+        ("PROXMOX_MCP_TOOLS", "all"),
         ("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap()),
     ];
     session(&fake, &settings, |c| {
@@ -639,19 +640,26 @@ fn delete_firewall_rule_always_sends_the_digest_it_read() {
         json!([{"pos": 0, "type": "in", "action": "DROP"}]),
     );
     fake.ok("DELETE", "/nodes/pve1/firewall/rules/0", Value::Null);
-    session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
-        let r = c.call("delete_firewall_rule", json!({"pos": 1, "dry_run": true}));
-        assert_eq!(ok(&r)["request"]["params"], json!({"digest": "d1"}));
-        let r = c.call("delete_firewall_rule", json!({"node": "pve1", "pos": 0}));
-        assert_eq!(
+    session(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "full"),
+            ("PROXMOX_MCP_TOOLS", "default,firewall"),
+        ],
+        |c| {
+            let r = c.call("delete_firewall_rule", json!({"pos": 1, "dry_run": true}));
+            assert_eq!(ok(&r)["request"]["params"], json!({"digest": "d1"}));
+            let r = c.call("delete_firewall_rule", json!({"node": "pve1", "pos": 0}));
+            assert_eq!(
             error_text(&r),
             "GET /nodes/pve1/firewall/rules: PVE returned no digest with the rules, so this server cannot make sure the rule at position 0 is still the one it read; nothing was deleted"
         );
-        assert!(fake.writes().is_empty(), "{:?}", fake.writes());
-        // Without a digest from the caller, PVE still gets the one just read: if the rules
-        // changed since, PVE refuses instead of deleting whatever is now at that position.
-        ok(&c.call("delete_firewall_rule", json!({"pos": 1})));
-    });
+            assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+            // Without a digest from the caller, PVE still gets the one just read: if the rules
+            // changed since, PVE refuses instead of deleting whatever is now at that position.
+            ok(&c.call("delete_firewall_rule", json!({"pos": 1})));
+        },
+    );
     assert_eq!(
         fake.writes(),
         ["DELETE /cluster/firewall/rules/1?digest=d1"]

@@ -370,7 +370,7 @@ fn implausible_certificate_times_are_unknown_not_a_crash() {
             cert("h-fine.pem", json!(1795000000)),
         ]),
     );
-    crate::support::session(&fake, &[], |c| {
+    crate::support::session(&fake, &[("PROXMOX_MCP_TOOLS", "certificates")], |c| {
         // `Client::call` fails the test on a JSON-RPC error (a panic answers -32603) and checks
         // the result against the tool's output schema.
         let r = c.call("list_node_certificates", json!({"node": "pve1"}));

@@ -39,6 +39,8 @@ fn tools_list(settings: &[(&str, &str)]) -> (Value, Value) {
     (legacy, modern)
 }
 
+/// The golden files hold every tool an access level allows (`PROXMOX_MCP_TOOLS=all`); the
+/// default listing is those of them whose toolset is a default one, in the same order and form.
 #[test]
 fn tools_list_per_access_level_is_golden() {
     for (name, settings) in [
@@ -53,10 +55,56 @@ fn tools_list_per_access_level_is_golden() {
             ][..],
         ),
     ] {
-        let (legacy, modern) = tools_list(settings);
+        let mut all = settings.to_vec();
+        all.push(("PROXMOX_MCP_TOOLS", "all"));
+        let (legacy, modern) = tools_list(&all);
         check(&format!("tools-list-{name}.json"), &legacy);
         if name == "full-exec" {
             check(&format!("tools-list-{name}-2026-07-28.json"), &modern);
+        }
+        let (default, _) = tools_list(settings);
+        let in_default = |t: &&Value| {
+            let tool = proxmox_mcp_server::tools::find(t["name"].as_str().unwrap()).unwrap();
+            tool.area.in_default()
+        };
+        let expected: Vec<Value> = legacy["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(in_default)
+            .cloned()
+            .collect();
+        assert_eq!(default["tools"], Value::Array(expected), "{name}");
+        let names = |v: &Value| -> Vec<String> {
+            v["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (default, all) = (names(&default), names(&legacy));
+        for opt_in in [
+            "list_firewall_rules",
+            "list_pools",
+            "list_users",
+            "get_ha_status",
+            "exec_in_vm",
+        ] {
+            assert!(!default.contains(&opt_in.to_string()), "{name}: {opt_in}");
+        }
+        assert!(all.contains(&"list_firewall_rules".to_string()), "{name}");
+        assert_eq!(all.contains(&"exec_in_vm".to_string()), name == "full-exec");
+        for everyday in [
+            "list_vms",
+            "list_container_snapshots",
+            "get_vm_metrics",
+            "list_backups",
+        ] {
+            assert!(
+                default.contains(&everyday.to_string()),
+                "{name}: {everyday}"
+            );
         }
     }
 }

@@ -39,11 +39,12 @@ fn tool_selection_lists_and_refuses() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    // The vms group (minus what is denied), and the one tool named.
+    // The vms toolset, which holds every tool acting on VMs (their snapshots and metrics too),
+    // minus what is denied, and the one tool named.
     let expected: Vec<&str> = proxmox_mcp_server::tools::TOOLS
         .iter()
         .filter(|t| {
-            (t.area.name() == "vms" || t.name == "get_cluster_status")
+            (t.areas().iter().any(|a| a.name() == "vms") || t.name == "get_cluster_status")
                 && t.name != "stop_vm"
                 && t.effect.name() != "destroy"
         })
@@ -55,8 +56,19 @@ fn tool_selection_lists_and_refuses() {
         "get_vm_status",
         "start_vm",
         "get_cluster_status",
+        "create_vm_snapshot",
+        "list_vm_snapshots",
+        "get_vm_metrics",
     ] {
         assert!(names.contains(&must), "{must}");
+    }
+    for not in [
+        "list_container_snapshots",
+        "create_container_snapshot",
+        "get_container_metrics",
+        "rollback_vm_snapshot",
+    ] {
+        assert!(!names.contains(&not), "{not}");
     }
     assert!(!names.contains(&"stop_vm") && !names.contains(&"list_nodes"));
     assert_eq!(
@@ -65,7 +77,8 @@ fn tool_selection_lists_and_refuses() {
     );
     assert_eq!(
         error_text(&c.call("list_nodes", json!({}))),
-        "list_nodes is not among the tools this server offers (PROXMOX_MCP_TOOLS=vms,get_cluster_status); add it or its group (read, nodes) to use it"
+        "list_nodes is not loaded on this server: it is in the toolset nodes, which PROXMOX_MCP_TOOLS=vms,get_cluster_status does not load; \
+         to use it, restart the server with PROXMOX_MCP_TOOLS=vms,get_cluster_status,nodes (or all, or add the tool's name)"
     );
     assert!(fake.requests().is_empty());
 }

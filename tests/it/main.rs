@@ -24,3 +24,4 @@ mod tools_admin;
 mod tools_backups;
 mod tools_guests;
 mod tools_monitor;
+mod toolsets;

@@ -107,28 +107,104 @@ fn readme_tool_table_is_generated_and_settings_listed() {
     }
 }
 
-/// The tool counts the README gives per access level are the server's.
+/// The tool counts the README gives per access level are the server's: every tool the level
+/// allows (`PROXMOX_MCP_TOOLS=all`) and those the default toolsets list.
 #[test]
 fn readme_tool_counts_per_access_level_are_true() {
-    use proxmox_mcp_server::policy::Access;
+    use proxmox_mcp_server::policy::{Access, Policy};
     let readme = std::fs::read_to_string(path("README.md")).unwrap();
+    let mut defaults = Vec::new();
     for (access, name) in [
         (Access::ReadOnly, "read-only"),
         (Access::Operate, "operate"),
         (Access::Full, "full"),
     ] {
-        let count = crate::support::tool_count(access);
+        let all = Policy {
+            allow: vec!["all".into()],
+            ..Policy::with_access(access)
+        };
+        let count = proxmox_mcp_server::tools::active(&all).count();
+        let default = crate::support::tool_count(access);
+        assert!(default < count, "{name}: the default toolsets list fewer");
         let suffix = if access == Access::ReadOnly {
             " (default)"
         } else {
             ""
         };
-        let row = format!("| `{name}`{suffix} | {count} |");
+        let row = format!("| `{name}`{suffix} | {count} | {default} |");
         assert!(readme.contains(&row), "README's access table lacks {row}");
         let intro = format!("{count} at `{name}`");
         assert!(
             readme.contains(&intro),
             "README's introduction lacks {intro}"
         );
+        defaults.push(default.to_string());
     }
+    let intro = format!(
+        "{}, {} and {} of them in the default toolsets",
+        defaults[0], defaults[1], defaults[2]
+    );
+    assert!(
+        readme.contains(&intro),
+        "README's introduction lacks {intro}"
+    );
+}
+
+/// The README's toolset table, from `Area::ALL` and the tool table: each toolset with the tools
+/// whose own area it is, then those that also act on it.
+fn toolset_table() -> String {
+    use proxmox_mcp_server::tools::Area;
+    let mut out =
+        String::from("| toolset | default | what it holds | tools |\n|---|---|---|---|\n");
+    let names = |tools: Vec<&str>| -> String {
+        tools
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for area in Area::ALL {
+        let info = area.info();
+        let own: Vec<&str> = TOOLS
+            .iter()
+            .filter(|t| t.area == area)
+            .map(|t| t.name)
+            .collect();
+        let also: Vec<&str> = TOOLS
+            .iter()
+            .filter(|t| t.area != area && t.areas().contains(&area))
+            .map(|t| t.name)
+            .collect();
+        let mut tools = names(own);
+        if !also.is_empty() {
+            tools.push_str(&format!("; also {}", names(also)));
+        }
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {tools} |\n",
+            info.name,
+            if info.default { "yes" } else { "" },
+            info.holds
+        ));
+    }
+    out
+}
+
+#[test]
+fn readme_toolset_table_is_generated() {
+    const BEGIN: &str =
+        "<!-- toolsets:begin (generated: UPDATE_EXPECT=1 cargo test --test it repo) -->\n";
+    const END: &str = "<!-- toolsets:end -->";
+    let mut readme = std::fs::read_to_string(path("README.md")).unwrap();
+    let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
+        panic!("README.md lacks the toolset table markers");
+    };
+    let table = toolset_table();
+    if update() {
+        readme.replace_range(b + BEGIN.len()..e, &table);
+        std::fs::write(path("README.md"), &readme).unwrap();
+    }
+    assert!(
+        readme[b + BEGIN.len()..e] == table,
+        "README's toolset table is stale; regenerate it: UPDATE_EXPECT=1 cargo test --test it repo"
+    );
 }

@@ -493,3 +493,84 @@ fn refused_credentials_say_run_again_and_readonly_is_an_access_level() {
     assert!(!all.contains("fix what the ✗ lines say (in"), "{all}");
     assert!(!all.contains(SECRET), "the secret was printed:\n{all}");
 }
+
+#[test]
+fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
+    let home = Home::new("toolsets");
+    let fake = pve();
+    let prefix = home.path("bin-prefix").display().to_string();
+    let url = fake.url();
+    let vars = [
+        ("PROXMOX_HOST", url.as_str()),
+        ("PROXMOX_USER", "mcp@pve"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", SECRET),
+    ];
+    let base = [
+        "--yes",
+        "--binary",
+        BIN,
+        "--prefix",
+        &prefix,
+        "--ca-file",
+        CA,
+    ];
+
+    // A name the binary does not know: its message, exit 2, nothing installed or written.
+    let mut args = base.to_vec();
+    args.extend(["--tools", "default,firewal"]);
+    let run = setup(&home, &args, &vars);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stderr.contains(
+            "setup.sh: PROXMOX_MCP_TOOLS: 'firewal' is neither a tool nor a group; groups are default, all,"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!home.installed().exists() && !home.settings().exists());
+
+    // Toolsets beyond the default (from the environment, spaces allowed): written, and the check
+    // shows them.
+    let mut with_tools = vars.to_vec();
+    with_tools.push(("PROXMOX_MCP_TOOLS", "default, firewall"));
+    let run = setup(&home, &base, &with_tools);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let text = std::fs::read_to_string(home.settings()).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == "PROXMOX_MCP_TOOLS=default,firewall"),
+        "{text}"
+    );
+    assert!(
+        run.all().lines().any(|l| l.starts_with("✓ toolsets: ")
+            && l.contains(", firewall, ")
+            && l.contains("(PROXMOX_MCP_TOOLS=default,firewall)")),
+        "{}",
+        run.all()
+    );
+
+    // Run again without toolsets: the file's choice is kept.
+    let run = setup(&home, &base, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let text = std::fs::read_to_string(home.settings()).unwrap();
+    assert!(
+        text.contains("PROXMOX_MCP_TOOLS=default,firewall"),
+        "{text}"
+    );
+
+    // Back to the default: the line goes (the default is what an unset variable means).
+    let mut args = base.to_vec();
+    args.extend(["--tools", "default"]);
+    let run = setup(&home, &args, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let text = std::fs::read_to_string(home.settings()).unwrap();
+    assert!(!text.contains("PROXMOX_MCP_TOOLS"), "{text}");
+    assert!(
+        run.all()
+            .contains("✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics (PROXMOX_MCP_TOOLS=default)"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains(SECRET));
+}

@@ -429,13 +429,20 @@ fn tools_json_follows_the_access_level() {
         sorted.sort_unstable();
         assert_eq!(
             sorted,
-            ["area", "description", "effect", "name", "title"],
+            ["area", "description", "effect", "name", "title", "toolsets"],
             "{tool}"
         );
+        // Its toolsets: its own area first, then what it also acts on.
+        assert_eq!(object["toolsets"][0], object["area"], "{tool}");
         names.push(object["name"].as_str().expect("name"));
     }
     assert!(names.contains(&"start_vm"), "{names:?}");
     assert!(!names.contains(&"delete_vm_snapshot"), "{names:?}");
+    let snapshot = tools
+        .iter()
+        .find(|t| t["name"] == "create_container_snapshot")
+        .unwrap();
+    assert_eq!(snapshot["toolsets"], json!(["snapshots", "containers"]));
 }
 
 #[test]
@@ -632,11 +639,12 @@ fn tools_lists_exec_only_when_allowed_at_full() {
             .map(|t| t["name"].as_str().unwrap().to_string())
             .collect()
     };
-    let full = listed(&[("PROXMOX_MCP_ACCESS", "full")]);
+    let full = listed(&[("PROXMOX_MCP_ACCESS", "full"), ("PROXMOX_MCP_TOOLS", "all")]);
     assert!(!full.contains(&"exec_in_vm".to_string()));
     let exec = listed(&[
         ("PROXMOX_MCP_ACCESS", "full"),
         ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+        ("PROXMOX_MCP_TOOLS", "all"),
     ]);
     assert!(exec.contains(&"exec_in_vm".to_string()));
     assert_eq!(

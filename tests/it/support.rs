@@ -429,6 +429,16 @@ pub fn with_access(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
     session(fake, &[("PROXMOX_MCP_ACCESS", access)], f)
 }
 
+/// Runs `f` with an initialized client at access level `access`, every toolset loaded
+/// (`PROXMOX_MCP_TOOLS=all`): for the tools outside the default set.
+pub fn with_all_tools(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
+    session(
+        fake,
+        &[("PROXMOX_MCP_ACCESS", access), ("PROXMOX_MCP_TOOLS", "all")],
+        f,
+    )
+}
+
 /// Mocks the task `upid` on its node: running for one poll, then stopped with `exitstatus`.
 pub fn mock_task(fake: &mut FakePve, upid: &str, exitstatus: &str) {
     let node = upid.split(':').nth(1).unwrap_or("pve1");

@@ -19,13 +19,14 @@ fn read_only(fake: &FakePve, f: impl FnOnce(&mut Client)) {
     with(fake, &[], f)
 }
 
-/// Where exec tools are allowed: access full and PROXMOX_MCP_ALLOW_EXEC.
+/// Where exec tools are allowed: access full and PROXMOX_MCP_ALLOW_EXEC, the exec toolset loaded.
 fn exec_allowed(fake: &FakePve, f: impl FnOnce(&mut Client)) {
     with(
         fake,
         &[
             ("PROXMOX_MCP_ACCESS", "full"),
             ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+            ("PROXMOX_MCP_TOOLS", "default,exec"),
         ],
         f,
     )
@@ -618,6 +619,7 @@ fn exec_tools_need_full_access_and_allow_exec() {
         &[
             ("PROXMOX_MCP_ACCESS", "operate"),
             ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+            ("PROXMOX_MCP_TOOLS", "all"),
         ],
         |c| {
             assert!(!names(c).contains(&"exec_in_vm".to_string()));
@@ -625,6 +627,23 @@ fn exec_tools_need_full_access_and_allow_exec() {
                 &c.call("exec_in_vm", json!({"vmid": 100, "command": argv(&["id"])}))
             )
             .starts_with("exec_in_vm can lose data and needs access level full"));
+        },
+    );
+    // Allowed, but exec is not a default toolset (though its tools act on VMs and containers):
+    // not listed, and a call says which setting loads it.
+    with(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "full"),
+            ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+        ],
+        |c| {
+            assert!(!names(c).iter().any(|n| n.starts_with("exec_")));
+            assert_eq!(
+                error_text(&c.call("exec_in_vm", json!({"vmid": 100, "command": argv(&["id"])}))),
+                "exec_in_vm is not loaded on this server: it is in the toolset exec, which PROXMOX_MCP_TOOLS=default does not load; \
+                 to use it, restart the server with PROXMOX_MCP_TOOLS=default,exec (or all, or add the tool's name)"
+            );
         },
     );
     exec_allowed(&fake, |c| {
@@ -821,6 +840,7 @@ fn exec_in_vm_needs_the_agent_and_respects_protection() {
         &[
             ("PROXMOX_MCP_ACCESS", "full"),
             ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+            ("PROXMOX_MCP_TOOLS", "exec"),
             ("PROXMOX_MCP_PROTECTED", "100"),
         ],
         |c| {
