@@ -17,7 +17,7 @@ usage: proxmox-mcp-server [FLAGS] [COMMAND]
 
 commands:
   (none)                 serve MCP over stdin/stdout (what MCP hosts run)
-  check                  test connection, TLS, login and PVE version (alias: test-connection); --json
+  check                  test connection, TLS, login, PVE version and privileges (alias: test-connection); --json
   tools [--json]         list the tools active at the current access level
   call TOOL [key=value ...] [--json ARGS]
                          run one tool and print its result (values parse as JSON when they can)
