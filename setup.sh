@@ -524,6 +524,8 @@ run_check() {
   say "checking: PROXMOX_CONFIG=$config $installed check"
   check_output=$(PROXMOX_CONFIG="$config" "$installed" check 2>&1) || status=$?
   printf '%s\n' "$check_output" >&2
+  # check wraps long lines; the texts looked for below may span two.
+  check_output=$(printf '%s' "$check_output" | tr -s ' \n' ' ')
   return "$status"
 }
 

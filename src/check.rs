@@ -7,24 +7,44 @@ use crate::config::{Auth, Config};
 use crate::policy::Policy;
 use crate::pve::Pve;
 use crate::tls::Trust;
-use crate::tools::{self, acl_base, granted, Tool};
+use crate::tools::{self, acl_base, granted, Area, Effect, Tool};
 
 /// One line of the report.
 pub struct Finding {
     pub check: String,
     pub ok: bool,
     pub detail: String,
+    /// Commands to copy, each shown on its own line below the detail (`commands` in JSON).
+    pub commands: Vec<String>,
+    /// More for `--json` only, e.g. the tools line's usable and unusable tools.
+    pub json: Map<String, Value>,
 }
 
-fn finding(check: impl Into<String>, ok: bool, detail: impl Into<String>) -> Finding {
+pub fn finding(check: impl Into<String>, ok: bool, detail: impl Into<String>) -> Finding {
     Finding {
         check: check.into(),
         ok,
         detail: detail.into(),
+        commands: Vec::new(),
+        json: Map::new(),
     }
 }
 
-/// The report; `true` when the server could work (login works and at least one tool is usable).
+/// The areas of the everyday read tools: without them the server is of little use, so `check`
+/// fails when a read tool of these areas cannot be used.
+const EVERYDAY: [Area; 5] = [
+    Area::Nodes,
+    Area::Vms,
+    Area::Containers,
+    Area::Storage,
+    Area::Tasks,
+];
+
+/// How wide `render` wraps a line of text.
+const WIDTH: usize = 100;
+
+/// The report; `true` when the server could work: login works, some tool is usable, and so is
+/// every read tool of the everyday areas ([`EVERYDAY`]) that the policy offers.
 pub fn run(config: &Config, policy: &Policy) -> (bool, Vec<Finding>) {
     let mut out = Vec::new();
     let auth = match &config.auth {
@@ -75,6 +95,18 @@ pub fn run(config: &Config, policy: &Policy) -> (bool, Vec<Finding>) {
                     true,
                     format!("PVE {version}{at}"),
                 ));
+                // Not checked, so show what was presented: the value to pin instead.
+                if let (Trust::Insecure, Some(fp)) = (&config.trust, pve.presented_fingerprint()) {
+                    let text = format!(
+                        "not verified (PROXMOX_VERIFY_SSL=false). If the certificate {} presented \
+                         is the node's (compare its SHA-256 fingerprint: Node > System > \
+                         Certificates), have it checked instead with:",
+                        host.host
+                    );
+                    let mut f = finding("certificate", true, text);
+                    f.commands.push(format!("PROXMOX_FINGERPRINT={fp}"));
+                    out.push(f);
+                }
                 working.get_or_insert(pve);
             }
             Err(e) => out.push(finding("connection and login", false, e.to_string())),
@@ -113,58 +145,161 @@ pub fn run(config: &Config, policy: &Policy) -> (bool, Vec<Finding>) {
         }
     };
     let active: Vec<&Tool> = tools::active(policy).collect();
-    let mut usable = 0;
-    let mut missing = Vec::new();
-    for tool in &active {
-        match tool.requirement() {
-            Some((privs, path)) if !granted(&permissions, &privs, path) => {
-                let (base, role) = (acl_base(path), role_for(privs[0]));
-                let who = match &config.auth {
-                    Auth::Token { name, .. } => format!("--tokens '{}!{name}'", config.user),
-                    Auth::Password { .. } => format!("--users {}", config.user),
-                };
-                missing.push(finding(
-                    tool.name,
-                    false,
-                    format!("needs {} on {path}; grant it, e.g.: pveum acl modify {base} --roles {role} {who}", privs.join(" or ")),
-                ));
-            }
-            _ => usable += 1,
-        }
-    }
-    out.push(finding(
-        "tools",
-        usable > 0,
-        format!(
-            "{usable} of {} tools at access {} can be used",
-            active.len(),
-            config.access.name()
-        ),
-    ));
-    out.extend(missing);
-    (usable > 0, out)
+    let (ok, findings) = privileges(config, &active, &permissions);
+    out.extend(findings);
+    (ok, out)
 }
 
-/// The report as text (`✓`/`✗` lines) or as one JSON object.
+/// Which of the `active` tools `permissions` allow: the tools line (usable and unusable tools in
+/// JSON), one line per missing privilege, and one `pveum acl modify` per ACL path granting them.
+fn privileges(
+    config: &Config,
+    active: &[&Tool],
+    permissions: &Map<String, Value>,
+) -> (bool, Vec<Finding>) {
+    let mut usable = Vec::new();
+    let mut unusable = Vec::new();
+    // (privileges, ACL path) → the tools that need it, in table order.
+    let mut missing: Vec<((String, &str), Vec<&str>)> = Vec::new();
+    let mut everyday_missing = Vec::new();
+    for tool in active {
+        let Some((privs, path)) = tool
+            .requirement()
+            .filter(|(privs, path)| !granted(permissions, privs, path))
+        else {
+            usable.push(json!(tool.name));
+            continue;
+        };
+        let (needs, base) = (privs.join(" or "), acl_base(path));
+        unusable.push(json!({"name": tool.name, "needs": format!("{needs} on {path}")}));
+        if tool.effect == Effect::Read && EVERYDAY.contains(&tool.area) {
+            everyday_missing.push(tool.name);
+        }
+        let key = (needs, base);
+        match missing.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, names)) => names.push(tool.name),
+            None => missing.push((key, vec![tool.name])),
+        }
+    }
+    let ok = !usable.is_empty() && everyday_missing.is_empty();
+    let mut detail = format!(
+        "{} of {} tools at access {} can be used",
+        usable.len(),
+        active.len(),
+        config.access.name()
+    );
+    if !everyday_missing.is_empty() {
+        let areas: Vec<&str> = EVERYDAY.iter().map(|a| a.name()).collect();
+        detail.push_str(&format!(
+            "; not the everyday reads ({}): {}",
+            areas.join(", "),
+            everyday_missing.join(", ")
+        ));
+    }
+    let mut tools_line = finding("tools", ok, detail);
+    tools_line
+        .json
+        .insert("usable".into(), Value::Array(usable));
+    tools_line
+        .json
+        .insert("unusable".into(), Value::Array(unusable));
+    let mut out = vec![tools_line];
+    // ACL path → the privileges missing there (each a list of alternatives).
+    let mut by_path: Vec<(&str, Vec<Vec<&str>>)> = Vec::new();
+    for ((needs, base), names) in &missing {
+        let alternatives: Vec<&str> = needs.split(" or ").collect();
+        match by_path.iter_mut().find(|(path, _)| path == base) {
+            Some((_, all)) => all.push(alternatives),
+            None => by_path.push((base, vec![alternatives])),
+        }
+        let count = match names.len() {
+            1 => String::new(),
+            n => format!(" ({n} tools)"),
+        };
+        out.push(finding(
+            "missing",
+            false,
+            format!("{needs} on {base}, for {}{count}", names.join(", ")),
+        ));
+    }
+    let grants = grants(&by_path);
+    if !grants.is_empty() {
+        let who = match &config.auth {
+            // A token never has more than its user, so the user needs the roles too (root@pam
+            // has them all).
+            Auth::Token { name, .. } if config.user == "root@pam" => {
+                format!("--tokens '{}!{name}'", config.user)
+            }
+            Auth::Token { name, .. } => {
+                format!("--users {} --tokens '{}!{name}'", config.user, config.user)
+            }
+            Auth::Password { .. } => format!("--users {}", config.user),
+        };
+        let mut grant = finding(
+            "grant",
+            false,
+            "to allow what is missing, run as root on a PVE node:",
+        );
+        grant.commands = grants
+            .iter()
+            .map(|(path, roles)| {
+                format!("pveum acl modify {path} --roles {} {who}", roles.join(","))
+            })
+            .collect();
+        out.push(grant);
+    }
+    (ok, out)
+}
+
+/// The report as text (`✓`/`✗` lines, wrapped at [`WIDTH`], commands on lines of their own)
+/// or as one JSON object.
 pub fn render(ok: bool, findings: &[Finding], as_json: bool) -> String {
     if as_json {
         let list: Vec<Value> = findings
             .iter()
-            .map(|f| json!({"check": f.check, "ok": f.ok, "detail": f.detail}))
+            .map(|f| {
+                let mut entry = json!({"check": f.check, "ok": f.ok, "detail": f.detail});
+                if !f.commands.is_empty() {
+                    entry["commands"] = json!(f.commands);
+                }
+                if let Value::Object(e) = &mut entry {
+                    e.extend(f.json.clone());
+                }
+                entry
+            })
             .collect();
         return format!("{}\n", json!({"ok": ok, "checks": list}));
     }
-    findings
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}: {}\n",
-                if f.ok { "✓" } else { "✗" },
-                f.check,
-                f.detail
-            )
-        })
-        .collect()
+    let mut out = String::new();
+    for f in findings {
+        let mark = if f.ok { "✓" } else { "✗" };
+        out.push_str(&wrap(&format!("{mark} {}: {}", f.check, f.detail)));
+        for command in &f.commands {
+            out.push_str(&format!("    {command}\n"));
+        }
+    }
+    out
+}
+
+/// `text` broken at spaces into lines of at most [`WIDTH`] characters (a longer word, such as a
+/// fingerprint, keeps a line of its own), continuation lines indented by two spaces.
+fn wrap(text: &str) -> String {
+    let mut out = String::new();
+    let mut len = 0;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let width = word.chars().count();
+        if len > 0 && len + 1 + width > WIDTH {
+            out.push_str("\n  ");
+            len = 2;
+        } else if len > 0 {
+            out.push(' ');
+            len += 1;
+        }
+        out.push_str(word);
+        len += width;
+    }
+    out.push('\n');
+    out
 }
 
 fn trust(trust: &Trust) -> String {
@@ -182,14 +317,94 @@ fn trust(trust: &Trust) -> String {
     }
 }
 
-/// A built-in PVE role that holds `privilege`.
+/// The roles to grant on each ACL path for the privileges missing there: the fewest built-in
+/// roles that hold them, and no path whose privileges a role on an ancestor path (which PVE
+/// propagates) already grants.
+fn grants<'a>(by_path: &[(&'a str, Vec<Vec<&str>>)]) -> Vec<(&'a str, Vec<&'static str>)> {
+    let chosen: Vec<(&str, Vec<&'static str>)> = by_path
+        .iter()
+        .map(|(path, needs)| {
+            let mut needs: Vec<&Vec<&str>> = needs.iter().collect();
+            // The broadest role first, so that it covers what a narrower one would.
+            needs.sort_by_key(|alternatives| {
+                RANK.iter().position(|r| *r == role_for(alternatives[0]))
+            });
+            let mut roles: Vec<&'static str> = Vec::new();
+            for alternatives in needs {
+                if !grant_any(&roles, alternatives) {
+                    roles.push(role_for(alternatives[0]));
+                }
+            }
+            (*path, roles)
+        })
+        .collect();
+    let covered = |path: &str, needs: &[Vec<&str>]| {
+        chosen.iter().any(|(above, roles)| {
+            (*above == "/" || path.starts_with(&format!("{above}/")))
+                && *above != path
+                && needs
+                    .iter()
+                    .all(|alternatives| grant_any(roles, alternatives))
+        })
+    };
+    chosen
+        .iter()
+        .zip(by_path)
+        .filter(|((path, _), (_, needs))| !covered(path, needs))
+        .map(|(grant, _)| grant.clone())
+        .collect()
+}
+
+/// Whether `roles` grant one of `alternatives`. The administrator role is named only for the
+/// privileges no narrower role holds, never as a way to grant the others.
+fn grant_any(roles: &[&str], alternatives: &[&str]) -> bool {
+    roles
+        .iter()
+        .filter(|r| **r != "Administrator")
+        .any(|r| alternatives.iter().any(|p| holds(r, p)))
+}
+
+/// The built-in roles `role_for` names, broadest first (the administrator role last: it is
+/// named only for what no other holds).
+const RANK: [&str; 9] = [
+    "PVEVMAdmin",
+    "PVEDatastoreAdmin",
+    "PVESysAdmin",
+    "PVEPoolAdmin",
+    "PVEUserAdmin",
+    "PVEVMUser",
+    "PVEDatastoreUser",
+    "PVEAuditor",
+    "Administrator",
+];
+
+/// A built-in PVE role that holds `privilege` (the narrowest that does).
 fn role_for(privilege: &str) -> &'static str {
-    match privilege {
-        "VM.PowerMgmt" => "PVEVMUser",
-        p if p.starts_with("VM.Snapshot") || p.starts_with("VM.Config") || p == "VM.Allocate" => {
-            "PVEVMAdmin"
-        }
-        p if p.starts_with("Datastore.Allocate") => "PVEDatastoreUser",
-        _ => "PVEAuditor",
+    RANK[..RANK.len() - 1]
+        .iter()
+        .rev()
+        .find(|r| holds(r, privilege))
+        .copied()
+        .unwrap_or("Administrator")
+}
+
+/// Whether the built-in role holds `privilege` (as PVE 9 defines them, for the privileges tools
+/// need; Sys.Modify, Sys.PowerMgmt, Permissions.Modify and Realm.* only the administrator).
+fn holds(role: &str, privilege: &str) -> bool {
+    let p = privilege;
+    match role {
+        "Administrator" => true,
+        "PVEVMAdmin" => p.starts_with("VM."),
+        "PVEDatastoreAdmin" => p.starts_with("Datastore."),
+        "PVESysAdmin" => matches!(p, "Sys.Audit" | "Sys.Console" | "Sys.Syslog"),
+        "PVEPoolAdmin" => p.starts_with("Pool."),
+        "PVEUserAdmin" => matches!(p, "User.Modify" | "Group.Allocate"),
+        "PVEVMUser" => matches!(
+            p,
+            "VM.Audit" | "VM.PowerMgmt" | "VM.Backup" | "VM.Console" | "VM.Config.CDROM"
+        ),
+        "PVEDatastoreUser" => matches!(p, "Datastore.AllocateSpace" | "Datastore.Audit"),
+        "PVEAuditor" => p.ends_with(".Audit"),
+        _ => false,
     }
 }

@@ -17,7 +17,7 @@ usage: proxmox-mcp-server [FLAGS] [COMMAND]
 
 commands:
   (none)                 serve MCP over stdin/stdout (what MCP hosts run)
-  check                  test connection, TLS, login and PVE version (alias: test-connection); --json
+  check                  test connection, TLS, login, PVE version and privileges (alias: test-connection); --json
   tools [--json]         list the tools offered (by access level and toolsets) and the toolsets
   call TOOL [key=value ...] [--json ARGS]
                          run one tool and print its result (values parse as JSON when they can)
@@ -223,20 +223,33 @@ pub fn main() -> ExitCode {
             Err(e) => config_error(&e),
         };
     }
+    // `check` reports a refused setting as its first finding (on stdout, JSON with --json).
+    let refused = |e: &Error| match cli.command {
+        Command::Check { json } => {
+            let detail = match e {
+                Error::Config(msg) => msg.clone(),
+                other => other.to_string(),
+            };
+            let finding = crate::check::finding("configuration", false, detail);
+            print(&crate::check::render(false, &[finding], json));
+            ExitCode::from(2)
+        }
+        _ => config_error(e),
+    };
     let config = match Config::resolve(&env, &cli.flags)
         .and_then(|c| tools::check_selection(&c.tools, &c.deny_tools).map(|()| c))
     {
         Ok(c) => c,
-        Err(e) => return config_error(&e),
+        Err(e) => return refused(&e),
     };
     crate::log::set_level(config.log);
     let pve = match Pve::new(&config) {
         Ok(p) => p,
-        Err(e) => return config_error(&e),
+        Err(e) => return refused(&e),
     };
     let policy = match Policy::new(&config) {
         Ok(p) => p,
-        Err(e) => return config_error(&e),
+        Err(e) => return refused(&e),
     };
     match cli.command {
         Command::Serve => serve(&config, &pve, &policy),

@@ -52,7 +52,7 @@ impl fmt::Display for Error {
                 message,
             } => {
                 write!(f, "{method} {path}: {message}")?;
-                if let Some(hint) = status_hint(*status, message) {
+                if let Some(hint) = status_hint(*status, path, message) {
                     write!(f, " ({hint})")?;
                 }
                 Ok(())
@@ -88,8 +88,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// What to do about an HTTP status PVE answered with, when the message alone does not say.
-fn status_hint(status: u16, message: &str) -> Option<&'static str> {
+fn status_hint(status: u16, path: &str, message: &str) -> Option<&'static str> {
     match status {
+        // A refused login says itself what to check (password, realm, two-factor code).
+        401 if path == "/access/ticket" => None,
         401 => Some(
             "PVE refused the credentials: check PROXMOX_USER and PROXMOX_TOKEN_NAME/PROXMOX_TOKEN_VALUE \
              (or PROXMOX_PASSWORD), and that the token exists and has not expired",

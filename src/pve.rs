@@ -382,7 +382,13 @@ impl Pve {
                 method,
                 path,
                 status: 401,
-                message: format!("{what} as {} failed", self.user),
+                message: format!(
+                    "{what} as {} failed: PVE refused the credentials. Check PROXMOX_PASSWORD, and \
+                     the realm in PROXMOX_USER (root@pam is the node's Linux root, NAME@pve a user \
+                     of PVE's own realm); PVE also refuses a disabled or expired user. An API token \
+                     (PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_VALUE) needs no password",
+                    self.user
+                ),
             }),
             other => other,
         }
@@ -719,25 +725,17 @@ impl Pve {
             ""
         };
         if tls::is_cert_error(err) {
-            return match (self.seen.get(), &self.trust) {
-                (Some(fp), Trust::Pinned(_)) => format!(
-                    "the TLS certificate of {host} does not match PROXMOX_FINGERPRINT: it presents SHA-256 fingerprint {fp}. \
-                     If the node's certificate was replaced on purpose, set PROXMOX_FINGERPRINT={fp}"
-                ),
-                (Some(fp), _) => format!(
-                    "the TLS certificate of {host} is not trusted ({err}). Its SHA-256 fingerprint is {fp}. \
-                     If that is your PVE node's certificate (compare: Node > System > Certificates), trust it with \
-                     PROXMOX_FINGERPRINT={fp} or with PROXMOX_CA_FILE=/path/to/pve-root-ca.pem (from /etc/pve on any node)"
-                ),
-                (None, _) => format!("TLS handshake with {host} failed: {err}"),
-            };
+            return self.describe_certificate(&host, err);
         }
         match err {
             ureq::Error::Timeout(_) => format!(
                 "no answer from {host} within {} s (PROXMOX_TIMEOUT); the node may be down, overloaded or filtered{may_have_run}",
                 self.timeout.as_secs()
             ),
-            ureq::Error::HostNotFound => format!("cannot resolve host name {}; check PROXMOX_HOST", target.host),
+            ureq::Error::HostNotFound => format!(
+                "could not resolve {}: nothing was sent; check PROXMOX_HOST and this machine's DNS",
+                target.host
+            ),
             ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => format!(
                 "cannot connect to {host}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node"
             ),
@@ -749,6 +747,60 @@ impl Pve {
             other if sent => format!("the connection to {host} broke off after the request was sent ({other}){may_have_run}"),
             other => format!("cannot reach {host}: {other}"),
         }
+    }
+
+    /// A refused certificate: what it presented (its fingerprint, once), why it was refused,
+    /// and what to do about it.
+    fn describe_certificate(&self, host: &str, err: &ureq::Error) -> String {
+        let Some(fp) = self.seen.get() else {
+            return format!("TLS handshake with {host} failed: {err}");
+        };
+        let date = |d: &Option<String>| d.clone().unwrap_or_else(|| "an unknown date".into());
+        match (tls::date_error(err), &self.trust) {
+            (Some(tls::Dates::Expired(end)), _) => format!(
+                "the TLS certificate of {host} expired on {} (SHA-256 fingerprint {fp}); renew it on \
+                 the node: `pvecm updatecerts --force` for PVE's own certificate, or Node > System > Certificates",
+                date(&end)
+            ),
+            (Some(tls::Dates::NotYetValid(start)), _) => format!(
+                "the TLS certificate of {host} is valid only from {} (SHA-256 fingerprint {fp}); \
+                 check the clock of this machine and of the node",
+                date(&start)
+            ),
+            (None, Trust::Pinned(_)) => format!(
+                "the TLS certificate of {host} does not match PROXMOX_FINGERPRINT. If the node's \
+                 certificate was replaced on purpose (compare: Node > System > Certificates), trust \
+                 the new one with PROXMOX_FINGERPRINT={fp}"
+            ),
+            (None, trust) => {
+                let ca_files = match trust {
+                    Trust::Roots { ca_files, system: false } => ca_files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                };
+                let or_ca = if ca_files.is_empty() {
+                    " or with PROXMOX_CA_FILE=/path/to/pve-root-ca.pem (from /etc/pve on any node)".to_string()
+                } else {
+                    format!(
+                        " (PROXMOX_CA_FILE={} did not sign it: is that the cluster's pve-root-ca.pem?)",
+                        ca_files.join(",")
+                    )
+                };
+                format!(
+                    "the TLS certificate of {host} is not trusted ({err}). If it is your PVE node's \
+                     certificate (compare its SHA-256 fingerprint: Node > System > Certificates), \
+                     trust it with PROXMOX_FINGERPRINT={fp}{or_ca}"
+                )
+            }
+        }
+    }
+
+    /// The SHA-256 fingerprint of the certificate presented in the last request's handshake
+    /// (none when that request reused a connection or used plain http).
+    pub fn presented_fingerprint(&self) -> Option<tls::Fingerprint> {
+        self.seen.get()
     }
 
     /// The last `lines` lines of a task's log (empty when the log cannot be read).

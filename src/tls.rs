@@ -20,7 +20,7 @@ use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
     SignatureScheme, StreamOwned, SupportedCipherSuite,
 };
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::time::{Duration as UreqDuration, Instant as UreqInstant};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, TcpConnector,
@@ -201,8 +201,28 @@ fn agent_with_bundles(
         .user_agent(USER_AGENT)
         .build();
     let connector = ().chain(TcpConnector::default()).chain(TlsConnector { tls });
-    let agent = ureq::Agent::with_parts(config, connector, DefaultResolver::default());
+    let agent = ureq::Agent::with_parts(config, connector, Resolve::default());
     Ok((agent, seen))
+}
+
+/// ureq's resolver, with a failed lookup reported as `HostNotFound`: the system resolver's
+/// failure comes as a plain I/O error, which would read as a connection that broke off, while
+/// nothing was sent (so a write may go to the next host).
+#[derive(Debug, Default)]
+struct Resolve(DefaultResolver);
+
+impl Resolver for Resolve {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        self.0.resolve(uri, config, timeout).map_err(|e| match e {
+            ureq::Error::Io(_) => ureq::Error::HostNotFound,
+            other => other,
+        })
+    }
 }
 
 /// Whether a ureq error is a certificate verification failure (so the caller can show the
@@ -220,6 +240,38 @@ pub fn is_cert_error(err: &ureq::Error) -> bool {
 
 fn is_cert_rustls_error(err: &rustls::Error) -> bool {
     matches!(err, rustls::Error::InvalidCertificate(_))
+}
+
+/// When a certificate was refused for its dates: `Expired(date)` or `NotYetValid(date)`, the
+/// date as RFC 3339 (unknown when rustls did not say).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dates {
+    Expired(Option<String>),
+    NotYetValid(Option<String>),
+}
+
+/// Whether a ureq error is a certificate refused for its validity dates, and which.
+pub fn date_error(err: &ureq::Error) -> Option<Dates> {
+    let tls = match err {
+        ureq::Error::Rustls(e) => e,
+        ureq::Error::Io(e) => e.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    let date = |t: &UnixTime| crate::time::unix_time(t.as_secs()).map(crate::time::rfc3339);
+    match tls {
+        rustls::Error::InvalidCertificate(CertificateError::Expired) => Some(Dates::Expired(None)),
+        rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+            not_after, ..
+        }) => Some(Dates::Expired(date(not_after))),
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYet) => {
+            Some(Dates::NotYetValid(None))
+        }
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            not_before,
+            ..
+        }) => Some(Dates::NotYetValid(date(not_before))),
+        _ => None,
+    }
 }
 
 /// The candidate system CA bundles: `$SSL_CERT_FILE` alone when set, else the usual places.
@@ -281,14 +333,92 @@ fn load_roots(
             ));
         }
     }
+    let now = crate::time::rfc3339(std::time::SystemTime::now());
     for path in ca_files {
+        // A trust anchor's dates are not checked in the handshake (webpki), so an expired CA
+        // would be trusted silently: it is left out, and a file with nothing else is refused.
+        let mut expired = None;
+        let mut added = 0;
         for cert in read_ca_file(path)? {
+            match not_after(&cert) {
+                Some(end) if end < now => {
+                    expired.get_or_insert(end);
+                    continue;
+                }
+                _ => {}
+            }
             roots
                 .add(cert)
                 .map_err(|e| format!("invalid certificate in CA file {}: {e}", path.display()))?;
+            added += 1;
+        }
+        if let (0, Some(end)) = (added, expired) {
+            return Err(format!(
+                "the certificate in CA file {} expired on {end}; copy the current one from \
+                 /etc/pve/pve-root-ca.pem on a PVE node",
+                path.display()
+            ));
         }
     }
     Ok(roots)
+}
+
+/// A certificate's notAfter (RFC 3339), read from its DER: Certificate → tbsCertificate →
+/// (version), serialNumber, signature, issuer, validity → notAfter. None when it cannot be read.
+fn not_after(cert: &[u8]) -> Option<String> {
+    let (_, cert, _) = der_next(cert)?;
+    let (_, tbs, _) = der_next(cert)?;
+    let (tag, _, after_version) = der_next(tbs)?;
+    let mut rest = if tag == 0xA0 { after_version } else { tbs };
+    for _ in 0..3 {
+        rest = der_next(rest)?.2;
+    }
+    let (_, validity, _) = der_next(rest)?;
+    let (_, _, rest) = der_next(validity)?;
+    let (tag, time, _) = der_next(rest)?;
+    let digits = std::str::from_utf8(time).ok()?.strip_suffix('Z')?;
+    let full = match (tag, digits.len()) {
+        // UTCTime: YYMMDDHHMMSS, years 1950-2049 (RFC 5280).
+        (0x17, 12) => {
+            let century = if digits < "50" { "20" } else { "19" };
+            format!("{century}{digits}")
+        }
+        // GeneralizedTime: YYYYMMDDHHMMSS.
+        (0x18, 14) => digits.to_string(),
+        _ => return None,
+    };
+    if !full.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let d = |r: std::ops::Range<usize>| &full[r];
+    Some(format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        d(0..4),
+        d(4..6),
+        d(6..8),
+        d(8..10),
+        d(10..12),
+        d(12..14)
+    ))
+}
+
+/// The first DER element of `der`: its tag, its content and what follows it.
+fn der_next(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
 /// Windows keeps its trusted roots in the system store, not in a PEM file: there, when no bundle
@@ -931,6 +1061,30 @@ mod tests {
         assert_eq!(
             err,
             format!("no certificate found in CA file {}", key_only.display())
+        );
+    }
+
+    #[test]
+    fn an_expired_ca_file_is_refused_with_its_date() {
+        // UTCTime (2020) and GeneralizedTime (2125, the 100-year test CA).
+        assert_eq!(
+            not_after(&der("expired-ca.pem")).as_deref(),
+            Some("2020-01-01T00:00:00Z")
+        );
+        assert!(not_after(&der("ca.pem")).is_some_and(|t| t.starts_with("21")));
+        assert_eq!(not_after(b"\x30\x82\xff"), None, "truncated DER");
+        let expired = data("expired-ca.pem");
+        let trust = Trust::Roots {
+            ca_files: vec![expired.clone()],
+            system: false,
+        };
+        let err = agent(&trust, Duration::from_secs(1)).expect_err("expired CA");
+        assert_eq!(
+            err,
+            format!(
+                "the certificate in CA file {} expired on 2020-01-01T00:00:00Z; copy the current one from /etc/pve/pve-root-ca.pem on a PVE node",
+                expired.display()
+            )
         );
     }
 

@@ -204,6 +204,35 @@ fn a_write_is_never_repeated_once_it_may_have_been_sent() {
 }
 
 #[test]
+fn a_name_that_does_not_resolve_sent_nothing_so_a_write_moves_on() {
+    let mut fake = FakePve::new();
+    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    mock_task(&mut fake, UPID, "OK");
+    let start = json!({"vmid": 100, "node": "pve1"});
+    // `a..b` fails in the system resolver itself (an empty label): no DNS server is asked.
+    for (hosts, works) in [
+        ("a..b".to_string(), false),
+        (format!("a..b,{}", fake.url()), true),
+    ] {
+        let config = config(
+            &fake,
+            &[("PROXMOX_HOST", &hosts), ("PROXMOX_MCP_ACCESS", "operate")],
+        );
+        let pve = Pve::new(&config).unwrap();
+        let result = Client::new(&pve, &config).call("start_vm", start.clone());
+        if works {
+            assert_eq!(ok(&result)["task"]["exitstatus"], "OK");
+        } else {
+            assert_eq!(
+                error_text(&result),
+                "POST /nodes/pve1/qemu/100/status/start: could not resolve a..b: nothing was sent; check PROXMOX_HOST and this machine's DNS"
+            );
+        }
+    }
+    assert_eq!(fake.writes(), ["POST /nodes/pve1/qemu/100/status/start"]);
+}
+
+#[test]
 fn when_no_host_answers_each_says_why() {
     let fake = FakePve::new();
     let (a, b) = (closed_port(), closed_port());
@@ -332,10 +361,15 @@ fn wrong_password_is_one_login_attempt() {
     let pve = Pve::new(&config).unwrap();
     let mut c = Client::new(&pve, &config);
     let text = error_text(&c.call("list_nodes", json!({}))).to_string();
+    // About the password and the realm; a token is only the alternative.
     assert!(
         text.starts_with(
-            "POST /access/ticket: login as root@pam failed (PVE refused the credentials"
+            "POST /access/ticket: login as root@pam failed: PVE refused the credentials. Check PROXMOX_PASSWORD, and the realm in PROXMOX_USER (root@pam is the node's Linux root"
         ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("PROXMOX_TOKEN_NAME/PROXMOX_TOKEN_VALUE"),
         "{text}"
     );
     assert!(!text.contains("wrong-password"));

@@ -120,6 +120,11 @@ fn setup(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> Run {
 
 /// A PVE that answers everything `check` asks, for a read-only token.
 fn pve() -> FakePve {
+    pve_granting(crate::support::all_privileges())
+}
+
+/// As [`pve`], with `permissions` as `GET /access/permissions`.
+fn pve_granting(permissions: Value) -> FakePve {
     let mut fake = FakePve::new();
     fake.ok(
         "GET",
@@ -135,11 +140,7 @@ fn pve() -> FakePve {
             {"type": "node", "name": "pve2", "online": 1},
         ]),
     )
-    .ok(
-        "GET",
-        "/access/permissions",
-        crate::support::all_privileges(),
-    );
+    .ok("GET", "/access/permissions", permissions);
     fake
 }
 
@@ -334,6 +335,47 @@ fn unreachable_host_still_installs_and_says_what_to_fix() {
     // Not asked for, so Claude Desktop is left alone; the block is printed instead.
     assert!(!home.claude_config().exists());
     assert!(run.stdout.contains("\"mcpServers\""), "{}", run.stdout);
+}
+
+#[test]
+fn a_token_that_cannot_read_guests_fails_the_run() {
+    let home = Home::new("no-privileges");
+    let fake = pve_granting(json!({}));
+    let prefix = home.path("bin-prefix").display().to_string();
+    let url = fake.url();
+    let vars = [
+        ("PROXMOX_HOST", url.as_str()),
+        ("PROXMOX_USER", "mcp@pve"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", SECRET),
+    ];
+    let args = [
+        "--yes",
+        "--binary",
+        BIN,
+        "--prefix",
+        &prefix,
+        "--ca-file",
+        CA,
+    ];
+    let run = setup(&home, &args, &vars);
+    let all = run.all();
+    assert_eq!(run.code, Some(1), "{all}");
+    assert!(all.contains("✗ tools: "), "{all}");
+    // Read-only: one command grants every read privilege missing (PVEAuditor on /).
+    let grants: Vec<&str> = all
+        .lines()
+        .filter(|l| l.contains("pveum acl modify"))
+        .collect();
+    assert_eq!(
+        grants,
+        ["    pveum acl modify / --roles PVEAuditor --users mcp@pve --tokens 'mcp@pve!mcp'"],
+        "{all}"
+    );
+    assert!(
+        all.contains("The check failed: fix what the ✗ lines say"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -543,9 +585,12 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
         "{text}"
     );
     assert!(
-        run.all().lines().any(|l| l.starts_with("✓ toolsets: ")
-            && l.contains(", firewall, ")
-            && l.contains("(PROXMOX_MCP_TOOLS=default,firewall)")),
+        run.all()
+            .replace("\n  ", " ")
+            .lines()
+            .any(|l| l.starts_with("✓ toolsets: ")
+                && l.contains(", firewall, ")
+                && l.contains("(PROXMOX_MCP_TOOLS=default,firewall)")),
         "{}",
         run.all()
     );
@@ -567,7 +612,7 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
     let text = std::fs::read_to_string(home.settings()).unwrap();
     assert!(!text.contains("PROXMOX_MCP_TOOLS"), "{text}");
     assert!(
-        run.all()
+        run.all().replace("\n  ", " ")
             .contains("✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics (PROXMOX_MCP_TOOLS=default)"),
         "{}",
         run.all()

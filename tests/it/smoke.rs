@@ -516,8 +516,8 @@ fn check_reports_the_pve_version() {
     permissions.assert();
 }
 
-#[test]
-fn check_names_each_missing_privilege_with_the_grant() {
+/// `check` (with `args`) at access operate against a PVE granting `permissions`.
+fn check_with(permissions: Value, args: &[&str]) -> Output {
     let mut server = Server::new();
     server
         .mock("GET", "/api2/extjs/version")
@@ -531,53 +531,140 @@ fn check_names_each_missing_privilege_with_the_grant() {
         .create();
     server
         .mock("GET", "/api2/extjs/access/permissions")
-        .with_body(r#"{"success":1,"data":{"/vms/100":{"VM.Audit":1,"VM.PowerMgmt":1}}}"#)
+        .with_body(json!({"success": 1, "data": permissions}).to_string())
         .create();
-    let mut cmd = command(Some(&server.url()), &[("PROXMOX_MCP_ACCESS", "operate")]);
-    cmd.args(["check", "--json"]);
-    let out = run(cmd);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "some tools work: {}{}",
-        out.stdout,
-        out.stderr
+    // Every toolset: the HA and cluster firewall tools bring the privileges on `/`.
+    let mut cmd = command(
+        Some(&server.url()),
+        &[
+            ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_TOOLS", "all"),
+        ],
     );
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON object");
-    assert_eq!(report["ok"], true);
+    cmd.arg("check").args(args);
+    run(cmd)
+}
+
+#[test]
+fn check_names_each_tool_and_groups_the_missing_privileges_into_grants() {
+    // VM.Audit and VM.PowerMgmt on one guest only: no node, storage or other guest to read.
+    let vm_only = json!({"/vms/100": {"VM.Audit": 1, "VM.PowerMgmt": 1}});
+    let out = check_with(vm_only.clone(), &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert_eq!(report["ok"], false, "{report}");
     let checks = report["checks"].as_array().unwrap();
-    let find = |name: &str| {
-        checks
-            .iter()
-            .find(|c| c["check"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {report}"))
-    };
-    // Usable: the tools that need only a login, VM.Audit or VM.PowerMgmt (granted on /vms/100).
-    let policy = proxmox_mcp_server::policy::Policy::with_access(
+    let named = |name: &'static str| checks.iter().filter(move |c| c["check"] == name);
+    let tools = named("tools").next().expect("a tools line");
+    let mut policy = proxmox_mcp_server::policy::Policy::with_access(
         proxmox_mcp_server::policy::Access::Operate,
     );
-    let usable = proxmox_mcp_server::tools::active(&policy)
-        .filter(|t| {
+    policy.allow = vec!["all".into()];
+    let (usable, unusable): (Vec<_>, Vec<_>) = proxmox_mcp_server::tools::active(&policy)
+        .partition(|t| {
             t.requirement().is_none_or(|(p, path)| {
                 path.starts_with("/vms")
                     && p.iter().any(|p| *p == "VM.Audit" || *p == "VM.PowerMgmt")
             })
-        })
-        .count();
-    let total = crate::support::tool_count(proxmox_mcp_server::policy::Access::Operate);
+        });
+    let names = |v: &[&proxmox_mcp_server::tools::Tool]| -> Vec<Value> {
+        v.iter().map(|t| json!(t.name)).collect()
+    };
+    assert_eq!(tools["usable"], Value::Array(names(&usable)));
     assert_eq!(
-        find("tools")["detail"],
-        format!("{usable} of {total} tools at access operate can be used")
+        tools["unusable"].as_array().unwrap().len(),
+        unusable.len(),
+        "{tools}"
     );
-    assert_eq!(find("cluster")["ok"], false);
-    assert_eq!(
-        find("create_vm_snapshot")["detail"],
-        "needs VM.Snapshot on /vms/{vmid}; grant it, e.g.: pveum acl modify /vms --roles PVEVMAdmin --tokens 'root@pam!mcp'"
-    );
-    assert_eq!(find("get_node_status")["ok"], false);
+    assert!(tools["unusable"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"name": "create_vm_snapshot", "needs": "VM.Snapshot on /vms/{vmid}"})));
+    let detail = tools["detail"].as_str().unwrap();
     assert!(
-        checks.iter().all(|c| c["check"] != "start_vm"),
-        "start_vm is usable"
+        detail.contains("not the everyday reads (nodes, vms, containers, storage, tasks): ")
+            && detail.contains("get_node_status")
+            && detail.contains("list_storage"),
+        "{detail}"
+    );
+    // One line per missing privilege, not per tool; one command per ACL path.
+    let missing: Vec<&str> = named("missing")
+        .map(|c| c["detail"].as_str().unwrap())
+        .collect();
+    assert!(missing
+        .iter()
+        .any(|d| d.starts_with("Sys.Audit on /nodes, for get_node_status, ")));
+    assert_eq!(
+        missing
+            .iter()
+            .filter(|d| d.starts_with("VM.Snapshot on /vms,"))
+            .count(),
+        1,
+        "{missing:?}"
+    );
+    assert!(checks.iter().all(|c| c["check"] != "create_vm_snapshot"));
+    let commands = &named("grant").next().expect("a grant line")["commands"];
+    let commands: Vec<&str> = commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    // Sys.Audit on / (PVESysAdmin, also for Sys.Console) covers /nodes below it.
+    assert!(
+        commands.contains(
+            &"pveum acl modify / --roles PVESysAdmin,Administrator --tokens 'root@pam!mcp'"
+        ),
+        "{commands:?}"
+    );
+    assert!(
+        commands
+            .iter()
+            .all(|c| !c.starts_with("pveum acl modify /nodes ")),
+        "{commands:?}"
+    );
+    let vms: Vec<&&str> = commands
+        .iter()
+        .filter(|c| c.starts_with("pveum acl modify /vms "))
+        .collect();
+    assert_eq!(vms.len(), 1, "{commands:?}");
+    assert!(vms[0].contains("PVEVMAdmin"), "{commands:?}");
+
+    // As text: the same, one line each, the commands on lines of their own.
+    let text = check_with(vm_only, &[]).stdout;
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("✗ missing: "))
+            .count(),
+        missing.len()
+    );
+    assert!(
+        text.contains(
+            "\n    pveum acl modify /storage --roles PVEDatastoreAdmin --tokens 'root@pam!mcp'\n"
+        ),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+
+    // The read privileges everywhere: the everyday reads work, so the check passes.
+    let audit = json!({"/": {"Sys.Audit": 1, "VM.Audit": 1, "Datastore.Audit": 1, "VM.GuestAgent.Audit": 1}});
+    let out = check_with(audit, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert_eq!(report["ok"], true);
+}
+
+#[test]
+fn check_json_reports_a_refused_setting_on_stdout() {
+    let mut cmd = command(Some("pve1"), &[("PROXMOX_PORT", "99999")]);
+    cmd.args(["check", "--json"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert_eq!(
+        report,
+        json!({"ok": false, "checks": [{"check": "configuration", "ok": false,
+            "detail": "PROXMOX_PORT=99999 is not a port number (1-65535)"}]})
     );
 }
 

@@ -33,7 +33,8 @@ const MAX_CONNECTIONS: usize = 16;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A local HTTPS server answering each request with [`BODY`] and closing the connection, so every
-/// request starts with a new handshake. It presents `leaf.pem`, or `other.pem` while
+/// request starts with a new handshake. It presents `leaf.pem` (or another certificate for its
+/// key, see [`TlsServer::start`]), or `other.pem` while
 /// `present_other` is set (chosen per accepted connection). It stops when dropped.
 struct TlsServer {
     port: u16,
@@ -45,15 +46,17 @@ struct TlsServer {
 
 impl TlsServer {
     fn leaf() -> TlsServer {
-        TlsServer::start(false)
+        TlsServer::start("leaf.pem", false)
     }
 
     fn other() -> TlsServer {
-        TlsServer::start(true)
+        TlsServer::start("leaf.pem", true)
     }
 
-    fn start(present_other: bool) -> TlsServer {
-        let leaf = server_tls("leaf.pem", "leaf.key");
+    /// Presents `cert` (with `leaf.key`) instead of `leaf.pem`, or `other.pem` while
+    /// `present_other` is set.
+    fn start(cert: &str, present_other: bool) -> TlsServer {
+        let leaf = server_tls(cert, "leaf.key");
         let other = server_tls("other.pem", "other.key");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("local address").port();
@@ -179,8 +182,30 @@ fn untrusted_certificate_shows_its_fingerprint_and_how_to_pin_it() {
     let err = version_error(&pve);
     let fp = leaf_fingerprint();
     assert!(err.contains("is not trusted"), "{err}");
-    assert!(err.contains(&fp), "{err}");
+    assert_eq!(err.matches(&fp).count(), 1, "{err}");
     assert!(err.contains(&format!("PROXMOX_FINGERPRINT={fp} ")), "{err}");
+    // The CA file is set: the hint says it did not sign the certificate, not to set one.
+    assert!(
+        err.contains(&format!("(PROXMOX_CA_FILE={other} did not sign it")),
+        "{err}"
+    );
+    assert!(!err.contains("/path/to/pve-root-ca.pem"), "{err}");
+}
+
+#[test]
+fn an_expired_certificate_is_named_expired_with_its_date() {
+    let server = TlsServer::start("expired-leaf.pem", false);
+    let pve = pve(
+        &server.url("127.0.0.1"),
+        &[("PROXMOX_CA_FILE", &ca_file("ca.pem"))],
+    );
+    let err = version_error(&pve);
+    assert!(
+        err.contains("certificate of 127.0.0.1:")
+            && err.contains(" expired on 2020-01-01T00:00:00Z"),
+        "{err}"
+    );
+    assert!(!err.contains("PROXMOX_FINGERPRINT"), "not a pin: {err}");
 }
 
 #[test]
@@ -204,10 +229,8 @@ fn wrong_pin_is_refused_and_shows_the_presented_fingerprint() {
     let err = version_error(&pve);
     let fp = leaf_fingerprint();
     assert!(err.contains("does not match PROXMOX_FINGERPRINT"), "{err}");
-    assert!(
-        err.contains(&format!("presents SHA-256 fingerprint {fp}")),
-        "{err}"
-    );
+    assert!(err.ends_with(&format!("PROXMOX_FINGERPRINT={fp}")), "{err}");
+    assert_eq!(err.matches(&fp).count(), 1, "{err}");
     assert!(!err.contains(OTHER_FINGERPRINT), "{err}");
 }
 
@@ -259,37 +282,73 @@ fn certificate_changed_between_calls_is_refused_while_pinned() {
     assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
 }
 
-#[test]
-fn check_shows_an_untrusted_fingerprint_and_the_line_that_trusts_it() {
-    let server = TlsServer::leaf();
+/// `check` against `host` with a token login plus `vars`: the exit code and stdout, after
+/// checking that the token shows up nowhere.
+fn check(host: &str, vars: &[(&str, &str)]) -> (Option<i32>, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_proxmox-mcp-server"))
         .arg("check")
         .env_clear()
-        .env("PROXMOX_HOST", server.url("127.0.0.1"))
+        .env("PROXMOX_HOST", host)
         .env("PROXMOX_USER", "root@pam")
         .env("PROXMOX_TOKEN_NAME", "mcp")
         .env("PROXMOX_TOKEN_VALUE", TOKEN_VALUE)
-        .env("PROXMOX_CA_FILE", ca_file("other.pem"))
+        .envs(vars.iter().copied())
         .output()
         .expect("run check");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    let fp = leaf_fingerprint();
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("✗ connection and login: "))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    assert!(
-        line.contains(&format!("Its SHA-256 fingerprint is {fp}")),
-        "{line}"
-    );
-    assert!(
-        line.contains(&format!("PROXMOX_FINGERPRINT={fp} ")),
-        "{line}"
-    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         !stdout.contains(TOKEN_VALUE)
             && !String::from_utf8_lossy(&out.stderr).contains(TOKEN_VALUE)
+    );
+    (out.status.code(), stdout)
+}
+
+#[test]
+fn check_shows_an_untrusted_fingerprint_once_in_lines_that_fit() {
+    let server = TlsServer::leaf();
+    let (code, stdout) = check(
+        &server.url("127.0.0.1"),
+        &[("PROXMOX_CA_FILE", &ca_file("other.pem"))],
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    let fp = leaf_fingerprint();
+    assert!(
+        stdout.contains("✗ connection and login: GET /version: the TLS certificate of 127.0.0.1:"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches(&fp).count(), 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!("PROXMOX_FINGERPRINT={fp}")),
+        "{stdout}"
+    );
+    // Wrapped at 100 columns; only a word that long (the fingerprint setting) is longer.
+    let fits = |l: &str| l.chars().count() <= 100 || !l.trim_start().contains(' ');
+    assert!(stdout.lines().all(fits), "{stdout}");
+}
+
+#[test]
+fn check_shows_the_fingerprint_it_did_not_verify() {
+    let server = TlsServer::other();
+    let (_, stdout) = check(&server.url("127.0.0.1"), &[("PROXMOX_VERIFY_SSL", "false")]);
+    assert!(
+        stdout.contains("✓ certificate: not verified (PROXMOX_VERIFY_SSL=false). If the certificate 127.0.0.1 presented"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("\n    PROXMOX_FINGERPRINT={OTHER_FINGERPRINT}\n")),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches(OTHER_FINGERPRINT).count(), 1, "{stdout}");
+}
+
+#[test]
+fn check_refuses_an_expired_ca_file_with_its_date() {
+    let expired = ca_file("expired-ca.pem");
+    let (code, stdout) = check("https://127.0.0.1:1", &[("PROXMOX_CA_FILE", &expired)]);
+    assert_eq!(code, Some(2), "{stdout}");
+    assert_eq!(
+        stdout.replace("\n  ", " "),
+        format!("✗ configuration: the certificate in CA file {expired} expired on 2020-01-01T00:00:00Z; copy the current one from /etc/pve/pve-root-ca.pem on a PVE node\n")
     );
 }
 
