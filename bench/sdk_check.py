@@ -74,11 +74,16 @@ class FakePve(BaseHTTPRequestHandler):
         pass
 
 
+def attr(obj, camel, snake):
+    """A field of an SDK type: newer SDKs name them in snake case, older ones as on the wire."""
+    return getattr(obj, snake) if hasattr(obj, snake) else getattr(obj, camel)
+
+
 def strict_tool_problems(tool):
     problems = []
     if not (tool.description or "").strip():
         problems.append("no description")
-    schema = tool.inputSchema
+    schema = attr(tool, "inputSchema", "input_schema")
     if schema.get("type") != "object":
         problems.append("inputSchema is not an object schema")
     for name, prop in schema.get("properties", {}).items():
@@ -86,7 +91,7 @@ def strict_tool_problems(tool):
             problems.append(f"parameter {name} has no description")
         if "type" not in prop and not any(k in prop for k in ("anyOf", "oneOf", "enum")):
             problems.append(f"parameter {name} has no type")
-    out = tool.outputSchema
+    out = attr(tool, "outputSchema", "output_schema")
     if out is None:
         problems.append("no outputSchema")
     elif out.get("type") != "object" or not out.get("properties"):
@@ -109,7 +114,8 @@ async def main(binary):
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
-            print(f"server {init.serverInfo.name} {init.serverInfo.version}, protocol {init.protocolVersion}")
+            info = attr(init, "serverInfo", "server_info")
+            print(f"server {info.name} {info.version}, protocol {attr(init, 'protocolVersion', 'protocol_version')}")
             tools = (await session.list_tools()).tools
             for tool in tools:
                 checks += 1
@@ -124,7 +130,7 @@ async def main(binary):
                     failures += 1
                     print(f"FAIL {name} {json.dumps(args)}: {e}")
                     continue
-                if result.isError or result.structuredContent is None:
+                if attr(result, "isError", "is_error") or attr(result, "structuredContent", "structured_content") is None:
                     failures += 1
                     print(f"FAIL {name} {json.dumps(args)}: {result.content[0].text}")
     httpd.shutdown()
