@@ -568,9 +568,8 @@ impl<'a> Server<'a> {
     fn usage(&self) -> String {
         format!(
             "Tools for one Proxmox VE cluster, at access level {}. Arguments use PVE's names (node, vmid, snapname, storage, upid); \
-             where a vmid is given the node is optional. Lists are sorted and paged: limit (default 100), offset, and the result says total. \
-             Tools that change something start a PVE task and wait for it: wait_seconds (default {} s; 0 returns at once with the task id), \
-             dry_run: true (send nothing, show the request and the target's current state), stop_on_cancel: true (cancelling the call also stops the task). \
+             where a vmid is given the node is optional. Lists are sorted and paged (limit, offset; the result says total). \
+             Tools that start a PVE task wait for it (wait_seconds, default {} s); changes can be previewed with dry_run. \
              Results are {{\"data\": ...}}; a failed task is an error with the end of its log.",
             self.policy.access.name(),
             self.task_wait

@@ -33,8 +33,10 @@ use super::guest::{
 };
 use super::guest_config::check_backup_config;
 use super::list::{number, page, text, trimmed};
+use super::params::UNREADABLE;
 use super::params::{CONFIRM_NAME, DRY_RUN, LIMIT, NODE_FILTER, OFFSET, STOP_ON_CANCEL, WAIT};
 use super::run::{protection, protection_in};
+use super::table::{f, Ty};
 use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
@@ -42,7 +44,7 @@ use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 pub(super) const START: Param = Param::opt("start", Kind::Bool, "start the guest afterwards");
 #[rustfmt::skip]
-const BACKUP_VMIDS: Param = Param::req("vmid", Kind::Strings { max_items: 100, max_len: 12 }, "guest ids, e.g. [\"100\", \"101\"]");
+const BACKUP_VMIDS: Param = Param::req("vmid", Kind::Vmids { max_items: 100 }, "guest ID, or an array of them, e.g. [100, 101]");
 const BACKUP_NODE: Param = Param::opt("node", Kind::Node, "the guests' node (found if omitted)");
 const BACKUP_STORAGE: Param = Param::opt("storage", Kind::Storage, "target storage");
 #[rustfmt::skip]
@@ -92,7 +94,7 @@ pub(super) static TOOLS: &[Tool] = &[
             &DRY_RUN,
             &STOP_ON_CANCEL,
         ],
-        output: Output::Task,
+        output: Output::task(),
         idempotent: false,
         marks: &[],
         run: create_backup,
@@ -105,7 +107,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Backups,
         params: &[&STORAGE_FILTER, &NODE_FILTER, &VMID_FILTER, &LIMIT, &OFFSET],
-        output: Output::List,
+        output: Output::list(&[f("volid", Ty::Str, ""), f("node", Ty::Str, ""), f("storage", Ty::Str, ""), f("vmid", Ty::Int, ""), f("subtype", Ty::Str, "qemu or lxc"), f("ctime", Ty::Int, "Unix time"), f("size", Ty::Num, "bytes"), f("notes", Ty::Str, ""), f("protected", Ty::Int, "")]).with(UNREADABLE),
         idempotent: true,
         marks: &[],
         run: list_backups,
@@ -130,7 +132,7 @@ pub(super) static TOOLS: &[Tool] = &[
             &DRY_RUN,
             &STOP_ON_CANCEL,
         ],
-        output: Output::Task,
+        output: Output::task(),
         idempotent: false,
         marks: &[Mark::MayLoseData, Mark::NewGuest],
         run: restore_backup,
@@ -143,7 +145,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Destroy,
         area: Area::Backups,
         params: &[&VOLUME, &CONFIRM_NAME, &VOLUME_NODE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
-        output: Output::Task,
+        output: Output::task(),
         idempotent: false,
         marks: &[],
         run: delete_backup,
@@ -154,29 +156,17 @@ pub(super) static TOOLS: &[Tool] = &[
 // Backups.
 
 fn create_backup(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let mut vmids = Vec::new();
-    for item in args
+    // `validate` made this a non-empty array of guest ids.
+    let mut vmids: Vec<u64> = args
         .0
         .get("vmid")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-    {
-        let s = item.as_str().unwrap_or_default().trim();
-        let vmid = s
-            .parse::<u64>()
-            .ok()
-            .filter(|v| (100..=999_999_999).contains(v))
-            .ok_or_else(|| {
-                Error::Args(format!(
-                    "'vmid' must hold guest ids between 100 and 999999999, got '{s}'"
-                ))
-            })?;
-        if !vmids.contains(&vmid) {
-            vmids.push(vmid);
-        }
-    }
+        .filter_map(Value::as_u64)
+        .collect();
     vmids.sort_unstable();
+    vmids.dedup();
     let mode = one_of(args, "mode", MODES)?;
     let compress = one_of(args, "compress", COMPRESSIONS)?;
     let storage = args.str("storage");

@@ -17,6 +17,7 @@ use super::guest::{guest_path, Guest};
 use super::list::data;
 use super::monitor::agent_error;
 use super::params::{DRY_RUN, NODE_OPT, VMID};
+use super::table::{f, Ty};
 use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool, Waiter};
 
 #[rustfmt::skip]
@@ -35,7 +36,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Destroy,
         area: Area::Exec,
         params: &[&VMID, &COMMAND, &NODE_OPT, &INPUT_DATA, &EXEC_TIMEOUT, &DRY_RUN],
-        output: Output::Object,
+        output: Output::object(&[f("pid", Ty::Int, ""), f("exited", Ty::Bool, ""), f("exitcode", Ty::Int, ""), f("stdout", Ty::Str, ""), f("stderr", Ty::Str, ""), f("stdout_truncated", Ty::Bool, ""), f("stderr_truncated", Ty::Bool, ""), f("timed_out", Ty::Bool, "")]),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
         run: exec_in_vm,
@@ -48,7 +49,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Destroy,
         area: Area::Exec,
         params: &[&VMID, &COMMAND, &NODE_OPT, &EXEC_TIMEOUT, &DRY_RUN],
-        output: Output::Object,
+        output: Output::object(&[f("exitcode", Ty::Int, ""), f("stdout", Ty::Str, ""), f("stderr", Ty::Str, ""), f("stdout_truncated", Ty::Bool, ""), f("stderr_truncated", Ty::Bool, ""), f("timed_out", Ty::Bool, "")]),
         idempotent: false,
         marks: &[Mark::OnPveNode, Mark::Also(Area::Containers)],
         run: exec_in_container,

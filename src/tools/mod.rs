@@ -38,8 +38,8 @@ pub use crate::policy::{Area, Effect, ALL_TOOLS, AREAS, DEFAULT_SET};
 pub use list::{cap, MAX_RESULT};
 pub use run::run;
 pub use table::{
-    acl_base, granted, Args, Content, Ctx, Kind, Mark, Output, Param, Sleep, Tool, Waiter,
-    COMMON_PARAMS,
+    acl_base, granted, Args, Content, Ctx, Field, Kind, Mark, Output, Param, Shape, Sleep, Tool,
+    Ty, Waiter,
 };
 pub use validate::validate;
 
@@ -249,12 +249,21 @@ mod tests {
                 _ => Effect::Operate,
             };
             assert_eq!(t.effect, expected, "{}", t.name);
-            // Tools that start tasks wait and can be dry-run; nothing else takes those arguments.
+            // Tools that start tasks wait and can be dry-run; nothing else waits.
             let has = |n: &str| t.params.iter().any(|p| p.name == n);
-            let starts_task = t.output == Output::Task && t.effect != Effect::Read;
+            let starts_task = t.output.shape == Shape::Task && t.effect != Effect::Read;
             let task_args = has("wait_seconds") && has("dry_run") && has("stop_on_cancel");
             assert_eq!(starts_task, task_args, "{}", t.name);
-            assert_eq!(t.output == Output::List, has("limit"), "{}", t.name);
+            // A change PVE makes at once has no task to wait for or stop.
+            if t.output.shape == Shape::Done {
+                assert!(has("dry_run") && !has("wait_seconds"), "{}", t.name);
+                assert!(
+                    !has("stop_on_cancel") && t.effect != Effect::Read,
+                    "{}",
+                    t.name
+                );
+            }
+            assert_eq!(t.output.shape == Shape::List, has("limit"), "{}", t.name);
             if t.name.starts_with("list_") {
                 assert!(has("limit") && has("offset"), "{}", t.name);
             }

@@ -12,8 +12,9 @@ use crate::pve::{as_u64, path, Params};
 
 use super::guest::{guest_path, next_vmid, Guest};
 use super::list::{data, number, page, paging, text, trimmed};
+use super::params::METRICS;
 use super::params::{LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, STORAGE, VMID};
-use super::table::Mark;
+use super::table::{f, Mark, Ty};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
@@ -49,7 +50,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Metrics,
         params: GUEST_METRICS,
-        output: Output::Object,
+        output: Output::object(METRICS),
         idempotent: true,
         marks: &[Mark::Also(Area::Vms)],
         run: get_vm_metrics,
@@ -62,7 +63,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Metrics,
         params: GUEST_METRICS,
-        output: Output::Object,
+        output: Output::object(METRICS),
         idempotent: true,
         marks: &[Mark::Also(Area::Containers)],
         run: get_container_metrics,
@@ -75,7 +76,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Metrics,
         params: &[&NODE, &NODE_TIMEFRAME, &CF, &POINTS],
-        output: Output::Object,
+        output: Output::object(METRICS),
         idempotent: true,
         marks: &[Mark::Also(Area::Nodes)],
         run: get_node_metrics,
@@ -88,7 +89,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Metrics,
         params: &[&STORAGE, &NODE, &TIMEFRAME, &CF, &POINTS],
-        output: Output::Object,
+        output: Output::object(METRICS),
         idempotent: true,
         marks: &[Mark::Also(Area::Storage)],
         run: get_storage_metrics,
@@ -101,7 +102,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Cluster,
         params: &[&RESOURCE_TYPE, &NODE_FILTER, &STATUS, &TAG, &POOL, &LIMIT, &OFFSET],
-        output: Output::List,
+        output: Output::list(&[f("type", Ty::Str, "node, qemu, lxc, storage, pool, sdn"), f("id", Ty::Str, ""), f("node", Ty::Str, ""), f("vmid", Ty::Int, ""), f("name", Ty::Str, ""), f("status", Ty::Str, ""), f("tags", Ty::Str, ""), f("pool", Ty::Str, ""), f("cpu", Ty::Num, "use, 0-1")]),
         idempotent: true,
         marks: &[],
         run: get_cluster_resources,
@@ -114,7 +115,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Cluster,
         params: &[],
-        output: Output::Object,
+        output: Output::object(&[f("vmid", Ty::Int, "")]),
         idempotent: true,
         marks: &[],
         run: get_next_vmid,
@@ -127,7 +128,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Cluster,
         params: &[],
-        output: Output::Object,
+        output: Output::object(&[f("version", Ty::Str, ""), f("release", Ty::Str, ""), f("repoid", Ty::Str, ""), f("console", Ty::Str, "")]),
         idempotent: true,
         marks: &[],
         run: get_version,
@@ -140,7 +141,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Cluster,
         params: &[&LOG_MAX, &LIMIT, &OFFSET],
-        output: Output::List,
+        output: Output::list(&[f("time", Ty::Int, "Unix time"), f("node", Ty::Str, ""), f("user", Ty::Str, ""), f("tag", Ty::Str, ""), f("pri", Ty::Int, "syslog priority"), f("pid", Ty::Int, ""), f("msg", Ty::Str, "")]),
         idempotent: true,
         marks: &[],
         run: get_cluster_log,
@@ -153,7 +154,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Vms,
         params: &[&VMID, &NODE_OPT],
-        output: Output::Object,
+        output: Output::object(&[f("os", Ty::Obj, ""), f("hostname", Ty::Str, ""), f("interfaces", Ty::Arr, "with IPs"), f("filesystems", Ty::Arr, "with use"), f("unavailable", Ty::Obj, "what the agent did not answer")]),
         idempotent: true,
         marks: &[],
         run: get_vm_agent_info,
@@ -166,7 +167,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Containers,
         params: &[&VMID, &NODE_OPT],
-        output: Output::Array,
+        output: Output::array(&[f("name", Ty::Str, ""), f("hwaddr", Ty::Str, "MAC"), f("inet", Ty::Str, "IPv4/prefix"), f("inet6", Ty::Str, "")]),
         idempotent: true,
         marks: &[],
         run: get_container_interfaces,

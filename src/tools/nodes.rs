@@ -7,7 +7,9 @@ use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, path};
 
 use super::list::{by_text, data, node_list, page, text, trimmed};
+use super::params::NODE_ROW;
 use super::params::{LIMIT, LIST, NODE, OFFSET, STORAGE};
+use super::table::{f, Ty};
 use super::table::{Args, Content, Ctx, Output, Tool};
 
 /// Nodes.
@@ -20,7 +22,7 @@ pub(super) static NODE_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Nodes,
         params: &[&LIMIT, &OFFSET],
-        output: Output::List,
+        output: Output::list(NODE_ROW),
         idempotent: true,
         marks: &[],
         run: list_nodes,
@@ -33,7 +35,7 @@ pub(super) static NODE_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Nodes,
         params: &[&NODE],
-        output: Output::Object,
+        output: Output::object(&[f("cpu", Ty::Num, "use, 0-1"), f("loadavg", Ty::Arr, "1, 5, 15 min"), f("memory", Ty::Obj, "total, used, free bytes"), f("swap", Ty::Obj, ""), f("rootfs", Ty::Obj, "root filesystem bytes"), f("uptime", Ty::Int, "seconds"), f("kversion", Ty::Str, ""), f("pveversion", Ty::Str, ""), f("cpuinfo", Ty::Obj, "")]),
         idempotent: true,
         marks: &[],
         run: get_node_status,
@@ -50,7 +52,7 @@ pub(super) static STORAGE_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Storage,
         params: LIST,
-        output: Output::List,
+        output: Output::list(&[f("storage", Ty::Str, ""), f("node", Ty::Str, ""), f("type", Ty::Str, ""), f("content", Ty::Str, "content types, comma list"), f("shared", Ty::Int, "1 if shared"), f("status", Ty::Str, ""), f("enabled", Ty::Int, ""), f("active", Ty::Int, ""), f("total", Ty::Num, "bytes"), f("used", Ty::Num, "bytes"), f("avail", Ty::Num, "bytes")]),
         idempotent: true,
         marks: &[],
         run: list_storage,
@@ -63,7 +65,7 @@ pub(super) static STORAGE_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Storage,
         params: &[&STORAGE, &NODE],
-        output: Output::Object,
+        output: Output::object(&[f("type", Ty::Str, ""), f("content", Ty::Str, "content types"), f("active", Ty::Int, ""), f("enabled", Ty::Int, ""), f("shared", Ty::Int, ""), f("total", Ty::Num, "bytes"), f("used", Ty::Num, "bytes"), f("avail", Ty::Num, "bytes")]),
         idempotent: true,
         marks: &[],
         run: get_storage_status,
@@ -80,7 +82,7 @@ pub(super) static CLUSTER_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Cluster,
         params: &[],
-        output: Output::Array,
+        output: Output::array(&[f("type", Ty::Str, "cluster or node"), f("name", Ty::Str, ""), f("quorate", Ty::Int, ""), f("nodes", Ty::Int, ""), f("online", Ty::Int, ""), f("ip", Ty::Str, ""), f("local", Ty::Int, "1: the node answering")]),
         idempotent: true,
         marks: &[],
         run: get_cluster_status,

@@ -1,16 +1,16 @@
 //! Parameters shared by several tools, defined once.
 
-use super::table::{Kind, Param};
+use super::table::{f, Field, Kind, Param, Ty};
 
 pub(super) const NODE: Param = Param::req("node", Kind::Node, "node name, e.g. pve1");
 
 #[rustfmt::skip]
-pub(super) const NODE_OPT: Param = Param::opt("node", Kind::Node, "node name (found from the vmid if omitted)");
+pub(super) const NODE_OPT: Param = Param::opt("node", Kind::Node, "node (default: the guest's)");
 
 pub(super) const NODE_FILTER: Param =
     Param::opt("node", Kind::Node, "only this node (default: all)");
 
-pub(super) const VMID: Param = Param::req("vmid", Kind::Vmid, "guest id (VMID)").explained_once();
+pub(super) const VMID: Param = Param::req("vmid", Kind::Vmid, "guest ID");
 
 pub(super) const SNAPNAME: Param = Param::req("snapname", Kind::Snapname, "the snapshot name");
 
@@ -25,10 +25,10 @@ pub(super) const STORAGE: Param =
 pub(super) const UPID: Param = Param::req("upid", Kind::Upid, "task id (UPID:...)");
 
 #[rustfmt::skip]
-pub(super) const WAIT: Param = Param::opt("wait_seconds", Kind::Int { min: 0, max: 86_400 }, "seconds to wait for the task (default 120; 0: return at once)");
+pub(super) const WAIT: Param = Param::opt("wait_seconds", Kind::Int { min: 0, max: 86_400 }, "max seconds to wait (0: don't)");
 
 #[rustfmt::skip]
-pub(super) const DRY_RUN: Param = Param::opt("dry_run", Kind::Bool, "only show the request and the target's state");
+pub(super) const DRY_RUN: Param = Param::opt("dry_run", Kind::Bool, "only return the request and target state");
 
 #[rustfmt::skip]
 pub(super) const LIMIT: Param = Param::opt("limit", Kind::Int { min: 1, max: 1000 }, "max items (default 100)");
@@ -37,10 +37,34 @@ pub(super) const LIMIT: Param = Param::opt("limit", Kind::Int { min: 1, max: 100
 pub(super) const OFFSET: Param = Param::opt("offset", Kind::Int { min: 0, max: 1_000_000 }, "items to skip (default 0)");
 
 #[rustfmt::skip]
-pub(super) const STOP_ON_CANCEL: Param = Param::opt("stop_on_cancel", Kind::Bool, "if the call is cancelled, stop the task too");
+pub(super) const STOP_ON_CANCEL: Param = Param::opt("stop_on_cancel", Kind::Bool, "stop the task if the call is cancelled");
 
 pub(super) const GUEST: &[&Param] = &[&VMID, &NODE_OPT];
 
 pub(super) const POWER: &[&Param] = &[&VMID, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL];
 
 pub(super) const LIST: &[&Param] = &[&NODE_FILTER, &LIMIT, &OFFSET];
+
+/// A guest in `list_vms` and `list_containers`.
+#[rustfmt::skip]
+pub(super) const GUEST_ROW: &[Field] = &[f("vmid", Ty::Int, ""), f("name", Ty::Str, ""), f("node", Ty::Str, ""), f("status", Ty::Str, "running or stopped"), f("cpu", Ty::Num, "use, 0-1"), f("mem", Ty::Num, "bytes"), f("maxmem", Ty::Num, "bytes"), f("uptime", Ty::Int, "seconds"), f("tags", Ty::Str, ""), f("lock", Ty::Str, "")];
+
+/// A node in `list_nodes`.
+#[rustfmt::skip]
+pub(super) const NODE_ROW: &[Field] = &[f("node", Ty::Str, ""), f("status", Ty::Str, "online or offline"), f("cpu", Ty::Num, "use, 0-1"), f("maxcpu", Ty::Int, ""), f("mem", Ty::Num, "bytes"), f("maxmem", Ty::Num, "bytes"), f("disk", Ty::Num, "root disk bytes"), f("maxdisk", Ty::Num, "bytes"), f("uptime", Ty::Int, "seconds")];
+
+/// A snapshot of a guest.
+#[rustfmt::skip]
+pub(super) const SNAPSHOT_ROW: &[Field] = &[f("name", Ty::Str, ""), f("snaptime", Ty::Int, "Unix time"), f("description", Ty::Str, ""), f("parent", Ty::Str, ""), f("vmstate", Ty::Int, "1: with RAM")];
+
+/// A PVE task (`list_tasks`, `get_task_status`).
+#[rustfmt::skip]
+pub(super) const TASK_ROW: &[Field] = &[f("upid", Ty::Str, ""), f("node", Ty::Str, ""), f("type", Ty::Str, ""), f("id", Ty::Str, "VMID, if any"), f("user", Ty::Str, ""), f("starttime", Ty::Int, "Unix time"), f("endtime", Ty::Int, "Unix time"), f("status", Ty::Str, "running, OK or the error"), f("exitstatus", Ty::Str, "once stopped: OK, WARNINGS: N or the error")];
+
+/// RRD metrics (`get_*_metrics`).
+#[rustfmt::skip]
+pub(super) const METRICS: &[Field] = &[f("timeframe", Ty::Str, ""), f("cf", Ty::Str, ""), f("samples", Ty::Int, ""), f("start", Ty::Int, "Unix time"), f("end", Ty::Int, "Unix time"), f("series", Ty::Obj, "name: {min, mean, max, last}"), f("points", Ty::Arr, "downsampled rows with time")];
+
+/// Beside a list that some storages or nodes did not answer.
+#[rustfmt::skip]
+pub(super) const UNREADABLE: &[Field] = &[f("unreadable", Ty::Arr, "what could not be read, and why")];

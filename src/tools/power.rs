@@ -1,6 +1,6 @@
 //! The original guest tools: listing VMs and containers, their status and config, and power.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::policy::{Area, Effect};
@@ -9,7 +9,9 @@ use crate::pve::{bool01, Params};
 use super::change::Change;
 use super::guest::{cluster_guests, guest_path, Guest};
 use super::list::{data, node_list, number, page, text, trimmed};
+use super::params::GUEST_ROW;
 use super::params::{DRY_RUN, GUEST, LIST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
+use super::table::{f, Ty};
 use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 #[rustfmt::skip]
@@ -28,7 +30,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Vms,
         params: LIST,
-        output: Output::List,
+        output: Output::list(GUEST_ROW),
         idempotent: true,
         marks: &[],
         run: list_vms,
@@ -41,7 +43,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Vms,
         params: GUEST,
-        output: Output::Object,
+        output: Output::object(&[f("name", Ty::Str, ""), f("cores", Ty::Int, ""), f("memory", Ty::Any, "MiB"), f("net0", Ty::Str, ""), f("scsi0", Ty::Str, "a disk"), f("digest", Ty::Str, "for update_vm_config")]),
         idempotent: true,
         marks: &[],
         run: get_vm_config,
@@ -54,7 +56,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Vms,
         params: GUEST,
-        output: Output::Object,
+        output: Output::object(&[f("status", Ty::Str, "running or stopped"), f("qmpstatus", Ty::Str, "paused = suspended"), f("cpu", Ty::Num, "use, 0-1"), f("mem", Ty::Num, "bytes"), f("maxmem", Ty::Num, "bytes"), f("uptime", Ty::Int, "seconds"), f("lock", Ty::Str, ""), f("ha", Ty::Obj, "")]),
         idempotent: true,
         marks: &[],
         run: get_vm_status,
@@ -67,7 +69,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         effect: Effect::Operate,
         area: Area::Vms,
         params: POWER,
-        output: Output::Task,
+        output: Output::task(),
         idempotent: true,
         marks: &[],
         run: start_vm,
@@ -80,7 +82,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         effect: Effect::Operate,
         area: Area::Vms,
         params: POWER,
-        output: Output::Task,
+        output: Output::task(),
         idempotent: true,
         marks: &[Mark::MayLoseData],
         run: stop_vm,
@@ -93,7 +95,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         effect: Effect::Operate,
         area: Area::Vms,
         params: &[&VMID, &NODE_OPT, &SHUTDOWN_TIMEOUT, &FORCE_STOP, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
-        output: Output::Task,
+        output: Output::task(),
         idempotent: true,
         marks: &[],
         run: shutdown_vm,
@@ -106,7 +108,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         effect: Effect::Operate,
         area: Area::Vms,
         params: POWER,
-        output: Output::Task,
+        output: Output::task(),
         idempotent: false,
         marks: &[],
         run: reboot_vm,
@@ -123,7 +125,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Containers,
         params: LIST,
-        output: Output::List,
+        output: Output::list(GUEST_ROW),
         idempotent: true,
         marks: &[],
         run: list_containers,
@@ -136,7 +138,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Containers,
         params: GUEST,
-        output: Output::Object,
+        output: Output::object(&[f("status", Ty::Str, "running or stopped"), f("cpu", Ty::Num, "use, 0-1"), f("mem", Ty::Num, "bytes"), f("maxmem", Ty::Num, "bytes"), f("swap", Ty::Num, "bytes"), f("disk", Ty::Num, "bytes"), f("uptime", Ty::Int, "seconds"), f("lock", Ty::Str, "")]),
         idempotent: true,
         marks: &[],
         run: get_container_status,
@@ -149,7 +151,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         effect: Effect::Operate,
         area: Area::Containers,
         params: POWER,
-        output: Output::Task,
+        output: Output::task(),
         idempotent: true,
         marks: &[],
         run: start_container,
@@ -162,7 +164,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         effect: Effect::Operate,
         area: Area::Containers,
         params: POWER,
-        output: Output::Task,
+        output: Output::task(),
         idempotent: true,
         marks: &[Mark::MayLoseData],
         run: stop_container,
@@ -182,7 +184,7 @@ fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
         "vmid", "name", "node", "status", "cpu", "maxcpu", "cpus", "mem", "maxmem", "disk",
         "maxdisk", "uptime", "template", "tags", "lock", "hastate", "pool",
     ];
-    let items = match args.str("node") {
+    let mut items = match args.str("node") {
         Some(node) => node_list(ctx, node, kind.api(), FIELDS)?,
         None => {
             let all = cluster_guests(ctx)?;
@@ -196,6 +198,12 @@ fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
             trimmed(Value::Array(of_kind), FIELDS)
         }
     };
+    // PVE's container list gives the VMID as a string ("200"): a VMID is a number everywhere.
+    for item in items.iter_mut() {
+        if let Some(n) = item["vmid"].as_str().and_then(|v| v.parse::<u64>().ok()) {
+            item["vmid"] = json!(n);
+        }
+    }
     Ok(page(args, items, &|a: &Value, b: &Value| {
         number(a, "vmid").total_cmp(&number(b, "vmid"))
     }))

@@ -11,6 +11,7 @@ use super::backups::{one_of, read_places, storage_places, VMID_FILTER};
 use super::change::Change;
 use super::list::{by_text, page, text, trimmed};
 use super::params::{DRY_RUN, LIMIT, NODE, OFFSET, STOP_ON_CANCEL, WAIT};
+use super::table::{f, Ty};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
 const CONTENT_STORAGE: Param = Param::req("storage", Kind::Storage, "the storage id, e.g. local");
@@ -56,7 +57,7 @@ pub(super) static TOOLS: &[Tool] = &[
             &LIMIT,
             &OFFSET,
         ],
-        output: Output::List,
+        output: Output::list(&[f("volid", Ty::Str, ""), f("content", Ty::Str, ""), f("format", Ty::Str, ""), f("size", Ty::Num, "bytes"), f("ctime", Ty::Int, "Unix time"), f("vmid", Ty::Int, ""), f("notes", Ty::Str, "")]),
         idempotent: true,
         marks: &[],
         run: list_storage_content,
@@ -80,7 +81,7 @@ pub(super) static TOOLS: &[Tool] = &[
             &DRY_RUN,
             &STOP_ON_CANCEL,
         ],
-        output: Output::Task,
+        output: Output::task(),
         idempotent: false,
         marks: &[],
         run: download_to_storage,
@@ -93,7 +94,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Storage,
         params: &[&NODE, &SECTION, &LIMIT, &OFFSET],
-        output: Output::List,
+        output: Output::list(&[f("template", Ty::Str, "the name to download"), f("package", Ty::Str, ""), f("headline", Ty::Str, ""), f("os", Ty::Str, ""), f("section", Ty::Str, ""), f("version", Ty::Str, "")]),
         idempotent: true,
         marks: &[],
         run: list_appliance_templates,

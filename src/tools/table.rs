@@ -13,27 +13,139 @@ use crate::pve::Pve;
 /// A result's `structuredContent`: `{"data": …}` plus tool-specific keys.
 pub type Content = Map<String, Value>;
 
-/// Parameters shared by many tools, described once in the server's instructions (`mcp.rs`)
-/// instead of in every tool's schema, to keep `tools/list` small.
-pub const COMMON_PARAMS: &[&str] = &[
-    "wait_seconds",
-    "dry_run",
-    "stop_on_cancel",
-    "limit",
-    "offset",
-];
-
-/// The shape of a tool's `data`, which decides its `outputSchema`.
+/// The JSON type of a field of a result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
+pub enum Ty {
+    Str,
+    Int,
+    /// Any number (PVE gives fractions such as CPU use, and sizes as integers).
+    Num,
+    Bool,
+    Obj,
+    Arr,
+    /// A string, or null when unknown.
+    StrOrNull,
+    /// A number, or null when unknown.
+    NumOrNull,
+    /// Whatever PVE gives (left untyped in the schema).
+    Any,
+}
+
+impl Ty {
+    fn schema(self) -> Value {
+        match self {
+            Ty::Str => json!({"type": "string"}),
+            Ty::Int => json!({"type": "integer"}),
+            Ty::Num => json!({"type": "number"}),
+            Ty::Bool => json!({"type": "boolean"}),
+            Ty::Obj => json!({"type": "object"}),
+            Ty::Arr => json!({"type": "array"}),
+            Ty::StrOrNull => json!({"type": ["string", "null"]}),
+            Ty::NumOrNull => json!({"type": ["number", "null"]}),
+            Ty::Any => json!({}),
+        }
+    }
+}
+
+/// One field of a result (of `data`'s items, of `data`, or beside `data`): name, type and a few
+/// words (empty when the name says it all).
+#[derive(Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub about: &'static str,
+}
+
+/// A field of a result.
+pub const fn f(name: &'static str, ty: Ty, about: &'static str) -> Field {
+    Field { name, ty, about }
+}
+
+/// The properties of an object schema made of `fields`.
+fn properties(fields: &[Field]) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|f| {
+            let mut schema = f.ty.schema();
+            if !f.about.is_empty() {
+                schema["description"] = json!(f.about);
+            }
+            (f.name.to_string(), schema)
+        })
+        .collect()
+}
+
+/// The shape of a tool's `data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
     /// A sorted, paged array of objects with `total`, `limit`, `offset`.
     List,
     /// An array of objects, whole.
     Array,
     /// One object.
     Object,
-    /// The UPID of a started task (or null in a dry run), with `task`.
+    /// The UPID of a started task (null in a dry run), with `task`.
     Task,
+    /// Null: a change PVE makes at once (no task to wait for), or its dry run.
+    Done,
+}
+
+/// What a tool returns, for its `outputSchema`: the shape of `data`, the fields of its objects
+/// (a list's items, or the object), and other keys the result carries beside `data`. PVE
+/// passes fields through that are not named here, so no object is closed and only the keys
+/// every result has are required.
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    pub shape: Shape,
+    pub fields: &'static [Field],
+    pub extra: &'static [Field],
+}
+
+impl Output {
+    /// A paged list of objects with these fields.
+    pub const fn list(fields: &'static [Field]) -> Output {
+        Output {
+            shape: Shape::List,
+            fields,
+            extra: &[],
+        }
+    }
+    /// A whole array of objects with these fields.
+    pub const fn array(fields: &'static [Field]) -> Output {
+        Output {
+            shape: Shape::Array,
+            fields,
+            extra: &[],
+        }
+    }
+    /// One object with these fields.
+    pub const fn object(fields: &'static [Field]) -> Output {
+        Output {
+            shape: Shape::Object,
+            fields,
+            extra: &[],
+        }
+    }
+    /// A PVE task started (or a change PVE made at once).
+    pub const fn task() -> Output {
+        Output {
+            shape: Shape::Task,
+            fields: &[],
+            extra: &[],
+        }
+    }
+    /// A change PVE makes at once.
+    pub const fn done() -> Output {
+        Output {
+            shape: Shape::Done,
+            fields: &[],
+            extra: &[],
+        }
+    }
+    /// The same, with these keys beside `data`.
+    pub const fn with(self, extra: &'static [Field]) -> Output {
+        Output { extra, ..self }
+    }
 }
 
 /// The type of a parameter, checked before any request is sent.
@@ -52,7 +164,11 @@ pub enum Kind {
         max: i64,
     },
     Bool,
-    /// A non-empty array of strings (an argv, a list of keys or VMIDs as text).
+    /// Guest IDs: one, or a non-empty array of them (numeric strings are taken too).
+    Vmids {
+        max_items: usize,
+    },
+    /// A non-empty array of strings (an argv, a list of keys).
     Strings {
         max_items: usize,
         max_len: usize,
@@ -68,8 +184,6 @@ pub struct Param {
     pub kind: Kind,
     pub required: bool,
     pub description: &'static str,
-    /// Described once in the server's instructions (the guest's `vmid`), not in each schema.
-    pub explained_once: bool,
 }
 
 impl Param {
@@ -84,7 +198,6 @@ impl Param {
             kind,
             required,
             description,
-            explained_once: false,
         }
     }
     /// A parameter the call must give.
@@ -94,13 +207,6 @@ impl Param {
     /// A parameter the call may leave out.
     pub const fn opt(name: &'static str, kind: Kind, description: &'static str) -> Param {
         Param::new(name, kind, false, description)
-    }
-    /// The same parameter, described once in the server's instructions instead of its schema.
-    pub const fn explained_once(self) -> Param {
-        Param {
-            explained_once: true,
-            ..self
-        }
     }
 }
 
@@ -199,42 +305,31 @@ impl Tool {
         self.effect == Effect::Destroy || self.has(Mark::MayLoseData)
     }
 
+    /// The `inputSchema`: every parameter typed and described (a host that loads one tool's
+    /// schema on demand has nothing else to go by); lengths and ranges are checked by
+    /// `validate`, with a clear error, rather than repeated here.
     pub fn input_schema(&self) -> Value {
         let mut props = Map::new();
         let mut required = Vec::new();
         for p in self.params {
             let mut schema = match p.kind {
                 Kind::Vmid => json!({"type": "integer", "minimum": 100}),
-                Kind::Node => {
+                Kind::Vmids { max_items } => {
+                    json!({"type": ["integer", "array"], "items": {"type": "integer"}, "minimum": 100, "minItems": 1, "maxItems": max_items})
+                }
+                Kind::Snapname => json!({"type": "string", "minLength": 2, "maxLength": 40}),
+                Kind::Node | Kind::Storage | Kind::Upid | Kind::Text { .. } => {
                     json!({"type": "string"})
                 }
-                Kind::Snapname => {
-                    json!({"type": "string", "minLength": 2, "maxLength": 40})
-                }
-                Kind::Storage => {
-                    json!({"type": "string"})
-                }
-                Kind::Upid => json!({"type": "string"}),
-                // Lengths and ranges are checked here (with a clear error), not repeated in
-                // every schema: tools/list has to stay small.
-                Kind::Text { .. } => json!({"type": "string"}),
-                Kind::Int { min, .. } if COMMON_PARAMS.contains(&p.name) || min < 0 => {
-                    json!({"type": "integer"})
-                }
-                Kind::Int { min, .. } => json!({"type": "integer", "minimum": min}),
+                Kind::Int { min, .. } if min > 0 => json!({"type": "integer", "minimum": min}),
+                Kind::Int { .. } => json!({"type": "integer"}),
                 Kind::Bool => json!({"type": "boolean"}),
                 Kind::Strings { max_items, .. } => {
                     json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": max_items})
                 }
                 Kind::Object => json!({"type": "object"}),
             };
-            // Parameters every such tool has are described once, in the server's instructions
-            // (so is an optional node beside a vmid).
-            let optional_node =
-                p.name == "node" && !p.required && self.params.iter().any(|q| q.name == "vmid");
-            if !COMMON_PARAMS.contains(&p.name) && !optional_node && !p.explained_once {
-                schema["description"] = json!(p.description);
-            }
+            schema["description"] = json!(p.description);
             props.insert(p.name.to_string(), schema);
             if p.required {
                 required.push(json!(p.name));
@@ -248,15 +343,67 @@ impl Tool {
         schema
     }
 
-    /// Kept minimal on purpose (every tool carries one, and `tools/list` must stay under 60 KB):
-    /// the keys every result has; the description and the instructions say the rest.
+    /// The `outputSchema`: `data` as the row's `output` describes it, and the keys beside it
+    /// (paging, the task, a dry run's request). Objects stay open: PVE adds fields.
     pub fn output_schema(&self) -> Value {
-        match self.output {
-            Output::List => json!({"type": "object", "required": ["data", "total"]}),
-            _ => json!({"type": "object", "required": ["data"]}),
+        let out = &self.output;
+        let object = || {
+            let mut o = json!({"type": "object"});
+            if !out.fields.is_empty() {
+                o["properties"] = Value::Object(properties(out.fields));
+            }
+            o
+        };
+        let dry_run = self.params.iter().any(|p| p.name == "dry_run");
+        let mut props = Map::new();
+        let mut required = vec![json!("data")];
+        match out.shape {
+            Shape::List | Shape::Array => {
+                props.insert("data".into(), json!({"type": "array", "items": object()}));
+            }
+            Shape::Object => {
+                let mut o = object();
+                if dry_run {
+                    o["type"] = json!(["object", "null"]);
+                }
+                props.insert("data".into(), o);
+            }
+            Shape::Done => {
+                props.insert("data".into(), json!({"type": "null"}));
+            }
+            Shape::Task => {
+                props.insert("data".into(), json!({"type": ["string", "null"]}));
+                props.insert(
+                    "task".into(),
+                    json!({"type": "object", "properties": properties(TASK)}),
+                );
+            }
         }
+        if out.shape == Shape::List {
+            props.extend(properties(PAGE));
+            required.push(json!("total"));
+        }
+        // A dry run's `request` and `target` and a `hint` are left to the parameter's and the
+        // tool's descriptions: every tool would carry them, and `tools/list` must stay small.
+        props.extend(properties(out.extra));
+        json!({"type": "object", "properties": props, "required": required})
     }
 }
+
+/// A task's summary (`pve::task_summary`).
+const TASK: &[Field] = &[
+    f("upid", Ty::Str, ""),
+    f("status", Ty::Str, ""),
+    f("exitstatus", Ty::StrOrNull, ""),
+    f("duration_s", Ty::Int, ""),
+];
+
+/// Beside a page of a list.
+const PAGE: &[Field] = &[
+    f("total", Ty::Int, ""),
+    f("limit", Ty::Int, ""),
+    f("offset", Ty::Int, ""),
+];
 
 /// The ACL path a grant goes on: the template up to its first placeholder (`/vms/{vmid}` → `/vms`).
 pub fn acl_base(path: &str) -> &str {

@@ -11,7 +11,9 @@ use crate::pve::{bool01, path, Method, Params, Upid};
 
 use super::change::{finish, follow};
 use super::list::{data, number, page, paging, text, trimmed};
+use super::params::TASK_ROW;
 use super::params::{LIMIT, NODE_FILTER, OFFSET, UPID};
+use super::table::{f, Ty};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
 #[rustfmt::skip]
@@ -37,7 +39,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Tasks,
         params: &[&NODE_FILTER, &TASK_VMID, &ERRORS, &LIMIT, &OFFSET],
-        output: Output::List,
+        output: Output::list(TASK_ROW),
         idempotent: true,
         marks: &[],
         run: list_tasks,
@@ -50,7 +52,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Tasks,
         params: &[&UPID],
-        output: Output::Object,
+        output: Output::object(TASK_ROW),
         idempotent: true,
         marks: &[],
         run: get_task_status,
@@ -63,7 +65,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Tasks,
         params: &[&UPID, &TIMEOUT],
-        output: Output::Task,
+        output: Output::task(),
         idempotent: true,
         marks: &[],
         run: wait_task,
@@ -76,7 +78,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Tasks,
         params: &[&UPID, &LOG_START, &LOG_LIMIT],
-        output: Output::List,
+        output: Output::list(&[f("n", Ty::Int, "line number"), f("t", Ty::Str, "text")]).with(&[f("start", Ty::Int, "first line")]),
         idempotent: true,
         marks: &[],
         run: get_task_log,

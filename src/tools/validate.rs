@@ -140,6 +140,30 @@ fn check_value(param: &Param, value: &Value) -> Result<Value, String> {
             let s = text(512)?;
             Upid::parse(&s).map(|_| Value::String(s))
         }
+        Kind::Vmids { max_items } => {
+            // One guest, or several; each a whole number (a numeric string is taken too).
+            let items = match value {
+                Value::Array(items) => items.as_slice(),
+                one => std::slice::from_ref(one),
+            };
+            if items.is_empty() || items.len() > max_items {
+                return Err(format!(
+                    "must hold 1 to {max_items} guest ids, got {}",
+                    items.len()
+                ));
+            }
+            let mut vmids = Vec::new();
+            for item in items {
+                let n = whole_number(item)
+                    .ok()
+                    .filter(|n| (100..=999_999_999).contains(n))
+                    .ok_or_else(|| {
+                        format!("must hold guest ids between 100 and 999999999, got {item}")
+                    })?;
+                vmids.push(json!(n));
+            }
+            Ok(Value::Array(vmids))
+        }
         Kind::Strings { max_items, max_len } => {
             let items = value
                 .as_array()

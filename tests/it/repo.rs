@@ -2,7 +2,16 @@
 //! `UPDATE_EXPECT=1` to rewrite them from the code, then review the diff.
 
 use proxmox_mcp_server::config::SETTINGS;
-use proxmox_mcp_server::tools::{AREAS, COMMON_PARAMS, TOOLS};
+use proxmox_mcp_server::tools::{AREAS, TOOLS};
+
+/// Parameters many tools share, which the README explains once below its table.
+const SHARED: &[&str] = &[
+    "wait_seconds",
+    "dry_run",
+    "stop_on_cancel",
+    "limit",
+    "offset",
+];
 
 fn path(file: &str) -> String {
     format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))
@@ -45,7 +54,7 @@ fn tool_table() -> String {
         let args: Vec<String> = t
             .params
             .iter()
-            .filter(|p| !COMMON_PARAMS.contains(&p.name) || t.name == "get_task_log")
+            .filter(|p| !SHARED.contains(&p.name) || t.name == "get_task_log")
             .map(|p| format!("`{}{}`", p.name, if p.required { "" } else { "?" }))
             .collect();
         out.push_str(&format!(

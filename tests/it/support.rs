@@ -344,8 +344,10 @@ pub fn error_text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap()
 }
 
-/// Checks `value` against the JSON Schema subset the server's output schemas use:
-/// `type` (one or several), `anyOf`, `properties`, `required`, `items`.
+/// Checks `value` against the JSON Schema subset the server's schemas use: `type` (one or
+/// several, `null` among them), `enum`, `minimum`/`maximum`, `anyOf`/`oneOf`, `properties`,
+/// `required`, `additionalProperties: false`, `items`, `minItems`/`maxItems`. The error names
+/// the path of the value that does not fit.
 pub fn conforms(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     if let Some(Value::Array(choices)) = schema.get("anyOf") {
         if !choices.iter().any(|c| conforms(c, value, at).is_ok()) {
@@ -353,6 +355,15 @@ pub fn conforms(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
                 "{at}: matches none of {}",
                 Value::Array(choices.clone())
             ));
+        }
+    }
+    if let Some(Value::Array(choices)) = schema.get("oneOf") {
+        let fitting = choices
+            .iter()
+            .filter(|c| conforms(c, value, at).is_ok())
+            .count();
+        if fitting != 1 {
+            return Err(format!("{at}: matches {fitting} of oneOf, not exactly one"));
         }
     }
     if let Some(t) = schema.get("type") {
@@ -365,6 +376,7 @@ pub fn conforms(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
             Value::Null => "null",
             Value::Bool(_) => "boolean",
             Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => "integer",
             Value::Number(_) => "number",
             Value::String(_) => "string",
             Value::Array(_) => "array",
@@ -374,26 +386,68 @@ pub fn conforms(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
             .iter()
             .any(|t| *t == actual || (*t == "number" && actual == "integer"));
         if !fits {
-            return Err(format!("{at}: expected {types:?}, got {actual}"));
+            return Err(format!("{at}: expected {types:?}, got {actual} {value}"));
         }
     }
-    if let (Some(Value::Object(props)), Value::Object(obj)) = (schema.get("properties"), value) {
-        for (k, sub) in props {
-            if let Some(v) = obj.get(k) {
-                conforms(sub, v, &format!("{at}.{k}"))?;
+    if let Some(Value::Array(allowed)) = schema.get("enum") {
+        if !allowed.contains(value) {
+            return Err(format!(
+                "{at}: {value} is not one of {}",
+                Value::Array(allowed.clone())
+            ));
+        }
+    }
+    if let Some(n) = value.as_f64() {
+        if let Some(min) = schema
+            .get("minimum")
+            .and_then(Value::as_f64)
+            .filter(|m| n < *m)
+        {
+            return Err(format!("{at}: {n} is below the minimum {min}"));
+        }
+        if let Some(max) = schema
+            .get("maximum")
+            .and_then(Value::as_f64)
+            .filter(|m| n > *m)
+        {
+            return Err(format!("{at}: {n} is above the maximum {max}"));
+        }
+    }
+    if let Value::Object(obj) = value {
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (k, v) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(sub) => conforms(sub, v, &format!("{at}.{k}"))?,
+                None if schema.get("additionalProperties") == Some(&json!(false)) => {
+                    return Err(format!(
+                        "{at}: {k} is not allowed (additionalProperties: false)"
+                    ));
+                }
+                None => {}
+            }
+        }
+        if let Some(Value::Array(required)) = schema.get("required") {
+            for r in required.iter().filter_map(Value::as_str) {
+                if !obj.contains_key(r) {
+                    return Err(format!("{at}: missing required {r}"));
+                }
             }
         }
     }
-    if let (Some(Value::Array(required)), Value::Object(obj)) = (schema.get("required"), value) {
-        for r in required.iter().filter_map(Value::as_str) {
-            if !obj.contains_key(r) {
-                return Err(format!("{at}: missing required {r}"));
-            }
+    if let Value::Array(arr) = value {
+        let count = |k: &str| schema.get(k).and_then(Value::as_u64).map(|n| n as usize);
+        if count("minItems").is_some_and(|m| arr.len() < m)
+            || count("maxItems").is_some_and(|m| arr.len() > m)
+        {
+            return Err(format!(
+                "{at}: {} items, outside minItems/maxItems",
+                arr.len()
+            ));
         }
-    }
-    if let (Some(items), Value::Array(arr)) = (schema.get("items"), value) {
-        for (i, v) in arr.iter().enumerate() {
-            conforms(items, v, &format!("{at}[{i}]"))?;
+        if let Some(items) = schema.get("items") {
+            for (i, v) in arr.iter().enumerate() {
+                conforms(items, v, &format!("{at}[{i}]"))?;
+            }
         }
     }
     Ok(())
@@ -483,4 +537,36 @@ pub fn server_tls(cert: &str, key: &str) -> std::sync::Arc<rustls::ServerConfig>
         .with_single_cert(chain, key)
         .expect("server certificate");
     Arc::new(config)
+}
+
+/// The check every call's result goes through fails on what a strict client rejects.
+#[test]
+fn the_output_schema_check_refuses_what_does_not_fit() {
+    let schema = json!({"type": "object", "required": ["data"], "properties": {
+        "data": {"type": "array", "items": {"type": "object", "properties": {
+            "vmid": {"type": "integer", "minimum": 100}, "status": {"enum": ["running", "stopped"]},
+            "cpu": {"type": ["number", "null"]}}}},
+        "total": {"type": "integer"}}});
+    let fits = json!({"data": [{"vmid": 100, "status": "running", "cpu": 0.5, "extra": 1}, {"cpu": null}], "total": 2});
+    assert_eq!(conforms(&schema, &fits, "r"), Ok(()));
+    let wrong = |v: Value| conforms(&schema, &v, "r").unwrap_err();
+    assert_eq!(wrong(json!({"total": 1})), "r: missing required data");
+    assert_eq!(
+        wrong(json!({"data": [{}, {"vmid": "100"}]})),
+        "r.data[1].vmid: expected [\"integer\"], got string \"100\""
+    );
+    assert_eq!(
+        wrong(json!({"data": [{"vmid": 99}]})),
+        "r.data[0].vmid: 99 is below the minimum 100"
+    );
+    assert!(wrong(json!({"data": [{"status": "paused"}]}))
+        .starts_with("r.data[0].status: \"paused\" is not one of"));
+    assert_eq!(
+        wrong(json!({"data": [{"cpu": "1"}]})),
+        "r.data[0].cpu: expected [\"number\", \"null\"], got string \"1\""
+    );
+    let closed = json!({"type": "object", "additionalProperties": false, "properties": {}});
+    assert!(conforms(&closed, &json!({"x": 1}), "r")
+        .unwrap_err()
+        .contains("x is not allowed"));
 }

@@ -386,7 +386,7 @@ fn create_backup_runs_one_vzdump_on_the_guests_node() {
     with(&fake, "operate", |c| {
         let r = c.call(
             "create_backup",
-            json!({"vmid": ["200", "100", "100"], "storage": "pbs", "mode": "snapshot", "compress": "zstd", "protected": true}),
+            json!({"vmid": [200, 100, 100], "storage": "pbs", "mode": "snapshot", "compress": "zstd", "protected": true}),
         );
         assert_eq!(ok(&r), &done(VZDUMP));
     });
@@ -409,7 +409,7 @@ fn create_backup_dry_run_shows_the_guests() {
     with(&fake, "operate", |c| {
         let r = c.call(
             "create_backup",
-            json!({"vmid": ["102"], "node": "pve1", "protected": false, "dry_run": true}),
+            json!({"vmid": 102, "node": "pve1", "protected": false, "dry_run": true}),
         );
         assert_eq!(
             ok(&r),
@@ -431,7 +431,7 @@ fn create_backup_refuses_guests_on_several_nodes_and_bad_arguments() {
     with(&fake, "operate", |c| {
         let mut refused = |args: Value| error_text(&c.call("create_backup", args)).to_string();
         assert_eq!(
-            refused(json!({"vmid": ["100", "101", "200"]})),
+            refused(json!({"vmid": [100, 101, 200]})),
             "invalid arguments: the guests are on different nodes (pve1: 100, 200; pve2: 101); vzdump backs up the guests of one node, so call create_backup once per node"
         );
         assert_eq!(
@@ -453,11 +453,11 @@ fn create_backup_refuses_guests_on_several_nodes_and_bad_arguments() {
         );
         assert_eq!(
             refused(json!({"vmid": ["web"]})),
-            "invalid arguments: 'vmid' must hold guest ids between 100 and 999999999, got 'web'"
+            "invalid arguments: 'vmid' must hold guest ids between 100 and 999999999, got \"web\""
         );
         assert_eq!(
             refused(json!({"vmid": []})),
-            "invalid arguments: 'vmid' must hold 1 to 100 strings, got 0"
+            "invalid arguments: 'vmid' must hold 1 to 100 guest ids, got 0"
         );
         assert_eq!(
             refused(json!({"vmid": ["100"], "protected": true})),
