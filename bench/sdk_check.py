@@ -108,6 +108,8 @@ async def main(binary):
         "PROXMOX_USER": "root@pam", "PROXMOX_TOKEN_NAME": "mcp",
         "PROXMOX_TOKEN_VALUE": "0b6d7c1e-8f2a-4e93-a5d4-3c9e1f7b2a60",
         "PROXMOX_MCP_ACCESS": "full", "PROXMOX_MCP_ALLOW_EXEC": "true", "PROXMOX_MCP_LOG": "error",
+        # Every toolset: the check covers every tool the server has, not only the default ones.
+        "PROXMOX_MCP_TOOLS": "all",
     })
     failures = checks = 0
     params = StdioServerParameters(command=binary, args=[], env=env)
