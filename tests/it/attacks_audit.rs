@@ -62,12 +62,8 @@ fn mode(path: &Path) -> u32 {
 fn a_log_that_cannot_be_written_refuses_the_change() {
     let mut fake = FakePve::new();
     // Were the start sent, PVE would take it.
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    fake.ok(
-        "GET",
-        "/nodes",
-        json!([{"node": "pve1", "status": "online"}]),
-    );
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.get("/nodes", json!([{"node": "pve1", "status": "online"}]));
     mock_task(&mut fake, UPID, "OK");
     // /dev/full opens (it is not a file others could read back) but every write fails.
     let settings = [
@@ -93,7 +89,7 @@ fn a_log_that_cannot_be_written_refuses_the_change() {
         // Reads are not audited, so they still work.
         ok(&c.call("list_nodes", json!({})));
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
@@ -101,7 +97,7 @@ fn intent_comes_before_the_write_and_the_upid_before_the_wait() {
     let dir = temp_dir("audit-order");
     let log = dir.join("audit.jsonl");
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     mock_task(&mut fake, UPID, "start failed: QEMU exited with code 1");
     fake.answer(
         "GET",
@@ -148,11 +144,9 @@ fn a_crash_during_the_task_wait_leaves_the_intent_and_the_upid() {
     let dir = temp_dir("audit-crash");
     let log = dir.join("audit.jsonl");
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     // The task never ends while the server waits.
-    fake.ok(
-        "GET",
-        STATUS,
+    fake.get(STATUS,
         json!({"upid": UPID, "status": "running", "node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam!mcp", "starttime": 1732288512}),
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_proxmox-mcp-server"))
@@ -211,7 +205,7 @@ fn refused_calls_are_recorded_with_the_reason() {
     let dir = temp_dir("audit-refused");
     let log = dir.join("audit.jsonl");
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    fake.get("/cluster/resources", resources());
     let path = log.to_str().unwrap();
     // An assistant at read-only tries a change.
     session(&fake, &[("PROXMOX_MCP_AUDIT_LOG", path)], |c| {
@@ -229,7 +223,7 @@ fn refused_calls_are_recorded_with_the_reason() {
         // A read with bad arguments is not a change: not logged.
         error_text(&c.call("get_vm_status", json!({"vmid": 99})));
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     let lines = entries(&log);
     assert_eq!(phases(&lines), ["refused"; 3], "{lines:?}");
     assert!(lines.iter().all(|l| l["tool"] == "stop_vm"));
@@ -294,8 +288,7 @@ fn a_rotated_log_is_opened_again() {
     let log = dir.join("audit.jsonl");
     let rotated = dir.join("audit.jsonl.1");
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "stopped", "name": "web"}),
     );
@@ -328,7 +321,7 @@ fn a_rotated_log_is_opened_again() {
     };
     assert_eq!(tools(&rotated), ["start_vm intent", "start_vm outcome"]);
     assert_eq!(tools(&log), ["stop_vm intent", "stop_vm outcome"]);
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -337,18 +330,15 @@ fn credentials_in_arguments_are_redacted() {
     let dir = temp_dir("audit-redact");
     let log = dir.join("audit.jsonl");
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/storage/local/status",
         json!({"type": "dir", "active": 1, "content": "iso,vztmpl"}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "agent": "1"}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "name": "web"}),
     );
@@ -399,7 +389,7 @@ fn credentials_in_arguments_are_redacted() {
         ])
     );
     assert_eq!(lines[2]["arguments"]["input_data"], "<redacted>");
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -413,27 +403,15 @@ const VAULT_BACKUP_PATH: &str = "local:backup%2Fvzdump-qemu-103-2025_01_31-02_00
 #[test]
 fn rollbacks_and_snapshot_deletion_need_the_guests_name() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/200/config",
-        json!({"hostname": "dns"}),
-    );
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
     let snaps = json!([{"name": "first", "snaptime": 1}, {"name": "current"}]);
-    fake.ok("GET", "/nodes/pve1/qemu/100/snapshot", snaps.clone());
-    fake.ok("GET", "/nodes/pve1/lxc/200/snapshot", snaps);
+    fake.get("/nodes/pve1/qemu/100/snapshot", snaps.clone());
+    fake.get("/nodes/pve1/lxc/200/snapshot", snaps);
     // Were they sent, PVE would take them.
-    fake.ok(
-        "POST",
-        "/nodes/pve1/qemu/100/snapshot/first/rollback",
-        json!(UPID),
-    );
-    fake.ok(
-        "POST",
-        "/nodes/pve1/lxc/200/snapshot/first/rollback",
-        json!(UPID),
-    );
+    fake.post("/nodes/pve1/qemu/100/snapshot/first/rollback", json!(UPID));
+    fake.post("/nodes/pve1/lxc/200/snapshot/first/rollback", json!(UPID));
     fake.ok("DELETE", "/nodes/pve1/qemu/100/snapshot/first", json!(UPID));
     fake.ok("DELETE", "/nodes/pve1/lxc/200/snapshot/first", json!(UPID));
     session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
@@ -495,7 +473,7 @@ fn rollbacks_and_snapshot_deletion_need_the_guests_name() {
             );
         }
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
@@ -503,10 +481,10 @@ fn delete_backup_needs_the_name_of_the_backups_guest() {
     let mut fake = FakePve::new();
     let gone = "local:backup/vzdump-lxc-250-2025_01_31-02_00_00.tar.zst";
     let gone_path = "local:backup%2Fvzdump-lxc-250-2025_01_31-02_00_00.tar.zst";
-    fake.ok("GET", "/cluster/resources", resources());
+    fake.get("/cluster/resources", resources());
     for path in [VAULT_BACKUP_PATH, gone_path] {
         let content = format!("/nodes/pve1/storage/local/content/{path}");
-        fake.ok("GET", &content, json!({"format": "vma.zst", "size": 1000}));
+        fake.get(&content, json!({"format": "vma.zst", "size": 1000}));
         fake.ok("DELETE", &content, json!(UPID));
     }
     session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
@@ -545,20 +523,19 @@ fn delete_backup_needs_the_name_of_the_backups_guest() {
             "{r}"
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn delete_backup_of_a_guest_whose_tags_cannot_be_read_is_refused() {
     let mut fake = FakePve::new();
     // The credentials see no guest 103 (no VM.Audit), so whether it carries tag:prod is unknown.
-    fake.ok(
-        "GET",
+    fake.get(
         "/cluster/resources",
         json!([{"type": "qemu", "vmid": 100, "node": "pve1", "name": "web"}]),
     );
     let content = format!("/nodes/pve1/storage/local/content/{VAULT_BACKUP_PATH}");
-    fake.ok("GET", &content, json!({"format": "vma.zst", "size": 1000}));
+    fake.get(&content, json!({"format": "vma.zst", "size": 1000}));
     fake.ok("DELETE", &content, json!(UPID));
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
@@ -574,20 +551,19 @@ fn delete_backup_of_a_guest_whose_tags_cannot_be_read_is_refused() {
             format!("{VAULT_BACKUP} is a backup of guest 103, and guest 103 is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked for it; grant VM.Audit on /vms/103, or change it in PVE itself; its backups are kept too")
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn a_protected_guests_backup_is_not_restored_to_a_new_guest() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/cluster/nextid", json!("105"));
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get("/cluster/nextid", json!("105"));
+    fake.get(
         &format!("/nodes/pve1/storage/local/content/{VAULT_BACKUP_PATH}"),
         json!({"format": "vma.zst", "size": 1000}),
     );
-    fake.ok("POST", "/nodes/pve1/qemu", json!(UPID));
+    fake.post("/nodes/pve1/qemu", json!(UPID));
     let pbs = "pbs:backup/vm/103/2025-01-31T02:00:00Z";
     for protected in ["103", "tag:prod"] {
         let settings = [
@@ -617,14 +593,13 @@ fn a_protected_guests_backup_is_not_restored_to_a_new_guest() {
             assert!(error_text(&r).contains("restoring it would copy its data to another guest"));
         });
     }
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn delete_firewall_rule_always_sends_the_digest_it_read() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/cluster/firewall/rules",
         json!([
             {"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d1"},
@@ -633,8 +608,7 @@ fn delete_firewall_rule_always_sends_the_digest_it_read() {
     );
     fake.ok("DELETE", "/cluster/firewall/rules/1", Value::Null);
     // A node whose rules come without a digest (nothing binds the position to the rule read).
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/firewall/rules",
         json!([{"pos": 0, "type": "in", "action": "DROP"}]),
     );
@@ -647,7 +621,7 @@ fn delete_firewall_rule_always_sends_the_digest_it_read() {
             error_text(&r),
             "GET /nodes/pve1/firewall/rules: PVE returned no digest with the rules, so this server cannot make sure the rule at position 0 is still the one it read; nothing was deleted"
         );
-        assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+        fake.assert_no_writes();
         // Without a digest from the caller, PVE still gets the one just read: if the rules
         // changed since, PVE refuses instead of deleting whatever is now at that position.
         ok(&c.call("delete_firewall_rule", json!({"pos": 1})));

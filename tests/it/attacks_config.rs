@@ -75,14 +75,13 @@ fn host_level_vm_keys_are_refused_at_operate_and_at_plain_full() {
             "{key}: {text}"
         );
     }
-    assert!(fake.requests().is_empty(), "{:?}", fake.lines());
+    fake.assert_untouched();
 }
 
 #[test]
 fn host_level_container_keys_are_refused() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/lxc/104/config",
         json!({"hostname": "ct", "unprivileged": 1}),
     );
@@ -127,7 +126,7 @@ fn host_level_container_keys_are_refused() {
         );
         assert!(error_text(&r).contains("bind-mounts the host path /"));
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     // Only `features` needed the container's config (unprivileged or not).
     assert_eq!(fake.lines(), ["GET /nodes/pve1/lxc/104/config"]);
 }
@@ -172,7 +171,7 @@ fn login_and_command_keys_are_treated_like_exec() {
     }
     // create_container's SSH keys are a login as well.
     let mut fake2 = FakePve::new();
-    fake2.ok("GET", "/cluster/nextid", json!(210));
+    fake2.get("/cluster/nextid", json!(210));
     session(&fake2, OPERATE, |c| {
         let r = c.call(
             "create_container",
@@ -183,8 +182,8 @@ fn login_and_command_keys_are_treated_like_exec() {
             "create_container: setting 'ssh-public-keys' puts a login into the new container"
         ));
     });
-    assert!(fake.requests().is_empty());
-    assert!(fake2.writes().is_empty());
+    fake.assert_untouched();
+    fake2.assert_no_writes();
 }
 
 #[test]
@@ -233,14 +232,13 @@ fn lock_is_never_set_or_removed() {
             "{text}"
         );
     });
-    assert!(fake.requests().is_empty());
+    fake.assert_untouched();
 }
 
 #[test]
 fn one_way_and_data_losing_changes_need_full() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/104/config",
         json!({"scsi1": "local-lvm:vm-104-disk-1,size=8G", "ide2": "local:iso/d.iso,media=cdrom"}),
     );
@@ -260,7 +258,7 @@ fn one_way_and_data_losing_changes_need_full() {
             assert!(text.contains("it needs access level full"), "{text}");
         }
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
@@ -308,13 +306,13 @@ fn unknown_keys_are_refused_by_name() {
         );
         assert!(text.contains("'lxc.apparmor.profile'"), "{text}");
     }
-    assert!(fake.requests().is_empty());
+    fake.assert_untouched();
 }
 
 #[test]
 fn privileged_containers_are_host_level() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(210));
+    fake.get("/cluster/nextid", json!(210));
     for settings in [OPERATE, FULL] {
         session(&fake, settings, |c| {
             let r = c.call(
@@ -329,7 +327,7 @@ fn privileged_containers_are_host_level() {
             );
         });
     }
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,7 +381,7 @@ fn another_guests_disk_cannot_be_attached() {
             "{key}: {text}"
         );
     }
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     // At full, an unprotected guest's volume may be attached (the operator's call).
     session(&fake, FULL, |c| {
         let r = c.call(
@@ -401,7 +399,7 @@ fn another_guests_disk_cannot_be_attached() {
 #[test]
 fn create_vm_cannot_take_another_guests_disk_as_cdrom() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(150));
+    fake.get("/cluster/nextid", json!(150));
     session(&fake, OPERATE, |c| {
         let r = c.call(
             "create_vm",
@@ -415,14 +413,13 @@ fn create_vm_cannot_take_another_guests_disk_as_cdrom() {
             "{text}"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn resize_refuses_a_disk_of_another_guest() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/104/config",
         json!({"name": "victim-attacher", "scsi0": "local-lvm:vm-104-disk-0,size=8G",
                "scsi1": "local-lvm:vm-103-disk-0,size=32G", "digest": "aa"}),
@@ -439,7 +436,7 @@ fn resize_refuses_a_disk_of_another_guest() {
             );
         });
     }
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,24 +447,18 @@ pub(crate) const CT_ARCHIVE: &str = "local:backup/vzdump-lxc-200-2025_01_31-02_0
 
 pub(crate) fn restore_fake(config: Option<&str>) -> FakePve {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(150));
-    fake.ok(
-        "GET",
-        "/cluster/resources",
+    fake.get("/cluster/nextid", json!(150));
+    fake.get("/cluster/resources",
         json!([{"id": "storage/pve1/local", "type": "storage", "storage": "local", "node": "pve1", "content": "backup", "status": "available"}]),
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve1/storage/local/content/local:backup%2Fvzdump-qemu-100-2025_01_31-02_00_00.vma.zst",
+    fake.get("/nodes/pve1/storage/local/content/local:backup%2Fvzdump-qemu-100-2025_01_31-02_00_00.vma.zst",
         json!({"format": "vma.zst", "size": 1000}),
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve1/storage/local/content/local:backup%2Fvzdump-lxc-200-2025_01_31-02_00_00.tar.zst",
+    fake.get("/nodes/pve1/storage/local/content/local:backup%2Fvzdump-lxc-200-2025_01_31-02_00_00.tar.zst",
         json!({"format": "tar.zst", "size": 1000}),
     );
     if let Some(config) = config {
-        fake.ok("GET", "/nodes/pve1/vzdump/extractconfig", json!(config));
+        fake.get("/nodes/pve1/vzdump/extractconfig", json!(config));
     }
     fake
 }
@@ -490,7 +481,7 @@ fn restoring_a_backup_with_host_keys_is_refused() {
             "{text}"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert!(fake
         .lines()
         .iter()
@@ -513,7 +504,7 @@ fn restoring_a_privileged_container_backup_is_refused() {
             "{text}"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
@@ -534,5 +525,5 @@ fn restoring_a_backup_whose_config_cannot_be_read_is_refused() {
             "restore_backup: the backup's configuration could not be read to check it for host-level keys (GET /nodes/pve1/vzdump/extractconfig: Permission check failed"
         ));
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }

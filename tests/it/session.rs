@@ -105,16 +105,16 @@ pub(crate) fn running(fake: &mut FakePve, times: Option<usize>) {
     let status = json!({"upid": UPID, "status": "running", "node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam!mcp", "starttime": 1732288512});
     match times {
         Some(n) => fake.ok_times("GET", STATUS, status, n),
-        None => fake.ok("GET", STATUS, status),
+        None => fake.get(STATUS, status),
     };
 }
 
 #[test]
 fn progress_while_the_task_runs_then_the_result() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     running(&mut fake, Some(3));
-    fake.ok("GET", STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
+    fake.get(STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
     fake.answer(
         "GET",
         &STATUS.replace("/status", "/log"),
@@ -157,7 +157,7 @@ fn progress_while_the_task_runs_then_the_result() {
 #[test]
 fn cancel_stops_the_wait_without_an_answer() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     running(&mut fake, None);
     fake.answer(
         "GET",
@@ -203,10 +203,9 @@ fn cancel_stops_the_wait_without_an_answer() {
 #[test]
 fn ping_is_answered_during_a_wait_and_requests_queue() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     running(&mut fake, Some(4));
-    fake.ok(
-        "GET",
+    fake.get(
         STATUS,
         json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512}),
     );
@@ -228,7 +227,7 @@ fn ping_is_answered_during_a_wait_and_requests_queue() {
 #[test]
 fn end_of_input_during_a_wait_ends_the_server() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     running(&mut fake, None);
     with_session(&fake, |p| {
         p.send(call(

@@ -596,9 +596,7 @@ fn check_against_a_closed_port_fails() {
 #[test]
 fn call_gives_what_tools_call_gives() {
     let mut fake = crate::support::FakePve::new();
-    fake.ok(
-        "GET",
-        "/cluster/resources",
+    fake.get("/cluster/resources",
         json!([
             {"type": "qemu", "vmid": 101, "node": "pve2", "name": "db", "status": "stopped", "netin": 5},
             {"type": "qemu", "vmid": 100, "node": "pve1", "name": "web", "status": "running"},

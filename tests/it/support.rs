@@ -129,6 +129,16 @@ impl FakePve {
         self.answer(method, path, 200, json!({"success": 1, "data": data}), None)
     }
 
+    /// `ok` for a GET.
+    pub fn get(&mut self, path: &str, data: Value) -> &mut Self {
+        self.ok("GET", path, data)
+    }
+
+    /// `ok` for a POST.
+    pub fn post(&mut self, path: &str, data: Value) -> &mut Self {
+        self.ok("POST", path, data)
+    }
+
     /// As `ok`, but only for the next `times` matching requests.
     pub fn ok_times(&mut self, method: &str, path: &str, data: Value, times: usize) -> &mut Self {
         self.answer(
@@ -161,6 +171,18 @@ impl FakePve {
     /// `requests()` as `METHOD /path?query body` lines.
     pub fn lines(&self) -> Vec<String> {
         self.requests().iter().map(Seen::line).collect()
+    }
+
+    /// Fails the test if PVE was sent anything at all.
+    pub fn assert_untouched(&self) {
+        let lines = self.lines();
+        assert!(lines.is_empty(), "PVE was asked: {lines:?}");
+    }
+
+    /// Fails the test if PVE was sent a write (anything but GET, login excluded).
+    pub fn assert_no_writes(&self) {
+        let writes = self.writes();
+        assert!(writes.is_empty(), "PVE was sent a write: {writes:?}");
     }
 
     /// The requests that change something (anything but GET), login excluded.
@@ -418,10 +440,13 @@ pub fn tool_count(access: proxmox_mcp_server::policy::Access) -> usize {
 
 /// Runs `f` with an initialized client against `fake`, under these settings.
 pub fn session(fake: &FakePve, settings: &[(&str, &str)], f: impl FnOnce(&mut Client)) {
-    let config = config(fake, settings);
-    let pve = Pve::new(&config).unwrap();
-    let mut client = Client::new(&pve, &config);
-    f(&mut client);
+    connected(&config(fake, settings), f)
+}
+
+/// Runs `f` with a client initialized under `config` (whatever PVE it names).
+pub fn connected(config: &Config, f: impl FnOnce(&mut Client)) {
+    let pve = Pve::new(config).unwrap();
+    f(&mut Client::new(&pve, config));
 }
 
 /// Runs `f` with an initialized client at access level `access`.

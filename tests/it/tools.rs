@@ -5,7 +5,8 @@ use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
 use crate::support::{
-    config, error_text, mock_task as task, ok, with_access as with_client, Client, FakePve, UPID,
+    config, connected, error_text, mock_task as task, ok, with_access as with_client, Client,
+    FakePve, UPID,
 };
 
 /// The UPID as it appears in a request path (PVE's own text: nothing to encode).
@@ -22,7 +23,7 @@ fn resources() -> Value {
 #[test]
 fn list_nodes_sorted_and_trimmed() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes", json!([
+    fake.get("/nodes", json!([
         {"node": "pve2", "status": "online", "cpu": 0.1, "maxcpu": 8, "mem": 1, "maxmem": 2, "disk": 3, "maxdisk": 4, "uptime": 5, "level": "", "id": "node/pve2", "type": "node", "ssl_fingerprint": "AA:BB"},
         {"node": "pve1", "status": "offline", "id": "node/pve1", "type": "node"},
     ]));
@@ -46,7 +47,7 @@ fn list_nodes_sorted_and_trimmed() {
 fn get_node_status() {
     let mut fake = FakePve::new();
     let status = json!({"cpu": 0.02, "loadavg": ["0.10", "0.20", "0.30"], "memory": {"total": 100, "used": 50, "free": 50}, "pveversion": "pve-manager/9.1.2/abc", "kversion": "Linux 6.14", "uptime": 1000});
-    fake.ok("GET", "/nodes/pve1/status", status.clone());
+    fake.get("/nodes/pve1/status", status.clone());
     with_client(&fake, "read-only", |c| {
         let r = c.call("get_node_status", json!({"node": "pve1"}));
         assert_eq!(ok(&r), &json!({"data": status}));
@@ -59,7 +60,7 @@ fn get_node_status() {
 #[test]
 fn list_vms_cluster_wide_is_one_request() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    fake.get("/cluster/resources", resources());
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_vms", json!({}));
         assert_eq!(
@@ -86,7 +87,7 @@ fn list_vms_cluster_wide_is_one_request() {
 #[test]
 fn list_vms_on_one_node() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu", json!([
+    fake.get("/nodes/pve1/qemu", json!([
         {"vmid": 102, "name": "b", "status": "stopped", "cpus": 1, "maxmem": 1024, "serial": 0},
         {"vmid": "100", "name": "a", "status": "running", "cpus": 2, "maxmem": 2048, "pid": 123},
     ]));
@@ -106,9 +107,8 @@ fn list_vms_on_one_node() {
 #[test]
 fn list_containers() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve1/lxc",
         json!([{"vmid": "200", "name": "dns", "status": "running", "type": "lxc"}]),
     );
@@ -135,8 +135,8 @@ fn list_containers() {
 fn get_vm_config_finds_the_node() {
     let mut fake = FakePve::new();
     let cfg = json!({"name": "web", "cores": 4, "memory": "8192", "scsi0": "local-lvm:vm-100-disk-0,size=64G", "net0": "virtio=BC:24:11:00:00:01,bridge=vmbr0", "digest": "0123abcd"});
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", cfg.clone());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/qemu/100/config", cfg.clone());
     with_client(&fake, "read-only", |c| {
         assert_eq!(
             ok(&c.call("get_vm_config", json!({"vmid": 100})))["data"],
@@ -172,9 +172,9 @@ fn get_vm_status_and_container_status() {
     let mut fake = FakePve::new();
     let vm = json!({"vmid": 100, "name": "web", "status": "running", "qmpstatus": "running", "cpu": 0.05, "mem": 1, "maxmem": 2, "uptime": 10, "ha": {"managed": 0}});
     let ct = json!({"vmid": 200, "name": "dns", "status": "running", "type": "lxc", "swap": 0, "maxswap": 512});
-    fake.ok("GET", "/nodes/pve2/qemu/100/status/current", vm.clone());
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/lxc/200/status/current", ct.clone());
+    fake.get("/nodes/pve2/qemu/100/status/current", vm.clone());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/lxc/200/status/current", ct.clone());
     with_client(&fake, "read-only", |c| {
         assert_eq!(
             ok(&c.call("get_vm_status", json!({"vmid": 100, "node": "pve2"})))["data"],
@@ -202,8 +202,8 @@ fn get_vm_status_and_container_status() {
 #[test]
 fn start_vm_waits_for_the_task() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.get("/cluster/resources", resources());
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     task(&mut fake, UPID_PATH, "OK");
     with_client(&fake, "operate", |c| {
         let r = c.call("start_vm", json!({"vmid": 100}));
@@ -265,7 +265,7 @@ fn power_tools_send_the_right_calls() {
 #[test]
 fn list_vm_snapshots_without_current() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/snapshot", json!([
+    fake.get("/nodes/pve1/qemu/100/snapshot", json!([
         {"name": "current", "digest": "x", "running": 1, "description": "You are here!", "parent": "second"},
         {"name": "second", "snaptime": 1700000200, "description": "", "parent": "first", "vmstate": 0},
         {"name": "first", "snaptime": 1700000100, "description": "clean install"},
@@ -288,13 +288,11 @@ fn list_vm_snapshots_without_current() {
 #[test]
 fn delete_vm_snapshot_checks_it_exists() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/snapshot",
         json!([{"name": "first", "snaptime": 1700000100}, {"name": "current"}]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "protection": 0}),
     );
@@ -324,16 +322,16 @@ fn delete_vm_snapshot_checks_it_exists() {
 #[test]
 fn storage_tools() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", json!([
+    fake.get("/cluster/resources", json!([
         {"id": "storage/pve2/local", "type": "storage", "storage": "local", "node": "pve2", "plugintype": "dir", "content": "iso,vztmpl,backup", "shared": 0, "status": "available", "disk": 10, "maxdisk": 100},
         {"id": "storage/pve1/local-lvm", "type": "storage", "storage": "local-lvm", "node": "pve1", "plugintype": "lvmthin", "content": "images,rootdir", "shared": 0, "status": "available", "disk": 5, "maxdisk": 50},
         {"id": "storage/pve1/local", "type": "storage", "storage": "local", "node": "pve1", "plugintype": "dir", "content": "iso", "shared": 0, "status": "available", "disk": 1, "maxdisk": 100},
     ]));
-    fake.ok("GET", "/nodes/pve1/storage", json!([
+    fake.get("/nodes/pve1/storage", json!([
         {"storage": "local", "type": "dir", "content": "iso", "active": 1, "enabled": 1, "shared": 0, "total": 100, "used": 1, "avail": 99, "used_fraction": 0.01, "select_existing": 1},
     ]));
     let status = json!({"type": "dir", "content": "iso", "active": 1, "enabled": 1, "shared": 0, "total": 100, "used": 1, "avail": 99});
-    fake.ok("GET", "/nodes/pve1/storage/local/status", status.clone());
+    fake.get("/nodes/pve1/storage/local/status", status.clone());
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_storage", json!({}));
         assert_eq!(
@@ -371,8 +369,7 @@ fn storage_tools() {
 fn task_tools() {
     let mut fake = FakePve::new();
     let t = |upid: &str, start: u64, id: &str, status: &str| json!({"upid": upid, "node": "pve1", "type": "qmstart", "id": id, "user": "root@pam", "starttime": start, "endtime": start + 2, "status": status, "pid": 1, "pstart": 2, "saved": "1"});
-    fake.ok(
-        "GET",
+    fake.get(
         "/cluster/tasks",
         json!([
             t(
@@ -397,8 +394,7 @@ fn task_tools() {
     );
     fake.answer("GET", "/nodes/pve1/tasks", 200, json!({"success": 1, "total": 7, "data": [t("UPID:pve1:00000004:00000004:00000004:qmstart:100:root@pam:", 50, "100", "OK")]}), None);
     let status = json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "type": "qmstart", "id": "100", "node": "pve1", "user": "root@pam!mcp", "starttime": 1732288512});
-    fake.ok(
-        "GET",
+    fake.get(
         &format!("/nodes/pve1/tasks/{UPID_PATH}/status"),
         status.clone(),
     );
@@ -443,7 +439,7 @@ fn task_tools() {
 #[test]
 fn get_cluster_status_cluster_first() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/status", json!([
+    fake.get("/cluster/status", json!([
         {"type": "node", "name": "pve2", "online": 1, "ip": "10.0.0.2", "local": 0, "nodeid": 2},
         {"type": "cluster", "name": "lab", "quorate": 1, "nodes": 2, "version": 4},
         {"type": "node", "name": "pve1", "online": 1, "ip": "10.0.0.1", "local": 1, "nodeid": 1},
@@ -510,7 +506,7 @@ fn pve_errors_read_as_what_to_do() {
 #[test]
 fn failed_task_is_an_error_with_the_log() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     task(&mut fake, UPID_PATH, "VM 100 already running");
     fake.answer("GET", &format!("/nodes/pve1/tasks/{UPID_PATH}/log"), 200, json!({"success": 1, "total": 2, "data": [{"n": 1, "t": "VM 100 already running"}, {"n": 2, "t": "TASK ERROR: VM 100 already running"}]}), None);
     with_client(&fake, "operate", |c| {
@@ -530,13 +526,12 @@ fn failed_task_is_an_error_with_the_log() {
 #[test]
 fn wait_seconds_zero_and_dry_run() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "vmid": 100}),
     );
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/shutdown", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/shutdown", json!(UPID));
     with_client(&fake, "operate", |c| {
         let r = c.call(
             "shutdown_vm",
@@ -551,7 +546,7 @@ fn wait_seconds_zero_and_dry_run() {
                 "target": {"status": "running", "vmid": 100},
             })
         );
-        assert!(fake.writes().is_empty(), "a dry run sends no write");
+        fake.assert_no_writes();
         let r = c.call(
             "shutdown_vm",
             json!({"vmid": 100, "node": "pve1", "wait_seconds": 0}),
@@ -607,11 +602,7 @@ fn bad_arguments_and_access_send_nothing() {
             None
         );
     });
-    assert!(
-        fake.requests().is_empty(),
-        "nothing reached PVE: {:?}",
-        fake.lines()
-    );
+    fake.assert_untouched();
 }
 
 #[test]
@@ -659,7 +650,7 @@ fn write_tools_are_listed_by_access_level() {
 fn big_lists_are_cut_to_64_kib() {
     let mut fake = FakePve::new();
     let many: Vec<Value> = (0..3000).map(|i| json!({"type": "qemu", "vmid": 1000 + i, "node": "pve1", "name": format!("a-rather-long-guest-name-number-{i:05}"), "status": "running", "tags": "alpha;beta;gamma"})).collect();
-    fake.ok("GET", "/cluster/resources", Value::Array(many));
+    fake.get("/cluster/resources", Value::Array(many));
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_vms", json!({"limit": 1000}));
         let out = ok(&r);
@@ -686,21 +677,21 @@ fn tools_list_stays_small_enough_for_hosts() {
             ("PROXMOX_MCP_ALLOW_EXEC", "true"),
         ],
     );
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let list = c.request("tools/list", json!({}));
-    let bytes = list["result"].to_string().len();
-    assert!(
-        bytes < 60 * 1024,
-        "tools/list at full is {bytes} bytes; keep it under 60 KB"
-    );
-    // A host with a 40-tool limit can load the read-only tools of any area group.
-    for group in proxmox_mcp_server::tools::AREAS {
-        let config = crate::support::config(&fake, &[("PROXMOX_MCP_TOOLS", group)]);
-        let pve = Pve::new(&config).unwrap();
-        let c = Client::new(&pve, &config);
-        assert!(c.tools.len() <= 40, "{group}: {}", c.tools.len());
-    }
+    connected(&config, |c| {
+        let list = c.request("tools/list", json!({}));
+        let bytes = list["result"].to_string().len();
+        assert!(
+            bytes < 60 * 1024,
+            "tools/list at full is {bytes} bytes; keep it under 60 KB"
+        );
+        // A host with a 40-tool limit can load the read-only tools of any area group.
+        for group in proxmox_mcp_server::tools::AREAS {
+            let config = crate::support::config(&fake, &[("PROXMOX_MCP_TOOLS", group)]);
+            let pve = Pve::new(&config).unwrap();
+            let c = Client::new(&pve, &config);
+            assert!(c.tools.len() <= 40, "{group}: {}", c.tools.len());
+        }
+    });
 }
 
 #[test]
@@ -708,7 +699,7 @@ fn a_guests_node_is_remembered_and_found_again_after_it_moved() {
     let mut fake = FakePve::new();
     let on = |node: &str| json!([{"type": "qemu", "vmid": 100, "node": node, "name": "web"}]);
     fake.ok_times("GET", "/cluster/resources", on("pve1"), 1);
-    fake.ok("GET", "/cluster/resources", on("pve2"));
+    fake.get("/cluster/resources", on("pve2"));
     fake.ok_times(
         "GET",
         "/nodes/pve1/qemu/100/status/current",
@@ -721,8 +712,7 @@ fn a_guests_node_is_remembered_and_found_again_after_it_moved() {
         500,
         "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist",
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/qemu/100/status/current",
         json!({"status": "running"}),
     );

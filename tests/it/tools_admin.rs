@@ -24,8 +24,7 @@ fn read_only(fake: &FakePve, f: impl FnOnce(&mut Client)) {
 #[test]
 fn list_pools_sorted_and_trimmed() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/pools",
         json!([
             {"poolid": "prod", "comment": "production", "members": []},
@@ -48,9 +47,7 @@ fn list_pools_sorted_and_trimmed() {
 #[test]
 fn get_pool_members_sorted() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/pools",
+    fake.get("/pools",
         json!([{
             "poolid": "prod", "comment": "production",
             "members": [
@@ -103,7 +100,7 @@ fn get_pool_that_does_not_exist() {
 
     // A pool the credentials cannot see: PVE answers an empty list.
     let mut fake = FakePve::new();
-    fake.ok("GET", "/pools", json!([]));
+    fake.get("/pools", json!([]));
     read_only(&fake, |c| {
         let r = c.call("get_pool", json!({"poolid": "secret"}));
         assert_eq!(
@@ -125,7 +122,7 @@ fn get_ha_status() {
         {"id": "lrm:pve1", "type": "lrm", "node": "pve1", "status": "pve1 (active)", "timestamp": 1795000001},
         {"id": "service:vm:100", "type": "service", "sid": "vm:100", "node": "pve1", "state": "started", "crm_state": "started", "request_state": "started", "status": "vm:100 (pve1, started)"},
     ]);
-    fake.ok("GET", "/cluster/ha/status/current", status.clone());
+    fake.get("/cluster/ha/status/current", status.clone());
     read_only(&fake, |c| {
         let r = c.call("get_ha_status", json!({}));
         assert_eq!(ok(&r), &json!({"data": status}));
@@ -144,7 +141,7 @@ fn ha_resources() -> Value {
 #[test]
 fn list_ha_resources_sorted_by_vmid() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/ha/resources", ha_resources());
+    fake.get("/cluster/ha/resources", ha_resources());
     read_only(&fake, |c| {
         let r = c.call("list_ha_resources", json!({}));
         assert_eq!(
@@ -177,13 +174,12 @@ fn list_ha_resources_sorted_by_vmid() {
 #[test]
 fn add_ha_resource_for_a_vm() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "vmid": 100, "ha": {"managed": 0}}),
     );
-    fake.ok("POST", "/cluster/ha/resources", Value::Null);
+    fake.post("/cluster/ha/resources", Value::Null);
     with(&fake, "operate", |c| {
         let r = c.call(
             "add_ha_resource",
@@ -204,9 +200,9 @@ fn add_ha_resource_for_a_vm() {
 #[test]
 fn add_ha_resource_for_a_container_dry_run() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    fake.get("/cluster/resources", resources());
     let status = json!({"status": "running", "vmid": 200, "name": "dns", "ha": {"managed": 0}});
-    fake.ok("GET", "/nodes/pve2/lxc/200/status/current", status.clone());
+    fake.get("/nodes/pve2/lxc/200/status/current", status.clone());
     with(&fake, "operate", |c| {
         let r = c.call("add_ha_resource", json!({"vmid": 200, "dry_run": true}));
         assert_eq!(
@@ -218,7 +214,7 @@ fn add_ha_resource_for_a_container_dry_run() {
             })
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -231,14 +227,12 @@ fn add_ha_resource_for_a_container_dry_run() {
 #[test]
 fn add_ha_resource_refusals() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "ha": {"managed": 1, "state": "started"}}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/101/status/current",
         json!({"status": "stopped", "ha": {"managed": 0}}),
     );
@@ -296,13 +290,9 @@ fn add_ha_resource_needs_operate() {
 #[test]
 fn remove_ha_resource() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/ha/resources", ha_resources());
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
-        "/nodes/pve2/lxc/200/config",
-        json!({"hostname": "dns"}),
-    );
+    fake.get("/cluster/ha/resources", ha_resources());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve2/lxc/200/config", json!({"hostname": "dns"}));
     fake.ok("DELETE", "/cluster/ha/resources/ct:200", Value::Null);
     with(&fake, "full", |c| {
         let r = c.call("remove_ha_resource", json!({"vmid": 200}));
@@ -322,10 +312,9 @@ fn remove_ha_resource() {
 #[test]
 fn remove_ha_resource_dry_run_and_refusals() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/ha/resources", ha_resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok(
-        "GET",
+    fake.get("/cluster/ha/resources", ha_resources());
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get(
         "/nodes/pve1/qemu/1000/config",
         json!({"name": "big", "protection": 1}),
     );
@@ -355,7 +344,7 @@ fn remove_ha_resource_dry_run_and_refusals() {
             "{r}"
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -382,11 +371,10 @@ fn rules() -> Value {
 #[test]
 fn list_firewall_rules_at_each_level() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/firewall/rules", rules());
-    fake.ok("GET", "/nodes/pve1/firewall/rules", json!([]));
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/firewall/rules", rules());
+    fake.get("/nodes/pve1/firewall/rules", json!([]));
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve2/lxc/200/firewall/rules",
         json!([{"pos": 0, "type": "out", "action": "REJECT", "digest": "ff"}]),
     );
@@ -429,7 +417,7 @@ fn list_firewall_rules_at_each_level() {
 #[test]
 fn add_firewall_rule_to_a_node() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/firewall/rules", Value::Null);
+    fake.post("/nodes/pve1/firewall/rules", Value::Null);
     with(&fake, "operate", |c| {
         let r = c.call(
             "add_firewall_rule",
@@ -446,9 +434,8 @@ fn add_firewall_rule_to_a_node() {
 #[test]
 fn add_firewall_rule_to_a_vm_dry_run() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve1/qemu/100/firewall/rules",
         json!([{"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d0"}]),
     );
@@ -469,7 +456,7 @@ fn add_firewall_rule_to_a_vm_dry_run() {
             })
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -525,7 +512,7 @@ fn add_firewall_rule_failures() {
 #[test]
 fn delete_firewall_rule_checks_it_exists() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/firewall/rules", rules());
+    fake.get("/cluster/firewall/rules", rules());
     fake.ok("DELETE", "/cluster/firewall/rules/1", Value::Null);
     with(&fake, "full", |c| {
         let r = c.call(
@@ -560,18 +547,16 @@ fn delete_firewall_rule_checks_it_exists() {
 #[test]
 fn delete_firewall_rule_of_a_guest_dry_run_and_protection() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok(
-        "GET",
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get(
         "/nodes/pve1/qemu/100/firewall/rules",
         json!([{"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d0"}]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/101/config",
         json!({"name": "db", "protection": 1}),
     );
-    fake.ok("GET", "/cluster/resources", resources());
+    fake.get("/cluster/resources", resources());
     with(&fake, "full", |c| {
         let r = c.call(
             "delete_firewall_rule",
@@ -593,7 +578,7 @@ fn delete_firewall_rule_of_a_guest_dry_run_and_protection() {
             "{r}"
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -611,9 +596,7 @@ fn delete_firewall_rule_of_a_guest_dry_run_and_protection() {
 #[test]
 fn list_node_networks_sorted() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve1/network",
+    fake.get("/nodes/pve1/network",
         json!([
             {"iface": "vmbr0", "type": "bridge", "active": 1, "autostart": 1, "method": "static", "cidr": "192.168.1.10/24", "address": "192.168.1.10", "netmask": "24", "gateway": "192.168.1.1", "bridge_ports": "eno1", "families": ["inet"], "priority": 3},
             {"iface": "eno1", "type": "eth", "active": 1, "exists": 1, "method": "manual", "priority": 1},
@@ -655,9 +638,7 @@ fn list_node_networks_sorted() {
 #[test]
 fn list_users_sorted_without_keys() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/access/users",
+    fake.get("/access/users",
         json!([
             {"userid": "root@pam", "enable": 1, "expire": 0, "email": "root@example.com", "realm-type": "pam", "keys": "x!secret"},
             {"userid": "alice@pve", "enable": 0, "expire": 1800000000, "firstname": "Alice", "groups": "admins", "realm-type": "pve", "totp-locked": false},
@@ -687,17 +668,14 @@ fn list_users_sorted_without_keys() {
 #[test]
 fn list_api_tokens_of_all_users_and_of_one() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/access/users",
+    fake.get("/access/users",
         json!([
             {"userid": "root@pam", "tokens": [{"tokenid": "mcp", "privsep": 1, "expire": 0}, {"tokenid": "backup", "privsep": 0, "comment": "pbs"}]},
             {"userid": "alice@pve"},
             {"userid": "bob@pve", "tokens": []},
         ]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/access/users/alice@pve/token",
         json!([{"tokenid": "ci", "privsep": 1, "expire": 1900000000}]),
     );
@@ -748,9 +726,7 @@ fn list_api_tokens_of_all_users_and_of_one() {
 #[test]
 fn list_acl_sorted_by_path() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/access/acl",
+    fake.get("/access/acl",
         json!([
             {"path": "/vms/100", "type": "user", "ugid": "alice@pve", "roleid": "PVEVMUser", "propagate": 1},
             {"path": "/", "type": "token", "ugid": "root@pam!mcp", "roleid": "PVEAuditor", "propagate": 1},
@@ -782,7 +758,7 @@ fn get_my_permissions_says_which_tools_work() {
         "/vms": {"VM.Audit": 1},
         "/pool/prod": {"Pool.Audit": 1},
     });
-    fake.ok("GET", "/access/permissions", perms.clone());
+    fake.get("/access/permissions", perms.clone());
     read_only(&fake, |c| {
         let r = c.call("get_my_permissions", json!({}));
         let d = &ok(&r)["data"];
@@ -845,8 +821,7 @@ fn cert(filename: &str, notafter: u64) -> Value {
 #[test]
 fn list_node_certificates_of_one_node() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/certificates/info",
         json!([
             cert("pve-ssl.pem", 1795000000),
@@ -875,8 +850,7 @@ fn list_node_certificates_of_one_node() {
 #[test]
 fn list_node_certificates_of_all_online_nodes() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes",
         json!([
             {"node": "pve2", "status": "online"},
@@ -884,13 +858,11 @@ fn list_node_certificates_of_all_online_nodes() {
             {"node": "pve1", "status": "online"},
         ]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/certificates/info",
         json!([cert("pve-ssl.pem", 1795000000)]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/certificates/info",
         json!([cert("pveproxy-ssl.pem", 1795000000)]),
     );
@@ -922,9 +894,7 @@ fn list_node_certificates_of_all_online_nodes() {
 #[test]
 fn list_backup_jobs_sorted() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/cluster/backup",
+    fake.get("/cluster/backup",
         json!([
             {"id": "backup-b", "type": "vzdump", "enabled": 0, "schedule": "sun 01:00", "storage": "pbs", "all": 1, "exclude": "101", "mode": "snapshot", "next-run": 1795000000, "prune-backups": {"keep-last": 3}},
             {"id": "backup-a", "type": "vzdump", "enabled": 1, "schedule": "daily", "storage": "local", "vmid": "100,200", "compress": "zstd", "mode": "stop", "repeat-missed": 0},
@@ -952,15 +922,14 @@ fn list_backup_jobs_sorted() {
 #[test]
 fn admin_write_tools_dry_run_sends_no_write() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "ha": {"managed": 0}}),
     );
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok("GET", "/cluster/ha/resources", ha_resources());
-    fake.ok("GET", "/cluster/firewall/rules", rules());
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get("/cluster/ha/resources", ha_resources());
+    fake.get("/cluster/firewall/rules", rules());
     with(&fake, "full", |c| {
         for (name, args) in [
             ("add_ha_resource", json!({"vmid": 100})),
@@ -982,5 +951,5 @@ fn admin_write_tools_dry_run_sends_no_write() {
             );
         }
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }

@@ -49,8 +49,8 @@ fn fail_400(fake: &mut FakePve, method: &str, path: &str, errors: Value) {
 fn get_container_config_finds_the_node() {
     let mut fake = FakePve::new();
     let cfg = json!({"hostname": "dns", "cores": 1, "memory": 512, "swap": 512, "rootfs": "local-lvm:vm-200-disk-0,size=8G", "net0": "name=eth0,bridge=vmbr0,ip=dhcp", "unprivileged": 1, "digest": "1f2e3d"});
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/lxc/200/config", cfg.clone());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/lxc/200/config", cfg.clone());
     with(&fake, "read-only", |c| {
         assert_eq!(
             ok(&c.call("get_container_config", json!({"vmid": 200}))),
@@ -151,8 +151,8 @@ fn power_tools_find_the_node_and_dry_run() {
         let mut fake = FakePve::new();
         let current = path.replace(path.rsplit('/').next().unwrap(), "current");
         let state = json!({"vmid": vmid, "status": "running", "qmpstatus": "running"});
-        fake.ok("GET", "/cluster/resources", resources());
-        fake.ok("GET", &current, state.clone());
+        fake.get("/cluster/resources", resources());
+        fake.get(&current, state.clone());
         with(&fake, "operate", |c| {
             let r = c.call(tool, json!({"vmid": vmid, "dry_run": true}));
             assert_eq!(
@@ -161,7 +161,7 @@ fn power_tools_find_the_node_and_dry_run() {
                 "{tool}"
             );
         });
-        assert!(fake.writes().is_empty(), "{tool}");
+        fake.assert_no_writes();
         assert_eq!(
             fake.lines(),
             [
@@ -176,7 +176,7 @@ fn power_tools_find_the_node_and_dry_run() {
 #[test]
 fn a_failed_power_task_carries_its_log() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/resume", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/resume", json!(UPID));
     task(&mut fake, "VM 100 not running");
     fake.answer(
         "GET",
@@ -208,9 +208,9 @@ fn image_storages() -> Value {
 #[test]
 fn create_vm_with_defaults_takes_the_next_vmid_and_first_storage() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!("105"));
-    fake.ok("GET", "/nodes/pve1/storage", image_storages());
-    fake.ok("POST", "/nodes/pve1/qemu", json!(UPID));
+    fake.get("/cluster/nextid", json!("105"));
+    fake.get("/nodes/pve1/storage", image_storages());
+    fake.post("/nodes/pve1/qemu", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
         let r = c.call("create_vm", json!({"node": "pve1", "name": "web-2"}));
@@ -235,8 +235,8 @@ fn create_vm_with_defaults_takes_the_next_vmid_and_first_storage() {
 #[test]
 fn create_vm_with_everything_given() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(300));
-    fake.ok("POST", "/nodes/pve2/qemu", json!(UPID));
+    fake.get("/cluster/nextid", json!(300));
+    fake.post("/nodes/pve2/qemu", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
         let r = c.call(
@@ -300,9 +300,9 @@ fn create_vm_refuses_a_used_vmid_and_bad_arguments() {
 #[test]
 fn create_vm_dry_run_and_no_storage() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(105));
-    fake.ok("GET", "/nodes/pve1/storage", image_storages());
-    fake.ok("GET", "/nodes/pve3/storage", json!([]));
+    fake.get("/cluster/nextid", json!(105));
+    fake.get("/nodes/pve1/storage", image_storages());
+    fake.get("/nodes/pve3/storage", json!([]));
     with(&fake, "operate", |c| {
         let r = c.call("create_vm", json!({"node": "pve1", "dry_run": true}));
         assert_eq!(
@@ -320,15 +320,15 @@ fn create_vm_dry_run_and_no_storage() {
             "GET /nodes/pve3/storage: no active storage on pve3 holds images; name one with storage (list_storage shows them)"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn create_container_with_defaults() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(202));
-    fake.ok("GET", "/nodes/pve1/storage", image_storages());
-    fake.ok("POST", "/nodes/pve1/lxc", json!(UPID));
+    fake.get("/cluster/nextid", json!(202));
+    fake.get("/nodes/pve1/storage", image_storages());
+    fake.post("/nodes/pve1/lxc", json!(UPID));
     task(&mut fake, "OK");
     // SSH keys put a login into the container: like exec, they need full and the exec switch.
     let settings = [
@@ -362,7 +362,7 @@ fn create_container_with_defaults() {
 #[test]
 fn create_container_privileged_dry_run_and_refusals() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(210));
+    fake.get("/cluster/nextid", json!(210));
     // A privileged container's root is root on the host: full and the host-config switch.
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
@@ -398,7 +398,7 @@ fn create_container_privileged_dry_run_and_refusals() {
                 .starts_with("invalid arguments: missing required argument 'ostemplate'")
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /cluster/nextid?vmid=210"]);
 }
 
@@ -408,14 +408,13 @@ fn create_container_privileged_dry_run_and_refusals() {
 #[test]
 fn clone_vm_takes_the_next_vmid() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/cluster/nextid", json!(102));
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get("/cluster/nextid", json!(102));
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "cores": 2}),
     );
-    fake.ok("POST", "/nodes/pve1/qemu/100/clone", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/clone", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
         let r = c.call(
@@ -445,14 +444,13 @@ fn clone_vm_takes_the_next_vmid() {
 fn clone_container_with_a_given_newid_and_dry_run() {
     let mut fake = FakePve::new();
     let state = json!({"vmid": 201, "status": "stopped", "name": "cache"});
-    fake.ok("GET", "/cluster/nextid", json!(250));
-    fake.ok("GET", "/nodes/pve2/lxc/201/status/current", state.clone());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/nextid", json!(250));
+    fake.get("/nodes/pve2/lxc/201/status/current", state.clone());
+    fake.get(
         "/nodes/pve2/lxc/201/config",
         json!({"hostname": "cache", "unprivileged": 1}),
     );
-    fake.ok("POST", "/nodes/pve2/lxc/201/clone", json!(UPID));
+    fake.post("/nodes/pve2/lxc/201/clone", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
         let r = c.call(
@@ -490,8 +488,8 @@ fn clone_container_with_a_given_newid_and_dry_run() {
 #[test]
 fn clone_failures() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(102));
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get("/cluster/nextid", json!(102));
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
     fake.fail(
         "POST",
         "/nodes/pve1/qemu/100/clone",
@@ -536,9 +534,9 @@ fn clone_failures() {
 fn migrate_vm_live_when_it_runs() {
     let mut fake = FakePve::new();
     let pre = json!({"running": 1, "local_disks": [{"volid": "local:iso/debian.iso", "cdrom": 1, "is_unused": 0, "size": 1}], "local_resources": [], "has-dbus-vmstate": 1});
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/migrate", pre.clone());
-    fake.ok("POST", "/nodes/pve1/qemu/100/migrate", json!(UPID));
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/qemu/100/migrate", pre.clone());
+    fake.post("/nodes/pve1/qemu/100/migrate", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
         let r = c.call(
@@ -581,12 +579,10 @@ fn migrate_vm_live_when_it_runs() {
 #[test]
 fn migrate_vm_with_local_disks() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve1/qemu/100/migrate",
+    fake.get("/nodes/pve1/qemu/100/migrate",
         json!({"running": 1, "local_disks": [{"volid": "local-lvm:vm-100-disk-0", "size": 34359738368u64}], "local_resources": []}),
     );
-    fake.ok("POST", "/nodes/pve1/qemu/100/migrate", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/migrate", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
         assert_eq!(
@@ -608,9 +604,7 @@ fn migrate_vm_with_local_disks() {
 #[test]
 fn migrate_vm_refused_by_the_precondition() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve2/qemu/101/migrate",
+    fake.get("/nodes/pve2/qemu/101/migrate",
         json!({"running": 0, "allowed_nodes": ["pve1"], "not_allowed_nodes": {"pve3": {"unavailable_storages": ["local-zfs"]}, "pve1": {}}, "local_disks": [], "local_resources": []}),
     );
     with(&fake, "operate", |c| {
@@ -636,12 +630,10 @@ fn migrate_vm_refused_by_the_precondition() {
 #[test]
 fn migrate_stopped_vm_is_offline() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve2/qemu/101/migrate",
+    fake.get("/nodes/pve2/qemu/101/migrate",
         json!({"running": 0, "allowed_nodes": ["pve1", "pve3"], "not_allowed_nodes": {}, "local_disks": [], "local_resources": []}),
     );
-    fake.ok("POST", "/nodes/pve2/qemu/101/migrate", json!(UPID));
+    fake.post("/nodes/pve2/qemu/101/migrate", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
         let r = c.call(
@@ -660,8 +652,8 @@ fn migrate_stopped_vm_is_offline() {
 fn migrate_container_restarts_a_running_one() {
     let mut fake = FakePve::new();
     let pre = json!({"running": true, "allowed-nodes": ["pve2"], "not-allowed-nodes": {}});
-    fake.ok("GET", "/nodes/pve1/lxc/200/migrate", pre.clone());
-    fake.ok("POST", "/nodes/pve1/lxc/200/migrate", json!(UPID));
+    fake.get("/nodes/pve1/lxc/200/migrate", pre.clone());
+    fake.post("/nodes/pve1/lxc/200/migrate", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
         let r = c.call(
@@ -704,12 +696,11 @@ fn migrate_container_on_a_pve_without_the_check() {
         501,
         "Method 'GET /nodes/pve2/lxc/201/migrate' not implemented",
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/lxc/201/status/current",
         json!({"status": "stopped", "vmid": 201}),
     );
-    fake.ok("POST", "/nodes/pve2/lxc/201/migrate", json!(UPID));
+    fake.post("/nodes/pve2/lxc/201/migrate", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
         let r = c.call(
@@ -737,9 +728,8 @@ fn migrate_container_on_a_pve_without_the_check() {
 #[test]
 fn update_vm_config_sets_and_deletes() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"ide2": "local:iso/debian.iso,media=cdrom,size=600M", "digest": "8f2e"}),
     );
@@ -767,7 +757,7 @@ fn update_vm_config_sets_and_deletes() {
 fn update_vm_config_dry_run_shows_the_config() {
     let mut fake = FakePve::new();
     let cfg = json!({"name": "web", "cores": 2, "memory": "2048", "digest": "0123abcd"});
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", cfg.clone());
+    fake.get("/nodes/pve1/qemu/100/config", cfg.clone());
     with(&fake, "operate", |c| {
         let r = c.call(
             "update_vm_config",
@@ -780,7 +770,7 @@ fn update_vm_config_dry_run_shows_the_config() {
                     "target": cfg})
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /nodes/pve1/qemu/100/config"]);
 }
 
@@ -813,14 +803,13 @@ fn update_config_rejects_what_pve_would() {
             assert!(text.starts_with(why), "{args}: {text}");
         }
     });
-    assert!(fake.requests().is_empty());
+    fake.assert_untouched();
 }
 
 #[test]
 fn deleting_an_unused_volume_needs_full() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "unused0": "local-lvm:vm-100-disk-1", "digest": "aa"}),
     );
@@ -865,8 +854,7 @@ fn deleting_an_unused_volume_needs_full() {
 #[test]
 fn deleting_an_unused_volume_respects_pve_protection() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/lxc/200/config",
         json!({"hostname": "dns", "protection": 1, "unused1": "local-lvm:vm-200-disk-1"}),
     );
@@ -883,7 +871,7 @@ fn deleting_an_unused_volume_respects_pve_protection() {
             "{text}"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
@@ -930,8 +918,8 @@ fn vm_config() -> Value {
 #[test]
 fn resize_vm_disk_grows() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", vm_config());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/qemu/100/config", vm_config());
     fake.ok("PUT", "/nodes/pve1/qemu/100/resize", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "operate", |c| {
@@ -965,7 +953,7 @@ fn resize_vm_disk_grows() {
 #[test]
 fn resize_vm_disk_refuses_shrinking_and_other_mistakes() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", vm_config());
+    fake.get("/nodes/pve1/qemu/100/config", vm_config());
     with(&fake, "operate", |c| {
         let cases: &[(Value, &str)] = &[
             (json!({"disk": "scsi0", "size": "20G"}), "invalid arguments: size 20G is not larger than the current size of scsi0 (32G); disks only grow: give a larger size, or +N to add N"),
@@ -996,16 +984,14 @@ fn resize_vm_disk_refuses_shrinking_and_other_mistakes() {
             assert!(text.starts_with(why), "{args}: {text}");
         }
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /nodes/pve1/qemu/100/config"; 5]);
 }
 
 #[test]
 fn resize_container_disk_and_dry_run() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/200/config",
+    fake.get("/nodes/pve1/lxc/200/config",
         json!({"hostname": "dns", "rootfs": "local-lvm:vm-200-disk-0,size=8G", "mp0": "local-lvm:vm-200-disk-1,mp=/srv,size=512M"}),
     );
     fake.ok("PUT", "/nodes/pve1/lxc/200/resize", json!(UPID));
@@ -1048,7 +1034,7 @@ fn resize_container_disk_and_dry_run() {
 #[test]
 fn resize_failure_from_pve_is_passed_through() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", vm_config());
+    fake.get("/nodes/pve1/qemu/100/config", vm_config());
     fake.fail(
         "PUT",
         "/nodes/pve1/qemu/100/resize",
@@ -1072,14 +1058,12 @@ fn resize_failure_from_pve_is_passed_through() {
 #[test]
 fn delete_vm_checks_name_state_and_protection() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve2/qemu/101/config",
         json!({"name": "db", "protection": 0}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/qemu/101/status/current",
         json!({"vmid": 101, "name": "db", "status": "stopped", "qmpstatus": "stopped"}),
     );
@@ -1119,14 +1103,12 @@ fn delete_vm_checks_name_state_and_protection() {
 #[test]
 fn delete_vm_refuses_a_running_or_protected_guest() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok(
-        "GET",
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"vmid": 100, "name": "web", "status": "running"}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/qemu/101/config",
         json!({"name": "db", "protection": 1}),
     );
@@ -1148,20 +1130,16 @@ fn delete_vm_refuses_a_running_or_protected_guest() {
         ))
         .starts_with("confirm_name 'WEB' is not the name of VM 100"));
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn delete_container_dry_run_and_missing_guest() {
     let mut fake = FakePve::new();
     let state = json!({"vmid": 201, "name": "cache", "status": "stopped", "type": "lxc"});
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
-        "/nodes/pve2/lxc/201/config",
-        json!({"hostname": "cache"}),
-    );
-    fake.ok("GET", "/nodes/pve2/lxc/201/status/current", state.clone());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve2/lxc/201/config", json!({"hostname": "cache"}));
+    fake.get("/nodes/pve2/lxc/201/status/current", state.clone());
     fake.ok("DELETE", "/nodes/pve2/lxc/201", json!(UPID));
     task(&mut fake, "OK");
     with(&fake, "full", |c| {
@@ -1194,13 +1172,8 @@ fn delete_container_dry_run_and_missing_guest() {
 #[test]
 fn delete_container_failure_from_pve() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/200/config",
-        json!({"hostname": "dns"}),
-    );
-    fake.ok(
-        "GET",
+    fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
+    fake.get(
         "/nodes/pve1/lxc/200/status/current",
         json!({"vmid": 200, "name": "dns", "status": "stopped"}),
     );
@@ -1271,7 +1244,7 @@ fn access_levels_and_annotations() {
             .unwrap()
             .ends_with("Needs VM.Allocate on /vms/{vmid}. Can lose data."));
     });
-    assert!(fake.requests().is_empty());
+    fake.assert_untouched();
 }
 
 #[test]
@@ -1279,14 +1252,10 @@ fn more_dry_runs_send_no_write() {
     let mut fake = FakePve::new();
     let vm_state = json!({"vmid": 100, "name": "web", "status": "stopped"});
     let ct_config = json!({"hostname": "dns", "memory": 512, "digest": "abc123"});
-    fake.ok("GET", "/cluster/nextid", json!(102));
-    fake.ok(
-        "GET",
-        "/nodes/pve1/qemu/100/status/current",
-        vm_state.clone(),
-    );
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", vm_config());
-    fake.ok("GET", "/nodes/pve1/lxc/200/config", ct_config.clone());
+    fake.get("/cluster/nextid", json!(102));
+    fake.get("/nodes/pve1/qemu/100/status/current", vm_state.clone());
+    fake.get("/nodes/pve1/qemu/100/config", vm_config());
+    fake.get("/nodes/pve1/lxc/200/config", ct_config.clone());
     with(&fake, "full", |c| {
         let r = c.call(
             "clone_vm",
@@ -1329,7 +1298,7 @@ fn more_dry_runs_send_no_write() {
                     "target": ct_config})
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
