@@ -204,8 +204,7 @@ fn a_crash_during_the_task_wait_leaves_the_intent_and_the_upid() {
 fn refused_calls_are_recorded_with_the_reason() {
     let dir = temp_dir("audit-refused");
     let log = dir.join("audit.jsonl");
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     let path = log.to_str().unwrap();
     // An assistant at read-only tries a change.
     session(&fake, &[("PROXMOX_MCP_AUDIT_LOG", path)], |c| {
@@ -402,8 +401,7 @@ const VAULT_BACKUP_PATH: &str = "local:backup%2Fvzdump-qemu-103-2025_01_31-02_00
 
 #[test]
 fn rollbacks_and_snapshot_deletion_need_the_guests_name() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
     fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
     let snaps = json!([{"name": "first", "snaptime": 1}, {"name": "current"}]);
@@ -556,8 +554,7 @@ fn delete_backup_of_a_guest_whose_tags_cannot_be_read_is_refused() {
 
 #[test]
 fn a_protected_guests_backup_is_not_restored_to_a_new_guest() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get("/cluster/nextid", json!("105"));
     fake.get(
         &format!("/nodes/pve1/storage/local/content/{VAULT_BACKUP_PATH}"),

@@ -91,8 +91,7 @@ fn unknown_tool_names_are_a_configuration_error() {
 
 #[test]
 fn protected_guests_cannot_be_changed() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/qemu/102/status/current",
         json!({"status": "stopped"}),
@@ -159,8 +158,7 @@ fn pve_protection_flag_stops_destroy_tools() {
 
 #[test]
 fn every_write_tools_dry_run_sends_no_write() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "vmid": 100}),

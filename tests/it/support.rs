@@ -68,6 +68,13 @@ impl FakePve {
         }
     }
 
+    /// A fake whose `/cluster/resources` answers `resources` (where the tools find guests).
+    pub fn with_resources(resources: Value) -> FakePve {
+        let mut fake = FakePve::new();
+        fake.get("/cluster/resources", resources);
+        fake
+    }
+
     pub fn url(&self) -> String {
         self.server.url()
     }

@@ -59,8 +59,7 @@ fn get_node_status() {
 
 #[test]
 fn list_vms_cluster_wide_is_one_request() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_vms", json!({}));
         assert_eq!(
@@ -106,8 +105,7 @@ fn list_vms_on_one_node() {
 
 #[test]
 fn list_containers() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/lxc",
         json!([{"vmid": "200", "name": "dns", "status": "running", "type": "lxc"}]),
@@ -201,8 +199,7 @@ fn get_vm_status_and_container_status() {
 
 #[test]
 fn start_vm_waits_for_the_task() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     task(&mut fake, UPID_PATH, "OK");
     with_client(&fake, "operate", |c| {
@@ -525,8 +522,7 @@ fn failed_task_is_an_error_with_the_log() {
 
 #[test]
 fn wait_seconds_zero_and_dry_run() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "vmid": 100}),

@@ -173,8 +173,7 @@ fn list_ha_resources_sorted_by_vmid() {
 
 #[test]
 fn add_ha_resource_for_a_vm() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "vmid": 100, "ha": {"managed": 0}}),
@@ -199,8 +198,7 @@ fn add_ha_resource_for_a_vm() {
 
 #[test]
 fn add_ha_resource_for_a_container_dry_run() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     let status = json!({"status": "running", "vmid": 200, "name": "dns", "ha": {"managed": 0}});
     fake.get("/nodes/pve2/lxc/200/status/current", status.clone());
     with(&fake, "operate", |c| {
@@ -226,8 +224,7 @@ fn add_ha_resource_for_a_container_dry_run() {
 
 #[test]
 fn add_ha_resource_refusals() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "ha": {"managed": 1, "state": "started"}}),
@@ -433,8 +430,7 @@ fn add_firewall_rule_to_a_node() {
 
 #[test]
 fn add_firewall_rule_to_a_vm_dry_run() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/qemu/100/firewall/rules",
         json!([{"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d0"}]),
@@ -921,8 +917,7 @@ fn list_backup_jobs_sorted() {
 
 #[test]
 fn admin_write_tools_dry_run_sends_no_write() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "ha": {"managed": 0}}),

@@ -66,8 +66,7 @@ fn snapshots() -> Value {
 
 #[test]
 fn rollback_vm_snapshot_checks_then_rolls_back() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "protection": 0}),
@@ -239,8 +238,7 @@ fn rollback_container_task_failure_and_pve_errors_pass_through() {
 
 #[test]
 fn list_container_snapshots_oldest_first_without_current() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get("/nodes/pve1/lxc/200/snapshot", snapshots());
     with(&fake, "read-only", |c| {
         let r = c.call("list_container_snapshots", json!({"vmid": 200}));
@@ -360,8 +358,7 @@ fn delete_container_snapshot_checks_it_exists() {
 
 #[test]
 fn create_backup_runs_one_vzdump_on_the_guests_node() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.post("/nodes/pve1/vzdump", json!(VZDUMP));
     task(&mut fake, VZDUMP, "OK");
     with(&fake, "operate", |c| {
@@ -385,8 +382,7 @@ fn create_backup_runs_one_vzdump_on_the_guests_node() {
 
 #[test]
 fn create_backup_dry_run_shows_the_guests() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     with(&fake, "operate", |c| {
         let r = c.call(
             "create_backup",
@@ -407,8 +403,7 @@ fn create_backup_dry_run_shows_the_guests() {
 
 #[test]
 fn create_backup_refuses_guests_on_several_nodes_and_bad_arguments() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     with(&fake, "operate", |c| {
         let mut refused = |args: Value| error_text(&c.call("create_backup", args)).to_string();
         assert_eq!(
@@ -450,8 +445,7 @@ fn create_backup_refuses_guests_on_several_nodes_and_bad_arguments() {
 
 #[test]
 fn create_backup_of_a_protected_guest_only_in_snapshot_mode() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.post("/nodes/pve1/vzdump", json!(VZDUMP));
     let settings = [
         ("PROXMOX_MCP_ACCESS", "operate"),
@@ -471,8 +465,7 @@ fn create_backup_of_a_protected_guest_only_in_snapshot_mode() {
 
 #[test]
 fn create_backup_passes_pve_errors_through() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.fail(
         "POST",
         "/nodes/pve1/vzdump",
@@ -499,8 +492,7 @@ fn create_backup_passes_pve_errors_through() {
 
 #[test]
 fn list_backups_across_backup_storages_by_vmid_newest_first() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", storages());
+    let mut fake = FakePve::with_resources(storages());
     fake.get("/nodes/pve1/storage/local/content", json!([
         {"volid": "local:backup/vzdump-qemu-100-2025_01_30-02_00_00.vma.zst", "content": "backup", "format": "vma.zst", "size": 1000, "ctime": 1738202400, "vmid": 100, "subtype": "qemu", "notes": "web", "used": 1000},
         {"volid": "local:backup/vzdump-lxc-200-2025_01_31-02_00_00.tar.zst", "content": "backup", "format": "tar.zst", "size": 300, "ctime": 1738288800, "vmid": 200, "protected": 1},
@@ -542,8 +534,7 @@ fn list_backups_across_backup_storages_by_vmid_newest_first() {
 
 #[test]
 fn list_backups_of_one_guest_on_one_storage() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", storages());
+    let mut fake = FakePve::with_resources(storages());
     fake.get("/nodes/pve1/storage/pbs/content", json!([]));
     fake.fail(
         "GET",
@@ -639,8 +630,7 @@ fn restore_backup_to_the_next_free_vmid() {
 
 #[test]
 fn restore_container_backup_dry_run_to_a_chosen_vmid() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     let attrs = json!({"format": "pbs-ct", "size": 300, "notes": "dns"});
     fake.get(
         &format!("/nodes/pve1/storage/pbs/content/{CT_BACKUP_PATH}"),
@@ -692,8 +682,7 @@ fn restore_container_backup_dry_run_to_a_chosen_vmid() {
 
 #[test]
 fn restore_over_an_existing_guest_needs_full_force_and_its_name() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     let args = json!({"archive": VM_BACKUP, "vmid": 101, "force": true, "confirm_name": "db"});
     with(&fake, "operate", |c| {
         assert_eq!(
@@ -772,8 +761,7 @@ fn restore_over_an_existing_stopped_guest() {
 
 #[test]
 fn restore_refuses_a_running_or_pve_protected_guest() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.ok_times(
         "GET",
         "/nodes/pve1/lxc/200/config",
@@ -867,8 +855,7 @@ fn delete_backup_checks_it_exists_and_is_not_protected() {
 
 #[test]
 fn delete_backup_finds_its_node_or_says_where_it_looked() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", storages());
+    let mut fake = FakePve::with_resources(storages());
     for node in ["pve1", "pve2"] {
         fake.fail(
             "GET",
@@ -912,8 +899,7 @@ fn delete_backup_finds_its_node_or_says_where_it_looked() {
 
 #[test]
 fn delete_backup_keeps_the_backups_of_protected_guests() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
         ("PROXMOX_MCP_PROTECTED", "tag:prod"),
@@ -932,8 +918,7 @@ fn delete_backup_keeps_the_backups_of_protected_guests() {
 
 #[test]
 fn list_storage_content_filters_and_sorts() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", storages());
+    let mut fake = FakePve::with_resources(storages());
     fake.get("/nodes/pve1/storage/local-lvm/content", json!([
         {"volid": "local-lvm:vm-100-disk-1", "content": "images", "format": "raw", "size": 2, "vmid": 100, "used": 0},
         {"volid": "local-lvm:vm-100-disk-0", "content": "images", "format": "raw", "size": 1, "vmid": 100, "parent": "base-900-disk-0"},

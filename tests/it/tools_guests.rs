@@ -407,8 +407,7 @@ fn create_container_privileged_dry_run_and_refusals() {
 
 #[test]
 fn clone_vm_takes_the_next_vmid() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get("/cluster/nextid", json!(102));
     fake.get(
         "/nodes/pve1/qemu/100/config",
@@ -727,8 +726,7 @@ fn migrate_container_on_a_pve_without_the_check() {
 
 #[test]
 fn update_vm_config_sets_and_deletes() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"ide2": "local:iso/debian.iso,media=cdrom,size=600M", "digest": "8f2e"}),
@@ -917,8 +915,7 @@ fn vm_config() -> Value {
 
 #[test]
 fn resize_vm_disk_grows() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get("/nodes/pve1/qemu/100/config", vm_config());
     fake.ok("PUT", "/nodes/pve1/qemu/100/resize", json!(UPID));
     task(&mut fake, "OK");
@@ -1057,8 +1054,7 @@ fn resize_failure_from_pve_is_passed_through() {
 
 #[test]
 fn delete_vm_checks_name_state_and_protection() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve2/qemu/101/config",
         json!({"name": "db", "protection": 0}),

@@ -48,8 +48,7 @@ fn names(c: &Client) -> Vec<String> {
 
 #[test]
 fn get_vm_metrics_summarises_rrddata() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get("/nodes/pve1/qemu/100/rrddata",
         json!([
             {"time": 1700000120, "cpu": 0.25, "maxcpu": 4, "mem": 2048, "maxmem": 8192, "netin": 10.5},
@@ -103,8 +102,7 @@ fn get_vm_metrics_summarises_rrddata() {
 
 #[test]
 fn get_container_metrics_with_timeframe_and_max() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get(
         "/nodes/pve2/lxc/200/rrddata",
         json!([
@@ -445,8 +443,7 @@ fn agent_answers(fake: &mut FakePve) {
 
 #[test]
 fn get_vm_agent_info_collects_os_hostname_network_and_filesystems() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     agent_answers(&mut fake);
     fake.get("/nodes/pve1/qemu/100/agent/get-fsinfo", json!({"result": [
         {"name": "sda1", "mountpoint": "/boot/efi", "type": "vfat", "total-bytes": 535805952u64, "used-bytes": 6084608, "disk": [{"serial": "x"}]},
@@ -552,8 +549,7 @@ fn get_vm_agent_info_without_agent_says_how_to_enable_it() {
 
 #[test]
 fn get_container_interfaces() {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get("/nodes/pve2/lxc/200/interfaces", json!([
         {"name": "lo", "hwaddr": "00:00:00:00:00:00", "inet": "127.0.0.1/8", "inet6": "::1/128"},
         {"name": "eth0", "hwaddr": "bc:24:11:00:00:01", "inet": "10.0.0.53/24", "ip-addresses": [{"ip-address": "10.0.0.53", "ip-address-type": "inet", "prefix": 24}], "extra": 1},
@@ -627,8 +623,7 @@ fn exec_tools_need_full_access_and_allow_exec() {
 }
 
 fn exec_fake(config: Value) -> FakePve {
-    let mut fake = FakePve::new();
-    fake.get("/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.get("/nodes/pve1/qemu/100/config", config);
     fake.get(
         "/nodes/pve1/qemu/100/status/current",
