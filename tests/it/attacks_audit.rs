@@ -204,7 +204,7 @@ fn a_crash_during_the_task_wait_leaves_the_intent_and_the_upid() {
 fn refused_calls_are_recorded_with_the_reason() {
     let dir = temp_dir("audit-refused");
     let log = dir.join("audit.jsonl");
-    let mut fake = FakePve::with_resources(resources());
+    let fake = FakePve::with_resources(resources());
     let path = log.to_str().unwrap();
     // An assistant at read-only tries a change.
     session(&fake, &[("PROXMOX_MCP_AUDIT_LOG", path)], |c| {

@@ -59,7 +59,7 @@ fn get_node_status() {
 
 #[test]
 fn list_vms_cluster_wide_is_one_request() {
-    let mut fake = FakePve::with_resources(resources());
+    let fake = FakePve::with_resources(resources());
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_vms", json!({}));
         assert_eq!(

@@ -382,7 +382,7 @@ fn create_backup_runs_one_vzdump_on_the_guests_node() {
 
 #[test]
 fn create_backup_dry_run_shows_the_guests() {
-    let mut fake = FakePve::with_resources(resources());
+    let fake = FakePve::with_resources(resources());
     with(&fake, "operate", |c| {
         let r = c.call(
             "create_backup",
@@ -403,7 +403,7 @@ fn create_backup_dry_run_shows_the_guests() {
 
 #[test]
 fn create_backup_refuses_guests_on_several_nodes_and_bad_arguments() {
-    let mut fake = FakePve::with_resources(resources());
+    let fake = FakePve::with_resources(resources());
     with(&fake, "operate", |c| {
         let mut refused = |args: Value| error_text(&c.call("create_backup", args)).to_string();
         assert_eq!(
@@ -682,7 +682,7 @@ fn restore_container_backup_dry_run_to_a_chosen_vmid() {
 
 #[test]
 fn restore_over_an_existing_guest_needs_full_force_and_its_name() {
-    let mut fake = FakePve::with_resources(resources());
+    let fake = FakePve::with_resources(resources());
     let args = json!({"archive": VM_BACKUP, "vmid": 101, "force": true, "confirm_name": "db"});
     with(&fake, "operate", |c| {
         assert_eq!(
@@ -899,7 +899,7 @@ fn delete_backup_finds_its_node_or_says_where_it_looked() {
 
 #[test]
 fn delete_backup_keeps_the_backups_of_protected_guests() {
-    let mut fake = FakePve::with_resources(resources());
+    let fake = FakePve::with_resources(resources());
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
         ("PROXMOX_MCP_PROTECTED", "tag:prod"),
