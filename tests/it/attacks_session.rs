@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::session::{running, with_session_at, Pipe, STATUS, UPID};
-use crate::support::{config, connected, session, Client, FakePve};
+use crate::support::{config, connected, session, texts, Client, FakePve};
 
 // ---------------------------------------------------------------------------------------------
 // Resources follow the tool selection.
@@ -34,11 +34,7 @@ fn resource_pve() -> FakePve {
 /// What `resources/list` and `resources/templates/list` offer: the URIs and URI templates.
 fn offered(c: &mut Client) -> (Vec<String>, Vec<String>) {
     let uris = |v: &Value, key: &str| -> Vec<String> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r[key].as_str().unwrap().to_string())
-            .collect()
+        texts(v, key).into_iter().map(String::from).collect()
     };
     let list = c.request("resources/list", json!({}));
     let templates = c.request("resources/templates/list", json!({}));

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{config, connected, session, FakePve};
+use crate::support::{config, connected, session, texts, FakePve};
 
 fn text_of(reply: &Value) -> Value {
     let contents = &reply["result"]["contents"];
@@ -28,12 +28,7 @@ fn resources_are_listed_and_read() {
             "proxmox://cluster/resources"
         );
         let templates = c.request("resources/templates/list", json!({}));
-        let uris: Vec<&str> = templates["result"]["resourceTemplates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["uriTemplate"].as_str().unwrap())
-            .collect();
+        let uris = texts(&templates["result"]["resourceTemplates"], "uriTemplate");
         assert_eq!(
             uris,
             [
@@ -94,12 +89,7 @@ fn prompts_are_listed_and_filled_in() {
     let fake = FakePve::new();
     session(&fake, &[], |c| {
         let list = c.request("prompts/list", json!({}));
-        let names: Vec<&str> = list["result"]["prompts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["name"].as_str().unwrap())
-            .collect();
+        let names = texts(&list["result"]["prompts"], "name");
         assert_eq!(names, ["health_check", "safe_change"]);
         let health = c.request("prompts/get", json!({"name": "health_check"}));
         let text = health["result"]["messages"][0]["content"]["text"]

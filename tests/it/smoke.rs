@@ -624,11 +624,8 @@ fn tools_lists_exec_only_when_allowed_at_full() {
         let out = run(cmd);
         assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
         let list: Value = serde_json::from_str(&out.stdout).unwrap();
-        list.as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["name"].as_str().unwrap().to_string())
-            .collect()
+        let names = crate::support::texts(&list, "name");
+        names.into_iter().map(String::from).collect()
     };
     let full = listed(&[("PROXMOX_MCP_ACCESS", "full")]);
     assert!(!full.contains(&"exec_in_vm".to_string()));

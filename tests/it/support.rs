@@ -367,6 +367,33 @@ pub fn ok(result: &Value) -> &Value {
     &result["structuredContent"]
 }
 
+/// The `key` field of each object in the array `list` (null where it is missing).
+pub fn column<'a>(list: &'a Value, key: &str) -> Vec<&'a Value> {
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"));
+    items.iter().map(|item| &item[key]).collect()
+}
+
+/// The text `key` of each object in the array `list`, e.g. the names of listed tools.
+pub fn texts<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    let strings = column(list, key).into_iter().map(Value::as_str);
+    strings
+        .map(|s| s.unwrap_or_else(|| panic!("{key} is not text in {list}")))
+        .collect()
+}
+
+/// The array of strings `list` as `&str`s.
+pub fn strings(list: &Value) -> Vec<&str> {
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"));
+    items
+        .iter()
+        .map(|s| s.as_str().expect("a string"))
+        .collect()
+}
+
 /// The text of an `isError` result.
 pub fn error_text(result: &Value) -> &str {
     assert_eq!(result["isError"], true, "expected an error, got: {result}");

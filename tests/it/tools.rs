@@ -5,8 +5,8 @@ use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
 use crate::support::{
-    config, connected, error_text, mock_task as task, ok, with_access as with_client, Client,
-    FakePve, UPID,
+    column, config, connected, error_text, mock_task as task, ok, with_access as with_client,
+    Client, FakePve, UPID,
 };
 
 /// The UPID as it appears in a request path (PVE's own text: nothing to encode).
@@ -397,12 +397,7 @@ fn task_tools() {
     );
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_tasks", json!({}));
-        let starts: Vec<&Value> = ok(&r)["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| &t["starttime"])
-            .collect();
+        let starts = column(&ok(&r)["data"], "starttime");
         assert_eq!(starts, [300, 200, 100], "newest first");
         assert!(ok(&r)["data"][0].get("saved").is_none());
         let r = c.call("list_tasks", json!({"vmid": 100}));
@@ -443,12 +438,7 @@ fn get_cluster_status_cluster_first() {
     ]));
     with_client(&fake, "read-only", |c| {
         let r = c.call("get_cluster_status", json!({}));
-        let names: Vec<&Value> = ok(&r)["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| &e["name"])
-            .collect();
+        let names = column(&ok(&r)["data"], "name");
         assert_eq!(names, ["lab", "pve1", "pve2"]);
     });
 }

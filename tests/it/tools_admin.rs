@@ -761,12 +761,7 @@ fn get_my_permissions_says_which_tools_work() {
         assert_eq!(d["identity"], "root@pam!mcp");
         assert_eq!(d["access"], "read-only");
         assert_eq!(d["permissions"], perms);
-        let usable: Vec<&str> = d["usable_tools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
+        let usable = crate::support::strings(&d["usable_tools"]);
         for tool in [
             "list_nodes",
             "get_vm_config",

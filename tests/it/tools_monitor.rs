@@ -256,12 +256,7 @@ fn get_cluster_resources_filters_sorts_and_pages() {
     fake.get("/cluster/resources", Value::Array(all));
     read_only(&fake, |c| {
         let r = c.call("get_cluster_resources", json!({}));
-        let ids: Vec<&str> = ok(&r)["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["id"].as_str().unwrap())
-            .collect();
+        let ids = crate::support::texts(&ok(&r)["data"], "id");
         assert_eq!(
             ids,
             [
@@ -309,12 +304,7 @@ fn get_cluster_resources_filters_sorts_and_pages() {
             "get_cluster_resources",
             json!({"pool": "dev", "type": "qemu"}),
         );
-        let vmids: Vec<&Value> = ok(&r)["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| &r["vmid"])
-            .collect();
+        let vmids = crate::support::column(&ok(&r)["data"], "vmid");
         assert_eq!(vmids, [&json!(101), &json!(1000)]);
         let r = c.call(
             "get_cluster_resources",
