@@ -2,17 +2,14 @@
 //! implausible timestamps, answers built to exhaust memory. Each test sends the attack through
 //! the mocked PVE API and checks what the user reads and what PVE (or anyone else) received.
 
-use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mockito::{Matcher, Mock, ServerGuard};
-use proxmox_mcp_server::config::Config;
 use serde_json::json;
 
-use crate::support::{error_text, session, FakePve, TOKEN};
+use crate::support::{error_text, resolve, session, FakePve, TOKEN};
 
 /// A server that answers every `method` request under `/api2/extjs` with `status` and
 /// `Location: location`, exactly `times` times.
@@ -140,20 +137,6 @@ fn a_redirect_that_echoes_the_credentials_does_not_show_them() {
         );
         moved.assert();
     });
-}
-
-/// `Config::resolve_with` over these variables only.
-fn resolve(vars: &[(&str, &str)]) -> Result<Config, String> {
-    let env: BTreeMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::resolve_with(
-        &|k| env.get(k).cloned(),
-        &[],
-        Path::new("/nonexistent/pve-root-ca.pem"),
-    )
-    .map_err(|e| e.to_string())
 }
 
 /// What the real binary did: exit code, stdout, stderr.

@@ -5,10 +5,8 @@
 //! certificates), so each fault is exactly what the test writes on the socket. Every wait is
 //! bounded: `PROXMOX_TIMEOUT` is 1 s, the servers give up after [`SERVER_PATIENCE`].
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -20,8 +18,8 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{json, Value};
 
 use crate::support::{
-    connected, error_text, leaf_fingerprint, ok, server_tls, session, tls_data, Client, FakePve,
-    TOKEN, UPID,
+    config_at, connected, error_text, leaf_fingerprint, ok, server_tls, session, tls_data, Client,
+    FakePve, TOKEN, UPID,
 };
 
 /// How long a misbehaving server holds a connection at most (so no thread outlives a test long).
@@ -319,22 +317,9 @@ fn misbehave(req: &Request, conn: &mut dyn Conn, shared: &Shared) -> Then {
 /// A configuration as the binary would resolve it: token login, `PROXMOX_TIMEOUT=1`, the test
 /// CA, plus `extra` (an empty value removes a default).
 fn config_for(host: &str, extra: &[(&str, &str)]) -> Config {
-    let ca = tls_data("ca.pem").display().to_string();
-    let mut env: BTreeMap<String, String> = [
-        ("PROXMOX_HOST", host),
-        ("PROXMOX_USER", "root@pam"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", TOKEN),
-        ("PROXMOX_TIMEOUT", "1"),
-        ("PROXMOX_CA_FILE", ca.as_str()),
-    ]
-    .iter()
-    .chain(extra)
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    env.retain(|_, v| !v.is_empty());
-    Config::resolve_with(&|k| env.get(k).cloned(), &[], Path::new("/nonexistent"))
-        .expect("test configuration")
+    let mut vars = vec![("PROXMOX_TIMEOUT", "1")];
+    vars.extend_from_slice(extra);
+    config_at(host, &vars)
 }
 
 /// The server still works: `ping` is answered and a good call succeeds.

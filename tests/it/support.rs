@@ -235,34 +235,36 @@ fn regex_escape(s: &str) -> String {
 /// The configuration a test server runs with: token auth against `fake`, plus `extra`
 /// (an empty value removes a default).
 pub fn config(fake: &FakePve, extra: &[(&str, &str)]) -> Config {
-    let mut env: BTreeMap<String, String> = [
-        ("PROXMOX_HOST", fake.url()),
-        ("PROXMOX_USER", "root@pam".to_string()),
-        ("PROXMOX_TOKEN_NAME", "mcp".to_string()),
-        ("PROXMOX_TOKEN_VALUE", TOKEN.to_string()),
-        ("PROXMOX_TIMEOUT", "5".to_string()),
-        // The tests' own CA, so they do not depend on the machine having a CA bundle.
-        (
-            "PROXMOX_CA_FILE",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem").to_string(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    for (k, v) in extra {
-        if v.is_empty() {
-            env.remove(*k);
-        } else {
-            env.insert(k.to_string(), v.to_string());
-        }
-    }
-    Config::resolve_with(
-        &|k| env.get(k).cloned(),
-        &[],
-        Path::new("/nonexistent/pve-root-ca.pem"),
-    )
-    .expect("test configuration")
+    config_at(&fake.url(), extra)
+}
+
+/// As `config`, against whatever listens at `host`.
+pub fn config_at(host: &str, extra: &[(&str, &str)]) -> Config {
+    // The tests' own CA, so they do not depend on the machine having a CA bundle.
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
+    let defaults = [
+        ("PROXMOX_HOST", host),
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", TOKEN),
+        ("PROXMOX_TIMEOUT", "5"),
+        ("PROXMOX_CA_FILE", ca),
+    ];
+    let mut env: BTreeMap<&str, &str> = defaults.into_iter().collect();
+    env.extend(extra.iter().copied());
+    env.retain(|_, v| !v.is_empty());
+    resolve(&env.into_iter().collect::<Vec<_>>()).expect("test configuration")
+}
+
+/// The configuration these variables alone give (no system CA bundle), or the error's text.
+pub fn resolve(vars: &[(&str, &str)]) -> Result<Config, String> {
+    let lookup = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    };
+    let no_ca = Path::new("/nonexistent/pve-root-ca.pem");
+    Config::resolve_with(&lookup, &[], no_ca).map_err(|e| e.to_string())
 }
 
 /// An MCP client talking to the server in-process, after the initialize handshake.
