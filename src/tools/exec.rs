@@ -164,12 +164,15 @@ fn exec_dry_run(request: Value, target: Value) -> Result<Content, Error> {
     Ok(out)
 }
 
+/// The `timeout` argument in seconds, or the default.
+fn timeout(args: &Args) -> u64 {
+    args.int("timeout")
+        .map_or(DEFAULT_EXEC_TIMEOUT, |t| t as u64)
+}
+
 fn exec_in_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let argv = command(args)?;
-    let timeout = args
-        .int("timeout")
-        .map(|t| t as u64)
-        .unwrap_or(DEFAULT_EXEC_TIMEOUT);
+    let timeout = timeout(args);
     let vmid = args.vmid();
     let base = guest_path(ctx, args, Guest::Vm)?;
     exec_preflight(ctx, &base, vmid, Guest::Vm)?;
@@ -296,10 +299,7 @@ fn local_node() -> Option<String> {
 
 fn exec_in_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let argv = command(args)?;
-    let timeout = args
-        .int("timeout")
-        .map(|t| t as u64)
-        .unwrap_or(DEFAULT_EXEC_TIMEOUT);
+    let timeout = timeout(args);
     let vmid = args.vmid();
     let base = guest_path(ctx, args, Guest::Container)?;
     // `/nodes/{node}/lxc/{vmid}`: node names need no percent-encoding.
