@@ -10,9 +10,7 @@ use proxmox_mcp_server::pve::Pve;
 use proxmox_mcp_server::totp;
 use serde_json::{json, Value};
 
-use crate::support::{
-    config, connected, error_text, mock_task, ok, session, with_access, Client, FakePve, UPID,
-};
+use crate::support::{config, connected, error_text, ok, session, with_access, Client, FakePve};
 
 /// "12345678901234567890", the RFC 6238 test key, in base32.
 const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -222,8 +220,7 @@ fn password_login_renews_the_ticket_on_401() {
         .post("/access/ticket", ticket(2));
     fake.answer("GET", "/nodes", 401, Value::Null, Some(1));
     fake.get("/nodes", json!([{"node": "pve1", "status": "online"}]));
-    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
-    mock_task(&mut fake, UPID, "OK");
+    fake.starts_task("POST", "/nodes/pve1/qemu/100/status/start");
     session(
         &fake,
         &[

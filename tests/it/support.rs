@@ -27,6 +27,12 @@ pub fn lines(first: &[&str], then: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// `first`, then the two status polls of the task `UPID` that `FakePve::starts_task` mocks.
+pub fn polled(first: &[&str]) -> Vec<String> {
+    let poll = format!("GET /nodes/pve1/tasks/{UPID}/status");
+    lines(first, &[poll.clone(), poll])
+}
+
 pub const TOKEN: &str = "5f2c1e4a-0b7d-4c1e-9a3f-7e6d5c4b3a21";
 
 /// One HTTP request as the mocked PVE received it.
@@ -144,6 +150,13 @@ impl FakePve {
     /// `ok` for a POST.
     pub fn post(&mut self, path: &str, data: Value) -> &mut Self {
         self.ok("POST", path, data)
+    }
+
+    /// `method path` starts the task `UPID`, which runs for one poll and then ends OK.
+    pub fn starts_task(&mut self, method: &str, path: &str) -> &mut Self {
+        self.ok(method, path, json!(UPID));
+        mock_task(self, UPID, "OK");
+        self
     }
 
     /// As `ok`, but only for the next `times` matching requests.
