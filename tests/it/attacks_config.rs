@@ -5,18 +5,10 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, ok, session, FakePve};
+use crate::support::{error_text, ok, session, FakePve, FULL_EXEC, FULL_HOST};
 
 pub(crate) const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
 const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full")];
-const FULL_HOST: &[(&str, &str)] = &[
-    ("PROXMOX_MCP_ACCESS", "full"),
-    ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
-];
-const FULL_EXEC: &[(&str, &str)] = &[
-    ("PROXMOX_MCP_ACCESS", "full"),
-    ("PROXMOX_MCP_ALLOW_EXEC", "true"),
-];
 
 /// Sends `set` to guest 104 (`kind`: vm or container) and returns the error text.
 pub(crate) fn refused_set(

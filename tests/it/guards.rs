@@ -27,11 +27,7 @@ fn tool_selection_lists_and_refuses() {
             ("PROXMOX_MCP_DENY_TOOLS", "stop_vm,destroy"),
         ],
         |c| {
-            let names: Vec<&str> = c
-                .tools
-                .iter()
-                .map(|t| t["name"].as_str().unwrap())
-                .collect();
+            let names = c.tool_names();
             // The vms group (minus what is denied), and the one tool named.
             let expected: Vec<&str> = proxmox_mcp_server::tools::TOOLS
                 .iter()

@@ -14,6 +14,17 @@ use serde_json::{json, Value};
 
 use crate::schema;
 
+/// Settings: full access with host-level changes allowed.
+pub const FULL_HOST: &[(&str, &str)] = &[
+    ("PROXMOX_MCP_ACCESS", "full"),
+    ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
+];
+/// Settings: full access with exec (and the logins it can put into guests) allowed.
+pub const FULL_EXEC: &[(&str, &str)] = &[
+    ("PROXMOX_MCP_ACCESS", "full"),
+    ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+];
+
 /// The API token secret the tests use; it must never show up in any output.
 /// The task id the mocked PVE answers writes with (a VM start on pve1).
 pub const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
@@ -309,6 +320,14 @@ impl<'a> Client<'a> {
             .unwrap()
             .clone();
         c
+    }
+
+    /// The names of the tools `tools/list` gave, in its order.
+    pub fn tool_names(&self) -> Vec<&str> {
+        self.tools
+            .iter()
+            .map(|t| t["name"].as_str().expect("a name"))
+            .collect()
     }
 
     /// One raw line in, the answer (if any) out.

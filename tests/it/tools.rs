@@ -602,11 +602,7 @@ fn write_tools_are_listed_by_access_level() {
     ] {
         let count = crate::support::tool_count(level);
         with_client(&fake, access, |c| {
-            let names: Vec<&str> = c
-                .tools
-                .iter()
-                .map(|t| t["name"].as_str().unwrap())
-                .collect();
+            let names = c.tool_names();
             assert_eq!(names.len(), count, "{access}");
             assert_eq!(names.contains(&"start_vm"), has_start);
             assert_eq!(names.contains(&"delete_vm_snapshot"), has_delete);
