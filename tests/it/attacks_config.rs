@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, ok, session, FakePve, FULL_EXEC, FULL_HOST};
+use crate::support::{assert_starts, error_text, ok, session, FakePve, FULL_EXEC, FULL_HOST};
 
 pub(crate) const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
 const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full")];
@@ -214,14 +214,12 @@ fn lock_is_never_set_or_removed() {
             "{text}"
         );
         assert!(text.contains("(key class: never); no tool may change it; nothing was sent"));
-        let text = error_text(&c.call(
-            "update_container_config",
-            json!({"vmid": 104, "node": "pve1", "delete": ["lock"]}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with("update_container_config: removing 'lock' only PVE sets"),
-            "{text}"
+        assert_starts(
+            &c.error(
+                "update_container_config",
+                json!({"vmid": 104, "node": "pve1", "delete": ["lock"]}),
+            ),
+            "update_container_config: removing 'lock' only PVE sets",
         );
     });
     fake.assert_untouched();

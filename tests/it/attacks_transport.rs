@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use mockito::{Matcher, Mock, ServerGuard};
 use serde_json::json;
 
-use crate::support::{error_text, resolve, session, FakePve, TOKEN};
+use crate::support::{assert_starts, error_text, resolve, session, FakePve, TOKEN};
 
 /// A server that answers every `method` request under `/api2/extjs` with `status` and
 /// `Location: location`, exactly `times` times.
@@ -460,12 +460,9 @@ fn an_answer_of_too_many_objects_is_refused_before_parsing() {
         // 1.5 million numbers: few objects, but each value costs memory too.
         let numbers = resources_text(1_500_000, |_| "1".to_string());
         let answered = resources_answer(&mut server, numbers);
-        let text = error_text(&c.call("list_vms", json!({}))).to_string();
-        assert!(
-            text.starts_with(
-                "GET /cluster/resources: the answer holds more than 1000000 JSON values,"
-            ),
-            "{text}"
+        assert_starts(
+            &c.error("list_vms", json!({})),
+            "GET /cluster/resources: the answer holds more than 1000000 JSON values,",
         );
         answered.assert();
         // The server goes on answering.

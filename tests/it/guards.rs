@@ -5,7 +5,7 @@ use proxmox_mcp_server::config::Config;
 use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
-use crate::support::{config, connected, error_text, ok, session, FakePve, UPID};
+use crate::support::{assert_starts, config, connected, error_text, ok, session, FakePve, UPID};
 
 fn resources() -> Value {
     json!([
@@ -129,12 +129,8 @@ fn pve_protection_flag_stops_destroy_tools() {
     );
     let config = config(&fake, &[("PROXMOX_MCP_ACCESS", "full")]);
     connected(&config, |c| {
-        let text = error_text(&c.call(
-            "delete_vm_snapshot",
-            json!({"vmid": 100, "node": "pve1", "snapname": "first", "confirm_name": "web"}),
-        ))
-        .to_string();
-        assert!(text.starts_with("GET /nodes/pve1/qemu/100/config: guest 100 has PVE's protection flag set (protection: 1)"), "{text}");
+        assert_starts(&c.error("delete_vm_snapshot",
+            json!({"vmid": 100, "node": "pve1", "snapname": "first", "confirm_name": "web"})), "GET /nodes/pve1/qemu/100/config: guest 100 has PVE's protection flag set (protection: 1)");
         fake.assert_no_writes();
         let destroy = c
             .tools

@@ -10,7 +10,9 @@ use proxmox_mcp_server::pve::Pve;
 use proxmox_mcp_server::totp;
 use serde_json::{json, Value};
 
-use crate::support::{config, connected, error_text, ok, session, with_access, Client, FakePve};
+use crate::support::{
+    assert_starts, config, connected, error_text, ok, session, with_access, Client, FakePve,
+};
 
 /// "12345678901234567890", the RFC 6238 test key, in base32.
 const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -75,8 +77,7 @@ fn a_refused_code_or_no_secret_is_a_clear_error() {
     fake.answer("POST", "/access/ticket", 401, Value::Null, None);
     let config = password_config(&fake, SECRET);
     connected(&config, |c| {
-        let text = error_text(&c.call("list_nodes", json!({}))).to_string();
-        assert!(text.starts_with("POST /access/ticket: PVE refused the two-factor code for root@pam: check PROXMOX_TOTP_SECRET and that this machine's clock is right"), "{text}");
+        assert_starts(&c.error("list_nodes", json!({})), "POST /access/ticket: PVE refused the two-factor code for root@pam: check PROXMOX_TOTP_SECRET and that this machine's clock is right");
         assert_eq!(fake.lines().len(), 2, "one login, one code, no retries");
 
         let mut fake = FakePve::new();

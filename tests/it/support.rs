@@ -347,6 +347,11 @@ impl<'a> Client<'a> {
         reply
     }
 
+    /// `tools/call` of a call that must fail; its error text.
+    pub fn error(&mut self, name: &str, args: Value) -> String {
+        error_text(&self.call(name, args)).to_string()
+    }
+
     /// `tools/call`; returns the `result`, after checking what every result must hold:
     /// one text block, equal to the structured content on success, matching the output schema.
     pub fn call(&mut self, name: &str, args: Value) -> Value {
@@ -432,6 +437,11 @@ pub fn strings(list: &Value) -> Vec<&str> {
 pub fn error_text(result: &Value) -> &str {
     assert_eq!(result["isError"], true, "expected an error, got: {result}");
     result["content"][0]["text"].as_str().unwrap()
+}
+
+/// Fails the test unless `text` starts with `prefix`.
+pub fn assert_starts(text: &str, prefix: &str) {
+    assert!(text.starts_with(prefix), "expected {prefix:?}, got: {text}");
 }
 
 /// Checks `value` against the JSON Schema subset the server's output schemas use:

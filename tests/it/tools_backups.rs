@@ -6,8 +6,8 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    error_text, lines, mock_task as task, ok, session as with_settings, with_access as with,
-    FakePve,
+    assert_starts, error_text, lines, mock_task as task, ok, session as with_settings,
+    with_access as with, FakePve,
 };
 
 const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmrollback:100:root@pam!mcp:";
@@ -166,17 +166,8 @@ fn rollbacks_refuse_a_guest_with_pve_protection_and_need_full() {
         json!({"hostname": "dns", "protection": 1}),
     );
     with(&fake, "full", |c| {
-        let text = error_text(&c.call(
-            "rollback_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns", "dry_run": true}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with(
-                "GET /nodes/pve1/lxc/200/config: guest 200 has PVE's protection flag set"
-            ),
-            "{text}"
-        );
+        assert_starts(&c.error("rollback_container_snapshot",
+            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns", "dry_run": true})), "GET /nodes/pve1/lxc/200/config: guest 200 has PVE's protection flag set");
         assert!(error_text(&c.call(
             "delete_container_snapshot",
             json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns"}),
@@ -208,17 +199,10 @@ fn rollback_container_task_failure_and_pve_errors_pass_through() {
         "CT is locked (backup)",
     );
     with(&fake, "full", |c| {
-        let text = error_text(&c.call(
-            "rollback_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns"}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with(&format!(
+        assert_starts(&c.error("rollback_container_snapshot",
+            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns"})), &format!(
                 "POST /nodes/pve1/lxc/200/snapshot/first/rollback: task failed: unable to rollback vm 200: vm is running\ntask: {upid}"
-            )),
-            "{text}"
-        );
+            ));
         assert_eq!(
             error_text(&c.call(
                 "rollback_container_snapshot",

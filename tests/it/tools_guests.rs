@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    error_text, ok, polled, with_access as with, FakePve, FULL_EXEC, FULL_HOST, UPID,
+    assert_starts, error_text, ok, polled, with_access as with, FakePve, FULL_EXEC, FULL_HOST, UPID,
 };
 
 fn resources() -> Value {
@@ -254,8 +254,7 @@ fn create_vm_refuses_a_used_vmid_and_bad_arguments() {
                 "invalid arguments: missing required argument 'node'",
             ),
         ] {
-            let text = error_text(&c.call("create_vm", args)).to_string();
-            assert!(text.starts_with(why), "{text}");
+            assert_starts(&c.error("create_vm", args), why);
         }
     });
     // Only the VMID check reached PVE.
@@ -337,14 +336,12 @@ fn create_container_privileged_dry_run_and_refusals() {
             ok(&r)["target"],
             json!({"node": "pve2", "vmid": 210, "vmid_free": true, "storage": "zfs"})
         );
-        let text = error_text(&c.call(
-            "create_container",
-            json!({"node": "pve2", "ostemplate": "alpine.tar.xz"}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with("invalid arguments: 'ostemplate' must be a volume id"),
-            "{text}"
+        assert_starts(
+            &c.error(
+                "create_container",
+                json!({"node": "pve2", "ostemplate": "alpine.tar.xz"}),
+            ),
+            "invalid arguments: 'ostemplate' must be a volume id",
         );
         assert!(
             error_text(&c.call("create_container", json!({"node": "pve2"})))
@@ -752,14 +749,12 @@ fn deleting_an_unused_volume_needs_full() {
             "update_vm_config: removing 'unused0' frees that disk volume (its data is lost) (key class: data); it needs access level full, but this server runs with PROXMOX_MCP_ACCESS=operate; nothing was sent. Change it in PVE itself, or restart the server with PROXMOX_MCP_ACCESS=full"
         );
         // Detaching a disk is a data change too (the "delete of a disk key").
-        let text = error_text(&c.call(
-            "update_vm_config",
-            json!({"vmid": 100, "node": "pve1", "delete": ["scsi1"]}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with("update_vm_config: removing 'scsi1' detaches a disk from the guest"),
-            "{text}"
+        assert_starts(
+            &c.error(
+                "update_vm_config",
+                json!({"vmid": 100, "node": "pve1", "delete": ["scsi1"]}),
+            ),
+            "update_vm_config: removing 'scsi1' detaches a disk from the guest",
         );
     });
     // The config is read to tell a CD drive from a disk; nothing is written.
@@ -788,16 +783,12 @@ fn deleting_an_unused_volume_respects_pve_protection() {
         json!({"hostname": "dns", "protection": 1, "unused1": "local-lvm:vm-200-disk-1"}),
     );
     with(&fake, "full", |c| {
-        let text = error_text(&c.call(
-            "update_container_config",
-            json!({"vmid": 200, "node": "pve1", "delete": ["unused1"]}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with(
-                "GET /nodes/pve1/lxc/200/config: guest 200 has PVE's protection flag set"
+        assert_starts(
+            &c.error(
+                "update_container_config",
+                json!({"vmid": 200, "node": "pve1", "delete": ["unused1"]}),
             ),
-            "{text}"
+            "GET /nodes/pve1/lxc/200/config: guest 200 has PVE's protection flag set",
         );
     });
     fake.assert_no_writes();
@@ -1026,12 +1017,8 @@ fn delete_vm_refuses_a_running_or_protected_guest() {
             error_text(&c.call("delete_vm", json!({"vmid": 100, "node": "pve1", "confirm_name": "web"}))),
             "GET /nodes/pve1/qemu/100/status/current: VM 100 (web) is running; it must be stopped before it can be deleted (shutdown_vm or stop_vm)"
         );
-        let text = error_text(&c.call(
-            "delete_vm",
-            json!({"vmid": 101, "node": "pve2", "confirm_name": "db", "dry_run": true}),
-        ))
-        .to_string();
-        assert!(text.starts_with("GET /nodes/pve2/qemu/101/config: guest 101 has PVE's protection flag set (protection: 1)"), "{text}");
+        assert_starts(&c.error("delete_vm",
+            json!({"vmid": 101, "node": "pve2", "confirm_name": "db", "dry_run": true})), "GET /nodes/pve2/qemu/101/config: guest 101 has PVE's protection flag set (protection: 1)");
         // A wrong name is refused in a dry run too.
         assert!(error_text(&c.call(
             "delete_vm",

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, ok, session as with, Client, FakePve};
+use crate::support::{assert_starts, error_text, ok, session as with, Client, FakePve};
 
 fn resources() -> Value {
     json!([
@@ -746,9 +746,10 @@ fn exec_in_vm_refuses_bad_commands_before_sending() {
             ),
         ];
         for (command, want) in cases {
-            let text = error_text(&c.call("exec_in_vm", json!({"vmid": 100, "command": command})))
-                .to_string();
-            assert!(text.starts_with(want), "{text}");
+            assert_starts(
+                &c.error("exec_in_vm", json!({"vmid": 100, "command": command})),
+                want,
+            );
         }
         assert!(error_text(&c.call("exec_in_vm", json!({"vmid": 100})))
             .starts_with("invalid arguments: missing required argument 'command'"));
