@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, mock_task, ok, session, FakePve, TOKEN, UPID};
+use crate::support::{
+    assert_starts, config, error_text, mock_task, ok, session, FakePve, TOKEN, UPID,
+};
 
 const STATUS: &str =
     "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
@@ -130,11 +132,9 @@ fn intent_comes_before_the_write_and_the_upid_before_the_wait() {
     assert_eq!(started["upid"], UPID);
     assert_eq!(outcome["upid"], UPID);
     let result = outcome["outcome"].as_str().unwrap();
-    assert!(
-        result.starts_with(
-            "error: POST /nodes/pve1/qemu/100/status/start: task failed: start failed"
-        ),
-        "{result}"
+    assert_starts(
+        result,
+        "error: POST /nodes/pve1/qemu/100/status/start: task failed: start failed",
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

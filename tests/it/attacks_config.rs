@@ -209,9 +209,9 @@ fn lock_is_never_set_or_removed() {
             json!({"vmid": 104, "node": "pve1", "set": {"lock": "backup"}}),
         ))
         .to_string();
-        assert!(
-            text.starts_with("update_vm_config: setting 'lock' only PVE sets and clears locks"),
-            "{text}"
+        assert_starts(
+            &text,
+            "update_vm_config: setting 'lock' only PVE sets and clears locks",
         );
         assert!(text.contains("(key class: never); no tool may change it; nothing was sent"));
         assert_starts(
@@ -244,7 +244,7 @@ fn one_way_and_data_losing_changes_need_full() {
                 call[k] = v.clone();
             }
             let text = error_text(&c.call("update_vm_config", call)).to_string();
-            assert!(text.starts_with(&format!("update_vm_config: {expected}")), "{text}");
+            assert_starts(&text, &format!("update_vm_config: {expected}"));
             assert!(text.contains("it needs access level full"), "{text}");
         }
     });
@@ -282,11 +282,9 @@ fn unknown_keys_are_refused_by_name() {
     let fake = FakePve::new();
     for settings in [OPERATE, FULL_HOST] {
         let text = refused_set(&fake, settings, "vm", json!({"frobnicate": 1}));
-        assert!(
-            text.starts_with(
-                "invalid arguments: 'set': 'frobnicate' is not a VM config key PVE knows"
-            ),
-            "{text}"
+        assert_starts(
+            &text,
+            "invalid arguments: 'set': 'frobnicate' is not a VM config key PVE knows",
         );
         let text = refused_set(
             &fake,
@@ -311,10 +309,7 @@ fn privileged_containers_are_host_level() {
                        "unprivileged": false}),
             );
             let text = error_text(&r);
-            assert!(
-                text.starts_with("create_container: setting 'unprivileged' makes a privileged container, whose root is root on the host (key class: host)"),
-                "{text}"
-            );
+            assert_starts(text, "create_container: setting 'unprivileged' makes a privileged container, whose root is root on the host (key class: host)");
         });
     }
     fake.assert_no_writes();
@@ -396,11 +391,9 @@ fn create_vm_cannot_take_another_guests_disk_as_cdrom() {
             json!({"node": "pve1", "storage": "local-lvm", "cdrom": "local-lvm:vm-103-disk-0"}),
         );
         let text = error_text(&r);
-        assert!(
-            text.starts_with(
-                "create_vm: setting 'ide2' names local-lvm:vm-103-disk-0, a volume of guest 103"
-            ),
-            "{text}"
+        assert_starts(
+            text,
+            "create_vm: setting 'ide2' names local-lvm:vm-103-disk-0, a volume of guest 103",
         );
     });
     fake.assert_no_writes();
@@ -462,10 +455,7 @@ fn restoring_a_backup_with_host_keys_is_refused() {
             json!({"archive": ARCHIVE, "node": "pve1"}),
         );
         let text = error_text(&r);
-        assert!(
-            text.starts_with(&format!("restore_backup: the backup {ARCHIVE} sets 'args', which passes raw arguments to QEMU")),
-            "{text}"
-        );
+        assert_starts(text, &format!("restore_backup: the backup {ARCHIVE} sets 'args', which passes raw arguments to QEMU"));
         assert!(
             text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),
             "{text}"

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::attacks_config::{refused_set, restore_fake, ARCHIVE, CT_ARCHIVE, OPERATE};
-use crate::support::{error_text, ok, session, FakePve};
+use crate::support::{assert_starts, error_text, ok, session, FakePve};
 
 /// PVE's `parse_property_string` skips blank parts and takes a part without `=` as the default
 /// key (`file` of a drive, `volume` of a mount point) wherever it stands, not only first:
@@ -125,12 +125,9 @@ fn a_raw_lxc_key_written_with_equals_in_a_backup_is_refused() {
             json!({"archive": CT_ARCHIVE, "node": "pve1"}),
         );
         let text = error_text(&r);
-        assert!(
-            text.starts_with(&format!(
+        assert_starts(text, &format!(
                 "restore_backup: the backup {CT_ARCHIVE} sets 'lxc.mount.entry', which is a raw LXC setting"
-            )),
-            "{text}"
-        );
+            ));
         assert!(text.contains("(key class: host)"), "{text}");
     });
     fake.assert_no_writes();
@@ -178,7 +175,7 @@ fn cloning_a_guest_with_host_level_config_is_refused() {
                     json!({"vmid": vmid, "node": "pve1", "dry_run": dry_run}),
                 );
                 let text = error_text(&r);
-                assert!(text.starts_with(&format!("{tool}: {why}")), "{text}");
+                assert_starts(text, &format!("{tool}: {why}"));
                 assert!(text.contains("(key class: host)"), "{text}");
                 assert!(
                     text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),

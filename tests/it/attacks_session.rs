@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::session::{running, with_session_at, Pipe, STATUS, UPID};
-use crate::support::{config, connected, session, texts, Client, FakePve};
+use crate::support::{assert_starts, config, connected, session, texts, Client, FakePve};
 
 // ---------------------------------------------------------------------------------------------
 // Resources follow the tool selection.
@@ -500,7 +500,7 @@ fn claude_config_creates_a_new_config_readable_by_its_owner_only() {
     let file = dir.path("Claude/claude_desktop_config.json");
     let (code, stdout, stderr) = claude_config(&dir, &file);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.starts_with("added \"proxmox\""), "{stdout}");
+    assert_starts(&stdout, "added \"proxmox\"");
     assert_eq!(mode(&file), 0o600);
     assert!(
         !dir.path("Claude/claude_desktop_config.json.bak").exists(),

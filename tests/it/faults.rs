@@ -18,8 +18,8 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{json, Value};
 
 use crate::support::{
-    config_at, connected, error_text, leaf_fingerprint, ok, server_tls, session, tls_data, Client,
-    FakePve, TOKEN, UPID,
+    assert_starts, config_at, connected, error_text, leaf_fingerprint, ok, server_tls, session,
+    tls_data, Client, FakePve, TOKEN, UPID,
 };
 
 /// How long a misbehaving server holds a connection at most (so no thread outlives a test long).
@@ -437,7 +437,7 @@ fn a_write_whose_answer_breaks_off_is_sent_once() {
                 assert!(started.elapsed() < Duration::from_secs(3), "{node}");
                 let text = error_text(&r);
                 let prefix = format!("POST /nodes/{node}/qemu/100/status/start: ");
-                assert!(text.starts_with(&prefix), "{text}");
+                assert_starts(text, &prefix);
                 assert_eq!(first.requests(), i + 1, "{node}: sent once");
                 assert_eq!(
                     second.requests(),
@@ -592,10 +592,7 @@ fn the_real_binary_survives_every_fault() {
         let text = answer["result"]["content"][0]["text"]
             .as_str()
             .unwrap_or_default();
-        assert!(
-            text.starts_with(&format!("GET /nodes/{node}/status: ")),
-            "{text}"
-        );
+        assert_starts(text, &format!("GET /nodes/{node}/status: "));
         assert_eq!(
             next(),
             json!({"jsonrpc": "2.0", "id": format!("p{id}"), "result": {}})

@@ -77,11 +77,9 @@ fn unknown_tool_names_are_a_configuration_error() {
         .and_then(|c| proxmox_mcp_server::tools::check_selection(&c.tools, &c.deny_tools))
         .unwrap_err()
         .to_string();
-    assert!(
-        err.starts_with(
-            "configuration: PROXMOX_MCP_DENY_TOOLS: 'delete_everything' is neither a tool nor a group"
-        ),
-        "{err}"
+    assert_starts(
+        &err,
+        "configuration: PROXMOX_MCP_DENY_TOOLS: 'delete_everything' is neither a tool nor a group",
     );
 }
 
@@ -278,7 +276,7 @@ fn audit_log_has_a_line_per_change() {
             // An audit log that cannot be written stops the server at start.
             let bad = config_with_audit(&fake, "/nonexistent-dir/audit.jsonl");
             let err = Policy::new(&bad).unwrap_err().to_string();
-            assert!(err.starts_with("configuration: PROXMOX_MCP_AUDIT_LOG=/nonexistent-dir/audit.jsonl: cannot open for appending"), "{err}");
+            assert_starts(&err, "configuration: PROXMOX_MCP_AUDIT_LOG=/nonexistent-dir/audit.jsonl: cannot open for appending");
         },
     );
 }
@@ -342,7 +340,7 @@ fn protected_tags_that_cannot_be_read_refuse_the_change() {
         |c| {
             let text =
                 error_text(&c.call("start_vm", json!({"vmid": 300, "node": "pve1"}))).to_string();
-            assert!(text.starts_with("guest 300 is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked"), "{text}");
+            assert_starts(&text, "guest 300 is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked");
             fake.assert_no_writes();
         },
     );
@@ -409,10 +407,7 @@ fn tag_protection_lets_a_new_guest_be_created_but_not_a_protected_vmid() {
             // A tool that changes an existing guest still refuses one whose tags cannot be read.
             let text =
                 error_text(&c.call("start_vm", json!({"vmid": 150, "node": "pve1"}))).to_string();
-            assert!(
-                text.starts_with("guest 150 is not in /cluster/resources"),
-                "{text}"
-            );
+            assert_starts(&text, "guest 150 is not in /cluster/resources");
             fake.assert_no_writes();
         },
     );

@@ -58,7 +58,7 @@ fn two_factor_login_answers_with_a_totp_code() {
                 .replace(':', "%3A")
                 .replace('!', "%21")
         );
-        assert!(sent.starts_with(&expected_prefix), "{sent}");
+        assert_starts(&sent, &expected_prefix);
         assert!(
             codes.iter().any(|c| sent.ends_with(c.as_str())),
             "{sent} carries none of {codes:?}"

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{config, connected, session, texts, FakePve};
+use crate::support::{assert_starts, config, connected, session, texts, FakePve};
 
 fn text_of(reply: &Value) -> Value {
     let contents = &reply["result"]["contents"];
@@ -103,9 +103,9 @@ fn prompts_are_listed_and_filled_in() {
         let text = change["result"]["messages"][0]["content"]["text"]
             .as_str()
             .unwrap();
-        assert!(
-            text.starts_with("Make this change to VM 100 safely: give it 4 GiB of memory"),
-            "{text}"
+        assert_starts(
+            text,
+            "Make this change to VM 100 safely: give it 4 GiB of memory",
         );
         assert!(text.contains("create_vm_snapshot") && text.contains("rollback_vm_snapshot"));
         let missing = c.request(

@@ -779,7 +779,7 @@ fn exec_in_vm_needs_the_agent_and_respects_protection() {
         let text =
             error_text(&c.call("exec_in_vm", json!({"vmid": 100, "command": argv(&["id"])})))
                 .to_string();
-        assert!(text.starts_with("GET /nodes/pve1/qemu/100/config: guest 100 has PVE's protection flag set (protection: 1), so this server will not run commands in it"), "{text}");
+        assert_starts(&text, "GET /nodes/pve1/qemu/100/config: guest 100 has PVE's protection flag set (protection: 1), so this server will not run commands in it");
     });
     fake.assert_no_writes();
     // The server's own protected list applies too (before any handler read).
@@ -795,11 +795,9 @@ fn exec_in_vm_needs_the_agent_and_respects_protection() {
             let text =
                 error_text(&c.call("exec_in_vm", json!({"vmid": 100, "command": argv(&["id"])})))
                     .to_string();
-            assert!(
-                text.starts_with(
-                    "guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names VMID 100)"
-                ),
-                "{text}"
+            assert_starts(
+                &text,
+                "guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names VMID 100)",
             );
         },
     );
