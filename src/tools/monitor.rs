@@ -14,6 +14,7 @@ use super::guest::{guest_path, next_vmid, Guest};
 use super::list::{data, number, page, paging, text, trimmed};
 use super::params::{LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, STORAGE, VMID};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
+use super::validate::exact_integer;
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -271,10 +272,9 @@ fn compact(x: f64) -> Value {
         let scale = 10f64.powi(3 - x.abs().log10().floor() as i32);
         (x * scale).round() / scale
     };
-    if y.fract() == 0.0 && y.abs() < 9e15 {
-        json!(y as i64)
-    } else {
-        json!(y)
+    match exact_integer(y) {
+        Some(n) => json!(n),
+        None => json!(y),
     }
 }
 

@@ -54,17 +54,18 @@ pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
     Ok(Args(out))
 }
 
+/// `f` as an integer when it has no fraction and is small enough to be exact (|f| < 9e15).
+pub(super) fn exact_integer(f: f64) -> Option<i64> {
+    (f.fract() == 0.0 && f.abs() < 9e15).then_some(f as i64)
+}
+
 /// A whole number given as a JSON number (JSON Schema counts 100.0 as an integer too) or as
 /// text: the one rule for every integer argument and config value.
 pub(super) fn whole_number(value: &Value) -> Result<i64, String> {
     match value {
         Value::Number(n) => n
             .as_i64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
-                    .map(|f| f as i64)
-            })
+            .or_else(|| n.as_f64().and_then(exact_integer))
             .ok_or_else(|| format!("must be a whole number, got {n}")),
         Value::String(s) => s
             .trim()
