@@ -13,11 +13,8 @@ use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, config, error_text, mock_task, ok, session, FakePve, TOKEN, UPID,
+    assert_starts, config, error_text, mock_task, ok, session, FakePve, STATUS, TOKEN, UPID,
 };
-
-const STATUS: &str =
-    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
 
 fn resources() -> Value {
     json!([

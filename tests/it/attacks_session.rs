@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::session::{running, with_session_at, Pipe, STATUS, UPID};
-use crate::support::{assert_starts, config, connected, session, texts, Client, FakePve};
+use crate::session::{running, with_session_at, Pipe};
+use crate::support::{
+    assert_starts, config, connected, session, texts, Client, FakePve, STATUS, UPID,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Resources follow the tool selection.

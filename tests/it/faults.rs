@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::support::{
     assert_starts, config_at, connected, error_text, leaf_fingerprint, ok, server_tls, session,
-    tls_data, Client, FakePve, TOKEN, UPID,
+    tls_data, Client, FakePve, STATUS, TOKEN, UPID,
 };
 
 /// How long a misbehaving server holds a connection at most (so no thread outlives a test long).
@@ -28,8 +28,6 @@ const SERVER_PATIENCE: Duration = Duration::from_secs(5);
 const HUGE: u64 = 512 << 20;
 /// The server's cap on a PVE answer (`pve::MAX_BODY`).
 const MAX_BODY: u64 = 16 << 20;
-const STATUS: &str =
-    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
 
 /// One request as the raw server read it.
 struct Request {

@@ -10,11 +10,7 @@ use proxmox_mcp_server::policy::Policy;
 use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, FakePve};
-
-pub(crate) const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
-pub(crate) const STATUS: &str =
-    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
+use crate::support::{config, FakePve, STATUS, UPID};
 
 /// The client's end of a running session.
 pub(crate) struct Pipe {

@@ -29,6 +29,10 @@ pub const FULL_EXEC: &[(&str, &str)] = &[
 /// The task id the mocked PVE answers writes with (a VM start on pve1).
 pub const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
 
+/// Where the task `UPID` is polled.
+pub const STATUS: &str =
+    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
+
 /// `first`, then `then`: the request lines a test expects (e.g. the write, then the task polls).
 pub fn lines(first: &[&str], then: &[String]) -> Vec<String> {
     first

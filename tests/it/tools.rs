@@ -9,9 +9,6 @@ use crate::support::{
     Client, FakePve, UPID,
 };
 
-/// The UPID as it appears in a request path (PVE's own text: nothing to encode).
-const UPID_PATH: &str = UPID;
-
 fn resources() -> Value {
     json!([
         {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve2", "status": "stopped", "cpu": 0, "maxcpu": 2, "mem": 0, "maxmem": 4294967296u64, "disk": 0, "maxdisk": 34359738368u64, "uptime": 0, "template": 0, "netin": 0, "diskread": 0},
@@ -201,7 +198,7 @@ fn get_vm_status_and_container_status() {
 fn start_vm_waits_for_the_task() {
     let mut fake = FakePve::with_resources(resources());
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
-    task(&mut fake, UPID_PATH, "OK");
+    task(&mut fake, UPID, "OK");
     with_client(&fake, "operate", |c| {
         let r = c.call("start_vm", json!({"vmid": 100}));
         assert_eq!(
@@ -209,7 +206,7 @@ fn start_vm_waits_for_the_task() {
             &json!({"data": UPID, "task": {"upid": UPID, "status": "stopped", "exitstatus": "OK", "duration_s": 3}})
         );
     });
-    let status = format!("GET /nodes/pve1/tasks/{UPID_PATH}/status");
+    let status = format!("GET /nodes/pve1/tasks/{UPID}/status");
     assert_eq!(
         fake.lines(),
         [
@@ -243,7 +240,7 @@ fn power_tools_send_the_right_calls() {
         let (method, rest) = expected.split_once(' ').unwrap();
         let path = rest.split(' ').next().unwrap();
         fake.ok(method, path, json!(UPID));
-        task(&mut fake, UPID_PATH, "OK");
+        task(&mut fake, UPID, "OK");
         with_client(&fake, "operate", |c| {
             let r = c.call(tool, args.clone());
             assert_eq!(ok(&r)["task"]["exitstatus"], "OK", "{tool}");
@@ -294,7 +291,7 @@ fn delete_vm_snapshot_checks_it_exists() {
         json!({"name": "web", "protection": 0}),
     );
     fake.ok("DELETE", "/nodes/pve1/qemu/100/snapshot/first", json!(UPID));
-    task(&mut fake, UPID_PATH, "OK");
+    task(&mut fake, UPID, "OK");
     with_client(&fake, "full", |c| {
         let r = c.call(
             "delete_vm_snapshot",
@@ -391,10 +388,7 @@ fn task_tools() {
     );
     fake.answer("GET", "/nodes/pve1/tasks", 200, json!({"success": 1, "total": 7, "data": [t("UPID:pve1:00000004:00000004:00000004:qmstart:100:root@pam:", 50, "100", "OK")]}), None);
     let status = json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "type": "qmstart", "id": "100", "node": "pve1", "user": "root@pam!mcp", "starttime": 1732288512});
-    fake.get(
-        &format!("/nodes/pve1/tasks/{UPID_PATH}/status"),
-        status.clone(),
-    );
+    fake.get(&format!("/nodes/pve1/tasks/{UPID}/status"), status.clone());
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_tasks", json!({}));
         let starts = column(&ok(&r)["data"], "starttime");
@@ -423,7 +417,7 @@ fn task_tools() {
             "GET /cluster/tasks".to_string(),
             "GET /cluster/tasks".to_string(),
             "GET /nodes/pve1/tasks?start=10&limit=5&source=all&vmid=100&errors=1".to_string(),
-            format!("GET /nodes/pve1/tasks/{UPID_PATH}/status"),
+            format!("GET /nodes/pve1/tasks/{UPID}/status"),
         ]
     );
 }
@@ -494,8 +488,8 @@ fn pve_errors_read_as_what_to_do() {
 fn failed_task_is_an_error_with_the_log() {
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
-    task(&mut fake, UPID_PATH, "VM 100 already running");
-    fake.answer("GET", &format!("/nodes/pve1/tasks/{UPID_PATH}/log"), 200, json!({"success": 1, "total": 2, "data": [{"n": 1, "t": "VM 100 already running"}, {"n": 2, "t": "TASK ERROR: VM 100 already running"}]}), None);
+    task(&mut fake, UPID, "VM 100 already running");
+    fake.answer("GET", &format!("/nodes/pve1/tasks/{UPID}/log"), 200, json!({"success": 1, "total": 2, "data": [{"n": 1, "t": "VM 100 already running"}, {"n": 2, "t": "TASK ERROR: VM 100 already running"}]}), None);
     with_client(&fake, "operate", |c| {
         let r = c.call("start_vm", json!({"vmid": 100, "node": "pve1"}));
         assert_eq!(
