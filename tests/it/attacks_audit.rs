@@ -98,13 +98,7 @@ fn intent_comes_before_the_write_and_the_upid_before_the_wait() {
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     mock_task(&mut fake, UPID, "start failed: QEMU exited with code 1");
-    fake.answer(
-        "GET",
-        &STATUS.replace("/status", "/log"),
-        200,
-        json!({"success": 1, "total": 1, "data": [{"n": 1, "t": "TASK ERROR: start failed"}]}),
-        None,
-    );
+    fake.task_log(&["TASK ERROR: start failed"]);
     let settings = [
         ("PROXMOX_MCP_ACCESS", "operate"),
         ("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap()),

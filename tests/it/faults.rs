@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::support::{
     assert_starts, config_at, connected, error_text, leaf_fingerprint, ok, server_tls, session,
-    tls_data, Client, FakePve, STATUS, TOKEN, UPID,
+    ticket, tls_data, Client, FakePve, STATUS, TOKEN, UPID,
 };
 
 /// How long a misbehaving server holds a connection at most (so no thread outlives a test long).
@@ -624,7 +624,6 @@ fn the_real_binary_survives_every_fault() {
 #[test]
 fn a_ticket_that_expires_between_two_calls_means_one_new_login() {
     let mut fake = FakePve::new();
-    let ticket = |n: u32| json!({"ticket": format!("PVE:root@pam:6740A00{n}::c2lnbmF0dXJl"), "CSRFPreventionToken": format!("6740A00{n}:Y3NyZg"), "username": "root@pam"});
     fake.ok_times("POST", "/access/ticket", ticket(1), 1)
         .post("/access/ticket", ticket(2));
     let nodes = json!([{"node": "pve1", "status": "online"}]);

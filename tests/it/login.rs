@@ -11,7 +11,7 @@ use proxmox_mcp_server::totp;
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, config, connected, error_text, ok, session, with_access, Client, FakePve,
+    assert_starts, config, connected, error_text, ok, session, ticket, with_access, Client, FakePve,
 };
 
 /// "12345678901234567890", the RFC 6238 test key, in base32.
@@ -216,7 +216,6 @@ fn when_no_host_answers_each_says_why() {
 #[test]
 fn password_login_renews_the_ticket_on_401() {
     let mut fake = FakePve::new();
-    let ticket = |n: u32| json!({"ticket": format!("PVE:root@pam:6740A00{n}::c2lnbmF0dXJl"), "CSRFPreventionToken": format!("6740A00{n}:Y3NyZg"), "username": "root@pam"});
     fake.ok_times("POST", "/access/ticket", ticket(1), 1)
         .post("/access/ticket", ticket(2));
     fake.answer("GET", "/nodes", 401, Value::Null, Some(1));

@@ -111,13 +111,7 @@ fn progress_while_the_task_runs_then_the_result() {
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     running(&mut fake, Some(3));
     fake.get(STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
-    fake.answer(
-        "GET",
-        &STATUS.replace("/status", "/log"),
-        200,
-        json!({"success": 1, "total": 1, "data": [{"n": 1, "t": "starting VM 100"}]}),
-        None,
-    );
+    fake.task_log(&["starting VM 100"]);
     with_session(&fake, |p| {
         p.send(call(1, json!({"vmid": 100, "node": "pve1"}), Some("tok-1")));
         let mut progress = Vec::new();
@@ -155,13 +149,7 @@ fn cancel_stops_the_wait_without_an_answer() {
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     running(&mut fake, None);
-    fake.answer(
-        "GET",
-        &STATUS.replace("/status", "/log"),
-        200,
-        json!({"success": 1, "total": 0, "data": []}),
-        None,
-    );
+    fake.task_log(&[]);
     fake.ok("DELETE", &STATUS.replace("/status", ""), Value::Null);
     with_session(&fake, |p| {
         p.send(call(

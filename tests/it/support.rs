@@ -29,6 +29,11 @@ pub const FULL_EXEC: &[(&str, &str)] = &[
 /// The task id the mocked PVE answers writes with (a VM start on pve1).
 pub const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
 
+/// A login ticket as `POST /access/ticket` answers it; `n` tells tickets apart.
+pub fn ticket(n: u32) -> Value {
+    json!({"ticket": format!("PVE:root@pam:6740A00{n}::c2lnbmF0dXJl"), "CSRFPreventionToken": format!("6740A00{n}:Y3NyZg"), "username": "root@pam"})
+}
+
 /// Where the task `UPID` is polled.
 pub const STATUS: &str =
     "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
@@ -172,6 +177,16 @@ impl FakePve {
         self.ok(method, path, json!(UPID));
         mock_task(self, UPID, "OK");
         self
+    }
+
+    /// The log of the task `UPID`: these lines, numbered from 1 (`total` as PVE counts them).
+    pub fn task_log(&mut self, lines: &[&str]) -> &mut Self {
+        let data: Vec<Value> = (1..)
+            .zip(lines)
+            .map(|(n, t)| json!({"n": n, "t": t}))
+            .collect();
+        let body = json!({"success": 1, "total": lines.len(), "data": data});
+        self.answer("GET", &STATUS.replace("/status", "/log"), 200, body, None)
     }
 
     /// As `ok`, but only for the next `times` matching requests.

@@ -489,7 +489,10 @@ fn failed_task_is_an_error_with_the_log() {
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     task(&mut fake, UPID, "VM 100 already running");
-    fake.answer("GET", &format!("/nodes/pve1/tasks/{UPID}/log"), 200, json!({"success": 1, "total": 2, "data": [{"n": 1, "t": "VM 100 already running"}, {"n": 2, "t": "TASK ERROR: VM 100 already running"}]}), None);
+    fake.task_log(&[
+        "VM 100 already running",
+        "TASK ERROR: VM 100 already running",
+    ]);
     with_client(&fake, "operate", |c| {
         let r = c.call("start_vm", json!({"vmid": 100, "node": "pve1"}));
         assert_eq!(

@@ -148,13 +148,7 @@ fn a_failed_power_task_carries_its_log() {
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/qemu/100/status/resume", json!(UPID));
     task(&mut fake, "VM 100 not running");
-    fake.answer(
-        "GET",
-        &format!("/nodes/pve1/tasks/{UPID}/log"),
-        200,
-        json!({"success": 1, "total": 1, "data": [{"n": 1, "t": "TASK ERROR: VM 100 not running"}]}),
-        None,
-    );
+    fake.task_log(&["TASK ERROR: VM 100 not running"]);
     with(&fake, "operate", |c| {
         let r = c.call("resume_vm", json!({"vmid": 100, "node": "pve1"}));
         assert_eq!(
