@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::session::{running, with_session_at, Pipe};
-use crate::support::{
-    assert_starts, config, connected, session, texts, Client, FakePve, STATUS, UPID,
-};
+use crate::session::{ended_ok, starting, with_session_at, Pipe};
+use crate::support::{assert_starts, config, connected, session, texts, Client, FakePve, STATUS};
 
 // ---------------------------------------------------------------------------------------------
 // Resources follow the tool selection.
@@ -199,13 +197,8 @@ const STOP_UPID: &str = "UPID:pve1:000A1B2D:01234568:6740A001:qmstop:100:root@pa
 /// PVE for a start_vm whose task runs for three polls (about a second), and a stop_vm whose
 /// task ends at once (mocked in both cases, so a stop that slips through is recorded).
 fn queue_pve() -> FakePve {
-    let mut fake = FakePve::new();
-    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, Some(3));
-    fake.get(
-        STATUS,
-        json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512}),
-    );
+    let mut fake = starting(Some(3));
+    fake.get(STATUS, ended_ok());
     fake.post("/nodes/pve1/qemu/100/status/stop", json!(STOP_UPID));
     fake.get(&format!("/nodes/pve1/tasks/{STOP_UPID}/status"),
         json!({"upid": STOP_UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288513}),

@@ -64,19 +64,11 @@ fn tool_selection_lists_and_refuses() {
 #[test]
 fn unknown_tool_names_are_a_configuration_error() {
     let fake = FakePve::new();
-    let env = |k: &str| match k {
-        "PROXMOX_HOST" => Some(fake.url()),
-        "PROXMOX_USER" => Some("root@pam".into()),
-        "PROXMOX_TOKEN_NAME" => Some("t".into()),
-        "PROXMOX_TOKEN_VALUE" => Some("v".into()),
-        "PROXMOX_MCP_DENY_TOOLS" => Some("delete_everything".into()),
-        _ => None,
-    };
+    let deny = [("PROXMOX_MCP_DENY_TOOLS", "delete_everything")];
     // The settings parse; the catalogue checks the names they give.
-    let err = Config::resolve(&env, &[])
-        .and_then(|c| proxmox_mcp_server::tools::check_selection(&c.tools, &c.deny_tools))
-        .unwrap_err()
-        .to_string();
+    let c = config(&fake, &deny);
+    let checked = proxmox_mcp_server::tools::check_selection(&c.tools, &c.deny_tools);
+    let err = checked.unwrap_err().to_string();
     assert_starts(
         &err,
         "configuration: PROXMOX_MCP_DENY_TOOLS: 'delete_everything' is neither a tool nor a group",

@@ -95,17 +95,14 @@ fn a_refused_code_or_no_secret_is_a_clear_error() {
 
 #[test]
 fn a_bad_totp_secret_is_refused_at_start() {
-    let fake = FakePve::new();
-    let env = |k: &str| match k {
-        "PROXMOX_HOST" => Some(fake.url()),
-        "PROXMOX_USER" => Some("root@pam".to_string()),
-        "PROXMOX_PASSWORD" => Some("pw".to_string()),
-        "PROXMOX_TOTP_SECRET" => Some("not base32!".to_string()),
-        _ => None,
-    };
-    let err = proxmox_mcp_server::config::Config::resolve(&env, &[])
-        .unwrap_err()
-        .to_string();
+    let url = FakePve::new().url();
+    let err = crate::support::resolve(&[
+        ("PROXMOX_HOST", &url),
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_PASSWORD", "pw"),
+        ("PROXMOX_TOTP_SECRET", "not base32!"),
+    ])
+    .unwrap_err();
     assert_eq!(
         err,
         "configuration: PROXMOX_TOTP_SECRET: '!' is not a base32 character (A-Z, 2-7)"

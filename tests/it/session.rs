@@ -97,6 +97,19 @@ pub(crate) fn call(id: i64, args: Value, token: Option<&str>) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
 }
 
+/// PVE for a start_vm whose task runs for `polls` status polls (None: for as long as asked).
+pub(crate) fn starting(polls: Option<usize>) -> FakePve {
+    let mut fake = FakePve::new();
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
+    running(&mut fake, polls);
+    fake
+}
+
+/// The status of the task `UPID` once it ended OK.
+pub(crate) fn ended_ok() -> Value {
+    json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512})
+}
+
 pub(crate) fn running(fake: &mut FakePve, times: Option<usize>) {
     let status = json!({"upid": UPID, "status": "running", "node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam!mcp", "starttime": 1732288512});
     match times {
@@ -107,9 +120,7 @@ pub(crate) fn running(fake: &mut FakePve, times: Option<usize>) {
 
 #[test]
 fn progress_while_the_task_runs_then_the_result() {
-    let mut fake = FakePve::new();
-    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, Some(3));
+    let mut fake = starting(Some(3));
     fake.get(STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
     fake.task_log(&["starting VM 100"]);
     with_session(&fake, |p| {
@@ -146,9 +157,7 @@ fn progress_while_the_task_runs_then_the_result() {
 
 #[test]
 fn cancel_stops_the_wait_without_an_answer() {
-    let mut fake = FakePve::new();
-    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, None);
+    let mut fake = starting(None);
     fake.task_log(&[]);
     fake.ok("DELETE", &STATUS.replace("/status", ""), Value::Null);
     with_session(&fake, |p| {
@@ -186,13 +195,8 @@ fn cancel_stops_the_wait_without_an_answer() {
 
 #[test]
 fn ping_is_answered_during_a_wait_and_requests_queue() {
-    let mut fake = FakePve::new();
-    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, Some(4));
-    fake.get(
-        STATUS,
-        json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512}),
-    );
+    let mut fake = starting(Some(4));
+    fake.get(STATUS, ended_ok());
     with_session(&fake, |p| {
         p.send(call(1, json!({"vmid": 100, "node": "pve1"}), None));
         std::thread::sleep(Duration::from_millis(100));
@@ -210,9 +214,7 @@ fn ping_is_answered_during_a_wait_and_requests_queue() {
 
 #[test]
 fn end_of_input_during_a_wait_ends_the_server() {
-    let mut fake = FakePve::new();
-    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, None);
+    let fake = starting(None);
     with_session(&fake, |p| {
         p.send(call(
             1,
