@@ -2,9 +2,8 @@
 //! implausible timestamps, answers built to exhaust memory. Each test sends the attack through
 //! the mocked PVE API and checks what the user reads and what PVE (or anyone else) received.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use mockito::{Matcher, Mock, ServerGuard};
 use serde_json::json;
@@ -154,39 +153,12 @@ fn run_binary(vars: &[(&str, &str)], args: &[&str]) -> Ran {
     if let Some(path) = std::env::var_os("PATH") {
         cmd.env("PATH", path);
     }
-    let mut child = cmd
-        .envs(vars.iter().copied())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = reader(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = reader(Box::new(child.stderr.take().expect("stderr")));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the binary did not exit within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    cmd.envs(vars.iter().copied()).args(args);
+    let out = crate::support::run(cmd, Duration::from_secs(30));
     Ran {
-        code: status.code(),
-        stdout: stdout.join().expect("stdout"),
-        stderr: stderr.join().expect("stderr"),
+        code: out.status.code(),
+        stdout: out.stdout,
+        stderr: out.stderr,
     }
 }
 

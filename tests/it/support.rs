@@ -2,8 +2,12 @@
 //! against PVE's schema), and an MCP client that drives the server in-process.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use mockito::{Matcher, Mock, ServerGuard};
 use proxmox_mcp_server::config::Config;
@@ -595,4 +599,57 @@ pub fn server_tls(cert: &str, key: &str) -> std::sync::Arc<rustls::ServerConfig>
         .with_single_cert(chain, key)
         .expect("server certificate");
     Arc::new(config)
+}
+
+/// Starts `cmd` (the binary under test) with this stdin and its stdout and stderr piped.
+pub fn spawn(cmd: &mut Command, stdin: Stdio) -> Child {
+    let cmd = cmd.stdin(stdin).stdout(Stdio::piped());
+    cmd.stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary")
+}
+
+/// Reads a pipe to its end on a thread.
+pub fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Waits up to `limit` for the process to exit; kills it and fails the test otherwise.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a one-shot command left behind.
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a one-shot command with stdin closed; it must end within `limit`.
+pub fn run(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = spawn(&mut cmd, Stdio::null());
+    let stdout = read_all(child.stdout.take().expect("stdout"));
+    let stderr = read_all(child.stderr.take().expect("stderr"));
+    let status = wait_exit(&mut child, limit);
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
 }
