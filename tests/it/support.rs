@@ -462,6 +462,19 @@ pub fn error_text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap()
 }
 
+/// The container tool `tool` refuses VM 100 (naming its kind) and a VMID no guest has.
+pub fn assert_containers_only(c: &mut Client, tool: &str) {
+    assert_eq!(
+        c.error(tool, json!({"vmid": 100})),
+        "VMID 100 is a VM (qemu), not a container; use the *_vm tools"
+    );
+    let unknown = c.error(tool, json!({"vmid": 999}));
+    assert_starts(
+        &unknown,
+        "GET /cluster/resources: no guest with VMID 999 in the cluster",
+    );
+}
+
 /// Fails the test unless `text` starts with `prefix`.
 pub fn assert_starts(text: &str, prefix: &str) {
     assert!(text.starts_with(prefix), "expected {prefix:?}, got: {text}");

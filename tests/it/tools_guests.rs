@@ -52,14 +52,7 @@ fn get_container_config_finds_the_node() {
             ok(&c.call("get_container_config", json!({"vmid": 200}))),
             &json!({"data": cfg})
         );
-        assert_eq!(
-            error_text(&c.call("get_container_config", json!({"vmid": 100}))),
-            "VMID 100 is a VM (qemu), not a container; use the *_vm tools"
-        );
-        assert!(
-            error_text(&c.call("get_container_config", json!({"vmid": 999})))
-                .starts_with("GET /cluster/resources: no guest with VMID 999 in the cluster")
-        );
+        crate::support::assert_containers_only(c, "get_container_config");
     });
     assert_eq!(
         fake.lines(),

@@ -128,14 +128,7 @@ fn get_container_metrics_with_timeframe_and_max() {
             }})
         );
         // A VMID of the other kind is named as such.
-        assert_eq!(
-            error_text(&c.call("get_container_metrics", json!({"vmid": 100}))),
-            "VMID 100 is a VM (qemu), not a container; use the *_vm tools"
-        );
-        assert!(
-            error_text(&c.call("get_container_metrics", json!({"vmid": 999})))
-                .starts_with("GET /cluster/resources: no guest with VMID 999 in the cluster")
-        );
+        crate::support::assert_containers_only(c, "get_container_metrics");
     });
     assert_eq!(
         fake.lines(),
