@@ -370,6 +370,11 @@ impl<'a> Client<'a> {
         reply
     }
 
+    /// Fails the test unless the server still answers `ping`.
+    pub fn assert_alive(&mut self) {
+        assert_eq!(self.request("ping", json!({}))["result"], json!({}));
+    }
+
     /// `tools/call` of a call that must fail; its error text.
     pub fn error(&mut self, name: &str, args: Value) -> String {
         error_text(&self.call(name, args)).to_string()

@@ -74,9 +74,8 @@ fn get_pool_members_sorted() {
         );
         ok(&c.call("get_pool", json!({"poolid": "prod", "type": "qemu"})));
         // Bad arguments send nothing.
-        let r = c.call("get_pool", json!({"poolid": "prod", "type": "vm"}));
         assert_eq!(
-            error_text(&r),
+            c.error("get_pool", json!({"poolid": "prod", "type": "vm"})),
             "invalid arguments: 'type' must be one of qemu, lxc, storage, got 'vm'"
         );
         let r = c.call("get_pool", json!({"poolid": "../x"}));
@@ -93,8 +92,10 @@ fn get_pool_that_does_not_exist() {
     let mut fake = FakePve::new();
     fake.fail("GET", "/pools", 500, "pool 'nope' does not exist");
     read_only(&fake, |c| {
-        let r = c.call("get_pool", json!({"poolid": "nope"}));
-        assert_eq!(error_text(&r), "GET /pools: pool 'nope' does not exist");
+        assert_eq!(
+            c.error("get_pool", json!({"poolid": "nope"})),
+            "GET /pools: pool 'nope' does not exist"
+        );
     });
     assert_eq!(fake.lines(), ["GET /pools?poolid=nope"]);
 
@@ -156,9 +157,8 @@ fn list_ha_resources_sorted_by_vmid() {
             })
         );
         ok(&c.call("list_ha_resources", json!({"type": "ct"})));
-        let r = c.call("list_ha_resources", json!({"type": "lxc"}));
         assert_eq!(
-            error_text(&r),
+            c.error("list_ha_resources", json!({"type": "lxc"})),
             "invalid arguments: 'type' must be one of vm, ct, got 'lxc'"
         );
     });
@@ -250,15 +250,10 @@ fn add_ha_resource_refusals() {
             error_text(&r).starts_with("GET /cluster/resources: no guest with VMID 999"),
             "{r}"
         );
-        let r = c.call("add_ha_resource", json!({"vmid": 100, "state": "on"}));
-        assert_eq!(
-            error_text(&r),
-            "invalid arguments: 'state' must be one of started, stopped, enabled, disabled, ignored, got 'on'"
-        );
+        assert_eq!(c.error("add_ha_resource", json!({"vmid": 100, "state": "on"})), "invalid arguments: 'state' must be one of started, stopped, enabled, disabled, ignored, got 'on'");
         // PVE's own refusal is passed through with method and path.
-        let r = c.call("add_ha_resource", json!({"vmid": 101, "node": "pve1"}));
         assert_eq!(
-            error_text(&r),
+            c.error("add_ha_resource", json!({"vmid": 101, "node": "pve1"})),
             "POST /cluster/ha/resources: resource ID 'vm:101' already defined"
         );
     });
@@ -472,12 +467,11 @@ fn add_firewall_rule_failures() {
         "detected mixed ipv4/ipv6 addresses in rule",
     );
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "add_firewall_rule",
-            json!({"type": "inbound", "action": "ACCEPT"}),
-        );
         assert_eq!(
-            error_text(&r),
+            c.error(
+                "add_firewall_rule",
+                json!({"type": "inbound", "action": "ACCEPT"})
+            ),
             "invalid arguments: 'type' must be one of in, out, forward, group, got 'inbound'"
         );
         let r = c.call("add_firewall_rule", json!({"type": "in", "action": "1x"}));
@@ -490,12 +484,11 @@ fn add_firewall_rule_failures() {
             error_text(&r).starts_with("invalid arguments: missing required argument 'action'"),
             "{r}"
         );
-        let r = c.call(
-            "add_firewall_rule",
-            json!({"type": "in", "action": "ACCEPT", "source": "10.0.0.1", "dest": "fe80::1"}),
-        );
         assert_eq!(
-            error_text(&r),
+            c.error(
+                "add_firewall_rule",
+                json!({"type": "in", "action": "ACCEPT", "source": "10.0.0.1", "dest": "fe80::1"})
+            ),
             "POST /cluster/firewall/rules: detected mixed ipv4/ipv6 addresses in rule"
         );
     });
@@ -698,14 +691,12 @@ fn list_api_tokens_of_all_users_and_of_one() {
             ok(&r)["data"],
             json!([{"userid": "alice@pve", "tokenid": "ci", "privsep": 1, "expire": 1900000000}])
         );
-        let r = c.call("list_api_tokens", json!({"userid": "nobody@pve"}));
         assert_eq!(
-            error_text(&r),
+            c.error("list_api_tokens", json!({"userid": "nobody@pve"})),
             "GET /access/users/nobody@pve/token: no such user ('nobody@pve')"
         );
-        let r = c.call("list_api_tokens", json!({"userid": "alice"}));
         assert_eq!(
-            error_text(&r),
+            c.error("list_api_tokens", json!({"userid": "alice"})),
             "invalid arguments: 'userid' must be a user such as admin@pve or root@pam, got 'alice'"
         );
     });

@@ -143,11 +143,7 @@ fn a_failed_power_task_carries_its_log() {
     task(&mut fake, "VM 100 not running");
     fake.task_log(&["TASK ERROR: VM 100 not running"]);
     with(&fake, "operate", |c| {
-        let r = c.call("resume_vm", json!({"vmid": 100, "node": "pve1"}));
-        assert_eq!(
-            error_text(&r),
-            format!("POST /nodes/pve1/qemu/100/status/resume: task failed: VM 100 not running\ntask: {UPID}\nlast lines of the task log:\n  TASK ERROR: VM 100 not running")
-        );
+        assert_eq!(c.error("resume_vm", json!({"vmid": 100, "node": "pve1"})), format!("POST /nodes/pve1/qemu/100/status/resume: task failed: VM 100 not running\ntask: {UPID}\nlast lines of the task log:\n  TASK ERROR: VM 100 not running"));
     });
 }
 
