@@ -10,6 +10,12 @@ use crate::support::{assert_starts, error_text, ok, session, FakePve, FULL_EXEC,
 pub(crate) const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
 const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full")];
 
+/// Fails the test unless `text` starts with `prefix` and names the key class host.
+pub(crate) fn assert_host_level(text: &str, prefix: &str) {
+    assert_starts(text, prefix);
+    assert!(text.contains("(key class: host)"), "{text}");
+}
+
 /// Sends `set` to guest 104 (`kind`: vm or container) and returns the error text.
 pub(crate) fn refused_set(
     fake: &FakePve,

@@ -4,8 +4,10 @@
 
 use serde_json::json;
 
-use crate::attacks_config::{refused_set, restore_fake, ARCHIVE, CT_ARCHIVE, OPERATE};
-use crate::support::{assert_starts, error_text, ok, session, FakePve};
+use crate::attacks_config::{
+    assert_host_level, refused_set, restore_fake, ARCHIVE, CT_ARCHIVE, OPERATE,
+};
+use crate::support::{error_text, ok, session, FakePve};
 
 /// PVE's `parse_property_string` skips blank parts and takes a part without `=` as the default
 /// key (`file` of a drive, `volume` of a mount point) wherever it stands, not only first:
@@ -63,11 +65,10 @@ fn a_volume_after_other_options_or_a_blank_part_is_still_checked() {
     ];
     for (key, value, why) in ct {
         let text = refused_set(&fake, OPERATE, "container", json!({ key: value }));
-        assert!(
-            text.starts_with(&format!("update_container_config: setting '{key}' {why}")),
-            "{key}={value}: {text}"
+        assert_host_level(
+            &text,
+            &format!("update_container_config: setting '{key}' {why}"),
         );
-        assert!(text.contains("(key class: host)"), "{text}");
     }
     fake.assert_no_writes();
 }
@@ -83,13 +84,9 @@ fn the_hosts_cd_drive_is_host_level() {
         ("sata1", "media=cdrom,cdrom"),
     ] {
         let text = refused_set(&fake, OPERATE, "vm", json!({ key: value }));
-        assert!(
-            text.starts_with(&format!(
+        assert_host_level(&text, &format!(
                 "update_vm_config: setting '{key}' hands the host's CD/DVD drive (cdrom) to the guest"
-            )),
-            "{key}={value}: {text}"
-        );
-        assert!(text.contains("(key class: host)"), "{text}");
+            ));
     }
     fake.assert_no_writes();
 }
@@ -125,10 +122,9 @@ fn a_raw_lxc_key_written_with_equals_in_a_backup_is_refused() {
             json!({"archive": CT_ARCHIVE, "node": "pve1"}),
         );
         let text = error_text(&r);
-        assert_starts(text, &format!(
+        assert_host_level(text, &format!(
                 "restore_backup: the backup {CT_ARCHIVE} sets 'lxc.mount.entry', which is a raw LXC setting"
             ));
-        assert!(text.contains("(key class: host)"), "{text}");
     });
     fake.assert_no_writes();
 }
@@ -175,8 +171,7 @@ fn cloning_a_guest_with_host_level_config_is_refused() {
                     json!({"vmid": vmid, "node": "pve1", "dry_run": dry_run}),
                 );
                 let text = error_text(&r);
-                assert_starts(text, &format!("{tool}: {why}"));
-                assert!(text.contains("(key class: host)"), "{text}");
+                assert_host_level(text, &format!("{tool}: {why}"));
                 assert!(
                     text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),
                     "{text}"
