@@ -32,6 +32,13 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A new directory for `name`'s test, and the audit log path in it.
+fn audit_dir(name: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    let log = dir.join("audit.jsonl");
+    (dir, log)
+}
+
 /// The audit log's lines, each parsed.
 fn entries(log: &Path) -> Vec<Value> {
     std::fs::read_to_string(log)
@@ -93,8 +100,7 @@ fn a_log_that_cannot_be_written_refuses_the_change() {
 
 #[test]
 fn intent_comes_before_the_write_and_the_upid_before_the_wait() {
-    let dir = temp_dir("audit-order");
-    let log = dir.join("audit.jsonl");
+    let (dir, log) = audit_dir("audit-order");
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     mock_task(&mut fake, UPID, "start failed: QEMU exited with code 1");
@@ -132,8 +138,7 @@ fn intent_comes_before_the_write_and_the_upid_before_the_wait() {
 
 #[test]
 fn a_crash_during_the_task_wait_leaves_the_intent_and_the_upid() {
-    let dir = temp_dir("audit-crash");
-    let log = dir.join("audit.jsonl");
+    let (dir, log) = audit_dir("audit-crash");
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     // The task never ends while the server waits.
@@ -193,8 +198,7 @@ fn a_crash_during_the_task_wait_leaves_the_intent_and_the_upid() {
 
 #[test]
 fn refused_calls_are_recorded_with_the_reason() {
-    let dir = temp_dir("audit-refused");
-    let log = dir.join("audit.jsonl");
+    let (dir, log) = audit_dir("audit-refused");
     let fake = FakePve::with_resources(resources());
     let path = log.to_str().unwrap();
     // An assistant at read-only tries a change.
@@ -274,8 +278,7 @@ fn the_log_is_private_and_a_readable_one_is_refused() {
 #[cfg(unix)]
 #[test]
 fn a_rotated_log_is_opened_again() {
-    let dir = temp_dir("audit-rotate");
-    let log = dir.join("audit.jsonl");
+    let (dir, log) = audit_dir("audit-rotate");
     let rotated = dir.join("audit.jsonl.1");
     let mut fake = FakePve::new();
     fake.get(
@@ -317,8 +320,7 @@ fn a_rotated_log_is_opened_again() {
 
 #[test]
 fn credentials_in_arguments_are_redacted() {
-    let dir = temp_dir("audit-redact");
-    let log = dir.join("audit.jsonl");
+    let (dir, log) = audit_dir("audit-redact");
     let mut fake = FakePve::new();
     fake.get(
         "/nodes/pve1/storage/local/status",
