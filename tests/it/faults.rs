@@ -320,6 +320,11 @@ fn config_for(host: &str, extra: &[(&str, &str)]) -> Config {
     config_at(host, &vars)
 }
 
+/// Runs `f` with a client of `host`, configured as `config_for` does.
+fn client_at(host: &str, extra: &[(&str, &str)], f: impl FnOnce(&mut Client)) {
+    connected(&config_for(host, extra), f)
+}
+
 /// The server still works: `ping` is answered and a good call succeeds.
 fn still_serving(c: &mut Client) {
     c.assert_alive();
@@ -348,55 +353,49 @@ fn connection_refused_is_an_error_and_the_server_goes_on() {
         .local_addr()
         .unwrap()
         .port();
-    connected(
-        &config_for(&format!("https://127.0.0.1:{port}"), &[]),
-        |c| {
-            for (tool, args, path) in [
-                ("list_vms", json!({}), "GET /cluster/resources"),
-                (
-                    "get_vm_status",
-                    json!({"vmid": 100}),
-                    "GET /cluster/resources",
-                ),
-                (
-                    "get_vm_status",
-                    json!({"vmid": 100, "node": "pve1"}),
-                    "GET /nodes/pve1/qemu/100/status/current",
-                ),
-            ] {
-                let started = Instant::now();
-                let r = c.call(tool, args);
-                assert!(started.elapsed() < Duration::from_secs(2));
-                assert_eq!(
+    client_at(&format!("https://127.0.0.1:{port}"), &[], |c| {
+        for (tool, args, path) in [
+            ("list_vms", json!({}), "GET /cluster/resources"),
+            (
+                "get_vm_status",
+                json!({"vmid": 100}),
+                "GET /cluster/resources",
+            ),
+            (
+                "get_vm_status",
+                json!({"vmid": 100, "node": "pve1"}),
+                "GET /nodes/pve1/qemu/100/status/current",
+            ),
+        ] {
+            let started = Instant::now();
+            let r = c.call(tool, args);
+            assert!(started.elapsed() < Duration::from_secs(2));
+            assert_eq!(
             error_text(&r),
             format!("{path}: cannot connect to 127.0.0.1:{port}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node")
         );
-            }
-            c.assert_alive();
-        },
-    );
+        }
+        c.assert_alive();
+    });
 }
 
 #[test]
 fn an_answer_that_never_comes_times_out_and_the_server_goes_on() {
     let server = Raw::http(misbehave);
-    connected(
-        &config_for(&server.url("http"), &[("PROXMOX_TIMEOUT", "1")]),
-        |c| {
-            let started = Instant::now();
-            let text = node_error(c, "hang", Duration::from_secs(3));
-            assert!(
-                started.elapsed() >= Duration::from_millis(900),
-                "gave up before PROXMOX_TIMEOUT: {:?}",
-                started.elapsed()
-            );
-            assert_eq!(
+    client_at(&server.url("http"), &[("PROXMOX_TIMEOUT", "1")], |c| {
+        let started = Instant::now();
+        let text = node_error(c, "hang", Duration::from_secs(3));
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "gave up before PROXMOX_TIMEOUT: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
         text,
         format!("GET /nodes/hang/status: no answer from 127.0.0.1:{} within 1 s (PROXMOX_TIMEOUT); the node may be down, overloaded or filtered", server.port)
     );
-            still_serving(c);
-        },
-    );
+        still_serving(c);
+    });
 }
 
 #[test]
@@ -407,7 +406,7 @@ fn a_body_cut_midway_is_an_error() {
         } else {
             Raw::https(vec![server_tls("leaf.pem", "leaf.key")], misbehave)
         };
-        connected(&config_for(&server.url(scheme), &[]), |c| {
+        client_at(&server.url(scheme), &[], |c| {
             let host = format!("127.0.0.1:{}", server.port);
             for node in ["cut", "chunks", "headcut", "close", "garbage"] {
                 // The text names the host.
@@ -426,34 +425,32 @@ fn a_write_whose_answer_breaks_off_is_sent_once() {
     let first = Raw::http(misbehave);
     let second = Raw::http(misbehave);
     let hosts = format!("{},{}", first.url("http"), second.url("http"));
-    connected(
-        &config_for(&hosts, &[("PROXMOX_MCP_ACCESS", "operate")]),
-        |c| {
-            for (i, node) in ["cut", "close", "hang"].into_iter().enumerate() {
-                let started = Instant::now();
-                let r = c.call("start_vm", json!({"vmid": 100, "node": node}));
-                assert!(started.elapsed() < Duration::from_secs(3), "{node}");
-                let text = error_text(&r);
-                let prefix = format!("POST /nodes/{node}/qemu/100/status/start: ");
-                assert_starts(text, &prefix);
-                assert_eq!(first.requests(), i + 1, "{node}: sent once");
-                assert_eq!(
-                    second.requests(),
-                    0,
-                    "{node}: not repeated on the next host"
-                );
-            }
-            c.assert_alive();
-        },
-    );
+    client_at(&hosts, &[("PROXMOX_MCP_ACCESS", "operate")], |c| {
+        for (i, node) in ["cut", "close", "hang"].into_iter().enumerate() {
+            let started = Instant::now();
+            let r = c.call("start_vm", json!({"vmid": 100, "node": node}));
+            assert!(started.elapsed() < Duration::from_secs(3), "{node}");
+            let text = error_text(&r);
+            let prefix = format!("POST /nodes/{node}/qemu/100/status/start: ");
+            assert_starts(text, &prefix);
+            assert_eq!(first.requests(), i + 1, "{node}: sent once");
+            assert_eq!(
+                second.requests(),
+                0,
+                "{node}: not repeated on the next host"
+            );
+        }
+        c.assert_alive();
+    });
 }
 
 /// A POST whose answer breaks off may have run: the error says so and does not invite a repeat.
 #[test]
 fn a_write_whose_answer_breaks_off_says_it_may_have_run() {
     let server = Raw::http(misbehave);
-    connected(
-        &config_for(&server.url("http"), &[("PROXMOX_MCP_ACCESS", "operate")]),
+    client_at(
+        &server.url("http"),
+        &[("PROXMOX_MCP_ACCESS", "operate")],
         |c| {
             for node in ["cut", "close"] {
                 let r = c.call("start_vm", json!({"vmid": 100, "node": node}));
@@ -469,31 +466,28 @@ fn a_write_whose_answer_breaks_off_says_it_may_have_run() {
 #[test]
 fn a_512_mib_answer_is_refused_without_reading_it() {
     let server = Raw::http(misbehave);
-    connected(
-        &config_for(&server.url("http"), &[("PROXMOX_TIMEOUT", "2")]),
-        |c| {
-            let text = node_error(c, "huge", Duration::from_secs(4));
-            assert_eq!(
-                text,
-                "GET /nodes/huge/status: the answer is larger than 16 MiB; narrow the query"
-            );
-            // The client stopped reading at its cap: what the server got out is the cap plus what the
-            // sockets buffer, far from 512 MiB.
-            std::thread::sleep(Duration::from_millis(100));
-            let streamed = server.shared.streamed.load(Ordering::SeqCst);
-            assert!(
-                streamed < MAX_BODY + (32 << 20),
-                "the server streamed {streamed} bytes"
-            );
-            still_serving(c);
-        },
-    );
+    client_at(&server.url("http"), &[("PROXMOX_TIMEOUT", "2")], |c| {
+        let text = node_error(c, "huge", Duration::from_secs(4));
+        assert_eq!(
+            text,
+            "GET /nodes/huge/status: the answer is larger than 16 MiB; narrow the query"
+        );
+        // The client stopped reading at its cap: what the server got out is the cap plus what the
+        // sockets buffer, far from 512 MiB.
+        std::thread::sleep(Duration::from_millis(100));
+        let streamed = server.shared.streamed.load(Ordering::SeqCst);
+        assert!(
+            streamed < MAX_BODY + (32 << 20),
+            "the server streamed {streamed} bytes"
+        );
+        still_serving(c);
+    });
 }
 
 #[test]
 fn answers_that_are_not_json_are_errors() {
     let server = Raw::http(misbehave);
-    connected(&config_for(&server.url("http"), &[]), |c| {
+    client_at(&server.url("http"), &[], |c| {
         const NOT_JSON: &str =
             "the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?";
         for node in ["html", "empty", "array", "truncjson"] {
@@ -514,7 +508,7 @@ fn answers_that_are_not_json_are_errors() {
 #[test]
 fn node_unreachable_595_and_596_are_errors_with_a_hint() {
     let server = Raw::http(misbehave);
-    connected(&config_for(&server.url("http"), &[]), |c| {
+    client_at(&server.url("http"), &[], |c| {
         const HINT: &str = " (the PVE node that owns this resource is unreachable from the node the server talks to; check that it is online (list_nodes) and retry)";
         assert_eq!(
             node_error(c, "n595", Duration::from_secs(2)),
@@ -736,7 +730,7 @@ fn a_certificate_that_changes_between_calls_is_refused() {
             misbehave(req, conn, shared);
             Then::Close
         });
-        connected(&config_for(&server.url("https"), &[trust]), |c| {
+        client_at(&server.url("https"), &[trust], |c| {
             let r = c.call("get_node_status", json!({"node": "pve1"}));
             assert_eq!(ok(&r)["data"]["node"], "pve1");
 
