@@ -210,6 +210,31 @@ fn tool_call(id: Value, name: &str, args: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}})
 }
 
+/// `tools/call` of start_vm on VM 100 (on pve1).
+fn start_100(id: Value) -> Value {
+    tool_call(id, "start_vm", json!({"vmid": 100, "node": "pve1"}))
+}
+
+/// `tools/call` of stop_vm on VM 100 (on pve1).
+fn stop_100(id: Value) -> Value {
+    tool_call(id, "stop_vm", json!({"vmid": 100, "node": "pve1"}))
+}
+
+/// Request 1 starts VM 100, whose task then keeps the session waiting for about a second.
+fn start_and_wait(p: &mut Pipe) {
+    p.send(start_100(json!(1)));
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+/// PVE got as many writes as `starts` has entries, each starting with its entry.
+fn assert_writes(fake: &FakePve, starts: &[&str]) {
+    let writes = fake.writes();
+    assert_eq!(writes.len(), starts.len(), "{writes:?}");
+    for (write, start) in writes.iter().zip(starts) {
+        assert!(write.starts_with(start), "{writes:?}");
+    }
+}
+
 fn cancel(id: Value) -> Value {
     json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id, "reason": "user changed their mind"}})
 }
@@ -231,17 +256,8 @@ const STOP: &str = "POST /nodes/pve1/qemu/100/status/stop";
 fn a_queued_stop_vm_cancelled_before_its_turn_never_reaches_pve() {
     let fake = queue_pve();
     with_session_at(&fake, "2025-11-25", |p| {
-        p.send(tool_call(
-            json!(1),
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
-        std::thread::sleep(Duration::from_millis(100));
-        p.send(tool_call(
-            json!("stop-7"),
-            "stop_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
+        start_and_wait(p);
+        p.send(stop_100(json!("stop-7")));
         p.send(cancel(json!("stop-7")));
         p.send(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}));
         assert_eq!(p.next(), json!({"jsonrpc": "2.0", "id": 3, "result": {}}));
@@ -254,26 +270,15 @@ fn a_queued_stop_vm_cancelled_before_its_turn_never_reaches_pve() {
         // No answer for the cancelled request, ever.
         p.quiet(Duration::from_millis(800));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].starts_with(START), "{writes:?}");
+    assert_writes(&fake, &[START]);
 }
 
 #[test]
 fn a_queued_request_runs_when_the_cancellation_names_another_id() {
     let fake = queue_pve();
     with_session_at(&fake, "2025-11-25", |p| {
-        p.send(tool_call(
-            json!(1),
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
-        std::thread::sleep(Duration::from_millis(100));
-        p.send(tool_call(
-            json!(7),
-            "stop_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
+        start_and_wait(p);
+        p.send(stop_100(json!(7)));
         // The string "7" is not the number 7.
         p.send(cancel(json!("7")));
         p.send(cancel(json!(99)));
@@ -287,26 +292,16 @@ fn a_queued_request_runs_when_the_cancellation_names_another_id() {
         );
         p.quiet(Duration::from_millis(300));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 2, "{writes:?}");
-    assert!(
-        writes[0].starts_with(START) && writes[1].starts_with(STOP),
-        "{writes:?}"
-    );
+    assert_writes(&fake, &[START, STOP]);
 }
 
 #[test]
 fn a_cancelled_request_of_a_queued_batch_is_left_out_of_its_answer() {
     let fake = queue_pve();
     with_session_at(&fake, "2025-03-26", |p| {
-        p.send(tool_call(
-            json!(1),
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
-        std::thread::sleep(Duration::from_millis(100));
+        start_and_wait(p);
         p.send(json!([
-            tool_call(json!(2), "stop_vm", json!({"vmid": 100, "node": "pve1"})),
+            stop_100(json!(2)),
             {"jsonrpc": "2.0", "id": 3, "method": "ping"},
         ]));
         p.send(cancel(json!(2)));
@@ -318,9 +313,7 @@ fn a_cancelled_request_of_a_queued_batch_is_left_out_of_its_answer() {
         );
         p.quiet(Duration::from_millis(500));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].starts_with(START), "{writes:?}");
+    assert_writes(&fake, &[START]);
 }
 
 #[test]
@@ -328,10 +321,7 @@ fn a_cancellation_in_a_batch_reaches_a_later_request_of_the_waiting_batch() {
     let fake = queue_pve();
     with_session_at(&fake, "2025-03-26", |p| {
         // One batch: the start waits, the stop would run after it.
-        p.send(json!([
-            tool_call(json!(1), "start_vm", json!({"vmid": 100, "node": "pve1"})),
-            tool_call(json!(2), "stop_vm", json!({"vmid": 100, "node": "pve1"})),
-        ]));
+        p.send(json!([start_100(json!(1)), stop_100(json!(2)),]));
         std::thread::sleep(Duration::from_millis(100));
         // The cancellation itself comes in a batch.
         p.send(json!([cancel(json!(2))]));
@@ -346,9 +336,7 @@ fn a_cancellation_in_a_batch_reaches_a_later_request_of_the_waiting_batch() {
         assert_eq!(text["task"]["exitstatus"], "OK");
         p.quiet(Duration::from_millis(500));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].starts_with(START), "{writes:?}");
+    assert_writes(&fake, &[START]);
 }
 
 #[test]
@@ -356,11 +344,11 @@ fn a_queued_request_cancelled_in_the_2026_era_never_runs() {
     let fake = queue_pve();
     let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
     with_session_at(&fake, "2025-11-25", |p| {
-        let mut start = tool_call(json!(1), "start_vm", json!({"vmid": 100, "node": "pve1"}));
+        let mut start = start_100(json!(1));
         start["params"]["_meta"] = meta.clone();
         p.send(start);
         std::thread::sleep(Duration::from_millis(100));
-        let mut stop = tool_call(json!(2), "stop_vm", json!({"vmid": 100, "node": "pve1"}));
+        let mut stop = stop_100(json!(2));
         stop["params"]["_meta"] = meta.clone();
         p.send(stop);
         let mut cancelled = cancel(json!(2));
@@ -371,9 +359,7 @@ fn a_queued_request_cancelled_in_the_2026_era_never_runs() {
         assert_eq!(first["result"]["resultType"], "complete");
         p.quiet(Duration::from_millis(800));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].starts_with(START), "{writes:?}");
+    assert_writes(&fake, &[START]);
 }
 
 // ---------------------------------------------------------------------------------------------
