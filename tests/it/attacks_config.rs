@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{assert_starts, error_text, ok, session, FakePve, FULL_EXEC, FULL_HOST};
+use crate::support::{assert_starts, error_text, session, FakePve, FULL_EXEC, FULL_HOST};
 
 pub(crate) const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
 const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full")];
@@ -134,11 +134,8 @@ fn host_keys_go_through_with_full_and_the_host_switch() {
     let mut fake = FakePve::new();
     fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
     session(&fake, FULL_HOST, |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {"hostpci0": "0000:01:00.0", "args": "-no-hpet"}}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(&c.ok("update_vm_config",
+            json!({"vmid": 104, "node": "pve1", "set": {"hostpci0": "0000:01:00.0", "args": "-no-hpet"}})), &json!({"data": null}));
     });
     assert_eq!(
         fake.writes(),
@@ -189,11 +186,13 @@ fn exec_keys_go_through_with_full_and_the_exec_switch() {
     let mut fake = FakePve::new();
     fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
     session(&fake, FULL_EXEC, |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {"ciuser": "admin"}}),
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 104, "node": "pve1", "set": {"ciuser": "admin"}})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
     });
     assert_eq!(
         fake.writes(),
@@ -263,20 +262,19 @@ fn guest_level_changes_and_new_disks_still_work_at_operate() {
     fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
     fake.ok("PUT", "/nodes/pve1/lxc/105/config", Value::Null);
     session(&fake, OPERATE, |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 104, "node": "pve1", "set": {
                 "cores": 4, "name": "web2", "tags": "prod", "net1": "virtio,bridge=vmbr1",
                 "scsi1": "local-lvm:32,iothread=1", "ide2": "local:iso/debian.iso,media=cdrom",
                 "scsi2": "local-lvm:vm-104-disk-5", "ipconfig0": "ip=dhcp", "usb0": "spice",
-                "serial0": "socket", "protection": 1}}),
+                "serial0": "socket", "protection": 1}})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
-        let r = c.call(
-            "update_container_config",
-            json!({"vmid": 105, "node": "pve1", "set": {"mp0": "local-lvm:8,mp=/data", "memory": 1024}}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(&c.ok("update_container_config",
+            json!({"vmid": 105, "node": "pve1", "set": {"mp0": "local-lvm:8,mp=/data", "memory": 1024}})), &json!({"data": null}));
     });
     assert_eq!(fake.writes().len(), 2, "{:?}", fake.writes());
     assert!(fake.writes()[0].contains("scsi1=local-lvm%3A32"));
@@ -375,11 +373,13 @@ fn another_guests_disk_cannot_be_attached() {
     fake.assert_no_writes();
     // At full, an unprotected guest's volume may be attached (the operator's call).
     session(&fake, FULL, |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {"scsi1": "local-lvm:vm-103-disk-0"}}),
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 104, "node": "pve1", "set": {"scsi1": "local-lvm:vm-103-disk-0"}})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
     });
     assert_eq!(
         fake.writes(),

@@ -375,6 +375,11 @@ impl<'a> Client<'a> {
         assert_eq!(self.request("ping", json!({}))["result"], json!({}));
     }
 
+    /// `tools/call` of a call that must succeed; its structured content.
+    pub fn ok(&mut self, name: &str, args: Value) -> Value {
+        ok(&self.call(name, args)).clone()
+    }
+
     /// `tools/call` of a call that must fail; its error text.
     pub fn error(&mut self, name: &str, args: Value) -> String {
         error_text(&self.call(name, args)).to_string()

@@ -25,9 +25,8 @@ fn list_nodes_sorted_and_trimmed() {
         {"node": "pve1", "status": "offline", "id": "node/pve1", "type": "node"},
     ]));
     with_client(&fake, "read-only", |c| {
-        let r = c.call("list_nodes", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_nodes", json!({})),
             &json!({
                 "data": [
                     {"node": "pve1", "status": "offline"},
@@ -46,8 +45,10 @@ fn get_node_status() {
     let status = json!({"cpu": 0.02, "loadavg": ["0.10", "0.20", "0.30"], "memory": {"total": 100, "used": 50, "free": 50}, "pveversion": "pve-manager/9.1.2/abc", "kversion": "Linux 6.14", "uptime": 1000});
     fake.get("/nodes/pve1/status", status.clone());
     with_client(&fake, "read-only", |c| {
-        let r = c.call("get_node_status", json!({"node": "pve1"}));
-        assert_eq!(ok(&r), &json!({"data": status}));
+        assert_eq!(
+            &c.ok("get_node_status", json!({"node": "pve1"})),
+            &json!({"data": status})
+        );
         let r = c.call("get_node_status", json!({}));
         assert!(error_text(&r).starts_with("invalid arguments: missing required argument 'node'"));
     });
@@ -200,9 +201,8 @@ fn start_vm_waits_for_the_task() {
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     task(&mut fake, UPID, "OK");
     with_client(&fake, "operate", |c| {
-        let r = c.call("start_vm", json!({"vmid": 100}));
         assert_eq!(
-            ok(&r),
+            &c.ok("start_vm", json!({"vmid": 100})),
             &json!({"data": UPID, "task": {"upid": UPID, "status": "stopped", "exitstatus": "OK", "duration_s": 3}})
         );
     });
@@ -265,9 +265,8 @@ fn list_vm_snapshots_without_current() {
         {"name": "first", "snaptime": 1700000100, "description": "clean install"},
     ]));
     with_client(&fake, "read-only", |c| {
-        let r = c.call("list_vm_snapshots", json!({"vmid": 100, "node": "pve1"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_vm_snapshots", json!({"vmid": 100, "node": "pve1"})),
             &json!({
                 "data": [
                     {"name": "first", "snaptime": 1700000100, "description": "clean install"},
@@ -512,12 +511,11 @@ fn wait_seconds_zero_and_dry_run() {
     );
     fake.post("/nodes/pve1/qemu/100/status/shutdown", json!(UPID));
     with_client(&fake, "operate", |c| {
-        let r = c.call(
-            "shutdown_vm",
-            json!({"vmid": 100, "timeout": 30, "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "shutdown_vm",
+                json!({"vmid": 100, "timeout": 30, "dry_run": true})
+            ),
             &json!({
                 "data": null,
                 "dry_run": true,

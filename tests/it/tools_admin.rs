@@ -32,9 +32,8 @@ fn list_pools_sorted_and_trimmed() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call("list_pools", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_pools", json!({})),
             &json!({
                 "data": [{"poolid": "dev"}, {"poolid": "prod", "comment": "production"}],
                 "total": 2, "limit": 100, "offset": 0,
@@ -59,9 +58,8 @@ fn get_pool_members_sorted() {
         }]),
     );
     read_only(&fake, |c| {
-        let r = c.call("get_pool", json!({"poolid": "prod"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("get_pool", json!({"poolid": "prod"})),
             &json!({"data": {
                 "poolid": "prod", "comment": "production",
                 "members": [
@@ -125,8 +123,7 @@ fn get_ha_status() {
     ]);
     fake.get("/cluster/ha/status/current", status.clone());
     read_only(&fake, |c| {
-        let r = c.call("get_ha_status", json!({}));
-        assert_eq!(ok(&r), &json!({"data": status}));
+        assert_eq!(&c.ok("get_ha_status", json!({})), &json!({"data": status}));
     });
     assert_eq!(fake.lines(), ["GET /cluster/ha/status/current"]);
 }
@@ -144,9 +141,8 @@ fn list_ha_resources_sorted_by_vmid() {
     let mut fake = FakePve::new();
     fake.get("/cluster/ha/resources", ha_resources());
     read_only(&fake, |c| {
-        let r = c.call("list_ha_resources", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_ha_resources", json!({})),
             &json!({
                 "data": [
                     {"sid": "vm:100", "type": "vm", "state": "started", "comment": "web"},
@@ -180,11 +176,13 @@ fn add_ha_resource_for_a_vm() {
     );
     fake.post("/cluster/ha/resources", Value::Null);
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "add_ha_resource",
-            json!({"vmid": 100, "state": "started", "max_restart": 2, "comment": "web front"}),
+        assert_eq!(
+            &c.ok(
+                "add_ha_resource",
+                json!({"vmid": 100, "state": "started", "max_restart": 2, "comment": "web front"})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
     });
     assert_eq!(
         fake.lines(),
@@ -202,9 +200,8 @@ fn add_ha_resource_for_a_container_dry_run() {
     let status = json!({"status": "running", "vmid": 200, "name": "dns", "ha": {"managed": 0}});
     fake.get("/nodes/pve2/lxc/200/status/current", status.clone());
     with(&fake, "operate", |c| {
-        let r = c.call("add_ha_resource", json!({"vmid": 200, "dry_run": true}));
         assert_eq!(
-            ok(&r),
+            &c.ok("add_ha_resource", json!({"vmid": 200, "dry_run": true})),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "POST", "path": "/cluster/ha/resources", "params": {"sid": "ct:200"}},
@@ -287,8 +284,10 @@ fn remove_ha_resource() {
     fake.get("/nodes/pve2/lxc/200/config", json!({"hostname": "dns"}));
     fake.ok("DELETE", "/cluster/ha/resources/ct:200", Value::Null);
     with(&fake, "full", |c| {
-        let r = c.call("remove_ha_resource", json!({"vmid": 200}));
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(
+            &c.ok("remove_ha_resource", json!({"vmid": 200})),
+            &json!({"data": null})
+        );
     });
     assert_eq!(
         fake.lines(),
@@ -311,12 +310,11 @@ fn remove_ha_resource_dry_run_and_refusals() {
         json!({"name": "big", "protection": 1}),
     );
     with(&fake, "full", |c| {
-        let r = c.call(
-            "remove_ha_resource",
-            json!({"vmid": 100, "node": "pve1", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "remove_ha_resource",
+                json!({"vmid": 100, "node": "pve1", "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "DELETE", "path": "/cluster/ha/resources/vm:100", "params": {"purge": "0"}},
@@ -371,9 +369,8 @@ fn list_firewall_rules_at_each_level() {
         json!([{"pos": 0, "type": "out", "action": "REJECT", "digest": "ff"}]),
     );
     read_only(&fake, |c| {
-        let r = c.call("list_firewall_rules", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_firewall_rules", json!({})),
             &json!({
                 "data": [
                     {"pos": 0, "type": "in", "action": "ACCEPT", "macro": "HTTPS", "enable": 1, "comment": "web"},
@@ -383,9 +380,8 @@ fn list_firewall_rules_at_each_level() {
                 "total": 3, "limit": 100, "offset": 0, "digest": "abc123",
             })
         );
-        let r = c.call("list_firewall_rules", json!({"node": "pve1"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_firewall_rules", json!({"node": "pve1"})),
             &json!({"data": [], "total": 0, "limit": 100, "offset": 0})
         );
         let r = c.call("list_firewall_rules", json!({"vmid": 200}));
@@ -411,11 +407,8 @@ fn add_firewall_rule_to_a_node() {
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/firewall/rules", Value::Null);
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "add_firewall_rule",
-            json!({"node": "pve1", "type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "8006", "source": "10.0.0.0/24", "comment": "GUI"}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(&c.ok("add_firewall_rule",
+            json!({"node": "pve1", "type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "8006", "source": "10.0.0.0/24", "comment": "GUI"})), &json!({"data": null}));
     });
     assert_eq!(
         fake.lines(),
@@ -431,21 +424,15 @@ fn add_firewall_rule_to_a_vm_dry_run() {
         json!([{"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d0"}]),
     );
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "add_firewall_rule",
-            json!({"vmid": 100, "type": "in", "action": "DROP", "macro": "SMB", "enable": false, "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({
+        assert_eq!(&c.ok("add_firewall_rule",
+            json!({"vmid": 100, "type": "in", "action": "DROP", "macro": "SMB", "enable": false, "dry_run": true})), &json!({
                 "data": null, "dry_run": true,
                 "request": {
                     "method": "POST", "path": "/nodes/pve1/qemu/100/firewall/rules",
                     "params": {"type": "in", "action": "DROP", "macro": "SMB", "enable": "0"},
                 },
                 "target": {"rules": [{"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH"}], "digest": "d0"},
-            })
-        );
+            }));
     });
     fake.assert_no_writes();
     assert_eq!(
@@ -504,11 +491,13 @@ fn delete_firewall_rule_checks_it_exists() {
     fake.get("/cluster/firewall/rules", rules());
     fake.ok("DELETE", "/cluster/firewall/rules/1", Value::Null);
     with(&fake, "full", |c| {
-        let r = c.call(
-            "delete_firewall_rule",
-            json!({"pos": 1, "digest": "abc123"}),
+        assert_eq!(
+            &c.ok(
+                "delete_firewall_rule",
+                json!({"pos": 1, "digest": "abc123"})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
         let r = c.call("delete_firewall_rule", json!({"pos": 7}));
         assert_eq!(
             error_text(&r),
@@ -547,12 +536,11 @@ fn delete_firewall_rule_of_a_guest_dry_run_and_protection() {
     );
     fake.get("/cluster/resources", resources());
     with(&fake, "full", |c| {
-        let r = c.call(
-            "delete_firewall_rule",
-            json!({"vmid": 100, "pos": 0, "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "delete_firewall_rule",
+                json!({"vmid": 100, "pos": 0, "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "DELETE", "path": "/nodes/pve1/qemu/100/firewall/rules/0", "params": {"digest": "d0"}},
@@ -592,9 +580,8 @@ fn list_node_networks_sorted() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call("list_node_networks", json!({"node": "pve1"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_node_networks", json!({"node": "pve1"})),
             &json!({
                 "data": [
                     {"iface": "eno1", "type": "eth", "active": 1, "exists": 1, "method": "manual"},
@@ -675,9 +662,8 @@ fn list_api_tokens_of_all_users_and_of_one() {
         "no such user ('nobody@pve')",
     );
     read_only(&fake, |c| {
-        let r = c.call("list_api_tokens", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_api_tokens", json!({})),
             &json!({
                 "data": [
                     {"userid": "root@pam", "tokenid": "backup", "privsep": 0, "comment": "pbs"},
@@ -883,9 +869,8 @@ fn list_backup_jobs_sorted() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call("list_backup_jobs", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_backup_jobs", json!({})),
             &json!({
                 "data": [
                     {"id": "backup-a", "enabled": 1, "schedule": "daily", "storage": "local", "vmid": "100,200", "compress": "zstd", "mode": "stop"},

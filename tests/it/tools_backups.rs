@@ -75,11 +75,13 @@ fn rollback_vm_snapshot_checks_then_rolls_back() {
     fake.post("/nodes/pve1/qemu/100/snapshot/first/rollback", json!(UPID));
     task(&mut fake, UPID, "OK");
     with(&fake, "full", |c| {
-        let r = c.call(
-            "rollback_vm_snapshot",
-            json!({"vmid": 100, "snapname": "first", "confirm_name": "web", "start": true}),
+        assert_eq!(
+            &c.ok(
+                "rollback_vm_snapshot",
+                json!({"vmid": 100, "snapname": "first", "confirm_name": "web", "start": true})
+            ),
+            &done(UPID)
         );
-        assert_eq!(ok(&r), &done(UPID));
         assert_eq!(
             error_text(&c.call(
                 "rollback_vm_snapshot",
@@ -130,13 +132,8 @@ fn rollback_dry_run_shows_what_is_lost_and_sends_nothing() {
     fake.get("/nodes/pve1/lxc/200/snapshot", snapshots());
     fake.get("/nodes/pve1/lxc/200/status/current", status.clone());
     with(&fake, "full", |c| {
-        let r = c.call(
-            "rollback_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "second", "confirm_name": "dns", "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({
+        assert_eq!(&c.ok("rollback_container_snapshot",
+            json!({"vmid": 200, "node": "pve1", "snapname": "second", "confirm_name": "dns", "dry_run": true})), &json!({
                 "data": null,
                 "dry_run": true,
                 "request": {"method": "POST", "path": "/nodes/pve1/lxc/200/snapshot/second/rollback", "params": {}},
@@ -144,8 +141,7 @@ fn rollback_dry_run_shows_what_is_lost_and_sends_nothing() {
                     "snapshot": {"name": "second", "snaptime": 1732200000, "description": "", "parent": "first", "snapstate": "prepare"},
                     "guest": status,
                 },
-            })
-        );
+            }));
     });
     fake.assert_no_writes();
     assert_eq!(
@@ -225,9 +221,8 @@ fn list_container_snapshots_oldest_first_without_current() {
     let mut fake = FakePve::with_resources(resources());
     fake.get("/nodes/pve1/lxc/200/snapshot", snapshots());
     with(&fake, "read-only", |c| {
-        let r = c.call("list_container_snapshots", json!({"vmid": 200}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_container_snapshots", json!({"vmid": 200})),
             &json!({
                 "data": [
                     {"name": "first", "snaptime": 1732100000, "description": "before upgrade"},
@@ -346,11 +341,8 @@ fn create_backup_runs_one_vzdump_on_the_guests_node() {
     fake.post("/nodes/pve1/vzdump", json!(VZDUMP));
     task(&mut fake, VZDUMP, "OK");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "create_backup",
-            json!({"vmid": ["200", "100", "100"], "storage": "pbs", "mode": "snapshot", "compress": "zstd", "protected": true}),
-        );
-        assert_eq!(ok(&r), &done(VZDUMP));
+        assert_eq!(&c.ok("create_backup",
+            json!({"vmid": ["200", "100", "100"], "storage": "pbs", "mode": "snapshot", "compress": "zstd", "protected": true})), &done(VZDUMP));
     });
     assert_eq!(
         fake.lines(),
@@ -368,12 +360,11 @@ fn create_backup_runs_one_vzdump_on_the_guests_node() {
 fn create_backup_dry_run_shows_the_guests() {
     let fake = FakePve::with_resources(resources());
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "create_backup",
-            json!({"vmid": ["102"], "node": "pve1", "protected": false, "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "create_backup",
+                json!({"vmid": ["102"], "node": "pve1", "protected": false, "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "POST", "path": "/nodes/pve1/vzdump", "params": {"vmid": "102", "remove": "0"}},
@@ -527,9 +518,8 @@ fn list_backups_of_one_guest_on_one_storage() {
         "storage 'local' is not online",
     );
     with(&fake, "read-only", |c| {
-        let r = c.call("list_backups", json!({"storage": "pbs", "vmid": 100}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_backups", json!({"storage": "pbs", "vmid": 100})),
             &json!({"data": [], "total": 0, "limit": 100, "offset": 0})
         );
         assert_eq!(
@@ -589,14 +579,8 @@ fn restore_backup_to_the_next_free_vmid() {
         json!({"status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288600}),
     );
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "restore_backup",
-            json!({"archive": VM_BACKUP, "storage": "local-lvm", "unique": true, "start": false}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": upid, "task": {"upid": upid, "status": "stopped", "exitstatus": "OK", "duration_s": 88}})
-        );
+        assert_eq!(&c.ok("restore_backup",
+            json!({"archive": VM_BACKUP, "storage": "local-lvm", "unique": true, "start": false})), &json!({"data": upid, "task": {"upid": upid, "status": "stopped", "exitstatus": "OK", "duration_s": 88}}));
     });
     assert_eq!(
         fake.lines(),
@@ -626,12 +610,11 @@ fn restore_container_backup_dry_run_to_a_chosen_vmid() {
     with(&fake, "operate", |c| {
         // Without storage, a container goes back to the storage its rootfs was on (from the
         // backup's config), as a VM restore does by itself, not to PVE's default.
-        let r = c.call(
-            "restore_backup",
-            json!({"archive": CT_BACKUP, "vmid": 300, "node": "pve1", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "restore_backup",
+                json!({"archive": CT_BACKUP, "vmid": 300, "node": "pve1", "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "POST", "path": "/nodes/pve1/lxc", "params": {"vmid": "300", "ostemplate": CT_BACKUP, "restore": "1", "storage": "local-lvm"}},
@@ -911,12 +894,11 @@ fn list_storage_content_filters_and_sorts() {
         {"volid": "iso:iso/debian-13.iso", "content": "iso", "format": "iso", "size": 700, "ctime": 1738288800},
     ]));
     with(&fake, "read-only", |c| {
-        let r = c.call(
-            "list_storage_content",
-            json!({"storage": "local-lvm", "node": "pve1", "content": "images", "vmid": 100}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "list_storage_content",
+                json!({"storage": "local-lvm", "node": "pve1", "content": "images", "vmid": 100})
+            ),
             &json!({
                 "data": [
                     {"volid": "local-lvm:vm-100-disk-0", "content": "images", "format": "raw", "size": 1, "vmid": 100, "parent": "base-900-disk-0", "storage": "local-lvm", "node": "pve1"},
@@ -956,11 +938,8 @@ fn download_to_storage_names_the_file_from_the_url() {
     task(&mut fake, upid, "OK");
     let sum = "A".repeat(64);
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "download_to_storage",
-            json!({"storage": "iso", "url": "https://cdimage.debian.org/debian-13.iso?mirror=1", "checksum": sum, "checksum-algorithm": "sha256"}),
-        );
-        assert_eq!(ok(&r), &done(upid));
+        assert_eq!(&c.ok("download_to_storage",
+            json!({"storage": "iso", "url": "https://cdimage.debian.org/debian-13.iso?mirror=1", "checksum": sum, "checksum-algorithm": "sha256"})), &done(upid));
     });
     assert_eq!(
         fake.lines(),
@@ -990,12 +969,11 @@ fn download_to_storage_dry_run_and_refusals() {
     with(&fake, "operate", |c| {
         let url =
             "http://download.proxmox.com/images/system/alpine-3.22-default_20250617_amd64.tar.xz";
-        let r = c.call(
-            "download_to_storage",
-            json!({"storage": "local", "node": "pve2", "url": url, "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "download_to_storage",
+                json!({"storage": "local", "node": "pve2", "url": url, "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "POST", "path": "/nodes/pve2/storage/local/download-url", "params": {"content": "vztmpl", "filename": "alpine-3.22-default_20250617_amd64.tar.xz", "url": url}},
@@ -1060,12 +1038,11 @@ fn list_appliance_templates_sorted_trimmed_and_filtered() {
         {"template": "turnkey-nextcloud_18.0-1_amd64.tar.gz", "package": "turnkey-nextcloud", "headline": "TurnKey Nextcloud", "os": "debian-12", "section": "turnkeylinux", "version": "18.0-1", "type": "lxc"},
     ]));
     with(&fake, "read-only", |c| {
-        let r = c.call(
-            "list_appliance_templates",
-            json!({"node": "pve1", "section": "system"}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "list_appliance_templates",
+                json!({"node": "pve1", "section": "system"})
+            ),
             &json!({
                 "data": [
                     {"template": "alpine-3.22-default_20250617_amd64.tar.xz", "package": "alpine-3.22-default", "headline": "Alpine Linux 3.22", "os": "alpine", "section": "system", "version": "3.22-1", "type": "lxc"},

@@ -84,8 +84,11 @@ fn power_tools_send_the_right_calls() {
         let path = expected.split(' ').nth(1).unwrap();
         fake.starts_task("POST", path);
         with(&fake, "operate", |c| {
-            let r = c.call(tool, args);
-            assert_eq!(ok(&r), &json!({"data": UPID, "task": task_ok()}), "{tool}");
+            assert_eq!(
+                &c.ok(tool, args),
+                &json!({"data": UPID, "task": task_ok()}),
+                "{tool}"
+            );
         });
         assert_eq!(fake.lines(), polled(&[expected]), "{tool}");
     }
@@ -117,9 +120,8 @@ fn power_tools_find_the_node_and_dry_run() {
         fake.get("/cluster/resources", resources());
         fake.get(&current, state.clone());
         with(&fake, "operate", |c| {
-            let r = c.call(tool, json!({"vmid": vmid, "dry_run": true}));
             assert_eq!(
-                ok(&r),
+                &c.ok(tool, json!({"vmid": vmid, "dry_run": true})),
                 &json!({"data": null, "dry_run": true, "request": {"method": "POST", "path": path, "params": {}}, "target": state}),
                 "{tool}"
             );
@@ -165,9 +167,8 @@ fn create_vm_with_defaults_takes_the_next_vmid_and_first_storage() {
     fake.get("/nodes/pve1/storage", image_storages());
     fake.starts_task("POST", "/nodes/pve1/qemu");
     with(&fake, "operate", |c| {
-        let r = c.call("create_vm", json!({"node": "pve1", "name": "web-2"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("create_vm", json!({"node": "pve1", "name": "web-2"})),
             &json!({"data": UPID, "task": task_ok(), "vmid": 105})
         );
     });
@@ -251,9 +252,8 @@ fn create_vm_dry_run_and_no_storage() {
     fake.get("/nodes/pve1/storage", image_storages());
     fake.get("/nodes/pve3/storage", json!([]));
     with(&fake, "operate", |c| {
-        let r = c.call("create_vm", json!({"node": "pve1", "dry_run": true}));
         assert_eq!(
-            ok(&r),
+            &c.ok("create_vm", json!({"node": "pve1", "dry_run": true})),
             &json!({
                 "data": null, "dry_run": true, "vmid": 105,
                 "request": {"method": "POST", "path": "/nodes/pve1/qemu", "params": {
@@ -278,15 +278,9 @@ fn create_container_with_defaults() {
     fake.starts_task("POST", "/nodes/pve1/lxc");
     // SSH keys put a login into the container: like exec, they need full and the exec switch.
     crate::support::session(&fake, FULL_EXEC, |c| {
-        let r = c.call(
-            "create_container",
+        assert_eq!(&c.ok("create_container",
             json!({"node": "pve1", "ostemplate": "local:vztmpl/debian-13-standard_13.1-2_amd64.tar.zst", "hostname": "dns-2",
-                   "ssh-public-keys": "ssh-ed25519 AAAAC3Nz me@host"}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": UPID, "task": task_ok(), "vmid": 202})
-        );
+                   "ssh-public-keys": "ssh-ed25519 AAAAC3Nz me@host"})), &json!({"data": UPID, "task": task_ok(), "vmid": 202}));
     });
     assert_eq!(
         fake.lines(),
@@ -348,14 +342,8 @@ fn clone_vm_takes_the_next_vmid() {
     );
     fake.starts_task("POST", "/nodes/pve1/qemu/100/clone");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "clone_vm",
-            json!({"vmid": 100, "name": "web-copy", "full": true, "target": "pve2", "storage": "ceph-vm"}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": UPID, "task": task_ok(), "newid": 102})
-        );
+        assert_eq!(&c.ok("clone_vm",
+            json!({"vmid": 100, "name": "web-copy", "full": true, "target": "pve2", "storage": "ceph-vm"})), &json!({"data": UPID, "task": task_ok(), "newid": 102}));
     });
     assert_eq!(
         fake.lines(),
@@ -380,16 +368,10 @@ fn clone_container_with_a_given_newid_and_dry_run() {
     );
     fake.starts_task("POST", "/nodes/pve2/lxc/201/clone");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "clone_container",
-            json!({"vmid": 201, "node": "pve2", "newid": 250, "hostname": "cache-2", "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true, "newid": 250,
+        assert_eq!(&c.ok("clone_container",
+            json!({"vmid": 201, "node": "pve2", "newid": 250, "hostname": "cache-2", "dry_run": true})), &json!({"data": null, "dry_run": true, "newid": 250,
                     "request": {"method": "POST", "path": "/nodes/pve2/lxc/201/clone", "params": {"newid": "250", "hostname": "cache-2"}},
-                    "target": state})
-        );
+                    "target": state}));
         assert!(ok(&c.call(
             "clone_container",
             json!({"vmid": 201, "node": "pve2", "newid": 250, "full": false})
@@ -462,18 +444,19 @@ fn migrate_vm_live_when_it_runs() {
     fake.get("/nodes/pve1/qemu/100/migrate", pre.clone());
     fake.starts_task("POST", "/nodes/pve1/qemu/100/migrate");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "migrate_vm",
-            json!({"vmid": 100, "target": "pve2", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "migrate_vm",
+                json!({"vmid": 100, "target": "pve2", "dry_run": true})
+            ),
             &json!({"data": null, "dry_run": true,
                     "request": {"method": "POST", "path": "/nodes/pve1/qemu/100/migrate", "params": {"target": "pve2", "online": "1"}},
                     "target": {"node": "pve1", "running": true, "precondition": pre}})
         );
-        let r = c.call("migrate_vm", json!({"vmid": 100, "target": "pve2"}));
-        assert_eq!(ok(&r), &json!({"data": UPID, "task": task_ok()}));
+        assert_eq!(
+            &c.ok("migrate_vm", json!({"vmid": 100, "target": "pve2"})),
+            &json!({"data": UPID, "task": task_ok()})
+        );
         // The guest moved: the next call looks up its node again.
         assert!(
             ok(&c.call(
@@ -645,12 +628,9 @@ fn update_vm_config_sets_and_deletes() {
     fake.ok("PUT", "/nodes/pve1/qemu/100/config", Value::Null);
     with(&fake, "operate", |c| {
         // Removing a CD drive loses no data: operate may (the config says it is one).
-        let r = c.call(
-            "update_vm_config",
+        assert_eq!(&c.ok("update_vm_config",
             json!({"vmid": 100, "set": {"cores": 4, "onboot": true, "memory": 4096, "net1": "virtio,bridge=vmbr1", "agent": "enabled=1", "cpulimit": 1.5, "description": "web\nfront end"},
-                   "delete": ["ide2", "tablet"], "digest": "8f2e0c9b1a7d6e5f4c3b2a190817263544536271"}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+                   "delete": ["ide2", "tablet"], "digest": "8f2e0c9b1a7d6e5f4c3b2a190817263544536271"})), &json!({"data": null}));
     });
     assert_eq!(
         fake.lines(),
@@ -668,16 +648,10 @@ fn update_vm_config_dry_run_shows_the_config() {
     let cfg = json!({"name": "web", "cores": 2, "memory": "2048", "digest": "0123abcd"});
     fake.get("/nodes/pve1/qemu/100/config", cfg.clone());
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 100, "node": "pve1", "set": {"cores": "4", "numa": false}, "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true,
+        assert_eq!(&c.ok("update_vm_config",
+            json!({"vmid": 100, "node": "pve1", "set": {"cores": "4", "numa": false}, "dry_run": true})), &json!({"data": null, "dry_run": true,
                     "request": {"method": "PUT", "path": "/nodes/pve1/qemu/100/config", "params": {"cores": "4", "numa": "0"}},
-                    "target": cfg})
-        );
+                    "target": cfg}));
     });
     fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /nodes/pve1/qemu/100/config"]);
@@ -743,11 +717,13 @@ fn deleting_an_unused_volume_needs_full() {
     // The config is read to tell a CD drive from a disk; nothing is written.
     assert_eq!(fake.lines(), ["GET /nodes/pve1/qemu/100/config"]);
     with(&fake, "full", |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 100, "node": "pve1", "delete": ["unused0", "unused0"]}),
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 100, "node": "pve1", "delete": ["unused0", "unused0"]})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
     });
     assert_eq!(
         fake.lines()[1..],
@@ -788,11 +764,8 @@ fn update_container_config_and_pve_errors() {
         "checksum mismatch (file change by other user?)",
     );
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "update_container_config",
-            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024, "swap": 0, "onboot": "yes", "hostname": "dns-2", "net1": "name=eth1,bridge=vmbr1,ip=dhcp"}, "delete": ["tty"]}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(&c.ok("update_container_config",
+            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024, "swap": 0, "onboot": "yes", "hostname": "dns-2", "net1": "name=eth1,bridge=vmbr1,ip=dhcp"}, "delete": ["tty"]})), &json!({"data": null}));
         assert_eq!(
             error_text(&c.call(
                 "update_container_config",
@@ -824,11 +797,13 @@ fn resize_vm_disk_grows() {
     fake.get("/nodes/pve1/qemu/100/config", vm_config());
     fake.starts_task("PUT", "/nodes/pve1/qemu/100/resize");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "resize_vm_disk",
-            json!({"vmid": 100, "disk": "scsi0", "size": "+10G"}),
+        assert_eq!(
+            &c.ok(
+                "resize_vm_disk",
+                json!({"vmid": 100, "disk": "scsi0", "size": "+10G"})
+            ),
+            &json!({"data": UPID, "task": task_ok()})
         );
-        assert_eq!(ok(&r), &json!({"data": UPID, "task": task_ok()}));
         let r = c.call(
             "resize_vm_disk",
             json!({"vmid": 100, "disk": "scsi0", "size": "64G"}),
@@ -888,12 +863,11 @@ fn resize_container_disk_and_dry_run() {
     );
     fake.starts_task("PUT", "/nodes/pve1/lxc/200/resize");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "resize_container_disk",
-            json!({"vmid": 200, "node": "pve1", "disk": "mp0", "size": "1.5G", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "resize_container_disk",
+                json!({"vmid": 200, "node": "pve1", "disk": "mp0", "size": "1.5G", "dry_run": true})
+            ),
             &json!({"data": null, "dry_run": true,
                     "request": {"method": "PUT", "path": "/nodes/pve1/lxc/200/resize", "params": {"disk": "mp0", "size": "1.5G"}},
                     "target": {"disk": "mp0", "volume": "local-lvm:vm-200-disk-1,mp=/srv,size=512M", "size_bytes": 536870912, "new_size_bytes": 1610612736u64}})
@@ -962,11 +936,13 @@ fn delete_vm_checks_name_state_and_protection() {
         );
         assert!(error_text(&c.call("delete_vm", json!({"vmid": 101})))
             .starts_with("invalid arguments: missing required argument 'confirm_name'"));
-        let r = c.call(
-            "delete_vm",
-            json!({"vmid": 101, "confirm_name": "db", "purge": true}),
+        assert_eq!(
+            &c.ok(
+                "delete_vm",
+                json!({"vmid": 101, "confirm_name": "db", "purge": true})
+            ),
+            &json!({"data": UPID, "task": task_ok()})
         );
-        assert_eq!(ok(&r), &json!({"data": UPID, "task": task_ok()}));
     });
     assert_eq!(
         fake.lines(),
@@ -1021,12 +997,11 @@ fn delete_container_dry_run_and_missing_guest() {
     fake.get("/nodes/pve2/lxc/201/status/current", state.clone());
     fake.starts_task("DELETE", "/nodes/pve2/lxc/201");
     with(&fake, "full", |c| {
-        let r = c.call(
-            "delete_container",
-            json!({"vmid": 201, "confirm_name": "cache", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "delete_container",
+                json!({"vmid": 201, "confirm_name": "cache", "dry_run": true})
+            ),
             &json!({"data": null, "dry_run": true,
                     "request": {"method": "DELETE", "path": "/nodes/pve2/lxc/201", "params": {"destroy-unreferenced-disks": "0"}},
                     "target": state})
@@ -1127,46 +1102,27 @@ fn more_dry_runs_send_no_write() {
     fake.get("/nodes/pve1/qemu/100/config", vm_config());
     fake.get("/nodes/pve1/lxc/200/config", ct_config.clone());
     with(&fake, "full", |c| {
-        let r = c.call(
-            "clone_vm",
-            json!({"vmid": 100, "node": "pve1", "name": "web-copy", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "clone_vm",
+                json!({"vmid": 100, "node": "pve1", "name": "web-copy", "dry_run": true})
+            ),
             &json!({"data": null, "dry_run": true, "newid": 102,
                     "request": {"method": "POST", "path": "/nodes/pve1/qemu/100/clone", "params": {"newid": "102", "name": "web-copy"}},
                     "target": vm_state})
         );
-        let r = c.call(
-            "resize_vm_disk",
-            json!({"vmid": 100, "node": "pve1", "disk": "scsi0", "size": "+8G", "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true,
+        assert_eq!(&c.ok("resize_vm_disk",
+            json!({"vmid": 100, "node": "pve1", "disk": "scsi0", "size": "+8G", "dry_run": true})), &json!({"data": null, "dry_run": true,
                     "request": {"method": "PUT", "path": "/nodes/pve1/qemu/100/resize", "params": {"disk": "scsi0", "size": "+8G", "digest": "5e8a7b6c"}},
-                    "target": {"disk": "scsi0", "volume": "local-lvm:vm-100-disk-0,iothread=1,size=32G", "size_bytes": 34359738368u64, "new_size_bytes": 42949672960u64}})
-        );
-        let r = c.call(
-            "delete_vm",
-            json!({"vmid": 100, "node": "pve1", "confirm_name": "web", "purge": true, "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true,
+                    "target": {"disk": "scsi0", "volume": "local-lvm:vm-100-disk-0,iothread=1,size=32G", "size_bytes": 34359738368u64, "new_size_bytes": 42949672960u64}}));
+        assert_eq!(&c.ok("delete_vm",
+            json!({"vmid": 100, "node": "pve1", "confirm_name": "web", "purge": true, "dry_run": true})), &json!({"data": null, "dry_run": true,
                     "request": {"method": "DELETE", "path": "/nodes/pve1/qemu/100", "params": {"destroy-unreferenced-disks": "0", "purge": "1"}},
-                    "target": vm_state})
-        );
-        let r = c.call(
-            "update_container_config",
-            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024}, "delete": ["unused0"], "digest": "abc123", "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true,
+                    "target": vm_state}));
+        assert_eq!(&c.ok("update_container_config",
+            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024}, "delete": ["unused0"], "digest": "abc123", "dry_run": true})), &json!({"data": null, "dry_run": true,
                     "request": {"method": "PUT", "path": "/nodes/pve1/lxc/200/config", "params": {"memory": "1024", "delete": "unused0", "digest": "abc123"}},
-                    "target": ct_config})
-        );
+                    "target": ct_config}));
     });
     fake.assert_no_writes();
     assert_eq!(

@@ -58,9 +58,8 @@ fn get_vm_metrics_summarises_rrddata() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call("get_vm_metrics", json!({"vmid": 100, "points": 2}));
         assert_eq!(
-            ok(&r),
+            &c.ok("get_vm_metrics", json!({"vmid": 100, "points": 2})),
             &json!({"data": {
                 "timeframe": "hour", "cf": "AVERAGE", "samples": 4,
                 "start": 1700000000, "end": 1700000180,
@@ -111,12 +110,11 @@ fn get_container_metrics_with_timeframe_and_max() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call(
-            "get_container_metrics",
-            json!({"vmid": 200, "node": "pve2", "timeframe": "Day", "cf": "max", "points": 0}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "get_container_metrics",
+                json!({"vmid": 200, "node": "pve2", "timeframe": "Day", "cf": "max", "points": 0})
+            ),
             &json!({"data": {
                 "timeframe": "day", "cf": "MAX", "samples": 2,
                 "start": 1700000000, "end": 1700001800,
@@ -152,12 +150,11 @@ fn get_node_metrics_takes_decade() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call(
-            "get_node_metrics",
-            json!({"node": "pve1", "timeframe": "decade"}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "get_node_metrics",
+                json!({"node": "pve1", "timeframe": "decade"})
+            ),
             &json!({"data": {
                 "timeframe": "decade", "cf": "AVERAGE", "samples": 3,
                 "start": 1500000000, "end": 1700000000,
@@ -433,9 +430,8 @@ fn get_vm_agent_info_collects_os_hostname_network_and_filesystems() {
         {"name": "sda2", "mountpoint": "/", "type": "ext4", "total-bytes": 33501757440u64, "used-bytes": 2401087488u64, "disk": []},
     ]}));
     read_only(&fake, |c| {
-        let r = c.call("get_vm_agent_info", json!({"vmid": 100}));
         assert_eq!(
-            ok(&r),
+            &c.ok("get_vm_agent_info", json!({"vmid": 100})),
             &json!({"data": {
                 "os": {"id": "debian", "name": "Debian GNU/Linux", "pretty-name": "Debian GNU/Linux 12 (bookworm)", "version": "12 (bookworm)", "version-id": "12", "kernel-release": "6.1.0-18-amd64", "machine": "x86_64"},
                 "hostname": "web01",
@@ -544,9 +540,8 @@ fn get_container_interfaces() {
         "CT 201 not running",
     );
     read_only(&fake, |c| {
-        let r = c.call("get_container_interfaces", json!({"vmid": 200}));
         assert_eq!(
-            ok(&r),
+            &c.ok("get_container_interfaces", json!({"vmid": 200})),
             &json!({"data": [
                 {"name": "lo", "hwaddr": "00:00:00:00:00:00", "inet": "127.0.0.1/8", "inet6": "::1/128"},
                 {"name": "eth0", "hwaddr": "bc:24:11:00:00:01", "inet": "10.0.0.53/24", "ip-addresses": [{"ip-address": "10.0.0.53", "ip-address-type": "inet", "prefix": 24}]},
@@ -631,18 +626,12 @@ fn exec_in_vm_runs_and_waits_for_the_command() {
         json!({"exited": 1, "exitcode": 0, "out-data": "Filesystem  Size\n/dev/sda2   32G\n", "err-data": "df: warning\n"}),
     );
     exec_allowed(&fake, |c| {
-        let r = c.call(
-            "exec_in_vm",
-            json!({"vmid": 100, "command": argv(&["df", "-h", "/ tmp&x"]), "input_data": "a=b\n"}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": {
+        assert_eq!(&c.ok("exec_in_vm",
+            json!({"vmid": 100, "command": argv(&["df", "-h", "/ tmp&x"]), "input_data": "a=b\n"})), &json!({"data": {
                 "pid": 4242, "exited": true, "exitcode": 0,
                 "stdout": "Filesystem  Size\n/dev/sda2   32G\n", "stderr": "df: warning\n",
                 "stdout_truncated": false, "stderr_truncated": false,
-            }})
-        );
+            }}));
     });
     assert_eq!(
         fake.lines(),
