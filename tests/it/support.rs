@@ -33,6 +33,19 @@ pub const FULL_EXEC: &[(&str, &str)] = &[
 /// The task id the mocked PVE answers writes with (a VM start on pve1).
 pub const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
 
+/// A guest as `/cluster/resources` lists it; `id` is `qemu/100` or `lxc/200`, `extra` adds fields
+/// (tags, lock, pool, usage).
+pub fn guest(id: &str, name: &str, node: &str, status: &str, extra: Value) -> Value {
+    let (kind, vmid) = id.split_once('/').expect("kind/vmid");
+    let vmid: u64 = vmid.parse().expect("a VMID");
+    let mut entry =
+        json!({"id": id, "type": kind, "vmid": vmid, "name": name, "node": node, "status": status});
+    if let (Some(entry), Value::Object(extra)) = (entry.as_object_mut(), extra) {
+        entry.extend(extra);
+    }
+    entry
+}
+
 /// A login ticket as `POST /access/ticket` answers it; `n` tells tickets apart.
 pub fn ticket(n: u32) -> Value {
     json!({"ticket": format!("PVE:root@pam:6740A00{n}::c2lnbmF0dXJl"), "CSRFPreventionToken": format!("6740A00{n}:Y3NyZg"), "username": "root@pam"})

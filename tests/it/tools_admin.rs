@@ -4,13 +4,14 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, ok, with_access as with, Client, FakePve};
+use crate::support::{error_text, guest, ok, with_access as with, Client, FakePve};
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running"},
-        {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve2", "status": "running"},
-        {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve1", "status": "stopped"},
+        guest("qemu/100", "web", "pve1", "running", json!({})),
+        guest("lxc/200", "dns", "pve2", "running", json!({})),
+        guest("qemu/101", "db", "pve1", "stopped", json!({})),
     ])
 }
 

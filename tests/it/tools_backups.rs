@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, error_text, lines, mock_task as task, ok, session as with_settings,
+    assert_starts, error_text, guest, lines, mock_task as task, ok, session as with_settings,
     with_access as with, FakePve,
 };
 
@@ -19,12 +19,13 @@ const VM_BACKUP_PATH: &str = "local:backup%2Fvzdump-qemu-100-2025_01_31-02_00_00
 const CT_BACKUP: &str = "pbs:backup/ct/200/2025-01-31T02:00:00Z";
 const CT_BACKUP_PATH: &str = "pbs:backup%2Fct%2F200%2F2025-01-31T02:00:00Z";
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running", "tags": "prod"},
-        {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve2", "status": "stopped"},
-        {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve1", "status": "running"},
-        {"id": "qemu/102", "type": "qemu", "vmid": 102, "name": "old", "node": "pve1", "status": "stopped", "lock": "backup"},
+        guest("qemu/100", "web", "pve1", "running", json!({"tags": "prod"})),
+        guest("qemu/101", "db", "pve2", "stopped", json!({})),
+        guest("lxc/200", "dns", "pve1", "running", json!({})),
+        guest("qemu/102", "old", "pve1", "stopped", json!({"lock": "backup"})),
     ])
 }
 

@@ -5,15 +5,17 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, error_text, ok, polled, with_access as with, FakePve, FULL_EXEC, FULL_HOST, UPID,
+    assert_starts, error_text, guest, ok, polled, with_access as with, FakePve, FULL_EXEC,
+    FULL_HOST, UPID,
 };
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running"},
-        {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve2", "status": "stopped"},
-        {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve1", "status": "running"},
-        {"id": "lxc/201", "type": "lxc", "vmid": 201, "name": "cache", "node": "pve2", "status": "stopped"},
+        guest("qemu/100", "web", "pve1", "running", json!({})),
+        guest("qemu/101", "db", "pve2", "stopped", json!({})),
+        guest("lxc/200", "dns", "pve1", "running", json!({})),
+        guest("lxc/201", "cache", "pve2", "stopped", json!({})),
     ])
 }
 

@@ -4,14 +4,15 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{assert_starts, error_text, ok, session as with, Client, FakePve};
+use crate::support::{assert_starts, error_text, guest, ok, session as with, Client, FakePve};
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running", "tags": "prod;web", "pool": "prod", "netin": 5},
-        {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve2", "status": "running", "tags": "infra"},
-        {"id": "qemu/1000", "type": "qemu", "vmid": 1000, "name": "big", "node": "pve2", "status": "stopped", "tags": "Prod", "pool": "dev"},
-        {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve1", "status": "stopped", "pool": "dev"},
+        guest("qemu/100", "web", "pve1", "running", json!({"tags": "prod;web", "pool": "prod", "netin": 5})),
+        guest("lxc/200", "dns", "pve2", "running", json!({"tags": "infra"})),
+        guest("qemu/1000", "big", "pve2", "stopped", json!({"tags": "Prod", "pool": "dev"})),
+        guest("qemu/101", "db", "pve1", "stopped", json!({"pool": "dev"})),
     ])
 }
 
