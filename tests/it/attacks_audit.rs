@@ -13,14 +13,15 @@ use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, config, error_text, mock_task, ok, session, FakePve, STATUS, TOKEN, UPID,
+    assert_starts, config, error_text, guest, mock_task, ok, session, FakePve, STATUS, TOKEN, UPID,
 };
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"type": "qemu", "vmid": 100, "node": "pve1", "name": "web", "status": "running"},
-        {"type": "qemu", "vmid": 103, "node": "pve1", "name": "vault", "status": "running", "tags": "prod"},
-        {"type": "lxc", "vmid": 200, "node": "pve1", "name": "dns", "status": "running"},
+        guest("qemu/100", "web", "pve1", "running", json!({})),
+        guest("qemu/103", "vault", "pve1", "running", json!({"tags": "prod"})),
+        guest("lxc/200", "dns", "pve1", "running", json!({})),
     ])
 }
 

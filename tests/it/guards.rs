@@ -5,14 +5,17 @@ use proxmox_mcp_server::config::Config;
 use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
-use crate::support::{assert_starts, config, connected, error_text, ok, session, FakePve, UPID};
+use crate::support::{
+    assert_starts, config, connected, error_text, guest, ok, session, FakePve, UPID,
+};
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"type": "qemu", "vmid": 100, "node": "pve1", "name": "web", "status": "running"},
-        {"type": "qemu", "vmid": 101, "node": "pve1", "name": "db", "status": "running", "tags": "Prod;db"},
-        {"type": "qemu", "vmid": 102, "node": "pve1", "name": "test", "status": "stopped"},
-        {"type": "lxc", "vmid": 200, "node": "pve1", "name": "dns", "status": "running"},
+        guest("qemu/100", "web", "pve1", "running", json!({})),
+        guest("qemu/101", "db", "pve1", "running", json!({"tags": "Prod;db"})),
+        guest("qemu/102", "test", "pve1", "stopped", json!({})),
+        guest("lxc/200", "dns", "pve1", "running", json!({})),
     ])
 }
 
