@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, Method, Params};
 
-use super::guest::{guest_path, Guest};
+use super::guest::{config_unless_protected, guest_path, Guest};
 use super::list::data;
 use super::monitor::agent_error;
 use super::params::{DRY_RUN, NODE_OPT, VMID};
@@ -120,14 +120,8 @@ fn cut(s: &str) -> (String, bool) {
 /// Reads the guest's config once: refuses PVE's `protection` flag (as the destroy tools do),
 /// and for VMs, a config without the guest agent enabled.
 fn exec_preflight(ctx: &Ctx, base: &str, vmid: i64, kind: Guest) -> Result<(), Error> {
+    let config = config_unless_protected(ctx, base, vmid, "run commands in it")?;
     let config_path = format!("{base}/config");
-    let config = ctx.pve.get(&config_path, &[])?;
-    if config.get("protection").and_then(as_u64) == Some(1) {
-        return Err(Error::Denied(format!(
-            "GET {config_path}: guest {vmid} has PVE's protection flag set (protection: 1), so this server will not run commands in it; \
-             if this is intended, clear the flag in PVE first (Options > Protection)"
-        )));
-    }
     if kind == Guest::Vm && !agent_enabled(config.get("agent")) {
         return Err(Error::NotFound(format!(
             "GET {config_path}: VM {vmid} has no QEMU guest agent configured (agent is not enabled in its config); \
@@ -165,12 +159,15 @@ fn exec_dry_run(request: Value, target: Value) -> Result<Content, Error> {
     Ok(out)
 }
 
+/// The `timeout` argument in seconds, or the default.
+fn timeout(args: &Args) -> u64 {
+    args.int("timeout")
+        .map_or(DEFAULT_EXEC_TIMEOUT, |t| t as u64)
+}
+
 fn exec_in_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let argv = command(args)?;
-    let timeout = args
-        .int("timeout")
-        .map(|t| t as u64)
-        .unwrap_or(DEFAULT_EXEC_TIMEOUT);
+    let timeout = timeout(args);
     let vmid = args.vmid();
     let base = guest_path(ctx, args, Guest::Vm)?;
     exec_preflight(ctx, &base, vmid, Guest::Vm)?;
@@ -297,10 +294,7 @@ fn local_node() -> Option<String> {
 
 fn exec_in_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let argv = command(args)?;
-    let timeout = args
-        .int("timeout")
-        .map(|t| t as u64)
-        .unwrap_or(DEFAULT_EXEC_TIMEOUT);
+    let timeout = timeout(args);
     let vmid = args.vmid();
     let base = guest_path(ctx, args, Guest::Container)?;
     // `/nodes/{node}/lxc/{vmid}`: node names need no percent-encoding.

@@ -31,6 +31,26 @@ impl Guest {
     }
 }
 
+/// A kind of guest as a type, so that one handler serves both kinds: a tool's `run` is a plain
+/// function, and the table names `migrate::<Vm>` and `migrate::<Ct>`.
+pub(super) trait GuestKind {
+    const KIND: Guest;
+}
+
+/// QEMU VMs, as a [`GuestKind`].
+pub(super) enum Vm {}
+
+/// LXC containers, as a [`GuestKind`].
+pub(super) enum Ct {}
+
+impl GuestKind for Vm {
+    const KIND: Guest = Guest::Vm;
+}
+
+impl GuestKind for Ct {
+    const KIND: Guest = Guest::Container;
+}
+
 /// `/nodes/{node}/{qemu|lxc}/{vmid}`, finding the node from `/cluster/resources` when not given.
 pub(super) fn guest_path(ctx: &Ctx, args: &Args, kind: Guest) -> Result<String, Error> {
     let vmid = args.vmid();
@@ -129,11 +149,22 @@ pub(super) fn config_name(config: &Value, kind: Guest, vmid: i64) -> String {
 /// Destroy tools refuse a guest with PVE's own `protection` flag: it is there to stop exactly
 /// this. Returns the guest's config.
 pub(super) fn refuse_if_pve_protected(ctx: &Ctx, base: &str, vmid: i64) -> Result<Value, Error> {
+    config_unless_protected(ctx, base, vmid, "delete anything of it")
+}
+
+/// The guest's config, or a refusal when PVE's `protection` flag is set: this server will not
+/// `what` (`delete anything of it`, `run commands in it`).
+pub(super) fn config_unless_protected(
+    ctx: &Ctx,
+    base: &str,
+    vmid: i64,
+    what: &str,
+) -> Result<Value, Error> {
     let config_path = format!("{base}/config");
     let config = ctx.pve.get(&config_path, &[])?;
     if config.get("protection").and_then(as_u64) == Some(1) {
         return Err(Error::Denied(format!(
-            "GET {config_path}: guest {vmid} has PVE's protection flag set (protection: 1), so this server will not delete anything of it; \
+            "GET {config_path}: guest {vmid} has PVE's protection flag set (protection: 1), so this server will not {what}; \
              if this is intended, clear the flag in PVE first (Options > Protection)"
         )));
     }

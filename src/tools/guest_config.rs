@@ -11,7 +11,7 @@ use crate::policy::{Access, Area, Effect};
 use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
-use super::guest::{guest_path, refuse_if_pve_protected, Guest};
+use super::guest::{guest_path, refuse_if_pve_protected, Ct, Guest, GuestKind, Vm};
 use super::keys;
 use super::params::{DRY_RUN, NODE_OPT, STOP_ON_CANCEL, VMID, WAIT};
 use super::run::protection;
@@ -74,7 +74,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::done(),
         idempotent: true,
         marks: &[Mark::MayLoseData],
-        run: update_vm_config,
+        run: update_config::<Vm>,
     },
     Tool {
         name: "update_container_config",
@@ -87,7 +87,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::done(),
         idempotent: true,
         marks: &[Mark::MayLoseData],
-        run: update_container_config,
+        run: update_config::<Ct>,
     },
     Tool {
         name: "resize_vm_disk",
@@ -100,7 +100,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[],
-        run: resize_vm_disk,
+        run: resize::<Vm>,
     },
     Tool {
         name: "resize_container_disk",
@@ -113,27 +113,12 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[],
-        run: resize_container_disk,
+        run: resize::<Ct>,
     },
 ];
 
-pub(super) fn update_vm_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    update_config(ctx, args, Guest::Vm)
-}
-
-fn update_container_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    update_config(ctx, args, Guest::Container)
-}
-
-fn resize_vm_disk(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    resize(ctx, args, Guest::Vm)
-}
-
-fn resize_container_disk(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    resize(ctx, args, Guest::Container)
-}
-
-fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn update_config<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = K::KIND;
     let vmid = args.vmid();
     let mut params = Params::new();
     let mut set_keys = Vec::new();
@@ -238,7 +223,8 @@ fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> 
     })
 }
 
-pub(super) fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+pub(super) fn resize<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = K::KIND;
     let vmid = args.vmid();
     let disk = args.required_str("disk")?;
     if !resizable_disk(kind, disk) {

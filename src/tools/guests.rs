@@ -16,7 +16,8 @@ use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
 use super::guest::{
-    confirmed_status, guest_name, guest_path, next_vmid, refuse_if_pve_protected, Guest,
+    confirmed_status, guest_name, guest_path, next_vmid, refuse_if_pve_protected, Ct, Guest,
+    GuestKind, Vm,
 };
 use super::guest_config::{check_clone_config, check_config, node_of, volume_id};
 use super::keys;
@@ -194,7 +195,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: true,
         marks: &[],
-        run: shutdown_container,
+        run: shutdown::<Ct>,
     },
     Tool {
         name: "reboot_container",
@@ -311,7 +312,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task().with(&[f("newid", Ty::Int, "the clone")]),
         idempotent: false,
         marks: &[],
-        run: clone_vm,
+        run: clone_guest::<Vm>,
     },
     Tool {
         name: "clone_container",
@@ -324,7 +325,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task().with(&[f("newid", Ty::Int, "the clone")]),
         idempotent: false,
         marks: &[],
-        run: clone_container,
+        run: clone_guest::<Ct>,
     },
     Tool {
         name: "migrate_vm",
@@ -337,7 +338,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[],
-        run: migrate_vm,
+        run: migrate::<Vm>,
     },
     Tool {
         name: "migrate_container",
@@ -350,7 +351,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[],
-        run: migrate_container,
+        run: migrate::<Ct>,
     },
 ];
 
@@ -367,7 +368,7 @@ pub(super) static DELETE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[],
-        run: delete_vm,
+        run: delete_guest::<Vm>,
     },
     Tool {
         name: "delete_container",
@@ -380,7 +381,7 @@ pub(super) static DELETE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[],
-        run: delete_container,
+        run: delete_guest::<Ct>,
     },
 ];
 
@@ -390,10 +391,6 @@ pub(super) static DELETE_TOOLS: &[Tool] = &[
 fn get_container_config(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let base = guest_path(ctx, args, Guest::Container)?;
     data(ctx.pve.get(&format!("{base}/config"), &[])?)
-}
-
-fn shutdown_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    shutdown(ctx, args, Guest::Container)
 }
 
 fn reboot_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -529,34 +526,11 @@ fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     Ok(out)
 }
 
-fn clone_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    clone_guest(ctx, args, Guest::Vm)
-}
-
-fn clone_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    clone_guest(ctx, args, Guest::Container)
-}
-
-fn migrate_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    migrate(ctx, args, Guest::Vm)
-}
-
-fn migrate_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    migrate(ctx, args, Guest::Container)
-}
-
-fn delete_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    delete_guest(ctx, args, Guest::Vm)
-}
-
-fn delete_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    delete_guest(ctx, args, Guest::Container)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The shared work.
 
-fn clone_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn clone_guest<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = K::KIND;
     let name_arg = match kind {
         Guest::Vm => "name",
         Guest::Container => "hostname",
@@ -602,7 +576,8 @@ fn clone_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     Ok(out)
 }
 
-fn migrate(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn migrate<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = K::KIND;
     let vmid = args.vmid();
     let target = args.required_str("target")?;
     let base = guest_path(ctx, args, kind)?;
@@ -690,7 +665,8 @@ fn migrate(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     Ok(out)
 }
 
-fn delete_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn delete_guest<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = K::KIND;
     let vmid = args.vmid();
     let base = guest_path(ctx, args, kind)?;
     refuse_if_pve_protected(ctx, &base, vmid)?;

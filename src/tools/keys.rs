@@ -71,30 +71,16 @@ enum Rule {
 }
 
 const G: Rule = Rule::Fixed(Class::Guest, "");
-const X_CLOUDINIT: Rule = Rule::Fixed(
-    Class::Exec,
-    "puts a login into the guest through cloud-init, which gets around the exec switch",
-);
-const X_LXC: Rule = Rule::Fixed(
-    Class::Exec,
-    "decides what runs in the container, which gets around the exec switch",
-);
-const X_NEW_CT: Rule = Rule::Fixed(
-    Class::Exec,
-    "puts a login into the new container, which gets around the exec switch",
-);
-const HOOKSCRIPT: Rule = Rule::Fixed(
-    Class::Host,
-    "runs a script on the host at every start and stop of the guest",
-);
-const TEMPLATE: Rule = Rule::Fixed(
-    Class::Data,
-    "turns the guest into a template, which cannot be undone",
-);
-const LOCK: Rule = Rule::Fixed(
-    Class::Never,
-    "only PVE sets and clears locks (a lock guards a backup, migration or snapshot in progress)",
-);
+
+/// A host-level key, with why.
+const fn host(why: &'static str) -> Rule {
+    Rule::Fixed(Class::Host, why)
+}
+
+/// A key that gets around the exec switch, with how.
+const fn exec(how: &'static str) -> Rule {
+    Rule::Fixed(Class::Exec, how)
+}
 
 /// The rule of a QEMU config key (`PUT /nodes/{node}/qemu/{vmid}/config` in PVE 9.1); None for
 /// a key this server does not know.
@@ -109,34 +95,27 @@ fn qemu_rule(key: &str) -> Option<Rule> {
         | "sockets" | "spice_enhancements" | "startdate" | "startup" | "tablet" | "tags"
         | "tdf" | "vcpus" | "vga" | "vmgenid" | "vmstatestorage" | "watchdog" => G,
         "cdrom" | "efidisk0" | "tpmstate0" => Rule::Drive,
-        "cipassword" | "ciuser" | "sshkeys" => X_CLOUDINIT,
-        "args" => Rule::Fixed(
-            Class::Host,
-            "passes raw arguments to QEMU on the host (it can run host commands as root)",
+        "cipassword" | "ciuser" | "sshkeys" => exec(
+            "puts a login into the guest through cloud-init, which gets around the exec switch",
         ),
-        "hookscript" => HOOKSCRIPT,
-        "ivshmem" => Rule::Fixed(Class::Host, "shares host memory with the guest"),
-        "affinity" => Rule::Fixed(Class::Host, "pins the guest to host CPU cores"),
-        "arch" => Rule::Fixed(
-            Class::Host,
-            "runs the guest under CPU emulation on the host, which PVE leaves to root@pam",
-        ),
-        "cicustom" => Rule::Fixed(
-            Class::Host,
-            "feeds snippet files from the host's storage to cloud-init (user data runs commands in the guest)",
-        ),
+        "args" => {
+            host("passes raw arguments to QEMU on the host (it can run host commands as root)")
+        }
+        "ivshmem" => host("shares host memory with the guest"),
+        "affinity" => host("pins the guest to host CPU cores"),
+        "arch" => {
+            host("runs the guest under CPU emulation on the host, which PVE leaves to root@pam")
+        }
+        "cicustom" => host("feeds snippet files from the host's storage to cloud-init (user data runs commands in the guest)"),
         "rng0" => Rule::Rng,
-        "protection" => Rule::Protection,
-        "template" => TEMPLATE,
-        "lock" => LOCK,
         _ => {
             let (prefix, max) = indexed(key)?;
             let rule = match prefix {
                 "ide" | "sata" | "scsi" | "virtio" => Rule::Drive,
                 "ipconfig" | "net" | "numa" => G,
-                "hostpci" => Rule::Fixed(Class::Host, "passes a host PCI device to the guest"),
-                "parallel" => Rule::Fixed(Class::Host, "passes a host parallel port to the guest"),
-                "virtiofs" => Rule::Fixed(Class::Host, "shares a host directory with the guest"),
+                "hostpci" => host("passes a host PCI device to the guest"),
+                "parallel" => host("passes a host parallel port to the guest"),
+                "virtiofs" => host("shares a host directory with the guest"),
                 "serial" => Rule::Serial,
                 "usb" => Rule::Usb,
                 "unused" => Rule::Unused,
@@ -165,8 +144,7 @@ fn qemu_rule(key: &str) -> Option<Rule> {
 /// `POST /nodes/{node}/lxc` in PVE 9.1).
 fn lxc_rule(key: &str) -> Option<Rule> {
     if key.starts_with("lxc.") {
-        return Some(Rule::Fixed(
-            Class::Host,
+        return Some(host(
             "is a raw LXC setting applied by the host (devices, mounts, capabilities)",
         ));
     }
@@ -174,21 +152,21 @@ fn lxc_rule(key: &str) -> Option<Rule> {
         "arch" | "cmode" | "console" | "cores" | "cpulimit" | "cpuunits" | "debug"
         | "description" | "hostname" | "memory" | "nameserver" | "onboot" | "ostype"
         | "searchdomain" | "startup" | "swap" | "tags" | "timezone" | "tty" => G,
-        "entrypoint" | "env" => X_LXC,
-        "password" | "ssh-public-keys" => X_NEW_CT,
-        "hookscript" => HOOKSCRIPT,
+        "entrypoint" | "env" => {
+            exec("decides what runs in the container, which gets around the exec switch")
+        }
+        "password" | "ssh-public-keys" => {
+            exec("puts a login into the new container, which gets around the exec switch")
+        }
         "features" => Rule::Features,
         "rootfs" => Rule::Mount,
         "unprivileged" => Rule::Unprivileged,
-        "protection" => Rule::Protection,
-        "template" => TEMPLATE,
-        "lock" => LOCK,
         _ => {
             let (prefix, max) = indexed(key)?;
             let rule = match prefix {
                 "net" if max <= 31 => G,
                 "mp" => Rule::Mount,
-                "dev" => Rule::Fixed(Class::Host, "passes a host device to the container"),
+                "dev" => host("passes a host device to the container"),
                 "unused" => Rule::Unused,
                 _ => return None,
             };
@@ -209,10 +187,24 @@ fn indexed(key: &str) -> Option<(&str, u32)> {
 }
 
 fn rule(kind: Guest, key: &str) -> Option<Rule> {
-    match kind {
-        Guest::Vm => qemu_rule(key),
-        Guest::Container => lxc_rule(key),
-    }
+    // The keys both kinds of guest have, with the same meaning.
+    let rule = match key {
+        "hookscript" => host("runs a script on the host at every start and stop of the guest"),
+        "protection" => Rule::Protection,
+        "template" => Rule::Fixed(
+            Class::Data,
+            "turns the guest into a template, which cannot be undone",
+        ),
+        "lock" => Rule::Fixed(
+            Class::Never,
+            "only PVE sets and clears locks (a lock guards a backup, migration or snapshot in progress)",
+        ),
+        _ => match kind {
+            Guest::Vm => return qemu_rule(key),
+            Guest::Container => return lxc_rule(key),
+        },
+    };
+    Some(rule)
 }
 
 /// Whether `key` is a disk of this guest kind (a drive, `rootfs`, `mpN`), or `unusedN`.
@@ -673,18 +665,50 @@ mod tests {
 
     #[test]
     fn values_decide_drives_devices_and_mounts() {
-        assert_eq!(class(VM, "scsi1", "local-lvm:32"), Class::Guest);
-        assert_eq!(
-            class(VM, "scsi1", "local-lvm:vm-104-disk-1,size=32G"),
-            Class::Guest
-        );
-        assert_eq!(
-            class(VM, "ide2", "local:iso/debian.iso,media=cdrom"),
-            Class::Guest
-        );
-        assert_eq!(class(VM, "ide2", "none,media=cdrom"), Class::Guest);
-        assert_eq!(class(VM, "scsi1", "/dev/sdb"), Class::Host);
-        assert_eq!(class(VM, "scsi1", "file=/dev/sdb,cache=none"), Class::Host);
+        use Class::{Data, Guest, Host};
+        let privileged = Target {
+            unprivileged: Some(false),
+            ..CT
+        };
+        for (target, key, value, expected) in [
+            (VM, "scsi1", "local-lvm:32", Guest),
+            (VM, "scsi1", "local-lvm:vm-104-disk-1,size=32G", Guest),
+            (VM, "ide2", "local:iso/debian.iso,media=cdrom", Guest),
+            (VM, "ide2", "none,media=cdrom", Guest),
+            (VM, "scsi1", "/dev/sdb", Host),
+            (VM, "scsi1", "file=/dev/sdb,cache=none", Host),
+            (
+                VM,
+                "scsi1",
+                "local-lvm:0,import-from=/var/lib/vz/x.qcow2",
+                Host,
+            ),
+            (VM, "scsi1", "lun:0.0.1.scsi-36001", Data),
+            (VM, "usb0", "spice", Guest),
+            (VM, "usb0", "host=1234:5678", Host),
+            (VM, "usb0", "mapping=stick", Host),
+            (VM, "usb0", "usb3=1,spice", Guest),
+            (VM, "usb0", "spice,mapping=stick", Host),
+            (VM, "ide2", "cdrom,media=cdrom", Host),
+            (VM, "ide2", "local-lvm:cloudinit,media=cdrom", Guest),
+            (VM, "serial0", "socket", Guest),
+            (VM, "serial0", "/dev/ttyS0", Host),
+            (VM, "rng0", "source=/dev/urandom", Guest),
+            (VM, "rng0", "source=/dev/hwrng", Host),
+            (VM, "protection", "1", Guest),
+            (VM, "protection", "0", Data),
+            (CT, "rootfs", "local-lvm:8", Guest),
+            (CT, "mp0", "/srv/data,mp=/data", Host),
+            (CT, "mp0", "local-lvm:subvol-103-disk-0,mp=/x", Data),
+            (CT, "mp0", "local:104/vm-104-disk-1.raw,mp=/x", Guest),
+            (CT, "features", "nesting=1", Guest),
+            (privileged, "features", "nesting=1", Host),
+            (CT, "features", "nesting=1,keyctl=1", Host),
+            (CT, "unprivileged", "0", Host),
+            (CT, "lxc.apparmor.profile", "unconfined", Host),
+        ] {
+            assert_eq!(class(target, key, value), expected, "{key}: {value}");
+        }
         let foreign = classify_set(VM, "scsi1", "local-lvm:vm-103-disk-0").unwrap();
         assert_eq!((foreign.class, foreign.foreign), (Class::Data, Some(103)));
         assert_eq!(
@@ -697,46 +721,6 @@ mod tests {
             .foreign,
             Some(103)
         );
-        assert_eq!(
-            class(VM, "scsi1", "local-lvm:0,import-from=/var/lib/vz/x.qcow2"),
-            Class::Host
-        );
-        assert_eq!(class(VM, "scsi1", "lun:0.0.1.scsi-36001"), Class::Data);
-        assert_eq!(class(VM, "usb0", "spice"), Class::Guest);
-        assert_eq!(class(VM, "usb0", "host=1234:5678"), Class::Host);
-        assert_eq!(class(VM, "usb0", "mapping=stick"), Class::Host);
-        assert_eq!(class(VM, "usb0", "usb3=1,spice"), Class::Guest);
-        assert_eq!(class(VM, "usb0", "spice,mapping=stick"), Class::Host);
-        assert_eq!(class(VM, "ide2", "cdrom,media=cdrom"), Class::Host);
-        assert_eq!(
-            class(VM, "ide2", "local-lvm:cloudinit,media=cdrom"),
-            Class::Guest
-        );
-        assert_eq!(class(VM, "serial0", "socket"), Class::Guest);
-        assert_eq!(class(VM, "serial0", "/dev/ttyS0"), Class::Host);
-        assert_eq!(class(VM, "rng0", "source=/dev/urandom"), Class::Guest);
-        assert_eq!(class(VM, "rng0", "source=/dev/hwrng"), Class::Host);
-        assert_eq!(class(VM, "protection", "1"), Class::Guest);
-        assert_eq!(class(VM, "protection", "0"), Class::Data);
-        assert_eq!(class(CT, "rootfs", "local-lvm:8"), Class::Guest);
-        assert_eq!(class(CT, "mp0", "/srv/data,mp=/data"), Class::Host);
-        assert_eq!(
-            class(CT, "mp0", "local-lvm:subvol-103-disk-0,mp=/x"),
-            Class::Data
-        );
-        assert_eq!(
-            class(CT, "mp0", "local:104/vm-104-disk-1.raw,mp=/x"),
-            Class::Guest
-        );
-        assert_eq!(class(CT, "features", "nesting=1"), Class::Guest);
-        let privileged = Target {
-            unprivileged: Some(false),
-            ..CT
-        };
-        assert_eq!(class(privileged, "features", "nesting=1"), Class::Host);
-        assert_eq!(class(CT, "features", "nesting=1,keyctl=1"), Class::Host);
-        assert_eq!(class(CT, "unprivileged", "0"), Class::Host);
-        assert_eq!(class(CT, "lxc.apparmor.profile", "unconfined"), Class::Host);
         assert!(classify_set(VM, "frobnicate", "1")
             .unwrap_err()
             .contains("'frobnicate' is not a VM config key this server knows"));

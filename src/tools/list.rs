@@ -131,20 +131,7 @@ pub fn cap(mut out: Map<String, Value>) -> Map<String, Value> {
             format!("output cut to 64 KiB after {keep} items ({dropped} more left out); call again with offset {}, or narrow the query", offset + keep as u64)
         }
         Some(Value::Object(fields)) => {
-            let mut dropped = Vec::new();
-            while serde_json::to_string(fields).map(|s| s.len()).unwrap_or(0) > budget {
-                let largest = fields
-                    .iter()
-                    .max_by_key(|(_, v)| serde_json::to_string(v).map(|s| s.len()).unwrap_or(0))
-                    .map(|(k, _)| k.clone());
-                match largest {
-                    Some(k) => {
-                        fields.remove(&k);
-                        dropped.push(k);
-                    }
-                    None => break,
-                }
-            }
+            let dropped = drop_largest(fields, budget, &[]);
             format!(
                 "output cut to 64 KiB: fields left out: {}",
                 dropped.join(", ")
@@ -168,27 +155,30 @@ pub fn cap(mut out: Map<String, Value>) -> Map<String, Value> {
         }
         // A dry run (data null) or another shape: cut the largest other fields (e.g. `target`).
         _ => {
-            let mut dropped = Vec::new();
-            while serde_json::to_string(&out).map(|s| s.len()).unwrap_or(0) > budget {
-                let largest = out
-                    .iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "data" | "dry_run" | "request" | "task"))
-                    .max_by_key(|(_, v)| serde_json::to_string(v).map(|s| s.len()).unwrap_or(0))
-                    .map(|(k, _)| k.clone());
-                match largest {
-                    Some(k) => {
-                        out.remove(&k);
-                        dropped.push(k);
-                    }
-                    None => break,
-                }
-            }
+            let dropped = drop_largest(&mut out, budget, &["data", "dry_run", "request", "task"]);
             format!("output cut to 64 KiB: left out {}", dropped.join(", "))
         }
     };
     out.insert("truncated".into(), json!(true));
     out.insert("hint".into(), json!(hint));
     out
+}
+
+/// Removes the largest fields of `map` (never those named in `keep`) until its JSON fits in
+/// `budget` bytes; the names removed, largest first.
+fn drop_largest(map: &mut Map<String, Value>, budget: usize, keep: &[&str]) -> Vec<String> {
+    let mut dropped = Vec::new();
+    while serde_json::to_string(map).map_or(0, |s| s.len()) > budget {
+        let largest = map
+            .iter()
+            .filter(|(k, _)| !keep.contains(&k.as_str()))
+            .max_by_key(|(_, v)| v.to_string().len())
+            .map(|(k, _)| k.clone());
+        let Some(k) = largest else { break };
+        map.remove(&k);
+        dropped.push(k);
+    }
+    dropped
 }
 
 #[cfg(test)]

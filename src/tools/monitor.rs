@@ -16,6 +16,7 @@ use super::params::METRICS;
 use super::params::{LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, STORAGE, VMID};
 use super::table::{f, Mark, Ty};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
+use super::validate::exact_integer;
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -273,10 +274,9 @@ fn compact(x: f64) -> Value {
         let scale = 10f64.powi(3 - x.abs().log10().floor() as i32);
         (x * scale).round() / scale
     };
-    if y.fract() == 0.0 && y.abs() < 9e15 {
-        json!(y as i64)
-    } else {
-        json!(y)
+    match exact_integer(y) {
+        Some(n) => json!(n),
+        None => json!(y),
     }
 }
 

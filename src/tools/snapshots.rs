@@ -8,7 +8,9 @@ use crate::pve::{bool01, path, Params};
 
 use super::backups::START;
 use super::change::Change;
-use super::guest::{check_confirm_name, config_name, guest_path, refuse_if_pve_protected, Guest};
+use super::guest::{
+    check_confirm_name, config_name, guest_path, refuse_if_pve_protected, Ct, Guest, GuestKind, Vm,
+};
 use super::list::{number, page, text, trimmed};
 use super::params::SNAPSHOT_ROW;
 use super::params::{
@@ -36,7 +38,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: create_vm_snapshot,
+        run: create_snapshot::<Vm>,
     },
     Tool {
         name: "list_vm_snapshots",
@@ -49,7 +51,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         output: Output::list(SNAPSHOT_ROW),
         idempotent: true,
         marks: &[Mark::Also(Area::Vms)],
-        run: list_vm_snapshots,
+        run: list_snapshots::<Vm>,
     },
     Tool {
         name: "delete_vm_snapshot",
@@ -62,7 +64,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: delete_vm_snapshot,
+        run: delete_snapshot::<Vm>,
     },
 ];
 
@@ -79,7 +81,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: rollback_vm_snapshot,
+        run: rollback_snapshot::<Vm>,
     },
     Tool {
         name: "list_container_snapshots",
@@ -92,7 +94,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::list(SNAPSHOT_ROW),
         idempotent: true,
         marks: &[Mark::Also(Area::Containers)],
-        run: list_container_snapshots,
+        run: list_snapshots::<Ct>,
     },
     Tool {
         name: "create_container_snapshot",
@@ -113,7 +115,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: create_container_snapshot,
+        run: create_snapshot::<Ct>,
     },
     Tool {
         name: "delete_container_snapshot",
@@ -126,7 +128,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: delete_container_snapshot,
+        run: delete_snapshot::<Ct>,
     },
     Tool {
         name: "rollback_container_snapshot",
@@ -139,16 +141,13 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: rollback_container_snapshot,
+        run: rollback_snapshot::<Ct>,
     },
 ];
 
-pub(super) fn create_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    create_snapshot(ctx, args, Guest::Vm)
-}
-
 /// POST `…/snapshot` for a VM or container (`vmstate` only exists for VMs).
-fn create_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn create_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = K::KIND;
     let base = guest_path(ctx, args, kind)?;
     let mut params: Params = vec![("snapname", args.required_str("snapname")?.to_string())];
     if let Some(d) = args.str("description") {
@@ -162,12 +161,9 @@ fn create_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error
     })
 }
 
-fn list_vm_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    list_snapshots(ctx, args, Guest::Vm)
-}
-
 /// A guest's snapshots oldest first, without PVE's `current` pseudo-entry.
-fn list_snapshots(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn list_snapshots<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = K::KIND;
     let base = guest_path(ctx, args, kind)?;
     let snaps = real_snapshots(ctx.pve.get(&format!("{base}/snapshot"), &[])?);
     const FIELDS: &[&str] = &["name", "snaptime", "description", "parent", "vmstate"];
@@ -182,12 +178,9 @@ fn list_snapshots(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error>
     ))
 }
 
-fn delete_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    delete_snapshot(ctx, args, Guest::Vm)
-}
-
 /// DELETE `…/snapshot/{snapname}` of a VM or container, after the protection and existence checks.
-fn delete_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn delete_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = K::KIND;
     let base = guest_path(ctx, args, kind)?;
     let snapname = args.required_str("snapname")?;
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
@@ -259,27 +252,8 @@ const SNAP_ROLLBACK: &[&Param] = &[
     &STOP_ON_CANCEL,
 ];
 
-fn rollback_vm_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    rollback_snapshot(ctx, args, Guest::Vm)
-}
-
-fn list_container_snapshots(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    list_snapshots(ctx, args, Guest::Container)
-}
-
-fn create_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    create_snapshot(ctx, args, Guest::Container)
-}
-
-fn delete_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    delete_snapshot(ctx, args, Guest::Container)
-}
-
-fn rollback_container_snapshot(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    rollback_snapshot(ctx, args, Guest::Container)
-}
-
-fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn rollback_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let kind = K::KIND;
     let base = guest_path(ctx, args, kind)?;
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
     let name = config_name(&config, kind, args.vmid());

@@ -54,17 +54,18 @@ pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
     Ok(Args(out))
 }
 
+/// `f` as an integer when it has no fraction and is small enough to be exact (|f| < 9e15).
+pub(super) fn exact_integer(f: f64) -> Option<i64> {
+    (f.fract() == 0.0 && f.abs() < 9e15).then_some(f as i64)
+}
+
 /// A whole number given as a JSON number (JSON Schema counts 100.0 as an integer too) or as
 /// text: the one rule for every integer argument and config value.
 pub(super) fn whole_number(value: &Value) -> Result<i64, String> {
     match value {
         Value::Number(n) => n
             .as_i64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
-                    .map(|f| f as i64)
-            })
+            .or_else(|| n.as_f64().and_then(exact_integer))
             .ok_or_else(|| format!("must be a whole number, got {n}")),
         Value::String(s) => s
             .trim()
@@ -214,86 +215,28 @@ mod tests {
 
     #[test]
     fn argument_validation() {
-        check_args(
-            "get_vm_status",
-            json!({"vmid": 100}),
-            Ok(json!({"vmid": 100})),
-        );
-        check_args(
-            "get_vm_status",
-            json!({"vmid": "101", "node": "pve-2"}),
-            Ok(json!({"vmid": 101, "node": "pve-2"})),
-        );
-        check_args(
-            "get_vm_status",
-            json!({}),
-            Err("missing required argument 'vmid'"),
-        );
-        check_args(
-            "get_vm_status",
-            json!({"vmid": 99}),
-            Err("'vmid' must be between 100 and 999999999, got 99"),
-        );
-        check_args(
-            "get_vm_status",
-            json!({"vmid": 1.5}),
-            Err("'vmid' must be a whole number"),
-        );
-        check_args(
-            "get_vm_status",
-            json!({"vmid": true}),
-            Err("'vmid' must be a whole number"),
-        );
-        check_args(
-            "get_vm_status",
-            json!({"vmid": 100, "node": "../etc"}),
-            Err("'node' must be a node name"),
-        );
-        check_args(
-            "get_vm_status",
-            json!({"vmid": 100, "nodes": "pve1"}),
-            Err("unknown argument 'nodes': get_vm_status takes vmid, node"),
-        );
-        check_args(
-            "get_cluster_status",
-            json!({"x": 1}),
-            Err("takes no arguments"),
-        );
-        check_args(
-            "create_vm_snapshot",
-            json!({"vmid": 100, "snapname": "1st"}),
-            Err("'snapname' must be 2 to 40 characters"),
-        );
-        check_args(
-            "create_vm_snapshot",
-            json!({"vmid": 100, "snapname": "current"}),
-            Err("not 'current'"),
-        );
-        check_args(
-            "create_vm_snapshot",
-            json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": "yes"}),
-            Ok(json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": true})),
-        );
-        check_args(
-            "shutdown_vm",
-            json!({"vmid": 100, "force_stop": "maybe"}),
-            Err("'force_stop' must be true or false"),
-        );
-        check_args(
-            "get_task_status",
-            json!({"upid": "UPID:nope"}),
-            Err("is not a PVE task id"),
-        );
-        check_args(
-            "list_vms",
-            json!({"limit": 0}),
-            Err("'limit' must be between 1 and 1000"),
-        );
-        check_args("list_vms", json!({"node": null}), Ok(json!({})));
-        check_args(
-            "get_storage_status",
-            json!({"storage": "local lvm", "node": "pve1"}),
-            Err("'storage' must be a storage id"),
-        );
+        #[rustfmt::skip]
+        let cases = [
+            ("get_vm_status", json!({"vmid": 100}), Ok(json!({"vmid": 100}))),
+            ("get_vm_status", json!({"vmid": "101", "node": "pve-2"}), Ok(json!({"vmid": 101, "node": "pve-2"}))),
+            ("get_vm_status", json!({}), Err("missing required argument 'vmid'")),
+            ("get_vm_status", json!({"vmid": 99}), Err("'vmid' must be between 100 and 999999999, got 99")),
+            ("get_vm_status", json!({"vmid": 1.5}), Err("'vmid' must be a whole number")),
+            ("get_vm_status", json!({"vmid": true}), Err("'vmid' must be a whole number")),
+            ("get_vm_status", json!({"vmid": 100, "node": "../etc"}), Err("'node' must be a node name")),
+            ("get_vm_status", json!({"vmid": 100, "nodes": "pve1"}), Err("unknown argument 'nodes': get_vm_status takes vmid, node")),
+            ("get_cluster_status", json!({"x": 1}), Err("takes no arguments")),
+            ("create_vm_snapshot", json!({"vmid": 100, "snapname": "1st"}), Err("'snapname' must be 2 to 40 characters")),
+            ("create_vm_snapshot", json!({"vmid": 100, "snapname": "current"}), Err("not 'current'")),
+            ("create_vm_snapshot", json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": "yes"}), Ok(json!({"vmid": 100, "snapname": "pre-upgrade", "vmstate": true}))),
+            ("shutdown_vm", json!({"vmid": 100, "force_stop": "maybe"}), Err("'force_stop' must be true or false")),
+            ("get_task_status", json!({"upid": "UPID:nope"}), Err("is not a PVE task id")),
+            ("list_vms", json!({"limit": 0}), Err("'limit' must be between 1 and 1000")),
+            ("list_vms", json!({"node": null}), Ok(json!({}))),
+            ("get_storage_status", json!({"storage": "local lvm", "node": "pve1"}), Err("'storage' must be a storage id")),
+        ];
+        for (tool, args, expected) in cases {
+            check_args(tool, args, expected);
+        }
     }
 }

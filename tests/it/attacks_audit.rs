@@ -12,16 +12,16 @@ use std::time::{Duration, Instant};
 use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
-use crate::support::{config, error_text, mock_task, ok, session, FakePve, TOKEN, UPID};
+use crate::support::{
+    assert_starts, config, error_text, guest, mock_task, ok, session, FakePve, STATUS, TOKEN, UPID,
+};
 
-const STATUS: &str =
-    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
-
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"type": "qemu", "vmid": 100, "node": "pve1", "name": "web", "status": "running"},
-        {"type": "qemu", "vmid": 103, "node": "pve1", "name": "vault", "status": "running", "tags": "prod"},
-        {"type": "lxc", "vmid": 200, "node": "pve1", "name": "dns", "status": "running"},
+        guest("qemu/100", "web", "pve1", "running", json!({})),
+        guest("qemu/103", "vault", "pve1", "running", json!({"tags": "prod"})),
+        guest("lxc/200", "dns", "pve1", "running", json!({})),
     ])
 }
 
@@ -31,6 +31,13 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A new directory for `name`'s test, and the audit log path in it.
+fn audit_dir(name: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    let log = dir.join("audit.jsonl");
+    (dir, log)
 }
 
 /// The audit log's lines, each parsed.
@@ -62,12 +69,8 @@ fn mode(path: &Path) -> u32 {
 fn a_log_that_cannot_be_written_refuses_the_change() {
     let mut fake = FakePve::new();
     // Were the start sent, PVE would take it.
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    fake.ok(
-        "GET",
-        "/nodes",
-        json!([{"node": "pve1", "status": "online"}]),
-    );
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.get("/nodes", json!([{"node": "pve1", "status": "online"}]));
     mock_task(&mut fake, UPID, "OK");
     // /dev/full opens (it is not a file others could read back) but every write fails.
     let settings = [
@@ -93,23 +96,16 @@ fn a_log_that_cannot_be_written_refuses_the_change() {
         // Reads are not audited, so they still work.
         ok(&c.call("list_nodes", json!({})));
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn intent_comes_before_the_write_and_the_upid_before_the_wait() {
-    let dir = temp_dir("audit-order");
-    let log = dir.join("audit.jsonl");
+    let (dir, log) = audit_dir("audit-order");
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     mock_task(&mut fake, UPID, "start failed: QEMU exited with code 1");
-    fake.answer(
-        "GET",
-        &STATUS.replace("/status", "/log"),
-        200,
-        json!({"success": 1, "total": 1, "data": [{"n": 1, "t": "TASK ERROR: start failed"}]}),
-        None,
-    );
+    fake.task_log(&["TASK ERROR: start failed"]);
     let settings = [
         ("PROXMOX_MCP_ACCESS", "operate"),
         ("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap()),
@@ -134,25 +130,20 @@ fn intent_comes_before_the_write_and_the_upid_before_the_wait() {
     assert_eq!(started["upid"], UPID);
     assert_eq!(outcome["upid"], UPID);
     let result = outcome["outcome"].as_str().unwrap();
-    assert!(
-        result.starts_with(
-            "error: POST /nodes/pve1/qemu/100/status/start: task failed: start failed"
-        ),
-        "{result}"
+    assert_starts(
+        result,
+        "error: POST /nodes/pve1/qemu/100/status/start: task failed: start failed",
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_crash_during_the_task_wait_leaves_the_intent_and_the_upid() {
-    let dir = temp_dir("audit-crash");
-    let log = dir.join("audit.jsonl");
+    let (dir, log) = audit_dir("audit-crash");
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     // The task never ends while the server waits.
-    fake.ok(
-        "GET",
-        STATUS,
+    fake.get(STATUS,
         json!({"upid": UPID, "status": "running", "node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam!mcp", "starttime": 1732288512}),
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_proxmox-mcp-server"))
@@ -208,10 +199,8 @@ fn a_crash_during_the_task_wait_leaves_the_intent_and_the_upid() {
 
 #[test]
 fn refused_calls_are_recorded_with_the_reason() {
-    let dir = temp_dir("audit-refused");
-    let log = dir.join("audit.jsonl");
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let (dir, log) = audit_dir("audit-refused");
+    let fake = FakePve::with_resources(resources());
     let path = log.to_str().unwrap();
     // An assistant at read-only tries a change.
     session(&fake, &[("PROXMOX_MCP_AUDIT_LOG", path)], |c| {
@@ -229,7 +218,7 @@ fn refused_calls_are_recorded_with_the_reason() {
         // A read with bad arguments is not a change: not logged.
         error_text(&c.call("get_vm_status", json!({"vmid": 99})));
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     let lines = entries(&log);
     assert_eq!(phases(&lines), ["refused"; 3], "{lines:?}");
     assert!(lines.iter().all(|l| l["tool"] == "stop_vm"));
@@ -290,12 +279,10 @@ fn the_log_is_private_and_a_readable_one_is_refused() {
 #[cfg(unix)]
 #[test]
 fn a_rotated_log_is_opened_again() {
-    let dir = temp_dir("audit-rotate");
-    let log = dir.join("audit.jsonl");
+    let (dir, log) = audit_dir("audit-rotate");
     let rotated = dir.join("audit.jsonl.1");
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "stopped", "name": "web"}),
     );
@@ -328,27 +315,23 @@ fn a_rotated_log_is_opened_again() {
     };
     assert_eq!(tools(&rotated), ["start_vm intent", "start_vm outcome"]);
     assert_eq!(tools(&log), ["stop_vm intent", "stop_vm outcome"]);
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn credentials_in_arguments_are_redacted() {
-    let dir = temp_dir("audit-redact");
-    let log = dir.join("audit.jsonl");
+    let (dir, log) = audit_dir("audit-redact");
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/storage/local/status",
         json!({"type": "dir", "active": 1, "content": "iso,vztmpl"}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "agent": "1"}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "name": "web"}),
     );
@@ -400,7 +383,7 @@ fn credentials_in_arguments_are_redacted() {
         ])
     );
     assert_eq!(lines[2]["arguments"]["input_data"], "<redacted>");
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -413,28 +396,15 @@ const VAULT_BACKUP_PATH: &str = "local:backup%2Fvzdump-qemu-103-2025_01_31-02_00
 
 #[test]
 fn rollbacks_and_snapshot_deletion_need_the_guests_name() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/200/config",
-        json!({"hostname": "dns"}),
-    );
+    let mut fake = FakePve::with_resources(resources());
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
     let snaps = json!([{"name": "first", "snaptime": 1}, {"name": "current"}]);
-    fake.ok("GET", "/nodes/pve1/qemu/100/snapshot", snaps.clone());
-    fake.ok("GET", "/nodes/pve1/lxc/200/snapshot", snaps);
+    fake.get("/nodes/pve1/qemu/100/snapshot", snaps.clone());
+    fake.get("/nodes/pve1/lxc/200/snapshot", snaps);
     // Were they sent, PVE would take them.
-    fake.ok(
-        "POST",
-        "/nodes/pve1/qemu/100/snapshot/first/rollback",
-        json!(UPID),
-    );
-    fake.ok(
-        "POST",
-        "/nodes/pve1/lxc/200/snapshot/first/rollback",
-        json!(UPID),
-    );
+    fake.post("/nodes/pve1/qemu/100/snapshot/first/rollback", json!(UPID));
+    fake.post("/nodes/pve1/lxc/200/snapshot/first/rollback", json!(UPID));
     fake.ok("DELETE", "/nodes/pve1/qemu/100/snapshot/first", json!(UPID));
     fake.ok("DELETE", "/nodes/pve1/lxc/200/snapshot/first", json!(UPID));
     session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
@@ -496,7 +466,7 @@ fn rollbacks_and_snapshot_deletion_need_the_guests_name() {
             );
         }
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
@@ -504,10 +474,10 @@ fn delete_backup_needs_the_name_of_the_backups_guest() {
     let mut fake = FakePve::new();
     let gone = "local:backup/vzdump-lxc-250-2025_01_31-02_00_00.tar.zst";
     let gone_path = "local:backup%2Fvzdump-lxc-250-2025_01_31-02_00_00.tar.zst";
-    fake.ok("GET", "/cluster/resources", resources());
+    fake.get("/cluster/resources", resources());
     for path in [VAULT_BACKUP_PATH, gone_path] {
         let content = format!("/nodes/pve1/storage/local/content/{path}");
-        fake.ok("GET", &content, json!({"format": "vma.zst", "size": 1000}));
+        fake.get(&content, json!({"format": "vma.zst", "size": 1000}));
         fake.ok("DELETE", &content, json!(UPID));
     }
     session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
@@ -546,20 +516,19 @@ fn delete_backup_needs_the_name_of_the_backups_guest() {
             "{r}"
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn delete_backup_of_a_guest_whose_tags_cannot_be_read_is_refused() {
     let mut fake = FakePve::new();
     // The credentials see no guest 103 (no VM.Audit), so whether it carries tag:prod is unknown.
-    fake.ok(
-        "GET",
+    fake.get(
         "/cluster/resources",
         json!([{"type": "qemu", "vmid": 100, "node": "pve1", "name": "web"}]),
     );
     let content = format!("/nodes/pve1/storage/local/content/{VAULT_BACKUP_PATH}");
-    fake.ok("GET", &content, json!({"format": "vma.zst", "size": 1000}));
+    fake.get(&content, json!({"format": "vma.zst", "size": 1000}));
     fake.ok("DELETE", &content, json!(UPID));
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
@@ -575,20 +544,18 @@ fn delete_backup_of_a_guest_whose_tags_cannot_be_read_is_refused() {
             format!("{VAULT_BACKUP} is a backup of guest 103, and guest 103 is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked for it; grant VM.Audit on /vms/103, or change it in PVE itself; its backups are kept too")
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn a_protected_guests_backup_is_not_restored_to_a_new_guest() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/cluster/nextid", json!("105"));
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get("/cluster/nextid", json!("105"));
+    fake.get(
         &format!("/nodes/pve1/storage/local/content/{VAULT_BACKUP_PATH}"),
         json!({"format": "vma.zst", "size": 1000}),
     );
-    fake.ok("POST", "/nodes/pve1/qemu", json!(UPID));
+    fake.post("/nodes/pve1/qemu", json!(UPID));
     let pbs = "pbs:backup/vm/103/2025-01-31T02:00:00Z";
     for protected in ["103", "tag:prod"] {
         let settings = [
@@ -618,14 +585,13 @@ fn a_protected_guests_backup_is_not_restored_to_a_new_guest() {
             assert!(error_text(&r).contains("restoring it would copy its data to another guest"));
         });
     }
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn delete_firewall_rule_always_sends_the_digest_it_read() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/cluster/firewall/rules",
         json!([
             {"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d1"},
@@ -634,8 +600,7 @@ fn delete_firewall_rule_always_sends_the_digest_it_read() {
     );
     fake.ok("DELETE", "/cluster/firewall/rules/1", Value::Null);
     // A node whose rules come without a digest (nothing binds the position to the rule read).
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/firewall/rules",
         json!([{"pos": 0, "type": "in", "action": "DROP"}]),
     );
@@ -654,7 +619,7 @@ fn delete_firewall_rule_always_sends_the_digest_it_read() {
             error_text(&r),
             "GET /nodes/pve1/firewall/rules: PVE returned no digest with the rules, so this server cannot make sure the rule at position 0 is still the one it read; nothing was deleted"
         );
-            assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+            fake.assert_no_writes();
             // Without a digest from the caller, PVE still gets the one just read: if the rules
             // changed since, PVE refuses instead of deleting whatever is now at that position.
             ok(&c.call("delete_firewall_rule", json!({"pos": 1})));

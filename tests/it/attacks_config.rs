@@ -5,18 +5,16 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, ok, session, FakePve};
+use crate::support::{assert_starts, error_text, session, FakePve, FULL_EXEC, FULL_HOST};
 
 pub(crate) const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
 const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full")];
-const FULL_HOST: &[(&str, &str)] = &[
-    ("PROXMOX_MCP_ACCESS", "full"),
-    ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
-];
-const FULL_EXEC: &[(&str, &str)] = &[
-    ("PROXMOX_MCP_ACCESS", "full"),
-    ("PROXMOX_MCP_ALLOW_EXEC", "true"),
-];
+
+/// Fails the test unless `text` starts with `prefix` and names the key class host.
+pub(crate) fn assert_host_level(text: &str, prefix: &str) {
+    assert_starts(text, prefix);
+    assert!(text.contains("(key class: host)"), "{text}");
+}
 
 /// Sends `set` to guest 104 (`kind`: vm or container) and returns the error text.
 pub(crate) fn refused_set(
@@ -75,14 +73,13 @@ fn host_level_vm_keys_are_refused_at_operate_and_at_plain_full() {
             "{key}: {text}"
         );
     }
-    assert!(fake.requests().is_empty(), "{:?}", fake.lines());
+    fake.assert_untouched();
 }
 
 #[test]
 fn host_level_container_keys_are_refused() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/lxc/104/config",
         json!({"hostname": "ct", "unprivileged": 1}),
     );
@@ -127,7 +124,7 @@ fn host_level_container_keys_are_refused() {
         );
         assert!(error_text(&r).contains("bind-mounts the host path /"));
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     // Only `features` needed the container's config (unprivileged or not).
     assert_eq!(fake.lines(), ["GET /nodes/pve1/lxc/104/config"]);
 }
@@ -137,11 +134,8 @@ fn host_keys_go_through_with_full_and_the_host_switch() {
     let mut fake = FakePve::new();
     fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
     session(&fake, FULL_HOST, |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {"hostpci0": "0000:01:00.0", "args": "-no-hpet"}}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(&c.ok("update_vm_config",
+            json!({"vmid": 104, "node": "pve1", "set": {"hostpci0": "0000:01:00.0", "args": "-no-hpet"}})), &json!({"data": null}));
     });
     assert_eq!(
         fake.writes(),
@@ -172,7 +166,7 @@ fn login_and_command_keys_are_treated_like_exec() {
     }
     // create_container's SSH keys are a login as well.
     let mut fake2 = FakePve::new();
-    fake2.ok("GET", "/cluster/nextid", json!(210));
+    fake2.get("/cluster/nextid", json!(210));
     session(&fake2, OPERATE, |c| {
         let r = c.call(
             "create_container",
@@ -183,8 +177,8 @@ fn login_and_command_keys_are_treated_like_exec() {
             "create_container: setting 'ssh-public-keys' puts a login into the new container"
         ));
     });
-    assert!(fake.requests().is_empty());
-    assert!(fake2.writes().is_empty());
+    fake.assert_untouched();
+    fake2.assert_no_writes();
 }
 
 #[test]
@@ -192,11 +186,13 @@ fn exec_keys_go_through_with_full_and_the_exec_switch() {
     let mut fake = FakePve::new();
     fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
     session(&fake, FULL_EXEC, |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {"ciuser": "admin"}}),
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 104, "node": "pve1", "set": {"ciuser": "admin"}})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
     });
     assert_eq!(
         fake.writes(),
@@ -218,29 +214,26 @@ fn lock_is_never_set_or_removed() {
             json!({"vmid": 104, "node": "pve1", "set": {"lock": "backup"}}),
         ))
         .to_string();
-        assert!(
-            text.starts_with("update_vm_config: setting 'lock' only PVE sets and clears locks"),
-            "{text}"
+        assert_starts(
+            &text,
+            "update_vm_config: setting 'lock' only PVE sets and clears locks",
         );
         assert!(text.contains("(key class: never); no tool may change it; nothing was sent"));
-        let text = error_text(&c.call(
-            "update_container_config",
-            json!({"vmid": 104, "node": "pve1", "delete": ["lock"]}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with("update_container_config: removing 'lock' only PVE sets"),
-            "{text}"
+        assert_starts(
+            &c.error(
+                "update_container_config",
+                json!({"vmid": 104, "node": "pve1", "delete": ["lock"]}),
+            ),
+            "update_container_config: removing 'lock' only PVE sets",
         );
     });
-    assert!(fake.requests().is_empty());
+    fake.assert_untouched();
 }
 
 #[test]
 fn one_way_and_data_losing_changes_need_full() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/104/config",
         json!({"scsi1": "local-lvm:vm-104-disk-1,size=8G", "ide2": "local:iso/d.iso,media=cdrom"}),
     );
@@ -256,11 +249,11 @@ fn one_way_and_data_losing_changes_need_full() {
                 call[k] = v.clone();
             }
             let text = error_text(&c.call("update_vm_config", call)).to_string();
-            assert!(text.starts_with(&format!("update_vm_config: {expected}")), "{text}");
+            assert_starts(&text, &format!("update_vm_config: {expected}"));
             assert!(text.contains("it needs access level full"), "{text}");
         }
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
@@ -269,20 +262,19 @@ fn guest_level_changes_and_new_disks_still_work_at_operate() {
     fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
     fake.ok("PUT", "/nodes/pve1/lxc/105/config", Value::Null);
     session(&fake, OPERATE, |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 104, "node": "pve1", "set": {
                 "cores": 4, "name": "web2", "tags": "prod", "net1": "virtio,bridge=vmbr1",
                 "scsi1": "local-lvm:32,iothread=1", "ide2": "local:iso/debian.iso,media=cdrom",
                 "scsi2": "local-lvm:vm-104-disk-5", "ipconfig0": "ip=dhcp", "usb0": "spice",
-                "serial0": "socket", "protection": 1}}),
+                "serial0": "socket", "protection": 1}})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
-        let r = c.call(
-            "update_container_config",
-            json!({"vmid": 105, "node": "pve1", "set": {"mp0": "local-lvm:8,mp=/data", "memory": 1024}}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(&c.ok("update_container_config",
+            json!({"vmid": 105, "node": "pve1", "set": {"mp0": "local-lvm:8,mp=/data", "memory": 1024}})), &json!({"data": null}));
     });
     assert_eq!(fake.writes().len(), 2, "{:?}", fake.writes());
     assert!(fake.writes()[0].contains("scsi1=local-lvm%3A32"));
@@ -294,11 +286,9 @@ fn unknown_keys_are_refused_by_name() {
     let fake = FakePve::new();
     for settings in [OPERATE, FULL_HOST] {
         let text = refused_set(&fake, settings, "vm", json!({"frobnicate": 1}));
-        assert!(
-            text.starts_with(
-                "invalid arguments: 'set': 'frobnicate' is not a VM config key PVE knows"
-            ),
-            "{text}"
+        assert_starts(
+            &text,
+            "invalid arguments: 'set': 'frobnicate' is not a VM config key PVE knows",
         );
         let text = refused_set(
             &fake,
@@ -308,13 +298,13 @@ fn unknown_keys_are_refused_by_name() {
         );
         assert!(text.contains("'lxc.apparmor.profile'"), "{text}");
     }
-    assert!(fake.requests().is_empty());
+    fake.assert_untouched();
 }
 
 #[test]
 fn privileged_containers_are_host_level() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(210));
+    fake.get("/cluster/nextid", json!(210));
     for settings in [OPERATE, FULL] {
         session(&fake, settings, |c| {
             let r = c.call(
@@ -323,13 +313,10 @@ fn privileged_containers_are_host_level() {
                        "unprivileged": false}),
             );
             let text = error_text(&r);
-            assert!(
-                text.starts_with("create_container: setting 'unprivileged' makes a privileged container, whose root is root on the host (key class: host)"),
-                "{text}"
-            );
+            assert_starts(text, "create_container: setting 'unprivileged' makes a privileged container, whose root is root on the host (key class: host)");
         });
     }
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,14 +370,16 @@ fn another_guests_disk_cannot_be_attached() {
             "{key}: {text}"
         );
     }
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     // At full, an unprotected guest's volume may be attached (the operator's call).
     session(&fake, FULL, |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {"scsi1": "local-lvm:vm-103-disk-0"}}),
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 104, "node": "pve1", "set": {"scsi1": "local-lvm:vm-103-disk-0"}})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
     });
     assert_eq!(
         fake.writes(),
@@ -401,28 +390,25 @@ fn another_guests_disk_cannot_be_attached() {
 #[test]
 fn create_vm_cannot_take_another_guests_disk_as_cdrom() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(150));
+    fake.get("/cluster/nextid", json!(150));
     session(&fake, OPERATE, |c| {
         let r = c.call(
             "create_vm",
             json!({"node": "pve1", "storage": "local-lvm", "cdrom": "local-lvm:vm-103-disk-0"}),
         );
         let text = error_text(&r);
-        assert!(
-            text.starts_with(
-                "create_vm: setting 'ide2' names local-lvm:vm-103-disk-0, a volume of guest 103"
-            ),
-            "{text}"
+        assert_starts(
+            text,
+            "create_vm: setting 'ide2' names local-lvm:vm-103-disk-0, a volume of guest 103",
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn resize_refuses_a_disk_of_another_guest() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/104/config",
         json!({"name": "victim-attacher", "scsi0": "local-lvm:vm-104-disk-0,size=8G",
                "scsi1": "local-lvm:vm-103-disk-0,size=32G", "digest": "aa"}),
@@ -439,7 +425,7 @@ fn resize_refuses_a_disk_of_another_guest() {
             );
         });
     }
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,24 +436,18 @@ pub(crate) const CT_ARCHIVE: &str = "local:backup/vzdump-lxc-200-2025_01_31-02_0
 
 pub(crate) fn restore_fake(config: Option<&str>) -> FakePve {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(150));
-    fake.ok(
-        "GET",
-        "/cluster/resources",
+    fake.get("/cluster/nextid", json!(150));
+    fake.get("/cluster/resources",
         json!([{"id": "storage/pve1/local", "type": "storage", "storage": "local", "node": "pve1", "content": "backup", "status": "available"}]),
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve1/storage/local/content/local:backup%2Fvzdump-qemu-100-2025_01_31-02_00_00.vma.zst",
+    fake.get("/nodes/pve1/storage/local/content/local:backup%2Fvzdump-qemu-100-2025_01_31-02_00_00.vma.zst",
         json!({"format": "vma.zst", "size": 1000}),
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve1/storage/local/content/local:backup%2Fvzdump-lxc-200-2025_01_31-02_00_00.tar.zst",
+    fake.get("/nodes/pve1/storage/local/content/local:backup%2Fvzdump-lxc-200-2025_01_31-02_00_00.tar.zst",
         json!({"format": "tar.zst", "size": 1000}),
     );
     if let Some(config) = config {
-        fake.ok("GET", "/nodes/pve1/vzdump/extractconfig", json!(config));
+        fake.get("/nodes/pve1/vzdump/extractconfig", json!(config));
     }
     fake
 }
@@ -481,16 +461,13 @@ fn restoring_a_backup_with_host_keys_is_refused() {
             json!({"archive": ARCHIVE, "node": "pve1"}),
         );
         let text = error_text(&r);
-        assert!(
-            text.starts_with(&format!("restore_backup: the backup {ARCHIVE} sets 'args', which passes raw arguments to QEMU")),
-            "{text}"
-        );
+        assert_starts(text, &format!("restore_backup: the backup {ARCHIVE} sets 'args', which passes raw arguments to QEMU"));
         assert!(
             text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),
             "{text}"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert!(fake
         .lines()
         .iter()
@@ -513,7 +490,7 @@ fn restoring_a_privileged_container_backup_is_refused() {
             "{text}"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
@@ -534,5 +511,5 @@ fn restoring_a_backup_whose_config_cannot_be_read_is_refused() {
             "restore_backup: the backup's configuration could not be read to check it for host-level keys (GET /nodes/pve1/vzdump/extractconfig: Permission check failed"
         ));
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }

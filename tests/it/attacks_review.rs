@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use crate::attacks_config::{refused_set, restore_fake, ARCHIVE, CT_ARCHIVE, OPERATE};
+use crate::attacks_config::{
+    assert_host_level, refused_set, restore_fake, ARCHIVE, CT_ARCHIVE, OPERATE,
+};
 use crate::support::{error_text, ok, session, FakePve};
 
 /// PVE's `parse_property_string` skips blank parts and takes a part without `=` as the default
@@ -63,13 +65,12 @@ fn a_volume_after_other_options_or_a_blank_part_is_still_checked() {
     ];
     for (key, value, why) in ct {
         let text = refused_set(&fake, OPERATE, "container", json!({ key: value }));
-        assert!(
-            text.starts_with(&format!("update_container_config: setting '{key}' {why}")),
-            "{key}={value}: {text}"
+        assert_host_level(
+            &text,
+            &format!("update_container_config: setting '{key}' {why}"),
         );
-        assert!(text.contains("(key class: host)"), "{text}");
     }
-    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+    fake.assert_no_writes();
 }
 
 /// `cdrom` as a drive's volume is not an empty CD drive (that is `none`): QEMU opens the host's
@@ -83,15 +84,11 @@ fn the_hosts_cd_drive_is_host_level() {
         ("sata1", "media=cdrom,cdrom"),
     ] {
         let text = refused_set(&fake, OPERATE, "vm", json!({ key: value }));
-        assert!(
-            text.starts_with(&format!(
+        assert_host_level(&text, &format!(
                 "update_vm_config: setting '{key}' hands the host's CD/DVD drive (cdrom) to the guest"
-            )),
-            "{key}={value}: {text}"
-        );
-        assert!(text.contains("(key class: host)"), "{text}");
+            ));
     }
-    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+    fake.assert_no_writes();
 }
 
 /// A USB value that names SPICE and a host device mapping is not the guest's own SPICE port.
@@ -109,7 +106,7 @@ fn usb_spice_with_a_mapping_is_host_level() {
             "{value}: {text}"
         );
     }
-    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+    fake.assert_no_writes();
 }
 
 /// PVE's LXC config parser also takes `lxc.key = value` (no colon): a backup holding
@@ -125,15 +122,11 @@ fn a_raw_lxc_key_written_with_equals_in_a_backup_is_refused() {
             json!({"archive": CT_ARCHIVE, "node": "pve1"}),
         );
         let text = error_text(&r);
-        assert!(
-            text.starts_with(&format!(
+        assert_host_level(text, &format!(
                 "restore_backup: the backup {CT_ARCHIVE} sets 'lxc.mount.entry', which is a raw LXC setting"
-            )),
-            "{text}"
-        );
-        assert!(text.contains("(key class: host)"), "{text}");
+            ));
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+    fake.assert_no_writes();
 }
 
 /// A clone copies its source's config (PVE copies every key but disks, NICs and snapshots): a
@@ -142,22 +135,17 @@ fn a_raw_lxc_key_written_with_equals_in_a_backup_is_refused() {
 #[test]
 fn cloning_a_guest_with_host_level_config_is_refused() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve1/qemu/105/config",
+    fake.get("/nodes/pve1/qemu/105/config",
         json!({"name": "gpu", "cores": 4, "hostpci0": "0000:01:00.0,pcie=1", "scsi0": "local-lvm:vm-105-disk-0,size=32G", "meta": "creation-qemu=9.2.0,ctime=1740000000", "digest": "ab12"}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/lxc/205/config",
         json!({"hostname": "priv", "rootfs": "local-lvm:vm-205-disk-0,size=8G", "digest": "cd34"}),
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/206/config",
+    fake.get("/nodes/pve1/lxc/206/config",
         json!({"hostname": "raw", "unprivileged": 1, "rootfs": "local-lvm:vm-206-disk-0,size=8G", "lxc": [["lxc.apparmor.profile", "unconfined"]], "digest": "ef56"}),
     );
-    fake.ok("GET", "/cluster/nextid", json!(300));
+    fake.get("/cluster/nextid", json!(300));
     session(&fake, OPERATE, |c| {
         let cases = [
             (
@@ -183,8 +171,7 @@ fn cloning_a_guest_with_host_level_config_is_refused() {
                     json!({"vmid": vmid, "node": "pve1", "dry_run": dry_run}),
                 );
                 let text = error_text(&r);
-                assert!(text.starts_with(&format!("{tool}: {why}")), "{text}");
-                assert!(text.contains("(key class: host)"), "{text}");
+                assert_host_level(text, &format!("{tool}: {why}"));
                 assert!(
                     text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),
                     "{text}"
@@ -192,7 +179,7 @@ fn cloning_a_guest_with_host_level_config_is_refused() {
             }
         }
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+    fake.assert_no_writes();
 }
 
 /// PVE writes `meta` (what a VM was created with) into every VM config and backup itself; it
@@ -202,13 +189,10 @@ fn a_backup_or_clone_with_pves_own_meta_key_goes_through_at_operate() {
     let mut fake = restore_fake(Some(
         "boot: order=scsi0\ncores: 2\nmeta: creation-qemu=9.2.0,ctime=1740000000\nname: web\nscsi0: local-lvm:vm-100-disk-0,size=32G\nvmgenid: 5a1c2d4e-0000-4000-8000-000000000000\n#qmdump#map:scsi0:drive-scsi0:local-lvm:raw:\n",
     ));
-    fake.ok(
-        "GET",
-        "/nodes/pve1/qemu/100/config",
+    fake.get("/nodes/pve1/qemu/100/config",
         json!({"name": "web", "cores": 2, "meta": "creation-qemu=9.2.0,ctime=1740000000", "scsi0": "local-lvm:vm-100-disk-0,size=32G", "digest": "ab12"}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"vmid": 100, "name": "web", "status": "stopped"}),
     );
@@ -224,5 +208,5 @@ fn a_backup_or_clone_with_pves_own_meta_key_goes_through_at_operate() {
         );
         assert_eq!(ok(&r)["dry_run"], json!(true), "{r}");
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.lines());
+    fake.assert_no_writes();
 }

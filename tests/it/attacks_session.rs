@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::session::{running, with_session_at, Pipe, STATUS, UPID};
-use crate::support::{config, Client, FakePve};
+use crate::session::{ended_ok, starting, with_session_at, Pipe};
+use crate::support::{assert_starts, config, connected, session, texts, Client, FakePve, STATUS};
 
 // ---------------------------------------------------------------------------------------------
 // Resources follow the tool selection.
@@ -19,20 +18,14 @@ use crate::support::{config, Client, FakePve};
 /// A PVE that would answer every resource read (so any request that slips through is recorded).
 fn resource_pve() -> FakePve {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/cluster/resources",
+    fake.get("/cluster/resources",
         json!([{"type": "qemu", "vmid": 100, "node": "pve1", "name": "web"}, {"type": "lxc", "vmid": 200, "node": "pve2", "name": "dns"}]),
     )
-    .ok("GET", "/nodes/pve1/status", json!({"uptime": 5}))
-    .ok(
-        "GET",
-        "/nodes/pve1/qemu/100/config",
+    .get("/nodes/pve1/status", json!({"uptime": 5}))
+    .get("/nodes/pve1/qemu/100/config",
         json!({"name": "web", "memory": 2048}),
     )
-    .ok(
-        "GET",
-        "/nodes/pve2/lxc/200/config",
+    .get("/nodes/pve2/lxc/200/config",
         json!({"hostname": "dns", "memory": 512}),
     );
     fake
@@ -41,11 +34,7 @@ fn resource_pve() -> FakePve {
 /// What `resources/list` and `resources/templates/list` offer: the URIs and URI templates.
 fn offered(c: &mut Client) -> (Vec<String>, Vec<String>) {
     let uris = |v: &Value, key: &str| -> Vec<String> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r[key].as_str().unwrap().to_string())
-            .collect()
+        texts(v, key).into_iter().map(String::from).collect()
     };
     let list = c.request("resources/list", json!({}));
     let templates = c.request("resources/templates/list", json!({}));
@@ -64,63 +53,54 @@ const URIS: [&str; 3] = [
 #[test]
 fn resources_are_off_when_deny_tools_turns_reads_off() {
     let fake = resource_pve();
-    let config = config(&fake, &[("PROXMOX_MCP_DENY_TOOLS", "read")]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    assert_eq!(offered(&mut c), (vec![], vec![]), "nothing is offered");
-    let expected = [
+    session(&fake, &[("PROXMOX_MCP_DENY_TOOLS", "read")], |c| {
+        assert_eq!(offered(c), (vec![], vec![]), "nothing is offered");
+        let expected = [
         "get_cluster_resources is switched off on this server (PROXMOX_MCP_DENY_TOOLS names read)",
         "get_node_status is switched off on this server (PROXMOX_MCP_DENY_TOOLS names read)",
         "get_vm_config is switched off on this server (PROXMOX_MCP_DENY_TOOLS names read)",
     ];
-    for (uri, message) in URIS.iter().zip(expected) {
-        let reply = c.request("resources/read", json!({"uri": uri}));
-        assert_eq!(
-            reply["error"],
-            json!({"code": -32002, "message": message, "data": {"uri": uri}}),
-            "{reply}"
-        );
-        assert!(reply.get("result").is_none());
-    }
-    // 2026-07-28 says "not found" with -32602.
-    let modern = c
+        for (uri, message) in URIS.iter().zip(expected) {
+            let reply = c.request("resources/read", json!({"uri": uri}));
+            assert_eq!(
+                reply["error"],
+                json!({"code": -32002, "message": message, "data": {"uri": uri}}),
+                "{reply}"
+            );
+            assert!(reply.get("result").is_none());
+        }
+        // 2026-07-28 says "not found" with -32602.
+        let modern = c
         .send(r#"{"jsonrpc":"2.0","id":"m","method":"resources/read","params":{"uri":"proxmox://node/pve1/status","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#)
         .unwrap();
-    assert_eq!(
-        modern["error"],
-        json!({"code": -32602, "message": expected[1], "data": {"uri": "proxmox://node/pve1/status"}})
-    );
-    assert!(
-        fake.requests().is_empty(),
-        "PVE was asked: {:?}",
-        fake.lines()
-    );
+        assert_eq!(
+            modern["error"],
+            json!({"code": -32602, "message": expected[1], "data": {"uri": "proxmox://node/pve1/status"}})
+        );
+        fake.assert_untouched();
+    });
 }
 
 #[test]
 fn resources_are_off_when_the_tool_list_leaves_their_tools_out() {
     let fake = resource_pve();
     let config = config(&fake, &[("PROXMOX_MCP_TOOLS", "list_nodes")]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    assert_eq!(offered(&mut c), (vec![], vec![]), "nothing is offered");
-    for (uri, tool, group) in [
-        (URIS[0], "get_cluster_resources", "cluster"),
-        (URIS[1], "get_node_status", "nodes"),
-        (URIS[2], "get_vm_config", "vms"),
-        ("proxmox://guest/100/config", "get_vm_config", "vms"),
-    ] {
-        let reply = c.request("resources/read", json!({"uri": uri}));
-        assert_eq!(
-            reply["error"],
-            json!({"code": -32002, "message": format!("{tool} is not loaded on this server: it is in the toolset {group}, which PROXMOX_MCP_TOOLS=list_nodes does not load; to use it, restart the server with PROXMOX_MCP_TOOLS=list_nodes,{group} (or all, or add the tool's name)"), "data": {"uri": uri}}),
-        );
-    }
-    assert!(
-        fake.requests().is_empty(),
-        "PVE was asked: {:?}",
-        fake.lines()
-    );
+    connected(&config, |c| {
+        assert_eq!(offered(c), (vec![], vec![]), "nothing is offered");
+        for (uri, tool, group) in [
+            (URIS[0], "get_cluster_resources", "cluster"),
+            (URIS[1], "get_node_status", "nodes"),
+            (URIS[2], "get_vm_config", "vms"),
+            ("proxmox://guest/100/config", "get_vm_config", "vms"),
+        ] {
+            let reply = c.request("resources/read", json!({"uri": uri}));
+            assert_eq!(
+                reply["error"],
+                json!({"code": -32002, "message": format!("{tool} is not loaded on this server: it is in the toolset {group}, which PROXMOX_MCP_TOOLS=list_nodes does not load; to use it, restart the server with PROXMOX_MCP_TOOLS=list_nodes,{group} (or all, or add the tool's name)"), "data": {"uri": uri}}),
+            );
+        }
+        fake.assert_untouched();
+    });
 }
 
 #[test]
@@ -133,51 +113,51 @@ fn each_resource_follows_its_own_tool() {
             "get_cluster_resources,get_container_config",
         )],
     );
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    // Guest configs stay offered: VMs can still be read.
-    assert_eq!(
-        offered(&mut c),
-        (
-            vec![],
-            vec![
-                "proxmox://node/{node}/status".to_string(),
-                "proxmox://guest/{vmid}/config".to_string()
-            ]
-        )
-    );
-    let cluster = c.request("resources/read", json!({"uri": URIS[0]}));
-    assert_eq!(cluster["error"]["code"], -32002);
-    assert_eq!(
+    connected(&config, |c| {
+        // Guest configs stay offered: VMs can still be read.
+        assert_eq!(
+            offered(c),
+            (
+                vec![],
+                vec![
+                    "proxmox://node/{node}/status".to_string(),
+                    "proxmox://guest/{vmid}/config".to_string()
+                ]
+            )
+        );
+        let cluster = c.request("resources/read", json!({"uri": URIS[0]}));
+        assert_eq!(cluster["error"]["code"], -32002);
+        assert_eq!(
         cluster["error"]["message"],
         "get_cluster_resources is switched off on this server (PROXMOX_MCP_DENY_TOOLS names get_cluster_resources)"
     );
-    let node = c.request("resources/read", json!({"uri": URIS[1]}));
-    assert_eq!(node["result"]["contents"][0]["text"], r#"{"uptime":5}"#);
-    let vm = c.request(
-        "resources/read",
-        json!({"uri": "proxmox://guest/100/config"}),
-    );
-    assert_eq!(
-        vm["result"]["contents"][0]["text"],
-        r#"{"memory":2048,"name":"web"}"#
-    );
-    // Guest 200 is a container: found, then refused by the container tool's setting.
-    let ct = c.request("resources/read", json!({"uri": URIS[2]}));
-    assert_eq!(
-        ct["error"],
-        json!({"code": -32002, "message": "get_container_config is switched off on this server (PROXMOX_MCP_DENY_TOOLS names get_container_config)", "data": {"uri": URIS[2]}})
-    );
-    assert_eq!(
-        fake.lines(),
-        [
-            "GET /nodes/pve1/status",
-            "GET /cluster/resources?type=vm",
-            "GET /nodes/pve1/qemu/100/config",
-            "GET /cluster/resources?type=vm",
-        ],
-        "the container's config was never fetched"
-    );
+        let node = c.request("resources/read", json!({"uri": URIS[1]}));
+        assert_eq!(node["result"]["contents"][0]["text"], r#"{"uptime":5}"#);
+        let vm = c.request(
+            "resources/read",
+            json!({"uri": "proxmox://guest/100/config"}),
+        );
+        assert_eq!(
+            vm["result"]["contents"][0]["text"],
+            r#"{"memory":2048,"name":"web"}"#
+        );
+        // Guest 200 is a container: found, then refused by the container tool's setting.
+        let ct = c.request("resources/read", json!({"uri": URIS[2]}));
+        assert_eq!(
+            ct["error"],
+            json!({"code": -32002, "message": "get_container_config is switched off on this server (PROXMOX_MCP_DENY_TOOLS names get_container_config)", "data": {"uri": URIS[2]}})
+        );
+        assert_eq!(
+            fake.lines(),
+            [
+                "GET /nodes/pve1/status",
+                "GET /cluster/resources?type=vm",
+                "GET /nodes/pve1/qemu/100/config",
+                "GET /cluster/resources?type=vm",
+            ],
+            "the container's config was never fetched"
+        );
+    });
 }
 
 #[test]
@@ -186,28 +166,27 @@ fn a_huge_cluster_resource_is_cut_like_the_tools_and_says_so() {
     let many: Vec<Value> = (100..1100)
         .map(|vmid| json!({"type": "qemu", "vmid": vmid, "node": "pve1", "name": format!("guest-{vmid}-with-a-long-name"), "status": "running"}))
         .collect();
-    fake.ok("GET", "/cluster/resources", Value::Array(many));
-    let config = config(&fake, &[]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let reply = c.request(
-        "resources/read",
-        json!({"uri": "proxmox://cluster/resources"}),
-    );
-    let text = reply["result"]["contents"][0]["text"].as_str().unwrap();
-    assert!(text.len() <= 64 * 1024, "{} bytes", text.len());
-    let doc: Value = serde_json::from_str(text).unwrap();
-    assert_eq!(doc["truncated"], true);
-    let kept = doc["data"].as_array().unwrap().len();
-    assert!(kept > 0 && kept < 1000, "{kept}");
-    assert!(
-        doc["hint"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("output cut to 64 KiB after {kept} items")),
-        "{doc}"
-    );
-    assert_eq!(doc["data"][0]["vmid"], 100, "PVE's order is kept");
+    fake.get("/cluster/resources", Value::Array(many));
+    session(&fake, &[], |c| {
+        let reply = c.request(
+            "resources/read",
+            json!({"uri": "proxmox://cluster/resources"}),
+        );
+        let text = reply["result"]["contents"][0]["text"].as_str().unwrap();
+        assert!(text.len() <= 64 * 1024, "{} bytes", text.len());
+        let doc: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(doc["truncated"], true);
+        let kept = doc["data"].as_array().unwrap().len();
+        assert!(kept > 0 && kept < 1000, "{kept}");
+        assert!(
+            doc["hint"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("output cut to 64 KiB after {kept} items")),
+            "{doc}"
+        );
+        assert_eq!(doc["data"][0]["vmid"], 100, "PVE's order is kept");
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,18 +197,10 @@ const STOP_UPID: &str = "UPID:pve1:000A1B2D:01234568:6740A001:qmstop:100:root@pa
 /// PVE for a start_vm whose task runs for three polls (about a second), and a stop_vm whose
 /// task ends at once (mocked in both cases, so a stop that slips through is recorded).
 fn queue_pve() -> FakePve {
-    let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, Some(3));
-    fake.ok(
-        "GET",
-        STATUS,
-        json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512}),
-    );
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/stop", json!(STOP_UPID));
-    fake.ok(
-        "GET",
-        &format!("/nodes/pve1/tasks/{STOP_UPID}/status"),
+    let mut fake = starting(Some(3));
+    fake.get(STATUS, ended_ok());
+    fake.post("/nodes/pve1/qemu/100/status/stop", json!(STOP_UPID));
+    fake.get(&format!("/nodes/pve1/tasks/{STOP_UPID}/status"),
         json!({"upid": STOP_UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288513}),
     );
     fake
@@ -237,6 +208,31 @@ fn queue_pve() -> FakePve {
 
 fn tool_call(id: Value, name: &str, args: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}})
+}
+
+/// `tools/call` of start_vm on VM 100 (on pve1).
+fn start_100(id: Value) -> Value {
+    tool_call(id, "start_vm", json!({"vmid": 100, "node": "pve1"}))
+}
+
+/// `tools/call` of stop_vm on VM 100 (on pve1).
+fn stop_100(id: Value) -> Value {
+    tool_call(id, "stop_vm", json!({"vmid": 100, "node": "pve1"}))
+}
+
+/// Request 1 starts VM 100, whose task then keeps the session waiting for about a second.
+fn start_and_wait(p: &mut Pipe) {
+    p.send(start_100(json!(1)));
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+/// PVE got as many writes as `starts` has entries, each starting with its entry.
+fn assert_writes(fake: &FakePve, starts: &[&str]) {
+    let writes = fake.writes();
+    assert_eq!(writes.len(), starts.len(), "{writes:?}");
+    for (write, start) in writes.iter().zip(starts) {
+        assert!(write.starts_with(start), "{writes:?}");
+    }
 }
 
 fn cancel(id: Value) -> Value {
@@ -260,17 +256,8 @@ const STOP: &str = "POST /nodes/pve1/qemu/100/status/stop";
 fn a_queued_stop_vm_cancelled_before_its_turn_never_reaches_pve() {
     let fake = queue_pve();
     with_session_at(&fake, "2025-11-25", |p| {
-        p.send(tool_call(
-            json!(1),
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
-        std::thread::sleep(Duration::from_millis(100));
-        p.send(tool_call(
-            json!("stop-7"),
-            "stop_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
+        start_and_wait(p);
+        p.send(stop_100(json!("stop-7")));
         p.send(cancel(json!("stop-7")));
         p.send(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}));
         assert_eq!(p.next(), json!({"jsonrpc": "2.0", "id": 3, "result": {}}));
@@ -283,26 +270,15 @@ fn a_queued_stop_vm_cancelled_before_its_turn_never_reaches_pve() {
         // No answer for the cancelled request, ever.
         p.quiet(Duration::from_millis(800));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].starts_with(START), "{writes:?}");
+    assert_writes(&fake, &[START]);
 }
 
 #[test]
 fn a_queued_request_runs_when_the_cancellation_names_another_id() {
     let fake = queue_pve();
     with_session_at(&fake, "2025-11-25", |p| {
-        p.send(tool_call(
-            json!(1),
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
-        std::thread::sleep(Duration::from_millis(100));
-        p.send(tool_call(
-            json!(7),
-            "stop_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
+        start_and_wait(p);
+        p.send(stop_100(json!(7)));
         // The string "7" is not the number 7.
         p.send(cancel(json!("7")));
         p.send(cancel(json!(99)));
@@ -316,26 +292,16 @@ fn a_queued_request_runs_when_the_cancellation_names_another_id() {
         );
         p.quiet(Duration::from_millis(300));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 2, "{writes:?}");
-    assert!(
-        writes[0].starts_with(START) && writes[1].starts_with(STOP),
-        "{writes:?}"
-    );
+    assert_writes(&fake, &[START, STOP]);
 }
 
 #[test]
 fn a_cancelled_request_of_a_queued_batch_is_left_out_of_its_answer() {
     let fake = queue_pve();
     with_session_at(&fake, "2025-03-26", |p| {
-        p.send(tool_call(
-            json!(1),
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-        ));
-        std::thread::sleep(Duration::from_millis(100));
+        start_and_wait(p);
         p.send(json!([
-            tool_call(json!(2), "stop_vm", json!({"vmid": 100, "node": "pve1"})),
+            stop_100(json!(2)),
             {"jsonrpc": "2.0", "id": 3, "method": "ping"},
         ]));
         p.send(cancel(json!(2)));
@@ -347,9 +313,7 @@ fn a_cancelled_request_of_a_queued_batch_is_left_out_of_its_answer() {
         );
         p.quiet(Duration::from_millis(500));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].starts_with(START), "{writes:?}");
+    assert_writes(&fake, &[START]);
 }
 
 #[test]
@@ -357,10 +321,7 @@ fn a_cancellation_in_a_batch_reaches_a_later_request_of_the_waiting_batch() {
     let fake = queue_pve();
     with_session_at(&fake, "2025-03-26", |p| {
         // One batch: the start waits, the stop would run after it.
-        p.send(json!([
-            tool_call(json!(1), "start_vm", json!({"vmid": 100, "node": "pve1"})),
-            tool_call(json!(2), "stop_vm", json!({"vmid": 100, "node": "pve1"})),
-        ]));
+        p.send(json!([start_100(json!(1)), stop_100(json!(2)),]));
         std::thread::sleep(Duration::from_millis(100));
         // The cancellation itself comes in a batch.
         p.send(json!([cancel(json!(2))]));
@@ -375,9 +336,7 @@ fn a_cancellation_in_a_batch_reaches_a_later_request_of_the_waiting_batch() {
         assert_eq!(text["task"]["exitstatus"], "OK");
         p.quiet(Duration::from_millis(500));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].starts_with(START), "{writes:?}");
+    assert_writes(&fake, &[START]);
 }
 
 #[test]
@@ -385,11 +344,11 @@ fn a_queued_request_cancelled_in_the_2026_era_never_runs() {
     let fake = queue_pve();
     let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
     with_session_at(&fake, "2025-11-25", |p| {
-        let mut start = tool_call(json!(1), "start_vm", json!({"vmid": 100, "node": "pve1"}));
+        let mut start = start_100(json!(1));
         start["params"]["_meta"] = meta.clone();
         p.send(start);
         std::thread::sleep(Duration::from_millis(100));
-        let mut stop = tool_call(json!(2), "stop_vm", json!({"vmid": 100, "node": "pve1"}));
+        let mut stop = stop_100(json!(2));
         stop["params"]["_meta"] = meta.clone();
         p.send(stop);
         let mut cancelled = cancel(json!(2));
@@ -400,9 +359,7 @@ fn a_queued_request_cancelled_in_the_2026_era_never_runs() {
         assert_eq!(first["result"]["resultType"], "complete");
         p.quiet(Duration::from_millis(800));
     });
-    let writes = fake.writes();
-    assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].starts_with(START), "{writes:?}");
+    assert_writes(&fake, &[START]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,7 +481,7 @@ fn claude_config_creates_a_new_config_readable_by_its_owner_only() {
     let file = dir.path("Claude/claude_desktop_config.json");
     let (code, stdout, stderr) = claude_config(&dir, &file);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.starts_with("added \"proxmox\""), "{stdout}");
+    assert_starts(&stdout, "added \"proxmox\"");
     assert_eq!(mode(&file), 0o600);
     assert!(
         !dir.path("Claude/claude_desktop_config.json.bak").exists(),

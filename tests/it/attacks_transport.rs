@@ -2,18 +2,13 @@
 //! implausible timestamps, answers built to exhaust memory. Each test sends the attack through
 //! the mocked PVE API and checks what the user reads and what PVE (or anyone else) received.
 
-use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use mockito::{Matcher, Mock, ServerGuard};
-use proxmox_mcp_server::config::Config;
-use proxmox_mcp_server::pve::Pve;
 use serde_json::json;
 
-use crate::support::{config, error_text, Client, FakePve, TOKEN};
+use crate::support::{assert_starts, error_text, resolve, session, FakePve, TOKEN};
 
 /// A server that answers every `method` request under `/api2/extjs` with `status` and
 /// `Location: location`, exactly `times` times.
@@ -42,19 +37,13 @@ fn authority(url: &str) -> &str {
 fn a_redirect_of_a_read_is_not_followed_and_names_the_location() {
     // The Location points at a second server that would answer like PVE.
     let mut elsewhere = FakePve::new();
-    elsewhere.ok(
-        "GET",
-        "/nodes",
-        json!([{"node": "fake", "status": "online"}]),
-    );
+    elsewhere.get("/nodes", json!([{"node": "fake", "status": "online"}]));
     let target = format!("{}/api2/extjs/nodes", elsewhere.url());
     let mut server = mockito::Server::new();
     let moved = redirecting(&mut server, "GET", 302, &target, 1);
-    let config = config(&elsewhere, &[("PROXMOX_HOST", &server.url())]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let text = error_text(&c.call("list_nodes", json!({}))).to_string();
-    assert_eq!(
+    session(&elsewhere, &[("PROXMOX_HOST", &server.url())], |c| {
+        let text = error_text(&c.call("list_nodes", json!({}))).to_string();
+        assert_eq!(
         text,
         format!(
             "GET /nodes: {} answered with a redirect (HTTP 302) to {target}; it was not followed: the Proxmox VE API never redirects, \
@@ -62,12 +51,13 @@ fn a_redirect_of_a_read_is_not_followed_and_names_the_location() {
             authority(&server.url())
         )
     );
-    moved.assert();
-    assert!(
-        elsewhere.lines().is_empty(),
-        "the Location got a request: {:?}",
-        elsewhere.lines()
-    );
+        moved.assert();
+        assert!(
+            elsewhere.lines().is_empty(),
+            "the Location got a request: {:?}",
+            elsewhere.lines()
+        );
+    });
 }
 
 #[test]
@@ -77,37 +67,38 @@ fn a_redirect_of_a_write_is_not_followed_nor_repeated_on_another_host() {
     let stop = "/nodes/pve1/qemu/100/status/stop";
     let upid = "UPID:pve1:000A1B2C:01234567:6740A000:qmstop:100:root@pam!mcp:";
     let mut elsewhere = FakePve::new();
-    elsewhere.ok("POST", stop, json!(upid));
+    elsewhere.post(stop, json!(upid));
     // What ureq would have turned the POST into: a GET whose answer reads as "done".
-    elsewhere.ok("GET", stop, json!(upid));
+    elsewhere.get(stop, json!(upid));
     crate::support::mock_task(&mut elsewhere, upid, "OK");
     let target = format!("{}/api2/extjs{stop}", elsewhere.url());
     let mut server = mockito::Server::new();
     let moved = redirecting(&mut server, "POST", 302, &target, 1);
     let hosts = format!("{},{}", server.url(), elsewhere.url());
-    let config = config(
+    session(
         &elsewhere,
         &[("PROXMOX_HOST", &hosts), ("PROXMOX_MCP_ACCESS", "operate")],
-    );
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let text = error_text(&c.call("stop_vm", json!({"vmid": 100, "node": "pve1"}))).to_string();
-    let first = authority(&server.url()).to_string();
-    assert!(
+        |c| {
+            let text =
+                error_text(&c.call("stop_vm", json!({"vmid": 100, "node": "pve1"}))).to_string();
+            let first = authority(&server.url()).to_string();
+            assert!(
         text.starts_with(&format!(
             "POST {stop}: {first} answered with a redirect (HTTP 302) to {target}; it was not followed"
         )),
         "{text}"
     );
-    assert!(
-        text.ends_with(&format!(
+            assert!(
+                text.ends_with(&format!(
             "the request reached {first} and may have taken effect: check before repeating it"
         )),
-        "a write that reached a host is not called harmless: {text}"
+                "a write that reached a host is not called harmless: {text}"
+            );
+            moved.assert();
+            elsewhere.assert_no_writes();
+            assert!(elsewhere.lines().is_empty(), "{:?}", elsewhere.lines());
+        },
     );
-    moved.assert();
-    assert!(elsewhere.writes().is_empty(), "{:?}", elsewhere.writes());
-    assert!(elsewhere.lines().is_empty(), "{:?}", elsewhere.lines());
 }
 
 #[test]
@@ -116,18 +107,17 @@ fn every_kind_of_redirect_is_refused() {
         let elsewhere = FakePve::new();
         let mut server = mockito::Server::new();
         let moved = redirecting(&mut server, "GET", status, "https://evil.example/x", 1);
-        let config = config(&elsewhere, &[("PROXMOX_HOST", &server.url())]);
-        let pve = Pve::new(&config).unwrap();
-        let mut c = Client::new(&pve, &config);
-        let text = error_text(&c.call("list_nodes", json!({}))).to_string();
-        assert!(
+        session(&elsewhere, &[("PROXMOX_HOST", &server.url())], |c| {
+            let text = error_text(&c.call("list_nodes", json!({}))).to_string();
+            assert!(
             text.starts_with(&format!(
                 "GET /nodes: {} answered with a redirect (HTTP {status}) to https://evil.example/x; it was not followed",
                 authority(&server.url())
             )),
             "{text}"
         );
-        moved.assert();
+            moved.assert();
+        });
     }
 }
 
@@ -137,30 +127,15 @@ fn a_redirect_that_echoes_the_credentials_does_not_show_them() {
     let mut server = mockito::Server::new();
     let location = format!("http://user:{TOKEN}@evil.example/{TOKEN}/steal?token={TOKEN}#x\r\n");
     let moved = redirecting(&mut server, "GET", 302, location.trim_end(), 1);
-    let config = config(&elsewhere, &[("PROXMOX_HOST", &server.url())]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    // `Client::call` also checks that the token is nowhere in the result.
-    let text = error_text(&c.call("list_nodes", json!({}))).to_string();
-    assert!(
-        text.contains("to http://evil.example/<redacted>/steal?…;"),
-        "{text}"
-    );
-    moved.assert();
-}
-
-/// `Config::resolve_with` over these variables only.
-fn resolve(vars: &[(&str, &str)]) -> Result<Config, String> {
-    let env: BTreeMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::resolve_with(
-        &|k| env.get(k).cloned(),
-        &[],
-        Path::new("/nonexistent/pve-root-ca.pem"),
-    )
-    .map_err(|e| e.to_string())
+    session(&elsewhere, &[("PROXMOX_HOST", &server.url())], |c| {
+        // `Client::call` also checks that the token is nowhere in the result.
+        let text = error_text(&c.call("list_nodes", json!({}))).to_string();
+        assert!(
+            text.contains("to http://evil.example/<redacted>/steal?…;"),
+            "{text}"
+        );
+        moved.assert();
+    });
 }
 
 /// What the real binary did: exit code, stdout, stderr.
@@ -178,39 +153,12 @@ fn run_binary(vars: &[(&str, &str)], args: &[&str]) -> Ran {
     if let Some(path) = std::env::var_os("PATH") {
         cmd.env("PATH", path);
     }
-    let mut child = cmd
-        .envs(vars.iter().copied())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = reader(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = reader(Box::new(child.stderr.take().expect("stderr")));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the binary did not exit within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    cmd.envs(vars.iter().copied()).args(args);
+    let out = crate::support::run(cmd, Duration::from_secs(30));
     Ran {
-        code: status.code(),
-        stdout: stdout.join().expect("stdout"),
-        stderr: stderr.join().expect("stderr"),
+        code: out.status.code(),
+        stdout: out.stdout,
+        stderr: out.stderr,
     }
 }
 
@@ -356,8 +304,7 @@ fn secret_files_others_can_read_are_refused() {
 fn implausible_certificate_times_are_unknown_not_a_crash() {
     let mut fake = FakePve::new();
     let cert = |name: &str, notafter: serde_json::Value| json!({"filename": name, "subject": "/CN=pve1", "notbefore": 1700000000, "notafter": notafter});
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/certificates/info",
         json!([
             cert("a-huge.pem", json!(1e300)),
@@ -410,16 +357,10 @@ fn implausible_certificate_times_are_unknown_not_a_crash() {
 fn a_ticket_with_a_huge_time_does_not_break_the_session() {
     let ticket = "PVE:root@pam:FFFFFFFFFFFFFFFF::c2lnbmF0dXJl";
     let mut fake = FakePve::new();
-    fake.ok(
-        "POST",
-        "/access/ticket",
+    fake.post("/access/ticket",
         json!({"ticket": ticket, "CSRFPreventionToken": "FFFFFFFFFFFFFFFF:csrf", "username": "root@pam"}),
     );
-    fake.ok(
-        "GET",
-        "/nodes",
-        json!([{"node": "pve1", "status": "online"}]),
-    );
+    fake.get("/nodes", json!([{"node": "pve1", "status": "online"}]));
     let settings = [
         ("PROXMOX_TOKEN_NAME", ""),
         ("PROXMOX_TOKEN_VALUE", ""),
@@ -479,36 +420,34 @@ fn an_answer_of_too_many_objects_is_refused_before_parsing() {
         format!(r#"{{"vmid":{},"node":"pve1","type":"qemu"}}"#, 100 + i)
     });
     let answered = resources_answer(&mut server, objects);
-    let config = config(&elsewhere, &[("PROXMOX_HOST", &server.url())]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let text = error_text(&c.call("list_vms", json!({}))).to_string();
-    assert_eq!(
+    session(&elsewhere, &[("PROXMOX_HOST", &server.url())], |c| {
+        let text = error_text(&c.call("list_vms", json!({}))).to_string();
+        assert_eq!(
         text,
         "GET /cluster/resources: the answer holds more than 100000 JSON objects and arrays, more than this server parses \
          (a bound on memory); narrow the query, e.g. to one node, one type or one storage"
     );
-    answered.assert();
+        answered.assert();
 
-    // 1.5 million numbers: few objects, but each value costs memory too.
-    let numbers = resources_text(1_500_000, |_| "1".to_string());
-    let answered = resources_answer(&mut server, numbers);
-    let text = error_text(&c.call("list_vms", json!({}))).to_string();
-    assert!(
-        text.starts_with("GET /cluster/resources: the answer holds more than 1000000 JSON values,"),
-        "{text}"
-    );
-    answered.assert();
-    // The server goes on answering.
-    let answered = resources_answer(
-        &mut server,
-        resources_text(1, |_| r#"{"vmid":100,"node":"pve1","type":"qemu"}"#.into()),
-    );
-    assert_eq!(
-        crate::support::ok(&c.call("list_vms", json!({})))["total"],
-        1
-    );
-    answered.assert();
+        // 1.5 million numbers: few objects, but each value costs memory too.
+        let numbers = resources_text(1_500_000, |_| "1".to_string());
+        let answered = resources_answer(&mut server, numbers);
+        assert_starts(
+            &c.error("list_vms", json!({})),
+            "GET /cluster/resources: the answer holds more than 1000000 JSON values,",
+        );
+        answered.assert();
+        // The server goes on answering.
+        let answered = resources_answer(
+            &mut server,
+            resources_text(1, |_| r#"{"vmid":100,"node":"pve1","type":"qemu"}"#.into()),
+        );
+        assert_eq!(
+            crate::support::ok(&c.call("list_vms", json!({})))["total"],
+            1
+        );
+        answered.assert();
+    });
 }
 
 #[test]
@@ -526,10 +465,9 @@ fn a_large_cluster_is_still_listed() {
         }),
     );
     let elsewhere = FakePve::new();
-    let config = config(&elsewhere, &[("PROXMOX_HOST", &server.url())]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let out = c.call("list_vms", json!({"limit": 5}));
-    assert_eq!(crate::support::ok(&out)["total"], 20_000);
-    answered.assert();
+    session(&elsewhere, &[("PROXMOX_HOST", &server.url())], |c| {
+        let out = c.call("list_vms", json!({"limit": 5}));
+        assert_eq!(crate::support::ok(&out)["total"], 20_000);
+        answered.assert();
+    });
 }

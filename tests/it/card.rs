@@ -402,12 +402,7 @@ fn card_has_one_skill_per_tool_tagged_with_area_and_effect() {
             "{}",
             tool.name
         );
-        let tags: Vec<&str> = skill["tags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t.as_str().unwrap())
-            .collect();
+        let tags = crate::support::strings(&skill["tags"]);
         for tag in ["proxmox", tool.area.name(), tool.effect.name()] {
             assert!(tags.contains(&tag), "{}: tag {tag} missing", tool.name);
         }

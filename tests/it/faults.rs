@@ -5,10 +5,8 @@
 //! certificates), so each fault is exactly what the test writes on the socket. Every wait is
 //! bounded: `PROXMOX_TIMEOUT` is 1 s, the servers give up after [`SERVER_PATIENCE`].
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -16,12 +14,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use proxmox_mcp_server::config::Config;
-use proxmox_mcp_server::pve::Pve;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{json, Value};
 
 use crate::support::{
-    config, error_text, leaf_fingerprint, ok, server_tls, tls_data, Client, FakePve, TOKEN, UPID,
+    assert_starts, config_at, connected, error_text, leaf_fingerprint, ok, server_tls, session,
+    ticket, tls_data, Client, FakePve, STATUS, TOKEN, UPID,
 };
 
 /// How long a misbehaving server holds a connection at most (so no thread outlives a test long).
@@ -30,8 +28,6 @@ const SERVER_PATIENCE: Duration = Duration::from_secs(5);
 const HUGE: u64 = 512 << 20;
 /// The server's cap on a PVE answer (`pve::MAX_BODY`).
 const MAX_BODY: u64 = 16 << 20;
-const STATUS: &str =
-    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
 
 /// One request as the raw server read it.
 struct Request {
@@ -319,27 +315,19 @@ fn misbehave(req: &Request, conn: &mut dyn Conn, shared: &Shared) -> Then {
 /// A configuration as the binary would resolve it: token login, `PROXMOX_TIMEOUT=1`, the test
 /// CA, plus `extra` (an empty value removes a default).
 fn config_for(host: &str, extra: &[(&str, &str)]) -> Config {
-    let ca = tls_data("ca.pem").display().to_string();
-    let mut env: BTreeMap<String, String> = [
-        ("PROXMOX_HOST", host),
-        ("PROXMOX_USER", "root@pam"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", TOKEN),
-        ("PROXMOX_TIMEOUT", "1"),
-        ("PROXMOX_CA_FILE", ca.as_str()),
-    ]
-    .iter()
-    .chain(extra)
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    env.retain(|_, v| !v.is_empty());
-    Config::resolve_with(&|k| env.get(k).cloned(), &[], Path::new("/nonexistent"))
-        .expect("test configuration")
+    let mut vars = vec![("PROXMOX_TIMEOUT", "1")];
+    vars.extend_from_slice(extra);
+    config_at(host, &vars)
+}
+
+/// Runs `f` with a client of `host`, configured as `config_for` does.
+fn client_at(host: &str, extra: &[(&str, &str)], f: impl FnOnce(&mut Client)) {
+    connected(&config_for(host, extra), f)
 }
 
 /// The server still works: `ping` is answered and a good call succeeds.
 fn still_serving(c: &mut Client) {
-    assert_eq!(c.request("ping", json!({}))["result"], json!({}));
+    c.assert_alive();
     let r = c.call("get_node_status", json!({"node": "pve1"}));
     assert_eq!(ok(&r)["data"]["node"], "pve1");
 }
@@ -365,51 +353,49 @@ fn connection_refused_is_an_error_and_the_server_goes_on() {
         .local_addr()
         .unwrap()
         .port();
-    let config = config_for(&format!("https://127.0.0.1:{port}"), &[]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    for (tool, args, path) in [
-        ("list_vms", json!({}), "GET /cluster/resources"),
-        (
-            "get_vm_status",
-            json!({"vmid": 100}),
-            "GET /cluster/resources",
-        ),
-        (
-            "get_vm_status",
-            json!({"vmid": 100, "node": "pve1"}),
-            "GET /nodes/pve1/qemu/100/status/current",
-        ),
-    ] {
-        let started = Instant::now();
-        let r = c.call(tool, args);
-        assert!(started.elapsed() < Duration::from_secs(2));
-        assert_eq!(
+    client_at(&format!("https://127.0.0.1:{port}"), &[], |c| {
+        for (tool, args, path) in [
+            ("list_vms", json!({}), "GET /cluster/resources"),
+            (
+                "get_vm_status",
+                json!({"vmid": 100}),
+                "GET /cluster/resources",
+            ),
+            (
+                "get_vm_status",
+                json!({"vmid": 100, "node": "pve1"}),
+                "GET /nodes/pve1/qemu/100/status/current",
+            ),
+        ] {
+            let started = Instant::now();
+            let r = c.call(tool, args);
+            assert!(started.elapsed() < Duration::from_secs(2));
+            assert_eq!(
             error_text(&r),
             format!("{path}: cannot connect to 127.0.0.1:{port}: connection refused; check PROXMOX_HOST/PROXMOX_PORT and that pveproxy runs on the node")
         );
-    }
-    assert_eq!(c.request("ping", json!({}))["result"], json!({}));
+        }
+        c.assert_alive();
+    });
 }
 
 #[test]
 fn an_answer_that_never_comes_times_out_and_the_server_goes_on() {
     let server = Raw::http(misbehave);
-    let config = config_for(&server.url("http"), &[("PROXMOX_TIMEOUT", "1")]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let started = Instant::now();
-    let text = node_error(&mut c, "hang", Duration::from_secs(3));
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "gave up before PROXMOX_TIMEOUT: {:?}",
-        started.elapsed()
-    );
-    assert_eq!(
+    client_at(&server.url("http"), &[("PROXMOX_TIMEOUT", "1")], |c| {
+        let started = Instant::now();
+        let text = node_error(c, "hang", Duration::from_secs(3));
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "gave up before PROXMOX_TIMEOUT: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
         text,
         format!("GET /nodes/hang/status: no answer from 127.0.0.1:{} within 1 s (PROXMOX_TIMEOUT); the node may be down, overloaded or filtered", server.port)
     );
-    still_serving(&mut c);
+        still_serving(c);
+    });
 }
 
 #[test]
@@ -420,16 +406,15 @@ fn a_body_cut_midway_is_an_error() {
         } else {
             Raw::https(vec![server_tls("leaf.pem", "leaf.key")], misbehave)
         };
-        let config = config_for(&server.url(scheme), &[]);
-        let pve = Pve::new(&config).unwrap();
-        let mut c = Client::new(&pve, &config);
-        let host = format!("127.0.0.1:{}", server.port);
-        for node in ["cut", "chunks", "headcut", "close", "garbage"] {
-            // The text names the host.
-            let text = node_error(&mut c, node, Duration::from_secs(3));
-            assert!(text.contains(&host), "{scheme} {node}: {text}");
-        }
-        still_serving(&mut c);
+        client_at(&server.url(scheme), &[], |c| {
+            let host = format!("127.0.0.1:{}", server.port);
+            for node in ["cut", "chunks", "headcut", "close", "garbage"] {
+                // The text names the host.
+                let text = node_error(c, node, Duration::from_secs(3));
+                assert!(text.contains(&host), "{scheme} {node}: {text}");
+            }
+            still_serving(c);
+        });
     }
 }
 
@@ -440,101 +425,101 @@ fn a_write_whose_answer_breaks_off_is_sent_once() {
     let first = Raw::http(misbehave);
     let second = Raw::http(misbehave);
     let hosts = format!("{},{}", first.url("http"), second.url("http"));
-    let config = config_for(&hosts, &[("PROXMOX_MCP_ACCESS", "operate")]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    for (i, node) in ["cut", "close", "hang"].into_iter().enumerate() {
-        let started = Instant::now();
-        let r = c.call("start_vm", json!({"vmid": 100, "node": node}));
-        assert!(started.elapsed() < Duration::from_secs(3), "{node}");
-        let text = error_text(&r);
-        let prefix = format!("POST /nodes/{node}/qemu/100/status/start: ");
-        assert!(text.starts_with(&prefix), "{text}");
-        assert_eq!(first.requests(), i + 1, "{node}: sent once");
-        assert_eq!(
-            second.requests(),
-            0,
-            "{node}: not repeated on the next host"
-        );
-    }
-    assert_eq!(c.request("ping", json!({}))["result"], json!({}));
+    client_at(&hosts, &[("PROXMOX_MCP_ACCESS", "operate")], |c| {
+        for (i, node) in ["cut", "close", "hang"].into_iter().enumerate() {
+            let started = Instant::now();
+            let r = c.call("start_vm", json!({"vmid": 100, "node": node}));
+            assert!(started.elapsed() < Duration::from_secs(3), "{node}");
+            let text = error_text(&r);
+            let prefix = format!("POST /nodes/{node}/qemu/100/status/start: ");
+            assert_starts(text, &prefix);
+            assert_eq!(first.requests(), i + 1, "{node}: sent once");
+            assert_eq!(
+                second.requests(),
+                0,
+                "{node}: not repeated on the next host"
+            );
+        }
+        c.assert_alive();
+    });
 }
 
 /// A POST whose answer breaks off may have run: the error says so and does not invite a repeat.
 #[test]
 fn a_write_whose_answer_breaks_off_says_it_may_have_run() {
     let server = Raw::http(misbehave);
-    let config = config_for(&server.url("http"), &[("PROXMOX_MCP_ACCESS", "operate")]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    for node in ["cut", "close"] {
-        let r = c.call("start_vm", json!({"vmid": 100, "node": node}));
-        let text = error_text(&r);
-        assert!(!text.contains("cannot reach"), "{text}");
-        assert!(text.contains("after the request was sent"), "{text}");
-        assert!(text.contains("may have taken effect"), "{text}");
-    }
+    client_at(
+        &server.url("http"),
+        &[("PROXMOX_MCP_ACCESS", "operate")],
+        |c| {
+            for node in ["cut", "close"] {
+                let r = c.call("start_vm", json!({"vmid": 100, "node": node}));
+                let text = error_text(&r);
+                assert!(!text.contains("cannot reach"), "{text}");
+                assert!(text.contains("after the request was sent"), "{text}");
+                assert!(text.contains("may have taken effect"), "{text}");
+            }
+        },
+    );
 }
 
 #[test]
 fn a_512_mib_answer_is_refused_without_reading_it() {
     let server = Raw::http(misbehave);
-    let config = config_for(&server.url("http"), &[("PROXMOX_TIMEOUT", "2")]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let text = node_error(&mut c, "huge", Duration::from_secs(4));
-    assert_eq!(
-        text,
-        "GET /nodes/huge/status: the answer is larger than 16 MiB; narrow the query"
-    );
-    // The client stopped reading at its cap: what the server got out is the cap plus what the
-    // sockets buffer, far from 512 MiB.
-    std::thread::sleep(Duration::from_millis(100));
-    let streamed = server.shared.streamed.load(Ordering::SeqCst);
-    assert!(
-        streamed < MAX_BODY + (32 << 20),
-        "the server streamed {streamed} bytes"
-    );
-    still_serving(&mut c);
+    client_at(&server.url("http"), &[("PROXMOX_TIMEOUT", "2")], |c| {
+        let text = node_error(c, "huge", Duration::from_secs(4));
+        assert_eq!(
+            text,
+            "GET /nodes/huge/status: the answer is larger than 16 MiB; narrow the query"
+        );
+        // The client stopped reading at its cap: what the server got out is the cap plus what the
+        // sockets buffer, far from 512 MiB.
+        std::thread::sleep(Duration::from_millis(100));
+        let streamed = server.shared.streamed.load(Ordering::SeqCst);
+        assert!(
+            streamed < MAX_BODY + (32 << 20),
+            "the server streamed {streamed} bytes"
+        );
+        still_serving(c);
+    });
 }
 
 #[test]
 fn answers_that_are_not_json_are_errors() {
     let server = Raw::http(misbehave);
-    let config = config_for(&server.url("http"), &[]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    const NOT_JSON: &str = "the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?";
-    for node in ["html", "empty", "array", "truncjson"] {
-        let text = node_error(&mut c, node, Duration::from_secs(2));
-        assert_eq!(text, format!("GET /nodes/{node}/status: {NOT_JSON}"));
-    }
-    // Not UTF-8 (PVE always sends UTF-8): answered either way, and the server goes on.
-    c.call("get_node_status", json!({"node": "latin1"}));
-    // A proxy in front of PVE answering with its own page.
-    assert_eq!(
-        node_error(&mut c, "proxy502", Duration::from_secs(2)),
-        "GET /nodes/proxy502/status: HTTP status 502"
-    );
-    still_serving(&mut c);
+    client_at(&server.url("http"), &[], |c| {
+        const NOT_JSON: &str =
+            "the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?";
+        for node in ["html", "empty", "array", "truncjson"] {
+            let text = node_error(c, node, Duration::from_secs(2));
+            assert_eq!(text, format!("GET /nodes/{node}/status: {NOT_JSON}"));
+        }
+        // Not UTF-8 (PVE always sends UTF-8): answered either way, and the server goes on.
+        c.call("get_node_status", json!({"node": "latin1"}));
+        // A proxy in front of PVE answering with its own page.
+        assert_eq!(
+            node_error(c, "proxy502", Duration::from_secs(2)),
+            "GET /nodes/proxy502/status: HTTP status 502"
+        );
+        still_serving(c);
+    });
 }
 
 #[test]
 fn node_unreachable_595_and_596_are_errors_with_a_hint() {
     let server = Raw::http(misbehave);
-    let config = config_for(&server.url("http"), &[]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    const HINT: &str = " (the PVE node that owns this resource is unreachable from the node the server talks to; check that it is online (list_nodes) and retry)";
-    assert_eq!(
-        node_error(&mut c, "n595", Duration::from_secs(2)),
-        format!("GET /nodes/n595/status: node unreachable (595){HINT}")
-    );
-    assert_eq!(
-        node_error(&mut c, "n596", Duration::from_secs(2)),
-        format!("GET /nodes/n596/status: Connection timed out{HINT}")
-    );
-    still_serving(&mut c);
+    client_at(&server.url("http"), &[], |c| {
+        const HINT: &str = " (the PVE node that owns this resource is unreachable from the node the server talks to; check that it is online (list_nodes) and retry)";
+        assert_eq!(
+            node_error(c, "n595", Duration::from_secs(2)),
+            format!("GET /nodes/n595/status: node unreachable (595){HINT}")
+        );
+        assert_eq!(
+            node_error(c, "n596", Duration::from_secs(2)),
+            format!("GET /nodes/n596/status: Connection timed out{HINT}")
+        );
+        still_serving(c);
+    });
 }
 
 #[test]
@@ -599,10 +584,7 @@ fn the_real_binary_survives_every_fault() {
         let text = answer["result"]["content"][0]["text"]
             .as_str()
             .unwrap_or_default();
-        assert!(
-            text.starts_with(&format!("GET /nodes/{node}/status: ")),
-            "{text}"
-        );
+        assert_starts(text, &format!("GET /nodes/{node}/status: "));
         assert_eq!(
             next(),
             json!({"jsonrpc": "2.0", "id": format!("p{id}"), "result": {}})
@@ -636,36 +618,35 @@ fn the_real_binary_survives_every_fault() {
 #[test]
 fn a_ticket_that_expires_between_two_calls_means_one_new_login() {
     let mut fake = FakePve::new();
-    let ticket = |n: u32| json!({"ticket": format!("PVE:root@pam:6740A00{n}::c2lnbmF0dXJl"), "CSRFPreventionToken": format!("6740A00{n}:Y3NyZg"), "username": "root@pam"});
     fake.ok_times("POST", "/access/ticket", ticket(1), 1)
-        .ok("POST", "/access/ticket", ticket(2));
+        .post("/access/ticket", ticket(2));
     let nodes = json!([{"node": "pve1", "status": "online"}]);
     fake.ok_times("GET", "/nodes", nodes.clone(), 1);
     // PVE forgot the first ticket (restarted with a new key, or it expired): one 401.
     fake.answer("GET", "/nodes", 401, Value::Null, Some(1));
-    fake.ok("GET", "/nodes", nodes);
-    let config = config(
+    fake.get("/nodes", nodes);
+    session(
         &fake,
         &[
             ("PROXMOX_TOKEN_NAME", ""),
             ("PROXMOX_TOKEN_VALUE", ""),
             ("PROXMOX_PASSWORD", "hunter2-secret"),
         ],
+        |c| {
+            assert_eq!(ok(&c.call("list_nodes", json!({})))["total"], 1);
+            assert_eq!(ok(&c.call("list_nodes", json!({})))["total"], 1);
+            let seen = fake.requests();
+            let lines: Vec<String> = seen.iter().map(|s| s.line()).collect();
+            let login = "POST /access/ticket username=root%40pam&password=hunter2-secret";
+            assert_eq!(
+                lines,
+                [login, "GET /nodes", "GET /nodes", login, "GET /nodes"]
+            );
+            let cookie = |i: usize| seen[i].headers.get("cookie").cloned().unwrap_or_default();
+            assert!(cookie(2).contains("6740A001"), "{}", cookie(2));
+            assert!(cookie(4).contains("6740A002"), "{}", cookie(4));
+        },
     );
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    assert_eq!(ok(&c.call("list_nodes", json!({})))["total"], 1);
-    assert_eq!(ok(&c.call("list_nodes", json!({})))["total"], 1);
-    let seen = fake.requests();
-    let lines: Vec<String> = seen.iter().map(|s| s.line()).collect();
-    let login = "POST /access/ticket username=root%40pam&password=hunter2-secret";
-    assert_eq!(
-        lines,
-        [login, "GET /nodes", "GET /nodes", login, "GET /nodes"]
-    );
-    let cookie = |i: usize| seen[i].headers.get("cookie").cloned().unwrap_or_default();
-    assert!(cookie(2).contains("6740A001"), "{}", cookie(2));
-    assert!(cookie(4).contains("6740A002"), "{}", cookie(4));
 }
 
 /// A started task whose status cannot be read at all (the poll is retried, then given up): the
@@ -673,32 +654,31 @@ fn a_ticket_that_expires_between_two_calls_means_one_new_login() {
 #[test]
 fn a_task_whose_status_cannot_be_read_is_named_in_the_error() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     fake.fail("GET", STATUS, 500, "unable to read task status");
-    let config = config(&fake, &[("PROXMOX_MCP_ACCESS", "operate")]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let started = Instant::now();
-    let r = c.call(
-        "start_vm",
-        json!({"vmid": 100, "node": "pve1", "wait_seconds": 1}),
-    );
-    assert!(started.elapsed() < Duration::from_secs(4));
-    let text = error_text(&r);
-    assert!(
+    session(&fake, &[("PROXMOX_MCP_ACCESS", "operate")], |c| {
+        let started = Instant::now();
+        let r = c.call(
+            "start_vm",
+            json!({"vmid": 100, "node": "pve1", "wait_seconds": 1}),
+        );
+        assert!(started.elapsed() < Duration::from_secs(4));
+        let text = error_text(&r);
+        assert!(
         text.starts_with(&format!(
             "POST /nodes/pve1/qemu/100/status/start: PVE started task {UPID} but following it failed ("
         )),
         "{text}"
     );
-    assert!(text.contains("unable to read task status"), "{text}");
-    assert!(text.contains("do not repeat the call"), "{text}");
-    assert_eq!(
-        fake.writes(),
-        ["POST /nodes/pve1/qemu/100/status/start"],
-        "the start is sent once"
-    );
-    assert_eq!(c.request("ping", json!({}))["result"], json!({}));
+        assert!(text.contains("unable to read task status"), "{text}");
+        assert!(text.contains("do not repeat the call"), "{text}");
+        assert_eq!(
+            fake.writes(),
+            ["POST /nodes/pve1/qemu/100/status/start"],
+            "the start is sent once"
+        );
+        c.assert_alive();
+    });
 }
 
 /// A status poll that fails for a moment (pveproxy restarting, a busy node) does not lose the
@@ -706,7 +686,7 @@ fn a_task_whose_status_cannot_be_read_is_named_in_the_error() {
 #[test]
 fn a_task_status_that_errors_twice_then_answers_is_followed_to_its_end() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     fake.answer(
         "GET",
         STATUS,
@@ -714,24 +694,23 @@ fn a_task_status_that_errors_twice_then_answers_is_followed_to_its_end() {
         json!({"success": 0, "status": 500, "message": "unable to read task status\n", "data": null}),
         Some(2),
     );
-    fake.ok("GET", STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
-    let config = config(&fake, &[("PROXMOX_MCP_ACCESS", "operate")]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let started = Instant::now();
-    let r = c.call(
-        "start_vm",
-        json!({"vmid": 100, "node": "pve1", "wait_seconds": 3}),
-    );
-    assert!(started.elapsed() < Duration::from_secs(4));
-    assert_eq!(ok(&r)["task"]["exitstatus"], "OK");
-    assert_eq!(fake.writes(), ["POST /nodes/pve1/qemu/100/status/start"]);
-    let polls = fake
-        .lines()
-        .iter()
-        .filter(|l| l.ends_with("/status"))
-        .count();
-    assert_eq!(polls, 3);
+    fake.get(STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
+    session(&fake, &[("PROXMOX_MCP_ACCESS", "operate")], |c| {
+        let started = Instant::now();
+        let r = c.call(
+            "start_vm",
+            json!({"vmid": 100, "node": "pve1", "wait_seconds": 3}),
+        );
+        assert!(started.elapsed() < Duration::from_secs(4));
+        assert_eq!(ok(&r)["task"]["exitstatus"], "OK");
+        assert_eq!(fake.writes(), ["POST /nodes/pve1/qemu/100/status/start"]);
+        let polls = fake
+            .lines()
+            .iter()
+            .filter(|l| l.ends_with("/status"))
+            .count();
+        assert_eq!(polls, 3);
+    });
 }
 
 #[test]
@@ -751,29 +730,28 @@ fn a_certificate_that_changes_between_calls_is_refused() {
             misbehave(req, conn, shared);
             Then::Close
         });
-        let config = config_for(&server.url("https"), &[trust]);
-        let pve = Pve::new(&config).unwrap();
-        let mut c = Client::new(&pve, &config);
-        let r = c.call("get_node_status", json!({"node": "pve1"}));
-        assert_eq!(ok(&r)["data"]["node"], "pve1");
+        client_at(&server.url("https"), &[trust], |c| {
+            let r = c.call("get_node_status", json!({"node": "pve1"}));
+            assert_eq!(ok(&r)["data"]["node"], "pve1");
 
-        // The node now presents another certificate (replaced, or someone in between).
-        server.shared.present.store(1, Ordering::SeqCst);
-        let text = node_error(&mut c, "pve1", Duration::from_secs(2));
-        assert!(text.contains(refusal), "{text}");
-        assert!(
-            text.contains("34:6B:60:A2:EF:A6:53:C7"),
-            "the presented fingerprint is shown: {text}"
-        );
-        assert_eq!(
-            server.requests(),
-            1,
-            "nothing was sent over the refused connection"
-        );
+            // The node now presents another certificate (replaced, or someone in between).
+            server.shared.present.store(1, Ordering::SeqCst);
+            let text = node_error(c, "pve1", Duration::from_secs(2));
+            assert!(text.contains(refusal), "{text}");
+            assert!(
+                text.contains("34:6B:60:A2:EF:A6:53:C7"),
+                "the presented fingerprint is shown: {text}"
+            );
+            assert_eq!(
+                server.requests(),
+                1,
+                "nothing was sent over the refused connection"
+            );
 
-        // The right certificate again: the same server process carries on.
-        server.shared.present.store(0, Ordering::SeqCst);
-        still_serving(&mut c);
-        assert_eq!(server.requests(), 2);
+            // The right certificate again: the same server process carries on.
+            server.shared.present.store(0, Ordering::SeqCst);
+            still_serving(c);
+            assert_eq!(server.requests(), 2);
+        });
     }
 }

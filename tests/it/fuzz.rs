@@ -62,62 +62,55 @@ const STREAM_SEED: u64 = 0x0005_7D10_1000_0001;
 fn ten_thousand_hostile_lines_each_get_what_json_rpc_prescribes() {
     // Runs on the test harness's thread (2 MiB stack): deep nesting must not overflow it.
     let trap = Trap::new();
-    let fake = FakePve::new();
-    let config = full_access(&fake, &trap);
-    let pve = Pve::new(&config).unwrap();
-    let policy = Policy::new(&config).unwrap();
-    let mut server = Server::new(&pve, &policy, config.task_wait);
-    let tools = handshake(&mut server);
+    with_server(&trap, |server, tools| {
+        let started = Instant::now();
+        let mut gen = Gen::new(SEED, tools);
+        let mut lines = gen.systematic();
+        let systematic = lines.len();
+        lines.extend((0..RANDOM_LINES).map(|_| gen.random_line()));
+        let generated = started.elapsed();
 
-    let started = Instant::now();
-    let mut gen = Gen::new(SEED, &tools);
-    let mut lines = gen.systematic();
-    let systematic = lines.len();
-    lines.extend((0..RANDOM_LINES).map(|_| gen.random_line()));
-    let generated = started.elapsed();
-
-    let mut stats = Stats::default();
-    for (i, line) in lines.iter().enumerate() {
-        let expected = expect(&line.bytes, &tools);
-        line.check_intent(&expected, i);
-        let reply = server.handle_line(&line.bytes);
-        if let Err(e) = check(&expected, reply.as_ref(), tools.len()) {
-            panic!(
-                "line {i} ({}): {e}\n  line: {}\n  reply: {}",
-                line.kind,
-                show(&line.bytes),
-                reply.map_or("none".to_string(), |r| show(r.to_string().as_bytes()))
-            );
+        let mut stats = Stats::default();
+        for (i, line) in lines.iter().enumerate() {
+            let expected = expect(&line.bytes, tools);
+            line.check_intent(&expected, i);
+            let reply = server.handle_line(&line.bytes);
+            if let Err(e) = check(&expected, reply.as_ref(), tools.len()) {
+                panic!(
+                    "line {i} ({}): {e}\n  line: {}\n  reply: {}",
+                    line.kind,
+                    show(&line.bytes),
+                    reply.map_or("none".to_string(), |r| show(r.to_string().as_bytes()))
+                );
+            }
+            stats.count(line, reply.as_ref());
         }
-        stats.count(line, reply.as_ref());
-    }
-    let elapsed = started.elapsed();
+        let elapsed = started.elapsed();
 
-    assert!(lines.len() >= 10_000, "only {} lines", lines.len());
-    let reached = trap.seen();
-    assert!(
-        reached.is_empty(),
-        "invalid arguments reached PVE ({} requests), e.g. {:?}",
-        reached.len(),
-        &reached[..reached.len().min(5)]
-    );
-    assert!(fake.requests().is_empty());
+        assert!(lines.len() >= 10_000, "only {} lines", lines.len());
+        let reached = trap.seen();
+        assert!(
+            reached.is_empty(),
+            "invalid arguments reached PVE ({} requests), e.g. {:?}",
+            reached.len(),
+            &reached[..reached.len().min(5)]
+        );
 
-    // The trap does see what reaches PVE: a valid call is sent there (and fails on its HTTP 500).
-    let canary = server
+        // The trap does see what reaches PVE: a valid call is sent there (and fails on its HTTP 500).
+        let canary = server
         .handle_line(br#"{"jsonrpc":"2.0","id":"canary","method":"tools/call","params":{"name":"get_cluster_status","arguments":{}}}"#)
         .expect("an answer");
-    assert_eq!(canary["result"]["isError"], true, "{canary}");
-    let reached = trap.seen();
-    assert!(
-        !reached.is_empty()
-            && reached
-                .iter()
-                .all(|r| r.starts_with("GET /api2/extjs/cluster/status")),
-        "{reached:?}"
-    );
+        assert_eq!(canary["result"]["isError"], true, "{canary}");
+        let reached = trap.seen();
+        assert!(
+            !reached.is_empty()
+                && reached
+                    .iter()
+                    .all(|r| r.starts_with("GET /api2/extjs/cluster/status")),
+            "{reached:?}"
+        );
 
-    eprintln!(
+        eprintln!(
         "fuzz: {} lines ({systematic} systematic tools/call, {RANDOM_LINES} random; {:.1} MiB) \
          generated in {generated:.2?} ({} valid calls or renegotiations left out), all checked \
          in {elapsed:.2?}",
@@ -125,45 +118,42 @@ fn ten_thousand_hostile_lines_each_get_what_json_rpc_prescribes() {
         stats.bytes as f64 / (1 << 20) as f64,
         gen.dropped,
     );
-    eprintln!("{stats}");
+        eprintln!("{stats}");
+    });
 }
 
 #[test]
 fn deep_nesting_is_a_parse_error_not_a_stack_overflow() {
     // On the test harness's thread (2 MiB stack), like the whole fuzz run.
     let trap = Trap::new();
-    let fake = FakePve::new();
-    let config = full_access(&fake, &trap);
-    let pve = Pve::new(&config).unwrap();
-    let policy = Policy::new(&config).unwrap();
-    let mut server = Server::new(&pve, &policy, config.task_wait);
-    let tools = handshake(&mut server);
-    for depth in [100, 126, 127, 128, 129, 1000, 100_000, 1_000_000] {
-        for (shape, line) in deep_lines(depth) {
-            let expected = expect(&line, &tools);
-            if depth >= 1000 {
-                assert!(
-                    matches!(&expected, Expect::Error(Value::Null, c) if *c == [PARSE_ERROR]),
-                    "{shape} at depth {depth}: the oracle says {expected:?}"
-                );
-            }
-            let reply = server.handle_line(&line);
-            if let Err(e) = check(&expected, reply.as_ref(), tools.len()) {
-                panic!("{shape} at depth {depth}: {e}");
+    with_server(&trap, |server, tools| {
+        for depth in [100, 126, 127, 128, 129, 1000, 100_000, 1_000_000] {
+            for (shape, line) in deep_lines(depth) {
+                let expected = expect(&line, tools);
+                if depth >= 1000 {
+                    assert!(
+                        matches!(&expected, Expect::Error(Value::Null, c) if *c == [PARSE_ERROR]),
+                        "{shape} at depth {depth}: the oracle says {expected:?}"
+                    );
+                }
+                let reply = server.handle_line(&line);
+                if let Err(e) = check(&expected, reply.as_ref(), tools.len()) {
+                    panic!("{shape} at depth {depth}: {e}");
+                }
             }
         }
-    }
-    // Depth 100 is fine JSON: a request with deeply nested params is answered as usual.
-    let ping = format!(
-        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":{}{}}}}}"#,
-        "[".repeat(100),
-        "]".repeat(100)
-    );
-    assert_eq!(
-        server.handle_line(ping.as_bytes()),
-        Some(json!({"jsonrpc": "2.0", "id": 1, "result": {}}))
-    );
-    assert!(trap.seen().is_empty());
+        // Depth 100 is fine JSON: a request with deeply nested params is answered as usual.
+        let ping = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":{}{}}}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert_eq!(
+            server.handle_line(ping.as_bytes()),
+            Some(json!({"jsonrpc": "2.0", "id": 1, "result": {}}))
+        );
+        assert!(trap.seen().is_empty());
+    });
 }
 
 #[test]
@@ -378,6 +368,20 @@ fn full_access(fake: &FakePve, trap: &Trap) -> Config {
 type Tools = BTreeMap<String, Value>;
 
 /// `initialize` (2025-11-25), `notifications/initialized`, `tools/list`.
+/// Runs `f` with a server at full access against a PVE that answers nothing (`trap` records any
+/// request), after the handshake; `f` gets the server and the tools it listed. PVE must not have
+/// been asked anything by the end.
+fn with_server(trap: &Trap, f: impl FnOnce(&mut Server, &Tools)) {
+    let fake = FakePve::new();
+    let config = full_access(&fake, trap);
+    let pve = Pve::new(&config).unwrap();
+    let policy = Policy::new(&config).unwrap();
+    let mut server = Server::new(&pve, &policy, config.task_wait);
+    let tools = handshake(&mut server);
+    f(&mut server, &tools);
+    fake.assert_untouched();
+}
+
 fn handshake(server: &mut Server) -> Tools {
     let init = server.handle_line(INIT.as_bytes()).expect("an answer");
     assert_eq!(init["result"]["protocolVersion"], VERSION, "{init}");

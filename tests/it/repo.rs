@@ -35,12 +35,7 @@ fn agent_card_json_is_the_generated_card() {
         "agent-card.json is stale; regenerate it: UPDATE_EXPECT=1 cargo test --test it repo"
     );
     let card: serde_json::Value = serde_json::from_str(&generated).unwrap();
-    let skills: Vec<&str> = card["skills"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let skills = crate::support::texts(&card["skills"], "id");
     let tools: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
     assert_eq!(skills, tools, "one skill per tool");
 }

@@ -1,9 +1,8 @@
 //! Resources (cluster resources, node status, guest config) and prompts (health_check, safe_change).
 
-use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, Client, FakePve};
+use crate::support::{assert_starts, config, connected, session, texts, FakePve};
 
 fn text_of(reply: &Value) -> Value {
     let contents = &reply["result"]["contents"];
@@ -15,124 +14,112 @@ fn text_of(reply: &Value) -> Value {
 fn resources_are_listed_and_read() {
     let mut fake = FakePve::new();
     let resources = json!([{"type": "qemu", "vmid": 100, "node": "pve1", "name": "web"}, {"type": "lxc", "vmid": 200, "node": "pve2", "name": "dns"}]);
-    fake.ok("GET", "/cluster/resources", resources.clone());
-    fake.ok("GET", "/nodes/pve1/status", json!({"uptime": 5}));
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources.clone());
+    fake.get("/nodes/pve1/status", json!({"uptime": 5}));
+    fake.get(
         "/nodes/pve2/lxc/200/config",
         json!({"hostname": "dns", "memory": 512}),
     );
     let config = config(&fake, &[]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let list = c.request("resources/list", json!({}));
-    assert_eq!(
-        list["result"]["resources"][0]["uri"],
-        "proxmox://cluster/resources"
-    );
-    let templates = c.request("resources/templates/list", json!({}));
-    let uris: Vec<&str> = templates["result"]["resourceTemplates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["uriTemplate"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        uris,
-        [
-            "proxmox://node/{node}/status",
-            "proxmox://guest/{vmid}/config"
-        ]
-    );
-
-    assert_eq!(
-        text_of(&c.request(
-            "resources/read",
-            json!({"uri": "proxmox://cluster/resources"})
-        )),
-        resources
-    );
-    assert_eq!(
-        text_of(&c.request(
-            "resources/read",
-            json!({"uri": "proxmox://node/pve1/status"})
-        )),
-        json!({"uptime": 5})
-    );
-    let read = c.request(
-        "resources/read",
-        json!({"uri": "proxmox://guest/200/config"}),
-    );
-    assert_eq!(
-        read["result"]["contents"][0]["uri"],
-        "proxmox://guest/200/config"
-    );
-    assert_eq!(text_of(&read), json!({"hostname": "dns", "memory": 512}));
-    for missing in [
-        "proxmox://guest/999/config",
-        "proxmox://nowhere",
-        "https://example.com/",
-    ] {
-        let r = c.request("resources/read", json!({"uri": missing}));
+    connected(&config, |c| {
+        let list = c.request("resources/list", json!({}));
         assert_eq!(
-            r["error"],
-            json!({"code": -32002, "message": "Resource not found", "data": {"uri": missing}})
+            list["result"]["resources"][0]["uri"],
+            "proxmox://cluster/resources"
         );
-    }
-    assert_eq!(
-        fake.lines(),
-        [
-            "GET /cluster/resources",
-            "GET /nodes/pve1/status",
-            "GET /cluster/resources?type=vm",
-            "GET /nodes/pve2/lxc/200/config",
-            "GET /cluster/resources?type=vm",
-        ]
-    );
+        let templates = c.request("resources/templates/list", json!({}));
+        let uris = texts(&templates["result"]["resourceTemplates"], "uriTemplate");
+        assert_eq!(
+            uris,
+            [
+                "proxmox://node/{node}/status",
+                "proxmox://guest/{vmid}/config"
+            ]
+        );
+
+        assert_eq!(
+            text_of(&c.request(
+                "resources/read",
+                json!({"uri": "proxmox://cluster/resources"})
+            )),
+            resources
+        );
+        assert_eq!(
+            text_of(&c.request(
+                "resources/read",
+                json!({"uri": "proxmox://node/pve1/status"})
+            )),
+            json!({"uptime": 5})
+        );
+        let read = c.request(
+            "resources/read",
+            json!({"uri": "proxmox://guest/200/config"}),
+        );
+        assert_eq!(
+            read["result"]["contents"][0]["uri"],
+            "proxmox://guest/200/config"
+        );
+        assert_eq!(text_of(&read), json!({"hostname": "dns", "memory": 512}));
+        for missing in [
+            "proxmox://guest/999/config",
+            "proxmox://nowhere",
+            "https://example.com/",
+        ] {
+            let r = c.request("resources/read", json!({"uri": missing}));
+            assert_eq!(
+                r["error"],
+                json!({"code": -32002, "message": "Resource not found", "data": {"uri": missing}})
+            );
+        }
+        assert_eq!(
+            fake.lines(),
+            [
+                "GET /cluster/resources",
+                "GET /nodes/pve1/status",
+                "GET /cluster/resources?type=vm",
+                "GET /nodes/pve2/lxc/200/config",
+                "GET /cluster/resources?type=vm",
+            ]
+        );
+    });
 }
 
 #[test]
 fn prompts_are_listed_and_filled_in() {
     let fake = FakePve::new();
-    let config = config(&fake, &[]);
-    let pve = Pve::new(&config).unwrap();
-    let mut c = Client::new(&pve, &config);
-    let list = c.request("prompts/list", json!({}));
-    let names: Vec<&str> = list["result"]["prompts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["health_check", "safe_change"]);
-    let health = c.request("prompts/get", json!({"name": "health_check"}));
-    let text = health["result"]["messages"][0]["content"]["text"]
-        .as_str()
-        .unwrap();
-    assert!(
-        text.contains("get_cluster_status") && text.contains("list_tasks with errors: true"),
-        "{text}"
-    );
-    let change = c.request("prompts/get", json!({"name": "safe_change", "arguments": {"vmid": "100", "change": "give it 4 GiB of memory"}}));
-    let text = change["result"]["messages"][0]["content"]["text"]
-        .as_str()
-        .unwrap();
-    assert!(
-        text.starts_with("Make this change to VM 100 safely: give it 4 GiB of memory"),
-        "{text}"
-    );
-    assert!(text.contains("create_vm_snapshot") && text.contains("rollback_vm_snapshot"));
-    let missing = c.request(
-        "prompts/get",
-        json!({"name": "safe_change", "arguments": {"vmid": "100"}}),
-    );
-    assert_eq!(
-        missing["error"],
-        json!({"code": -32602, "message": "prompt safe_change needs the argument 'change'"})
-    );
-    let unknown = c.request("prompts/get", json!({"name": "fix_everything"}));
-    assert_eq!(unknown["error"]["code"], -32602);
-    assert!(fake.requests().is_empty(), "prompts send nothing to PVE");
+    session(&fake, &[], |c| {
+        let list = c.request("prompts/list", json!({}));
+        let names = texts(&list["result"]["prompts"], "name");
+        assert_eq!(names, ["health_check", "safe_change"]);
+        let health = c.request("prompts/get", json!({"name": "health_check"}));
+        let text = health["result"]["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap();
+        assert!(
+            text.contains("get_cluster_status") && text.contains("list_tasks with errors: true"),
+            "{text}"
+        );
+        let change = c.request("prompts/get", json!({"name": "safe_change", "arguments": {"vmid": "100", "change": "give it 4 GiB of memory"}}));
+        let text = change["result"]["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap();
+        assert_starts(
+            text,
+            "Make this change to VM 100 safely: give it 4 GiB of memory",
+        );
+        assert!(text.contains("create_vm_snapshot") && text.contains("rollback_vm_snapshot"));
+        let missing = c.request(
+            "prompts/get",
+            json!({"name": "safe_change", "arguments": {"vmid": "100"}}),
+        );
+        assert_eq!(
+            missing["error"],
+            json!({"code": -32602, "message": "prompt safe_change needs the argument 'change'"})
+        );
+        let unknown = c.request("prompts/get", json!({"name": "fix_everything"}));
+        assert_eq!(unknown["error"]["code"], -32602);
+        fake.assert_untouched();
+    });
 }
 
 #[test]

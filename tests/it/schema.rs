@@ -675,36 +675,29 @@ fn check_prop(
             return err(format!("invalid format - {e} (value '{text}')"));
         }
     }
+    let limit = |key: &str| schema.get(key).and_then(num_of);
     let chars = text.chars().count() as f64;
-    if let Some(max) = schema.get("maxLength").and_then(num_of) {
-        if chars > max {
-            return err(format!(
-                "value may only be {max} characters long (got {chars})"
-            ));
-        }
+    if let Some(max) = limit("maxLength").filter(|max| chars > *max) {
+        return err(format!(
+            "value may only be {max} characters long (got {chars})"
+        ));
     }
-    if let Some(min) = schema.get("minLength").and_then(num_of) {
-        if chars < min {
-            return err(format!(
-                "value must be at least {min} characters long (got '{text}')"
-            ));
-        }
+    if let Some(min) = limit("minLength").filter(|min| chars < *min) {
+        return err(format!(
+            "value must be at least {min} characters long (got '{text}')"
+        ));
     }
     if is_number(text) {
         let n: f64 = text.parse().unwrap_or(f64::NAN);
-        if let Some(max) = schema.get("maximum").and_then(num_of) {
-            if n > max {
-                return err(format!(
-                    "value must have a maximum value of {max} (got {text})"
-                ));
-            }
+        if let Some(max) = limit("maximum").filter(|max| n > *max) {
+            return err(format!(
+                "value must have a maximum value of {max} (got {text})"
+            ));
         }
-        if let Some(min) = schema.get("minimum").and_then(num_of) {
-            if n < min {
-                return err(format!(
-                    "value must have a minimum value of {min} (got {text})"
-                ));
-            }
+        if let Some(min) = limit("minimum").filter(|min| n < *min) {
+            return err(format!(
+                "value must have a minimum value of {min} (got {text})"
+            ));
         }
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array) {

@@ -10,11 +10,7 @@ use proxmox_mcp_server::policy::Policy;
 use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
-use crate::support::{config, FakePve};
-
-pub(crate) const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
-pub(crate) const STATUS: &str =
-    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
+use crate::support::{config, FakePve, STATUS, UPID};
 
 /// The client's end of a running session.
 pub(crate) struct Pipe {
@@ -101,27 +97,32 @@ pub(crate) fn call(id: i64, args: Value, token: Option<&str>) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
 }
 
+/// PVE for a start_vm whose task runs for `polls` status polls (None: for as long as asked).
+pub(crate) fn starting(polls: Option<usize>) -> FakePve {
+    let mut fake = FakePve::new();
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
+    running(&mut fake, polls);
+    fake
+}
+
+/// The status of the task `UPID` once it ended OK.
+pub(crate) fn ended_ok() -> Value {
+    json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512})
+}
+
 pub(crate) fn running(fake: &mut FakePve, times: Option<usize>) {
     let status = json!({"upid": UPID, "status": "running", "node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam!mcp", "starttime": 1732288512});
     match times {
         Some(n) => fake.ok_times("GET", STATUS, status, n),
-        None => fake.ok("GET", STATUS, status),
+        None => fake.get(STATUS, status),
     };
 }
 
 #[test]
 fn progress_while_the_task_runs_then_the_result() {
-    let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, Some(3));
-    fake.ok("GET", STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
-    fake.answer(
-        "GET",
-        &STATUS.replace("/status", "/log"),
-        200,
-        json!({"success": 1, "total": 1, "data": [{"n": 1, "t": "starting VM 100"}]}),
-        None,
-    );
+    let mut fake = starting(Some(3));
+    fake.get(STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
+    fake.task_log(&["starting VM 100"]);
     with_session(&fake, |p| {
         p.send(call(1, json!({"vmid": 100, "node": "pve1"}), Some("tok-1")));
         let mut progress = Vec::new();
@@ -156,16 +157,8 @@ fn progress_while_the_task_runs_then_the_result() {
 
 #[test]
 fn cancel_stops_the_wait_without_an_answer() {
-    let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, None);
-    fake.answer(
-        "GET",
-        &STATUS.replace("/status", "/log"),
-        200,
-        json!({"success": 1, "total": 0, "data": []}),
-        None,
-    );
+    let mut fake = starting(None);
+    fake.task_log(&[]);
     fake.ok("DELETE", &STATUS.replace("/status", ""), Value::Null);
     with_session(&fake, |p| {
         p.send(call(
@@ -202,14 +195,8 @@ fn cancel_stops_the_wait_without_an_answer() {
 
 #[test]
 fn ping_is_answered_during_a_wait_and_requests_queue() {
-    let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, Some(4));
-    fake.ok(
-        "GET",
-        STATUS,
-        json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512}),
-    );
+    let mut fake = starting(Some(4));
+    fake.get(STATUS, ended_ok());
     with_session(&fake, |p| {
         p.send(call(1, json!({"vmid": 100, "node": "pve1"}), None));
         std::thread::sleep(Duration::from_millis(100));
@@ -227,9 +214,7 @@ fn ping_is_answered_during_a_wait_and_requests_queue() {
 
 #[test]
 fn end_of_input_during_a_wait_ends_the_server() {
-    let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    running(&mut fake, None);
+    let fake = starting(None);
     with_session(&fake, |p| {
         p.send(call(
             1,

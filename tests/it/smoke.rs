@@ -4,15 +4,17 @@
 //! API (plain http on 127.0.0.1, which the server accepts for test servers with a warning), and
 //! checks what a user or an MCP host sees: the lines on stdout and stderr and the exit status.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mockito::{Matcher, Server, ServerGuard};
 use serde_json::{json, Value};
+
+use crate::support::{read_all, spawn, wait_exit, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_proxmox-mcp-server");
 /// The API token secret; it must never show up in any output.
@@ -68,54 +70,9 @@ fn command(host: Option<&str>, vars: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// Reads a pipe to its end on a thread.
-fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
-/// Waits up to `limit` for the process to exit; kills it and fails the test otherwise.
-fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the process did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// What a one-shot command left behind.
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs a one-shot command with stdin closed, bounded by [`RUN_TIMEOUT`].
-fn run(mut cmd: Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    let stdout = read_all(child.stdout.take().expect("stdout"));
-    let stderr = read_all(child.stderr.take().expect("stderr"));
-    let status = wait_exit(&mut child, RUN_TIMEOUT);
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
+fn run(cmd: Command) -> Output {
+    crate::support::run(cmd, RUN_TIMEOUT)
 }
 
 /// A server process spoken to over its stdin and stdout.
@@ -128,12 +85,7 @@ struct Session {
 
 impl Session {
     fn start(mut cmd: Command) -> Session {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the binary");
+        let mut child = spawn(&mut cmd, Stdio::piped());
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -690,9 +642,7 @@ fn check_against_a_closed_port_fails() {
 #[test]
 fn call_gives_what_tools_call_gives() {
     let mut fake = crate::support::FakePve::new();
-    fake.ok(
-        "GET",
-        "/cluster/resources",
+    fake.get("/cluster/resources",
         json!([
             {"type": "qemu", "vmid": 101, "node": "pve2", "name": "db", "status": "stopped", "netin": 5},
             {"type": "qemu", "vmid": 100, "node": "pve1", "name": "web", "status": "running"},
@@ -720,11 +670,8 @@ fn tools_lists_exec_only_when_allowed_at_full() {
         let out = run(cmd);
         assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
         let list: Value = serde_json::from_str(&out.stdout).unwrap();
-        list.as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["name"].as_str().unwrap().to_string())
-            .collect()
+        let names = crate::support::texts(&list, "name");
+        names.into_iter().map(String::from).collect()
     };
     let full = listed(&[("PROXMOX_MCP_ACCESS", "full"), ("PROXMOX_MCP_TOOLS", "all")]);
     assert!(!full.contains(&"exec_in_vm".to_string()));

@@ -2,8 +2,12 @@
 //! against PVE's schema), and an MCP client that drives the server in-process.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use mockito::{Matcher, Mock, ServerGuard};
 use proxmox_mcp_server::config::Config;
@@ -14,9 +18,42 @@ use serde_json::{json, Value};
 
 use crate::schema;
 
+/// Settings: full access with host-level changes allowed.
+pub const FULL_HOST: &[(&str, &str)] = &[
+    ("PROXMOX_MCP_ACCESS", "full"),
+    ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
+];
+/// Settings: full access with exec (and the logins it can put into guests) allowed.
+pub const FULL_EXEC: &[(&str, &str)] = &[
+    ("PROXMOX_MCP_ACCESS", "full"),
+    ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+];
+
 /// The API token secret the tests use; it must never show up in any output.
 /// The task id the mocked PVE answers writes with (a VM start on pve1).
 pub const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:";
+
+/// A guest as `/cluster/resources` lists it; `id` is `qemu/100` or `lxc/200`, `extra` adds fields
+/// (tags, lock, pool, usage).
+pub fn guest(id: &str, name: &str, node: &str, status: &str, extra: Value) -> Value {
+    let (kind, vmid) = id.split_once('/').expect("kind/vmid");
+    let vmid: u64 = vmid.parse().expect("a VMID");
+    let mut entry =
+        json!({"id": id, "type": kind, "vmid": vmid, "name": name, "node": node, "status": status});
+    if let (Some(entry), Value::Object(extra)) = (entry.as_object_mut(), extra) {
+        entry.extend(extra);
+    }
+    entry
+}
+
+/// A login ticket as `POST /access/ticket` answers it; `n` tells tickets apart.
+pub fn ticket(n: u32) -> Value {
+    json!({"ticket": format!("PVE:root@pam:6740A00{n}::c2lnbmF0dXJl"), "CSRFPreventionToken": format!("6740A00{n}:Y3NyZg"), "username": "root@pam"})
+}
+
+/// Where the task `UPID` is polled.
+pub const STATUS: &str =
+    "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status";
 
 /// `first`, then `then`: the request lines a test expects (e.g. the write, then the task polls).
 pub fn lines(first: &[&str], then: &[String]) -> Vec<String> {
@@ -25,6 +62,12 @@ pub fn lines(first: &[&str], then: &[String]) -> Vec<String> {
         .map(|s| s.to_string())
         .chain(then.iter().cloned())
         .collect()
+}
+
+/// `first`, then the two status polls of the task `UPID` that `FakePve::starts_task` mocks.
+pub fn polled(first: &[&str]) -> Vec<String> {
+    let poll = format!("GET /nodes/pve1/tasks/{UPID}/status");
+    lines(first, &[poll.clone(), poll])
 }
 
 pub const TOKEN: &str = "5f2c1e4a-0b7d-4c1e-9a3f-7e6d5c4b3a21";
@@ -66,6 +109,13 @@ impl FakePve {
             log: Arc::default(),
             mocks: Vec::new(),
         }
+    }
+
+    /// A fake whose `/cluster/resources` answers `resources` (where the tools find guests).
+    pub fn with_resources(resources: Value) -> FakePve {
+        let mut fake = FakePve::new();
+        fake.get("/cluster/resources", resources);
+        fake
     }
 
     pub fn url(&self) -> String {
@@ -129,6 +179,33 @@ impl FakePve {
         self.answer(method, path, 200, json!({"success": 1, "data": data}), None)
     }
 
+    /// `ok` for a GET.
+    pub fn get(&mut self, path: &str, data: Value) -> &mut Self {
+        self.ok("GET", path, data)
+    }
+
+    /// `ok` for a POST.
+    pub fn post(&mut self, path: &str, data: Value) -> &mut Self {
+        self.ok("POST", path, data)
+    }
+
+    /// `method path` starts the task `UPID`, which runs for one poll and then ends OK.
+    pub fn starts_task(&mut self, method: &str, path: &str) -> &mut Self {
+        self.ok(method, path, json!(UPID));
+        mock_task(self, UPID, "OK");
+        self
+    }
+
+    /// The log of the task `UPID`: these lines, numbered from 1 (`total` as PVE counts them).
+    pub fn task_log(&mut self, lines: &[&str]) -> &mut Self {
+        let data: Vec<Value> = (1..)
+            .zip(lines)
+            .map(|(n, t)| json!({"n": n, "t": t}))
+            .collect();
+        let body = json!({"success": 1, "total": lines.len(), "data": data});
+        self.answer("GET", &STATUS.replace("/status", "/log"), 200, body, None)
+    }
+
     /// As `ok`, but only for the next `times` matching requests.
     pub fn ok_times(&mut self, method: &str, path: &str, data: Value, times: usize) -> &mut Self {
         self.answer(
@@ -161,6 +238,18 @@ impl FakePve {
     /// `requests()` as `METHOD /path?query body` lines.
     pub fn lines(&self) -> Vec<String> {
         self.requests().iter().map(Seen::line).collect()
+    }
+
+    /// Fails the test if PVE was sent anything at all.
+    pub fn assert_untouched(&self) {
+        let lines = self.lines();
+        assert!(lines.is_empty(), "PVE was asked: {lines:?}");
+    }
+
+    /// Fails the test if PVE was sent a write (anything but GET, login excluded).
+    pub fn assert_no_writes(&self) {
+        let writes = self.writes();
+        assert!(writes.is_empty(), "PVE was sent a write: {writes:?}");
     }
 
     /// The requests that change something (anything but GET), login excluded.
@@ -206,34 +295,36 @@ fn regex_escape(s: &str) -> String {
 /// The configuration a test server runs with: token auth against `fake`, plus `extra`
 /// (an empty value removes a default).
 pub fn config(fake: &FakePve, extra: &[(&str, &str)]) -> Config {
-    let mut env: BTreeMap<String, String> = [
-        ("PROXMOX_HOST", fake.url()),
-        ("PROXMOX_USER", "root@pam".to_string()),
-        ("PROXMOX_TOKEN_NAME", "mcp".to_string()),
-        ("PROXMOX_TOKEN_VALUE", TOKEN.to_string()),
-        ("PROXMOX_TIMEOUT", "5".to_string()),
-        // The tests' own CA, so they do not depend on the machine having a CA bundle.
-        (
-            "PROXMOX_CA_FILE",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem").to_string(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    for (k, v) in extra {
-        if v.is_empty() {
-            env.remove(*k);
-        } else {
-            env.insert(k.to_string(), v.to_string());
-        }
-    }
-    Config::resolve_with(
-        &|k| env.get(k).cloned(),
-        &[],
-        Path::new("/nonexistent/pve-root-ca.pem"),
-    )
-    .expect("test configuration")
+    config_at(&fake.url(), extra)
+}
+
+/// As `config`, against whatever listens at `host`.
+pub fn config_at(host: &str, extra: &[(&str, &str)]) -> Config {
+    // The tests' own CA, so they do not depend on the machine having a CA bundle.
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
+    let defaults = [
+        ("PROXMOX_HOST", host),
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", TOKEN),
+        ("PROXMOX_TIMEOUT", "5"),
+        ("PROXMOX_CA_FILE", ca),
+    ];
+    let mut env: BTreeMap<&str, &str> = defaults.into_iter().collect();
+    env.extend(extra.iter().copied());
+    env.retain(|_, v| !v.is_empty());
+    resolve(&env.into_iter().collect::<Vec<_>>()).expect("test configuration")
+}
+
+/// The configuration these variables alone give (no system CA bundle), or the error's text.
+pub fn resolve(vars: &[(&str, &str)]) -> Result<Config, String> {
+    let lookup = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    };
+    let no_ca = Path::new("/nonexistent/pve-root-ca.pem");
+    Config::resolve_with(&lookup, &[], no_ca).map_err(|e| e.to_string())
 }
 
 /// An MCP client talking to the server in-process, after the initialize handshake.
@@ -267,6 +358,14 @@ impl<'a> Client<'a> {
         c
     }
 
+    /// The names of the tools `tools/list` gave, in its order.
+    pub fn tool_names(&self) -> Vec<&str> {
+        self.tools
+            .iter()
+            .map(|t| t["name"].as_str().expect("a name"))
+            .collect()
+    }
+
     /// One raw line in, the answer (if any) out.
     pub fn send(&mut self, line: &str) -> Option<Value> {
         self.server.handle_line(line.as_bytes())
@@ -282,6 +381,21 @@ impl<'a> Client<'a> {
         assert_eq!(reply["id"], json!(id));
         assert_eq!(reply["jsonrpc"], "2.0");
         reply
+    }
+
+    /// Fails the test unless the server still answers `ping`.
+    pub fn assert_alive(&mut self) {
+        assert_eq!(self.request("ping", json!({}))["result"], json!({}));
+    }
+
+    /// `tools/call` of a call that must succeed; its structured content.
+    pub fn ok(&mut self, name: &str, args: Value) -> Value {
+        ok(&self.call(name, args)).clone()
+    }
+
+    /// `tools/call` of a call that must fail; its error text.
+    pub fn error(&mut self, name: &str, args: Value) -> String {
+        error_text(&self.call(name, args)).to_string()
     }
 
     /// `tools/call`; returns the `result`, after checking what every result must hold:
@@ -338,10 +452,55 @@ pub fn ok(result: &Value) -> &Value {
     &result["structuredContent"]
 }
 
+/// The `key` field of each object in the array `list` (null where it is missing).
+pub fn column<'a>(list: &'a Value, key: &str) -> Vec<&'a Value> {
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"));
+    items.iter().map(|item| &item[key]).collect()
+}
+
+/// The text `key` of each object in the array `list`, e.g. the names of listed tools.
+pub fn texts<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    let strings = column(list, key).into_iter().map(Value::as_str);
+    strings
+        .map(|s| s.unwrap_or_else(|| panic!("{key} is not text in {list}")))
+        .collect()
+}
+
+/// The array of strings `list` as `&str`s.
+pub fn strings(list: &Value) -> Vec<&str> {
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"));
+    items
+        .iter()
+        .map(|s| s.as_str().expect("a string"))
+        .collect()
+}
+
 /// The text of an `isError` result.
 pub fn error_text(result: &Value) -> &str {
     assert_eq!(result["isError"], true, "expected an error, got: {result}");
     result["content"][0]["text"].as_str().unwrap()
+}
+
+/// The container tool `tool` refuses VM 100 (naming its kind) and a VMID no guest has.
+pub fn assert_containers_only(c: &mut Client, tool: &str) {
+    assert_eq!(
+        c.error(tool, json!({"vmid": 100})),
+        "VMID 100 is a VM (qemu), not a container; use the *_vm tools"
+    );
+    let unknown = c.error(tool, json!({"vmid": 999}));
+    assert_starts(
+        &unknown,
+        "GET /cluster/resources: no guest with VMID 999 in the cluster",
+    );
+}
+
+/// Fails the test unless `text` starts with `prefix`.
+pub fn assert_starts(text: &str, prefix: &str) {
+    assert!(text.starts_with(prefix), "expected {prefix:?}, got: {text}");
 }
 
 /// Checks `value` against the JSON Schema subset the server's schemas use: `type` (one or
@@ -472,10 +631,13 @@ pub fn tool_count(access: proxmox_mcp_server::policy::Access) -> usize {
 
 /// Runs `f` with an initialized client against `fake`, under these settings.
 pub fn session(fake: &FakePve, settings: &[(&str, &str)], f: impl FnOnce(&mut Client)) {
-    let config = config(fake, settings);
-    let pve = Pve::new(&config).unwrap();
-    let mut client = Client::new(&pve, &config);
-    f(&mut client);
+    connected(&config(fake, settings), f)
+}
+
+/// Runs `f` with a client initialized under `config` (whatever PVE it names).
+pub fn connected(config: &Config, f: impl FnOnce(&mut Client)) {
+    let pve = Pve::new(config).unwrap();
+    f(&mut Client::new(&pve, config));
 }
 
 /// Runs `f` with an initialized client at access level `access`.
@@ -569,4 +731,57 @@ fn the_output_schema_check_refuses_what_does_not_fit() {
     assert!(conforms(&closed, &json!({"x": 1}), "r")
         .unwrap_err()
         .contains("x is not allowed"));
+}
+
+/// Starts `cmd` (the binary under test) with this stdin and its stdout and stderr piped.
+pub fn spawn(cmd: &mut Command, stdin: Stdio) -> Child {
+    let cmd = cmd.stdin(stdin).stdout(Stdio::piped());
+    cmd.stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary")
+}
+
+/// Reads a pipe to its end on a thread.
+pub fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Waits up to `limit` for the process to exit; kills it and fails the test otherwise.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a one-shot command left behind.
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a one-shot command with stdin closed; it must end within `limit`.
+pub fn run(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = spawn(&mut cmd, Stdio::null());
+    let stdout = read_all(child.stdout.take().expect("stdout"));
+    let stderr = read_all(child.stderr.take().expect("stderr"));
+    let status = wait_exit(&mut child, limit);
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::support::{leaf_fingerprint, server_tls, tls_data};
+use crate::support::{assert_starts, leaf_fingerprint, server_tls, tls_data};
 use proxmox_mcp_server::config::Config;
 use proxmox_mcp_server::pve::Pve;
 use proxmox_mcp_server::tls::Fingerprint;
@@ -168,7 +168,7 @@ fn version_error(pve: &Pve) -> String {
         .get("/version", &[])
         .expect_err("GET /version should fail")
         .to_string();
-    assert!(err.starts_with("GET /version: "), "{err}");
+    assert_starts(&err, "GET /version: ");
     assert!(!err.contains(TOKEN_VALUE), "the token leaked: {err}");
     err
 }

@@ -5,11 +5,9 @@ use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
 use crate::support::{
-    config, error_text, mock_task as task, ok, with_access as with_client, Client, FakePve, UPID,
+    column, config, error_text, mock_task as task, ok, with_access as with_client, Client, FakePve,
+    UPID,
 };
-
-/// The UPID as it appears in a request path (PVE's own text: nothing to encode).
-const UPID_PATH: &str = UPID;
 
 fn resources() -> Value {
     json!([
@@ -22,14 +20,13 @@ fn resources() -> Value {
 #[test]
 fn list_nodes_sorted_and_trimmed() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes", json!([
+    fake.get("/nodes", json!([
         {"node": "pve2", "status": "online", "cpu": 0.1, "maxcpu": 8, "mem": 1, "maxmem": 2, "disk": 3, "maxdisk": 4, "uptime": 5, "level": "", "id": "node/pve2", "type": "node", "ssl_fingerprint": "AA:BB"},
         {"node": "pve1", "status": "offline", "id": "node/pve1", "type": "node"},
     ]));
     with_client(&fake, "read-only", |c| {
-        let r = c.call("list_nodes", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_nodes", json!({})),
             &json!({
                 "data": [
                     {"node": "pve1", "status": "offline"},
@@ -46,10 +43,12 @@ fn list_nodes_sorted_and_trimmed() {
 fn get_node_status() {
     let mut fake = FakePve::new();
     let status = json!({"cpu": 0.02, "loadavg": ["0.10", "0.20", "0.30"], "memory": {"total": 100, "used": 50, "free": 50}, "pveversion": "pve-manager/9.1.2/abc", "kversion": "Linux 6.14", "uptime": 1000});
-    fake.ok("GET", "/nodes/pve1/status", status.clone());
+    fake.get("/nodes/pve1/status", status.clone());
     with_client(&fake, "read-only", |c| {
-        let r = c.call("get_node_status", json!({"node": "pve1"}));
-        assert_eq!(ok(&r), &json!({"data": status}));
+        assert_eq!(
+            &c.ok("get_node_status", json!({"node": "pve1"})),
+            &json!({"data": status})
+        );
         let r = c.call("get_node_status", json!({}));
         assert!(error_text(&r).starts_with("invalid arguments: missing required argument 'node'"));
     });
@@ -58,8 +57,7 @@ fn get_node_status() {
 
 #[test]
 fn list_vms_cluster_wide_is_one_request() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let fake = FakePve::with_resources(resources());
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_vms", json!({}));
         assert_eq!(
@@ -86,7 +84,7 @@ fn list_vms_cluster_wide_is_one_request() {
 #[test]
 fn list_vms_on_one_node() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu", json!([
+    fake.get("/nodes/pve1/qemu", json!([
         {"vmid": 102, "name": "b", "status": "stopped", "cpus": 1, "maxmem": 1024, "serial": 0},
         {"vmid": "100", "name": "a", "status": "running", "cpus": 2, "maxmem": 2048, "pid": 123},
     ]));
@@ -105,10 +103,8 @@ fn list_vms_on_one_node() {
 
 #[test]
 fn list_containers() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve1/lxc",
         json!([{"vmid": "200", "name": "dns", "status": "running", "type": "lxc"}]),
     );
@@ -136,8 +132,8 @@ fn list_containers() {
 fn get_vm_config_finds_the_node() {
     let mut fake = FakePve::new();
     let cfg = json!({"name": "web", "cores": 4, "memory": "8192", "scsi0": "local-lvm:vm-100-disk-0,size=64G", "net0": "virtio=BC:24:11:00:00:01,bridge=vmbr0", "digest": "0123abcd"});
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", cfg.clone());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/qemu/100/config", cfg.clone());
     with_client(&fake, "read-only", |c| {
         assert_eq!(
             ok(&c.call("get_vm_config", json!({"vmid": 100})))["data"],
@@ -173,9 +169,9 @@ fn get_vm_status_and_container_status() {
     let mut fake = FakePve::new();
     let vm = json!({"vmid": 100, "name": "web", "status": "running", "qmpstatus": "running", "cpu": 0.05, "mem": 1, "maxmem": 2, "uptime": 10, "ha": {"managed": 0}});
     let ct = json!({"vmid": 200, "name": "dns", "status": "running", "type": "lxc", "swap": 0, "maxswap": 512});
-    fake.ok("GET", "/nodes/pve2/qemu/100/status/current", vm.clone());
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/lxc/200/status/current", ct.clone());
+    fake.get("/nodes/pve2/qemu/100/status/current", vm.clone());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/lxc/200/status/current", ct.clone());
     with_client(&fake, "read-only", |c| {
         assert_eq!(
             ok(&c.call("get_vm_status", json!({"vmid": 100, "node": "pve2"})))["data"],
@@ -202,18 +198,16 @@ fn get_vm_status_and_container_status() {
 
 #[test]
 fn start_vm_waits_for_the_task() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    task(&mut fake, UPID_PATH, "OK");
+    let mut fake = FakePve::with_resources(resources());
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
+    task(&mut fake, UPID, "OK");
     with_client(&fake, "operate", |c| {
-        let r = c.call("start_vm", json!({"vmid": 100}));
         assert_eq!(
-            ok(&r),
+            &c.ok("start_vm", json!({"vmid": 100})),
             &json!({"data": UPID, "task": {"upid": UPID, "status": "stopped", "exitstatus": "OK", "duration_s": 3}})
         );
     });
-    let status = format!("GET /nodes/pve1/tasks/{UPID_PATH}/status");
+    let status = format!("GET /nodes/pve1/tasks/{UPID}/status");
     assert_eq!(
         fake.lines(),
         [
@@ -247,7 +241,7 @@ fn power_tools_send_the_right_calls() {
         let (method, rest) = expected.split_once(' ').unwrap();
         let path = rest.split(' ').next().unwrap();
         fake.ok(method, path, json!(UPID));
-        task(&mut fake, UPID_PATH, "OK");
+        task(&mut fake, UPID, "OK");
         with_client(&fake, "operate", |c| {
             let r = c.call(tool, args.clone());
             assert_eq!(ok(&r)["task"]["exitstatus"], "OK", "{tool}");
@@ -266,15 +260,14 @@ fn power_tools_send_the_right_calls() {
 #[test]
 fn list_vm_snapshots_without_current() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/snapshot", json!([
+    fake.get("/nodes/pve1/qemu/100/snapshot", json!([
         {"name": "current", "digest": "x", "running": 1, "description": "You are here!", "parent": "second"},
         {"name": "second", "snaptime": 1700000200, "description": "", "parent": "first", "vmstate": 0},
         {"name": "first", "snaptime": 1700000100, "description": "clean install"},
     ]));
     with_client(&fake, "read-only", |c| {
-        let r = c.call("list_vm_snapshots", json!({"vmid": 100, "node": "pve1"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_vm_snapshots", json!({"vmid": 100, "node": "pve1"})),
             &json!({
                 "data": [
                     {"name": "first", "snaptime": 1700000100, "description": "clean install"},
@@ -289,18 +282,16 @@ fn list_vm_snapshots_without_current() {
 #[test]
 fn delete_vm_snapshot_checks_it_exists() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/snapshot",
         json!([{"name": "first", "snaptime": 1700000100}, {"name": "current"}]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "protection": 0}),
     );
     fake.ok("DELETE", "/nodes/pve1/qemu/100/snapshot/first", json!(UPID));
-    task(&mut fake, UPID_PATH, "OK");
+    task(&mut fake, UPID, "OK");
     with_client(&fake, "full", |c| {
         let r = c.call(
             "delete_vm_snapshot",
@@ -325,16 +316,16 @@ fn delete_vm_snapshot_checks_it_exists() {
 #[test]
 fn storage_tools() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", json!([
+    fake.get("/cluster/resources", json!([
         {"id": "storage/pve2/local", "type": "storage", "storage": "local", "node": "pve2", "plugintype": "dir", "content": "iso,vztmpl,backup", "shared": 0, "status": "available", "disk": 10, "maxdisk": 100},
         {"id": "storage/pve1/local-lvm", "type": "storage", "storage": "local-lvm", "node": "pve1", "plugintype": "lvmthin", "content": "images,rootdir", "shared": 0, "status": "available", "disk": 5, "maxdisk": 50},
         {"id": "storage/pve1/local", "type": "storage", "storage": "local", "node": "pve1", "plugintype": "dir", "content": "iso", "shared": 0, "status": "available", "disk": 1, "maxdisk": 100},
     ]));
-    fake.ok("GET", "/nodes/pve1/storage", json!([
+    fake.get("/nodes/pve1/storage", json!([
         {"storage": "local", "type": "dir", "content": "iso", "active": 1, "enabled": 1, "shared": 0, "total": 100, "used": 1, "avail": 99, "used_fraction": 0.01, "select_existing": 1},
     ]));
     let status = json!({"type": "dir", "content": "iso", "active": 1, "enabled": 1, "shared": 0, "total": 100, "used": 1, "avail": 99});
-    fake.ok("GET", "/nodes/pve1/storage/local/status", status.clone());
+    fake.get("/nodes/pve1/storage/local/status", status.clone());
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_storage", json!({}));
         assert_eq!(
@@ -372,8 +363,7 @@ fn storage_tools() {
 fn task_tools() {
     let mut fake = FakePve::new();
     let t = |upid: &str, start: u64, id: &str, status: &str| json!({"upid": upid, "node": "pve1", "type": "qmstart", "id": id, "user": "root@pam", "starttime": start, "endtime": start + 2, "status": status, "pid": 1, "pstart": 2, "saved": "1"});
-    fake.ok(
-        "GET",
+    fake.get(
         "/cluster/tasks",
         json!([
             t(
@@ -398,19 +388,10 @@ fn task_tools() {
     );
     fake.answer("GET", "/nodes/pve1/tasks", 200, json!({"success": 1, "total": 7, "data": [t("UPID:pve1:00000004:00000004:00000004:qmstart:100:root@pam:", 50, "100", "OK")]}), None);
     let status = json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "type": "qmstart", "id": "100", "node": "pve1", "user": "root@pam!mcp", "starttime": 1732288512});
-    fake.ok(
-        "GET",
-        &format!("/nodes/pve1/tasks/{UPID_PATH}/status"),
-        status.clone(),
-    );
+    fake.get(&format!("/nodes/pve1/tasks/{UPID}/status"), status.clone());
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_tasks", json!({}));
-        let starts: Vec<&Value> = ok(&r)["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| &t["starttime"])
-            .collect();
+        let starts = column(&ok(&r)["data"], "starttime");
         assert_eq!(starts, [300, 200, 100], "newest first");
         assert!(ok(&r)["data"][0].get("saved").is_none());
         let r = c.call("list_tasks", json!({"vmid": 100}));
@@ -436,7 +417,7 @@ fn task_tools() {
             "GET /cluster/tasks".to_string(),
             "GET /cluster/tasks".to_string(),
             "GET /nodes/pve1/tasks?start=10&limit=5&source=all&vmid=100&errors=1".to_string(),
-            format!("GET /nodes/pve1/tasks/{UPID_PATH}/status"),
+            format!("GET /nodes/pve1/tasks/{UPID}/status"),
         ]
     );
 }
@@ -444,19 +425,14 @@ fn task_tools() {
 #[test]
 fn get_cluster_status_cluster_first() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/status", json!([
+    fake.get("/cluster/status", json!([
         {"type": "node", "name": "pve2", "online": 1, "ip": "10.0.0.2", "local": 0, "nodeid": 2},
         {"type": "cluster", "name": "lab", "quorate": 1, "nodes": 2, "version": 4},
         {"type": "node", "name": "pve1", "online": 1, "ip": "10.0.0.1", "local": 1, "nodeid": 1},
     ]));
     with_client(&fake, "read-only", |c| {
         let r = c.call("get_cluster_status", json!({}));
-        let names: Vec<&Value> = ok(&r)["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| &e["name"])
-            .collect();
+        let names = column(&ok(&r)["data"], "name");
         assert_eq!(names, ["lab", "pve1", "pve2"]);
     });
 }
@@ -504,22 +480,21 @@ fn pve_errors_read_as_what_to_do() {
             "POST /nodes/pve1/qemu/100/snapshot: Parameter verification failed.; snapname: invalid format - invalid configuration ID 'x'"
         );
         // The server keeps answering.
-        assert_eq!(c.request("ping", json!({}))["result"], json!({}));
+        c.assert_alive();
     });
 }
 
 #[test]
 fn failed_task_is_an_error_with_the_log() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/start", json!(UPID));
-    task(&mut fake, UPID_PATH, "VM 100 already running");
-    fake.answer("GET", &format!("/nodes/pve1/tasks/{UPID_PATH}/log"), 200, json!({"success": 1, "total": 2, "data": [{"n": 1, "t": "VM 100 already running"}, {"n": 2, "t": "TASK ERROR: VM 100 already running"}]}), None);
+    fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
+    task(&mut fake, UPID, "VM 100 already running");
+    fake.task_log(&[
+        "VM 100 already running",
+        "TASK ERROR: VM 100 already running",
+    ]);
     with_client(&fake, "operate", |c| {
-        let r = c.call("start_vm", json!({"vmid": 100, "node": "pve1"}));
-        assert_eq!(
-            error_text(&r),
-            format!("POST /nodes/pve1/qemu/100/status/start: task failed: VM 100 already running\ntask: {UPID}\nlast lines of the task log:\n  VM 100 already running\n  TASK ERROR: VM 100 already running")
-        );
+        assert_eq!(c.error("start_vm", json!({"vmid": 100, "node": "pve1"})), format!("POST /nodes/pve1/qemu/100/status/start: task failed: VM 100 already running\ntask: {UPID}\nlast lines of the task log:\n  VM 100 already running\n  TASK ERROR: VM 100 already running"));
     });
     assert!(fake
         .lines()
@@ -530,21 +505,18 @@ fn failed_task_is_an_error_with_the_log() {
 
 #[test]
 fn wait_seconds_zero_and_dry_run() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "vmid": 100}),
     );
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/shutdown", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/shutdown", json!(UPID));
     with_client(&fake, "operate", |c| {
-        let r = c.call(
-            "shutdown_vm",
-            json!({"vmid": 100, "timeout": 30, "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "shutdown_vm",
+                json!({"vmid": 100, "timeout": 30, "dry_run": true})
+            ),
             &json!({
                 "data": null,
                 "dry_run": true,
@@ -552,7 +524,7 @@ fn wait_seconds_zero_and_dry_run() {
                 "target": {"status": "running", "vmid": 100},
             })
         );
-        assert!(fake.writes().is_empty(), "a dry run sends no write");
+        fake.assert_no_writes();
         let r = c.call(
             "shutdown_vm",
             json!({"vmid": 100, "node": "pve1", "wait_seconds": 0}),
@@ -608,11 +580,7 @@ fn bad_arguments_and_access_send_nothing() {
             None
         );
     });
-    assert!(
-        fake.requests().is_empty(),
-        "nothing reached PVE: {:?}",
-        fake.lines()
-    );
+    fake.assert_untouched();
 }
 
 #[test]
@@ -626,11 +594,7 @@ fn write_tools_are_listed_by_access_level() {
     ] {
         let count = crate::support::tool_count(level);
         with_client(&fake, access, |c| {
-            let names: Vec<&str> = c
-                .tools
-                .iter()
-                .map(|t| t["name"].as_str().unwrap())
-                .collect();
+            let names = c.tool_names();
             assert_eq!(names.len(), count, "{access}");
             assert_eq!(names.contains(&"start_vm"), has_start);
             assert_eq!(names.contains(&"delete_vm_snapshot"), has_delete);
@@ -660,7 +624,7 @@ fn write_tools_are_listed_by_access_level() {
 fn big_lists_are_cut_to_64_kib() {
     let mut fake = FakePve::new();
     let many: Vec<Value> = (0..3000).map(|i| json!({"type": "qemu", "vmid": 1000 + i, "node": "pve1", "name": format!("a-rather-long-guest-name-number-{i:05}"), "status": "running", "tags": "alpha;beta;gamma"})).collect();
-    fake.ok("GET", "/cluster/resources", Value::Array(many));
+    fake.get("/cluster/resources", Value::Array(many));
     with_client(&fake, "read-only", |c| {
         let r = c.call("list_vms", json!({"limit": 1000}));
         let out = ok(&r);
@@ -695,7 +659,7 @@ fn a_guests_node_is_remembered_and_found_again_after_it_moved() {
     let mut fake = FakePve::new();
     let on = |node: &str| json!([{"type": "qemu", "vmid": 100, "node": node, "name": "web"}]);
     fake.ok_times("GET", "/cluster/resources", on("pve1"), 1);
-    fake.ok("GET", "/cluster/resources", on("pve2"));
+    fake.get("/cluster/resources", on("pve2"));
     fake.ok_times(
         "GET",
         "/nodes/pve1/qemu/100/status/current",
@@ -708,8 +672,7 @@ fn a_guests_node_is_remembered_and_found_again_after_it_moved() {
         500,
         "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist",
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/qemu/100/status/current",
         json!({"status": "running"}),
     );

@@ -4,13 +4,14 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, ok, with_all_tools as with, Client, FakePve};
+use crate::support::{error_text, guest, ok, with_all_tools as with, Client, FakePve};
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running"},
-        {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve2", "status": "running"},
-        {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve1", "status": "stopped"},
+        guest("qemu/100", "web", "pve1", "running", json!({})),
+        guest("lxc/200", "dns", "pve2", "running", json!({})),
+        guest("qemu/101", "db", "pve1", "stopped", json!({})),
     ])
 }
 
@@ -24,8 +25,7 @@ fn read_only(fake: &FakePve, f: impl FnOnce(&mut Client)) {
 #[test]
 fn list_pools_sorted_and_trimmed() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/pools",
         json!([
             {"poolid": "prod", "comment": "production", "members": []},
@@ -33,9 +33,8 @@ fn list_pools_sorted_and_trimmed() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call("list_pools", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_pools", json!({})),
             &json!({
                 "data": [{"poolid": "dev"}, {"poolid": "prod", "comment": "production"}],
                 "total": 2, "limit": 100, "offset": 0,
@@ -48,9 +47,7 @@ fn list_pools_sorted_and_trimmed() {
 #[test]
 fn get_pool_members_sorted() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/pools",
+    fake.get("/pools",
         json!([{
             "poolid": "prod", "comment": "production",
             "members": [
@@ -62,9 +59,8 @@ fn get_pool_members_sorted() {
         }]),
     );
     read_only(&fake, |c| {
-        let r = c.call("get_pool", json!({"poolid": "prod"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("get_pool", json!({"poolid": "prod"})),
             &json!({"data": {
                 "poolid": "prod", "comment": "production",
                 "members": [
@@ -77,9 +73,8 @@ fn get_pool_members_sorted() {
         );
         ok(&c.call("get_pool", json!({"poolid": "prod", "type": "qemu"})));
         // Bad arguments send nothing.
-        let r = c.call("get_pool", json!({"poolid": "prod", "type": "vm"}));
         assert_eq!(
-            error_text(&r),
+            c.error("get_pool", json!({"poolid": "prod", "type": "vm"})),
             "invalid arguments: 'type' must be one of qemu, lxc, storage, got 'vm'"
         );
         let r = c.call("get_pool", json!({"poolid": "../x"}));
@@ -96,14 +91,16 @@ fn get_pool_that_does_not_exist() {
     let mut fake = FakePve::new();
     fake.fail("GET", "/pools", 500, "pool 'nope' does not exist");
     read_only(&fake, |c| {
-        let r = c.call("get_pool", json!({"poolid": "nope"}));
-        assert_eq!(error_text(&r), "GET /pools: pool 'nope' does not exist");
+        assert_eq!(
+            c.error("get_pool", json!({"poolid": "nope"})),
+            "GET /pools: pool 'nope' does not exist"
+        );
     });
     assert_eq!(fake.lines(), ["GET /pools?poolid=nope"]);
 
     // A pool the credentials cannot see: PVE answers an empty list.
     let mut fake = FakePve::new();
-    fake.ok("GET", "/pools", json!([]));
+    fake.get("/pools", json!([]));
     read_only(&fake, |c| {
         let r = c.call("get_pool", json!({"poolid": "secret"}));
         assert_eq!(
@@ -125,10 +122,9 @@ fn get_ha_status() {
         {"id": "lrm:pve1", "type": "lrm", "node": "pve1", "status": "pve1 (active)", "timestamp": 1795000001},
         {"id": "service:vm:100", "type": "service", "sid": "vm:100", "node": "pve1", "state": "started", "crm_state": "started", "request_state": "started", "status": "vm:100 (pve1, started)"},
     ]);
-    fake.ok("GET", "/cluster/ha/status/current", status.clone());
+    fake.get("/cluster/ha/status/current", status.clone());
     read_only(&fake, |c| {
-        let r = c.call("get_ha_status", json!({}));
-        assert_eq!(ok(&r), &json!({"data": status}));
+        assert_eq!(&c.ok("get_ha_status", json!({})), &json!({"data": status}));
     });
     assert_eq!(fake.lines(), ["GET /cluster/ha/status/current"]);
 }
@@ -144,11 +140,10 @@ fn ha_resources() -> Value {
 #[test]
 fn list_ha_resources_sorted_by_vmid() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/ha/resources", ha_resources());
+    fake.get("/cluster/ha/resources", ha_resources());
     read_only(&fake, |c| {
-        let r = c.call("list_ha_resources", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_ha_resources", json!({})),
             &json!({
                 "data": [
                     {"sid": "vm:100", "type": "vm", "state": "started", "comment": "web"},
@@ -159,9 +154,8 @@ fn list_ha_resources_sorted_by_vmid() {
             })
         );
         ok(&c.call("list_ha_resources", json!({"type": "ct"})));
-        let r = c.call("list_ha_resources", json!({"type": "lxc"}));
         assert_eq!(
-            error_text(&r),
+            c.error("list_ha_resources", json!({"type": "lxc"})),
             "invalid arguments: 'type' must be one of vm, ct, got 'lxc'"
         );
     });
@@ -176,20 +170,20 @@ fn list_ha_resources_sorted_by_vmid() {
 
 #[test]
 fn add_ha_resource_for_a_vm() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "vmid": 100, "ha": {"managed": 0}}),
     );
-    fake.ok("POST", "/cluster/ha/resources", Value::Null);
+    fake.post("/cluster/ha/resources", Value::Null);
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "add_ha_resource",
-            json!({"vmid": 100, "state": "started", "max_restart": 2, "comment": "web front"}),
+        assert_eq!(
+            &c.ok(
+                "add_ha_resource",
+                json!({"vmid": 100, "state": "started", "max_restart": 2, "comment": "web front"})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
     });
     assert_eq!(
         fake.lines(),
@@ -203,14 +197,12 @@ fn add_ha_resource_for_a_vm() {
 
 #[test]
 fn add_ha_resource_for_a_container_dry_run() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     let status = json!({"status": "running", "vmid": 200, "name": "dns", "ha": {"managed": 0}});
-    fake.ok("GET", "/nodes/pve2/lxc/200/status/current", status.clone());
+    fake.get("/nodes/pve2/lxc/200/status/current", status.clone());
     with(&fake, "operate", |c| {
-        let r = c.call("add_ha_resource", json!({"vmid": 200, "dry_run": true}));
         assert_eq!(
-            ok(&r),
+            &c.ok("add_ha_resource", json!({"vmid": 200, "dry_run": true})),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "POST", "path": "/cluster/ha/resources", "params": {"sid": "ct:200"}},
@@ -218,7 +210,7 @@ fn add_ha_resource_for_a_container_dry_run() {
             })
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -230,15 +222,12 @@ fn add_ha_resource_for_a_container_dry_run() {
 
 #[test]
 fn add_ha_resource_refusals() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "ha": {"managed": 1, "state": "started"}}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/101/status/current",
         json!({"status": "stopped", "ha": {"managed": 0}}),
     );
@@ -259,15 +248,10 @@ fn add_ha_resource_refusals() {
             error_text(&r).starts_with("GET /cluster/resources: no guest with VMID 999"),
             "{r}"
         );
-        let r = c.call("add_ha_resource", json!({"vmid": 100, "state": "on"}));
-        assert_eq!(
-            error_text(&r),
-            "invalid arguments: 'state' must be one of started, stopped, enabled, disabled, ignored, got 'on'"
-        );
+        assert_eq!(c.error("add_ha_resource", json!({"vmid": 100, "state": "on"})), "invalid arguments: 'state' must be one of started, stopped, enabled, disabled, ignored, got 'on'");
         // PVE's own refusal is passed through with method and path.
-        let r = c.call("add_ha_resource", json!({"vmid": 101, "node": "pve1"}));
         assert_eq!(
-            error_text(&r),
+            c.error("add_ha_resource", json!({"vmid": 101, "node": "pve1"})),
             "POST /cluster/ha/resources: resource ID 'vm:101' already defined"
         );
     });
@@ -296,17 +280,15 @@ fn add_ha_resource_needs_operate() {
 #[test]
 fn remove_ha_resource() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/ha/resources", ha_resources());
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
-        "/nodes/pve2/lxc/200/config",
-        json!({"hostname": "dns"}),
-    );
+    fake.get("/cluster/ha/resources", ha_resources());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve2/lxc/200/config", json!({"hostname": "dns"}));
     fake.ok("DELETE", "/cluster/ha/resources/ct:200", Value::Null);
     with(&fake, "full", |c| {
-        let r = c.call("remove_ha_resource", json!({"vmid": 200}));
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(
+            &c.ok("remove_ha_resource", json!({"vmid": 200})),
+            &json!({"data": null})
+        );
     });
     assert_eq!(
         fake.lines(),
@@ -322,20 +304,18 @@ fn remove_ha_resource() {
 #[test]
 fn remove_ha_resource_dry_run_and_refusals() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/ha/resources", ha_resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok(
-        "GET",
+    fake.get("/cluster/ha/resources", ha_resources());
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get(
         "/nodes/pve1/qemu/1000/config",
         json!({"name": "big", "protection": 1}),
     );
     with(&fake, "full", |c| {
-        let r = c.call(
-            "remove_ha_resource",
-            json!({"vmid": 100, "node": "pve1", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "remove_ha_resource",
+                json!({"vmid": 100, "node": "pve1", "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "DELETE", "path": "/cluster/ha/resources/vm:100", "params": {"purge": "0"}},
@@ -355,7 +335,7 @@ fn remove_ha_resource_dry_run_and_refusals() {
             "{r}"
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -382,18 +362,16 @@ fn rules() -> Value {
 #[test]
 fn list_firewall_rules_at_each_level() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/firewall/rules", rules());
-    fake.ok("GET", "/nodes/pve1/firewall/rules", json!([]));
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/firewall/rules", rules());
+    fake.get("/nodes/pve1/firewall/rules", json!([]));
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve2/lxc/200/firewall/rules",
         json!([{"pos": 0, "type": "out", "action": "REJECT", "digest": "ff"}]),
     );
     read_only(&fake, |c| {
-        let r = c.call("list_firewall_rules", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_firewall_rules", json!({})),
             &json!({
                 "data": [
                     {"pos": 0, "type": "in", "action": "ACCEPT", "macro": "HTTPS", "enable": 1, "comment": "web"},
@@ -403,9 +381,8 @@ fn list_firewall_rules_at_each_level() {
                 "total": 3, "limit": 100, "offset": 0, "digest": "abc123",
             })
         );
-        let r = c.call("list_firewall_rules", json!({"node": "pve1"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_firewall_rules", json!({"node": "pve1"})),
             &json!({"data": [], "total": 0, "limit": 100, "offset": 0})
         );
         let r = c.call("list_firewall_rules", json!({"vmid": 200}));
@@ -429,13 +406,10 @@ fn list_firewall_rules_at_each_level() {
 #[test]
 fn add_firewall_rule_to_a_node() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/firewall/rules", Value::Null);
+    fake.post("/nodes/pve1/firewall/rules", Value::Null);
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "add_firewall_rule",
-            json!({"node": "pve1", "type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "8006", "source": "10.0.0.0/24", "comment": "GUI"}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(&c.ok("add_firewall_rule",
+            json!({"node": "pve1", "type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "8006", "source": "10.0.0.0/24", "comment": "GUI"})), &json!({"data": null}));
     });
     assert_eq!(
         fake.lines(),
@@ -445,31 +419,23 @@ fn add_firewall_rule_to_a_node() {
 
 #[test]
 fn add_firewall_rule_to_a_vm_dry_run() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve1/qemu/100/firewall/rules",
         json!([{"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d0"}]),
     );
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "add_firewall_rule",
-            json!({"vmid": 100, "type": "in", "action": "DROP", "macro": "SMB", "enable": false, "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({
+        assert_eq!(&c.ok("add_firewall_rule",
+            json!({"vmid": 100, "type": "in", "action": "DROP", "macro": "SMB", "enable": false, "dry_run": true})), &json!({
                 "data": null, "dry_run": true,
                 "request": {
                     "method": "POST", "path": "/nodes/pve1/qemu/100/firewall/rules",
                     "params": {"type": "in", "action": "DROP", "macro": "SMB", "enable": "0"},
                 },
                 "target": {"rules": [{"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH"}], "digest": "d0"},
-            })
-        );
+            }));
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -489,12 +455,11 @@ fn add_firewall_rule_failures() {
         "detected mixed ipv4/ipv6 addresses in rule",
     );
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "add_firewall_rule",
-            json!({"type": "inbound", "action": "ACCEPT"}),
-        );
         assert_eq!(
-            error_text(&r),
+            c.error(
+                "add_firewall_rule",
+                json!({"type": "inbound", "action": "ACCEPT"})
+            ),
             "invalid arguments: 'type' must be one of in, out, forward, group, got 'inbound'"
         );
         let r = c.call("add_firewall_rule", json!({"type": "in", "action": "1x"}));
@@ -507,12 +472,11 @@ fn add_firewall_rule_failures() {
             error_text(&r).starts_with("invalid arguments: missing required argument 'action'"),
             "{r}"
         );
-        let r = c.call(
-            "add_firewall_rule",
-            json!({"type": "in", "action": "ACCEPT", "source": "10.0.0.1", "dest": "fe80::1"}),
-        );
         assert_eq!(
-            error_text(&r),
+            c.error(
+                "add_firewall_rule",
+                json!({"type": "in", "action": "ACCEPT", "source": "10.0.0.1", "dest": "fe80::1"})
+            ),
             "POST /cluster/firewall/rules: detected mixed ipv4/ipv6 addresses in rule"
         );
     });
@@ -525,14 +489,16 @@ fn add_firewall_rule_failures() {
 #[test]
 fn delete_firewall_rule_checks_it_exists() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/firewall/rules", rules());
+    fake.get("/cluster/firewall/rules", rules());
     fake.ok("DELETE", "/cluster/firewall/rules/1", Value::Null);
     with(&fake, "full", |c| {
-        let r = c.call(
-            "delete_firewall_rule",
-            json!({"pos": 1, "digest": "abc123"}),
+        assert_eq!(
+            &c.ok(
+                "delete_firewall_rule",
+                json!({"pos": 1, "digest": "abc123"})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
         let r = c.call("delete_firewall_rule", json!({"pos": 7}));
         assert_eq!(
             error_text(&r),
@@ -560,25 +526,22 @@ fn delete_firewall_rule_checks_it_exists() {
 #[test]
 fn delete_firewall_rule_of_a_guest_dry_run_and_protection() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok(
-        "GET",
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get(
         "/nodes/pve1/qemu/100/firewall/rules",
         json!([{"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d0"}]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/101/config",
         json!({"name": "db", "protection": 1}),
     );
-    fake.ok("GET", "/cluster/resources", resources());
+    fake.get("/cluster/resources", resources());
     with(&fake, "full", |c| {
-        let r = c.call(
-            "delete_firewall_rule",
-            json!({"vmid": 100, "pos": 0, "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "delete_firewall_rule",
+                json!({"vmid": 100, "pos": 0, "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "DELETE", "path": "/nodes/pve1/qemu/100/firewall/rules/0", "params": {"digest": "d0"}},
@@ -593,7 +556,7 @@ fn delete_firewall_rule_of_a_guest_dry_run_and_protection() {
             "{r}"
         );
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -611,18 +574,15 @@ fn delete_firewall_rule_of_a_guest_dry_run_and_protection() {
 #[test]
 fn list_node_networks_sorted() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve1/network",
+    fake.get("/nodes/pve1/network",
         json!([
             {"iface": "vmbr0", "type": "bridge", "active": 1, "autostart": 1, "method": "static", "cidr": "192.168.1.10/24", "address": "192.168.1.10", "netmask": "24", "gateway": "192.168.1.1", "bridge_ports": "eno1", "families": ["inet"], "priority": 3},
             {"iface": "eno1", "type": "eth", "active": 1, "exists": 1, "method": "manual", "priority": 1},
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call("list_node_networks", json!({"node": "pve1"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_node_networks", json!({"node": "pve1"})),
             &json!({
                 "data": [
                     {"iface": "eno1", "type": "eth", "active": 1, "exists": 1, "method": "manual"},
@@ -655,9 +615,7 @@ fn list_node_networks_sorted() {
 #[test]
 fn list_users_sorted_without_keys() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/access/users",
+    fake.get("/access/users",
         json!([
             {"userid": "root@pam", "enable": 1, "expire": 0, "email": "root@example.com", "realm-type": "pam", "keys": "x!secret"},
             {"userid": "alice@pve", "enable": 0, "expire": 1800000000, "firstname": "Alice", "groups": "admins", "realm-type": "pve", "totp-locked": false},
@@ -687,17 +645,14 @@ fn list_users_sorted_without_keys() {
 #[test]
 fn list_api_tokens_of_all_users_and_of_one() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/access/users",
+    fake.get("/access/users",
         json!([
             {"userid": "root@pam", "tokens": [{"tokenid": "mcp", "privsep": 1, "expire": 0}, {"tokenid": "backup", "privsep": 0, "comment": "pbs"}]},
             {"userid": "alice@pve"},
             {"userid": "bob@pve", "tokens": []},
         ]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/access/users/alice@pve/token",
         json!([{"tokenid": "ci", "privsep": 1, "expire": 1900000000}]),
     );
@@ -708,9 +663,8 @@ fn list_api_tokens_of_all_users_and_of_one() {
         "no such user ('nobody@pve')",
     );
     read_only(&fake, |c| {
-        let r = c.call("list_api_tokens", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_api_tokens", json!({})),
             &json!({
                 "data": [
                     {"userid": "root@pam", "tokenid": "backup", "privsep": 0, "comment": "pbs"},
@@ -724,14 +678,12 @@ fn list_api_tokens_of_all_users_and_of_one() {
             ok(&r)["data"],
             json!([{"userid": "alice@pve", "tokenid": "ci", "privsep": 1, "expire": 1900000000}])
         );
-        let r = c.call("list_api_tokens", json!({"userid": "nobody@pve"}));
         assert_eq!(
-            error_text(&r),
+            c.error("list_api_tokens", json!({"userid": "nobody@pve"})),
             "GET /access/users/nobody@pve/token: no such user ('nobody@pve')"
         );
-        let r = c.call("list_api_tokens", json!({"userid": "alice"}));
         assert_eq!(
-            error_text(&r),
+            c.error("list_api_tokens", json!({"userid": "alice"})),
             "invalid arguments: 'userid' must be a user such as admin@pve or root@pam, got 'alice'"
         );
     });
@@ -748,9 +700,7 @@ fn list_api_tokens_of_all_users_and_of_one() {
 #[test]
 fn list_acl_sorted_by_path() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/access/acl",
+    fake.get("/access/acl",
         json!([
             {"path": "/vms/100", "type": "user", "ugid": "alice@pve", "roleid": "PVEVMUser", "propagate": 1},
             {"path": "/", "type": "token", "ugid": "root@pam!mcp", "roleid": "PVEAuditor", "propagate": 1},
@@ -782,19 +732,14 @@ fn get_my_permissions_says_which_tools_work() {
         "/vms": {"VM.Audit": 1},
         "/pool/prod": {"Pool.Audit": 1},
     });
-    fake.ok("GET", "/access/permissions", perms.clone());
+    fake.get("/access/permissions", perms.clone());
     read_only(&fake, |c| {
         let r = c.call("get_my_permissions", json!({}));
         let d = &ok(&r)["data"];
         assert_eq!(d["identity"], "root@pam!mcp");
         assert_eq!(d["access"], "read-only");
         assert_eq!(d["permissions"], perms);
-        let usable: Vec<&str> = d["usable_tools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
+        let usable = crate::support::strings(&d["usable_tools"]);
         for tool in [
             "list_nodes",
             "get_vm_config",
@@ -845,8 +790,7 @@ fn cert(filename: &str, notafter: u64) -> Value {
 #[test]
 fn list_node_certificates_of_one_node() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/certificates/info",
         json!([
             cert("pve-ssl.pem", 1795000000),
@@ -875,8 +819,7 @@ fn list_node_certificates_of_one_node() {
 #[test]
 fn list_node_certificates_of_all_online_nodes() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes",
         json!([
             {"node": "pve2", "status": "online"},
@@ -884,13 +827,11 @@ fn list_node_certificates_of_all_online_nodes() {
             {"node": "pve1", "status": "online"},
         ]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/certificates/info",
         json!([cert("pve-ssl.pem", 1795000000)]),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/certificates/info",
         json!([cert("pveproxy-ssl.pem", 1795000000)]),
     );
@@ -922,18 +863,15 @@ fn list_node_certificates_of_all_online_nodes() {
 #[test]
 fn list_backup_jobs_sorted() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/cluster/backup",
+    fake.get("/cluster/backup",
         json!([
             {"id": "backup-b", "type": "vzdump", "enabled": 0, "schedule": "sun 01:00", "storage": "pbs", "all": 1, "exclude": "101", "mode": "snapshot", "next-run": 1795000000, "prune-backups": {"keep-last": 3}},
             {"id": "backup-a", "type": "vzdump", "enabled": 1, "schedule": "daily", "storage": "local", "vmid": "100,200", "compress": "zstd", "mode": "stop", "repeat-missed": 0},
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call("list_backup_jobs", json!({}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_backup_jobs", json!({})),
             &json!({
                 "data": [
                     {"id": "backup-a", "enabled": 1, "schedule": "daily", "storage": "local", "vmid": "100,200", "compress": "zstd", "mode": "stop"},
@@ -951,16 +889,14 @@ fn list_backup_jobs_sorted() {
 
 #[test]
 fn admin_write_tools_dry_run_sends_no_write() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"status": "running", "ha": {"managed": 0}}),
     );
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok("GET", "/cluster/ha/resources", ha_resources());
-    fake.ok("GET", "/cluster/firewall/rules", rules());
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get("/cluster/ha/resources", ha_resources());
+    fake.get("/cluster/firewall/rules", rules());
     with(&fake, "full", |c| {
         for (name, args) in [
             ("add_ha_resource", json!({"vmid": 100})),
@@ -982,5 +918,5 @@ fn admin_write_tools_dry_run_sends_no_write() {
             );
         }
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
 }

@@ -6,8 +6,8 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    error_text, lines, mock_task as task, ok, session as with_settings, with_access as with,
-    FakePve,
+    assert_starts, error_text, guest, lines, mock_task as task, ok, session as with_settings,
+    with_access as with, FakePve,
 };
 
 const UPID: &str = "UPID:pve1:000A1B2C:01234567:6740A000:qmrollback:100:root@pam!mcp:";
@@ -19,12 +19,13 @@ const VM_BACKUP_PATH: &str = "local:backup%2Fvzdump-qemu-100-2025_01_31-02_00_00
 const CT_BACKUP: &str = "pbs:backup/ct/200/2025-01-31T02:00:00Z";
 const CT_BACKUP_PATH: &str = "pbs:backup%2Fct%2F200%2F2025-01-31T02:00:00Z";
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running", "tags": "prod"},
-        {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve2", "status": "stopped"},
-        {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve1", "status": "running"},
-        {"id": "qemu/102", "type": "qemu", "vmid": 102, "name": "old", "node": "pve1", "status": "stopped", "lock": "backup"},
+        guest("qemu/100", "web", "pve1", "running", json!({"tags": "prod"})),
+        guest("qemu/101", "db", "pve2", "stopped", json!({})),
+        guest("lxc/200", "dns", "pve1", "running", json!({})),
+        guest("qemu/102", "old", "pve1", "stopped", json!({"lock": "backup"})),
     ])
 }
 
@@ -66,26 +67,22 @@ fn snapshots() -> Value {
 
 #[test]
 fn rollback_vm_snapshot_checks_then_rolls_back() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "protection": 0}),
     );
-    fake.ok("GET", "/nodes/pve1/qemu/100/snapshot", snapshots());
-    fake.ok(
-        "POST",
-        "/nodes/pve1/qemu/100/snapshot/first/rollback",
-        json!(UPID),
-    );
+    fake.get("/nodes/pve1/qemu/100/snapshot", snapshots());
+    fake.post("/nodes/pve1/qemu/100/snapshot/first/rollback", json!(UPID));
     task(&mut fake, UPID, "OK");
     with(&fake, "full", |c| {
-        let r = c.call(
-            "rollback_vm_snapshot",
-            json!({"vmid": 100, "snapname": "first", "confirm_name": "web", "start": true}),
+        assert_eq!(
+            &c.ok(
+                "rollback_vm_snapshot",
+                json!({"vmid": 100, "snapname": "first", "confirm_name": "web", "start": true})
+            ),
+            &done(UPID)
         );
-        assert_eq!(ok(&r), &done(UPID));
         assert_eq!(
             error_text(&c.call(
                 "rollback_vm_snapshot",
@@ -132,21 +129,12 @@ fn rollback_vm_snapshot_checks_then_rolls_back() {
 fn rollback_dry_run_shows_what_is_lost_and_sends_nothing() {
     let mut fake = FakePve::new();
     let status = json!({"vmid": 200, "name": "dns", "status": "running"});
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/200/config",
-        json!({"hostname": "dns"}),
-    );
-    fake.ok("GET", "/nodes/pve1/lxc/200/snapshot", snapshots());
-    fake.ok("GET", "/nodes/pve1/lxc/200/status/current", status.clone());
+    fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
+    fake.get("/nodes/pve1/lxc/200/snapshot", snapshots());
+    fake.get("/nodes/pve1/lxc/200/status/current", status.clone());
     with(&fake, "full", |c| {
-        let r = c.call(
-            "rollback_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "second", "confirm_name": "dns", "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({
+        assert_eq!(&c.ok("rollback_container_snapshot",
+            json!({"vmid": 200, "node": "pve1", "snapname": "second", "confirm_name": "dns", "dry_run": true})), &json!({
                 "data": null,
                 "dry_run": true,
                 "request": {"method": "POST", "path": "/nodes/pve1/lxc/200/snapshot/second/rollback", "params": {}},
@@ -154,10 +142,9 @@ fn rollback_dry_run_shows_what_is_lost_and_sends_nothing() {
                     "snapshot": {"name": "second", "snaptime": 1732200000, "description": "", "parent": "first", "snapstate": "prepare"},
                     "guest": status,
                 },
-            })
-        );
+            }));
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -171,23 +158,13 @@ fn rollback_dry_run_shows_what_is_lost_and_sends_nothing() {
 #[test]
 fn rollbacks_refuse_a_guest_with_pve_protection_and_need_full() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/lxc/200/config",
         json!({"hostname": "dns", "protection": 1}),
     );
     with(&fake, "full", |c| {
-        let text = error_text(&c.call(
-            "rollback_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns", "dry_run": true}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with(
-                "GET /nodes/pve1/lxc/200/config: guest 200 has PVE's protection flag set"
-            ),
-            "{text}"
-        );
+        assert_starts(&c.error("rollback_container_snapshot",
+            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns", "dry_run": true})), "GET /nodes/pve1/lxc/200/config: guest 200 has PVE's protection flag set");
         assert!(error_text(&c.call(
             "delete_container_snapshot",
             json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns"}),
@@ -200,7 +177,7 @@ fn rollbacks_refuse_a_guest_with_pve_protection_and_need_full() {
             "rollback_vm_snapshot can lose data and needs access level full, but this server runs with PROXMOX_MCP_ACCESS=operate; to allow it, restart the server with PROXMOX_MCP_ACCESS=full (or --access full)"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /nodes/pve1/lxc/200/config"; 2]);
 }
 
@@ -208,17 +185,9 @@ fn rollbacks_refuse_a_guest_with_pve_protection_and_need_full() {
 fn rollback_container_task_failure_and_pve_errors_pass_through() {
     let mut fake = FakePve::new();
     let upid = "UPID:pve1:000A1B2D:01234567:6740A000:vzrollback:200:root@pam!mcp:";
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/200/config",
-        json!({"hostname": "dns"}),
-    );
-    fake.ok("GET", "/nodes/pve1/lxc/200/snapshot", snapshots());
-    fake.ok(
-        "POST",
-        "/nodes/pve1/lxc/200/snapshot/first/rollback",
-        json!(upid),
-    );
+    fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
+    fake.get("/nodes/pve1/lxc/200/snapshot", snapshots());
+    fake.post("/nodes/pve1/lxc/200/snapshot/first/rollback", json!(upid));
     task(&mut fake, upid, "unable to rollback vm 200: vm is running");
     fake.fail(
         "POST",
@@ -227,17 +196,10 @@ fn rollback_container_task_failure_and_pve_errors_pass_through() {
         "CT is locked (backup)",
     );
     with(&fake, "full", |c| {
-        let text = error_text(&c.call(
-            "rollback_container_snapshot",
-            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns"}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with(&format!(
+        assert_starts(&c.error("rollback_container_snapshot",
+            json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns"})), &format!(
                 "POST /nodes/pve1/lxc/200/snapshot/first/rollback: task failed: unable to rollback vm 200: vm is running\ntask: {upid}"
-            )),
-            "{text}"
-        );
+            ));
         assert_eq!(
             error_text(&c.call(
                 "rollback_container_snapshot",
@@ -257,13 +219,11 @@ fn rollback_container_task_failure_and_pve_errors_pass_through() {
 
 #[test]
 fn list_container_snapshots_oldest_first_without_current() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/lxc/200/snapshot", snapshots());
+    let mut fake = FakePve::with_resources(resources());
+    fake.get("/nodes/pve1/lxc/200/snapshot", snapshots());
     with(&fake, "read-only", |c| {
-        let r = c.call("list_container_snapshots", json!({"vmid": 200}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_container_snapshots", json!({"vmid": 200})),
             &json!({
                 "data": [
                     {"name": "first", "snaptime": 1732100000, "description": "before upgrade"},
@@ -291,8 +251,8 @@ fn create_container_snapshot_and_its_dry_run() {
     let mut fake = FakePve::new();
     let upid = "UPID:pve1:000A1B2E:01234567:6740A000:vzsnapshot:200:root@pam!mcp:";
     let status = json!({"vmid": 200, "status": "running", "name": "dns"});
-    fake.ok("POST", "/nodes/pve1/lxc/200/snapshot", json!(upid));
-    fake.ok("GET", "/nodes/pve1/lxc/200/status/current", status.clone());
+    fake.post("/nodes/pve1/lxc/200/snapshot", json!(upid));
+    fake.get("/nodes/pve1/lxc/200/status/current", status.clone());
     task(&mut fake, upid, "OK");
     with(&fake, "operate", |c| {
         let args = json!({"vmid": 200, "node": "pve1", "snapname": "pre-upgrade", "description": "before 9.1 & co"});
@@ -306,7 +266,7 @@ fn create_container_snapshot_and_its_dry_run() {
                 "target": status,
             })
         );
-        assert!(fake.writes().is_empty());
+        fake.assert_no_writes();
         assert_eq!(ok(&c.call("create_container_snapshot", args)), &done(upid));
         assert_eq!(
             error_text(&c.call(
@@ -332,13 +292,12 @@ fn create_container_snapshot_and_its_dry_run() {
 fn delete_container_snapshot_checks_it_exists() {
     let mut fake = FakePve::new();
     let upid = "UPID:pve1:000A1B2F:01234567:6740A000:vzdelsnapshot:200:root@pam!mcp:";
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         "/nodes/pve1/lxc/200/config",
         json!({"hostname": "dns", "protection": 0}),
     );
-    fake.ok("GET", "/nodes/pve1/lxc/200/snapshot", snapshots());
+    fake.get("/nodes/pve1/lxc/200/snapshot", snapshots());
     fake.ok("DELETE", "/nodes/pve1/lxc/200/snapshot/first", json!(upid));
     task(&mut fake, upid, "OK");
     with(&fake, "full", |c| {
@@ -361,7 +320,7 @@ fn delete_container_snapshot_checks_it_exists() {
                 "target": {"name": "first", "snaptime": 1732100000, "description": "before upgrade"},
             })
         );
-        assert!(fake.writes().is_empty());
+        fake.assert_no_writes();
         assert_eq!(
             ok(&c.call(
                 "delete_container_snapshot",
@@ -379,16 +338,12 @@ fn delete_container_snapshot_checks_it_exists() {
 
 #[test]
 fn create_backup_runs_one_vzdump_on_the_guests_node() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("POST", "/nodes/pve1/vzdump", json!(VZDUMP));
+    let mut fake = FakePve::with_resources(resources());
+    fake.post("/nodes/pve1/vzdump", json!(VZDUMP));
     task(&mut fake, VZDUMP, "OK");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "create_backup",
-            json!({"vmid": [200, 100, 100], "storage": "pbs", "mode": "snapshot", "compress": "zstd", "protected": true}),
-        );
-        assert_eq!(ok(&r), &done(VZDUMP));
+        assert_eq!(&c.ok("create_backup",
+            json!({"vmid": [200, 100, 100], "storage": "pbs", "mode": "snapshot", "compress": "zstd", "protected": true})), &done(VZDUMP));
     });
     assert_eq!(
         fake.lines(),
@@ -404,15 +359,13 @@ fn create_backup_runs_one_vzdump_on_the_guests_node() {
 
 #[test]
 fn create_backup_dry_run_shows_the_guests() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let fake = FakePve::with_resources(resources());
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "create_backup",
-            json!({"vmid": 102, "node": "pve1", "protected": false, "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "create_backup",
+                json!({"vmid": 102, "node": "pve1", "protected": false, "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "POST", "path": "/nodes/pve1/vzdump", "params": {"vmid": "102", "remove": "0"}},
@@ -420,14 +373,13 @@ fn create_backup_dry_run_shows_the_guests() {
             })
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /cluster/resources?type=vm"]);
 }
 
 #[test]
 fn create_backup_refuses_guests_on_several_nodes_and_bad_arguments() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let fake = FakePve::with_resources(resources());
     with(&fake, "operate", |c| {
         let mut refused = |args: Value| error_text(&c.call("create_backup", args)).to_string();
         assert_eq!(
@@ -469,9 +421,8 @@ fn create_backup_refuses_guests_on_several_nodes_and_bad_arguments() {
 
 #[test]
 fn create_backup_of_a_protected_guest_only_in_snapshot_mode() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("POST", "/nodes/pve1/vzdump", json!(VZDUMP));
+    let mut fake = FakePve::with_resources(resources());
+    fake.post("/nodes/pve1/vzdump", json!(VZDUMP));
     let settings = [
         ("PROXMOX_MCP_ACCESS", "operate"),
         ("PROXMOX_MCP_PROTECTED", "tag:prod"),
@@ -490,8 +441,7 @@ fn create_backup_of_a_protected_guest_only_in_snapshot_mode() {
 
 #[test]
 fn create_backup_passes_pve_errors_through() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.fail(
         "POST",
         "/nodes/pve1/vzdump",
@@ -518,13 +468,12 @@ fn create_backup_passes_pve_errors_through() {
 
 #[test]
 fn list_backups_across_backup_storages_by_vmid_newest_first() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", storages());
-    fake.ok("GET", "/nodes/pve1/storage/local/content", json!([
+    let mut fake = FakePve::with_resources(storages());
+    fake.get("/nodes/pve1/storage/local/content", json!([
         {"volid": "local:backup/vzdump-qemu-100-2025_01_30-02_00_00.vma.zst", "content": "backup", "format": "vma.zst", "size": 1000, "ctime": 1738202400, "vmid": 100, "subtype": "qemu", "notes": "web", "used": 1000},
         {"volid": "local:backup/vzdump-lxc-200-2025_01_31-02_00_00.tar.zst", "content": "backup", "format": "tar.zst", "size": 300, "ctime": 1738288800, "vmid": 200, "protected": 1},
     ]));
-    fake.ok("GET", "/nodes/pve1/storage/pbs/content", json!([
+    fake.get("/nodes/pve1/storage/pbs/content", json!([
         {"volid": "pbs:backup/vm/100/2025-01-31T02:00:00Z", "content": "backup", "format": "pbs-vm", "size": 2000, "ctime": 1738288800, "vmid": 100, "verification": {"state": "ok", "upid": "UPID:x"}},
     ]));
     fake.fail(
@@ -561,9 +510,8 @@ fn list_backups_across_backup_storages_by_vmid_newest_first() {
 
 #[test]
 fn list_backups_of_one_guest_on_one_storage() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", storages());
-    fake.ok("GET", "/nodes/pve1/storage/pbs/content", json!([]));
+    let mut fake = FakePve::with_resources(storages());
+    fake.get("/nodes/pve1/storage/pbs/content", json!([]));
     fake.fail(
         "GET",
         "/nodes/pve1/storage/local/content",
@@ -571,9 +519,8 @@ fn list_backups_of_one_guest_on_one_storage() {
         "storage 'local' is not online",
     );
     with(&fake, "read-only", |c| {
-        let r = c.call("list_backups", json!({"storage": "pbs", "vmid": 100}));
         assert_eq!(
-            ok(&r),
+            &c.ok("list_backups", json!({"storage": "pbs", "vmid": 100})),
             &json!({"data": [], "total": 0, "limit": 100, "offset": 0})
         );
         assert_eq!(
@@ -613,8 +560,8 @@ fn volume_attrs() -> Value {
 fn restore_backup_to_the_next_free_vmid() {
     let mut fake = FakePve::new();
     let upid = "UPID:pve2:000A1B30:01234567:6740A000:qmrestore:105:root@pam!mcp:";
-    fake.ok("GET", "/cluster/nextid", json!("105"));
-    fake.ok("GET", "/cluster/resources", storages());
+    fake.get("/cluster/nextid", json!("105"));
+    fake.get("/cluster/resources", storages());
     // `local` is on both nodes: the backup is found on pve2.
     fake.fail(
         "GET",
@@ -622,32 +569,19 @@ fn restore_backup_to_the_next_free_vmid() {
         500,
         "volume_size_info on 'local:backup/vzdump-qemu-100-2025_01_31-02_00_00.vma.zst' failed - no format",
     );
-    fake.ok(
-        "GET",
+    fake.get(
         &format!("/nodes/pve2/storage/local/content/{VM_BACKUP_PATH}"),
         volume_attrs(),
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve2/vzdump/extractconfig",
-        json!(VM_BACKUP_CONFIG),
-    );
-    fake.ok("POST", "/nodes/pve2/qemu", json!(upid));
+    fake.get("/nodes/pve2/vzdump/extractconfig", json!(VM_BACKUP_CONFIG));
+    fake.post("/nodes/pve2/qemu", json!(upid));
     let status = format!("/nodes/pve2/tasks/{upid}/status");
-    fake.ok(
-        "GET",
-        &status,
+    fake.get(&status,
         json!({"status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288600}),
     );
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "restore_backup",
-            json!({"archive": VM_BACKUP, "storage": "local-lvm", "unique": true, "start": false}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": upid, "task": {"upid": upid, "status": "stopped", "exitstatus": "OK", "duration_s": 88}})
-        );
+        assert_eq!(&c.ok("restore_backup",
+            json!({"archive": VM_BACKUP, "storage": "local-lvm", "unique": true, "start": false})), &json!({"data": upid, "task": {"upid": upid, "status": "stopped", "exitstatus": "OK", "duration_s": 88}}));
     });
     assert_eq!(
         fake.lines(),
@@ -665,28 +599,23 @@ fn restore_backup_to_the_next_free_vmid() {
 
 #[test]
 fn restore_container_backup_dry_run_to_a_chosen_vmid() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     let attrs = json!({"format": "pbs-ct", "size": 300, "notes": "dns"});
-    fake.ok(
-        "GET",
+    fake.get(
         &format!("/nodes/pve1/storage/pbs/content/{CT_BACKUP_PATH}"),
         attrs,
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve1/vzdump/extractconfig",
+    fake.get("/nodes/pve1/vzdump/extractconfig",
         json!("arch: amd64\nhostname: dns\nmemory: 512\nrootfs: local-lvm:vm-200-disk-0,size=8G\nunprivileged: 1\n"),
     );
     with(&fake, "operate", |c| {
         // Without storage, a container goes back to the storage its rootfs was on (from the
         // backup's config), as a VM restore does by itself, not to PVE's default.
-        let r = c.call(
-            "restore_backup",
-            json!({"archive": CT_BACKUP, "vmid": 300, "node": "pve1", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "restore_backup",
+                json!({"archive": CT_BACKUP, "vmid": 300, "node": "pve1", "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "POST", "path": "/nodes/pve1/lxc", "params": {"vmid": "300", "ostemplate": CT_BACKUP, "restore": "1", "storage": "local-lvm"}},
@@ -705,7 +634,7 @@ fn restore_container_backup_dry_run_to_a_chosen_vmid() {
             "invalid arguments: cannot tell from 'local:backup/mystery.tar' whether it is a VM or a container backup (vzdump-qemu-…, vzdump-lxc-…, backup/vm/…, backup/ct/…); list_backups shows the backups"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -721,8 +650,7 @@ fn restore_container_backup_dry_run_to_a_chosen_vmid() {
 
 #[test]
 fn restore_over_an_existing_guest_needs_full_force_and_its_name() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let fake = FakePve::with_resources(resources());
     let args = json!({"archive": VM_BACKUP, "vmid": 101, "force": true, "confirm_name": "db"});
     with(&fake, "operate", |c| {
         assert_eq!(
@@ -748,7 +676,7 @@ fn restore_over_an_existing_guest_needs_full_force_and_its_name() {
             "invalid arguments: VM 101 is on node pve2, not pve1; a restore over it runs there (leave node out)"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /cluster/resources?type=vm"; 5]);
 }
 
@@ -757,20 +685,15 @@ fn restore_over_an_existing_stopped_guest() {
     let mut fake = FakePve::new();
     let upid = "UPID:pve2:000A1B31:01234567:6740A000:qmrestore:101:root@pam!mcp:";
     let status = json!({"vmid": 101, "name": "db", "status": "stopped"});
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve2/qemu/101/config", json!({"name": "db"}));
-    fake.ok("GET", "/nodes/pve2/qemu/101/status/current", status.clone());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve2/qemu/101/config", json!({"name": "db"}));
+    fake.get("/nodes/pve2/qemu/101/status/current", status.clone());
+    fake.get(
         &format!("/nodes/pve2/storage/local/content/{VM_BACKUP_PATH}"),
         volume_attrs(),
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve2/vzdump/extractconfig",
-        json!(VM_BACKUP_CONFIG),
-    );
-    fake.ok("POST", "/nodes/pve2/qemu", json!(upid));
+    fake.get("/nodes/pve2/vzdump/extractconfig", json!(VM_BACKUP_CONFIG));
+    fake.post("/nodes/pve2/qemu", json!(upid));
     with(&fake, "full", |c| {
         let args = json!({"archive": VM_BACKUP, "vmid": 101, "force": true, "confirm_name": "db"});
         let mut dry = args.clone();
@@ -787,7 +710,7 @@ fn restore_over_an_existing_stopped_guest() {
                 "target": {"archive": archive, "vmid": 101, "type": "qemu", "node": "pve2", "overwrites": status},
             })
         );
-        assert!(fake.writes().is_empty());
+        fake.assert_no_writes();
         let mut now = args;
         now["wait_seconds"] = json!(0);
         assert_eq!(ok(&c.call("restore_backup", now))["data"], upid);
@@ -806,21 +729,15 @@ fn restore_over_an_existing_stopped_guest() {
 
 #[test]
 fn restore_refuses_a_running_or_pve_protected_guest() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     fake.ok_times(
         "GET",
         "/nodes/pve1/lxc/200/config",
         json!({"hostname": "dns", "protection": 1}),
         1,
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/200/config",
-        json!({"hostname": "dns"}),
-    );
-    fake.ok(
-        "GET",
+    fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
+    fake.get(
         "/nodes/pve1/lxc/200/status/current",
         json!({"status": "running", "name": "dns"}),
     );
@@ -836,7 +753,7 @@ fn restore_refuses_a_running_or_pve_protected_guest() {
             "GET /nodes/pve1/lxc/200/status/current: container 200 (dns) is running; it must be stopped before a backup is restored over it (shutdown_container or stop_container)"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -848,14 +765,12 @@ fn delete_backup_checks_it_exists_and_is_not_protected() {
     let upid = "UPID:pve1:000A1B32:01234567:6740A000:imgdel::root@pam!mcp:";
     let protected_volid = "local:backup/vzdump-lxc-200-2025_01_31-02_00_00.tar.zst";
     let protected_path = "local:backup%2Fvzdump-lxc-200-2025_01_31-02_00_00.tar.zst";
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/resources", resources());
+    fake.get(
         &format!("/nodes/pve1/storage/local/content/{VM_BACKUP_PATH}"),
         volume_attrs(),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         &format!("/nodes/pve1/storage/local/content/{protected_path}"),
         json!({"format": "tar.zst", "size": 300, "protected": true}),
     );
@@ -881,7 +796,7 @@ fn delete_backup_checks_it_exists_and_is_not_protected() {
                 "target": target,
             })
         );
-        assert!(fake.writes().is_empty());
+        fake.assert_no_writes();
         assert_eq!(
             ok(&c.call(
                 "delete_backup",
@@ -908,8 +823,7 @@ fn delete_backup_checks_it_exists_and_is_not_protected() {
 
 #[test]
 fn delete_backup_finds_its_node_or_says_where_it_looked() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", storages());
+    let mut fake = FakePve::with_resources(storages());
     for node in ["pve1", "pve2"] {
         fake.fail(
             "GET",
@@ -935,7 +849,7 @@ fn delete_backup_finds_its_node_or_says_where_it_looked() {
             format!("GET /nodes/pve1/storage/pbs/content/{CT_BACKUP_PATH}: connection check for storage 'pbs' failed - timeout")
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -953,8 +867,7 @@ fn delete_backup_finds_its_node_or_says_where_it_looked() {
 
 #[test]
 fn delete_backup_keeps_the_backups_of_protected_guests() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let fake = FakePve::with_resources(resources());
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
         ("PROXMOX_MCP_PROTECTED", "tag:prod"),
@@ -973,22 +886,20 @@ fn delete_backup_keeps_the_backups_of_protected_guests() {
 
 #[test]
 fn list_storage_content_filters_and_sorts() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", storages());
-    fake.ok("GET", "/nodes/pve1/storage/local-lvm/content", json!([
+    let mut fake = FakePve::with_resources(storages());
+    fake.get("/nodes/pve1/storage/local-lvm/content", json!([
         {"volid": "local-lvm:vm-100-disk-1", "content": "images", "format": "raw", "size": 2, "vmid": 100, "used": 0},
         {"volid": "local-lvm:vm-100-disk-0", "content": "images", "format": "raw", "size": 1, "vmid": 100, "parent": "base-900-disk-0"},
     ]));
-    fake.ok("GET", "/nodes/pve1/storage/iso/content", json!([
+    fake.get("/nodes/pve1/storage/iso/content", json!([
         {"volid": "iso:iso/debian-13.iso", "content": "iso", "format": "iso", "size": 700, "ctime": 1738288800},
     ]));
     with(&fake, "read-only", |c| {
-        let r = c.call(
-            "list_storage_content",
-            json!({"storage": "local-lvm", "node": "pve1", "content": "images", "vmid": 100}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "list_storage_content",
+                json!({"storage": "local-lvm", "node": "pve1", "content": "images", "vmid": 100})
+            ),
             &json!({
                 "data": [
                     {"volid": "local-lvm:vm-100-disk-0", "content": "images", "format": "raw", "size": 1, "vmid": 100, "parent": "base-900-disk-0", "storage": "local-lvm", "node": "pve1"},
@@ -1023,16 +934,13 @@ fn list_storage_content_filters_and_sorts() {
 fn download_to_storage_names_the_file_from_the_url() {
     let mut fake = FakePve::new();
     let upid = "UPID:pve1:000A1B33:01234567:6740A000:download:debian-13.iso:root@pam!mcp:";
-    fake.ok("GET", "/cluster/resources", storages());
-    fake.ok("POST", "/nodes/pve1/storage/iso/download-url", json!(upid));
+    fake.get("/cluster/resources", storages());
+    fake.post("/nodes/pve1/storage/iso/download-url", json!(upid));
     task(&mut fake, upid, "OK");
     let sum = "A".repeat(64);
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "download_to_storage",
-            json!({"storage": "iso", "url": "https://cdimage.debian.org/debian-13.iso?mirror=1", "checksum": sum, "checksum-algorithm": "sha256"}),
-        );
-        assert_eq!(ok(&r), &done(upid));
+        assert_eq!(&c.ok("download_to_storage",
+            json!({"storage": "iso", "url": "https://cdimage.debian.org/debian-13.iso?mirror=1", "checksum": sum, "checksum-algorithm": "sha256"})), &done(upid));
     });
     assert_eq!(
         fake.lines(),
@@ -1050,8 +958,8 @@ fn download_to_storage_names_the_file_from_the_url() {
 fn download_to_storage_dry_run_and_refusals() {
     let mut fake = FakePve::new();
     let status = json!({"type": "dir", "content": "iso,vztmpl,backup", "active": 1, "enabled": 1, "shared": 0, "total": 100, "used": 10, "avail": 90});
-    fake.ok("GET", "/cluster/resources", storages());
-    fake.ok("GET", "/nodes/pve2/storage/local/status", status.clone());
+    fake.get("/cluster/resources", storages());
+    fake.get("/nodes/pve2/storage/local/status", status.clone());
     fake.answer(
         "POST",
         "/nodes/pve2/storage/local/download-url",
@@ -1062,19 +970,18 @@ fn download_to_storage_dry_run_and_refusals() {
     with(&fake, "operate", |c| {
         let url =
             "http://download.proxmox.com/images/system/alpine-3.22-default_20250617_amd64.tar.xz";
-        let r = c.call(
-            "download_to_storage",
-            json!({"storage": "local", "node": "pve2", "url": url, "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "download_to_storage",
+                json!({"storage": "local", "node": "pve2", "url": url, "dry_run": true})
+            ),
             &json!({
                 "data": null, "dry_run": true,
                 "request": {"method": "POST", "path": "/nodes/pve2/storage/local/download-url", "params": {"content": "vztmpl", "filename": "alpine-3.22-default_20250617_amd64.tar.xz", "url": url}},
                 "target": status,
             })
         );
-        assert!(fake.writes().is_empty());
+        fake.assert_no_writes();
         let mut refused =
             |args: Value| error_text(&c.call("download_to_storage", args)).to_string();
         assert_eq!(
@@ -1126,18 +1033,17 @@ fn download_to_storage_dry_run_and_refusals() {
 #[test]
 fn list_appliance_templates_sorted_trimmed_and_filtered() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/aplinfo", json!([
+    fake.get("/nodes/pve1/aplinfo", json!([
         {"template": "debian-13-standard_13.1-2_amd64.tar.zst", "package": "debian-13-standard", "headline": "Debian 13 (standard)", "os": "debian-13", "section": "system", "version": "13.1-2", "type": "lxc", "location": "http://x", "sha512sum": "abc", "description": "long text"},
         {"template": "alpine-3.22-default_20250617_amd64.tar.xz", "package": "alpine-3.22-default", "headline": "Alpine Linux 3.22", "os": "alpine", "section": "system", "version": "3.22-1", "type": "lxc", "infopage": "http://y"},
         {"template": "turnkey-nextcloud_18.0-1_amd64.tar.gz", "package": "turnkey-nextcloud", "headline": "TurnKey Nextcloud", "os": "debian-12", "section": "turnkeylinux", "version": "18.0-1", "type": "lxc"},
     ]));
     with(&fake, "read-only", |c| {
-        let r = c.call(
-            "list_appliance_templates",
-            json!({"node": "pve1", "section": "system"}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "list_appliance_templates",
+                json!({"node": "pve1", "section": "system"})
+            ),
             &json!({
                 "data": [
                     {"template": "alpine-3.22-default_20250617_amd64.tar.xz", "package": "alpine-3.22-default", "headline": "Alpine Linux 3.22", "os": "alpine", "section": "system", "version": "3.22-1", "type": "lxc"},

@@ -4,26 +4,24 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, lines, ok, with_access as with, FakePve, UPID};
+use crate::support::{
+    assert_starts, error_text, guest, ok, polled, with_access as with, FakePve, FULL_EXEC,
+    FULL_HOST, UPID,
+};
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running"},
-        {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve2", "status": "stopped"},
-        {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve1", "status": "running"},
-        {"id": "lxc/201", "type": "lxc", "vmid": 201, "name": "cache", "node": "pve2", "status": "stopped"},
+        guest("qemu/100", "web", "pve1", "running", json!({})),
+        guest("qemu/101", "db", "pve2", "stopped", json!({})),
+        guest("lxc/200", "dns", "pve1", "running", json!({})),
+        guest("lxc/201", "cache", "pve2", "stopped", json!({})),
     ])
 }
 
 /// Mocks the task `UPID`: running for one poll, then stopped with `exitstatus`.
 fn task(fake: &mut FakePve, exitstatus: &str) {
     crate::support::mock_task(fake, UPID, exitstatus)
-}
-
-/// The two status polls `task` answers.
-fn polls() -> [String; 2] {
-    let line = format!("GET /nodes/pve1/tasks/{UPID}/status");
-    [line.clone(), line]
 }
 
 /// The `task` part of a result whose task `task` mocked.
@@ -49,21 +47,14 @@ fn fail_400(fake: &mut FakePve, method: &str, path: &str, errors: Value) {
 fn get_container_config_finds_the_node() {
     let mut fake = FakePve::new();
     let cfg = json!({"hostname": "dns", "cores": 1, "memory": 512, "swap": 512, "rootfs": "local-lvm:vm-200-disk-0,size=8G", "net0": "name=eth0,bridge=vmbr0,ip=dhcp", "unprivileged": 1, "digest": "1f2e3d"});
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/lxc/200/config", cfg.clone());
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/lxc/200/config", cfg.clone());
     with(&fake, "read-only", |c| {
         assert_eq!(
             ok(&c.call("get_container_config", json!({"vmid": 200}))),
             &json!({"data": cfg})
         );
-        assert_eq!(
-            error_text(&c.call("get_container_config", json!({"vmid": 100}))),
-            "VMID 100 is a VM (qemu), not a container; use the *_vm tools"
-        );
-        assert!(
-            error_text(&c.call("get_container_config", json!({"vmid": 999})))
-                .starts_with("GET /cluster/resources: no guest with VMID 999 in the cluster")
-        );
+        crate::support::assert_containers_only(c, "get_container_config");
     });
     assert_eq!(
         fake.lines(),
@@ -77,54 +68,31 @@ fn get_container_config_finds_the_node() {
 
 #[test]
 fn power_tools_send_the_right_calls() {
-    let cases: &[(&str, Value, &str)] = &[
-        (
-            "shutdown_container",
-            json!({"vmid": 200, "node": "pve1", "timeout": 60, "force_stop": true}),
-            "POST /nodes/pve1/lxc/200/status/shutdown timeout=60&forceStop=1",
-        ),
-        (
-            "reboot_container",
-            json!({"vmid": 200, "node": "pve1"}),
-            "POST /nodes/pve1/lxc/200/status/reboot",
-        ),
-        (
-            "suspend_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-            "POST /nodes/pve1/qemu/100/status/suspend",
-        ),
-        (
-            "resume_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-            "POST /nodes/pve1/qemu/100/status/resume",
-        ),
-        (
-            "reset_vm",
-            json!({"vmid": 100, "node": "pve1"}),
-            "POST /nodes/pve1/qemu/100/status/reset",
-        ),
-        (
-            "suspend_container",
-            json!({"vmid": 200, "node": "pve1"}),
-            "POST /nodes/pve1/lxc/200/status/suspend",
-        ),
-        (
-            "resume_container",
-            json!({"vmid": 200, "node": "pve1"}),
-            "POST /nodes/pve1/lxc/200/status/resume",
-        ),
+    let shutdown = json!({"timeout": 60, "force_stop": true});
+    #[rustfmt::skip]
+    let cases = [
+        ("shutdown_container", 200, shutdown, "POST /nodes/pve1/lxc/200/status/shutdown timeout=60&forceStop=1"),
+        ("reboot_container", 200, json!({}), "POST /nodes/pve1/lxc/200/status/reboot"),
+        ("suspend_vm", 100, json!({}), "POST /nodes/pve1/qemu/100/status/suspend"),
+        ("resume_vm", 100, json!({}), "POST /nodes/pve1/qemu/100/status/resume"),
+        ("reset_vm", 100, json!({}), "POST /nodes/pve1/qemu/100/status/reset"),
+        ("suspend_container", 200, json!({}), "POST /nodes/pve1/lxc/200/status/suspend"),
+        ("resume_container", 200, json!({}), "POST /nodes/pve1/lxc/200/status/resume"),
     ];
-    for (tool, args, expected) in cases {
+    for (tool, vmid, mut args, expected) in cases {
+        args["vmid"] = json!(vmid);
+        args["node"] = json!("pve1");
         let mut fake = FakePve::new();
-        let (method, rest) = expected.split_once(' ').unwrap();
-        let path = rest.split(' ').next().unwrap();
-        fake.ok(method, path, json!(UPID));
-        task(&mut fake, "OK");
+        let path = expected.split(' ').nth(1).unwrap();
+        fake.starts_task("POST", path);
         with(&fake, "operate", |c| {
-            let r = c.call(tool, args.clone());
-            assert_eq!(ok(&r), &json!({"data": UPID, "task": task_ok()}), "{tool}");
+            assert_eq!(
+                &c.ok(tool, args),
+                &json!({"data": UPID, "task": task_ok()}),
+                "{tool}"
+            );
         });
-        assert_eq!(fake.lines(), lines(&[expected], &polls()), "{tool}");
+        assert_eq!(fake.lines(), polled(&[expected]), "{tool}");
     }
 }
 
@@ -151,17 +119,16 @@ fn power_tools_find_the_node_and_dry_run() {
         let mut fake = FakePve::new();
         let current = path.replace(path.rsplit('/').next().unwrap(), "current");
         let state = json!({"vmid": vmid, "status": "running", "qmpstatus": "running"});
-        fake.ok("GET", "/cluster/resources", resources());
-        fake.ok("GET", &current, state.clone());
+        fake.get("/cluster/resources", resources());
+        fake.get(&current, state.clone());
         with(&fake, "operate", |c| {
-            let r = c.call(tool, json!({"vmid": vmid, "dry_run": true}));
             assert_eq!(
-                ok(&r),
+                &c.ok(tool, json!({"vmid": vmid, "dry_run": true})),
                 &json!({"data": null, "dry_run": true, "request": {"method": "POST", "path": path, "params": {}}, "target": state}),
                 "{tool}"
             );
         });
-        assert!(fake.writes().is_empty(), "{tool}");
+        fake.assert_no_writes();
         assert_eq!(
             fake.lines(),
             [
@@ -176,21 +143,11 @@ fn power_tools_find_the_node_and_dry_run() {
 #[test]
 fn a_failed_power_task_carries_its_log() {
     let mut fake = FakePve::new();
-    fake.ok("POST", "/nodes/pve1/qemu/100/status/resume", json!(UPID));
+    fake.post("/nodes/pve1/qemu/100/status/resume", json!(UPID));
     task(&mut fake, "VM 100 not running");
-    fake.answer(
-        "GET",
-        &format!("/nodes/pve1/tasks/{UPID}/log"),
-        200,
-        json!({"success": 1, "total": 1, "data": [{"n": 1, "t": "TASK ERROR: VM 100 not running"}]}),
-        None,
-    );
+    fake.task_log(&["TASK ERROR: VM 100 not running"]);
     with(&fake, "operate", |c| {
-        let r = c.call("resume_vm", json!({"vmid": 100, "node": "pve1"}));
-        assert_eq!(
-            error_text(&r),
-            format!("POST /nodes/pve1/qemu/100/status/resume: task failed: VM 100 not running\ntask: {UPID}\nlast lines of the task log:\n  TASK ERROR: VM 100 not running")
-        );
+        assert_eq!(c.error("resume_vm", json!({"vmid": 100, "node": "pve1"})), format!("POST /nodes/pve1/qemu/100/status/resume: task failed: VM 100 not running\ntask: {UPID}\nlast lines of the task log:\n  TASK ERROR: VM 100 not running"));
     });
 }
 
@@ -208,36 +165,30 @@ fn image_storages() -> Value {
 #[test]
 fn create_vm_with_defaults_takes_the_next_vmid_and_first_storage() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!("105"));
-    fake.ok("GET", "/nodes/pve1/storage", image_storages());
-    fake.ok("POST", "/nodes/pve1/qemu", json!(UPID));
-    task(&mut fake, "OK");
+    fake.get("/cluster/nextid", json!("105"));
+    fake.get("/nodes/pve1/storage", image_storages());
+    fake.starts_task("POST", "/nodes/pve1/qemu");
     with(&fake, "operate", |c| {
-        let r = c.call("create_vm", json!({"node": "pve1", "name": "web-2"}));
         assert_eq!(
-            ok(&r),
+            &c.ok("create_vm", json!({"node": "pve1", "name": "web-2"})),
             &json!({"data": UPID, "task": task_ok(), "vmid": 105})
         );
     });
     assert_eq!(
         fake.lines(),
-        lines(
-            &[
+        polled(&[
                 "GET /cluster/nextid",
                 "GET /nodes/pve1/storage?content=images&enabled=1",
                 "POST /nodes/pve1/qemu vmid=105&name=web-2&memory=2048&cores=2&ostype=l26&scsihw=virtio-scsi-single&scsi0=local-lvm%3A32&net0=virtio%2Cbridge%3Dvmbr0",
-            ],
-            &polls()
-        )
+            ])
     );
 }
 
 #[test]
 fn create_vm_with_everything_given() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(300));
-    fake.ok("POST", "/nodes/pve2/qemu", json!(UPID));
-    task(&mut fake, "OK");
+    fake.get("/cluster/nextid", json!(300));
+    fake.starts_task("POST", "/nodes/pve2/qemu");
     with(&fake, "operate", |c| {
         let r = c.call(
             "create_vm",
@@ -289,8 +240,7 @@ fn create_vm_refuses_a_used_vmid_and_bad_arguments() {
                 "invalid arguments: missing required argument 'node'",
             ),
         ] {
-            let text = error_text(&c.call("create_vm", args)).to_string();
-            assert!(text.starts_with(why), "{text}");
+            assert_starts(&c.error("create_vm", args), why);
         }
     });
     // Only the VMID check reached PVE.
@@ -300,13 +250,12 @@ fn create_vm_refuses_a_used_vmid_and_bad_arguments() {
 #[test]
 fn create_vm_dry_run_and_no_storage() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(105));
-    fake.ok("GET", "/nodes/pve1/storage", image_storages());
-    fake.ok("GET", "/nodes/pve3/storage", json!([]));
+    fake.get("/cluster/nextid", json!(105));
+    fake.get("/nodes/pve1/storage", image_storages());
+    fake.get("/nodes/pve3/storage", json!([]));
     with(&fake, "operate", |c| {
-        let r = c.call("create_vm", json!({"node": "pve1", "dry_run": true}));
         assert_eq!(
-            ok(&r),
+            &c.ok("create_vm", json!({"node": "pve1", "dry_run": true})),
             &json!({
                 "data": null, "dry_run": true, "vmid": 105,
                 "request": {"method": "POST", "path": "/nodes/pve1/qemu", "params": {
@@ -320,55 +269,37 @@ fn create_vm_dry_run_and_no_storage() {
             "GET /nodes/pve3/storage: no active storage on pve3 holds images; name one with storage (list_storage shows them)"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn create_container_with_defaults() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(202));
-    fake.ok("GET", "/nodes/pve1/storage", image_storages());
-    fake.ok("POST", "/nodes/pve1/lxc", json!(UPID));
-    task(&mut fake, "OK");
+    fake.get("/cluster/nextid", json!(202));
+    fake.get("/nodes/pve1/storage", image_storages());
+    fake.starts_task("POST", "/nodes/pve1/lxc");
     // SSH keys put a login into the container: like exec, they need full and the exec switch.
-    let settings = [
-        ("PROXMOX_MCP_ACCESS", "full"),
-        ("PROXMOX_MCP_ALLOW_EXEC", "true"),
-    ];
-    crate::support::session(&fake, &settings, |c| {
-        let r = c.call(
-            "create_container",
+    crate::support::session(&fake, FULL_EXEC, |c| {
+        assert_eq!(&c.ok("create_container",
             json!({"node": "pve1", "ostemplate": "local:vztmpl/debian-13-standard_13.1-2_amd64.tar.zst", "hostname": "dns-2",
-                   "ssh-public-keys": "ssh-ed25519 AAAAC3Nz me@host"}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": UPID, "task": task_ok(), "vmid": 202})
-        );
+                   "ssh-public-keys": "ssh-ed25519 AAAAC3Nz me@host"})), &json!({"data": UPID, "task": task_ok(), "vmid": 202}));
     });
     assert_eq!(
         fake.lines(),
-        lines(
-            &[
+        polled(&[
                 "GET /cluster/nextid",
                 "GET /nodes/pve1/storage?content=rootdir&enabled=1",
                 "POST /nodes/pve1/lxc vmid=202&ostemplate=local%3Avztmpl%2Fdebian-13-standard_13.1-2_amd64.tar.zst&hostname=dns-2&memory=512&cores=1&rootfs=local-lvm%3A8&net0=name%3Deth0%2Cbridge%3Dvmbr0%2Cip%3Ddhcp&unprivileged=1&features=nesting%3D1&ssh-public-keys=ssh-ed25519%20AAAAC3Nz%20me%40host",
-            ],
-            &polls()
-        )
+            ])
     );
 }
 
 #[test]
 fn create_container_privileged_dry_run_and_refusals() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(210));
+    fake.get("/cluster/nextid", json!(210));
     // A privileged container's root is root on the host: full and the host-config switch.
-    let settings = [
-        ("PROXMOX_MCP_ACCESS", "full"),
-        ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
-    ];
-    crate::support::session(&fake, &settings, |c| {
+    crate::support::session(&fake, FULL_HOST, |c| {
         let r = c.call(
             "create_container",
             json!({"node": "pve2", "vmid": 210, "ostemplate": "nfs:vztmpl/alpine.tar.xz", "storage": "zfs", "size": 4,
@@ -384,21 +315,19 @@ fn create_container_privileged_dry_run_and_refusals() {
             ok(&r)["target"],
             json!({"node": "pve2", "vmid": 210, "vmid_free": true, "storage": "zfs"})
         );
-        let text = error_text(&c.call(
-            "create_container",
-            json!({"node": "pve2", "ostemplate": "alpine.tar.xz"}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with("invalid arguments: 'ostemplate' must be a volume id"),
-            "{text}"
+        assert_starts(
+            &c.error(
+                "create_container",
+                json!({"node": "pve2", "ostemplate": "alpine.tar.xz"}),
+            ),
+            "invalid arguments: 'ostemplate' must be a volume id",
         );
         assert!(
             error_text(&c.call("create_container", json!({"node": "pve2"})))
                 .starts_with("invalid arguments: missing required argument 'ostemplate'")
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /cluster/nextid?vmid=210"]);
 }
 
@@ -407,37 +336,25 @@ fn create_container_privileged_dry_run_and_refusals() {
 
 #[test]
 fn clone_vm_takes_the_next_vmid() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/cluster/nextid", json!(102));
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get("/cluster/nextid", json!(102));
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "cores": 2}),
     );
-    fake.ok("POST", "/nodes/pve1/qemu/100/clone", json!(UPID));
-    task(&mut fake, "OK");
+    fake.starts_task("POST", "/nodes/pve1/qemu/100/clone");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "clone_vm",
-            json!({"vmid": 100, "name": "web-copy", "full": true, "target": "pve2", "storage": "ceph-vm"}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": UPID, "task": task_ok(), "newid": 102})
-        );
+        assert_eq!(&c.ok("clone_vm",
+            json!({"vmid": 100, "name": "web-copy", "full": true, "target": "pve2", "storage": "ceph-vm"})), &json!({"data": UPID, "task": task_ok(), "newid": 102}));
     });
     assert_eq!(
         fake.lines(),
-        lines(
-            &[
+        polled(&[
                 "GET /cluster/resources?type=vm",
                 "GET /cluster/nextid",
                 "GET /nodes/pve1/qemu/100/config",
                 "POST /nodes/pve1/qemu/100/clone newid=102&name=web-copy&full=1&target=pve2&storage=ceph-vm",
-            ],
-            &polls()
-        )
+            ])
     );
 }
 
@@ -445,26 +362,18 @@ fn clone_vm_takes_the_next_vmid() {
 fn clone_container_with_a_given_newid_and_dry_run() {
     let mut fake = FakePve::new();
     let state = json!({"vmid": 201, "status": "stopped", "name": "cache"});
-    fake.ok("GET", "/cluster/nextid", json!(250));
-    fake.ok("GET", "/nodes/pve2/lxc/201/status/current", state.clone());
-    fake.ok(
-        "GET",
+    fake.get("/cluster/nextid", json!(250));
+    fake.get("/nodes/pve2/lxc/201/status/current", state.clone());
+    fake.get(
         "/nodes/pve2/lxc/201/config",
         json!({"hostname": "cache", "unprivileged": 1}),
     );
-    fake.ok("POST", "/nodes/pve2/lxc/201/clone", json!(UPID));
-    task(&mut fake, "OK");
+    fake.starts_task("POST", "/nodes/pve2/lxc/201/clone");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "clone_container",
-            json!({"vmid": 201, "node": "pve2", "newid": 250, "hostname": "cache-2", "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true, "newid": 250,
+        assert_eq!(&c.ok("clone_container",
+            json!({"vmid": 201, "node": "pve2", "newid": 250, "hostname": "cache-2", "dry_run": true})), &json!({"data": null, "dry_run": true, "newid": 250,
                     "request": {"method": "POST", "path": "/nodes/pve2/lxc/201/clone", "params": {"newid": "250", "hostname": "cache-2"}},
-                    "target": state})
-        );
+                    "target": state}));
         assert!(ok(&c.call(
             "clone_container",
             json!({"vmid": 201, "node": "pve2", "newid": 250, "full": false})
@@ -473,25 +382,22 @@ fn clone_container_with_a_given_newid_and_dry_run() {
     });
     assert_eq!(
         fake.lines(),
-        lines(
-            &[
-                "GET /cluster/nextid?vmid=250",
-                "GET /nodes/pve2/lxc/201/config",
-                "GET /nodes/pve2/lxc/201/status/current",
-                "GET /cluster/nextid?vmid=250",
-                "GET /nodes/pve2/lxc/201/config",
-                "POST /nodes/pve2/lxc/201/clone newid=250&full=0",
-            ],
-            &polls()
-        )
+        polled(&[
+            "GET /cluster/nextid?vmid=250",
+            "GET /nodes/pve2/lxc/201/config",
+            "GET /nodes/pve2/lxc/201/status/current",
+            "GET /cluster/nextid?vmid=250",
+            "GET /nodes/pve2/lxc/201/config",
+            "POST /nodes/pve2/lxc/201/clone newid=250&full=0",
+        ])
     );
 }
 
 #[test]
 fn clone_failures() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/nextid", json!(102));
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get("/cluster/nextid", json!(102));
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
     fake.fail(
         "POST",
         "/nodes/pve1/qemu/100/clone",
@@ -536,23 +442,23 @@ fn clone_failures() {
 fn migrate_vm_live_when_it_runs() {
     let mut fake = FakePve::new();
     let pre = json!({"running": 1, "local_disks": [{"volid": "local:iso/debian.iso", "cdrom": 1, "is_unused": 0, "size": 1}], "local_resources": [], "has-dbus-vmstate": 1});
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/migrate", pre.clone());
-    fake.ok("POST", "/nodes/pve1/qemu/100/migrate", json!(UPID));
-    task(&mut fake, "OK");
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve1/qemu/100/migrate", pre.clone());
+    fake.starts_task("POST", "/nodes/pve1/qemu/100/migrate");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "migrate_vm",
-            json!({"vmid": 100, "target": "pve2", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "migrate_vm",
+                json!({"vmid": 100, "target": "pve2", "dry_run": true})
+            ),
             &json!({"data": null, "dry_run": true,
                     "request": {"method": "POST", "path": "/nodes/pve1/qemu/100/migrate", "params": {"target": "pve2", "online": "1"}},
                     "target": {"node": "pve1", "running": true, "precondition": pre}})
         );
-        let r = c.call("migrate_vm", json!({"vmid": 100, "target": "pve2"}));
-        assert_eq!(ok(&r), &json!({"data": UPID, "task": task_ok()}));
+        assert_eq!(
+            &c.ok("migrate_vm", json!({"vmid": 100, "target": "pve2"})),
+            &json!({"data": UPID, "task": task_ok()})
+        );
         // The guest moved: the next call looks up its node again.
         assert!(
             ok(&c.call(
@@ -562,15 +468,12 @@ fn migrate_vm_live_when_it_runs() {
                 == true
         );
     });
-    let mut expected = lines(
-        &[
-            "GET /cluster/resources?type=vm",
-            "GET /nodes/pve1/qemu/100/migrate?target=pve2",
-            "GET /nodes/pve1/qemu/100/migrate?target=pve2",
-            "POST /nodes/pve1/qemu/100/migrate target=pve2&online=1",
-        ],
-        &polls(),
-    );
+    let mut expected = polled(&[
+        "GET /cluster/resources?type=vm",
+        "GET /nodes/pve1/qemu/100/migrate?target=pve2",
+        "GET /nodes/pve1/qemu/100/migrate?target=pve2",
+        "POST /nodes/pve1/qemu/100/migrate target=pve2&online=1",
+    ]);
     expected.extend([
         "GET /cluster/resources?type=vm".to_string(),
         "GET /nodes/pve1/qemu/100/migrate?target=pve2".to_string(),
@@ -581,13 +484,10 @@ fn migrate_vm_live_when_it_runs() {
 #[test]
 fn migrate_vm_with_local_disks() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve1/qemu/100/migrate",
+    fake.get("/nodes/pve1/qemu/100/migrate",
         json!({"running": 1, "local_disks": [{"volid": "local-lvm:vm-100-disk-0", "size": 34359738368u64}], "local_resources": []}),
     );
-    fake.ok("POST", "/nodes/pve1/qemu/100/migrate", json!(UPID));
-    task(&mut fake, "OK");
+    fake.starts_task("POST", "/nodes/pve1/qemu/100/migrate");
     with(&fake, "operate", |c| {
         assert_eq!(
             error_text(&c.call("migrate_vm", json!({"vmid": 100, "node": "pve1", "target": "pve2"}))),
@@ -608,9 +508,7 @@ fn migrate_vm_with_local_disks() {
 #[test]
 fn migrate_vm_refused_by_the_precondition() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve2/qemu/101/migrate",
+    fake.get("/nodes/pve2/qemu/101/migrate",
         json!({"running": 0, "allowed_nodes": ["pve1"], "not_allowed_nodes": {"pve3": {"unavailable_storages": ["local-zfs"]}, "pve1": {}}, "local_disks": [], "local_resources": []}),
     );
     with(&fake, "operate", |c| {
@@ -636,13 +534,10 @@ fn migrate_vm_refused_by_the_precondition() {
 #[test]
 fn migrate_stopped_vm_is_offline() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve2/qemu/101/migrate",
+    fake.get("/nodes/pve2/qemu/101/migrate",
         json!({"running": 0, "allowed_nodes": ["pve1", "pve3"], "not_allowed_nodes": {}, "local_disks": [], "local_resources": []}),
     );
-    fake.ok("POST", "/nodes/pve2/qemu/101/migrate", json!(UPID));
-    task(&mut fake, "OK");
+    fake.starts_task("POST", "/nodes/pve2/qemu/101/migrate");
     with(&fake, "operate", |c| {
         let r = c.call(
             "migrate_vm",
@@ -660,9 +555,8 @@ fn migrate_stopped_vm_is_offline() {
 fn migrate_container_restarts_a_running_one() {
     let mut fake = FakePve::new();
     let pre = json!({"running": true, "allowed-nodes": ["pve2"], "not-allowed-nodes": {}});
-    fake.ok("GET", "/nodes/pve1/lxc/200/migrate", pre.clone());
-    fake.ok("POST", "/nodes/pve1/lxc/200/migrate", json!(UPID));
-    task(&mut fake, "OK");
+    fake.get("/nodes/pve1/lxc/200/migrate", pre.clone());
+    fake.starts_task("POST", "/nodes/pve1/lxc/200/migrate");
     with(&fake, "operate", |c| {
         let r = c.call(
             "migrate_container",
@@ -684,14 +578,11 @@ fn migrate_container_restarts_a_running_one() {
     });
     assert_eq!(
         fake.lines(),
-        lines(
-            &[
-                "GET /nodes/pve1/lxc/200/migrate?target=pve2",
-                "GET /nodes/pve1/lxc/200/migrate?target=pve2",
-                "POST /nodes/pve1/lxc/200/migrate target=pve2&restart=1",
-            ],
-            &polls()
-        )
+        polled(&[
+            "GET /nodes/pve1/lxc/200/migrate?target=pve2",
+            "GET /nodes/pve1/lxc/200/migrate?target=pve2",
+            "POST /nodes/pve1/lxc/200/migrate target=pve2&restart=1",
+        ])
     );
 }
 
@@ -704,13 +595,11 @@ fn migrate_container_on_a_pve_without_the_check() {
         501,
         "Method 'GET /nodes/pve2/lxc/201/migrate' not implemented",
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/lxc/201/status/current",
         json!({"status": "stopped", "vmid": 201}),
     );
-    fake.ok("POST", "/nodes/pve2/lxc/201/migrate", json!(UPID));
-    task(&mut fake, "OK");
+    fake.starts_task("POST", "/nodes/pve2/lxc/201/migrate");
     with(&fake, "operate", |c| {
         let r = c.call(
             "migrate_container",
@@ -720,14 +609,11 @@ fn migrate_container_on_a_pve_without_the_check() {
     });
     assert_eq!(
         fake.lines(),
-        lines(
-            &[
-                "GET /nodes/pve2/lxc/201/migrate?target=pve1",
-                "GET /nodes/pve2/lxc/201/status/current",
-                "POST /nodes/pve2/lxc/201/migrate target=pve1",
-            ],
-            &polls()
-        )
+        polled(&[
+            "GET /nodes/pve2/lxc/201/migrate?target=pve1",
+            "GET /nodes/pve2/lxc/201/status/current",
+            "POST /nodes/pve2/lxc/201/migrate target=pve1",
+        ])
     );
 }
 
@@ -736,22 +622,17 @@ fn migrate_container_on_a_pve_without_the_check() {
 
 #[test]
 fn update_vm_config_sets_and_deletes() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"ide2": "local:iso/debian.iso,media=cdrom,size=600M", "digest": "8f2e"}),
     );
     fake.ok("PUT", "/nodes/pve1/qemu/100/config", Value::Null);
     with(&fake, "operate", |c| {
         // Removing a CD drive loses no data: operate may (the config says it is one).
-        let r = c.call(
-            "update_vm_config",
+        assert_eq!(&c.ok("update_vm_config",
             json!({"vmid": 100, "set": {"cores": 4, "onboot": true, "memory": 4096, "net1": "virtio,bridge=vmbr1", "agent": "enabled=1", "cpulimit": 1.5, "description": "web\nfront end"},
-                   "delete": ["ide2", "tablet"], "digest": "8f2e0c9b1a7d6e5f4c3b2a190817263544536271"}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+                   "delete": ["ide2", "tablet"], "digest": "8f2e0c9b1a7d6e5f4c3b2a190817263544536271"})), &json!({"data": null}));
     });
     assert_eq!(
         fake.lines(),
@@ -767,20 +648,14 @@ fn update_vm_config_sets_and_deletes() {
 fn update_vm_config_dry_run_shows_the_config() {
     let mut fake = FakePve::new();
     let cfg = json!({"name": "web", "cores": 2, "memory": "2048", "digest": "0123abcd"});
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", cfg.clone());
+    fake.get("/nodes/pve1/qemu/100/config", cfg.clone());
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 100, "node": "pve1", "set": {"cores": "4", "numa": false}, "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true,
+        assert_eq!(&c.ok("update_vm_config",
+            json!({"vmid": 100, "node": "pve1", "set": {"cores": "4", "numa": false}, "dry_run": true})), &json!({"data": null, "dry_run": true,
                     "request": {"method": "PUT", "path": "/nodes/pve1/qemu/100/config", "params": {"cores": "4", "numa": "0"}},
-                    "target": cfg})
-        );
+                    "target": cfg}));
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /nodes/pve1/qemu/100/config"]);
 }
 
@@ -813,14 +688,13 @@ fn update_config_rejects_what_pve_would() {
             assert!(text.starts_with(why), "{args}: {text}");
         }
     });
-    assert!(fake.requests().is_empty());
+    fake.assert_untouched();
 }
 
 #[test]
 fn deleting_an_unused_volume_needs_full() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/qemu/100/config",
         json!({"name": "web", "unused0": "local-lvm:vm-100-disk-1", "digest": "aa"}),
     );
@@ -834,24 +708,24 @@ fn deleting_an_unused_volume_needs_full() {
             "update_vm_config: removing 'unused0' frees that disk volume (its data is lost) (key class: data); it needs access level full, but this server runs with PROXMOX_MCP_ACCESS=operate; nothing was sent. Change it in PVE itself, or restart the server with PROXMOX_MCP_ACCESS=full"
         );
         // Detaching a disk is a data change too (the "delete of a disk key").
-        let text = error_text(&c.call(
-            "update_vm_config",
-            json!({"vmid": 100, "node": "pve1", "delete": ["scsi1"]}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with("update_vm_config: removing 'scsi1' detaches a disk from the guest"),
-            "{text}"
+        assert_starts(
+            &c.error(
+                "update_vm_config",
+                json!({"vmid": 100, "node": "pve1", "delete": ["scsi1"]}),
+            ),
+            "update_vm_config: removing 'scsi1' detaches a disk from the guest",
         );
     });
     // The config is read to tell a CD drive from a disk; nothing is written.
     assert_eq!(fake.lines(), ["GET /nodes/pve1/qemu/100/config"]);
     with(&fake, "full", |c| {
-        let r = c.call(
-            "update_vm_config",
-            json!({"vmid": 100, "node": "pve1", "delete": ["unused0", "unused0"]}),
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 100, "node": "pve1", "delete": ["unused0", "unused0"]})
+            ),
+            &json!({"data": null})
         );
-        assert_eq!(ok(&r), &json!({"data": null}));
     });
     assert_eq!(
         fake.lines()[1..],
@@ -865,25 +739,20 @@ fn deleting_an_unused_volume_needs_full() {
 #[test]
 fn deleting_an_unused_volume_respects_pve_protection() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/lxc/200/config",
         json!({"hostname": "dns", "protection": 1, "unused1": "local-lvm:vm-200-disk-1"}),
     );
     with(&fake, "full", |c| {
-        let text = error_text(&c.call(
-            "update_container_config",
-            json!({"vmid": 200, "node": "pve1", "delete": ["unused1"]}),
-        ))
-        .to_string();
-        assert!(
-            text.starts_with(
-                "GET /nodes/pve1/lxc/200/config: guest 200 has PVE's protection flag set"
+        assert_starts(
+            &c.error(
+                "update_container_config",
+                json!({"vmid": 200, "node": "pve1", "delete": ["unused1"]}),
             ),
-            "{text}"
+            "GET /nodes/pve1/lxc/200/config: guest 200 has PVE's protection flag set",
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
@@ -897,11 +766,8 @@ fn update_container_config_and_pve_errors() {
         "checksum mismatch (file change by other user?)",
     );
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "update_container_config",
-            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024, "swap": 0, "onboot": "yes", "hostname": "dns-2", "net1": "name=eth1,bridge=vmbr1,ip=dhcp"}, "delete": ["tty"]}),
-        );
-        assert_eq!(ok(&r), &json!({"data": null}));
+        assert_eq!(&c.ok("update_container_config",
+            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024, "swap": 0, "onboot": "yes", "hostname": "dns-2", "net1": "name=eth1,bridge=vmbr1,ip=dhcp"}, "delete": ["tty"]})), &json!({"data": null}));
         assert_eq!(
             error_text(&c.call(
                 "update_container_config",
@@ -929,24 +795,24 @@ fn vm_config() -> Value {
 
 #[test]
 fn resize_vm_disk_grows() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", vm_config());
-    fake.ok("PUT", "/nodes/pve1/qemu/100/resize", json!(UPID));
-    task(&mut fake, "OK");
+    let mut fake = FakePve::with_resources(resources());
+    fake.get("/nodes/pve1/qemu/100/config", vm_config());
+    fake.starts_task("PUT", "/nodes/pve1/qemu/100/resize");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "resize_vm_disk",
-            json!({"vmid": 100, "disk": "scsi0", "size": "+10G"}),
+        assert_eq!(
+            &c.ok(
+                "resize_vm_disk",
+                json!({"vmid": 100, "disk": "scsi0", "size": "+10G"})
+            ),
+            &json!({"data": UPID, "task": task_ok()})
         );
-        assert_eq!(ok(&r), &json!({"data": UPID, "task": task_ok()}));
         let r = c.call(
             "resize_vm_disk",
             json!({"vmid": 100, "disk": "scsi0", "size": "64G"}),
         );
         assert_eq!(ok(&r)["task"], task_ok());
     });
-    let status = polls();
+    let status = polled(&[]);
     assert_eq!(
         fake.lines(),
         [
@@ -965,7 +831,7 @@ fn resize_vm_disk_grows() {
 #[test]
 fn resize_vm_disk_refuses_shrinking_and_other_mistakes() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", vm_config());
+    fake.get("/nodes/pve1/qemu/100/config", vm_config());
     with(&fake, "operate", |c| {
         let cases: &[(Value, &str)] = &[
             (json!({"disk": "scsi0", "size": "20G"}), "invalid arguments: size 20G is not larger than the current size of scsi0 (32G); disks only grow: give a larger size, or +N to add N"),
@@ -973,16 +839,7 @@ fn resize_vm_disk_refuses_shrinking_and_other_mistakes() {
             (json!({"disk": "scsi0", "size": "34359738368"}), "invalid arguments: size 34359738368 is not larger"),
             (json!({"disk": "scsi1", "size": "+1G"}), "GET /nodes/pve1/qemu/100/config: VM 100 has no disk scsi1; its disks: efidisk0, ide2, scsi0"),
             (json!({"disk": "ide2", "size": "+1G"}), "invalid arguments: ide2 of VM 100 is a CD drive (local:iso/debian.iso,media=cdrom,size=600M), which cannot be resized"),
-        ];
-        for (args, why) in cases {
-            let mut args = args.clone();
-            args["vmid"] = json!(100);
-            args["node"] = json!("pve1");
-            let text = error_text(&c.call("resize_vm_disk", args.clone())).to_string();
-            assert!(text.starts_with(why), "{args}: {text}");
-        }
-        // Arguments refused before any request.
-        let cases: &[(Value, &str)] = &[
+            // Arguments refused before any request.
             (json!({"disk": "net0", "size": "+1G"}), "invalid arguments: 'disk' must be a VM disk key: scsi0-30, virtio0-15, sata0-5, ide0-3, efidisk0 or tpmstate0, got 'net0'"),
             (json!({"disk": "scsi0", "size": "-1G"}), "invalid arguments: 'size' must be like +10G (grow by) or 64G (the new size), units K, M, G or T, got '-1G'"),
             (json!({"disk": "scsi0", "size": "10GB"}), "invalid arguments: 'size' must be like"),
@@ -996,27 +853,23 @@ fn resize_vm_disk_refuses_shrinking_and_other_mistakes() {
             assert!(text.starts_with(why), "{args}: {text}");
         }
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /nodes/pve1/qemu/100/config"; 5]);
 }
 
 #[test]
 fn resize_container_disk_and_dry_run() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/200/config",
+    fake.get("/nodes/pve1/lxc/200/config",
         json!({"hostname": "dns", "rootfs": "local-lvm:vm-200-disk-0,size=8G", "mp0": "local-lvm:vm-200-disk-1,mp=/srv,size=512M"}),
     );
-    fake.ok("PUT", "/nodes/pve1/lxc/200/resize", json!(UPID));
-    task(&mut fake, "OK");
+    fake.starts_task("PUT", "/nodes/pve1/lxc/200/resize");
     with(&fake, "operate", |c| {
-        let r = c.call(
-            "resize_container_disk",
-            json!({"vmid": 200, "node": "pve1", "disk": "mp0", "size": "1.5G", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "resize_container_disk",
+                json!({"vmid": 200, "node": "pve1", "disk": "mp0", "size": "1.5G", "dry_run": true})
+            ),
             &json!({"data": null, "dry_run": true,
                     "request": {"method": "PUT", "path": "/nodes/pve1/lxc/200/resize", "params": {"disk": "mp0", "size": "1.5G"}},
                     "target": {"disk": "mp0", "volume": "local-lvm:vm-200-disk-1,mp=/srv,size=512M", "size_bytes": 536870912, "new_size_bytes": 1610612736u64}})
@@ -1034,21 +887,18 @@ fn resize_container_disk_and_dry_run() {
     });
     assert_eq!(
         fake.lines(),
-        lines(
-            &[
-                "GET /nodes/pve1/lxc/200/config",
-                "GET /nodes/pve1/lxc/200/config",
-                "PUT /nodes/pve1/lxc/200/resize disk=rootfs&size=%2B2G",
-            ],
-            &polls()
-        )
+        polled(&[
+            "GET /nodes/pve1/lxc/200/config",
+            "GET /nodes/pve1/lxc/200/config",
+            "PUT /nodes/pve1/lxc/200/resize disk=rootfs&size=%2B2G",
+        ])
     );
 }
 
 #[test]
 fn resize_failure_from_pve_is_passed_through() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", vm_config());
+    fake.get("/nodes/pve1/qemu/100/config", vm_config());
     fake.fail(
         "PUT",
         "/nodes/pve1/qemu/100/resize",
@@ -1071,20 +921,16 @@ fn resize_failure_from_pve_is_passed_through() {
 
 #[test]
 fn delete_vm_checks_name_state_and_protection() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve2/qemu/101/config",
         json!({"name": "db", "protection": 0}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/qemu/101/status/current",
         json!({"vmid": 101, "name": "db", "status": "stopped", "qmpstatus": "stopped"}),
     );
-    fake.ok("DELETE", "/nodes/pve2/qemu/101", json!(UPID));
-    task(&mut fake, "OK");
+    fake.starts_task("DELETE", "/nodes/pve2/qemu/101");
     with(&fake, "full", |c| {
         assert_eq!(
             error_text(&c.call("delete_vm", json!({"vmid": 101, "confirm_name": "web"}))),
@@ -1092,41 +938,38 @@ fn delete_vm_checks_name_state_and_protection() {
         );
         assert!(error_text(&c.call("delete_vm", json!({"vmid": 101})))
             .starts_with("invalid arguments: missing required argument 'confirm_name'"));
-        let r = c.call(
-            "delete_vm",
-            json!({"vmid": 101, "confirm_name": "db", "purge": true}),
+        assert_eq!(
+            &c.ok(
+                "delete_vm",
+                json!({"vmid": 101, "confirm_name": "db", "purge": true})
+            ),
+            &json!({"data": UPID, "task": task_ok()})
         );
-        assert_eq!(ok(&r), &json!({"data": UPID, "task": task_ok()}));
     });
     assert_eq!(
         fake.lines(),
-        lines(
-            &[
-                "GET /cluster/resources?type=vm",
-                "GET /nodes/pve2/qemu/101/config",
-                "GET /nodes/pve2/qemu/101/status/current",
-                // A failed call forgets where the guest lives.
-                "GET /cluster/resources?type=vm",
-                "GET /nodes/pve2/qemu/101/config",
-                "GET /nodes/pve2/qemu/101/status/current",
-                "DELETE /nodes/pve2/qemu/101?destroy-unreferenced-disks=0&purge=1",
-            ],
-            &polls()
-        )
+        polled(&[
+            "GET /cluster/resources?type=vm",
+            "GET /nodes/pve2/qemu/101/config",
+            "GET /nodes/pve2/qemu/101/status/current",
+            // A failed call forgets where the guest lives.
+            "GET /cluster/resources?type=vm",
+            "GET /nodes/pve2/qemu/101/config",
+            "GET /nodes/pve2/qemu/101/status/current",
+            "DELETE /nodes/pve2/qemu/101?destroy-unreferenced-disks=0&purge=1",
+        ])
     );
 }
 
 #[test]
 fn delete_vm_refuses_a_running_or_protected_guest() {
     let mut fake = FakePve::new();
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.ok(
-        "GET",
+    fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"vmid": 100, "name": "web", "status": "running"}),
     );
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve2/qemu/101/config",
         json!({"name": "db", "protection": 1}),
     );
@@ -1135,12 +978,8 @@ fn delete_vm_refuses_a_running_or_protected_guest() {
             error_text(&c.call("delete_vm", json!({"vmid": 100, "node": "pve1", "confirm_name": "web"}))),
             "GET /nodes/pve1/qemu/100/status/current: VM 100 (web) is running; it must be stopped before it can be deleted (shutdown_vm or stop_vm)"
         );
-        let text = error_text(&c.call(
-            "delete_vm",
-            json!({"vmid": 101, "node": "pve2", "confirm_name": "db", "dry_run": true}),
-        ))
-        .to_string();
-        assert!(text.starts_with("GET /nodes/pve2/qemu/101/config: guest 101 has PVE's protection flag set (protection: 1)"), "{text}");
+        assert_starts(&c.error("delete_vm",
+            json!({"vmid": 101, "node": "pve2", "confirm_name": "db", "dry_run": true})), "GET /nodes/pve2/qemu/101/config: guest 101 has PVE's protection flag set (protection: 1)");
         // A wrong name is refused in a dry run too.
         assert!(error_text(&c.call(
             "delete_vm",
@@ -1148,29 +987,23 @@ fn delete_vm_refuses_a_running_or_protected_guest() {
         ))
         .starts_with("confirm_name 'WEB' is not the name of VM 100"));
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
 }
 
 #[test]
 fn delete_container_dry_run_and_missing_guest() {
     let mut fake = FakePve::new();
     let state = json!({"vmid": 201, "name": "cache", "status": "stopped", "type": "lxc"});
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
-        "/nodes/pve2/lxc/201/config",
-        json!({"hostname": "cache"}),
-    );
-    fake.ok("GET", "/nodes/pve2/lxc/201/status/current", state.clone());
-    fake.ok("DELETE", "/nodes/pve2/lxc/201", json!(UPID));
-    task(&mut fake, "OK");
+    fake.get("/cluster/resources", resources());
+    fake.get("/nodes/pve2/lxc/201/config", json!({"hostname": "cache"}));
+    fake.get("/nodes/pve2/lxc/201/status/current", state.clone());
+    fake.starts_task("DELETE", "/nodes/pve2/lxc/201");
     with(&fake, "full", |c| {
-        let r = c.call(
-            "delete_container",
-            json!({"vmid": 201, "confirm_name": "cache", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "delete_container",
+                json!({"vmid": 201, "confirm_name": "cache", "dry_run": true})
+            ),
             &json!({"data": null, "dry_run": true,
                     "request": {"method": "DELETE", "path": "/nodes/pve2/lxc/201", "params": {"destroy-unreferenced-disks": "0"}},
                     "target": state})
@@ -1194,13 +1027,8 @@ fn delete_container_dry_run_and_missing_guest() {
 #[test]
 fn delete_container_failure_from_pve() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/nodes/pve1/lxc/200/config",
-        json!({"hostname": "dns"}),
-    );
-    fake.ok(
-        "GET",
+    fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
+    fake.get(
         "/nodes/pve1/lxc/200/status/current",
         json!({"vmid": 200, "name": "dns", "status": "stopped"}),
     );
@@ -1225,11 +1053,7 @@ fn delete_container_failure_from_pve() {
 fn access_levels_and_annotations() {
     let fake = FakePve::new();
     with(&fake, "operate", |c| {
-        let names: Vec<&str> = c
-            .tools
-            .iter()
-            .map(|t| t["name"].as_str().unwrap())
-            .collect();
+        let names = c.tool_names();
         for tool in [
             "create_vm",
             "migrate_container",
@@ -1245,11 +1069,7 @@ fn access_levels_and_annotations() {
         );
     });
     with(&fake, "read-only", |c| {
-        let names: Vec<&str> = c
-            .tools
-            .iter()
-            .map(|t| t["name"].as_str().unwrap())
-            .collect();
+        let names = c.tool_names();
         assert!(names.contains(&"get_container_config"));
         assert!(!names.contains(&"create_vm"));
         assert!(error_text(&c.call("create_vm", json!({"node": "pve1"})))
@@ -1271,7 +1091,7 @@ fn access_levels_and_annotations() {
             .unwrap()
             .ends_with("Needs VM.Allocate on /vms/{vmid}. Can lose data."));
     });
-    assert!(fake.requests().is_empty());
+    fake.assert_untouched();
 }
 
 #[test]
@@ -1279,57 +1099,34 @@ fn more_dry_runs_send_no_write() {
     let mut fake = FakePve::new();
     let vm_state = json!({"vmid": 100, "name": "web", "status": "stopped"});
     let ct_config = json!({"hostname": "dns", "memory": 512, "digest": "abc123"});
-    fake.ok("GET", "/cluster/nextid", json!(102));
-    fake.ok(
-        "GET",
-        "/nodes/pve1/qemu/100/status/current",
-        vm_state.clone(),
-    );
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", vm_config());
-    fake.ok("GET", "/nodes/pve1/lxc/200/config", ct_config.clone());
+    fake.get("/cluster/nextid", json!(102));
+    fake.get("/nodes/pve1/qemu/100/status/current", vm_state.clone());
+    fake.get("/nodes/pve1/qemu/100/config", vm_config());
+    fake.get("/nodes/pve1/lxc/200/config", ct_config.clone());
     with(&fake, "full", |c| {
-        let r = c.call(
-            "clone_vm",
-            json!({"vmid": 100, "node": "pve1", "name": "web-copy", "dry_run": true}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "clone_vm",
+                json!({"vmid": 100, "node": "pve1", "name": "web-copy", "dry_run": true})
+            ),
             &json!({"data": null, "dry_run": true, "newid": 102,
                     "request": {"method": "POST", "path": "/nodes/pve1/qemu/100/clone", "params": {"newid": "102", "name": "web-copy"}},
                     "target": vm_state})
         );
-        let r = c.call(
-            "resize_vm_disk",
-            json!({"vmid": 100, "node": "pve1", "disk": "scsi0", "size": "+8G", "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true,
+        assert_eq!(&c.ok("resize_vm_disk",
+            json!({"vmid": 100, "node": "pve1", "disk": "scsi0", "size": "+8G", "dry_run": true})), &json!({"data": null, "dry_run": true,
                     "request": {"method": "PUT", "path": "/nodes/pve1/qemu/100/resize", "params": {"disk": "scsi0", "size": "+8G", "digest": "5e8a7b6c"}},
-                    "target": {"disk": "scsi0", "volume": "local-lvm:vm-100-disk-0,iothread=1,size=32G", "size_bytes": 34359738368u64, "new_size_bytes": 42949672960u64}})
-        );
-        let r = c.call(
-            "delete_vm",
-            json!({"vmid": 100, "node": "pve1", "confirm_name": "web", "purge": true, "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true,
+                    "target": {"disk": "scsi0", "volume": "local-lvm:vm-100-disk-0,iothread=1,size=32G", "size_bytes": 34359738368u64, "new_size_bytes": 42949672960u64}}));
+        assert_eq!(&c.ok("delete_vm",
+            json!({"vmid": 100, "node": "pve1", "confirm_name": "web", "purge": true, "dry_run": true})), &json!({"data": null, "dry_run": true,
                     "request": {"method": "DELETE", "path": "/nodes/pve1/qemu/100", "params": {"destroy-unreferenced-disks": "0", "purge": "1"}},
-                    "target": vm_state})
-        );
-        let r = c.call(
-            "update_container_config",
-            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024}, "delete": ["unused0"], "digest": "abc123", "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": null, "dry_run": true,
+                    "target": vm_state}));
+        assert_eq!(&c.ok("update_container_config",
+            json!({"vmid": 200, "node": "pve1", "set": {"memory": 1024}, "delete": ["unused0"], "digest": "abc123", "dry_run": true})), &json!({"data": null, "dry_run": true,
                     "request": {"method": "PUT", "path": "/nodes/pve1/lxc/200/config", "params": {"memory": "1024", "delete": "unused0", "digest": "abc123"}},
-                    "target": ct_config})
-        );
+                    "target": ct_config}));
     });
-    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [

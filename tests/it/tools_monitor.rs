@@ -4,14 +4,15 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, ok, session as with, Client, FakePve};
+use crate::support::{assert_starts, error_text, guest, ok, session as with, Client, FakePve};
 
+#[rustfmt::skip]
 fn resources() -> Value {
     json!([
-        {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running", "tags": "prod;web", "pool": "prod", "netin": 5},
-        {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve2", "status": "running", "tags": "infra"},
-        {"id": "qemu/1000", "type": "qemu", "vmid": 1000, "name": "big", "node": "pve2", "status": "stopped", "tags": "Prod", "pool": "dev"},
-        {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve1", "status": "stopped", "pool": "dev"},
+        guest("qemu/100", "web", "pve1", "running", json!({"tags": "prod;web", "pool": "prod", "netin": 5})),
+        guest("lxc/200", "dns", "pve2", "running", json!({"tags": "infra"})),
+        guest("qemu/1000", "big", "pve2", "stopped", json!({"tags": "Prod", "pool": "dev"})),
+        guest("qemu/101", "db", "pve1", "stopped", json!({"pool": "dev"})),
     ])
 }
 
@@ -49,11 +50,8 @@ fn names(c: &Client) -> Vec<String> {
 
 #[test]
 fn get_vm_metrics_summarises_rrddata() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
-        "/nodes/pve1/qemu/100/rrddata",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get("/nodes/pve1/qemu/100/rrddata",
         json!([
             {"time": 1700000120, "cpu": 0.25, "maxcpu": 4, "mem": 2048, "maxmem": 8192, "netin": 10.5},
             {"time": 1700000000},
@@ -62,9 +60,8 @@ fn get_vm_metrics_summarises_rrddata() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call("get_vm_metrics", json!({"vmid": 100, "points": 2}));
         assert_eq!(
-            ok(&r),
+            &c.ok("get_vm_metrics", json!({"vmid": 100, "points": 2})),
             &json!({"data": {
                 "timeframe": "hour", "cf": "AVERAGE", "samples": 4,
                 "start": 1700000000, "end": 1700000180,
@@ -106,10 +103,8 @@ fn get_vm_metrics_summarises_rrddata() {
 
 #[test]
 fn get_container_metrics_with_timeframe_and_max() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get(
         "/nodes/pve2/lxc/200/rrddata",
         json!([
             {"time": 1700000000, "cpu": 0.5, "diskwrite": 100},
@@ -117,12 +112,11 @@ fn get_container_metrics_with_timeframe_and_max() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call(
-            "get_container_metrics",
-            json!({"vmid": 200, "node": "pve2", "timeframe": "Day", "cf": "max", "points": 0}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "get_container_metrics",
+                json!({"vmid": 200, "node": "pve2", "timeframe": "Day", "cf": "max", "points": 0})
+            ),
             &json!({"data": {
                 "timeframe": "day", "cf": "MAX", "samples": 2,
                 "start": 1700000000, "end": 1700001800,
@@ -134,14 +128,7 @@ fn get_container_metrics_with_timeframe_and_max() {
             }})
         );
         // A VMID of the other kind is named as such.
-        assert_eq!(
-            error_text(&c.call("get_container_metrics", json!({"vmid": 100}))),
-            "VMID 100 is a VM (qemu), not a container; use the *_vm tools"
-        );
-        assert!(
-            error_text(&c.call("get_container_metrics", json!({"vmid": 999})))
-                .starts_with("GET /cluster/resources: no guest with VMID 999 in the cluster")
-        );
+        crate::support::assert_containers_only(c, "get_container_metrics");
     });
     assert_eq!(
         fake.lines(),
@@ -156,8 +143,7 @@ fn get_container_metrics_with_timeframe_and_max() {
 #[test]
 fn get_node_metrics_takes_decade() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/rrddata",
         json!([
             {"time": 1500000000, "loadavg": 0.4, "memused": 1000, "memtotal": 4000},
@@ -166,12 +152,11 @@ fn get_node_metrics_takes_decade() {
         ]),
     );
     read_only(&fake, |c| {
-        let r = c.call(
-            "get_node_metrics",
-            json!({"node": "pve1", "timeframe": "decade"}),
-        );
         assert_eq!(
-            ok(&r),
+            &c.ok(
+                "get_node_metrics",
+                json!({"node": "pve1", "timeframe": "decade"})
+            ),
             &json!({"data": {
                 "timeframe": "decade", "cf": "AVERAGE", "samples": 3,
                 "start": 1500000000, "end": 1700000000,
@@ -199,8 +184,7 @@ fn get_node_metrics_takes_decade() {
 #[test]
 fn get_storage_metrics_and_pve_errors() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/nodes/pve1/storage/local-lvm/rrddata",
         json!([{"time": 1700000000, "total": 1000, "used": 250}]),
     );
@@ -261,15 +245,10 @@ fn get_cluster_resources_filters_sorts_and_pages() {
         json!({"id": "storage/pve1/local", "type": "storage", "node": "pve1", "storage": "local", "status": "available", "plugintype": "dir", "shared": 0}),
         json!({"id": "/pool/dev", "type": "pool", "pool": "dev"}),
     ]);
-    fake.ok("GET", "/cluster/resources", Value::Array(all));
+    fake.get("/cluster/resources", Value::Array(all));
     read_only(&fake, |c| {
         let r = c.call("get_cluster_resources", json!({}));
-        let ids: Vec<&str> = ok(&r)["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["id"].as_str().unwrap())
-            .collect();
+        let ids = crate::support::texts(&ok(&r)["data"], "id");
         assert_eq!(
             ids,
             [
@@ -317,12 +296,7 @@ fn get_cluster_resources_filters_sorts_and_pages() {
             "get_cluster_resources",
             json!({"pool": "dev", "type": "qemu"}),
         );
-        let vmids: Vec<&Value> = ok(&r)["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| &r["vmid"])
-            .collect();
+        let vmids = crate::support::column(&ok(&r)["data"], "vmid");
         assert_eq!(vmids, [&json!(101), &json!(1000)]);
         let r = c.call(
             "get_cluster_resources",
@@ -357,9 +331,8 @@ fn get_cluster_resources_filters_sorts_and_pages() {
 fn get_next_vmid_and_version() {
     let mut fake = FakePve::new();
     // The schema says integer; PVE sends a string.
-    fake.ok("GET", "/cluster/nextid", json!("104"));
-    fake.ok(
-        "GET",
+    fake.get("/cluster/nextid", json!("104"));
+    fake.get(
         "/version",
         json!({"version": "9.1.2", "release": "9.1", "repoid": "8c2a5e6b", "console": "html5"}),
     );
@@ -398,9 +371,7 @@ fn get_next_vmid_says_when_none_is_free() {
 #[test]
 fn get_cluster_log_newest_first_and_paged() {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
-        "/cluster/log",
+    fake.get("/cluster/log",
         json!([
             {"uid": 3, "time": 1700000300, "node": "pve1", "user": "root@pam", "tag": "pvedaemon", "pri": 6, "pid": 100, "msg": "starting task qmstart"},
             {"uid": 1, "time": 1700000100, "node": "pve2", "user": "root@pam", "tag": "pveproxy", "pri": 3, "pid": 200, "msg": "oldest"},
@@ -437,13 +408,12 @@ fn get_cluster_log_newest_first_and_paged() {
 // Guest agent.
 
 fn agent_answers(fake: &mut FakePve) {
-    fake.ok("GET", "/nodes/pve1/qemu/100/agent/get-osinfo", json!({"result": {"id": "debian", "name": "Debian GNU/Linux", "pretty-name": "Debian GNU/Linux 12 (bookworm)", "version": "12 (bookworm)", "version-id": "12", "kernel-release": "6.1.0-18-amd64", "machine": "x86_64"}}));
-    fake.ok(
-        "GET",
+    fake.get("/nodes/pve1/qemu/100/agent/get-osinfo", json!({"result": {"id": "debian", "name": "Debian GNU/Linux", "pretty-name": "Debian GNU/Linux 12 (bookworm)", "version": "12 (bookworm)", "version-id": "12", "kernel-release": "6.1.0-18-amd64", "machine": "x86_64"}}));
+    fake.get(
         "/nodes/pve1/qemu/100/agent/get-host-name",
         json!({"result": {"host-name": "web01"}}),
     );
-    fake.ok("GET", "/nodes/pve1/qemu/100/agent/network-get-interfaces", json!({"result": [
+    fake.get("/nodes/pve1/qemu/100/agent/network-get-interfaces", json!({"result": [
         {"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [{"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8}], "statistics": {"rx-bytes": 1}},
         {"name": "eth0", "hardware-address": "bc:24:11:aa:bb:cc", "ip-addresses": [
             {"ip-address": "192.168.1.50", "ip-address-type": "ipv4", "prefix": 24},
@@ -455,17 +425,15 @@ fn agent_answers(fake: &mut FakePve) {
 
 #[test]
 fn get_vm_agent_info_collects_os_hostname_network_and_filesystems() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
+    let mut fake = FakePve::with_resources(resources());
     agent_answers(&mut fake);
-    fake.ok("GET", "/nodes/pve1/qemu/100/agent/get-fsinfo", json!({"result": [
+    fake.get("/nodes/pve1/qemu/100/agent/get-fsinfo", json!({"result": [
         {"name": "sda1", "mountpoint": "/boot/efi", "type": "vfat", "total-bytes": 535805952u64, "used-bytes": 6084608, "disk": [{"serial": "x"}]},
         {"name": "sda2", "mountpoint": "/", "type": "ext4", "total-bytes": 33501757440u64, "used-bytes": 2401087488u64, "disk": []},
     ]}));
     read_only(&fake, |c| {
-        let r = c.call("get_vm_agent_info", json!({"vmid": 100}));
         assert_eq!(
-            ok(&r),
+            &c.ok("get_vm_agent_info", json!({"vmid": 100})),
             &json!({"data": {
                 "os": {"id": "debian", "name": "Debian GNU/Linux", "pretty-name": "Debian GNU/Linux 12 (bookworm)", "version": "12 (bookworm)", "version-id": "12", "kernel-release": "6.1.0-18-amd64", "machine": "x86_64"},
                 "hostname": "web01",
@@ -562,9 +530,8 @@ fn get_vm_agent_info_without_agent_says_how_to_enable_it() {
 
 #[test]
 fn get_container_interfaces() {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve2/lxc/200/interfaces", json!([
+    let mut fake = FakePve::with_resources(resources());
+    fake.get("/nodes/pve2/lxc/200/interfaces", json!([
         {"name": "lo", "hwaddr": "00:00:00:00:00:00", "inet": "127.0.0.1/8", "inet6": "::1/128"},
         {"name": "eth0", "hwaddr": "bc:24:11:00:00:01", "inet": "10.0.0.53/24", "ip-addresses": [{"ip-address": "10.0.0.53", "ip-address-type": "inet", "prefix": 24}], "extra": 1},
     ]));
@@ -575,9 +542,8 @@ fn get_container_interfaces() {
         "CT 201 not running",
     );
     read_only(&fake, |c| {
-        let r = c.call("get_container_interfaces", json!({"vmid": 200}));
         assert_eq!(
-            ok(&r),
+            &c.ok("get_container_interfaces", json!({"vmid": 200})),
             &json!({"data": [
                 {"name": "lo", "hwaddr": "00:00:00:00:00:00", "inet": "127.0.0.1/8", "inet6": "::1/128"},
                 {"name": "eth0", "hwaddr": "bc:24:11:00:00:01", "inet": "10.0.0.53/24", "ip-addresses": [{"ip-address": "10.0.0.53", "ip-address-type": "inet", "prefix": 24}]},
@@ -655,11 +621,9 @@ fn exec_tools_need_full_access_and_allow_exec() {
 }
 
 fn exec_fake(config: Value) -> FakePve {
-    let mut fake = FakePve::new();
-    fake.ok("GET", "/cluster/resources", resources());
-    fake.ok("GET", "/nodes/pve1/qemu/100/config", config);
-    fake.ok(
-        "GET",
+    let mut fake = FakePve::with_resources(resources());
+    fake.get("/nodes/pve1/qemu/100/config", config);
+    fake.get(
         "/nodes/pve1/qemu/100/status/current",
         json!({"vmid": 100, "name": "web", "status": "running", "agent": 1}),
     );
@@ -671,35 +635,23 @@ fn exec_in_vm_runs_and_waits_for_the_command() {
     let mut fake = exec_fake(
         json!({"name": "web", "agent": "enabled=1,fstrim_cloned_disks=1", "digest": "abc"}),
     );
-    fake.ok(
-        "POST",
-        "/nodes/pve1/qemu/100/agent/exec",
-        json!({"pid": 4242}),
-    );
+    fake.post("/nodes/pve1/qemu/100/agent/exec", json!({"pid": 4242}));
     fake.ok_times(
         "GET",
         "/nodes/pve1/qemu/100/agent/exec-status",
         json!({"exited": 0}),
         1,
     );
-    fake.ok(
-        "GET",
-        "/nodes/pve1/qemu/100/agent/exec-status",
+    fake.get("/nodes/pve1/qemu/100/agent/exec-status",
         json!({"exited": 1, "exitcode": 0, "out-data": "Filesystem  Size\n/dev/sda2   32G\n", "err-data": "df: warning\n"}),
     );
     exec_allowed(&fake, |c| {
-        let r = c.call(
-            "exec_in_vm",
-            json!({"vmid": 100, "command": argv(&["df", "-h", "/ tmp&x"]), "input_data": "a=b\n"}),
-        );
-        assert_eq!(
-            ok(&r),
-            &json!({"data": {
+        assert_eq!(&c.ok("exec_in_vm",
+            json!({"vmid": 100, "command": argv(&["df", "-h", "/ tmp&x"]), "input_data": "a=b\n"})), &json!({"data": {
                 "pid": 4242, "exited": true, "exitcode": 0,
                 "stdout": "Filesystem  Size\n/dev/sda2   32G\n", "stderr": "df: warning\n",
                 "stdout_truncated": false, "stderr_truncated": false,
-            }})
-        );
+            }}));
     });
     assert_eq!(
         fake.lines(),
@@ -716,11 +668,9 @@ fn exec_in_vm_runs_and_waits_for_the_command() {
 #[test]
 fn exec_in_vm_reports_a_failing_command_and_cut_output() {
     let mut fake = exec_fake(json!({"agent": "1"}));
-    fake.ok("POST", "/nodes/pve1/qemu/100/agent/exec", json!({"pid": 7}));
+    fake.post("/nodes/pve1/qemu/100/agent/exec", json!({"pid": 7}));
     let long = "é".repeat(10_000); // 20000 bytes
-    fake.ok(
-        "GET",
-        "/nodes/pve1/qemu/100/agent/exec-status",
+    fake.get("/nodes/pve1/qemu/100/agent/exec-status",
         json!({"exited": true, "exitcode": 2, "out-data": long, "err-data": "ls: cannot access", "err-truncated": true}),
     );
     exec_allowed(&fake, |c| {
@@ -760,7 +710,7 @@ fn exec_in_vm_dry_run_sends_no_write() {
             })
         );
     });
-    assert!(fake.writes().is_empty(), "a dry run sends no write");
+    fake.assert_no_writes();
     assert_eq!(
         fake.lines(),
         [
@@ -798,9 +748,10 @@ fn exec_in_vm_refuses_bad_commands_before_sending() {
             ),
         ];
         for (command, want) in cases {
-            let text = error_text(&c.call("exec_in_vm", json!({"vmid": 100, "command": command})))
-                .to_string();
-            assert!(text.starts_with(want), "{text}");
+            assert_starts(
+                &c.error("exec_in_vm", json!({"vmid": 100, "command": command})),
+                want,
+            );
         }
         assert!(error_text(&c.call("exec_in_vm", json!({"vmid": 100})))
             .starts_with("invalid arguments: missing required argument 'command'"));
@@ -824,15 +775,15 @@ fn exec_in_vm_needs_the_agent_and_respects_protection() {
              then stop and start the VM"
         );
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     let fake = exec_fake(json!({"name": "web", "agent": "1", "protection": 1}));
     exec_allowed(&fake, |c| {
         let text =
             error_text(&c.call("exec_in_vm", json!({"vmid": 100, "command": argv(&["id"])})))
                 .to_string();
-        assert!(text.starts_with("GET /nodes/pve1/qemu/100/config: guest 100 has PVE's protection flag set (protection: 1), so this server will not run commands in it"), "{text}");
+        assert_starts(&text, "GET /nodes/pve1/qemu/100/config: guest 100 has PVE's protection flag set (protection: 1), so this server will not run commands in it");
     });
-    assert!(fake.writes().is_empty());
+    fake.assert_no_writes();
     // The server's own protected list applies too (before any handler read).
     let fake = FakePve::new();
     with(
@@ -847,11 +798,9 @@ fn exec_in_vm_needs_the_agent_and_respects_protection() {
             let text =
                 error_text(&c.call("exec_in_vm", json!({"vmid": 100, "command": argv(&["id"])})))
                     .to_string();
-            assert!(
-                text.starts_with(
-                    "guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names VMID 100)"
-                ),
-                "{text}"
+            assert_starts(
+                &text,
+                "guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names VMID 100)",
             );
         },
     );
@@ -883,13 +832,8 @@ fn exec_in_vm_passes_pve_errors_through() {
 #[test]
 fn exec_in_vm_stops_waiting_after_its_timeout() {
     let mut fake = exec_fake(json!({"agent": "1"}));
-    fake.ok(
-        "POST",
-        "/nodes/pve1/qemu/100/agent/exec",
-        json!({"pid": 99}),
-    );
-    fake.ok(
-        "GET",
+    fake.post("/nodes/pve1/qemu/100/agent/exec", json!({"pid": 99}));
+    fake.get(
         "/nodes/pve1/qemu/100/agent/exec-status",
         json!({"exited": false}),
     );
