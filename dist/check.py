@@ -36,7 +36,7 @@ TOOLS = os.path.join(ROOT, "target", "dist-tools")
 MCPB_PACKAGE = os.path.join(TOOLS, "npm", "node_modules", "@anthropic-ai", "mcpb")
 # A made-up token for the fake PVE; the check confirms it reaches PVE and is never printed.
 TOKEN = "5b1a9e0c-3f4d-4c8e-9a51-0c2d7e6f8a90"
-LIMIT = 2_621_440  # 2.5 MB, the static Linux x86_64 binary's budget
+LIMIT = 2_500_000  # 2.5 MB (decimal, as bench/run counts), the static Linux x86_64 binary's budget
 TARGETS = {
     "x86_64-unknown-linux-musl": ".tar.gz",
     "aarch64-unknown-linux-musl": ".tar.gz",

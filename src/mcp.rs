@@ -188,7 +188,12 @@ fn complete(mut result: Value, method: &str, modern: bool) -> Value {
 }
 
 fn response(id: Value, result: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "result": result})
+    // Built by moving: `json!` would copy `result` (a tool's whole answer) through `to_value`.
+    let mut m = Map::new();
+    m.insert("jsonrpc".into(), Value::from("2.0"));
+    m.insert("id".into(), id);
+    m.insert("result".into(), result);
+    Value::Object(m)
 }
 
 fn error(id: Value, code: i64, message: &str) -> Value {
@@ -616,12 +621,18 @@ impl<'a> Server<'a> {
 fn call_result(outcome: Result<tools::Content, Error>, structured: bool) -> Value {
     match outcome {
         Ok(content) => {
-            let text = Value::Object(content.clone()).to_string();
-            let mut r = json!({"content": [{"type": "text", "text": text}], "isError": false});
+            // Serialized once for the text; the map itself is moved, never copied.
+            let text = serde_json::to_string(&content).unwrap_or_default();
+            let mut item = Map::new();
+            item.insert("type".into(), Value::from("text"));
+            item.insert("text".into(), Value::String(text));
+            let mut r = Map::new();
+            r.insert("content".into(), Value::Array(vec![Value::Object(item)]));
+            r.insert("isError".into(), Value::Bool(false));
             if structured {
-                r["structuredContent"] = Value::Object(content);
+                r.insert("structuredContent".into(), Value::Object(content));
             }
-            r
+            Value::Object(r)
         }
         Err(e) => json!({"content": [{"type": "text", "text": e.to_string()}], "isError": true}),
     }

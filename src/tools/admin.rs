@@ -14,7 +14,7 @@ use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
 use super::guest::{guest_path, locate_guest, refuse_if_pve_protected, Guest};
-use super::list::{by_text, data, number, page, text, trimmed};
+use super::list::{by_text, data, number, page, sort, text, trimmed};
 use super::params::{DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, VMID};
 use super::table::{f, Ty};
 use super::table::{granted, Args, Content, Ctx, Kind, Output, Param, Tool};
@@ -398,7 +398,7 @@ fn get_pool(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "id", "type", "vmid", "name", "node", "status", "storage", "template",
     ];
     let mut members = trimmed(pool["members"].take(), MEMBER);
-    members.sort_by(|a, b| {
+    sort(&mut members, &|a: &Value, b: &Value| {
         (text(a, "type") == "storage")
             .cmp(&(text(b, "type") == "storage"))
             .then_with(|| number(a, "vmid").total_cmp(&number(b, "vmid")))
@@ -571,7 +571,9 @@ fn read_rules(ctx: &Ctx, rules_path: &str) -> Result<(Vec<Value>, Option<String>
         .and_then(Value::as_str)
         .map(str::to_string);
     let mut rules = trimmed(list, RULE_FIELDS);
-    rules.sort_by(|a, b| number(a, "pos").total_cmp(&number(b, "pos")));
+    sort(&mut rules, &|a: &Value, b: &Value| {
+        number(a, "pos").total_cmp(&number(b, "pos"))
+    });
     Ok((rules, digest))
 }
 

@@ -11,7 +11,7 @@ use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, path, Params};
 
 use super::guest::{guest_path, next_vmid, Guest};
-use super::list::{data, number, page, paging, text, trimmed};
+use super::list::{by_text, data, number, page, paging, sort, text, trimmed};
 use super::params::METRICS;
 use super::params::{LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, STORAGE, VMID};
 use super::table::{f, Mark, Ty};
@@ -559,7 +559,7 @@ fn get_vm_agent_info(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         Ok(list) => {
             const FIELDS: &[&str] = &["mountpoint", "name", "type", "total-bytes", "used-bytes"];
             let mut fs = trimmed(list, FIELDS);
-            fs.sort_by(|a, b| text(a, "mountpoint").cmp(text(b, "mountpoint")));
+            sort(&mut fs, &by_text("mountpoint"));
             info["filesystems"] = Value::Array(fs);
         }
         Err(e) => {

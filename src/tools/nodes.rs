@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, path};
 
-use super::list::{by_text, data, node_list, page, text, trimmed};
+use super::list::{by_text, data, node_list, page, sort, text, trimmed};
 use super::params::NODE_ROW;
 use super::params::{LIMIT, LIST, NODE, OFFSET, STORAGE};
 use super::table::{f, Ty};
@@ -159,7 +159,7 @@ pub(super) fn get_cluster_status(ctx: &Ctx, _args: &Args) -> Result<Content, Err
         Value::Array(a) => a.into_iter().filter(Value::is_object).collect(),
         _ => Vec::new(),
     };
-    items.sort_by(|a, b| {
+    sort(&mut items, &|a: &Value, b: &Value| {
         (text(a, "type") != "cluster")
             .cmp(&(text(b, "type") != "cluster"))
             .then_with(|| text(a, "name").cmp(text(b, "name")))

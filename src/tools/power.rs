@@ -180,15 +180,11 @@ fn list_guests<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let mut items = match args.str("node") {
         Some(node) => node_list(ctx, node, kind.api(), FIELDS)?,
         None => {
-            let all = cluster_guests(ctx)?;
-            let of_kind: Vec<Value> = all
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|r| text(r, "type") == kind.api())
-                .cloned()
-                .collect();
-            trimmed(Value::Array(of_kind), FIELDS)
+            let mut all = cluster_guests(ctx)?;
+            if let Value::Array(items) = &mut all {
+                items.retain(|r| text(r, "type") == kind.api());
+            }
+            trimmed(all, FIELDS)
         }
     };
     // PVE's container list gives the VMID as a string ("200"): a VMID is a number everywhere.

@@ -10,7 +10,7 @@ use crate::pve;
 use crate::pve::{bool01, path, Method, Params, Upid};
 
 use super::change::{finish, follow};
-use super::list::{data, number, page, paging, text, trimmed};
+use super::list::{data, number, page, paging, sort, text, trimmed};
 use super::params::TASK_ROW;
 use super::params::{LIMIT, NODE_FILTER, OFFSET, UPID};
 use super::table::{f, Ty};
@@ -120,7 +120,7 @@ pub(super) fn list_tasks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
                 .pve
                 .call(Method::Get, &path(&[&"nodes", &node, &"tasks"]), &params)?;
             let mut items = trimmed(reply.data, FIELDS);
-            items.sort_by(newest_first);
+            sort(&mut items, &newest_first);
             let total = reply.total.unwrap_or((offset + items.len()) as u64);
             let mut out = Map::new();
             out.insert("data".into(), Value::Array(items));
