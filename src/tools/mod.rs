@@ -310,6 +310,7 @@ mod tests {
             Area::Tasks,
             Area::Cluster,
             Area::Backups,
+            Area::Provisioning,
             Area::Network,
             Area::Firewall,
             Area::Access,

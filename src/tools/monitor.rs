@@ -113,11 +113,11 @@ pub(super) static TOOLS: &[Tool] = &[
         description: "Returns the next free VMID as {vmid}, for creating or restoring a guest (free at the time of the call).",
         privilege: "a valid login",
         effect: Effect::Read,
-        area: Area::Cluster,
+        area: Area::Provisioning,
         params: &[],
         output: Output::object(&[f("vmid", Ty::Int, "")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Cluster)],
         run: get_next_vmid,
     },
     Tool {

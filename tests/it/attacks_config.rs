@@ -7,14 +7,20 @@ use serde_json::{json, Value};
 
 use crate::support::{error_text, ok, session, FakePve};
 
-pub(crate) const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
-const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full")];
+// Every toolset loaded: the config, create, clone and restore tools are in several.
+pub(crate) const OPERATE: &[(&str, &str)] = &[
+    ("PROXMOX_MCP_ACCESS", "operate"),
+    ("PROXMOX_MCP_TOOLS", "all"),
+];
+const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full"), ("PROXMOX_MCP_TOOLS", "all")];
 const FULL_HOST: &[(&str, &str)] = &[
     ("PROXMOX_MCP_ACCESS", "full"),
+    ("PROXMOX_MCP_TOOLS", "all"),
     ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
 ];
 const FULL_EXEC: &[(&str, &str)] = &[
     ("PROXMOX_MCP_ACCESS", "full"),
+    ("PROXMOX_MCP_TOOLS", "all"),
     ("PROXMOX_MCP_ALLOW_EXEC", "true"),
 ];
 
@@ -209,6 +215,7 @@ fn lock_is_never_set_or_removed() {
     let fake = FakePve::new();
     let all = [
         ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_TOOLS", "all"),
         ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
         ("PROXMOX_MCP_ALLOW_EXEC", "true"),
     ];
@@ -338,6 +345,7 @@ fn privileged_containers_are_host_level() {
 fn protected_103(access: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![
         ("PROXMOX_MCP_ACCESS", access),
+        ("PROXMOX_MCP_TOOLS", "all"),
         ("PROXMOX_MCP_PROTECTED", "103"),
     ]
 }

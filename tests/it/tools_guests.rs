@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, lines, ok, with_access as with, FakePve, UPID};
+use crate::support::{error_text, lines, ok, with_all_tools as with, FakePve, UPID};
 
 fn resources() -> Value {
     json!([
@@ -333,6 +333,7 @@ fn create_container_with_defaults() {
     // SSH keys put a login into the container: like exec, they need full and the exec switch.
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_TOOLS", "all"),
         ("PROXMOX_MCP_ALLOW_EXEC", "true"),
     ];
     crate::support::session(&fake, &settings, |c| {
@@ -366,6 +367,7 @@ fn create_container_privileged_dry_run_and_refusals() {
     // A privileged container's root is root on the host: full and the host-config switch.
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_TOOLS", "all"),
         ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
     ];
     crate::support::session(&fake, &settings, |c| {
