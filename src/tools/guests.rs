@@ -173,7 +173,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_container_config",
         title: "Container configuration",
-        description: "Returns a container's configuration as PVE stores it: hostname, cores, memory, swap, rootfs, mount points (mpN), network (netN), and a digest.",
+        description: "Returns a container's configuration as PVE stores it (rootfs, mount points mpN, NICs netN) with its digest.",
         privilege: "VM.Audit on /vms/{vmid}",
         effect: Effect::Read,
         area: Area::Containers,
@@ -277,7 +277,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "create_vm",
         title: "Create VM",
-        description: "Creates a VM (VMID: next free unless given), virtio NIC on vmbr0, disk on the node's first image storage; returns vmid.",
+        description: "Creates a VM (VMID: next free unless given), virtio NIC on vmbr0, disk on the node's first image storage.",
         privilege: "VM.Allocate on /vms/{vmid} (and Datastore.AllocateSpace)",
         effect: Effect::Operate,
         area: Area::Provisioning,
@@ -303,7 +303,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "clone_vm",
         title: "Clone VM",
-        description: "Clones a VM to a new VMID (next free unless newid), full or linked, to another node or storage; waits; returns newid.",
+        description: "Clones a VM to a new VMID (next free unless newid), full or linked, to another node or storage; waits.",
         privilege: "VM.Clone on /vms/{vmid} (and VM.Allocate on /vms/{newid})",
         effect: Effect::Operate,
         area: Area::Provisioning,
@@ -316,7 +316,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "clone_container",
         title: "Clone container",
-        description: "Clones a container to a new VMID (next free unless newid), full or linked, to another node or storage; waits; returns newid.",
+        description: "Clones a container to a new VMID (next free unless newid), full or linked, to another node or storage; waits.",
         privilege: "VM.Clone on /vms/{vmid} (and VM.Allocate on /vms/{newid})",
         effect: Effect::Operate,
         area: Area::Provisioning,

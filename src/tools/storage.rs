@@ -45,7 +45,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_storage_content",
         title: "List storage content",
-        description: "Lists a storage's volumes by volid, filtered by content type or guest: volid, content, format, size, ctime, vmid, notes.",
+        description: "Lists a storage's volumes by volid, filtered by content type or guest.",
         privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage}",
         effect: Effect::Read,
         area: Area::Storage,
@@ -89,7 +89,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_appliance_templates",
         title: "List appliance templates",
-        description: "Lists the container templates PVE offers for download, by name: template, package, headline, os, section, version.",
+        description: "Lists the container templates PVE offers for download, by name.",
         privilege: "a valid login",
         effect: Effect::Read,
         area: Area::Provisioning,

@@ -363,7 +363,8 @@ fn get_next_vmid_and_version() {
         "/version",
         json!({"version": "9.1.2", "release": "9.1", "repoid": "8c2a5e6b", "console": "html5"}),
     );
-    with(&fake, &[("PROXMOX_MCP_TOOLS", "default,provisioning")], |c| {
+    let tools = [("PROXMOX_MCP_TOOLS", "default,provisioning")];
+    with(&fake, &tools, |c| {
         assert_eq!(
             ok(&c.call("get_next_vmid", json!({}))),
             &json!({"data": {"vmid": 104}})
