@@ -662,12 +662,13 @@ fn describe(tool: &Tool, version: Version) -> Value {
     if version.at_least("2025-03-26") {
         t["annotations"] = json!({
             "readOnlyHint": tool.effect == Effect::Read,
-            "idempotentHint": tool.idempotent,
             "openWorldHint": false,
         });
-        // destructiveHint means something only for a tool that is not read-only.
+        // destructiveHint and idempotentHint mean something only for a tool that is not
+        // read-only (spec: ToolAnnotations), so a read tool leaves them out.
         if tool.effect != Effect::Read {
             t["annotations"]["destructiveHint"] = json!(tool.destructive());
+            t["annotations"]["idempotentHint"] = json!(tool.idempotent);
         }
     }
     if version.at_least("2025-06-18") {

@@ -78,6 +78,7 @@ pub enum Area {
     Tasks,
     Cluster,
     Backups,
+    Provisioning,
     Network,
     Firewall,
     Access,
@@ -99,7 +100,7 @@ pub struct AreaInfo {
 
 impl Area {
     /// Every area, in the order help texts and `tools --json` list them.
-    pub const ALL: [Area; 16] = [
+    pub const ALL: [Area; 17] = [
         Area::Nodes,
         Area::Vms,
         Area::Containers,
@@ -108,6 +109,7 @@ impl Area {
         Area::Tasks,
         Area::Cluster,
         Area::Backups,
+        Area::Provisioning,
         Area::Network,
         Area::Firewall,
         Area::Access,
@@ -129,33 +131,26 @@ impl Area {
         }
         match self {
             Area::Nodes => row("nodes", true, "nodes and their status"),
-            Area::Vms => row(
-                "vms",
-                true,
-                "QEMU VMs: status, config, power, create, clone, migrate, delete",
-            ),
+            Area::Vms => row("vms", true, "QEMU VMs: list, status, config, power"),
             Area::Containers => row(
                 "containers",
                 true,
-                "LXC containers: status, config, power, create, clone, migrate, delete",
+                "LXC containers: list, status, config, power",
             ),
             Area::Snapshots => row(
                 "snapshots",
                 true,
                 "guest snapshots: list, take, roll back, delete",
             ),
-            Area::Storage => row(
-                "storage",
-                true,
-                "storages, their content, ISO and template downloads",
-            ),
+            Area::Storage => row("storage", true, "storages and their content"),
             Area::Tasks => row("tasks", true, "PVE tasks: list, status, log, wait"),
-            Area::Cluster => row(
-                "cluster",
-                true,
-                "cluster status, resources and log, next free VMID, PVE version",
-            ),
+            Area::Cluster => row("cluster", true, "cluster status, resources and log, PVE version"),
             Area::Backups => row("backups", true, "backups (vzdump), restores, backup jobs"),
+            Area::Provisioning => row(
+                "provisioning",
+                false,
+                "create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
+            ),
             Area::Network => row("network", false, "nodes' network interfaces"),
             Area::Firewall => row(
                 "firewall",

@@ -67,7 +67,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_pools",
         title: "List pools",
-        description: "Lists resource pools sorted by id: poolid and comment; get_pool shows a pool's members.",
+        description: "Lists resource pools sorted by id; get_pool shows a pool's members.",
         privilege: "a valid login (only pools with Pool.Audit on /pool/{poolid} are listed)",
         effect: Effect::Read,
         area: Area::Pools,
@@ -80,7 +80,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_pool",
         title: "Pool",
-        description: "Returns one resource pool: poolid, comment and its members (guests by vmid with name, node, status; storages), optionally of one type.",
+        description: "Returns one resource pool and its members (guests, storages), optionally of one type.",
         privilege: "Pool.Audit on /pool/{poolid}",
         effect: Effect::Read,
         area: Area::Pools,
@@ -93,7 +93,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_ha_status",
         title: "HA status",
-        description: "Returns the HA manager's status entries: quorum, master, each node's LRM (state, timestamp) and each resource's service state and node.",
+        description: "Returns the HA manager's status entries: quorum, master, each node's LRM and each resource's service.",
         privilege: "Sys.Audit on /",
         effect: Effect::Read,
         area: Area::Ha,
@@ -106,7 +106,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_ha_resources",
         title: "List HA resources",
-        description: "Lists the guests managed by HA sorted by VMID: sid (vm:100, ct:200), type, requested state, max_restart, max_relocate, comment.",
+        description: "Lists the guests managed by HA sorted by VMID.",
         privilege: "Sys.Audit on /",
         effect: Effect::Read,
         area: Area::Ha,
@@ -153,7 +153,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_firewall_rules",
         title: "List firewall rules",
-        description: "Lists the firewall rules (by pos) of the cluster, a node or a guest: type, action/macro, proto, source, dest, ports, enable; plus digest.",
+        description: "Lists the firewall rules (by pos) of the cluster, a node or a guest, with their digest.",
         privilege: "Sys.Audit on / (node: on /nodes/{node}; guest: VM.Audit on /vms/{vmid})",
         effect: Effect::Read,
         area: Area::Firewall,
@@ -211,7 +211,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_node_networks",
         title: "List node networks",
-        description: "Lists a node's network interfaces sorted by name: iface, type, active, autostart, addresses (cidr, gateway), bridge ports, bond slaves, VLAN, MTU.",
+        description: "Lists a node's network interfaces sorted by name.",
         privilege: "a valid login",
         effect: Effect::Read,
         area: Area::Network,
@@ -224,7 +224,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_users",
         title: "List users",
-        description: "Lists PVE users by userid: enable, expire, name, email, groups, comment, realm type, two-factor lock.",
+        description: "Lists PVE users by userid.",
         privilege: "a valid login (others need User.Modify or Sys.Audit on /access/groups)",
         effect: Effect::Read,
         area: Area::Access,
@@ -237,7 +237,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_api_tokens",
         title: "List API tokens",
-        description: "Lists API tokens (never secrets) of one or all users: userid, tokenid, expire, privsep, comment.",
+        description: "Lists API tokens (never secrets) of one or all users.",
         privilege: "a valid login (others' tokens need User.Modify on /access/groups)",
         effect: Effect::Read,
         area: Area::Access,
@@ -250,7 +250,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_acl",
         title: "List ACL",
-        description: "Lists the access control list sorted by path: path, type (user, group, token), ugid, roleid, propagate.",
+        description: "Lists the access control list sorted by path.",
         privilege: "a valid login (only paths where the credentials may change permissions)",
         effect: Effect::Read,
         area: Area::Access,
@@ -276,7 +276,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_node_certificates",
         title: "List node certificates",
-        description: "Lists the TLS certificates of one node or all online nodes: filename, subject, issuer, SANs, notbefore, notafter, expires (UTC), fingerprint, key.",
+        description: "Lists the TLS certificates of one node or all online nodes.",
         privilege: "a valid login",
         effect: Effect::Read,
         area: Area::Certificates,
@@ -289,7 +289,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_backup_jobs",
         title: "List backup jobs",
-        description: "Lists scheduled backup jobs sorted by id: enabled, schedule, next-run, node, storage, vmid or all/pool, exclude, mode, compress, retention, comment.",
+        description: "Lists scheduled backup jobs sorted by id.",
         privilege: "Sys.Audit on /",
         effect: Effect::Read,
         area: Area::Backups,

@@ -102,7 +102,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_backups",
         title: "List backups",
-        description: "Lists backups on one or all storages by VMID, newest first: volid, node, vmid, subtype, ctime, size, notes, protected.",
+        description: "Lists backups on one or all storages by VMID, newest first.",
         privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage} (others are not listed)",
         effect: Effect::Read,
         area: Area::Backups,

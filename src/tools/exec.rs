@@ -31,7 +31,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "exec_in_vm",
         title: "Run command in VM",
-        description: "Runs a command (argv, no shell) in a VM through the QEMU guest agent and waits for it; returns exitcode, stdout, stderr and truncation flags.",
+        description: "Runs a command (argv, no shell) in a VM through the QEMU guest agent and waits for it.",
         privilege: "VM.GuestAgent.Unrestricted on /vms/{vmid}",
         effect: Effect::Destroy,
         area: Area::Exec,
@@ -44,7 +44,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "exec_in_container",
         title: "Run command in container",
-        description: "Runs a command (argv, no shell) in a container on this node with pct exec and waits for it; returns exitcode, stdout, stderr and truncation flags.",
+        description: "Runs a command (argv, no shell) in a container on this node with pct exec and waits for it.",
         privilege: "VM.Audit on /vms/{vmid} (to find the container; pct runs as this server's local user, root)",
         effect: Effect::Destroy,
         area: Area::Exec,

@@ -46,7 +46,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_vm_metrics",
         title: "VM metrics",
-        description: "A VM's RRD metrics over a timeframe: min, mean, max and last per series (cpu, mem, netin, diskwrite, ...) and a few downsampled points.",
+        description: "A VM's RRD metrics over a timeframe, summarised per series, with a few downsampled points.",
         privilege: "VM.Audit on /vms/{vmid}",
         effect: Effect::Read,
         area: Area::Metrics,
@@ -59,7 +59,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_container_metrics",
         title: "Container metrics",
-        description: "A container's RRD metrics over a timeframe: min, mean, max and last per series (cpu, mem, netin, diskwrite, ...) and a few downsampled points.",
+        description: "A container's RRD metrics over a timeframe, summarised per series, with a few downsampled points.",
         privilege: "VM.Audit on /vms/{vmid}",
         effect: Effect::Read,
         area: Area::Metrics,
@@ -72,7 +72,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_node_metrics",
         title: "Node metrics",
-        description: "A node's RRD metrics over a timeframe: min, mean, max and last per series (cpu, loadavg, memused, netin, ...) and a few downsampled points.",
+        description: "A node's RRD metrics over a timeframe, summarised per series, with a few downsampled points.",
         privilege: "Sys.Audit on /nodes/{node}",
         effect: Effect::Read,
         area: Area::Metrics,
@@ -85,7 +85,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_storage_metrics",
         title: "Storage metrics",
-        description: "A storage's RRD metrics on one node over a timeframe: min, mean, max and last of total and used bytes, and a few downsampled points.",
+        description: "A storage's RRD metrics on one node over a timeframe (total and used bytes), with a few downsampled points.",
         privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage}",
         effect: Effect::Read,
         area: Area::Metrics,
@@ -111,20 +111,20 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_next_vmid",
         title: "Next free VMID",
-        description: "Returns the next free VMID as {vmid}, for creating or restoring a guest (free at the time of the call).",
+        description: "Returns the next free VMID, for creating or restoring a guest (free at the time of the call).",
         privilege: "a valid login",
         effect: Effect::Read,
-        area: Area::Cluster,
+        area: Area::Provisioning,
         params: &[],
         output: Output::object(&[f("vmid", Ty::Int, "")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Cluster)],
         run: get_next_vmid,
     },
     Tool {
         name: "get_version",
         title: "PVE version",
-        description: "Returns the Proxmox VE version of the node the server talks to: version, release, repoid, console.",
+        description: "Returns the Proxmox VE version of the node the server talks to.",
         privilege: "a valid login",
         effect: Effect::Read,
         area: Area::Cluster,
@@ -137,7 +137,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_cluster_log",
         title: "Cluster log",
-        description: "Returns the cluster log newest first (time, node, user, tag, pri, pid, msg), paged from the last max entries.",
+        description: "Returns the cluster log newest first, paged from the last max entries.",
         privilege: "a valid login (all entries need Sys.Syslog on /)",
         effect: Effect::Read,
         area: Area::Cluster,
@@ -163,7 +163,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_container_interfaces",
         title: "Container interfaces",
-        description: "Lists a running container's network interfaces: name, hwaddr (MAC), inet (IPv4/prefix), inet6.",
+        description: "Lists a running container's network interfaces and addresses.",
         privilege: "VM.Audit on /vms/{vmid}",
         effect: Effect::Read,
         area: Area::Containers,

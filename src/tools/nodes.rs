@@ -17,7 +17,7 @@ pub(super) static NODE_TOOLS: &[Tool] = &[
     Tool {
         name: "list_nodes",
         title: "List nodes",
-        description: "Lists the cluster's nodes with status (online/offline), CPU use (0-1), memory and root disk use in bytes, and uptime in seconds.",
+        description: "Lists the cluster's nodes with their status and use.",
         privilege: "a valid login (nodes without Sys.Audit show less)",
         effect: Effect::Read,
         area: Area::Nodes,
@@ -30,12 +30,23 @@ pub(super) static NODE_TOOLS: &[Tool] = &[
     Tool {
         name: "get_node_status",
         title: "Node status",
-        description: "Returns one node's status: CPU model and use, load average, memory, swap, root filesystem, uptime, kernel and PVE version.",
+        description:
+            "Returns one node's status: CPU, load, memory, disk, uptime, kernel and PVE version.",
         privilege: "Sys.Audit on /nodes/{node}",
         effect: Effect::Read,
         area: Area::Nodes,
         params: &[&NODE],
-        output: Output::object(&[f("cpu", Ty::Num, "use, 0-1"), f("loadavg", Ty::Arr, "1, 5, 15 min"), f("memory", Ty::Obj, "total, used, free bytes"), f("swap", Ty::Obj, ""), f("rootfs", Ty::Obj, "root filesystem bytes"), f("uptime", Ty::Int, "seconds"), f("kversion", Ty::Str, ""), f("pveversion", Ty::Str, ""), f("cpuinfo", Ty::Obj, "")]),
+        output: Output::object(&[
+            f("cpu", Ty::Num, "use, 0-1"),
+            f("loadavg", Ty::Arr, "1, 5, 15 min"),
+            f("memory", Ty::Obj, "total, used, free bytes"),
+            f("swap", Ty::Obj, ""),
+            f("rootfs", Ty::Obj, "root filesystem bytes"),
+            f("uptime", Ty::Int, "seconds"),
+            f("kversion", Ty::Str, ""),
+            f("pveversion", Ty::Str, ""),
+            f("cpuinfo", Ty::Obj, ""),
+        ]),
         idempotent: true,
         marks: &[],
         run: get_node_status,
@@ -47,7 +58,7 @@ pub(super) static STORAGE_TOOLS: &[Tool] = &[
     Tool {
         name: "list_storage",
         title: "List storage",
-        description: "Lists storages by name (cluster-wide: one entry per node): type, content types, shared, status or enabled/active, total/used/avail bytes.",
+        description: "Lists storages by name (cluster-wide: one entry per node).",
         privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage} (others are not listed)",
         effect: Effect::Read,
         area: Area::Storage,
@@ -60,7 +71,7 @@ pub(super) static STORAGE_TOOLS: &[Tool] = &[
     Tool {
         name: "get_storage_status",
         title: "Storage status",
-        description: "Returns one storage's status on one node: type, content types, active, enabled, shared, total/used/available bytes.",
+        description: "Returns one storage's status and use on one node.",
         privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage}",
         effect: Effect::Read,
         area: Area::Storage,
@@ -73,21 +84,27 @@ pub(super) static STORAGE_TOOLS: &[Tool] = &[
 ];
 
 /// The cluster.
-pub(super) static CLUSTER_TOOLS: &[Tool] = &[
-    Tool {
-        name: "get_cluster_status",
-        title: "Cluster status",
-        description: "Returns the cluster entry (name, quorate, node count) and one entry per node (name, online, ip, local), the cluster first.",
-        privilege: "Sys.Audit on /",
-        effect: Effect::Read,
-        area: Area::Cluster,
-        params: &[],
-        output: Output::array(&[f("type", Ty::Str, "cluster or node"), f("name", Ty::Str, ""), f("quorate", Ty::Int, ""), f("nodes", Ty::Int, ""), f("online", Ty::Int, ""), f("ip", Ty::Str, ""), f("local", Ty::Int, "1: the node answering")]),
-        idempotent: true,
-        marks: &[],
-        run: get_cluster_status,
-    },
-];
+pub(super) static CLUSTER_TOOLS: &[Tool] = &[Tool {
+    name: "get_cluster_status",
+    title: "Cluster status",
+    description: "Returns the cluster entry (quorum) first, then one entry per node.",
+    privilege: "Sys.Audit on /",
+    effect: Effect::Read,
+    area: Area::Cluster,
+    params: &[],
+    output: Output::array(&[
+        f("type", Ty::Str, "cluster or node"),
+        f("name", Ty::Str, ""),
+        f("quorate", Ty::Int, ""),
+        f("nodes", Ty::Int, ""),
+        f("online", Ty::Int, ""),
+        f("ip", Ty::Str, ""),
+        f("local", Ty::Int, "1: the node answering"),
+    ]),
+    idempotent: true,
+    marks: &[],
+    run: get_cluster_status,
+}];
 
 pub(super) fn list_nodes(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let nodes = ctx.pve.get("/nodes", &[])?;

@@ -28,7 +28,7 @@ pub(super) const UPID: Param = Param::req("upid", Kind::Upid, "task id (UPID:...
 pub(super) const WAIT: Param = Param::opt("wait_seconds", Kind::Int { min: 0, max: 86_400 }, "max seconds to wait (0: don't)");
 
 #[rustfmt::skip]
-pub(super) const DRY_RUN: Param = Param::opt("dry_run", Kind::Bool, "only return the request and target state");
+pub(super) const DRY_RUN: Param = Param::opt("dry_run", Kind::Bool, "show the request, send nothing");
 
 #[rustfmt::skip]
 pub(super) const LIMIT: Param = Param::opt("limit", Kind::Int { min: 1, max: 1000 }, "max items (default 100)");
@@ -37,7 +37,7 @@ pub(super) const LIMIT: Param = Param::opt("limit", Kind::Int { min: 1, max: 100
 pub(super) const OFFSET: Param = Param::opt("offset", Kind::Int { min: 0, max: 1_000_000 }, "items to skip (default 0)");
 
 #[rustfmt::skip]
-pub(super) const STOP_ON_CANCEL: Param = Param::opt("stop_on_cancel", Kind::Bool, "stop the task if the call is cancelled");
+pub(super) const STOP_ON_CANCEL: Param = Param::opt("stop_on_cancel", Kind::Bool, "stop the task if cancelled");
 
 pub(super) const GUEST: &[&Param] = &[&VMID, &NODE_OPT];
 

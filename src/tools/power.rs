@@ -25,7 +25,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
     Tool {
         name: "list_vms",
         title: "List VMs",
-        description: "Lists QEMU VMs by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
+        description: "Lists QEMU VMs by VMID.",
         privilege: "VM.Audit on /vms/{vmid} (guests without it are not listed)",
         effect: Effect::Read,
         area: Area::Vms,
@@ -38,7 +38,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
     Tool {
         name: "get_vm_config",
         title: "VM configuration",
-        description: "Returns a VM's configuration as PVE stores it: name, cores, memory, disks (scsi0, virtio0, ...), network (net0, ...), boot order, agent, and a digest.",
+        description: "Returns a VM's configuration as PVE stores it (disks scsi0, virtio0, ...; NICs net0, ...) with its digest.",
         privilege: "VM.Audit on /vms/{vmid}",
         effect: Effect::Read,
         area: Area::Vms,
@@ -51,7 +51,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
     Tool {
         name: "get_vm_status",
         title: "VM status",
-        description: "Returns a VM's current state: status (running/stopped), qmpstatus (paused = suspended), CPU and memory use, uptime, lock, HA state.",
+        description: "Returns a VM's current state (running, stopped or paused), use and HA state.",
         privilege: "VM.Audit on /vms/{vmid}",
         effect: Effect::Read,
         area: Area::Vms,
@@ -64,7 +64,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
     Tool {
         name: "start_vm",
         title: "Start VM",
-        description: "Starts a VM and waits for PVE's start task; returns the task with its exit status (a VM that already runs is reported as an error).",
+        description: "Starts a VM and waits for PVE's start task (a VM that already runs is an error).",
         privilege: "VM.PowerMgmt on /vms/{vmid}",
         effect: Effect::Operate,
         area: Area::Vms,
@@ -120,7 +120,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
     Tool {
         name: "list_containers",
         title: "List containers",
-        description: "Lists LXC containers by VMID: vmid, name, node, status, CPU and memory use, uptime, tags, lock.",
+        description: "Lists LXC containers by VMID.",
         privilege: "VM.Audit on /vms/{vmid} (guests without it are not listed)",
         effect: Effect::Read,
         area: Area::Containers,
@@ -133,7 +133,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
     Tool {
         name: "get_container_status",
         title: "Container status",
-        description: "Returns a container's current state: status (running/stopped), CPU, memory, swap and disk use, uptime, lock.",
+        description: "Returns a container's current state (running or stopped) and use.",
         privilege: "VM.Audit on /vms/{vmid}",
         effect: Effect::Read,
         area: Area::Containers,
@@ -146,7 +146,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
     Tool {
         name: "start_container",
         title: "Start container",
-        description: "Starts an LXC container and waits for PVE's start task; returns the task with its exit status.",
+        description: "Starts an LXC container and waits for PVE's start task.",
         privilege: "VM.PowerMgmt on /vms/{vmid}",
         effect: Effect::Operate,
         area: Area::Containers,

@@ -43,7 +43,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
     Tool {
         name: "list_vm_snapshots",
         title: "List VM snapshots",
-        description: "Lists a VM's snapshots oldest first: name, snaptime (Unix time), description, parent, vmstate.",
+        description: "Lists a VM's snapshots, oldest first.",
         privilege: "VM.Audit on /vms/{vmid}",
         effect: Effect::Read,
         area: Area::Snapshots,
@@ -86,7 +86,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
     Tool {
         name: "list_container_snapshots",
         title: "List container snapshots",
-        description: "Lists a container's snapshots oldest first: name, snaptime (Unix time), description, parent.",
+        description: "Lists a container's snapshots, oldest first.",
         privilege: "VM.Audit on /vms/{vmid}",
         effect: Effect::Read,
         area: Area::Snapshots,

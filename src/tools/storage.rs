@@ -12,7 +12,7 @@ use super::change::Change;
 use super::list::{by_text, page, text, trimmed};
 use super::params::{DRY_RUN, LIMIT, NODE, OFFSET, STOP_ON_CANCEL, WAIT};
 use super::table::{f, Ty};
-use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
+use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 const CONTENT_STORAGE: Param = Param::req("storage", Kind::Storage, "the storage id, e.g. local");
 
@@ -45,7 +45,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_storage_content",
         title: "List storage content",
-        description: "Lists a storage's volumes by volid, filtered by content type or guest: volid, content, format, size, ctime, vmid, notes.",
+        description: "Lists a storage's volumes by volid, filtered by content type or guest.",
         privilege: "Datastore.Audit or Datastore.AllocateSpace on /storage/{storage}",
         effect: Effect::Read,
         area: Area::Storage,
@@ -68,7 +68,7 @@ pub(super) static TOOLS: &[Tool] = &[
         description: "Has PVE download an ISO or container template from a URL to a storage (optional checksum); waits.",
         privilege: "Datastore.AllocateTemplate on /storage/{storage} (and Sys.AccessNetwork on /nodes/{node})",
         effect: Effect::Operate,
-        area: Area::Storage,
+        area: Area::Provisioning,
         params: &[
             &CONTENT_STORAGE,
             &URL,
@@ -83,20 +83,20 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::task(),
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Storage)],
         run: download_to_storage,
     },
     Tool {
         name: "list_appliance_templates",
         title: "List appliance templates",
-        description: "Lists the container templates PVE offers for download, by name: template, package, headline, os, section, version.",
+        description: "Lists the container templates PVE offers for download, by name.",
         privilege: "a valid login",
         effect: Effect::Read,
-        area: Area::Storage,
+        area: Area::Provisioning,
         params: &[&NODE, &SECTION, &LIMIT, &OFFSET],
         output: Output::list(&[f("template", Ty::Str, "the name to download"), f("package", Ty::Str, ""), f("headline", Ty::Str, ""), f("os", Ty::Str, ""), f("section", Ty::Str, ""), f("version", Ty::Str, "")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Storage)],
         run: list_appliance_templates,
     },
 ];

@@ -34,7 +34,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "list_tasks",
         title: "List tasks",
-        description: "Lists recent PVE tasks newest first: upid, node, type, id (VMID), user, starttime, endtime, status (OK or the error).",
+        description: "Lists recent PVE tasks, newest first.",
         privilege: "a valid login (others' tasks: Sys.Audit on /nodes/{node})",
         effect: Effect::Read,
         area: Area::Tasks,
@@ -47,7 +47,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_task_status",
         title: "Task status",
-        description: "Returns a PVE task's status (running/stopped), exitstatus (OK, WARNINGS: N or the error), type, id, user, starttime.",
+        description: "Returns a PVE task's status and, once stopped, its exit status.",
         privilege: "a valid login (others' tasks: Sys.Audit on /nodes/{node})",
         effect: Effect::Read,
         area: Area::Tasks,
@@ -60,7 +60,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "wait_task",
         title: "Wait for task",
-        description: "Waits until a PVE task stops or the timeout runs out, with progress; returns its exit status (a failed task: an error with the log's end).",
+        description: "Waits until a PVE task stops or the timeout runs out, with progress (a failed task: an error with the log's end).",
         privilege: "a valid login (others' tasks: Sys.Audit on /nodes/{node})",
         effect: Effect::Read,
         area: Area::Tasks,
@@ -73,7 +73,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "get_task_log",
         title: "Task log",
-        description: "Returns lines of a PVE task's log as {n, t} with total; the last line is TASK OK, TASK WARNINGS: N or TASK ERROR: message.",
+        description: "Returns lines of a PVE task's log; the last is TASK OK, TASK WARNINGS: N or TASK ERROR: message.",
         privilege: "a valid login (others' tasks: Sys.Audit on /nodes/{node})",
         effect: Effect::Read,
         area: Area::Tasks,

@@ -7,8 +7,12 @@ use serde_json::{json, Value};
 
 use crate::support::{assert_starts, error_text, session, FakePve, FULL_EXEC, FULL_HOST};
 
-pub(crate) const OPERATE: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "operate")];
-const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full")];
+// Every toolset loaded: the config, create, clone and restore tools are in several.
+pub(crate) const OPERATE: &[(&str, &str)] = &[
+    ("PROXMOX_MCP_ACCESS", "operate"),
+    ("PROXMOX_MCP_TOOLS", "all"),
+];
+const FULL: &[(&str, &str)] = &[("PROXMOX_MCP_ACCESS", "full"), ("PROXMOX_MCP_TOOLS", "all")];
 
 /// Fails the test unless `text` starts with `prefix` and names the key class host.
 pub(crate) fn assert_host_level(text: &str, prefix: &str) {
@@ -205,6 +209,7 @@ fn lock_is_never_set_or_removed() {
     let fake = FakePve::new();
     let all = [
         ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_TOOLS", "all"),
         ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
         ("PROXMOX_MCP_ALLOW_EXEC", "true"),
     ];
@@ -325,6 +330,7 @@ fn privileged_containers_are_host_level() {
 fn protected_103(access: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![
         ("PROXMOX_MCP_ACCESS", access),
+        ("PROXMOX_MCP_TOOLS", "all"),
         ("PROXMOX_MCP_PROTECTED", "103"),
     ]
 }

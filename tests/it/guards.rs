@@ -305,7 +305,7 @@ fn clearing_pve_protection_needs_full() {
         ("operate", json!({"protection": 0})),
         ("operate", json!({"protection": false})),
     ] {
-        crate::support::with_access(&fake, access, |c| {
+        crate::support::with_all_tools(&fake, access, |c| {
             let text = error_text(&c.call(
                 "update_vm_config",
                 json!({"vmid": 100, "node": "pve1", "set": set}),
@@ -314,7 +314,7 @@ fn clearing_pve_protection_needs_full() {
             assert!(text.starts_with("update_vm_config: setting 'protection' clears the protection flag, which lifts PVE's guard against deleting the guest (key class: data); it needs access level full"), "{text}");
         });
     }
-    crate::support::with_access(&fake, "operate", |c| {
+    crate::support::with_all_tools(&fake, "operate", |c| {
         let r = c.call(
             "update_vm_config",
             json!({"vmid": 100, "node": "pve1", "delete": ["protection"]}),
@@ -322,7 +322,7 @@ fn clearing_pve_protection_needs_full() {
         assert!(error_text(&r).contains("needs access level full"));
     });
     fake.assert_no_writes();
-    crate::support::with_access(&fake, "full", |c| {
+    crate::support::with_all_tools(&fake, "full", |c| {
         ok(&c.call(
             "update_vm_config",
             json!({"vmid": 100, "node": "pve1", "set": {"protection": 0}}),
@@ -367,6 +367,7 @@ fn the_audit_log_redacts_secrets_at_any_depth() {
             // cipassword puts a login into the guest: full and the exec switch.
             ("PROXMOX_MCP_ACCESS", "full"),
             ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+            ("PROXMOX_MCP_TOOLS", "default,provisioning"),
             ("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap()),
         ],
         |c| {
@@ -393,6 +394,7 @@ fn tag_protection_lets_a_new_guest_be_created_but_not_a_protected_vmid() {
         &fake,
         &[
             ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_TOOLS", "default,provisioning"),
             ("PROXMOX_MCP_PROTECTED", "tag:prod,160-169"),
         ],
         |c| {

@@ -21,11 +21,13 @@ use crate::schema;
 /// Settings: full access with host-level changes allowed.
 pub const FULL_HOST: &[(&str, &str)] = &[
     ("PROXMOX_MCP_ACCESS", "full"),
+    ("PROXMOX_MCP_TOOLS", "all"),
     ("PROXMOX_MCP_ALLOW_HOST_CONFIG", "true"),
 ];
 /// Settings: full access with exec (and the logins it can put into guests) allowed.
 pub const FULL_EXEC: &[(&str, &str)] = &[
     ("PROXMOX_MCP_ACCESS", "full"),
+    ("PROXMOX_MCP_TOOLS", "all"),
     ("PROXMOX_MCP_ALLOW_EXEC", "true"),
 ];
 

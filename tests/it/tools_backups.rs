@@ -938,7 +938,7 @@ fn download_to_storage_names_the_file_from_the_url() {
     fake.post("/nodes/pve1/storage/iso/download-url", json!(upid));
     task(&mut fake, upid, "OK");
     let sum = "A".repeat(64);
-    with(&fake, "operate", |c| {
+    crate::support::with_all_tools(&fake, "operate", |c| {
         assert_eq!(&c.ok("download_to_storage",
             json!({"storage": "iso", "url": "https://cdimage.debian.org/debian-13.iso?mirror=1", "checksum": sum, "checksum-algorithm": "sha256"})), &done(upid));
     });
@@ -967,7 +967,7 @@ fn download_to_storage_dry_run_and_refusals() {
         json!({"success": 0, "status": 400, "message": "Parameter verification failed.\n", "errors": {"filename": "wrong file extension"}, "data": null}),
         None,
     );
-    with(&fake, "operate", |c| {
+    crate::support::with_all_tools(&fake, "operate", |c| {
         let url =
             "http://download.proxmox.com/images/system/alpine-3.22-default_20250617_amd64.tar.xz";
         assert_eq!(
@@ -1038,7 +1038,7 @@ fn list_appliance_templates_sorted_trimmed_and_filtered() {
         {"template": "alpine-3.22-default_20250617_amd64.tar.xz", "package": "alpine-3.22-default", "headline": "Alpine Linux 3.22", "os": "alpine", "section": "system", "version": "3.22-1", "type": "lxc", "infopage": "http://y"},
         {"template": "turnkey-nextcloud_18.0-1_amd64.tar.gz", "package": "turnkey-nextcloud", "headline": "TurnKey Nextcloud", "os": "debian-12", "section": "turnkeylinux", "version": "18.0-1", "type": "lxc"},
     ]));
-    with(&fake, "read-only", |c| {
+    crate::support::with_all_tools(&fake, "read-only", |c| {
         assert_eq!(
             &c.ok(
                 "list_appliance_templates",

@@ -336,7 +336,8 @@ fn get_next_vmid_and_version() {
         "/version",
         json!({"version": "9.1.2", "release": "9.1", "repoid": "8c2a5e6b", "console": "html5"}),
     );
-    read_only(&fake, |c| {
+    let tools = [("PROXMOX_MCP_TOOLS", "default,provisioning")];
+    with(&fake, &tools, |c| {
         assert_eq!(
             ok(&c.call("get_next_vmid", json!({}))),
             &json!({"data": {"vmid": 104}})
@@ -360,7 +361,7 @@ fn get_next_vmid_says_when_none_is_free() {
         500,
         "unable to get any free VMID in range [100, 999999999]",
     );
-    read_only(&fake, |c| {
+    with(&fake, &[("PROXMOX_MCP_TOOLS", "provisioning")], |c| {
         assert_eq!(
             error_text(&c.call("get_next_vmid", json!({}))),
             "GET /cluster/nextid: unable to get any free VMID in range [100, 999999999]"

@@ -76,15 +76,21 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
         "list_pools",
         "get_ha_status",
         "list_node_certificates",
+        "create_vm",
+        "clone_container",
+        "delete_vm",
+        "download_to_storage",
+        "get_next_vmid",
     ] {
         assert!(!has(&names, opt_in), "{opt_in}");
     }
-    assert_eq!(names.len(), 66, "{names:?}");
+    assert_eq!(names.len(), 51, "{names:?}");
 
     let text = instructions(&[("PROXMOX_MCP_ACCESS", "full")]);
     assert_eq!(
         unloaded_lines(&text),
         [
+            "- provisioning: create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
             "- network: nodes' network interfaces",
             "- firewall: firewall rules of the cluster, nodes and guests",
             "- access: users, API tokens, ACLs, this server's own permissions",
@@ -95,7 +101,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
         "{text}"
     );
     assert!(
-        text.contains("The user loads them by setting PROXMOX_MCP_TOOLS (e.g. PROXMOX_MCP_TOOLS=default,network or PROXMOX_MCP_TOOLS=all) and restarting the server."),
+        text.contains("The user loads them by setting PROXMOX_MCP_TOOLS (e.g. PROXMOX_MCP_TOOLS=default,provisioning or PROXMOX_MCP_TOOLS=all) and restarting the server."),
         "{text}"
     );
     // exec is off (PROXMOX_MCP_ALLOW_EXEC): loading its toolset would list nothing, so it is not
@@ -156,7 +162,7 @@ fn default_plus_a_toolset_adds_its_tools() {
     assert!(!text.contains("- firewall"), "{text}");
     assert!(text.contains("- ha: "), "{text}");
     assert!(
-        text.contains("PROXMOX_MCP_TOOLS=default,firewall,network"),
+        text.contains("PROXMOX_MCP_TOOLS=default,firewall,provisioning"),
         "{text}"
     );
 }
@@ -175,6 +181,9 @@ fn a_guest_kind_names_everything_acting_on_it() {
         "rollback_container_snapshot",
         "delete_container_snapshot",
         "get_container_metrics",
+        "create_container",
+        "update_container_config",
+        "delete_container",
     ] {
         assert!(has(&containers, name), "{name}: {containers:?}");
     }
@@ -191,6 +200,11 @@ fn a_guest_kind_names_everything_acting_on_it() {
         "rollback_vm_snapshot",
         "delete_vm_snapshot",
         "get_vm_metrics",
+        "create_vm",
+        "clone_vm",
+        "migrate_vm",
+        "resize_vm_disk",
+        "delete_vm",
     ] {
         assert!(has(&vms, name), "{name}: {vms:?}");
     }
@@ -342,7 +356,7 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         tools.0.lines().next().unwrap(),
         "toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, firewall, metrics \
-         (PROXMOX_MCP_TOOLS=default,firewall); not loaded: network, access, pools, ha, certificates"
+         (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, access, pools, ha, certificates"
     );
     assert!(tools.0.contains("\nadd_firewall_rule "), "{}", tools.0);
 
@@ -378,14 +392,14 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         toolsets["detail"],
         "vms, snapshots (partly), metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
-         not loaded: nodes, containers, storage, tasks, cluster, backups, network, firewall, access, pools, ha, certificates"
+         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, firewall, access, pools, ha, certificates"
     );
     // As text, wrapped at 100 columns: the finding and its continuation lines read as one.
     let (_, stdout, _) = binary(&fake.url(), &[], &["check"]);
     assert!(
         stdout.replace("\n  ", " ").lines().any(|l| l
             == "✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics \
-                (PROXMOX_MCP_TOOLS=default); not loaded: network, firewall, access, pools, ha, certificates"),
+                (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, firewall, access, pools, ha, certificates"),
         "{stdout}"
     );
 }
