@@ -126,13 +126,11 @@ fn pve() -> FakePve {
 /// As [`pve`], with `permissions` as `GET /access/permissions`.
 fn pve_granting(permissions: Value) -> FakePve {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/version",
         json!({"version": "9.1.2", "release": "9.1", "repoid": "abc"}),
     )
-    .ok(
-        "GET",
+    .get(
         "/cluster/status",
         json!([
             {"type": "cluster", "name": "lab", "nodes": 2, "quorate": 1},
@@ -140,7 +138,7 @@ fn pve_granting(permissions: Value) -> FakePve {
             {"type": "node", "name": "pve2", "online": 1},
         ]),
     )
-    .ok("GET", "/access/permissions", permissions);
+    .get("/access/permissions", permissions);
     fake
 }
 
