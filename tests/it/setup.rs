@@ -72,6 +72,46 @@ impl Run {
     }
 }
 
+/// A token login for `host` as setup.sh reads it from the environment.
+fn token_vars(host: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("PROXMOX_HOST", host),
+        ("PROXMOX_USER", "mcp@pve"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", SECRET),
+    ]
+}
+
+/// `--yes --binary BIN --prefix PREFIX`, then `more`.
+fn install_args<'a>(prefix: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--yes", "--binary", BIN, "--prefix", prefix];
+    args.extend_from_slice(more);
+    args
+}
+
+/// setup.sh given everything as flags: a token login for `host` (its secret in a file),
+/// `access`, the test CA; nothing in the environment.
+fn setup_with_flags(home: &Home, host: &str, access: &str) -> Run {
+    let secret_file = home.path("token");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let prefix = home.path("bin-prefix").display().to_string();
+    let more = [
+        "--host",
+        host,
+        "--user",
+        "mcp@pve",
+        "--token-name",
+        "mcp",
+        "--token-value-file",
+        secret_file.to_str().unwrap(),
+        "--access",
+        access,
+        "--ca-file",
+        CA,
+    ];
+    setup(home, &install_args(&prefix, &more), &[])
+}
+
 /// `bash setup.sh ARGS` with only PATH, HOME and `vars` in its environment and stdin from
 /// /dev/null; killed (with everything it started) after [`LIMIT`].
 fn setup(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> Run {
@@ -168,22 +208,9 @@ fn installs_configures_checks_and_merges_claude_desktop() {
     .unwrap();
     let prefix = home.path("bin-prefix").display().to_string();
     let url = fake.url();
-    let vars = [
-        ("PROXMOX_HOST", url.as_str()),
-        ("PROXMOX_USER", "mcp@pve"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", SECRET),
-        ("PROXMOX_SETUP_CLAUDE", "1"),
-    ];
-    let args = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--ca-file",
-        CA,
-    ];
+    let mut vars = token_vars(&url);
+    vars.push(("PROXMOX_SETUP_CLAUDE", "1"));
+    let args = install_args(&prefix, &["--ca-file", CA]);
     let run = setup(&home, &args, &vars);
     let all = run.all();
     assert_eq!(run.code, Some(0), "{all}");
@@ -257,7 +284,7 @@ fn installs_configures_checks_and_merges_claude_desktop() {
     // already set up.
     let again = setup(
         &home,
-        &["--yes", "--binary", BIN, "--prefix", &prefix],
+        &install_args(&prefix, &[]),
         &[("PROXMOX_SETUP_CLAUDE", "1")],
     );
     assert_eq!(again.code, Some(0), "{}", again.all());
@@ -281,29 +308,7 @@ fn unreachable_host_still_installs_and_says_what_to_fix() {
         listener.local_addr().unwrap().port()
     };
     let host = format!("http://127.0.0.1:{port}");
-    let secret_file = home.path("token");
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
-    let prefix = home.path("bin-prefix").display().to_string();
-    let args = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--host",
-        &host,
-        "--user",
-        "mcp@pve",
-        "--token-name",
-        "mcp",
-        "--token-value-file",
-        secret_file.to_str().unwrap(),
-        "--access",
-        "operate",
-        "--ca-file",
-        CA,
-    ];
-    let run = setup(&home, &args, &[]);
+    let run = setup_with_flags(&home, &host, "operate");
     let all = run.all();
     // Exit 1 (documented in --help): installed and configured, but the check failed.
     assert_eq!(run.code, Some(1), "{all}");
@@ -341,21 +346,8 @@ fn a_token_that_cannot_read_guests_fails_the_run() {
     let fake = pve_granting(json!({}));
     let prefix = home.path("bin-prefix").display().to_string();
     let url = fake.url();
-    let vars = [
-        ("PROXMOX_HOST", url.as_str()),
-        ("PROXMOX_USER", "mcp@pve"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", SECRET),
-    ];
-    let args = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--ca-file",
-        CA,
-    ];
+    let vars = token_vars(&url);
+    let args = install_args(&prefix, &["--ca-file", CA]);
     let run = setup(&home, &args, &vars);
     let all = run.all();
     assert_eq!(run.code, Some(1), "{all}");
@@ -380,7 +372,7 @@ fn a_token_that_cannot_read_guests_fails_the_run() {
 fn bad_or_missing_values_stop_before_installing() {
     let home = Home::new("refused");
     let prefix = home.path("bin-prefix").display().to_string();
-    let base = ["--yes", "--binary", BIN, "--prefix", &prefix];
+    let base = install_args(&prefix, &[]);
 
     // Nothing given and no terminal: no question, a list of what is missing, exit 2.
     let run = setup(&home, &base, &[]);
@@ -393,12 +385,7 @@ fn bad_or_missing_values_stop_before_installing() {
         assert!(run.stderr.contains(what), "{what} not in:\n{}", run.stderr);
     }
 
-    let vars = [
-        ("PROXMOX_HOST", "pve1.example.com"),
-        ("PROXMOX_USER", "mcp@pve"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", SECRET),
-    ];
+    let vars = token_vars("pve1.example.com");
     let mut args = base.to_vec();
     args.extend(["--access", "admin"]);
     let run = setup(&home, &args, &vars);
@@ -492,30 +479,8 @@ fn refused_credentials_say_run_again_and_readonly_is_an_access_level() {
     let home = Home::new("refused");
     let mut fake = FakePve::new();
     fake.fail("GET", "/version", 401, "authentication failure");
-    let secret_file = home.path("token");
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
-    let prefix = home.path("bin-prefix").display().to_string();
     let url = fake.url();
-    let args = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--host",
-        &url,
-        "--user",
-        "mcp@pve",
-        "--token-name",
-        "mcp",
-        "--token-value-file",
-        secret_file.to_str().unwrap(),
-        "--access",
-        "readonly",
-        "--ca-file",
-        CA,
-    ];
-    let run = setup(&home, &args, &[]);
+    let run = setup_with_flags(&home, &url, "readonly");
     let all = run.all();
     assert_eq!(run.code, Some(1), "{all}");
     // `readonly` is what the server accepts too; it is written in the server's own spelling.
@@ -540,21 +505,8 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
     let fake = pve();
     let prefix = home.path("bin-prefix").display().to_string();
     let url = fake.url();
-    let vars = [
-        ("PROXMOX_HOST", url.as_str()),
-        ("PROXMOX_USER", "mcp@pve"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", SECRET),
-    ];
-    let base = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--ca-file",
-        CA,
-    ];
+    let vars = token_vars(&url);
+    let base = install_args(&prefix, &["--ca-file", CA]);
 
     // A name the binary does not know: its message, exit 2, nothing installed or written.
     let mut args = base.to_vec();
