@@ -13,7 +13,8 @@ use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, config, error_text, guest, mock_task, ok, session, FakePve, STATUS, TOKEN, UPID,
+    assert_starts, config, error_text, guest, mock_task, mode, ok, session, FakePve, STATUS, TOKEN,
+    UPID,
 };
 
 #[rustfmt::skip]
@@ -54,12 +55,6 @@ fn phases(entries: &[Value]) -> Vec<&str> {
         .iter()
         .map(|e| e["phase"].as_str().unwrap_or("?"))
         .collect()
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 //! it against a mocked PVE API.
 
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::FakePve;
+use crate::support::{mode, FakePve, TempDir};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/setup.sh");
 const BIN: &str = env!("CARGO_BIN_EXE_proxmox-mcp-server");
@@ -22,18 +21,15 @@ const SECRET: &str = "3d9b7c2e-5a41-4f6e-8b0d-1c2e3f4a5b6c";
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// A temporary HOME, removed when dropped.
-struct Home(PathBuf);
+struct Home(TempDir);
 
 impl Home {
     fn new(name: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("pmcp-setup-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Home(dir)
+        Home(TempDir::new(&format!("setup-{name}")))
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
+        self.0.path(rel)
     }
 
     /// Where Claude Desktop keeps its configuration under this HOME (XDG_CONFIG_HOME unset).
@@ -51,12 +47,6 @@ impl Home {
 
     fn installed(&self) -> PathBuf {
         self.path("bin-prefix/bin/proxmox-mcp-server")
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -116,12 +106,15 @@ fn setup_with_flags(home: &Home, host: &str, access: &str) -> Run {
 /// /dev/null; killed (with everything it started) after [`LIMIT`].
 fn setup(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new("bash");
-    cmd.arg(SCRIPT).args(args).env_clear().env("HOME", &home.0);
+    cmd.arg(SCRIPT)
+        .args(args)
+        .env_clear()
+        .env("HOME", &home.0 .0);
     if let Some(path) = std::env::var_os("PATH") {
         cmd.env("PATH", path);
     }
     cmd.envs(vars.iter().copied())
-        .current_dir(&home.0)
+        .current_dir(&home.0 .0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -180,14 +173,6 @@ fn pve_granting(permissions: Value) -> FakePve {
     )
     .get("/access/permissions", permissions);
     fake
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
 }
 
 fn read_json(path: &Path) -> Value {
