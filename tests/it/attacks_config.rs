@@ -34,6 +34,21 @@ pub(crate) fn refused_set(
     text
 }
 
+/// With `settings`, `update_vm_config` of VM 104 with `set` is answered `{"data": null}`, and
+/// `write` is all PVE was sent.
+fn updates_vm_104(fake: &FakePve, settings: &[(&str, &str)], set: Value, write: &str) {
+    session(fake, settings, |c| {
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 104, "node": "pve1", "set": set})
+            ),
+            &json!({"data": null})
+        );
+    });
+    assert_eq!(fake.writes(), [write]);
+}
+
 #[test]
 fn host_level_vm_keys_are_refused_at_operate_and_at_plain_full() {
     let fake = FakePve::new();
@@ -130,17 +145,23 @@ fn host_level_container_keys_are_refused() {
 }
 
 #[test]
-fn host_keys_go_through_with_full_and_the_host_switch() {
-    let mut fake = FakePve::new();
-    fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
-    session(&fake, FULL_HOST, |c| {
-        assert_eq!(&c.ok("update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {"hostpci0": "0000:01:00.0", "args": "-no-hpet"}})), &json!({"data": null}));
-    });
-    assert_eq!(
-        fake.writes(),
-        ["PUT /nodes/pve1/qemu/104/config args=-no-hpet&hostpci0=0000%3A01%3A00.0"]
-    );
+fn host_and_exec_keys_go_through_with_full_and_their_switch() {
+    for (settings, set, write) in [
+        (
+            FULL_HOST,
+            json!({"hostpci0": "0000:01:00.0", "args": "-no-hpet"}),
+            "PUT /nodes/pve1/qemu/104/config args=-no-hpet&hostpci0=0000%3A01%3A00.0",
+        ),
+        (
+            FULL_EXEC,
+            json!({"ciuser": "admin"}),
+            "PUT /nodes/pve1/qemu/104/config ciuser=admin",
+        ),
+    ] {
+        let mut fake = FakePve::new();
+        fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
+        updates_vm_104(&fake, settings, set, write);
+    }
 }
 
 #[test]
@@ -179,25 +200,6 @@ fn login_and_command_keys_are_treated_like_exec() {
     });
     fake.assert_untouched();
     fake2.assert_no_writes();
-}
-
-#[test]
-fn exec_keys_go_through_with_full_and_the_exec_switch() {
-    let mut fake = FakePve::new();
-    fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
-    session(&fake, FULL_EXEC, |c| {
-        assert_eq!(
-            &c.ok(
-                "update_vm_config",
-                json!({"vmid": 104, "node": "pve1", "set": {"ciuser": "admin"}})
-            ),
-            &json!({"data": null})
-        );
-    });
-    assert_eq!(
-        fake.writes(),
-        ["PUT /nodes/pve1/qemu/104/config ciuser=admin"]
-    );
 }
 
 #[test]
@@ -372,18 +374,11 @@ fn another_guests_disk_cannot_be_attached() {
     }
     fake.assert_no_writes();
     // At full, an unprotected guest's volume may be attached (the operator's call).
-    session(&fake, FULL, |c| {
-        assert_eq!(
-            &c.ok(
-                "update_vm_config",
-                json!({"vmid": 104, "node": "pve1", "set": {"scsi1": "local-lvm:vm-103-disk-0"}})
-            ),
-            &json!({"data": null})
-        );
-    });
-    assert_eq!(
-        fake.writes(),
-        ["PUT /nodes/pve1/qemu/104/config scsi1=local-lvm%3Avm-103-disk-0"]
+    updates_vm_104(
+        &fake,
+        FULL,
+        json!({"scsi1": "local-lvm:vm-103-disk-0"}),
+        "PUT /nodes/pve1/qemu/104/config scsi1=local-lvm%3Avm-103-disk-0",
     );
 }
 
