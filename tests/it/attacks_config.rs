@@ -410,12 +410,11 @@ fn resize_refuses_a_disk_of_another_guest() {
     );
     for settings in [OPERATE, FULL] {
         session(&fake, settings, |c| {
-            let r = c.call(
-                "resize_vm_disk",
-                json!({"vmid": 104, "node": "pve1", "disk": "scsi1", "size": "+100G"}),
-            );
             assert_eq!(
-                error_text(&r),
+                c.error(
+                    "resize_vm_disk",
+                    json!({"vmid": 104, "node": "pve1", "disk": "scsi1", "size": "+100G"})
+                ),
                 "GET /nodes/pve1/qemu/104/config: scsi1 of VM 104 is local-lvm:vm-103-disk-0,size=32G, which belongs to guest 103; resize_vm_disk grows only the guest's own disks; nothing was sent"
             );
         });
