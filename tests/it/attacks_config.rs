@@ -446,22 +446,32 @@ pub(crate) fn restore_fake(config: Option<&str>) -> FakePve {
     fake
 }
 
-#[test]
-fn restoring_a_backup_with_host_keys_is_refused() {
-    let fake = restore_fake(Some("args: -device pci-assign,host=01:00.0\ncores: 2\nhookscript: local:snippets/x.pl\nname: web\n"));
-    session(&fake, OPERATE, |c| {
-        let r = c.call(
+/// `restore_backup` of `archive` to pve1 with `settings` is refused: its error text. PVE
+/// received no write.
+pub(crate) fn restore_refused(fake: &FakePve, settings: &[(&str, &str)], archive: &str) -> String {
+    let mut text = String::new();
+    session(fake, settings, |c| {
+        text = c.error(
             "restore_backup",
-            json!({"archive": ARCHIVE, "node": "pve1"}),
-        );
-        let text = error_text(&r);
-        assert_starts(text, &format!("restore_backup: the backup {ARCHIVE} sets 'args', which passes raw arguments to QEMU"));
-        assert!(
-            text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),
-            "{text}"
+            json!({"archive": archive, "node": "pve1"}),
         );
     });
     fake.assert_no_writes();
+    text
+}
+
+#[test]
+fn restoring_a_backup_with_host_keys_is_refused() {
+    let fake = restore_fake(Some("args: -device pci-assign,host=01:00.0\ncores: 2\nhookscript: local:snippets/x.pl\nname: web\n"));
+    let text = restore_refused(&fake, OPERATE, ARCHIVE);
+    let args = format!(
+        "restore_backup: the backup {ARCHIVE} sets 'args', which passes raw arguments to QEMU"
+    );
+    assert_starts(&text, &args);
+    assert!(
+        text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),
+        "{text}"
+    );
     assert!(fake
         .lines()
         .iter()
@@ -473,18 +483,11 @@ fn restoring_a_privileged_container_backup_is_refused() {
     let fake = restore_fake(Some(
         "arch: amd64\nhostname: ct\nrootfs: local-lvm:vm-200-disk-0,size=8G\n",
     ));
-    session(&fake, FULL, |c| {
-        let r = c.call(
-            "restore_backup",
-            json!({"archive": CT_ARCHIVE, "node": "pve1"}),
-        );
-        let text = error_text(&r);
-        assert!(
-            text.contains("sets 'unprivileged', which makes a privileged container"),
-            "{text}"
-        );
-    });
-    fake.assert_no_writes();
+    let text = restore_refused(&fake, FULL, CT_ARCHIVE);
+    assert!(
+        text.contains("sets 'unprivileged', which makes a privileged container"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -496,14 +499,7 @@ fn restoring_a_backup_whose_config_cannot_be_read_is_refused() {
         403,
         "Permission check failed (/vms/100, VM.Backup)",
     );
-    session(&fake, OPERATE, |c| {
-        let r = c.call(
-            "restore_backup",
-            json!({"archive": ARCHIVE, "node": "pve1"}),
-        );
-        assert!(error_text(&r).starts_with(
-            "restore_backup: the backup's configuration could not be read to check it for host-level keys (GET /nodes/pve1/vzdump/extractconfig: Permission check failed"
-        ));
-    });
-    fake.assert_no_writes();
+    assert!(restore_refused(&fake, OPERATE, ARCHIVE).starts_with(
+        "restore_backup: the backup's configuration could not be read to check it for host-level keys (GET /nodes/pve1/vzdump/extractconfig: Permission check failed"
+    ));
 }
