@@ -6,7 +6,7 @@ use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, config, connected, error_text, guest, ok, session, FakePve, UPID,
+    assert_starts, config, connected, error_text, guest, ok, session, FakePve, TempDir, UPID,
 };
 
 #[rustfmt::skip]
@@ -207,9 +207,8 @@ fn every_write_tools_dry_run_sends_no_write() {
 
 #[test]
 fn audit_log_has_a_line_per_change() {
-    let dir = std::env::temp_dir().join(format!("pmcp-audit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("audit.jsonl");
+    let dir = TempDir::new("audit");
+    let log = dir.path("audit.jsonl");
     let mut fake = FakePve::new();
     fake.get("/nodes", json!([]));
     fake.get(
@@ -279,7 +278,6 @@ fn audit_log_has_a_line_per_change() {
                 lines[2]["outcome"],
                 "error: POST /nodes/pve1/qemu/101/status/start: VM is locked (backup)"
             );
-            std::fs::remove_dir_all(&dir).unwrap();
 
             // An audit log that cannot be written stops the server at start.
             let bad = config_with_audit(&fake, "/nonexistent-dir/audit.jsonl");
@@ -356,9 +354,8 @@ fn protected_tags_that_cannot_be_read_refuse_the_change() {
 
 #[test]
 fn the_audit_log_redacts_secrets_at_any_depth() {
-    let dir = std::env::temp_dir().join(format!("pmcp-audit2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("audit.jsonl");
+    let dir = TempDir::new("audit2");
+    let log = dir.path("audit.jsonl");
     let mut fake = FakePve::new();
     fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
     session(
@@ -378,7 +375,6 @@ fn the_audit_log_redacts_secrets_at_any_depth() {
                 entry["arguments"]["set"],
                 json!({"cipassword": "<redacted>", "cores": 2})
             );
-            std::fs::remove_dir_all(&dir).unwrap();
         },
     );
 }
