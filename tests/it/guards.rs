@@ -105,8 +105,7 @@ fn protected_guests_cannot_be_changed() {
             ("PROXMOX_MCP_PROTECTED", "100, 200-299, tag:prod"),
         ],
         |c| {
-            let text =
-                error_text(&c.call("start_vm", json!({"vmid": 100, "dry_run": true}))).to_string();
+            let text = c.error("start_vm", json!({"vmid": 100, "dry_run": true}));
             assert_eq!(text, "guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names VMID 100); no tool may change it. Change it in PVE itself, or remove it from PROXMOX_MCP_PROTECTED");
             assert!(
                 error_text(&c.call("stop_container", json!({"vmid": 250, "node": "pve1"})))
@@ -344,8 +343,7 @@ fn protected_tags_that_cannot_be_read_refuse_the_change() {
             ("PROXMOX_MCP_PROTECTED", "tag:prod"),
         ],
         |c| {
-            let text =
-                error_text(&c.call("start_vm", json!({"vmid": 300, "node": "pve1"}))).to_string();
+            let text = c.error("start_vm", json!({"vmid": 300, "node": "pve1"}));
             assert_starts(&text, "guest 300 is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked");
             fake.assert_no_writes();
         },
@@ -397,20 +395,19 @@ fn tag_protection_lets_a_new_guest_be_created_but_not_a_protected_vmid() {
             assert_eq!(ok(&r)["dry_run"], true);
             // A protected range still refuses a new VMID; an existing tagged guest is still refused.
             let range = json!({"node": "pve1", "vmid": 165, "name": "new", "storage": "local-lvm", "dry_run": true});
-            let text = error_text(&c.call("create_vm", range)).to_string();
+            let text = c.error("create_vm", range);
             assert!(
                 text.contains("PROXMOX_MCP_PROTECTED names the range 160-169"),
                 "{text}"
             );
             let tagged = json!({"node": "pve1", "vmid": 101, "name": "new", "storage": "local-lvm", "dry_run": true});
-            let text = error_text(&c.call("create_vm", tagged)).to_string();
+            let text = c.error("create_vm", tagged);
             assert!(
                 text.contains("PROXMOX_MCP_PROTECTED names tag:prod"),
                 "{text}"
             );
             // A tool that changes an existing guest still refuses one whose tags cannot be read.
-            let text =
-                error_text(&c.call("start_vm", json!({"vmid": 150, "node": "pve1"}))).to_string();
+            let text = c.error("start_vm", json!({"vmid": 150, "node": "pve1"}));
             assert_starts(&text, "guest 150 is not in /cluster/resources");
             fake.assert_no_writes();
         },
