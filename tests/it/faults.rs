@@ -148,6 +148,15 @@ fn still_serving(c: &mut Client) {
     assert_eq!(ok(&r)["data"]["node"], "pve1");
 }
 
+/// Runs `f` with a client of a misbehaving plain-http server; then the server must still serve.
+fn against_misbehaving(f: impl FnOnce(&mut Client)) {
+    let server = Raw::http(misbehave);
+    client_at(&server.url("http"), &[], |c| {
+        f(c);
+        still_serving(c);
+    });
+}
+
 /// Calls `get_node_status` for `node` and returns its error text; the call must end within
 /// `limit`.
 fn node_error(c: &mut Client, node: &str, limit: Duration) -> String {
@@ -302,8 +311,7 @@ fn a_512_mib_answer_is_refused_without_reading_it() {
 
 #[test]
 fn answers_that_are_not_json_are_errors() {
-    let server = Raw::http(misbehave);
-    client_at(&server.url("http"), &[], |c| {
+    against_misbehaving(|c| {
         const NOT_JSON: &str =
             "the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?";
         for node in ["html", "empty", "array", "truncjson"] {
@@ -317,14 +325,12 @@ fn answers_that_are_not_json_are_errors() {
             node_error(c, "proxy502", Duration::from_secs(2)),
             "GET /nodes/proxy502/status: HTTP status 502"
         );
-        still_serving(c);
     });
 }
 
 #[test]
 fn node_unreachable_595_and_596_are_errors_with_a_hint() {
-    let server = Raw::http(misbehave);
-    client_at(&server.url("http"), &[], |c| {
+    against_misbehaving(|c| {
         const HINT: &str = " (the PVE node that owns this resource is unreachable from the node the server talks to; check that it is online (list_nodes) and retry)";
         assert_eq!(
             node_error(c, "n595", Duration::from_secs(2)),
@@ -334,7 +340,6 @@ fn node_unreachable_595_and_596_are_errors_with_a_hint() {
             node_error(c, "n596", Duration::from_secs(2)),
             format!("GET /nodes/n596/status: Connection timed out{HINT}")
         );
-        still_serving(c);
     });
 }
 
@@ -465,6 +470,17 @@ fn a_ticket_that_expires_between_two_calls_means_one_new_login() {
     );
 }
 
+/// `start_vm` of VM 100 waiting at most `wait_seconds`: its result, which must come within 4 s.
+fn start_vm_100(c: &mut Client, wait_seconds: u64) -> Value {
+    let started = Instant::now();
+    let r = c.call(
+        "start_vm",
+        json!({"vmid": 100, "node": "pve1", "wait_seconds": wait_seconds}),
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    r
+}
+
 /// A started task whose status cannot be read at all (the poll is retried, then given up): the
 /// answer is an error that names the task and says not to repeat the call, after one POST only.
 #[test]
@@ -473,12 +489,7 @@ fn a_task_whose_status_cannot_be_read_is_named_in_the_error() {
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     fake.fail("GET", STATUS, 500, "unable to read task status");
     session(&fake, &[("PROXMOX_MCP_ACCESS", "operate")], |c| {
-        let started = Instant::now();
-        let r = c.call(
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1", "wait_seconds": 1}),
-        );
-        assert!(started.elapsed() < Duration::from_secs(4));
+        let r = start_vm_100(c, 1);
         let text = error_text(&r);
         assert!(
         text.starts_with(&format!(
@@ -512,12 +523,7 @@ fn a_task_status_that_errors_twice_then_answers_is_followed_to_its_end() {
     );
     fake.get(STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
     session(&fake, &[("PROXMOX_MCP_ACCESS", "operate")], |c| {
-        let started = Instant::now();
-        let r = c.call(
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1", "wait_seconds": 3}),
-        );
-        assert!(started.elapsed() < Duration::from_secs(4));
+        let r = start_vm_100(c, 3);
         assert_eq!(ok(&r)["task"]["exitstatus"], "OK");
         assert_eq!(fake.writes(), ["POST /nodes/pve1/qemu/100/status/start"]);
         let polls = fake
