@@ -6,7 +6,7 @@ use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, config, connected, error_text, guest, ok, session, FakePve, TempDir, UPID,
+    assert_starts, audit_dir, config, connected, error_text, guest, ok, session, FakePve, UPID,
 };
 
 #[rustfmt::skip]
@@ -206,8 +206,7 @@ fn every_write_tools_dry_run_sends_no_write() {
 
 #[test]
 fn audit_log_has_a_line_per_change() {
-    let dir = TempDir::new("audit");
-    let log = dir.path("audit.jsonl");
+    let (_dir, log) = audit_dir("audit");
     let mut fake = FakePve::new();
     fake.get("/nodes", json!([]));
     fake.get(
@@ -352,8 +351,7 @@ fn protected_tags_that_cannot_be_read_refuse_the_change() {
 
 #[test]
 fn the_audit_log_redacts_secrets_at_any_depth() {
-    let dir = TempDir::new("audit2");
-    let log = dir.path("audit.jsonl");
+    let (_dir, log) = audit_dir("audit2");
     let mut fake = FakePve::new();
     fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
     session(

@@ -809,6 +809,13 @@ impl Drop for TempDir {
     }
 }
 
+/// A fresh [`TempDir`] for `name`'s test, and the audit log path in it.
+pub fn audit_dir(name: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(name);
+    let log = dir.path("audit.jsonl");
+    (dir, log)
+}
+
 /// The permission bits of `path`.
 #[cfg(unix)]
 pub fn mode(path: &Path) -> u32 {
