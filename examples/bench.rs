@@ -600,19 +600,29 @@ fn load(bin: &Path, fake: &FakePve, calls: usize) -> Load {
     }
 }
 
+/// The `tools/list` answer line of a server at `access` (with exec allowed when `exec`), with
+/// `PROXMOX_MCP_TOOLS` set to `tools` (unset for `None`: the default toolsets).
+fn tools_list_line(bin: &Path, port: u16, access: &str, exec: bool, tools: Option<&str>) -> String {
+    let mut cmd = command(bin, port, access);
+    if exec {
+        cmd.env("PROXMOX_MCP_ALLOW_EXEC", "true");
+    }
+    if let Some(tools) = tools {
+        cmd.env("PROXMOX_MCP_TOOLS", tools);
+    }
+    let mut mcp = Mcp::spawn(&mut cmd);
+    mcp.initialize();
+    mcp.initialized();
+    let line = mcp.roundtrip("tools/list", &json!({})).to_string();
+    mcp.finish();
+    line
+}
+
 /// Bytes of the `tools/list` answer line and the number of tools at each access level, with
 /// `PROXMOX_MCP_TOOLS` unset (the default toolsets) and `all`.
 fn tools_list_sizes(bin: &Path, port: u16) -> Vec<(&'static str, [(usize, usize); 2])> {
-    let size = |access: &str, tools: &str| {
-        let mut cmd = command(bin, port, access);
-        if !tools.is_empty() {
-            cmd.env("PROXMOX_MCP_TOOLS", tools);
-        }
-        let mut mcp = Mcp::spawn(&mut cmd);
-        mcp.initialize();
-        mcp.initialized();
-        let line = mcp.roundtrip("tools/list", &json!({})).to_string();
-        mcp.finish();
+    let size = |access: &str, tools: Option<&str>| {
+        let line = tools_list_line(bin, port, access, false, tools);
         let count = serde_json::from_str::<Value>(&line)
             .ok()
             .and_then(|v| v["result"]["tools"].as_array().map(Vec::len))
@@ -621,7 +631,7 @@ fn tools_list_sizes(bin: &Path, port: u16) -> Vec<(&'static str, [(usize, usize)
     };
     ["read-only", "operate", "full"]
         .into_iter()
-        .map(|access| (access, [size(access, ""), size(access, "all")]))
+        .map(|access| (access, [size(access, None), size(access, Some("all"))]))
         .collect()
 }
 
@@ -635,16 +645,7 @@ struct Budgets {
 
 fn tools_list_budgets(bin: &Path, port: u16) -> Budgets {
     let list = |areas: Option<&str>| -> Value {
-        let mut cmd = command(bin, port, "full");
-        cmd.env("PROXMOX_MCP_ALLOW_EXEC", "true");
-        if let Some(areas) = areas {
-            cmd.env("PROXMOX_MCP_TOOLS", areas);
-        }
-        let mut mcp = Mcp::spawn(&mut cmd);
-        mcp.initialize();
-        mcp.initialized();
-        let line = mcp.roundtrip("tools/list", &json!({})).to_string();
-        mcp.finish();
+        let line = tools_list_line(bin, port, "full", true, areas);
         serde_json::from_str(&line).unwrap_or_else(|e| fail(&format!("tools/list: {e}")))
     };
     let measure = |v: &Value| {

@@ -332,7 +332,7 @@ impl<'a> Server<'a> {
             Some(_) => return Some(error(id, INVALID_REQUEST, "params must be an object")),
         };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            self.dispatch(&id, &method, &params, in_batch, channel)
+            self.route(&id, &method, &params, in_batch, channel)
         }));
         outcome.unwrap_or_else(|_| {
             crate::warn!("internal error while handling {method}; the server keeps running");
@@ -346,19 +346,7 @@ impl<'a> Server<'a> {
         })
     }
 
-    fn dispatch(
-        &mut self,
-        id: &Value,
-        method: &str,
-        params: &Map<String, Value>,
-        in_batch: bool,
-        channel: &dyn Channel,
-    ) -> Option<Value> {
-        // `route` answers Null for a cancelled call: no response is sent for it.
-        let reply = self.route(id, method, params, in_batch, channel);
-        (!reply.is_null()).then_some(reply)
-    }
-
+    /// The response to one request; `None` for a cancelled call, which gets none.
     fn route(
         &mut self,
         id: &Value,
@@ -366,7 +354,7 @@ impl<'a> Server<'a> {
         params: &Map<String, Value>,
         in_batch: bool,
         channel: &dyn Channel,
-    ) -> Value {
+    ) -> Option<Value> {
         let answer = match self.version(method, params, in_batch) {
             Err(e) => Err(e),
             Ok(Era::Handshake) => self.initialize(params).map(Some),
@@ -391,10 +379,10 @@ impl<'a> Server<'a> {
             }
         };
         match answer {
-            Ok(Some(result)) => response(id.clone(), result),
+            Ok(Some(result)) => Some(response(id.clone(), result)),
             // A cancelled call: no response is sent for it.
-            Ok(None) => Value::Null,
-            Err(refusal) => refusal.answer(id.clone()),
+            Ok(None) => None,
+            Err(refusal) => Some(refusal.answer(id.clone())),
         }
     }
 

@@ -505,26 +505,21 @@ impl Pve {
                     url.push('?');
                     url.push_str(&form);
                 }
-                let mut req = if method == Method::Get {
+                let req = if method == Method::Get {
                     self.agent.get(&url)
                 } else {
                     self.agent.delete(&url)
                 };
-                for (k, v) in headers {
-                    req = req.header(*k, v);
-                }
-                req.call()
+                with_headers(req, headers).call()
             }
             Method::Post | Method::Put => {
-                let mut req = if method == Method::Post {
+                let req = if method == Method::Post {
                     self.agent.post(&url)
                 } else {
                     self.agent.put(&url)
                 };
-                for (k, v) in headers {
-                    req = req.header(*k, v);
-                }
-                req.header("Content-Type", "application/x-www-form-urlencoded")
+                with_headers(req, headers)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
                     .send(form.as_bytes())
             }
         };
@@ -978,6 +973,14 @@ pub fn valid_node_name(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
+}
+
+/// `req` with `headers` added.
+fn with_headers<B>(
+    req: ureq::RequestBuilder<B>,
+    headers: &[(&'static str, String)],
+) -> ureq::RequestBuilder<B> {
+    headers.iter().fold(req, |req, (k, v)| req.header(*k, v))
 }
 
 #[cfg(test)]

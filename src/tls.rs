@@ -1044,23 +1044,24 @@ mod tests {
         assert_eq!(seen.get(), Some(Fingerprint::of_der(&der("other.pem"))));
     }
 
+    /// The error building an agent that trusts only the CA file `path`.
+    fn ca_file_error(path: &Path) -> String {
+        let trust = Trust::Roots {
+            ca_files: vec![path.to_path_buf()],
+            system: false,
+        };
+        agent(&trust, Duration::from_secs(1)).expect_err("the CA file is refused")
+    }
+
     #[test]
     fn bad_ca_files_are_errors() {
         let missing = data("no-such-ca.pem");
-        let trust = Trust::Roots {
-            ca_files: vec![missing.clone()],
-            system: false,
-        };
-        let err = agent(&trust, Duration::from_secs(1)).expect_err("missing CA file");
+        let err = ca_file_error(&missing);
         let prefix = format!("cannot read CA file {}: ", missing.display());
         assert!(err.starts_with(&prefix), "{err}");
 
         let key_only = data("leaf.key");
-        let trust = Trust::Roots {
-            ca_files: vec![key_only.clone()],
-            system: false,
-        };
-        let err = agent(&trust, Duration::from_secs(1)).expect_err("no certificate");
+        let err = ca_file_error(&key_only);
         assert_eq!(
             err,
             format!("no certificate found in CA file {}", key_only.display())
@@ -1077,11 +1078,7 @@ mod tests {
         assert!(not_after(&der("ca.pem")).is_some_and(|t| t.starts_with("21")));
         assert_eq!(not_after(b"\x30\x82\xff"), None, "truncated DER");
         let expired = data("expired-ca.pem");
-        let trust = Trust::Roots {
-            ca_files: vec![expired.clone()],
-            system: false,
-        };
-        let err = agent(&trust, Duration::from_secs(1)).expect_err("expired CA");
+        let err = ca_file_error(&expired);
         assert_eq!(
             err,
             format!(

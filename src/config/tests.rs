@@ -178,51 +178,33 @@ fn secret_files_others_can_read_are_refused() {
 fn bad_configuration_is_one_clear_line() {
     check_error(&[("PROXMOX_USER", "root@pam")], "PROXMOX_HOST is not set");
     check_error(
-        &with(&[("PROXMOX_HOST", "ftp://pve1")]),
-        "only https:// is supported",
-    );
-    check_error(
-        &with(&[("PROXMOX_HOST", "pve1:99999")]),
-        "not a number between 1 and 65535",
-    );
-    check_error(
-        &with(&[("PROXMOX_HOST", "fd00::1")]),
-        "IPv6 address in brackets",
-    );
-    check_error(&with(&[("PROXMOX_USER", "root")]), "has no realm");
-    check_error(
         &[("PROXMOX_HOST", "pve1"), ("PROXMOX_USER", "root@pam")],
         "no credentials",
     );
-    check_error(
-        &with(&[("PROXMOX_TOKEN_VALUE", "")]),
-        "PROXMOX_TOKEN_VALUE is not",
-    );
-    check_error(
-        &with(&[("PROXMOX_MCP_ACCESS", "admin")]),
-        "use read-only, operate or full",
-    );
-    check_error(
-        &with(&[("PROXMOX_FINGERPRINT", "AB:CD")]),
-        "PROXMOX_FINGERPRINT",
-    );
-    check_error(
-        &with(&[("PROXMOX_CA_FILE", "/nonexistent/ca.pem")]),
-        "PROXMOX_CA_FILE=/nonexistent/ca.pem",
-    );
-    check_error(&with(&[("PROXMOX_TIMEOUT", "0")]), "PROXMOX_TIMEOUT=0");
-    check_error(
-        &with(&[("PROXMOX_VERIFY_SSL", "maybe")]),
-        "PROXMOX_VERIFY_SSL=maybe",
-    );
-    check_error(
-        &with(&[("PROXMOX_MCP_LOG", "loud")]),
-        "PROXMOX_MCP_LOG=loud",
-    );
-    check_error(
-        &with(&[("PROXMOX_TOKEN_NAME", "1bad")]),
-        "is not a token id",
-    );
+    // One bad setting, VAR=value, on top of a good token configuration.
+    for (setting, expected) in [
+        ("PROXMOX_HOST=ftp://pve1", "only https:// is supported"),
+        (
+            "PROXMOX_HOST=pve1:99999",
+            "not a number between 1 and 65535",
+        ),
+        ("PROXMOX_HOST=fd00::1", "IPv6 address in brackets"),
+        ("PROXMOX_USER=root", "has no realm"),
+        ("PROXMOX_TOKEN_VALUE=", "PROXMOX_TOKEN_VALUE is not"),
+        ("PROXMOX_MCP_ACCESS=admin", "use read-only, operate or full"),
+        ("PROXMOX_FINGERPRINT=AB:CD", "PROXMOX_FINGERPRINT"),
+        (
+            "PROXMOX_CA_FILE=/nonexistent/ca.pem",
+            "PROXMOX_CA_FILE=/nonexistent/ca.pem",
+        ),
+        ("PROXMOX_TIMEOUT=0", "PROXMOX_TIMEOUT=0"),
+        ("PROXMOX_VERIFY_SSL=maybe", "PROXMOX_VERIFY_SSL=maybe"),
+        ("PROXMOX_MCP_LOG=loud", "PROXMOX_MCP_LOG=loud"),
+        ("PROXMOX_TOKEN_NAME=1bad", "is not a token id"),
+    ] {
+        let (var, value) = setting.split_once('=').expect("VAR=value");
+        check_error(&with(&[(var, value)]), expected);
+    }
 }
 
 #[test]

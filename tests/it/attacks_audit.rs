@@ -5,7 +5,7 @@
 //! and that PVE received no write.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,8 @@ use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, config, error_text, guest, mock_task, ok, session, FakePve, STATUS, TOKEN, UPID,
+    assert_starts, audit_dir, config, error_text, guest, mock_task, mode, ok, session, FakePve,
+    TempDir, STATUS, TOKEN, UPID,
 };
 
 #[rustfmt::skip]
@@ -23,21 +24,6 @@ fn resources() -> Value {
         guest("qemu/103", "vault", "pve1", "running", json!({"tags": "prod"})),
         guest("lxc/200", "dns", "pve1", "running", json!({})),
     ])
-}
-
-/// A fresh directory for one test's audit log.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pmcp-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A new directory for `name`'s test, and the audit log path in it.
-fn audit_dir(name: &str) -> (PathBuf, PathBuf) {
-    let dir = temp_dir(name);
-    let log = dir.join("audit.jsonl");
-    (dir, log)
 }
 
 /// The audit log's lines, each parsed.
@@ -54,12 +40,6 @@ fn phases(entries: &[Value]) -> Vec<&str> {
         .iter()
         .map(|e| e["phase"].as_str().unwrap_or("?"))
         .collect()
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,7 +81,7 @@ fn a_log_that_cannot_be_written_refuses_the_change() {
 
 #[test]
 fn intent_comes_before_the_write_and_the_upid_before_the_wait() {
-    let (dir, log) = audit_dir("audit-order");
+    let (_dir, log) = audit_dir("audit-order");
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     mock_task(&mut fake, UPID, "start failed: QEMU exited with code 1");
@@ -134,12 +114,11 @@ fn intent_comes_before_the_write_and_the_upid_before_the_wait() {
         result,
         "error: POST /nodes/pve1/qemu/100/status/start: task failed: start failed",
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_crash_during_the_task_wait_leaves_the_intent_and_the_upid() {
-    let (dir, log) = audit_dir("audit-crash");
+    let (_dir, log) = audit_dir("audit-crash");
     let mut fake = FakePve::new();
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     // The task never ends while the server waits.
@@ -194,12 +173,11 @@ fn a_crash_during_the_task_wait_leaves_the_intent_and_the_upid() {
     assert_eq!(lines[0]["arguments"]["vmid"], 100);
     assert_eq!(lines[1]["upid"], UPID);
     assert_eq!(fake.writes(), ["POST /nodes/pve1/qemu/100/status/start"]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn refused_calls_are_recorded_with_the_reason() {
-    let (dir, log) = audit_dir("audit-refused");
+    let (_dir, log) = audit_dir("audit-refused");
     let fake = FakePve::with_resources(resources());
     let path = log.to_str().unwrap();
     // An assistant at read-only tries a change.
@@ -240,16 +218,15 @@ fn refused_calls_are_recorded_with_the_reason() {
         "refused: invalid arguments: 'vmid' must be between 100 and 999999999, got 99"
     );
     assert_eq!(lines[1]["arguments"], json!({"vmid": 103}));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[cfg(unix)]
 #[test]
 fn the_log_is_private_and_a_readable_one_is_refused() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("audit-mode");
+    let dir = TempDir::new("audit-mode");
     let fake = FakePve::new();
-    let log = dir.join("new.jsonl");
+    let log = dir.path("new.jsonl");
     Policy::new(&config(
         &fake,
         &[("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap())],
@@ -257,7 +234,7 @@ fn the_log_is_private_and_a_readable_one_is_refused() {
     .unwrap();
     assert_eq!(mode(&log), 0o600, "created for the owner only");
 
-    let shared = dir.join("shared.jsonl");
+    let shared = dir.path("shared.jsonl");
     std::fs::write(&shared, "").unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = Policy::new(&config(
@@ -273,14 +250,13 @@ fn the_log_is_private_and_a_readable_one_is_refused() {
             shared.display()
         )
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[cfg(unix)]
 #[test]
 fn a_rotated_log_is_opened_again() {
     let (dir, log) = audit_dir("audit-rotate");
-    let rotated = dir.join("audit.jsonl.1");
+    let rotated = dir.path("audit.jsonl.1");
     let mut fake = FakePve::new();
     fake.get(
         "/nodes/pve1/qemu/100/status/current",
@@ -316,12 +292,11 @@ fn a_rotated_log_is_opened_again() {
     assert_eq!(tools(&rotated), ["start_vm intent", "start_vm outcome"]);
     assert_eq!(tools(&log), ["stop_vm intent", "stop_vm outcome"]);
     fake.assert_no_writes();
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn credentials_in_arguments_are_redacted() {
-    let (dir, log) = audit_dir("audit-redact");
+    let (_dir, log) = audit_dir("audit-redact");
     let mut fake = FakePve::new();
     fake.get(
         "/nodes/pve1/storage/local/status",
@@ -384,7 +359,6 @@ fn credentials_in_arguments_are_redacted() {
     );
     assert_eq!(lines[2]["arguments"]["input_data"], "<redacted>");
     fake.assert_no_writes();
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

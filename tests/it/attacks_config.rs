@@ -38,6 +38,21 @@ pub(crate) fn refused_set(
     text
 }
 
+/// With `settings`, `update_vm_config` of VM 104 with `set` is answered `{"data": null}`, and
+/// `write` is all PVE was sent.
+fn updates_vm_104(fake: &FakePve, settings: &[(&str, &str)], set: Value, write: &str) {
+    session(fake, settings, |c| {
+        assert_eq!(
+            &c.ok(
+                "update_vm_config",
+                json!({"vmid": 104, "node": "pve1", "set": set})
+            ),
+            &json!({"data": null})
+        );
+    });
+    assert_eq!(fake.writes(), [write]);
+}
+
 #[test]
 fn host_level_vm_keys_are_refused_at_operate_and_at_plain_full() {
     let fake = FakePve::new();
@@ -134,17 +149,23 @@ fn host_level_container_keys_are_refused() {
 }
 
 #[test]
-fn host_keys_go_through_with_full_and_the_host_switch() {
-    let mut fake = FakePve::new();
-    fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
-    session(&fake, FULL_HOST, |c| {
-        assert_eq!(&c.ok("update_vm_config",
-            json!({"vmid": 104, "node": "pve1", "set": {"hostpci0": "0000:01:00.0", "args": "-no-hpet"}})), &json!({"data": null}));
-    });
-    assert_eq!(
-        fake.writes(),
-        ["PUT /nodes/pve1/qemu/104/config args=-no-hpet&hostpci0=0000%3A01%3A00.0"]
-    );
+fn host_and_exec_keys_go_through_with_full_and_their_switch() {
+    for (settings, set, write) in [
+        (
+            FULL_HOST,
+            json!({"hostpci0": "0000:01:00.0", "args": "-no-hpet"}),
+            "PUT /nodes/pve1/qemu/104/config args=-no-hpet&hostpci0=0000%3A01%3A00.0",
+        ),
+        (
+            FULL_EXEC,
+            json!({"ciuser": "admin"}),
+            "PUT /nodes/pve1/qemu/104/config ciuser=admin",
+        ),
+    ] {
+        let mut fake = FakePve::new();
+        fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
+        updates_vm_104(&fake, settings, set, write);
+    }
 }
 
 #[test]
@@ -183,25 +204,6 @@ fn login_and_command_keys_are_treated_like_exec() {
     });
     fake.assert_untouched();
     fake2.assert_no_writes();
-}
-
-#[test]
-fn exec_keys_go_through_with_full_and_the_exec_switch() {
-    let mut fake = FakePve::new();
-    fake.ok("PUT", "/nodes/pve1/qemu/104/config", Value::Null);
-    session(&fake, FULL_EXEC, |c| {
-        assert_eq!(
-            &c.ok(
-                "update_vm_config",
-                json!({"vmid": 104, "node": "pve1", "set": {"ciuser": "admin"}})
-            ),
-            &json!({"data": null})
-        );
-    });
-    assert_eq!(
-        fake.writes(),
-        ["PUT /nodes/pve1/qemu/104/config ciuser=admin"]
-    );
 }
 
 #[test]
@@ -378,18 +380,11 @@ fn another_guests_disk_cannot_be_attached() {
     }
     fake.assert_no_writes();
     // At full, an unprotected guest's volume may be attached (the operator's call).
-    session(&fake, FULL, |c| {
-        assert_eq!(
-            &c.ok(
-                "update_vm_config",
-                json!({"vmid": 104, "node": "pve1", "set": {"scsi1": "local-lvm:vm-103-disk-0"}})
-            ),
-            &json!({"data": null})
-        );
-    });
-    assert_eq!(
-        fake.writes(),
-        ["PUT /nodes/pve1/qemu/104/config scsi1=local-lvm%3Avm-103-disk-0"]
+    updates_vm_104(
+        &fake,
+        FULL,
+        json!({"scsi1": "local-lvm:vm-103-disk-0"}),
+        "PUT /nodes/pve1/qemu/104/config scsi1=local-lvm%3Avm-103-disk-0",
     );
 }
 
@@ -421,12 +416,11 @@ fn resize_refuses_a_disk_of_another_guest() {
     );
     for settings in [OPERATE, FULL] {
         session(&fake, settings, |c| {
-            let r = c.call(
-                "resize_vm_disk",
-                json!({"vmid": 104, "node": "pve1", "disk": "scsi1", "size": "+100G"}),
-            );
             assert_eq!(
-                error_text(&r),
+                c.error(
+                    "resize_vm_disk",
+                    json!({"vmid": 104, "node": "pve1", "disk": "scsi1", "size": "+100G"})
+                ),
                 "GET /nodes/pve1/qemu/104/config: scsi1 of VM 104 is local-lvm:vm-103-disk-0,size=32G, which belongs to guest 103; resize_vm_disk grows only the guest's own disks; nothing was sent"
             );
         });
@@ -458,22 +452,32 @@ pub(crate) fn restore_fake(config: Option<&str>) -> FakePve {
     fake
 }
 
-#[test]
-fn restoring_a_backup_with_host_keys_is_refused() {
-    let fake = restore_fake(Some("args: -device pci-assign,host=01:00.0\ncores: 2\nhookscript: local:snippets/x.pl\nname: web\n"));
-    session(&fake, OPERATE, |c| {
-        let r = c.call(
+/// `restore_backup` of `archive` to pve1 with `settings` is refused: its error text. PVE
+/// received no write.
+pub(crate) fn restore_refused(fake: &FakePve, settings: &[(&str, &str)], archive: &str) -> String {
+    let mut text = String::new();
+    session(fake, settings, |c| {
+        text = c.error(
             "restore_backup",
-            json!({"archive": ARCHIVE, "node": "pve1"}),
-        );
-        let text = error_text(&r);
-        assert_starts(text, &format!("restore_backup: the backup {ARCHIVE} sets 'args', which passes raw arguments to QEMU"));
-        assert!(
-            text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),
-            "{text}"
+            json!({"archive": archive, "node": "pve1"}),
         );
     });
     fake.assert_no_writes();
+    text
+}
+
+#[test]
+fn restoring_a_backup_with_host_keys_is_refused() {
+    let fake = restore_fake(Some("args: -device pci-assign,host=01:00.0\ncores: 2\nhookscript: local:snippets/x.pl\nname: web\n"));
+    let text = restore_refused(&fake, OPERATE, ARCHIVE);
+    let args = format!(
+        "restore_backup: the backup {ARCHIVE} sets 'args', which passes raw arguments to QEMU"
+    );
+    assert_starts(&text, &args);
+    assert!(
+        text.contains("PROXMOX_MCP_ALLOW_HOST_CONFIG=true"),
+        "{text}"
+    );
     assert!(fake
         .lines()
         .iter()
@@ -485,18 +489,11 @@ fn restoring_a_privileged_container_backup_is_refused() {
     let fake = restore_fake(Some(
         "arch: amd64\nhostname: ct\nrootfs: local-lvm:vm-200-disk-0,size=8G\n",
     ));
-    session(&fake, FULL, |c| {
-        let r = c.call(
-            "restore_backup",
-            json!({"archive": CT_ARCHIVE, "node": "pve1"}),
-        );
-        let text = error_text(&r);
-        assert!(
-            text.contains("sets 'unprivileged', which makes a privileged container"),
-            "{text}"
-        );
-    });
-    fake.assert_no_writes();
+    let text = restore_refused(&fake, FULL, CT_ARCHIVE);
+    assert!(
+        text.contains("sets 'unprivileged', which makes a privileged container"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -508,14 +505,7 @@ fn restoring_a_backup_whose_config_cannot_be_read_is_refused() {
         403,
         "Permission check failed (/vms/100, VM.Backup)",
     );
-    session(&fake, OPERATE, |c| {
-        let r = c.call(
-            "restore_backup",
-            json!({"archive": ARCHIVE, "node": "pve1"}),
-        );
-        assert!(error_text(&r).starts_with(
-            "restore_backup: the backup's configuration could not be read to check it for host-level keys (GET /nodes/pve1/vzdump/extractconfig: Permission check failed"
-        ));
-    });
-    fake.assert_no_writes();
+    assert!(restore_refused(&fake, OPERATE, ARCHIVE).starts_with(
+        "restore_backup: the backup's configuration could not be read to check it for host-level keys (GET /nodes/pve1/vzdump/extractconfig: Permission check failed"
+    ));
 }

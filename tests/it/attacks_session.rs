@@ -3,14 +3,16 @@
 //! tokens readable (or writing through a planted symlink).
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::session::{ended_ok, starting, with_session_at, Pipe};
-use crate::support::{assert_starts, config, connected, session, texts, Client, FakePve, STATUS};
+use crate::support::{
+    assert_starts, config, connected, mode, session, texts, Client, FakePve, TempDir, STATUS,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Resources follow the tool selection.
@@ -369,30 +371,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_proxmox-mcp-server");
 /// Another server's token in the Claude Desktop configuration.
 const OTHER_TOKEN: &str = "ghp_OtherServersSecretToken0123456789";
 
-/// A temporary directory, removed when dropped.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("pmcp-attack-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("settings.env"), "PROXMOX_HOST=pve.example\n").unwrap();
-        Dir(dir)
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A temporary directory holding a settings file, removed when dropped.
+fn settings_dir(name: &str) -> TempDir {
+    let dir = TempDir::new(&format!("attack-{name}"));
+    std::fs::write(dir.path("settings.env"), "PROXMOX_HOST=pve.example\n").unwrap();
+    dir
 }
 
 /// `proxmox-mcp-server claude-config --file FILE --config settings.env`: exit code, stdout, stderr.
-fn claude_config(dir: &Dir, file: &Path) -> (Option<i32>, String, String) {
+fn claude_config(dir: &TempDir, file: &Path) -> (Option<i32>, String, String) {
     let out = Command::new(BIN)
         .arg("claude-config")
         .arg("--file")
@@ -410,14 +397,6 @@ fn claude_config(dir: &Dir, file: &Path) -> (Option<i32>, String, String) {
     )
 }
 
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
-}
-
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -428,7 +407,7 @@ fn original() -> String {
 
 #[test]
 fn claude_config_keeps_a_private_config_private() {
-    let dir = Dir::new("private");
+    let dir = settings_dir("private");
     let file = dir.path("claude_desktop_config.json");
     std::fs::write(&file, original()).unwrap();
     set_mode(&file, 0o600);
@@ -477,7 +456,7 @@ fn command_path() -> String {
 
 #[test]
 fn claude_config_creates_a_new_config_readable_by_its_owner_only() {
-    let dir = Dir::new("new");
+    let dir = settings_dir("new");
     let file = dir.path("Claude/claude_desktop_config.json");
     let (code, stdout, stderr) = claude_config(&dir, &file);
     assert_eq!(code, Some(0), "{stderr}");
@@ -491,7 +470,7 @@ fn claude_config_creates_a_new_config_readable_by_its_owner_only() {
 
 #[test]
 fn claude_config_refuses_a_symlink_planted_at_its_temp_path() {
-    let dir = Dir::new("symlink");
+    let dir = settings_dir("symlink");
     let file = dir.path("claude_desktop_config.json");
     std::fs::write(&file, original()).unwrap();
     set_mode(&file, 0o600);

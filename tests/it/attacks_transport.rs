@@ -8,7 +8,7 @@ use std::time::Duration;
 use mockito::{Matcher, Mock, ServerGuard};
 use serde_json::json;
 
-use crate::support::{assert_starts, error_text, resolve, session, FakePve, TOKEN};
+use crate::support::{assert_starts, error_text, resolve, session, FakePve, TempDir, TOKEN};
 
 /// A server that answers every `method` request under `/api2/extjs` with `status` and
 /// `Location: location`, exactly `times` times.
@@ -249,9 +249,8 @@ fn the_binary_refuses_plain_http_with_exit_status_2_before_sending_anything() {
 #[test]
 fn secret_files_others_can_read_are_refused() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("pmcp-attack-secret-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token_file = dir.join("token");
+    let dir = TempDir::new("attack-secret");
+    let token_file = dir.path("token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let shown = token_file.display().to_string();
     let vars = [
@@ -274,7 +273,7 @@ fn secret_files_others_can_read_are_refused() {
     );
     assert!(!ran.stderr.contains(TOKEN));
 
-    let password_file = dir.join("password");
+    let password_file = dir.path("password");
     std::fs::write(&password_file, "hunter2-secret\n").unwrap();
     std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o640)).unwrap();
     let shown = password_file.display().to_string();
@@ -297,7 +296,6 @@ fn secret_files_others_can_read_are_refused() {
         config.auth,
         proxmox_mcp_server::config::Auth::Token { ref value, .. } if value.expose() == TOKEN
     ));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -1,214 +1,30 @@
 //! Faults: PVE, or the network in front of it, misbehaving. Every call must end in a clear
 //! `isError` result (or a clean start-up error), and the server must go on answering afterwards.
 //!
-//! The misbehaving servers are plain `std::net` listeners (optionally TLS with the test
-//! certificates), so each fault is exactly what the test writes on the socket. Every wait is
+//! The misbehaving servers are [`Raw`] servers, plain `std::net` listeners (optionally TLS with the
+//! test certificates), so each fault is exactly what the test writes on the socket. Every wait is
 //! bounded: `PROXMOX_TIMEOUT` is 1 s, the servers give up after [`SERVER_PATIENCE`].
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use proxmox_mcp_server::config::Config;
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{json, Value};
 
+use crate::raw::{answer, Conn, Raw, Request, Shared, Then, SERVER_PATIENCE};
 use crate::support::{
     assert_starts, config_at, connected, error_text, leaf_fingerprint, ok, server_tls, session,
     ticket, tls_data, Client, FakePve, STATUS, TOKEN, UPID,
 };
 
-/// How long a misbehaving server holds a connection at most (so no thread outlives a test long).
-const SERVER_PATIENCE: Duration = Duration::from_secs(5);
 /// 512 MiB: the Content-Length of the huge answer (never allocated, only announced).
 const HUGE: u64 = 512 << 20;
 /// The server's cap on a PVE answer (`pve::MAX_BODY`).
 const MAX_BODY: u64 = 16 << 20;
-
-/// One request as the raw server read it.
-struct Request {
-    /// Path and query without the `/api2/extjs` prefix.
-    path: String,
-}
-
-/// The connection a handler writes its (mis)behaviour to.
-trait Conn: Read + Write {
-    /// Closes the connection at once (no TLS close_notify: like a crash or a cut cable).
-    fn cut(&mut self);
-}
-
-impl Conn for TcpStream {
-    fn cut(&mut self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
-impl Conn for StreamOwned<ServerConnection, TcpStream> {
-    fn cut(&mut self) {
-        let _ = self.sock.shutdown(Shutdown::Both);
-    }
-}
-
-/// What the connection does after a handler ran.
-#[derive(PartialEq)]
-enum Then {
-    KeepAlive,
-    Close,
-}
-
-type Handler = dyn Fn(&Request, &mut dyn Conn, &Shared) -> Then + Send + Sync;
-
-/// State the test and the server share.
-#[derive(Default)]
-struct Shared {
-    requests: AtomicUsize,
-    /// Body bytes the huge answer managed to write before the client stopped reading.
-    streamed: AtomicU64,
-    stop: AtomicBool,
-    /// Index into the TLS configurations: which certificate the next connection gets.
-    present: AtomicUsize,
-}
-
-/// A local HTTP(S) server whose every answer is written by `handler`. Stops when dropped.
-struct Raw {
-    port: u16,
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Raw {
-    fn http(
-        handler: impl Fn(&Request, &mut dyn Conn, &Shared) -> Then + Send + Sync + 'static,
-    ) -> Raw {
-        Raw::start(Vec::new(), Arc::new(handler))
-    }
-
-    fn https(
-        certs: Vec<Arc<ServerConfig>>,
-        handler: impl Fn(&Request, &mut dyn Conn, &Shared) -> Then + Send + Sync + 'static,
-    ) -> Raw {
-        Raw::start(certs, Arc::new(handler))
-    }
-
-    fn start(certs: Vec<Arc<ServerConfig>>, handler: Arc<Handler>) -> Raw {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("local address").port();
-        let shared = Arc::new(Shared::default());
-        let thread = {
-            let shared = shared.clone();
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if shared.stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let _ = stream.set_read_timeout(Some(SERVER_PATIENCE));
-                    let _ = stream.set_write_timeout(Some(SERVER_PATIENCE));
-                    let (shared, handler) = (shared.clone(), handler.clone());
-                    let tls = certs.get(shared.present.load(Ordering::SeqCst)).cloned();
-                    std::thread::spawn(move || match tls {
-                        None => serve(stream, &*handler, &shared),
-                        Some(config) => {
-                            let Ok(conn) = ServerConnection::new(config) else {
-                                return;
-                            };
-                            serve(StreamOwned::new(conn, stream), &*handler, &shared)
-                        }
-                    });
-                }
-            })
-        };
-        Raw {
-            port,
-            shared,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, scheme: &str) -> String {
-        format!("{scheme}://127.0.0.1:{}", self.port)
-    }
-
-    fn requests(&self) -> usize {
-        self.shared.requests.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Raw {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // A connection wakes the accept loop so that it sees the stop flag.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Reads request after request on one connection and lets `handler` answer each.
-fn serve(mut conn: impl Conn, handler: &Handler, shared: &Shared) {
-    loop {
-        let Some(request) = read_request(&mut conn) else {
-            return;
-        };
-        shared.requests.fetch_add(1, Ordering::SeqCst);
-        if handler(&request, &mut conn, shared) == Then::Close {
-            let _ = conn.flush();
-            conn.cut();
-            return;
-        }
-    }
-}
-
-/// The request head (and body, which is skipped); None when the client went away.
-fn read_request(conn: &mut impl Read) -> Option<Request> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > 64 * 1024 || conn.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let mut words = head.split_whitespace();
-    let _method = words.next()?;
-    let target = words.next()?;
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = vec![0u8; length.min(1 << 20)];
-    conn.read_exact(&mut body).ok()?;
-    Some(Request {
-        path: target
-            .strip_prefix("/api2/extjs")
-            .unwrap_or(target)
-            .to_string(),
-    })
-}
-
-/// Writes a whole answer: status line, JSON content type, length, body.
-fn answer(conn: &mut dyn Conn, status: &str, body: &[u8]) -> Then {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
-    match conn.write_all(&out).and_then(|()| conn.flush()) {
-        Ok(()) => Then::KeepAlive,
-        Err(_) => Then::Close,
-    }
-}
 
 /// Holds the connection open without answering until the test ends (or [`SERVER_PATIENCE`]).
 fn hang(shared: &Shared) -> Then {
@@ -330,6 +146,15 @@ fn still_serving(c: &mut Client) {
     c.assert_alive();
     let r = c.call("get_node_status", json!({"node": "pve1"}));
     assert_eq!(ok(&r)["data"]["node"], "pve1");
+}
+
+/// Runs `f` with a client of a misbehaving plain-http server; then the server must still serve.
+fn against_misbehaving(f: impl FnOnce(&mut Client)) {
+    let server = Raw::http(misbehave);
+    client_at(&server.url("http"), &[], |c| {
+        f(c);
+        still_serving(c);
+    });
 }
 
 /// Calls `get_node_status` for `node` and returns its error text; the call must end within
@@ -486,8 +311,7 @@ fn a_512_mib_answer_is_refused_without_reading_it() {
 
 #[test]
 fn answers_that_are_not_json_are_errors() {
-    let server = Raw::http(misbehave);
-    client_at(&server.url("http"), &[], |c| {
+    against_misbehaving(|c| {
         const NOT_JSON: &str =
             "the answer is not JSON; is PROXMOX_HOST a Proxmox VE node (port 8006)?";
         for node in ["html", "empty", "array", "truncjson"] {
@@ -501,14 +325,12 @@ fn answers_that_are_not_json_are_errors() {
             node_error(c, "proxy502", Duration::from_secs(2)),
             "GET /nodes/proxy502/status: HTTP status 502"
         );
-        still_serving(c);
     });
 }
 
 #[test]
 fn node_unreachable_595_and_596_are_errors_with_a_hint() {
-    let server = Raw::http(misbehave);
-    client_at(&server.url("http"), &[], |c| {
+    against_misbehaving(|c| {
         const HINT: &str = " (the PVE node that owns this resource is unreachable from the node the server talks to; check that it is online (list_nodes) and retry)";
         assert_eq!(
             node_error(c, "n595", Duration::from_secs(2)),
@@ -518,7 +340,6 @@ fn node_unreachable_595_and_596_are_errors_with_a_hint() {
             node_error(c, "n596", Duration::from_secs(2)),
             format!("GET /nodes/n596/status: Connection timed out{HINT}")
         );
-        still_serving(c);
     });
 }
 
@@ -649,6 +470,17 @@ fn a_ticket_that_expires_between_two_calls_means_one_new_login() {
     );
 }
 
+/// `start_vm` of VM 100 waiting at most `wait_seconds`: its result, which must come within 4 s.
+fn start_vm_100(c: &mut Client, wait_seconds: u64) -> Value {
+    let started = Instant::now();
+    let r = c.call(
+        "start_vm",
+        json!({"vmid": 100, "node": "pve1", "wait_seconds": wait_seconds}),
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    r
+}
+
 /// A started task whose status cannot be read at all (the poll is retried, then given up): the
 /// answer is an error that names the task and says not to repeat the call, after one POST only.
 #[test]
@@ -657,12 +489,7 @@ fn a_task_whose_status_cannot_be_read_is_named_in_the_error() {
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     fake.fail("GET", STATUS, 500, "unable to read task status");
     session(&fake, &[("PROXMOX_MCP_ACCESS", "operate")], |c| {
-        let started = Instant::now();
-        let r = c.call(
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1", "wait_seconds": 1}),
-        );
-        assert!(started.elapsed() < Duration::from_secs(4));
+        let r = start_vm_100(c, 1);
         let text = error_text(&r);
         assert!(
         text.starts_with(&format!(
@@ -696,12 +523,7 @@ fn a_task_status_that_errors_twice_then_answers_is_followed_to_its_end() {
     );
     fake.get(STATUS, json!({"upid": UPID, "status": "stopped", "exitstatus": "OK", "starttime": 1732288512, "endtime": 1732288514}));
     session(&fake, &[("PROXMOX_MCP_ACCESS", "operate")], |c| {
-        let started = Instant::now();
-        let r = c.call(
-            "start_vm",
-            json!({"vmid": 100, "node": "pve1", "wait_seconds": 3}),
-        );
-        assert!(started.elapsed() < Duration::from_secs(4));
+        let r = start_vm_100(c, 3);
         assert_eq!(ok(&r)["task"]["exitstatus"], "OK");
         assert_eq!(fake.writes(), ["POST /nodes/pve1/qemu/100/status/start"]);
         let polls = fake

@@ -6,7 +6,7 @@ use proxmox_mcp_server::policy::Policy;
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, config, connected, error_text, guest, ok, session, FakePve, UPID,
+    assert_starts, audit_dir, config, connected, error_text, guest, ok, session, FakePve, UPID,
 };
 
 #[rustfmt::skip]
@@ -105,8 +105,7 @@ fn protected_guests_cannot_be_changed() {
             ("PROXMOX_MCP_PROTECTED", "100, 200-299, tag:prod"),
         ],
         |c| {
-            let text =
-                error_text(&c.call("start_vm", json!({"vmid": 100, "dry_run": true}))).to_string();
+            let text = c.error("start_vm", json!({"vmid": 100, "dry_run": true}));
             assert_eq!(text, "guest 100 is protected on this server (PROXMOX_MCP_PROTECTED names VMID 100); no tool may change it. Change it in PVE itself, or remove it from PROXMOX_MCP_PROTECTED");
             assert!(
                 error_text(&c.call("stop_container", json!({"vmid": 250, "node": "pve1"})))
@@ -207,9 +206,7 @@ fn every_write_tools_dry_run_sends_no_write() {
 
 #[test]
 fn audit_log_has_a_line_per_change() {
-    let dir = std::env::temp_dir().join(format!("pmcp-audit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("audit.jsonl");
+    let (_dir, log) = audit_dir("audit");
     let mut fake = FakePve::new();
     fake.get("/nodes", json!([]));
     fake.get(
@@ -279,7 +276,6 @@ fn audit_log_has_a_line_per_change() {
                 lines[2]["outcome"],
                 "error: POST /nodes/pve1/qemu/101/status/start: VM is locked (backup)"
             );
-            std::fs::remove_dir_all(&dir).unwrap();
 
             // An audit log that cannot be written stops the server at start.
             let bad = config_with_audit(&fake, "/nonexistent-dir/audit.jsonl");
@@ -346,8 +342,7 @@ fn protected_tags_that_cannot_be_read_refuse_the_change() {
             ("PROXMOX_MCP_PROTECTED", "tag:prod"),
         ],
         |c| {
-            let text =
-                error_text(&c.call("start_vm", json!({"vmid": 300, "node": "pve1"}))).to_string();
+            let text = c.error("start_vm", json!({"vmid": 300, "node": "pve1"}));
             assert_starts(&text, "guest 300 is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked");
             fake.assert_no_writes();
         },
@@ -356,9 +351,7 @@ fn protected_tags_that_cannot_be_read_refuse_the_change() {
 
 #[test]
 fn the_audit_log_redacts_secrets_at_any_depth() {
-    let dir = std::env::temp_dir().join(format!("pmcp-audit2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("audit.jsonl");
+    let (_dir, log) = audit_dir("audit2");
     let mut fake = FakePve::new();
     fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
     session(
@@ -379,7 +372,6 @@ fn the_audit_log_redacts_secrets_at_any_depth() {
                 entry["arguments"]["set"],
                 json!({"cipassword": "<redacted>", "cores": 2})
             );
-            std::fs::remove_dir_all(&dir).unwrap();
         },
     );
 }
@@ -403,20 +395,19 @@ fn tag_protection_lets_a_new_guest_be_created_but_not_a_protected_vmid() {
             assert_eq!(ok(&r)["dry_run"], true);
             // A protected range still refuses a new VMID; an existing tagged guest is still refused.
             let range = json!({"node": "pve1", "vmid": 165, "name": "new", "storage": "local-lvm", "dry_run": true});
-            let text = error_text(&c.call("create_vm", range)).to_string();
+            let text = c.error("create_vm", range);
             assert!(
                 text.contains("PROXMOX_MCP_PROTECTED names the range 160-169"),
                 "{text}"
             );
             let tagged = json!({"node": "pve1", "vmid": 101, "name": "new", "storage": "local-lvm", "dry_run": true});
-            let text = error_text(&c.call("create_vm", tagged)).to_string();
+            let text = c.error("create_vm", tagged);
             assert!(
                 text.contains("PROXMOX_MCP_PROTECTED names tag:prod"),
                 "{text}"
             );
             // A tool that changes an existing guest still refuses one whose tags cannot be read.
-            let text =
-                error_text(&c.call("start_vm", json!({"vmid": 150, "node": "pve1"}))).to_string();
+            let text = c.error("start_vm", json!({"vmid": 150, "node": "pve1"}));
             assert_starts(&text, "guest 150 is not in /cluster/resources");
             fake.assert_no_writes();
         },

@@ -11,6 +11,7 @@ mod fuzz;
 mod golden;
 mod guards;
 mod login;
+mod raw;
 mod repo;
 mod resources;
 mod schema;

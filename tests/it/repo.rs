@@ -64,24 +64,30 @@ fn tool_table() -> String {
     out
 }
 
-#[test]
-fn readme_tool_table_is_generated_and_settings_listed() {
-    const BEGIN: &str =
-        "<!-- tools:begin (generated: UPDATE_EXPECT=1 cargo test --test it repo) -->\n";
-    const END: &str = "<!-- tools:end -->";
+/// Checks that README's section between the `MARKER:begin` and `MARKER:end` comments is
+/// `table` (the `what` table), or writes it there under UPDATE_EXPECT=1; returns the README.
+fn readme_section(marker: &str, what: &str, table: &str) -> String {
+    let begin =
+        format!("<!-- {marker}:begin (generated: UPDATE_EXPECT=1 cargo test --test it repo) -->\n");
+    let end = format!("<!-- {marker}:end -->");
     let mut readme = std::fs::read_to_string(path("README.md")).unwrap();
-    let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
-        panic!("README.md lacks the tool table markers");
+    let (Some(b), Some(e)) = (readme.find(&begin), readme.find(&end)) else {
+        panic!("README.md lacks the {what} table markers");
     };
-    let table = tool_table();
     if update() {
-        readme.replace_range(b + BEGIN.len()..e, &table);
+        readme.replace_range(b + begin.len()..e, table);
         std::fs::write(path("README.md"), &readme).unwrap();
     }
     assert!(
-        readme[b + BEGIN.len()..e] == table,
-        "README's tool table is stale; regenerate it: UPDATE_EXPECT=1 cargo test --test it repo"
+        readme[b + begin.len()..e] == *table,
+        "README's {what} table is stale; regenerate it: UPDATE_EXPECT=1 cargo test --test it repo"
     );
+    readme
+}
+
+#[test]
+fn readme_tool_table_is_generated_and_settings_listed() {
+    let readme = readme_section("tools", "tool", &tool_table());
     for s in SETTINGS {
         assert!(
             readme.contains(&format!("| `{}`", s.var)),
@@ -195,20 +201,5 @@ fn toolset_table() -> String {
 
 #[test]
 fn readme_toolset_table_is_generated() {
-    const BEGIN: &str =
-        "<!-- toolsets:begin (generated: UPDATE_EXPECT=1 cargo test --test it repo) -->\n";
-    const END: &str = "<!-- toolsets:end -->";
-    let mut readme = std::fs::read_to_string(path("README.md")).unwrap();
-    let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
-        panic!("README.md lacks the toolset table markers");
-    };
-    let table = toolset_table();
-    if update() {
-        readme.replace_range(b + BEGIN.len()..e, &table);
-        std::fs::write(path("README.md"), &readme).unwrap();
-    }
-    assert!(
-        readme[b + BEGIN.len()..e] == table,
-        "README's toolset table is stale; regenerate it: UPDATE_EXPECT=1 cargo test --test it repo"
-    );
+    readme_section("toolsets", "toolset", &toolset_table());
 }

@@ -3,7 +3,6 @@
 //! it against a mocked PVE API.
 
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::FakePve;
+use crate::support::{mode, FakePve, TempDir};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/setup.sh");
 const BIN: &str = env!("CARGO_BIN_EXE_proxmox-mcp-server");
@@ -22,18 +21,15 @@ const SECRET: &str = "3d9b7c2e-5a41-4f6e-8b0d-1c2e3f4a5b6c";
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// A temporary HOME, removed when dropped.
-struct Home(PathBuf);
+struct Home(TempDir);
 
 impl Home {
     fn new(name: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("pmcp-setup-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Home(dir)
+        Home(TempDir::new(&format!("setup-{name}")))
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
+        self.0.path(rel)
     }
 
     /// Where Claude Desktop keeps its configuration under this HOME (XDG_CONFIG_HOME unset).
@@ -54,12 +50,6 @@ impl Home {
     }
 }
 
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 struct Run {
     code: Option<i32>,
     stdout: String,
@@ -72,16 +62,59 @@ impl Run {
     }
 }
 
+/// A token login for `host` as setup.sh reads it from the environment.
+fn token_vars(host: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("PROXMOX_HOST", host),
+        ("PROXMOX_USER", "mcp@pve"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", SECRET),
+    ]
+}
+
+/// `--yes --binary BIN --prefix PREFIX`, then `more`.
+fn install_args<'a>(prefix: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--yes", "--binary", BIN, "--prefix", prefix];
+    args.extend_from_slice(more);
+    args
+}
+
+/// setup.sh given everything as flags: a token login for `host` (its secret in a file),
+/// `access`, the test CA; nothing in the environment.
+fn setup_with_flags(home: &Home, host: &str, access: &str) -> Run {
+    let secret_file = home.path("token");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let prefix = home.path("bin-prefix").display().to_string();
+    let more = [
+        "--host",
+        host,
+        "--user",
+        "mcp@pve",
+        "--token-name",
+        "mcp",
+        "--token-value-file",
+        secret_file.to_str().unwrap(),
+        "--access",
+        access,
+        "--ca-file",
+        CA,
+    ];
+    setup(home, &install_args(&prefix, &more), &[])
+}
+
 /// `bash setup.sh ARGS` with only PATH, HOME and `vars` in its environment and stdin from
 /// /dev/null; killed (with everything it started) after [`LIMIT`].
 fn setup(home: &Home, args: &[&str], vars: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new("bash");
-    cmd.arg(SCRIPT).args(args).env_clear().env("HOME", &home.0);
+    cmd.arg(SCRIPT)
+        .args(args)
+        .env_clear()
+        .env("HOME", &home.0 .0);
     if let Some(path) = std::env::var_os("PATH") {
         cmd.env("PATH", path);
     }
     cmd.envs(vars.iter().copied())
-        .current_dir(&home.0)
+        .current_dir(&home.0 .0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -126,13 +159,11 @@ fn pve() -> FakePve {
 /// As [`pve`], with `permissions` as `GET /access/permissions`.
 fn pve_granting(permissions: Value) -> FakePve {
     let mut fake = FakePve::new();
-    fake.ok(
-        "GET",
+    fake.get(
         "/version",
         json!({"version": "9.1.2", "release": "9.1", "repoid": "abc"}),
     )
-    .ok(
-        "GET",
+    .get(
         "/cluster/status",
         json!([
             {"type": "cluster", "name": "lab", "nodes": 2, "quorate": 1},
@@ -140,16 +171,8 @@ fn pve_granting(permissions: Value) -> FakePve {
             {"type": "node", "name": "pve2", "online": 1},
         ]),
     )
-    .ok("GET", "/access/permissions", permissions);
+    .get("/access/permissions", permissions);
     fake
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
 }
 
 fn read_json(path: &Path) -> Value {
@@ -170,22 +193,9 @@ fn installs_configures_checks_and_merges_claude_desktop() {
     .unwrap();
     let prefix = home.path("bin-prefix").display().to_string();
     let url = fake.url();
-    let vars = [
-        ("PROXMOX_HOST", url.as_str()),
-        ("PROXMOX_USER", "mcp@pve"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", SECRET),
-        ("PROXMOX_SETUP_CLAUDE", "1"),
-    ];
-    let args = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--ca-file",
-        CA,
-    ];
+    let mut vars = token_vars(&url);
+    vars.push(("PROXMOX_SETUP_CLAUDE", "1"));
+    let args = install_args(&prefix, &["--ca-file", CA]);
     let run = setup(&home, &args, &vars);
     let all = run.all();
     assert_eq!(run.code, Some(0), "{all}");
@@ -259,7 +269,7 @@ fn installs_configures_checks_and_merges_claude_desktop() {
     // already set up.
     let again = setup(
         &home,
-        &["--yes", "--binary", BIN, "--prefix", &prefix],
+        &install_args(&prefix, &[]),
         &[("PROXMOX_SETUP_CLAUDE", "1")],
     );
     assert_eq!(again.code, Some(0), "{}", again.all());
@@ -283,29 +293,7 @@ fn unreachable_host_still_installs_and_says_what_to_fix() {
         listener.local_addr().unwrap().port()
     };
     let host = format!("http://127.0.0.1:{port}");
-    let secret_file = home.path("token");
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
-    let prefix = home.path("bin-prefix").display().to_string();
-    let args = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--host",
-        &host,
-        "--user",
-        "mcp@pve",
-        "--token-name",
-        "mcp",
-        "--token-value-file",
-        secret_file.to_str().unwrap(),
-        "--access",
-        "operate",
-        "--ca-file",
-        CA,
-    ];
-    let run = setup(&home, &args, &[]);
+    let run = setup_with_flags(&home, &host, "operate");
     let all = run.all();
     // Exit 1 (documented in --help): installed and configured, but the check failed.
     assert_eq!(run.code, Some(1), "{all}");
@@ -343,21 +331,8 @@ fn a_token_that_cannot_read_guests_fails_the_run() {
     let fake = pve_granting(json!({}));
     let prefix = home.path("bin-prefix").display().to_string();
     let url = fake.url();
-    let vars = [
-        ("PROXMOX_HOST", url.as_str()),
-        ("PROXMOX_USER", "mcp@pve"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", SECRET),
-    ];
-    let args = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--ca-file",
-        CA,
-    ];
+    let vars = token_vars(&url);
+    let args = install_args(&prefix, &["--ca-file", CA]);
     let run = setup(&home, &args, &vars);
     let all = run.all();
     assert_eq!(run.code, Some(1), "{all}");
@@ -382,7 +357,7 @@ fn a_token_that_cannot_read_guests_fails_the_run() {
 fn bad_or_missing_values_stop_before_installing() {
     let home = Home::new("refused");
     let prefix = home.path("bin-prefix").display().to_string();
-    let base = ["--yes", "--binary", BIN, "--prefix", &prefix];
+    let base = install_args(&prefix, &[]);
 
     // Nothing given and no terminal: no question, a list of what is missing, exit 2.
     let run = setup(&home, &base, &[]);
@@ -395,12 +370,7 @@ fn bad_or_missing_values_stop_before_installing() {
         assert!(run.stderr.contains(what), "{what} not in:\n{}", run.stderr);
     }
 
-    let vars = [
-        ("PROXMOX_HOST", "pve1.example.com"),
-        ("PROXMOX_USER", "mcp@pve"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", SECRET),
-    ];
+    let vars = token_vars("pve1.example.com");
     let mut args = base.to_vec();
     args.extend(["--access", "admin"]);
     let run = setup(&home, &args, &vars);
@@ -494,30 +464,8 @@ fn refused_credentials_say_run_again_and_readonly_is_an_access_level() {
     let home = Home::new("refused");
     let mut fake = FakePve::new();
     fake.fail("GET", "/version", 401, "authentication failure");
-    let secret_file = home.path("token");
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
-    let prefix = home.path("bin-prefix").display().to_string();
     let url = fake.url();
-    let args = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--host",
-        &url,
-        "--user",
-        "mcp@pve",
-        "--token-name",
-        "mcp",
-        "--token-value-file",
-        secret_file.to_str().unwrap(),
-        "--access",
-        "readonly",
-        "--ca-file",
-        CA,
-    ];
-    let run = setup(&home, &args, &[]);
+    let run = setup_with_flags(&home, &url, "readonly");
     let all = run.all();
     assert_eq!(run.code, Some(1), "{all}");
     // `readonly` is what the server accepts too; it is written in the server's own spelling.
@@ -542,21 +490,8 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
     let fake = pve();
     let prefix = home.path("bin-prefix").display().to_string();
     let url = fake.url();
-    let vars = [
-        ("PROXMOX_HOST", url.as_str()),
-        ("PROXMOX_USER", "mcp@pve"),
-        ("PROXMOX_TOKEN_NAME", "mcp"),
-        ("PROXMOX_TOKEN_VALUE", SECRET),
-    ];
-    let base = [
-        "--yes",
-        "--binary",
-        BIN,
-        "--prefix",
-        &prefix,
-        "--ca-file",
-        CA,
-    ];
+    let vars = token_vars(&url);
+    let base = install_args(&prefix, &["--ca-file", CA]);
 
     // A name the binary does not know: its message, exit 2, nothing installed or written.
     let mut args = base.to_vec();

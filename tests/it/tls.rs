@@ -4,21 +4,16 @@
 //! variables, then `Pve::new`) and asks a small local HTTPS server for `/version`.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
+use crate::raw::{Raw, Then};
 use crate::support::{assert_starts, leaf_fingerprint, server_tls, tls_data};
 use proxmox_mcp_server::config::Config;
 use proxmox_mcp_server::pve::Pve;
 use proxmox_mcp_server::tls::Fingerprint;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::Value;
 
 /// The answer PVE gives to `GET /api2/extjs/version`.
@@ -27,22 +22,11 @@ const BODY: &str = r#"{"success":1,"data":{"version":"9.1.2","release":"9.1","re
 const TOKEN_VALUE: &str = "5f0c2b8e-3d1a-4c7e-9b6f-0a2d4e6c8b1f";
 /// The SHA-256 fingerprint of `other.pem`, as `openssl x509 -noout -fingerprint -sha256` prints it.
 const OTHER_FINGERPRINT: &str = "34:6B:60:A2:EF:A6:53:C7:65:82:32:39:4D:11:81:91:CF:E0:94:18:B4:D8:66:25:CC:D5:AC:93:C9:AE:60:D9";
-/// The test server stops accepting after this many connections.
-const MAX_CONNECTIONS: usize = 16;
-/// How long the test server waits for a client to send or receive anything.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// A local HTTPS server answering each request with [`BODY`] and closing the connection, so every
 /// request starts with a new handshake. It presents `leaf.pem` (or another certificate for its
-/// key, see [`TlsServer::start`]), or `other.pem` while
-/// `present_other` is set (chosen per accepted connection). It stops when dropped.
-struct TlsServer {
-    port: u16,
-    present_other: Arc<AtomicBool>,
-    accepted: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+/// key, see [`TlsServer::start`]), or `other.pem` while told to (chosen per accepted connection).
+/// It stops when dropped.
+struct TlsServer(Raw);
 
 impl TlsServer {
     fn leaf() -> TlsServer {
@@ -56,80 +40,35 @@ impl TlsServer {
     /// Presents `cert` (with `leaf.key`) instead of `leaf.pem`, or `other.pem` while
     /// `present_other` is set.
     fn start(cert: &str, present_other: bool) -> TlsServer {
-        let leaf = server_tls(cert, "leaf.key");
-        let other = server_tls("other.pem", "other.key");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("local address").port();
-        let present_other = Arc::new(AtomicBool::new(present_other));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (present_other, accepted, stop) =
-                (present_other.clone(), accepted.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming().take(MAX_CONNECTIONS) {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    accepted.fetch_add(1, Ordering::SeqCst);
-                    let config = if present_other.load(Ordering::SeqCst) {
-                        other.clone()
-                    } else {
-                        leaf.clone()
-                    };
-                    std::thread::spawn(move || serve(stream, config));
-                }
-            })
-        };
-        TlsServer {
-            port,
-            present_other,
-            accepted,
-            stop,
-            thread: Some(thread),
-        }
+        let certs = vec![
+            server_tls(cert, "leaf.key"),
+            server_tls("other.pem", "other.key"),
+        ];
+        let server = TlsServer(Raw::https(certs, |_, conn, _| {
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+                BODY.len()
+            );
+            let _ = conn.write_all(response.as_bytes());
+            Then::Close
+        }));
+        server.present_other(present_other);
+        server
+    }
+
+    /// From the next connection on, presents `other.pem` (or the first certificate again).
+    fn present_other(&self, other: bool) {
+        let index = usize::from(other);
+        self.0.shared.present.store(index, Ordering::SeqCst);
+    }
+
+    /// Connections accepted so far, refused handshakes included.
+    fn connections(&self) -> usize {
+        self.0.shared.connections.load(Ordering::SeqCst)
     }
 
     fn url(&self, host: &str) -> String {
-        format!("https://{host}:{}", self.port)
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // A connection wakes the accept loop so that it sees the stop flag.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Answers one request on the connection, then closes it; gives up on any error or timeout.
-fn serve(stream: TcpStream, config: Arc<ServerConfig>) {
-    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let Ok(conn) = ServerConnection::new(config) else {
-        return;
-    };
-    let mut tls = StreamOwned::new(conn, stream);
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match tls.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    if tls.write_all(response.as_bytes()).is_ok() {
-        tls.conn.send_close_notify();
-        let _ = tls.flush();
+        format!("https://{host}:{}", self.0.port)
     }
 }
 
@@ -271,15 +210,15 @@ fn certificate_changed_between_calls_is_refused_while_pinned() {
     assert_version(&pve);
 
     // The node now presents another certificate; the next call needs a new handshake.
-    server.present_other.store(true, Ordering::SeqCst);
+    server.present_other(true);
     let err = version_error(&pve);
     assert!(err.contains("does not match PROXMOX_FINGERPRINT"), "{err}");
     assert!(err.contains(OTHER_FINGERPRINT), "{err}");
 
     // Once the pinned certificate is back, the same client works again.
-    server.present_other.store(false, Ordering::SeqCst);
+    server.present_other(false);
     assert_version(&pve);
-    assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(server.connections(), 3);
 }
 
 /// `check` against `host` with a token login plus `vars`: the exit code and stdout, after
