@@ -118,7 +118,11 @@ pub(super) static TOOLS: &[Tool] = &[
 ];
 
 fn update_config<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    update_config_of(ctx, args, K::KIND)
+}
+
+/// `update_config` for one kind of guest: one copy of the code for both kinds.
+fn update_config_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
     let mut params = Params::new();
     let mut set_keys = Vec::new();
@@ -224,7 +228,11 @@ fn update_config<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error>
 }
 
 pub(super) fn resize<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    resize_of(ctx, args, K::KIND)
+}
+
+/// `resize` for one kind of guest: one copy of the code for both kinds.
+fn resize_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
     let disk = args.required_str("disk")?;
     if !resizable_disk(kind, disk) {

@@ -530,7 +530,11 @@ fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 // The shared work.
 
 fn clone_guest<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    clone_guest_of(ctx, args, K::KIND)
+}
+
+/// `clone_guest` for one kind of guest: one copy of the code for both kinds.
+fn clone_guest_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let name_arg = match kind {
         Guest::Vm => "name",
         Guest::Container => "hostname",
@@ -577,7 +581,11 @@ fn clone_guest<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn migrate<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    migrate_of(ctx, args, K::KIND)
+}
+
+/// `migrate` for one kind of guest: one copy of the code for both kinds.
+fn migrate_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
     let target = args.required_str("target")?;
     let base = guest_path(ctx, args, kind)?;
@@ -666,7 +674,11 @@ fn migrate<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 fn delete_guest<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    delete_guest_of(ctx, args, K::KIND)
+}
+
+/// `delete_guest` for one kind of guest: one copy of the code for both kinds.
+fn delete_guest_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
     let base = guest_path(ctx, args, kind)?;
     refuse_if_pve_protected(ctx, &base, vmid)?;

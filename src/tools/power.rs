@@ -172,7 +172,11 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
 ];
 
 fn list_guests<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    list_guests_of(ctx, args, K::KIND)
+}
+
+/// `list_guests` for one kind of guest: one copy of the code for both kinds.
+fn list_guests_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     const FIELDS: &[&str] = &[
         "vmid", "name", "node", "status", "cpu", "maxcpu", "cpus", "mem", "maxmem", "disk",
         "maxdisk", "uptime", "template", "tags", "lock", "hastate", "pool",
@@ -223,7 +227,11 @@ pub(super) fn stop_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 
 /// A clean shutdown of a VM or container: PVE's own `timeout`, `forceStop` after it.
 pub(super) fn shutdown<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    shutdown_of(ctx, args, K::KIND)
+}
+
+/// `shutdown` for one kind of guest: one copy of the code for both kinds.
+fn shutdown_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let mut params = Params::new();
     if let Some(t) = args.int("timeout") {
         params.push(("timeout", t.to_string()));

@@ -147,7 +147,11 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
 
 /// POST `…/snapshot` for a VM or container (`vmstate` only exists for VMs).
 fn create_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    create_snapshot_of(ctx, args, K::KIND)
+}
+
+/// `create_snapshot` for one kind of guest: one copy of the code for both kinds.
+fn create_snapshot_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let mut params: Params = vec![("snapname", args.required_str("snapname")?.to_string())];
     if let Some(d) = args.str("description") {
@@ -163,7 +167,11 @@ fn create_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Erro
 
 /// A guest's snapshots oldest first, without PVE's `current` pseudo-entry.
 fn list_snapshots<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    list_snapshots_of(ctx, args, K::KIND)
+}
+
+/// `list_snapshots` for one kind of guest: one copy of the code for both kinds.
+fn list_snapshots_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let snaps = real_snapshots(ctx.pve.get(&format!("{base}/snapshot"), &[])?);
     const FIELDS: &[&str] = &["name", "snaptime", "description", "parent", "vmstate"];
@@ -180,7 +188,11 @@ fn list_snapshots<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error
 
 /// DELETE `…/snapshot/{snapname}` of a VM or container, after the protection and existence checks.
 fn delete_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    delete_snapshot_of(ctx, args, K::KIND)
+}
+
+/// `delete_snapshot` for one kind of guest: one copy of the code for both kinds.
+fn delete_snapshot_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let snapname = args.required_str("snapname")?;
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
@@ -253,7 +265,11 @@ const SNAP_ROLLBACK: &[&Param] = &[
 ];
 
 fn rollback_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = K::KIND;
+    rollback_snapshot_of(ctx, args, K::KIND)
+}
+
+/// `rollback_snapshot` for one kind of guest: one copy of the code for both kinds.
+fn rollback_snapshot_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
     let name = config_name(&config, kind, args.vmid());
