@@ -31,26 +31,6 @@ impl Guest {
     }
 }
 
-/// A kind of guest as a type, so that one handler serves both kinds: a tool's `run` is a plain
-/// function, and the table names `migrate::<Vm>` and `migrate::<Ct>`.
-pub(super) trait GuestKind {
-    const KIND: Guest;
-}
-
-/// QEMU VMs, as a [`GuestKind`].
-pub(super) enum Vm {}
-
-/// LXC containers, as a [`GuestKind`].
-pub(super) enum Ct {}
-
-impl GuestKind for Vm {
-    const KIND: Guest = Guest::Vm;
-}
-
-impl GuestKind for Ct {
-    const KIND: Guest = Guest::Container;
-}
-
 /// `/nodes/{node}/{qemu|lxc}/{vmid}`, finding the node from `/cluster/resources` when not given.
 pub(super) fn guest_path(ctx: &Ctx, args: &Args, kind: Guest) -> Result<String, Error> {
     let vmid = args.vmid();

@@ -11,7 +11,7 @@ use crate::policy::{Access, Area, Effect};
 use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
-use super::guest::{guest_path, refuse_if_pve_protected, Ct, Guest, GuestKind, Vm};
+use super::guest::{guest_path, refuse_if_pve_protected, Guest};
 use super::keys;
 use super::params::{DRY_RUN, NODE_OPT, STOP_ON_CANCEL, VMID, WAIT};
 use super::run::protection;
@@ -74,7 +74,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::done(),
         idempotent: true,
         marks: &[Mark::MayLoseData, Mark::Also(Area::Vms)],
-        run: update_config::<Vm>,
+        run: |c, a| update_config(c, a, Guest::Vm),
     },
     Tool {
         name: "update_container_config",
@@ -87,7 +87,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::done(),
         idempotent: true,
         marks: &[Mark::MayLoseData, Mark::Also(Area::Containers)],
-        run: update_config::<Ct>,
+        run: |c, a| update_config(c, a, Guest::Container),
     },
     Tool {
         name: "resize_vm_disk",
@@ -100,7 +100,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: resize::<Vm>,
+        run: |c, a| resize(c, a, Guest::Vm),
     },
     Tool {
         name: "resize_container_disk",
@@ -113,16 +113,11 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: resize::<Ct>,
+        run: |c, a| resize(c, a, Guest::Container),
     },
 ];
 
-fn update_config<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    update_config_of(ctx, args, K::KIND)
-}
-
-/// `update_config` for one kind of guest: one copy of the code for both kinds.
-fn update_config_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
     let mut params = Params::new();
     let mut set_keys = Vec::new();
@@ -227,12 +222,7 @@ fn update_config_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Erro
     })
 }
 
-pub(super) fn resize<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    resize_of(ctx, args, K::KIND)
-}
-
-/// `resize` for one kind of guest: one copy of the code for both kinds.
-fn resize_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+pub(super) fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
     let disk = args.required_str("disk")?;
     if !resizable_disk(kind, disk) {

@@ -16,8 +16,7 @@ use crate::pve::{as_u64, bool01, path, Params};
 
 use super::change::Change;
 use super::guest::{
-    confirmed_status, guest_name, guest_path, next_vmid, refuse_if_pve_protected, Ct, Guest,
-    GuestKind, Vm,
+    confirmed_status, guest_name, guest_path, next_vmid, refuse_if_pve_protected, Guest,
 };
 use super::guest_config::{check_clone_config, check_config, node_of, volume_id};
 use super::keys;
@@ -195,7 +194,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: true,
         marks: &[],
-        run: shutdown::<Ct>,
+        run: |c, a| shutdown(c, a, Guest::Container),
     },
     Tool {
         name: "reboot_container",
@@ -312,7 +311,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task().with(&[f("newid", Ty::Int, "the clone")]),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: clone_guest::<Vm>,
+        run: |c, a| clone_guest(c, a, Guest::Vm),
     },
     Tool {
         name: "clone_container",
@@ -325,7 +324,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task().with(&[f("newid", Ty::Int, "the clone")]),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: clone_guest::<Ct>,
+        run: |c, a| clone_guest(c, a, Guest::Container),
     },
     Tool {
         name: "migrate_vm",
@@ -338,7 +337,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: migrate::<Vm>,
+        run: |c, a| migrate(c, a, Guest::Vm),
     },
     Tool {
         name: "migrate_container",
@@ -351,7 +350,7 @@ pub(super) static TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: migrate::<Ct>,
+        run: |c, a| migrate(c, a, Guest::Container),
     },
 ];
 
@@ -368,7 +367,7 @@ pub(super) static DELETE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: delete_guest::<Vm>,
+        run: |c, a| delete_guest(c, a, Guest::Vm),
     },
     Tool {
         name: "delete_container",
@@ -381,7 +380,7 @@ pub(super) static DELETE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: delete_guest::<Ct>,
+        run: |c, a| delete_guest(c, a, Guest::Container),
     },
 ];
 
@@ -529,12 +528,7 @@ fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 // ---------------------------------------------------------------------------------------------
 // The shared work.
 
-fn clone_guest<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    clone_guest_of(ctx, args, K::KIND)
-}
-
-/// `clone_guest` for one kind of guest: one copy of the code for both kinds.
-fn clone_guest_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn clone_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let name_arg = match kind {
         Guest::Vm => "name",
         Guest::Container => "hostname",
@@ -580,12 +574,7 @@ fn clone_guest_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error>
     Ok(out)
 }
 
-fn migrate<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    migrate_of(ctx, args, K::KIND)
-}
-
-/// `migrate` for one kind of guest: one copy of the code for both kinds.
-fn migrate_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn migrate(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
     let target = args.required_str("target")?;
     let base = guest_path(ctx, args, kind)?;
@@ -673,12 +662,7 @@ fn migrate_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     Ok(out)
 }
 
-fn delete_guest<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    delete_guest_of(ctx, args, K::KIND)
-}
-
-/// `delete_guest` for one kind of guest: one copy of the code for both kinds.
-fn delete_guest_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn delete_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
     let base = guest_path(ctx, args, kind)?;
     refuse_if_pve_protected(ctx, &base, vmid)?;

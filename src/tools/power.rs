@@ -7,7 +7,7 @@ use crate::policy::{Area, Effect};
 use crate::pve::{bool01, Params};
 
 use super::change::Change;
-use super::guest::{cluster_guests, guest_path, Ct, Guest, GuestKind, Vm};
+use super::guest::{cluster_guests, guest_path, Guest};
 use super::list::{data, node_list, number, page, text, trimmed};
 use super::params::GUEST_ROW;
 use super::params::{DRY_RUN, GUEST, LIST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
@@ -33,7 +33,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         output: Output::list(GUEST_ROW),
         idempotent: true,
         marks: &[],
-        run: list_guests::<Vm>,
+        run: |c, a| list_guests(c, a, Guest::Vm),
     },
     Tool {
         name: "get_vm_config",
@@ -98,7 +98,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: true,
         marks: &[],
-        run: shutdown::<Vm>,
+        run: |c, a| shutdown(c, a, Guest::Vm),
     },
     Tool {
         name: "reboot_vm",
@@ -128,7 +128,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         output: Output::list(GUEST_ROW),
         idempotent: true,
         marks: &[],
-        run: list_guests::<Ct>,
+        run: |c, a| list_guests(c, a, Guest::Container),
     },
     Tool {
         name: "get_container_status",
@@ -171,12 +171,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
     },
 ];
 
-fn list_guests<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    list_guests_of(ctx, args, K::KIND)
-}
-
-/// `list_guests` for one kind of guest: one copy of the code for both kinds.
-fn list_guests_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn list_guests(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     const FIELDS: &[&str] = &[
         "vmid", "name", "node", "status", "cpu", "maxcpu", "cpus", "mem", "maxmem", "disk",
         "maxdisk", "uptime", "template", "tags", "lock", "hastate", "pool",
@@ -226,12 +221,7 @@ pub(super) fn stop_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 /// A clean shutdown of a VM or container: PVE's own `timeout`, `forceStop` after it.
-pub(super) fn shutdown<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    shutdown_of(ctx, args, K::KIND)
-}
-
-/// `shutdown` for one kind of guest: one copy of the code for both kinds.
-fn shutdown_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+pub(super) fn shutdown(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let mut params = Params::new();
     if let Some(t) = args.int("timeout") {
         params.push(("timeout", t.to_string()));

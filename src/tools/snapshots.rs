@@ -8,9 +8,7 @@ use crate::pve::{bool01, path, Params};
 
 use super::backups::START;
 use super::change::Change;
-use super::guest::{
-    check_confirm_name, config_name, guest_path, refuse_if_pve_protected, Ct, Guest, GuestKind, Vm,
-};
+use super::guest::{check_confirm_name, config_name, guest_path, refuse_if_pve_protected, Guest};
 use super::list::{number, page, text, trimmed};
 use super::params::SNAPSHOT_ROW;
 use super::params::{
@@ -38,7 +36,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: create_snapshot::<Vm>,
+        run: |c, a| create_snapshot(c, a, Guest::Vm),
     },
     Tool {
         name: "list_vm_snapshots",
@@ -51,7 +49,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         output: Output::list(SNAPSHOT_ROW),
         idempotent: true,
         marks: &[Mark::Also(Area::Vms)],
-        run: list_snapshots::<Vm>,
+        run: |c, a| list_snapshots(c, a, Guest::Vm),
     },
     Tool {
         name: "delete_vm_snapshot",
@@ -64,7 +62,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: delete_snapshot::<Vm>,
+        run: |c, a| delete_snapshot(c, a, Guest::Vm),
     },
 ];
 
@@ -81,7 +79,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Vms)],
-        run: rollback_snapshot::<Vm>,
+        run: |c, a| rollback_snapshot(c, a, Guest::Vm),
     },
     Tool {
         name: "list_container_snapshots",
@@ -94,7 +92,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::list(SNAPSHOT_ROW),
         idempotent: true,
         marks: &[Mark::Also(Area::Containers)],
-        run: list_snapshots::<Ct>,
+        run: |c, a| list_snapshots(c, a, Guest::Container),
     },
     Tool {
         name: "create_container_snapshot",
@@ -115,7 +113,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: create_snapshot::<Ct>,
+        run: |c, a| create_snapshot(c, a, Guest::Container),
     },
     Tool {
         name: "delete_container_snapshot",
@@ -128,7 +126,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: delete_snapshot::<Ct>,
+        run: |c, a| delete_snapshot(c, a, Guest::Container),
     },
     Tool {
         name: "rollback_container_snapshot",
@@ -141,17 +139,12 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         output: Output::task(),
         idempotent: false,
         marks: &[Mark::Also(Area::Containers)],
-        run: rollback_snapshot::<Ct>,
+        run: |c, a| rollback_snapshot(c, a, Guest::Container),
     },
 ];
 
 /// POST `…/snapshot` for a VM or container (`vmstate` only exists for VMs).
-fn create_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    create_snapshot_of(ctx, args, K::KIND)
-}
-
-/// `create_snapshot` for one kind of guest: one copy of the code for both kinds.
-fn create_snapshot_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn create_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let mut params: Params = vec![("snapname", args.required_str("snapname")?.to_string())];
     if let Some(d) = args.str("description") {
@@ -166,12 +159,7 @@ fn create_snapshot_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Er
 }
 
 /// A guest's snapshots oldest first, without PVE's `current` pseudo-entry.
-fn list_snapshots<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    list_snapshots_of(ctx, args, K::KIND)
-}
-
-/// `list_snapshots` for one kind of guest: one copy of the code for both kinds.
-fn list_snapshots_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn list_snapshots(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let snaps = real_snapshots(ctx.pve.get(&format!("{base}/snapshot"), &[])?);
     const FIELDS: &[&str] = &["name", "snaptime", "description", "parent", "vmstate"];
@@ -187,12 +175,7 @@ fn list_snapshots_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Err
 }
 
 /// DELETE `…/snapshot/{snapname}` of a VM or container, after the protection and existence checks.
-fn delete_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    delete_snapshot_of(ctx, args, K::KIND)
-}
-
-/// `delete_snapshot` for one kind of guest: one copy of the code for both kinds.
-fn delete_snapshot_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn delete_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let snapname = args.required_str("snapname")?;
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
@@ -264,12 +247,7 @@ const SNAP_ROLLBACK: &[&Param] = &[
     &STOP_ON_CANCEL,
 ];
 
-fn rollback_snapshot<K: GuestKind>(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    rollback_snapshot_of(ctx, args, K::KIND)
-}
-
-/// `rollback_snapshot` for one kind of guest: one copy of the code for both kinds.
-fn rollback_snapshot_of(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
+fn rollback_snapshot(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let base = guest_path(ctx, args, kind)?;
     let config = refuse_if_pve_protected(ctx, &base, args.vmid())?;
     let name = config_name(&config, kind, args.vmid());

@@ -258,10 +258,7 @@ fn a_rotated_log_is_opened_again() {
     let (dir, log) = audit_dir("audit-rotate");
     let rotated = dir.path("audit.jsonl.1");
     let mut fake = FakePve::new();
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
-        json!({"status": "stopped", "name": "web"}),
-    );
+    fake.status("pve1/qemu/100", json!({"status": "stopped", "name": "web"}));
     let settings = [
         ("PROXMOX_MCP_ACCESS", "operate"),
         ("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap()),
@@ -302,14 +299,8 @@ fn credentials_in_arguments_are_redacted() {
         "/nodes/pve1/storage/local/status",
         json!({"type": "dir", "active": 1, "content": "iso,vztmpl"}),
     );
-    fake.get(
-        "/nodes/pve1/qemu/100/config",
-        json!({"name": "web", "agent": "1"}),
-    );
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
-        json!({"status": "running", "name": "web"}),
-    );
+    fake.config("pve1/qemu/100", json!({"name": "web", "agent": "1"}));
+    fake.status("pve1/qemu/100", json!({"status": "running", "name": "web"}));
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
         ("PROXMOX_MCP_ALLOW_EXEC", "true"),

@@ -98,10 +98,7 @@ fn host_level_vm_keys_are_refused_at_operate_and_at_plain_full() {
 #[test]
 fn host_level_container_keys_are_refused() {
     let mut fake = FakePve::new();
-    fake.get(
-        "/nodes/pve1/lxc/104/config",
-        json!({"hostname": "ct", "unprivileged": 1}),
-    );
+    fake.config("pve1/lxc/104", json!({"hostname": "ct", "unprivileged": 1}));
     let attacks = [
         ("mp0", json!("/,mp=/host"), "bind-mounts the host path /"),
         (
@@ -240,8 +237,8 @@ fn lock_is_never_set_or_removed() {
 #[test]
 fn one_way_and_data_losing_changes_need_full() {
     let mut fake = FakePve::new();
-    fake.get(
-        "/nodes/pve1/qemu/104/config",
+    fake.config(
+        "pve1/qemu/104",
         json!({"scsi1": "local-lvm:vm-104-disk-1,size=8G", "ide2": "local:iso/d.iso,media=cdrom"}),
     );
     session(&fake, OPERATE, |c| {

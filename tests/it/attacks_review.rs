@@ -132,8 +132,8 @@ fn cloning_a_guest_with_host_level_config_is_refused() {
     fake.get("/nodes/pve1/qemu/105/config",
         json!({"name": "gpu", "cores": 4, "hostpci0": "0000:01:00.0,pcie=1", "scsi0": "local-lvm:vm-105-disk-0,size=32G", "meta": "creation-qemu=9.2.0,ctime=1740000000", "digest": "ab12"}),
     );
-    fake.get(
-        "/nodes/pve1/lxc/205/config",
+    fake.config(
+        "pve1/lxc/205",
         json!({"hostname": "priv", "rootfs": "local-lvm:vm-205-disk-0,size=8G", "digest": "cd34"}),
     );
     fake.get("/nodes/pve1/lxc/206/config",
@@ -186,8 +186,8 @@ fn a_backup_or_clone_with_pves_own_meta_key_goes_through_at_operate() {
     fake.get("/nodes/pve1/qemu/100/config",
         json!({"name": "web", "cores": 2, "meta": "creation-qemu=9.2.0,ctime=1740000000", "scsi0": "local-lvm:vm-100-disk-0,size=32G", "digest": "ab12"}),
     );
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
+    fake.status(
+        "pve1/qemu/100",
         json!({"vmid": 100, "name": "web", "status": "stopped"}),
     );
     session(&fake, OPERATE, |c| {

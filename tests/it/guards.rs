@@ -94,10 +94,7 @@ fn unknown_tool_names_are_a_configuration_error() {
 #[test]
 fn protected_guests_cannot_be_changed() {
     let mut fake = FakePve::with_resources(resources());
-    fake.get(
-        "/nodes/pve1/qemu/102/status/current",
-        json!({"status": "stopped"}),
-    );
+    fake.status("pve1/qemu/102", json!({"status": "stopped"}));
     session(
         &fake,
         &[
@@ -128,10 +125,7 @@ fn protected_guests_cannot_be_changed() {
 #[test]
 fn pve_protection_flag_stops_destroy_tools() {
     let mut fake = FakePve::new();
-    fake.get(
-        "/nodes/pve1/qemu/100/config",
-        json!({"name": "web", "protection": 1}),
-    );
+    fake.config("pve1/qemu/100", json!({"name": "web", "protection": 1}));
     let config = config(&fake, &[("PROXMOX_MCP_ACCESS", "full")]);
     connected(&config, |c| {
         assert_starts(&c.error("delete_vm_snapshot",
@@ -156,14 +150,8 @@ fn pve_protection_flag_stops_destroy_tools() {
 #[test]
 fn every_write_tools_dry_run_sends_no_write() {
     let mut fake = FakePve::with_resources(resources());
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
-        json!({"status": "running", "vmid": 100}),
-    );
-    fake.get(
-        "/nodes/pve1/lxc/200/status/current",
-        json!({"status": "running", "vmid": 200}),
-    );
+    fake.status("pve1/qemu/100", json!({"status": "running", "vmid": 100}));
+    fake.status("pve1/lxc/200", json!({"status": "running", "vmid": 200}));
     fake.get(
         "/nodes/pve1/qemu/100/snapshot",
         json!([{"name": "first", "snaptime": 1}]),
@@ -209,10 +197,7 @@ fn audit_log_has_a_line_per_change() {
     let (_dir, log) = audit_dir("audit");
     let mut fake = FakePve::new();
     fake.get("/nodes", json!([]));
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
-        json!({"status": "stopped"}),
-    );
+    fake.status("pve1/qemu/100", json!({"status": "stopped"}));
     fake.post("/nodes/pve1/qemu/100/status/start", json!(UPID));
     fake.get(
         "/nodes/pve1/tasks/UPID:pve1:000A1B2C:01234567:6740A000:qmstart:100:root@pam!mcp:/status",
@@ -292,10 +277,7 @@ fn config_with_audit(fake: &FakePve, path: &str) -> Config {
 #[test]
 fn clearing_pve_protection_needs_full() {
     let mut fake = FakePve::new();
-    fake.get(
-        "/nodes/pve1/qemu/100/config",
-        json!({"name": "web", "protection": 1}),
-    );
+    fake.config("pve1/qemu/100", json!({"name": "web", "protection": 1}));
     fake.ok("PUT", "/nodes/pve1/qemu/100/config", Value::Null);
     for (access, set) in [
         ("operate", json!({"protection": 0})),
@@ -419,8 +401,8 @@ fn tag_protection_lets_a_new_guest_be_created_but_not_a_protected_vmid() {
 #[test]
 fn arguments_hosts_inject_are_accepted_and_dropped() {
     let mut fake = FakePve::new();
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
+    fake.status(
+        "pve1/qemu/100",
         json!({"vmid": 100, "name": "web", "status": "running"}),
     );
     crate::support::with_access(&fake, "read-only", |c| {

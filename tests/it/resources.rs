@@ -16,10 +16,7 @@ fn resources_are_listed_and_read() {
     let resources = json!([{"type": "qemu", "vmid": 100, "node": "pve1", "name": "web"}, {"type": "lxc", "vmid": 200, "node": "pve2", "name": "dns"}]);
     fake.get("/cluster/resources", resources.clone());
     fake.get("/nodes/pve1/status", json!({"uptime": 5}));
-    fake.get(
-        "/nodes/pve2/lxc/200/config",
-        json!({"hostname": "dns", "memory": 512}),
-    );
+    fake.config("pve2/lxc/200", json!({"hostname": "dns", "memory": 512}));
     let config = config(&fake, &[]);
     connected(&config, |c| {
         let list = c.request("resources/list", json!({}));

@@ -186,6 +186,16 @@ impl FakePve {
         self.ok("GET", path, data)
     }
 
+    /// `ok` for a GET of a guest's config, `guest` being `NODE/qemu|lxc/VMID`.
+    pub fn config(&mut self, guest: &str, config: Value) -> &mut Self {
+        self.get(&format!("/nodes/{guest}/config"), config)
+    }
+
+    /// `ok` for a GET of a guest's current status, `guest` being `NODE/qemu|lxc/VMID`.
+    pub fn status(&mut self, guest: &str, status: Value) -> &mut Self {
+        self.get(&format!("/nodes/{guest}/status/current"), status)
+    }
+
     /// `ok` for a POST.
     pub fn post(&mut self, path: &str, data: Value) -> &mut Self {
         self.ok("POST", path, data)

@@ -286,10 +286,7 @@ fn delete_vm_snapshot_checks_it_exists() {
         "/nodes/pve1/qemu/100/snapshot",
         json!([{"name": "first", "snaptime": 1700000100}, {"name": "current"}]),
     );
-    fake.get(
-        "/nodes/pve1/qemu/100/config",
-        json!({"name": "web", "protection": 0}),
-    );
+    fake.config("pve1/qemu/100", json!({"name": "web", "protection": 0}));
     fake.ok("DELETE", "/nodes/pve1/qemu/100/snapshot/first", json!(UPID));
     task(&mut fake, UPID, "OK");
     with_client(&fake, "full", |c| {
@@ -506,10 +503,7 @@ fn failed_task_is_an_error_with_the_log() {
 #[test]
 fn wait_seconds_zero_and_dry_run() {
     let mut fake = FakePve::with_resources(resources());
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
-        json!({"status": "running", "vmid": 100}),
-    );
+    fake.status("pve1/qemu/100", json!({"status": "running", "vmid": 100}));
     fake.post("/nodes/pve1/qemu/100/status/shutdown", json!(UPID));
     with_client(&fake, "operate", |c| {
         assert_eq!(
@@ -672,10 +666,7 @@ fn a_guests_node_is_remembered_and_found_again_after_it_moved() {
         500,
         "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist",
     );
-    fake.get(
-        "/nodes/pve2/qemu/100/status/current",
-        json!({"status": "running"}),
-    );
+    fake.status("pve2/qemu/100", json!({"status": "running"}));
     with_client(&fake, "read-only", |c| {
         ok(&c.call("get_vm_status", json!({"vmid": 100})));
         // Migrated meanwhile: the remembered node answers that it does not have the VM...

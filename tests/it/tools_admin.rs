@@ -171,8 +171,8 @@ fn list_ha_resources_sorted_by_vmid() {
 #[test]
 fn add_ha_resource_for_a_vm() {
     let mut fake = FakePve::with_resources(resources());
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
+    fake.status(
+        "pve1/qemu/100",
         json!({"status": "running", "vmid": 100, "ha": {"managed": 0}}),
     );
     fake.post("/cluster/ha/resources", Value::Null);
@@ -223,12 +223,12 @@ fn add_ha_resource_for_a_container_dry_run() {
 #[test]
 fn add_ha_resource_refusals() {
     let mut fake = FakePve::with_resources(resources());
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
+    fake.status(
+        "pve1/qemu/100",
         json!({"status": "running", "ha": {"managed": 1, "state": "started"}}),
     );
-    fake.get(
-        "/nodes/pve1/qemu/101/status/current",
+    fake.status(
+        "pve1/qemu/101",
         json!({"status": "stopped", "ha": {"managed": 0}}),
     );
     fake.fail(
@@ -306,10 +306,7 @@ fn remove_ha_resource_dry_run_and_refusals() {
     let mut fake = FakePve::new();
     fake.get("/cluster/ha/resources", ha_resources());
     fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.get(
-        "/nodes/pve1/qemu/1000/config",
-        json!({"name": "big", "protection": 1}),
-    );
+    fake.config("pve1/qemu/1000", json!({"name": "big", "protection": 1}));
     with(&fake, "full", |c| {
         assert_eq!(
             &c.ok(
@@ -531,10 +528,7 @@ fn delete_firewall_rule_of_a_guest_dry_run_and_protection() {
         "/nodes/pve1/qemu/100/firewall/rules",
         json!([{"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "digest": "d0"}]),
     );
-    fake.get(
-        "/nodes/pve1/qemu/101/config",
-        json!({"name": "db", "protection": 1}),
-    );
+    fake.config("pve1/qemu/101", json!({"name": "db", "protection": 1}));
     fake.get("/cluster/resources", resources());
     with(&fake, "full", |c| {
         assert_eq!(
@@ -890,8 +884,8 @@ fn list_backup_jobs_sorted() {
 #[test]
 fn admin_write_tools_dry_run_sends_no_write() {
     let mut fake = FakePve::with_resources(resources());
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
+    fake.status(
+        "pve1/qemu/100",
         json!({"status": "running", "ha": {"managed": 0}}),
     );
     fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));

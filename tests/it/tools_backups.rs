@@ -68,10 +68,7 @@ fn snapshots() -> Value {
 #[test]
 fn rollback_vm_snapshot_checks_then_rolls_back() {
     let mut fake = FakePve::with_resources(resources());
-    fake.get(
-        "/nodes/pve1/qemu/100/config",
-        json!({"name": "web", "protection": 0}),
-    );
+    fake.config("pve1/qemu/100", json!({"name": "web", "protection": 0}));
     fake.get("/nodes/pve1/qemu/100/snapshot", snapshots());
     fake.post("/nodes/pve1/qemu/100/snapshot/first/rollback", json!(UPID));
     task(&mut fake, UPID, "OK");
@@ -158,10 +155,7 @@ fn rollback_dry_run_shows_what_is_lost_and_sends_nothing() {
 #[test]
 fn rollbacks_refuse_a_guest_with_pve_protection_and_need_full() {
     let mut fake = FakePve::new();
-    fake.get(
-        "/nodes/pve1/lxc/200/config",
-        json!({"hostname": "dns", "protection": 1}),
-    );
+    fake.config("pve1/lxc/200", json!({"hostname": "dns", "protection": 1}));
     with(&fake, "full", |c| {
         assert_starts(&c.error("rollback_container_snapshot",
             json!({"vmid": 200, "node": "pve1", "snapname": "first", "confirm_name": "dns", "dry_run": true})), "GET /nodes/pve1/lxc/200/config: guest 200 has PVE's protection flag set");
@@ -293,10 +287,7 @@ fn delete_container_snapshot_checks_it_exists() {
     let mut fake = FakePve::new();
     let upid = "UPID:pve1:000A1B2F:01234567:6740A000:vzdelsnapshot:200:root@pam!mcp:";
     fake.get("/cluster/resources", resources());
-    fake.get(
-        "/nodes/pve1/lxc/200/config",
-        json!({"hostname": "dns", "protection": 0}),
-    );
+    fake.config("pve1/lxc/200", json!({"hostname": "dns", "protection": 0}));
     fake.get("/nodes/pve1/lxc/200/snapshot", snapshots());
     fake.ok("DELETE", "/nodes/pve1/lxc/200/snapshot/first", json!(upid));
     task(&mut fake, upid, "OK");
@@ -737,10 +728,7 @@ fn restore_refuses_a_running_or_pve_protected_guest() {
         1,
     );
     fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
-    fake.get(
-        "/nodes/pve1/lxc/200/status/current",
-        json!({"status": "running", "name": "dns"}),
-    );
+    fake.status("pve1/lxc/200", json!({"status": "running", "name": "dns"}));
     with(&fake, "full", |c| {
         let args = json!({"archive": CT_BACKUP, "vmid": 200, "force": true, "confirm_name": "dns", "dry_run": true});
         assert!(

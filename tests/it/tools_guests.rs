@@ -338,10 +338,7 @@ fn create_container_privileged_dry_run_and_refusals() {
 fn clone_vm_takes_the_next_vmid() {
     let mut fake = FakePve::with_resources(resources());
     fake.get("/cluster/nextid", json!(102));
-    fake.get(
-        "/nodes/pve1/qemu/100/config",
-        json!({"name": "web", "cores": 2}),
-    );
+    fake.config("pve1/qemu/100", json!({"name": "web", "cores": 2}));
     fake.starts_task("POST", "/nodes/pve1/qemu/100/clone");
     with(&fake, "operate", |c| {
         assert_eq!(&c.ok("clone_vm",
@@ -364,8 +361,8 @@ fn clone_container_with_a_given_newid_and_dry_run() {
     let state = json!({"vmid": 201, "status": "stopped", "name": "cache"});
     fake.get("/cluster/nextid", json!(250));
     fake.get("/nodes/pve2/lxc/201/status/current", state.clone());
-    fake.get(
-        "/nodes/pve2/lxc/201/config",
+    fake.config(
+        "pve2/lxc/201",
         json!({"hostname": "cache", "unprivileged": 1}),
     );
     fake.starts_task("POST", "/nodes/pve2/lxc/201/clone");
@@ -595,10 +592,7 @@ fn migrate_container_on_a_pve_without_the_check() {
         501,
         "Method 'GET /nodes/pve2/lxc/201/migrate' not implemented",
     );
-    fake.get(
-        "/nodes/pve2/lxc/201/status/current",
-        json!({"status": "stopped", "vmid": 201}),
-    );
+    fake.status("pve2/lxc/201", json!({"status": "stopped", "vmid": 201}));
     fake.starts_task("POST", "/nodes/pve2/lxc/201/migrate");
     with(&fake, "operate", |c| {
         let r = c.call(
@@ -623,8 +617,8 @@ fn migrate_container_on_a_pve_without_the_check() {
 #[test]
 fn update_vm_config_sets_and_deletes() {
     let mut fake = FakePve::with_resources(resources());
-    fake.get(
-        "/nodes/pve1/qemu/100/config",
+    fake.config(
+        "pve1/qemu/100",
         json!({"ide2": "local:iso/debian.iso,media=cdrom,size=600M", "digest": "8f2e"}),
     );
     fake.ok("PUT", "/nodes/pve1/qemu/100/config", Value::Null);
@@ -694,8 +688,8 @@ fn update_config_rejects_what_pve_would() {
 #[test]
 fn deleting_an_unused_volume_needs_full() {
     let mut fake = FakePve::new();
-    fake.get(
-        "/nodes/pve1/qemu/100/config",
+    fake.config(
+        "pve1/qemu/100",
         json!({"name": "web", "unused0": "local-lvm:vm-100-disk-1", "digest": "aa"}),
     );
     fake.ok("PUT", "/nodes/pve1/qemu/100/config", Value::Null);
@@ -739,8 +733,8 @@ fn deleting_an_unused_volume_needs_full() {
 #[test]
 fn deleting_an_unused_volume_respects_pve_protection() {
     let mut fake = FakePve::new();
-    fake.get(
-        "/nodes/pve1/lxc/200/config",
+    fake.config(
+        "pve1/lxc/200",
         json!({"hostname": "dns", "protection": 1, "unused1": "local-lvm:vm-200-disk-1"}),
     );
     with(&fake, "full", |c| {
@@ -922,12 +916,9 @@ fn resize_failure_from_pve_is_passed_through() {
 #[test]
 fn delete_vm_checks_name_state_and_protection() {
     let mut fake = FakePve::with_resources(resources());
-    fake.get(
-        "/nodes/pve2/qemu/101/config",
-        json!({"name": "db", "protection": 0}),
-    );
-    fake.get(
-        "/nodes/pve2/qemu/101/status/current",
+    fake.config("pve2/qemu/101", json!({"name": "db", "protection": 0}));
+    fake.status(
+        "pve2/qemu/101",
         json!({"vmid": 101, "name": "db", "status": "stopped", "qmpstatus": "stopped"}),
     );
     fake.starts_task("DELETE", "/nodes/pve2/qemu/101");
@@ -965,14 +956,11 @@ fn delete_vm_checks_name_state_and_protection() {
 fn delete_vm_refuses_a_running_or_protected_guest() {
     let mut fake = FakePve::new();
     fake.get("/nodes/pve1/qemu/100/config", json!({"name": "web"}));
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
+    fake.status(
+        "pve1/qemu/100",
         json!({"vmid": 100, "name": "web", "status": "running"}),
     );
-    fake.get(
-        "/nodes/pve2/qemu/101/config",
-        json!({"name": "db", "protection": 1}),
-    );
+    fake.config("pve2/qemu/101", json!({"name": "db", "protection": 1}));
     with(&fake, "full", |c| {
         assert_eq!(
             error_text(&c.call("delete_vm", json!({"vmid": 100, "node": "pve1", "confirm_name": "web"}))),
@@ -1028,8 +1016,8 @@ fn delete_container_dry_run_and_missing_guest() {
 fn delete_container_failure_from_pve() {
     let mut fake = FakePve::new();
     fake.get("/nodes/pve1/lxc/200/config", json!({"hostname": "dns"}));
-    fake.get(
-        "/nodes/pve1/lxc/200/status/current",
+    fake.status(
+        "pve1/lxc/200",
         json!({"vmid": 200, "name": "dns", "status": "stopped"}),
     );
     fake.fail(

@@ -624,8 +624,8 @@ fn exec_tools_need_full_access_and_allow_exec() {
 fn exec_fake(config: Value) -> FakePve {
     let mut fake = FakePve::with_resources(resources());
     fake.get("/nodes/pve1/qemu/100/config", config);
-    fake.get(
-        "/nodes/pve1/qemu/100/status/current",
+    fake.status(
+        "pve1/qemu/100",
         json!({"vmid": 100, "name": "web", "status": "running", "agent": 1}),
     );
     fake
