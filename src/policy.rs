@@ -366,6 +366,13 @@ impl Policy {
                 name
             )));
         }
+        // The deny list first: a refusal must not advise loading a toolset that stays denied.
+        if let Some(group) = entry_naming(&self.deny, name, effect, areas) {
+            return Err(Error::Denied(format!(
+                "{} is switched off on this server (PROXMOX_MCP_DENY_TOOLS names {group})",
+                name
+            )));
+        }
         let default = [DEFAULT_SET.to_string()];
         let allow = if self.allow.is_empty() {
             &default[..]
@@ -378,12 +385,6 @@ impl Policy {
             return Err(Error::Denied(format!(
                 "{name} is not loaded on this server: it is in the toolset {toolset}, which PROXMOX_MCP_TOOLS={current} does not load; \
                  to use it, restart the server with PROXMOX_MCP_TOOLS={current},{toolset} (or all, or add the tool's name)"
-            )));
-        }
-        if let Some(group) = entry_naming(&self.deny, name, effect, areas) {
-            return Err(Error::Denied(format!(
-                "{} is switched off on this server (PROXMOX_MCP_DENY_TOOLS names {group})",
-                name
             )));
         }
         Ok(())

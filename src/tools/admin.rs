@@ -17,7 +17,7 @@ use super::guest::{guest_path, locate_guest, refuse_if_pve_protected, Guest};
 use super::list::{by_text, data, number, page, sort, text, trimmed};
 use super::params::{DRY_RUN, LIMIT, NODE, NODE_FILTER, NODE_OPT, OFFSET, VMID};
 use super::table::{f, Ty};
-use super::table::{granted, Args, Content, Ctx, Kind, Output, Param, Tool};
+use super::table::{granted, Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 // ---------------------------------------------------------------------------------------------
 // Parameters.
@@ -134,7 +134,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::done(),
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
         run: add_ha_resource,
     },
     Tool {
@@ -147,7 +147,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &DRY_RUN],
         output: Output::done(),
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
         run: remove_ha_resource,
     },
     Tool {
@@ -160,7 +160,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&FW_VMID, &FW_NODE, &LIMIT, &OFFSET],
         output: Output::list(&[f("pos", Ty::Int, ""), f("type", Ty::Str, "in, out or group"), f("action", Ty::Str, ""), f("macro", Ty::Str, ""), f("proto", Ty::Str, ""), f("source", Ty::Str, ""), f("dest", Ty::Str, ""), f("sport", Ty::Str, ""), f("dport", Ty::Str, ""), f("enable", Ty::Int, ""), f("comment", Ty::Str, "")]).with(&[f("digest", Ty::Str, "of the rules")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
         run: list_firewall_rules,
     },
     Tool {
@@ -186,7 +186,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::done(),
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
         run: add_firewall_rule,
     },
     Tool {
@@ -205,7 +205,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::done(),
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
         run: delete_firewall_rule,
     },
     Tool {

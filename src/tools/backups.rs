@@ -96,7 +96,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::task(),
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
         run: create_backup,
     },
     Tool {
@@ -134,7 +134,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::task(),
         idempotent: false,
-        marks: &[Mark::MayLoseData, Mark::NewGuest],
+        marks: &[Mark::MayLoseData, Mark::NewGuest, Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
         run: restore_backup,
     },
     Tool {

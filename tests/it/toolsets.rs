@@ -224,7 +224,9 @@ fn a_guest_kind_names_everything_acting_on_it() {
     ]);
     assert!(has(&union, "delete_vm") && has(&union, "list_containers"));
     assert!(has(&union, "list_firewall_rules") && has(&union, "list_pools"));
-    assert!(!has(&union, "start_container") && !has(&union, "add_firewall_rule"));
+    assert!(!has(&union, "start_container") && !has(&union, "download_to_storage"));
+    // Tools that act on a guest of either kind (backups, restores, HA, firewall) count for vms.
+    assert!(has(&union, "restore_backup") && has(&union, "add_ha_resource"));
 }
 
 #[test]
@@ -247,6 +249,19 @@ fn deny_containers_hides_their_snapshots_metrics_and_exec() {
     ] {
         assert!(has(&names, kept), "{kept}");
     }
+    // What acts on a guest of either kind goes too: a container could be restored over, backed
+    // up with a stop, stopped through HA or cut off by a firewall rule.
+    for gone in [
+        "create_backup",
+        "restore_backup",
+        "add_ha_resource",
+        "remove_ha_resource",
+        "add_firewall_rule",
+        "delete_firewall_rule",
+        "list_firewall_rules",
+    ] {
+        assert!(!has(&names, gone), "{gone}");
+    }
     let fake = FakePve::new();
     session(&fake, &settings, |c| {
         assert_eq!(
@@ -256,7 +271,29 @@ fn deny_containers_hides_their_snapshots_metrics_and_exec() {
             )),
             "rollback_container_snapshot is switched off on this server (PROXMOX_MCP_DENY_TOOLS names containers)"
         );
+        assert_eq!(
+            error_text(&c.call(
+                "restore_backup",
+                json!({"archive": "local:backup/vzdump-lxc-201-2026_01_01-00_00_00.tar.zst", "vmid": 200, "force": true, "confirm_name": "dns"})
+            )),
+            "restore_backup is switched off on this server (PROXMOX_MCP_DENY_TOOLS names containers)"
+        );
     });
+    // The deny list is applied before the toolset selection, so a denied tool outside the
+    // loaded toolsets is refused for what it is, not with advice to load its toolset.
+    session(
+        &fake,
+        &[
+            ("PROXMOX_MCP_ACCESS", "full"),
+            ("PROXMOX_MCP_DENY_TOOLS", "containers"),
+        ],
+        |c| {
+            assert_eq!(
+                error_text(&c.call("delete_container", json!({"vmid": 200, "confirm_name": "dns"}))),
+                "delete_container is switched off on this server (PROXMOX_MCP_DENY_TOOLS names containers)"
+            );
+        },
+    );
     assert!(fake.requests().is_empty());
     // Denied toolsets are not offered in the instructions: loading them would list nothing.
     let text = instructions(&[("PROXMOX_MCP_DENY_TOOLS", "firewall,ha")]);
@@ -391,8 +428,8 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(toolsets["ok"], true);
     assert_eq!(
         toolsets["detail"],
-        "vms, snapshots (partly), metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
-         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, firewall, access, pools, ha, certificates"
+        "vms, snapshots (partly), firewall, metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
+         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, access, pools, ha, certificates"
     );
     // As text, wrapped at 100 columns: the finding and its continuation lines read as one.
     let (_, stdout, _) = binary(&fake.url(), &[], &["check"]);
