@@ -240,12 +240,28 @@ fn privileges(
             false,
             "to allow what is missing, run as root on a PVE node:",
         );
-        grant.commands = grants
+        // The privileges only the custom role gives, created first with exactly those.
+        let mut custom: Vec<&str> = by_path
             .iter()
-            .map(|(path, roles)| {
-                format!("pveum acl modify {path} --roles {} {who}", roles.join(","))
-            })
+            .flat_map(|(_, needs)| needs.iter())
+            .map(|alternatives| alternatives[0])
+            .filter(|p| role_for(p) == CUSTOM_ROLE)
             .collect();
+        custom.sort_unstable();
+        custom.dedup();
+        if !custom.is_empty() {
+            grant.commands.push(format!(
+                "pveum role add {CUSTOM_ROLE} --privs '{}'",
+                custom.join(",")
+            ));
+            grant.detail = format!(
+                "to allow what is missing, run as root on a PVE node ({} is held by no built-in role but Administrator, so a role {CUSTOM_ROLE} with only that is made):",
+                custom.join(", ")
+            );
+        }
+        grant.commands.extend(grants.iter().map(|(path, roles)| {
+            format!("pveum acl modify {path} --roles {} {who}", roles.join(","))
+        }));
         out.push(grant);
     }
     (ok, out)
@@ -355,17 +371,22 @@ fn grants<'a>(by_path: &[(&'a str, Vec<Vec<&str>>)]) -> Vec<(&'a str, Vec<&'stat
         .collect()
 }
 
-/// Whether `roles` grant one of `alternatives`. The administrator role is named only for the
-/// privileges no narrower role holds, never as a way to grant the others.
+/// Whether `roles` grant one of `alternatives`. The custom role is named only for the
+/// privileges no built-in role below Administrator holds, never as a way to grant the others.
 fn grant_any(roles: &[&str], alternatives: &[&str]) -> bool {
     roles
         .iter()
-        .filter(|r| **r != "Administrator")
+        .filter(|r| **r != CUSTOM_ROLE)
         .any(|r| alternatives.iter().any(|p| holds(r, p)))
 }
 
-/// The built-in roles `role_for` names, broadest first (the administrator role last: it is
-/// named only for what no other holds).
+/// The role `check` suggests creating for the privileges that among the built-in roles only
+/// Administrator holds (Sys.Modify, for instance): granting Administrator would give the token
+/// every privilege, root-equivalent, for the sake of one.
+pub const CUSTOM_ROLE: &str = "ProxmoxMCP";
+
+/// The roles `role_for` names, broadest first (the custom role last: it is named only for what
+/// no built-in role below Administrator holds).
 const RANK: [&str; 9] = [
     "PVEVMAdmin",
     "PVEDatastoreAdmin",
@@ -375,25 +396,26 @@ const RANK: [&str; 9] = [
     "PVEVMUser",
     "PVEDatastoreUser",
     "PVEAuditor",
-    "Administrator",
+    CUSTOM_ROLE,
 ];
 
-/// A built-in PVE role that holds `privilege` (the narrowest that does).
+/// A role that holds `privilege`: the narrowest built-in one that does, else the custom role.
 fn role_for(privilege: &str) -> &'static str {
     RANK[..RANK.len() - 1]
         .iter()
         .rev()
         .find(|r| holds(r, privilege))
         .copied()
-        .unwrap_or("Administrator")
+        .unwrap_or(CUSTOM_ROLE)
 }
 
-/// Whether the built-in role holds `privilege` (as PVE 9 defines them, for the privileges tools
-/// need; Sys.Modify, Sys.PowerMgmt, Permissions.Modify and Realm.* only the administrator).
+/// Whether the role holds `privilege` (the built-in ones as PVE 9 defines them, for the
+/// privileges tools need; Sys.Modify, Sys.PowerMgmt, Permissions.Modify and Realm.* only
+/// Administrator, so the custom role is made of those).
 fn holds(role: &str, privilege: &str) -> bool {
     let p = privilege;
     match role {
-        "Administrator" => true,
+        CUSTOM_ROLE => true,
         "PVEVMAdmin" => p.starts_with("VM."),
         "PVEDatastoreAdmin" => p.starts_with("Datastore."),
         "PVESysAdmin" => matches!(p, "Sys.Audit" | "Sys.Console" | "Sys.Syslog"),
