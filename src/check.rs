@@ -323,36 +323,37 @@ fn trust(trust: &Trust) -> String {
 fn grants<'a>(by_path: &[(&'a str, Vec<Vec<&str>>)]) -> Vec<(&'a str, Vec<&'static str>)> {
     let chosen: Vec<(&str, Vec<&'static str>)> = by_path
         .iter()
-        .map(|(path, needs)| {
-            let mut needs: Vec<&Vec<&str>> = needs.iter().collect();
-            // The broadest role first, so that it covers what a narrower one would.
-            needs.sort_by_key(|alternatives| {
-                RANK.iter().position(|r| *r == role_for(alternatives[0]))
-            });
-            let mut roles: Vec<&'static str> = Vec::new();
-            for alternatives in needs {
-                if !grant_any(&roles, alternatives) {
-                    roles.push(role_for(alternatives[0]));
-                }
-            }
-            (*path, roles)
-        })
+        .map(|(path, needs)| (*path, roles_for(needs.iter())))
         .collect();
-    let covered = |path: &str, needs: &[Vec<&str>]| {
+    // What a grant on a path above already gives is not granted again below it.
+    let covered = |path: &str, alternatives: &[&str]| {
         chosen.iter().any(|(above, roles)| {
             (*above == "/" || path.starts_with(&format!("{above}/")))
                 && *above != path
-                && needs
-                    .iter()
-                    .all(|alternatives| grant_any(roles, alternatives))
+                && grant_any(roles, alternatives)
         })
     };
-    chosen
+    by_path
         .iter()
-        .zip(by_path)
-        .filter(|((path, _), (_, needs))| !covered(path, needs))
-        .map(|(grant, _)| grant.clone())
+        .filter_map(|(path, needs)| {
+            let left: Vec<&Vec<&str>> = needs.iter().filter(|a| !covered(path, a)).collect();
+            (!left.is_empty()).then(|| (*path, roles_for(left.into_iter())))
+        })
         .collect()
+}
+
+/// The roles that grant every one of `needs` (each a list of alternatives), the broadest first.
+fn roles_for<'n>(needs: impl Iterator<Item = &'n Vec<&'n str>>) -> Vec<&'static str> {
+    let mut needs: Vec<&Vec<&str>> = needs.collect();
+    // The broadest role first, so that it covers what a narrower one would.
+    needs.sort_by_key(|alternatives| RANK.iter().position(|r| *r == role_for(alternatives[0])));
+    let mut roles: Vec<&'static str> = Vec::new();
+    for alternatives in needs {
+        if !grant_any(&roles, alternatives) {
+            roles.push(role_for(alternatives[0]));
+        }
+    }
+    roles
 }
 
 /// Whether `roles` grant one of `alternatives`. The administrator role is named only for the

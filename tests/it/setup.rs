@@ -337,14 +337,18 @@ fn a_token_that_cannot_read_guests_fails_the_run() {
     let all = run.all();
     assert_eq!(run.code, Some(1), "{all}");
     assert!(all.contains("✗ tools: "), "{all}");
-    // Read-only: one command grants every read privilege missing (PVEAuditor on /).
+    // Read-only: PVEAuditor on / grants every read privilege missing but the one PVE asks for
+    // pending updates (Sys.Modify, which no narrower built-in role holds), granted only there.
     let grants: Vec<&str> = all
         .lines()
         .filter(|l| l.contains("pveum acl modify"))
         .collect();
     assert_eq!(
         grants,
-        ["    pveum acl modify / --roles PVEAuditor --users mcp@pve --tokens 'mcp@pve!mcp'"],
+        [
+            "    pveum acl modify /nodes --roles Administrator --users mcp@pve --tokens 'mcp@pve!mcp'",
+            "    pveum acl modify / --roles PVEAuditor --users mcp@pve --tokens 'mcp@pve!mcp'"
+        ],
         "{all}"
     );
     assert!(
@@ -548,7 +552,7 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
     assert!(!text.contains("PROXMOX_MCP_TOOLS"), "{text}");
     assert!(
         run.all().replace("\n  ", " ")
-            .contains("✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics (PROXMOX_MCP_TOOLS=default)"),
+            .contains("✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics, health (PROXMOX_MCP_TOOLS=default)"),
         "{}",
         run.all()
     );
