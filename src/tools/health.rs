@@ -1,5 +1,6 @@
-//! Health reads: replication jobs with their last and next sync, pending updates, ZFS pools,
-//! Ceph's health. What an operator (or an alert rule) looks at to tell whether anything is wrong.
+//! Health reads: replication jobs with their last and next sync, pending updates, disks and
+//! their SMART data, ZFS pools, Ceph's health. What an operator (or an alert rule) looks at to
+//! tell whether anything is wrong.
 
 use std::collections::BTreeMap;
 
@@ -9,10 +10,13 @@ use crate::error::Error;
 use crate::policy::{Area, Effect};
 use crate::pve::path;
 
-use super::list::{by_text, data, node_list, page, text, trimmed};
+use super::list::{by_text, data, node_list, page, sort, text, trimmed};
 use super::params::{LIMIT, NODE, NODE_FILTER, OFFSET, UNREADABLE};
 use super::table::{f, Ty};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
+
+#[rustfmt::skip]
+const DISK: Param = Param::req("disk", Kind::Text { max: 128 }, "device path, e.g. /dev/sda");
 
 const POOL_NAME: Param = Param::req("name", Kind::Text { max: 100 }, "the pool's name");
 
@@ -42,6 +46,32 @@ pub(super) static TOOLS: &[Tool] = &[
         idempotent: true,
         marks: &[],
         run: list_node_updates,
+    },
+    Tool {
+        name: "list_node_disks",
+        title: "List node disks",
+        description: "Lists a node's disks by device path with their SMART health and SSD wearout.",
+        privilege: "Sys.Audit on /nodes/{node}",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE, &LIMIT, &OFFSET],
+        output: Output::list(&[f("devpath", Ty::Str, ""), f("type", Ty::Str, "hdd, ssd, nvme…"), f("model", Ty::Str, ""), f("serial", Ty::Str, ""), f("size", Ty::Num, "bytes"), f("health", Ty::Str, "PASSED, OK, FAILED or UNKNOWN"), f("wearout", Ty::Any, "% life left (SSDs), N/A otherwise"), f("used", Ty::Str, "e.g. LVM, ZFS, partitions")]),
+        idempotent: true,
+        marks: &[],
+        run: list_node_disks,
+    },
+    Tool {
+        name: "get_disk_smart",
+        title: "Disk SMART data",
+        description: "Returns one disk's SMART health and attributes.",
+        privilege: "Sys.Audit on /",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE, &DISK],
+        output: Output::object(&[f("health", Ty::Str, "PASSED, OK, FAILED or UNKNOWN"), f("type", Ty::Str, "ata or text"), f("attributes", Ty::Arr, "id, name, value, worst, threshold, raw, flags"), f("text", Ty::Str, "smartctl's output (NVMe, SAS)")]),
+        idempotent: true,
+        marks: &[],
+        run: get_disk_smart,
     },
     Tool {
         name: "list_zfs_pools",
@@ -77,7 +107,7 @@ pub(super) static TOOLS: &[Tool] = &[
         effect: Effect::Read,
         area: Area::Health,
         params: &[],
-        output: Output::object(&[f("configured", Ty::Bool, "false: no Ceph here"), f("reason", Ty::Str, "why not configured"), f("health", Ty::Str, "HEALTH_OK, HEALTH_WARN or HEALTH_ERR"), f("checks", Ty::Arr, "name, severity, message, muted"), f("fsid", Ty::Str, ""), f("osds", Ty::Obj, "total, up, in"), f("pgs", Ty::Obj, "total, by state, bytes used and total"), f("monitors", Ty::Obj, "total, in quorum")]),
+        output: Output::object(&[f("configured", Ty::Bool, "false: no Ceph here"), f("reason", Ty::Str, "why not configured"), f("health", Ty::Str, "HEALTH_OK, HEALTH_WARN or HEALTH_ERR"), f("checks", Ty::Arr, "most severe first: name, severity, message"), f("fsid", Ty::Str, ""), f("osds", Ty::Obj, "total, up, in"), f("pgs", Ty::Obj, "total, by state, bytes used and total"), f("monitors", Ty::Obj, "total, in quorum")]),
         idempotent: true,
         marks: &[],
         run: get_ceph_status,
@@ -177,6 +207,30 @@ fn list_node_updates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     Ok(page(args, trimmed(updates, FIELDS), &by_text("Package")))
 }
 
+fn list_node_disks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &[
+        "devpath", "type", "model", "serial", "vendor", "size", "health", "wearout", "used",
+        "mounted", "osdid",
+    ];
+    let node = args.required_str("node")?;
+    let disks = ctx
+        .pve
+        .get(&path(&[&"nodes", &node, &"disks", &"list"]), &[])?;
+    Ok(page(args, trimmed(disks, FIELDS), &by_text("devpath")))
+}
+
+fn get_disk_smart(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let (node, disk) = (args.required_str("node")?, args.required_str("disk")?);
+    let rest = disk.strip_prefix("/dev/").unwrap_or_default();
+    if rest.is_empty() || !rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '/') {
+        return Err(Error::Args(format!(
+            "'disk' must be a device path such as /dev/sda or /dev/nvme0n1 (list_node_disks shows them), got '{disk}'"
+        )));
+    }
+    let smart = path(&[&"nodes", &node, &"disks", &"smart"]);
+    data(ctx.pve.get(&smart, &[("disk", disk.to_string())])?)
+}
+
 fn list_zfs_pools(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     const FIELDS: &[&str] = &["name", "health", "size", "alloc", "free", "frag", "dedup"];
     let node = args.required_str("node")?;
@@ -219,7 +273,7 @@ fn get_ceph_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
         Err(e) => return Err(e),
     };
     let health = &status["health"];
-    let checks: Vec<Value> = health["checks"]
+    let mut checks: Vec<Value> = health["checks"]
         .as_object()
         .into_iter()
         .flatten()
@@ -235,6 +289,17 @@ fn get_ceph_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
             check
         })
         .collect();
+    // The most severe first: HEALTH_ERR, then HEALTH_WARN, then by name.
+    let rank = |c: &Value| match text(c, "severity") {
+        "HEALTH_ERR" => 0,
+        "HEALTH_WARN" => 1,
+        _ => 2,
+    };
+    sort(&mut checks, &|a: &Value, b: &Value| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| text(a, "name").cmp(text(b, "name")))
+    });
     let osd = &status["osdmap"];
     let pg = &status["pgmap"];
     let mut out = Map::new();
@@ -250,7 +315,7 @@ fn get_ceph_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
         "pgs".into(),
         json!({"total": pg["num_pgs"], "by_state": pg["pgs_by_state"], "bytes_used": pg["bytes_used"], "bytes_total": pg["bytes_total"]}),
     );
-    let quorum = status["quorum_names"].as_array().map_or(0, Vec::len);
+    let quorum = status["quorum_names"].as_array().map(Vec::len);
     out.insert(
         "monitors".into(),
         json!({"total": status["monmap"]["num_mons"], "in_quorum": quorum}),

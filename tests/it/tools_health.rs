@@ -150,6 +150,60 @@ fn list_node_updates_without_sys_modify_says_so() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Disks.
+
+#[test]
+fn list_node_disks_and_get_disk_smart() {
+    let mut fake = FakePve::new();
+    fake.get(
+        "/nodes/pve1/disks/list",
+        json!([
+            {"devpath": "/dev/sdb", "type": "hdd", "model": "WDC WD40", "serial": "WD-1", "size": 4000787030016u64,
+             "health": "FAILED", "wearout": "N/A", "used": "ZFS", "gpt": 1, "mounted": 0, "osdid": -1, "wwn": "0x5"},
+            {"devpath": "/dev/nvme0n1", "type": "nvme", "model": "Samsung 980", "serial": "S6", "size": 1000204886016u64,
+             "health": "PASSED", "wearout": 97, "used": "LVM", "gpt": 1, "mounted": 0, "osdid": -1},
+        ]),
+    );
+    let smart = json!({
+        "health": "FAILED", "type": "ata",
+        "attributes": [{"id": "  5", "name": "Reallocated_Sector_Ct", "value": 1, "worst": 1, "threshold": 36, "raw": "8392", "flags": "PO--CK", "fail": "FAILING_NOW"}],
+    });
+    fake.get("/nodes/pve1/disks/smart", smart.clone());
+    read_only(&fake, |c| {
+        assert_eq!(
+            c.ok("list_node_disks", json!({"node": "pve1"}))["data"],
+            json!([
+                {"devpath": "/dev/nvme0n1", "type": "nvme", "model": "Samsung 980", "serial": "S6", "size": 1000204886016u64,
+                 "health": "PASSED", "wearout": 97, "used": "LVM", "mounted": 0, "osdid": -1},
+                {"devpath": "/dev/sdb", "type": "hdd", "model": "WDC WD40", "serial": "WD-1", "size": 4000787030016u64,
+                 "health": "FAILED", "wearout": "N/A", "used": "ZFS", "mounted": 0, "osdid": -1},
+            ])
+        );
+        assert_eq!(
+            c.ok(
+                "get_disk_smart",
+                json!({"node": "pve1", "disk": "/dev/sdb"})
+            ),
+            json!({ "data": smart })
+        );
+        // Not a device path: refused before anything is sent.
+        for disk in ["sdb", "/dev/", "/dev/../etc/passwd", "/dev/sd b"] {
+            assert_eq!(
+                c.error("get_disk_smart", json!({"node": "pve1", "disk": disk})),
+                format!("invalid arguments: 'disk' must be a device path such as /dev/sda or /dev/nvme0n1 (list_node_disks shows them), got '{disk}'")
+            );
+        }
+    });
+    assert_eq!(
+        fake.lines(),
+        [
+            "GET /nodes/pve1/disks/list",
+            "GET /nodes/pve1/disks/smart?disk=%2Fdev%2Fsdb",
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // ZFS.
 
 #[test]
@@ -203,9 +257,10 @@ fn get_ceph_status_summarises_health_checks() {
         "/cluster/ceph/status",
         json!({
             "fsid": "0f1e-aa",
-            "health": {"status": "HEALTH_WARN", "checks": {
+            "health": {"status": "HEALTH_ERR", "checks": {
                 "OSD_DOWN": {"severity": "HEALTH_WARN", "summary": {"message": "1 osds down", "count": 1}, "muted": false},
                 "MON_CLOCK_SKEW": {"severity": "HEALTH_WARN", "summary": {"message": "clock skew detected on mon.pve2"}, "muted": true},
+                "PG_DAMAGED": {"severity": "HEALTH_ERR", "summary": {"message": "Possible data damage: 1 pg inconsistent"}},
             }},
             "osdmap": {"num_osds": 3, "num_up_osds": 2, "num_in_osds": 3, "epoch": 42},
             "pgmap": {"num_pgs": 128, "pgs_by_state": [{"state_name": "active+clean", "count": 128}],
@@ -220,8 +275,9 @@ fn get_ceph_status_summarises_health_checks() {
             c.ok("get_ceph_status", json!({})),
             json!({"data": {
                 "configured": true,
-                "health": "HEALTH_WARN",
+                "health": "HEALTH_ERR",
                 "checks": [
+                    {"name": "PG_DAMAGED", "severity": "HEALTH_ERR", "message": "Possible data damage: 1 pg inconsistent"},
                     {"name": "MON_CLOCK_SKEW", "severity": "HEALTH_WARN", "message": "clock skew detected on mon.pve2", "muted": true},
                     {"name": "OSD_DOWN", "severity": "HEALTH_WARN", "message": "1 osds down"},
                 ],
@@ -276,6 +332,8 @@ fn health_tools_are_in_the_default_set() {
         for tool in [
             "list_replication_jobs",
             "list_node_updates",
+            "list_node_disks",
+            "get_disk_smart",
             "list_zfs_pools",
             "get_zfs_pool",
             "get_ceph_status",
