@@ -84,7 +84,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
     ] {
         assert!(!has(&names, opt_in), "{opt_in}");
     }
-    assert_eq!(names.len(), 56, "{names:?}");
+    assert_eq!(names.len(), 58, "{names:?}");
 
     let text = instructions(&[("PROXMOX_MCP_ACCESS", "full")]);
     assert_eq!(
