@@ -339,44 +339,43 @@ fn trust(trust: &Trust) -> String {
 fn grants<'a>(by_path: &[(&'a str, Vec<Vec<&str>>)]) -> Vec<(&'a str, Vec<&'static str>)> {
     let chosen: Vec<(&str, Vec<&'static str>)> = by_path
         .iter()
-        .map(|(path, needs)| {
-            let mut needs: Vec<&Vec<&str>> = needs.iter().collect();
-            // The broadest role first, so that it covers what a narrower one would.
-            needs.sort_by_key(|alternatives| {
-                RANK.iter().position(|r| *r == role_for(alternatives[0]))
-            });
-            let mut roles: Vec<&'static str> = Vec::new();
-            for alternatives in needs {
-                if !grant_any(&roles, alternatives) {
-                    roles.push(role_for(alternatives[0]));
-                }
-            }
-            (*path, roles)
-        })
+        .map(|(path, needs)| (*path, roles_for(needs.iter())))
         .collect();
-    let covered = |path: &str, needs: &[Vec<&str>]| {
+    // What a grant on a path above already gives is not granted again below it.
+    let covered = |path: &str, alternatives: &[&str]| {
         chosen.iter().any(|(above, roles)| {
             (*above == "/" || path.starts_with(&format!("{above}/")))
                 && *above != path
-                && needs
-                    .iter()
-                    .all(|alternatives| grant_any(roles, alternatives))
+                && grant_any(roles, alternatives)
         })
     };
-    chosen
+    by_path
         .iter()
-        .zip(by_path)
-        .filter(|((path, _), (_, needs))| !covered(path, needs))
-        .map(|(grant, _)| grant.clone())
+        .filter_map(|(path, needs)| {
+            let left: Vec<&Vec<&str>> = needs.iter().filter(|a| !covered(path, a)).collect();
+            (!left.is_empty()).then(|| (*path, roles_for(left.into_iter())))
+        })
         .collect()
 }
 
-/// Whether `roles` grant one of `alternatives`. The custom role is named only for the
-/// privileges no built-in role below Administrator holds, never as a way to grant the others.
+/// The roles that grant every one of `needs` (each a list of alternatives), the broadest first.
+fn roles_for<'n>(needs: impl Iterator<Item = &'n Vec<&'n str>>) -> Vec<&'static str> {
+    let mut needs: Vec<&Vec<&str>> = needs.collect();
+    // The broadest role first, so that it covers what a narrower one would.
+    needs.sort_by_key(|alternatives| RANK.iter().position(|r| *r == role_for(alternatives[0])));
+    let mut roles: Vec<&'static str> = Vec::new();
+    for alternatives in needs {
+        if !grant_any(&roles, alternatives) {
+            roles.push(role_for(alternatives[0]));
+        }
+    }
+    roles
+}
+
+/// Whether `roles` grant one of `alternatives`.
 fn grant_any(roles: &[&str], alternatives: &[&str]) -> bool {
     roles
         .iter()
-        .filter(|r| **r != CUSTOM_ROLE)
         .any(|r| alternatives.iter().any(|p| holds(r, p)))
 }
 
@@ -415,7 +414,7 @@ fn role_for(privilege: &str) -> &'static str {
 fn holds(role: &str, privilege: &str) -> bool {
     let p = privilege;
     match role {
-        CUSTOM_ROLE => true,
+        CUSTOM_ROLE => !RANK[..RANK.len() - 1].iter().any(|r| holds(r, p)),
         "PVEVMAdmin" => p.starts_with("VM."),
         "PVEDatastoreAdmin" => p.starts_with("Datastore."),
         "PVESysAdmin" => matches!(p, "Sys.Audit" | "Sys.Console" | "Sys.Syslog"),

@@ -86,6 +86,7 @@ pub enum Area {
     Ha,
     Certificates,
     Metrics,
+    Health,
     Exec,
 }
 
@@ -100,7 +101,7 @@ pub struct AreaInfo {
 
 impl Area {
     /// Every area, in the order help texts and `tools --json` list them.
-    pub const ALL: [Area; 17] = [
+    pub const ALL: [Area; 18] = [
         Area::Nodes,
         Area::Vms,
         Area::Containers,
@@ -117,6 +118,7 @@ impl Area {
         Area::Ha,
         Area::Certificates,
         Area::Metrics,
+        Area::Health,
         Area::Exec,
     ];
 
@@ -170,6 +172,11 @@ impl Area {
             ),
             Area::Certificates => row("certificates", false, "nodes' TLS certificates"),
             Area::Metrics => row("metrics", true, "RRD metrics of nodes, guests and storages"),
+            Area::Health => row(
+                "health",
+                true,
+                "replication, pending updates, disks and SMART, ZFS pools, Ceph health",
+            ),
             Area::Exec => row("exec", false, "commands run inside guests (a remote shell)"),
         }
     }

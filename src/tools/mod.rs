@@ -27,6 +27,7 @@ mod backups;
 mod exec;
 mod guest_config;
 mod guests;
+mod health;
 mod monitor;
 mod nodes;
 mod power;
@@ -46,7 +47,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 16] = [
+    let tables: [&[Tool]; 17] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -61,6 +62,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         backups::TOOLS,
         storage::TOOLS,
         monitor::TOOLS,
+        health::TOOLS,
         exec::TOOLS,
         admin::TOOLS,
     ];
@@ -305,7 +307,7 @@ mod tests {
         // Every area, in the order help texts and `tools --json` list them.
         assert_eq!(
             AREAS.join(" "),
-            "nodes vms containers snapshots storage tasks cluster backups provisioning network firewall access pools ha certificates metrics exec"
+            "nodes vms containers snapshots storage tasks cluster backups provisioning network firewall access pools ha certificates metrics health exec"
         );
     }
 

@@ -24,5 +24,6 @@ mod tools;
 mod tools_admin;
 mod tools_backups;
 mod tools_guests;
+mod tools_health;
 mod tools_monitor;
 mod toolsets;

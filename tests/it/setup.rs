@@ -337,14 +337,23 @@ fn a_token_that_cannot_read_guests_fails_the_run() {
     let all = run.all();
     assert_eq!(run.code, Some(1), "{all}");
     assert!(all.contains("✗ tools: "), "{all}");
-    // Read-only: one command grants every read privilege missing (PVEAuditor on /).
+    // Read-only: PVEAuditor on / grants every read privilege missing but the one PVE asks for
+    // pending updates (Sys.Modify, which among the built-in roles only Administrator holds),
+    // granted only there through a role made with just that privilege.
+    assert!(
+        all.contains("\n    pveum role add ProxmoxMCP --privs 'Sys.Modify'\n"),
+        "{all}"
+    );
     let grants: Vec<&str> = all
         .lines()
         .filter(|l| l.contains("pveum acl modify"))
         .collect();
     assert_eq!(
         grants,
-        ["    pveum acl modify / --roles PVEAuditor --users mcp@pve --tokens 'mcp@pve!mcp'"],
+        [
+            "    pveum acl modify /nodes --roles ProxmoxMCP --users mcp@pve --tokens 'mcp@pve!mcp'",
+            "    pveum acl modify / --roles PVEAuditor --users mcp@pve --tokens 'mcp@pve!mcp'"
+        ],
         "{all}"
     );
     assert!(
@@ -548,7 +557,7 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
     assert!(!text.contains("PROXMOX_MCP_TOOLS"), "{text}");
     assert!(
         run.all().replace("\n  ", " ")
-            .contains("✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics (PROXMOX_MCP_TOOLS=default)"),
+            .contains("✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics, health (PROXMOX_MCP_TOOLS=default)"),
         "{}",
         run.all()
     );

@@ -562,9 +562,10 @@ fn check_names_each_tool_and_groups_the_missing_privileges_into_grants() {
         .iter()
         .map(|c| c.as_str().unwrap())
         .collect();
-    // Sys.Audit on / (PVESysAdmin, also for Sys.Console) covers /nodes below it. Sys.Modify,
-    // which among the built-in roles only Administrator holds, comes from a role made for it:
-    // Administrator itself is never suggested.
+    // Sys.Audit on / (PVESysAdmin, also for Sys.Console) covers /nodes below it. Sys.Modify
+    // (the firewall tools on /, list_node_updates on /nodes), which among the built-in roles
+    // only Administrator holds, comes from a role made for it and granted on /, which covers
+    // /nodes too: Administrator itself is never suggested.
     assert_eq!(
         commands[0], "pveum role add ProxmoxMCP --privs 'Sys.Modify'",
         "{commands:?}"

@@ -84,7 +84,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
     ] {
         assert!(!has(&names, opt_in), "{opt_in}");
     }
-    assert_eq!(names.len(), 51, "{names:?}");
+    assert_eq!(names.len(), 58, "{names:?}");
 
     let text = instructions(&[("PROXMOX_MCP_ACCESS", "full")]);
     assert_eq!(
@@ -392,8 +392,8 @@ fn tools_and_check_show_the_toolsets() {
     let tools = (stdout, ());
     assert_eq!(
         tools.0.lines().next().unwrap(),
-        "toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, firewall, metrics \
-         (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, access, pools, ha, certificates"
+        "toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, firewall, metrics, \
+         health (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, access, pools, ha, certificates"
     );
     assert!(tools.0.contains("\nadd_firewall_rule "), "{}", tools.0);
 
@@ -429,14 +429,14 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         toolsets["detail"],
         "vms, snapshots (partly), firewall, metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
-         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, access, pools, ha, certificates"
+         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, access, pools, ha, certificates, health"
     );
     // As text, wrapped at 100 columns: the finding and its continuation lines read as one.
     let (_, stdout, _) = binary(&fake.url(), &[], &["check"]);
     assert!(
         stdout.replace("\n  ", " ").lines().any(|l| l
-            == "✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics \
-                (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, firewall, access, pools, ha, certificates"),
+            == "✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics, \
+                health (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, firewall, access, pools, ha, certificates"),
         "{stdout}"
     );
 }

@@ -1,0 +1,325 @@
+//! Health reads: replication jobs with their last and next sync, pending updates, disks and
+//! their SMART data, ZFS pools, Ceph's health. What an operator (or an alert rule) looks at to
+//! tell whether anything is wrong.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::Error;
+use crate::policy::{Area, Effect};
+use crate::pve::path;
+
+use super::list::{by_text, data, node_list, page, sort, text, trimmed};
+use super::params::{LIMIT, NODE, NODE_FILTER, OFFSET, UNREADABLE};
+use super::table::{f, Ty};
+use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
+
+#[rustfmt::skip]
+const DISK: Param = Param::req("disk", Kind::Text { max: 128 }, "device path, e.g. /dev/sda");
+
+const POOL_NAME: Param = Param::req("name", Kind::Text { max: 100 }, "the pool's name");
+
+pub(super) static TOOLS: &[Tool] = &[
+    Tool {
+        name: "list_replication_jobs",
+        title: "List replication jobs",
+        description: "Lists replication jobs by id with their last and next sync, fail count and error.",
+        privilege: "VM.Audit on /vms/{vmid} (other jobs are not listed)",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE_FILTER, &LIMIT, &OFFSET],
+        output: Output::list(&[f("id", Ty::Str, ""), f("guest", Ty::Int, ""), f("node", Ty::Str, "where the guest is"), f("target", Ty::Str, "node"), f("last_sync", Ty::Int, "Unix time, 0: never"), f("next_sync", Ty::Int, "Unix time"), f("fail_count", Ty::Int, ""), f("error", Ty::Str, "the last failure")]).with(UNREADABLE),
+        idempotent: true,
+        marks: &[],
+        run: list_replication_jobs,
+    },
+    Tool {
+        name: "list_node_updates",
+        title: "List node updates",
+        description: "Lists a node's pending package updates by package, from PVE's apt cache.",
+        privilege: "Sys.Modify on /nodes/{node}",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE, &LIMIT, &OFFSET],
+        output: Output::list(&[f("Package", Ty::Str, ""), f("Title", Ty::Str, ""), f("OldVersion", Ty::Str, "installed"), f("Version", Ty::Str, "available"), f("Origin", Ty::Str, "e.g. Proxmox, Debian"), f("Priority", Ty::Str, ""), f("Section", Ty::Str, "")]),
+        idempotent: true,
+        marks: &[],
+        run: list_node_updates,
+    },
+    Tool {
+        name: "list_node_disks",
+        title: "List node disks",
+        description: "Lists a node's disks by device path with their SMART health and SSD wearout.",
+        privilege: "Sys.Audit on /nodes/{node}",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE, &LIMIT, &OFFSET],
+        output: Output::list(&[f("devpath", Ty::Str, ""), f("type", Ty::Str, "hdd, ssd, nvme…"), f("model", Ty::Str, ""), f("serial", Ty::Str, ""), f("size", Ty::Num, "bytes"), f("health", Ty::Str, "PASSED, OK, FAILED or UNKNOWN"), f("wearout", Ty::Any, "% life left (SSDs), N/A otherwise"), f("used", Ty::Str, "e.g. LVM, ZFS, partitions")]),
+        idempotent: true,
+        marks: &[],
+        run: list_node_disks,
+    },
+    Tool {
+        name: "get_disk_smart",
+        title: "Disk SMART data",
+        description: "Returns one disk's SMART health and attributes.",
+        privilege: "Sys.Audit on /",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE, &DISK],
+        output: Output::object(&[f("health", Ty::Str, "PASSED, OK, FAILED or UNKNOWN"), f("type", Ty::Str, "ata or text"), f("attributes", Ty::Arr, "id, name, value, worst, threshold, raw, flags"), f("text", Ty::Str, "smartctl's output (NVMe, SAS)")]),
+        idempotent: true,
+        marks: &[],
+        run: get_disk_smart,
+    },
+    Tool {
+        name: "list_zfs_pools",
+        title: "List ZFS pools",
+        description: "Lists a node's ZFS pools by name with their health and use.",
+        privilege: "Sys.Audit on /",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE, &LIMIT, &OFFSET],
+        output: Output::list(&[f("name", Ty::Str, ""), f("health", Ty::Str, "ONLINE, DEGRADED, FAULTED…"), f("size", Ty::Num, "bytes"), f("alloc", Ty::Num, "bytes"), f("free", Ty::Num, "bytes"), f("frag", Ty::Int, "%"), f("dedup", Ty::Num, "ratio")]),
+        idempotent: true,
+        marks: &[],
+        run: list_zfs_pools,
+    },
+    Tool {
+        name: "get_zfs_pool",
+        title: "ZFS pool",
+        description: "Returns one ZFS pool's state, errors, last scrub and vdevs.",
+        privilege: "Sys.Audit on /",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE, &POOL_NAME],
+        output: Output::object(&[f("name", Ty::Str, ""), f("state", Ty::Str, "ONLINE, DEGRADED…"), f("status", Ty::Str, "what is wrong"), f("action", Ty::Str, "how to fix it"), f("scan", Ty::Str, "last or current scrub"), f("errors", Ty::Str, ""), f("children", Ty::Arr, "vdevs: name, state, read, write, cksum, children")]),
+        idempotent: true,
+        marks: &[],
+        run: get_zfs_pool,
+    },
+    Tool {
+        name: "get_ceph_status",
+        title: "Ceph status",
+        description: "Returns Ceph's health with its checks, OSD, PG and monitor counts; without Ceph, configured false.",
+        privilege: "Sys.Audit or Datastore.Audit on /",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[],
+        output: Output::object(&[f("configured", Ty::Bool, "false: no Ceph here"), f("reason", Ty::Str, "why not configured"), f("health", Ty::Str, "HEALTH_OK, HEALTH_WARN or HEALTH_ERR"), f("checks", Ty::Arr, "most severe first: name, severity, message"), f("fsid", Ty::Str, ""), f("osds", Ty::Obj, "total, up, in"), f("pgs", Ty::Obj, "total, by state, bytes used and total"), f("monitors", Ty::Obj, "total, in quorum")]),
+        idempotent: true,
+        marks: &[],
+        run: get_ceph_status,
+    },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Replication.
+
+/// The jobs (`/cluster/replication`), each with its state from the node its guest is on
+/// (`/nodes/{node}/replication`): one request per node that runs jobs, none without jobs.
+fn list_replication_jobs(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const JOB: &[&str] = &["id", "guest", "target", "schedule", "disable", "comment"];
+    const STATE: &[&str] = &[
+        "last_sync",
+        "last_try",
+        "next_sync",
+        "duration",
+        "fail_count",
+        "error",
+    ];
+    let mut jobs = trimmed(ctx.pve.get("/cluster/replication", &[])?, JOB);
+    let mut unreadable = Vec::new();
+    if !jobs.is_empty() {
+        let resources = ctx
+            .pve
+            .get("/cluster/resources", &[("type", "vm".into())])?;
+        let home: BTreeMap<u64, String> = resources
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| Some((r.get("vmid")?.as_u64()?, text(r, "node").to_string())))
+            .collect();
+        for job in &mut jobs {
+            if let Some(node) = job
+                .get("guest")
+                .and_then(Value::as_u64)
+                .and_then(|g| home.get(&g))
+            {
+                job["node"] = json!(node);
+            }
+        }
+        if let Some(only) = args.str("node") {
+            jobs.retain(|j| text(j, "node") == only);
+        }
+        let nodes: std::collections::BTreeSet<String> = jobs
+            .iter()
+            .map(|j| text(j, "node").to_string())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut states: BTreeMap<String, Value> = BTreeMap::new();
+        for node in &nodes {
+            match node_list(ctx, node, "replication", &[&["id"], STATE].concat()) {
+                Ok(list) => {
+                    for s in list {
+                        states.insert(text(&s, "id").to_string(), s);
+                    }
+                }
+                Err(e) => unreadable.push(json!({"node": node, "error": e.to_string()})),
+            }
+        }
+        for job in &mut jobs {
+            let Some(state) = states.get(text(job, "id")).and_then(Value::as_object) else {
+                continue;
+            };
+            for key in STATE {
+                if let Some(v) = state.get(*key) {
+                    job[*key] = v.clone();
+                }
+            }
+        }
+    }
+    let mut out = page(args, jobs, &by_text("id"));
+    if !unreadable.is_empty() {
+        out.insert("unreadable".into(), Value::Array(unreadable));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Updates and ZFS.
+
+fn list_node_updates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &[
+        "Package",
+        "Title",
+        "OldVersion",
+        "Version",
+        "Origin",
+        "Priority",
+        "Section",
+    ];
+    let node = args.required_str("node")?;
+    let updates = ctx
+        .pve
+        .get(&path(&[&"nodes", &node, &"apt", &"update"]), &[])?;
+    Ok(page(args, trimmed(updates, FIELDS), &by_text("Package")))
+}
+
+fn list_node_disks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &[
+        "devpath", "type", "model", "serial", "vendor", "size", "health", "wearout", "used",
+        "mounted", "osdid",
+    ];
+    let node = args.required_str("node")?;
+    let disks = ctx
+        .pve
+        .get(&path(&[&"nodes", &node, &"disks", &"list"]), &[])?;
+    Ok(page(args, trimmed(disks, FIELDS), &by_text("devpath")))
+}
+
+fn get_disk_smart(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let (node, disk) = (args.required_str("node")?, args.required_str("disk")?);
+    let rest = disk.strip_prefix("/dev/").unwrap_or_default();
+    if rest.is_empty() || !rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '/') {
+        return Err(Error::Args(format!(
+            "'disk' must be a device path such as /dev/sda or /dev/nvme0n1 (list_node_disks shows them), got '{disk}'"
+        )));
+    }
+    let smart = path(&[&"nodes", &node, &"disks", &"smart"]);
+    data(ctx.pve.get(&smart, &[("disk", disk.to_string())])?)
+}
+
+fn list_zfs_pools(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const FIELDS: &[&str] = &["name", "health", "size", "alloc", "free", "frag", "dedup"];
+    let node = args.required_str("node")?;
+    let pools = ctx
+        .pve
+        .get(&path(&[&"nodes", &node, &"disks", &"zfs"]), &[])?;
+    Ok(page(args, trimmed(pools, FIELDS), &by_text("name")))
+}
+
+fn get_zfs_pool(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let (node, name) = (args.required_str("node")?, args.required_str("name")?);
+    data(
+        ctx.pve
+            .get(&path(&[&"nodes", &node, &"disks", &"zfs", &name]), &[])?,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ceph.
+
+/// What PVE answers where Ceph is not installed ("binary not installed: /usr/bin/ceph-mon") or
+/// installed but not set up ("pveceph configuration not initialized").
+fn not_configured(message: &str) -> bool {
+    [
+        "binary not installed",
+        "not initialized",
+        "no ceph configuration",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+fn get_ceph_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
+    let status = match ctx.pve.get("/cluster/ceph/status", &[]) {
+        Ok(status) => status,
+        Err(Error::Api { message, .. }) if not_configured(&message) => {
+            let reason = format!("Ceph is not set up on this cluster ({})", message.trim());
+            return data(json!({"configured": false, "reason": reason}));
+        }
+        Err(e) => return Err(e),
+    };
+    let health = &status["health"];
+    let mut checks: Vec<Value> = health["checks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, c)| {
+            let mut check = json!({
+                "name": name,
+                "severity": c["severity"],
+                "message": c["summary"]["message"],
+            });
+            if c["muted"].as_bool() == Some(true) {
+                check["muted"] = json!(true);
+            }
+            check
+        })
+        .collect();
+    // The most severe first: HEALTH_ERR, then HEALTH_WARN, then by name.
+    let rank = |c: &Value| match text(c, "severity") {
+        "HEALTH_ERR" => 0,
+        "HEALTH_WARN" => 1,
+        _ => 2,
+    };
+    sort(&mut checks, &|a: &Value, b: &Value| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| text(a, "name").cmp(text(b, "name")))
+    });
+    let osd = &status["osdmap"];
+    let pg = &status["pgmap"];
+    let mut out = Map::new();
+    out.insert("configured".into(), json!(true));
+    out.insert("health".into(), health["status"].clone());
+    out.insert("checks".into(), Value::Array(checks));
+    out.insert("fsid".into(), status["fsid"].clone());
+    out.insert(
+        "osds".into(),
+        json!({"total": osd["num_osds"], "up": osd["num_up_osds"], "in": osd["num_in_osds"]}),
+    );
+    out.insert(
+        "pgs".into(),
+        json!({"total": pg["num_pgs"], "by_state": pg["pgs_by_state"], "bytes_used": pg["bytes_used"], "bytes_total": pg["bytes_total"]}),
+    );
+    let quorum = status["quorum_names"].as_array().map(Vec::len);
+    out.insert(
+        "monitors".into(),
+        json!({"total": status["monmap"]["num_mons"], "in_quorum": quorum}),
+    );
+    out.retain(|_, v| !v.is_null());
+    data(Value::Object(out))
+}
