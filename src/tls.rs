@@ -301,6 +301,7 @@ const CIPHER_SUITES: [SupportedCipherSuite; 6] = {
 /// What the ring provider verifies signatures with (as `rustls::crypto::ring` lists them).
 static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = {
     use webpki::ring as alg;
+    use SignatureScheme as S;
     WebPkiSupportedAlgorithms {
         all: &[
             alg::ECDSA_P256_SHA256,
@@ -321,38 +322,29 @@ static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = {
         mapping: &[
             // For TLS 1.2 the curve is not fixed by the scheme; for TLS 1.3 it is.
             (
-                SignatureScheme::ECDSA_NISTP384_SHA384,
+                S::ECDSA_NISTP384_SHA384,
                 &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
             ),
             (
-                SignatureScheme::ECDSA_NISTP256_SHA256,
+                S::ECDSA_NISTP256_SHA256,
                 &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
             ),
-            (SignatureScheme::ED25519, &[alg::ED25519]),
+            (S::ED25519, &[alg::ED25519]),
             (
-                SignatureScheme::RSA_PSS_SHA512,
+                S::RSA_PSS_SHA512,
                 &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
             ),
             (
-                SignatureScheme::RSA_PSS_SHA384,
+                S::RSA_PSS_SHA384,
                 &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
             ),
             (
-                SignatureScheme::RSA_PSS_SHA256,
+                S::RSA_PSS_SHA256,
                 &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
             ),
-            (
-                SignatureScheme::RSA_PKCS1_SHA512,
-                &[alg::RSA_PKCS1_2048_8192_SHA512],
-            ),
-            (
-                SignatureScheme::RSA_PKCS1_SHA384,
-                &[alg::RSA_PKCS1_2048_8192_SHA384],
-            ),
-            (
-                SignatureScheme::RSA_PKCS1_SHA256,
-                &[alg::RSA_PKCS1_2048_8192_SHA256],
-            ),
+            (S::RSA_PKCS1_SHA512, &[alg::RSA_PKCS1_2048_8192_SHA512]),
+            (S::RSA_PKCS1_SHA384, &[alg::RSA_PKCS1_2048_8192_SHA384]),
+            (S::RSA_PKCS1_SHA256, &[alg::RSA_PKCS1_2048_8192_SHA256]),
         ],
     }
 };

@@ -677,27 +677,28 @@ fn check_prop(
     }
     let limit = |key: &str| schema.get(key).and_then(num_of);
     let chars = text.chars().count() as f64;
-    if let Some(max) = limit("maxLength").filter(|max| chars > *max) {
-        return err(format!(
-            "value may only be {max} characters long (got {chars})"
-        ));
-    }
-    if let Some(min) = limit("minLength").filter(|min| chars < *min) {
-        return err(format!(
-            "value must be at least {min} characters long (got '{text}')"
-        ));
-    }
-    if is_number(text) {
-        let n: f64 = text.parse().unwrap_or(f64::NAN);
-        if let Some(max) = limit("maximum").filter(|max| n > *max) {
-            return err(format!(
-                "value must have a maximum value of {max} (got {text})"
-            ));
-        }
-        if let Some(min) = limit("minimum").filter(|min| n < *min) {
-            return err(format!(
-                "value must have a minimum value of {min} (got {text})"
-            ));
+    let number = is_number(text).then(|| text.parse().unwrap_or(f64::NAN));
+    // PVE's bounds in the order it checks them, each with its own wording.
+    type Message<'m> = &'m dyn Fn(f64) -> String;
+    let bounds: [(&str, Option<f64>, bool, Message); 4] = [
+        ("maxLength", Some(chars), true, &|max| {
+            format!("value may only be {max} characters long (got {chars})")
+        }),
+        ("minLength", Some(chars), false, &|min| {
+            format!("value must be at least {min} characters long (got '{text}')")
+        }),
+        ("maximum", number, true, &|max| {
+            format!("value must have a maximum value of {max} (got {text})")
+        }),
+        ("minimum", number, false, &|min| {
+            format!("value must have a minimum value of {min} (got {text})")
+        }),
+    ];
+    for (key, value, above, message) in bounds {
+        if let (Some(value), Some(bound)) = (value, limit(key)) {
+            if (above && value > bound) || (!above && value < bound) {
+                return err(message(bound));
+            }
         }
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array) {
