@@ -171,11 +171,11 @@ pub fn cap(mut out: Map<String, Value>) -> Map<String, Value> {
 /// `budget` bytes; the names removed, largest first.
 fn drop_largest(map: &mut Map<String, Value>, budget: usize, keep: &[&str]) -> Vec<String> {
     let mut dropped = Vec::new();
-    while serde_json::to_string(map).map_or(0, |s| s.len()) > budget {
+    while json_len(map) > budget {
         let largest = map
             .iter()
             .filter(|(k, _)| !keep.contains(&k.as_str()))
-            .max_by_key(|(_, v)| v.to_string().len())
+            .max_by_key(|(_, v)| json_len(v))
             .map(|(k, _)| k.clone());
         let Some(k) = largest else { break };
         map.remove(&k);

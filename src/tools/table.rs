@@ -126,7 +126,7 @@ impl Output {
             extra: &[],
         }
     }
-    /// A PVE task started (or a change PVE made at once).
+    /// A PVE task started (the UPID, null in a dry run), with its summary.
     pub const fn task() -> Output {
         Output {
             shape: Shape::Task,
