@@ -2,14 +2,15 @@
 //! their SMART data, ZFS pools, Ceph's health. What an operator (or an alert rule) looks at to
 //! tell whether anything is wrong.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
 use crate::policy::{Area, Effect};
-use crate::pve::path;
+use crate::pve::{as_u64, path};
 
+use super::guest::{cluster_guests, find_guest};
 use super::list::{by_text, data, node_list, page, sort, text, trimmed};
 use super::params::{LIMIT, NODE, NODE_FILTER, OFFSET, UNREADABLE};
 use super::table::{f, Ty};
@@ -132,28 +133,20 @@ fn list_replication_jobs(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let mut jobs = trimmed(ctx.pve.get("/cluster/replication", &[])?, JOB);
     let mut unreadable = Vec::new();
     if !jobs.is_empty() {
-        let resources = ctx
-            .pve
-            .get("/cluster/resources", &[("type", "vm".into())])?;
-        let home: BTreeMap<u64, String> = resources
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| Some((r.get("vmid")?.as_u64()?, text(r, "node").to_string())))
-            .collect();
+        let guests = cluster_guests(ctx)?;
         for job in &mut jobs {
-            if let Some(node) = job
+            if let Some(guest) = job
                 .get("guest")
-                .and_then(Value::as_u64)
-                .and_then(|g| home.get(&g))
+                .and_then(as_u64)
+                .and_then(|g| find_guest(&guests, g))
             {
-                job["node"] = json!(node);
+                job["node"] = json!(text(guest, "node"));
             }
         }
         if let Some(only) = args.str("node") {
             jobs.retain(|j| text(j, "node") == only);
         }
-        let nodes: std::collections::BTreeSet<String> = jobs
+        let nodes: BTreeSet<String> = jobs
             .iter()
             .map(|j| text(j, "node").to_string())
             .filter(|n| !n.is_empty())
@@ -190,6 +183,22 @@ fn list_replication_jobs(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 // ---------------------------------------------------------------------------------------------
 // Updates and ZFS.
 
+/// `GET /nodes/{node}/{what…}` for the `node` argument, cut to `fields`, sorted by `key` and
+/// paged.
+fn node_page(
+    ctx: &Ctx,
+    args: &Args,
+    what: &[&str],
+    fields: &[&str],
+    key: &'static str,
+) -> Result<Content, Error> {
+    let node = args.required_str("node")?;
+    let mut parts: Vec<&dyn std::fmt::Display> = vec![&"nodes", &node];
+    parts.extend(what.iter().map(|w| w as &dyn std::fmt::Display));
+    let list = ctx.pve.get(&path(&parts), &[])?;
+    Ok(page(args, trimmed(list, fields), &by_text(key)))
+}
+
 fn list_node_updates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     const FIELDS: &[&str] = &[
         "Package",
@@ -200,11 +209,7 @@ fn list_node_updates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "Priority",
         "Section",
     ];
-    let node = args.required_str("node")?;
-    let updates = ctx
-        .pve
-        .get(&path(&[&"nodes", &node, &"apt", &"update"]), &[])?;
-    Ok(page(args, trimmed(updates, FIELDS), &by_text("Package")))
+    node_page(ctx, args, &["apt", "update"], FIELDS, "Package")
 }
 
 fn list_node_disks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -212,11 +217,7 @@ fn list_node_disks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "devpath", "type", "model", "serial", "vendor", "size", "health", "wearout", "used",
         "mounted", "osdid",
     ];
-    let node = args.required_str("node")?;
-    let disks = ctx
-        .pve
-        .get(&path(&[&"nodes", &node, &"disks", &"list"]), &[])?;
-    Ok(page(args, trimmed(disks, FIELDS), &by_text("devpath")))
+    node_page(ctx, args, &["disks", "list"], FIELDS, "devpath")
 }
 
 fn get_disk_smart(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -233,11 +234,7 @@ fn get_disk_smart(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 
 fn list_zfs_pools(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     const FIELDS: &[&str] = &["name", "health", "size", "alloc", "free", "frag", "dedup"];
-    let node = args.required_str("node")?;
-    let pools = ctx
-        .pve
-        .get(&path(&[&"nodes", &node, &"disks", &"zfs"]), &[])?;
-    Ok(page(args, trimmed(pools, FIELDS), &by_text("name")))
+    node_page(ctx, args, &["disks", "zfs"], FIELDS, "name")
 }
 
 fn get_zfs_pool(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
