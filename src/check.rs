@@ -159,8 +159,9 @@ fn privileges(
 ) -> (bool, Vec<Finding>) {
     let mut usable = Vec::new();
     let mut unusable = Vec::new();
-    // (privileges, ACL path) → the tools that need it, in table order.
-    let mut missing: Vec<((String, &str), Vec<&str>)> = Vec::new();
+    // (privileges, any one of them; ACL path) → the tools that need it, in table order.
+    type Need<'t> = (Vec<&'t str>, &'t str);
+    let mut missing: Vec<(Need, Vec<&str>)> = Vec::new();
     let mut everyday_missing = Vec::new();
     for tool in active {
         let Some((privs, path)) = tool
@@ -170,12 +171,13 @@ fn privileges(
             usable.push(json!(tool.name));
             continue;
         };
-        let (needs, base) = (privs.join(" or "), acl_base(path));
+        let base = acl_base(path);
+        let needs = privs.join(" or ");
         unusable.push(json!({"name": tool.name, "needs": format!("{needs} on {path}")}));
         if tool.effect == Effect::Read && EVERYDAY.contains(&tool.area) {
             everyday_missing.push(tool.name);
         }
-        let key = (needs, base);
+        let key = (privs, base);
         match missing.iter_mut().find(|(k, _)| *k == key) {
             Some((_, names)) => names.push(tool.name),
             None => missing.push((key, vec![tool.name])),
@@ -206,12 +208,12 @@ fn privileges(
     let mut out = vec![tools_line];
     // ACL path → the privileges missing there (each a list of alternatives).
     let mut by_path: Vec<(&str, Vec<Vec<&str>>)> = Vec::new();
-    for ((needs, base), names) in &missing {
-        let alternatives: Vec<&str> = needs.split(" or ").collect();
+    for ((alternatives, base), names) in &missing {
         match by_path.iter_mut().find(|(path, _)| path == base) {
-            Some((_, all)) => all.push(alternatives),
-            None => by_path.push((base, vec![alternatives])),
+            Some((_, all)) => all.push(alternatives.clone()),
+            None => by_path.push((base, vec![alternatives.clone()])),
         }
+        let needs = alternatives.join(" or ");
         let count = match names.len() {
             1 => String::new(),
             n => format!(" ({n} tools)"),
@@ -235,11 +237,6 @@ fn privileges(
             }
             Auth::Password { .. } => format!("--users {}", config.user),
         };
-        let mut grant = finding(
-            "grant",
-            false,
-            "to allow what is missing, run as root on a PVE node:",
-        );
         // The privileges only the custom role gives, created first with exactly those.
         let mut custom: Vec<&str> = by_path
             .iter()
@@ -249,15 +246,20 @@ fn privileges(
             .collect();
         custom.sort_unstable();
         custom.dedup();
+        let why = match custom.is_empty() {
+            true => String::new(),
+            false => format!(
+                " ({} is held by no built-in role but Administrator, so a role {CUSTOM_ROLE} with only that is made)",
+                custom.join(", ")
+            ),
+        };
+        let detail = format!("to allow what is missing, run as root on a PVE node{why}:");
+        let mut grant = finding("grant", false, detail);
         if !custom.is_empty() {
             grant.commands.push(format!(
                 "pveum role add {CUSTOM_ROLE} --privs '{}'",
                 custom.join(",")
             ));
-            grant.detail = format!(
-                "to allow what is missing, run as root on a PVE node ({} is held by no built-in role but Administrator, so a role {CUSTOM_ROLE} with only that is made):",
-                custom.join(", ")
-            );
         }
         grant.commands.extend(grants.iter().map(|(path, roles)| {
             format!("pveum acl modify {path} --roles {} {who}", roles.join(","))
