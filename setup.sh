@@ -32,7 +32,7 @@ The PVE connection:
   --totp-secret-file F    base32 TOTP secret of a user with two-factor login (password login)
                           [PROXMOX_TOTP_SECRET_FILE, or PROXMOX_TOTP_SECRET]
   --access LEVEL          read-only (default), operate or full [PROXMOX_MCP_ACCESS]
-  --tools LIST            the toolsets listed: default (the everyday ones), all, or a comma
+  --tools LIST            the tools listed: default (the everyday ones), all, or a comma
                           list such as default,firewall,ha (toolsets, effects, tool names; see
                           `proxmox-mcp-server --help`) [PROXMOX_MCP_TOOLS]; written to the
                           settings file only when not default
@@ -332,7 +332,7 @@ until [ "$interactive" = 0 ]; do
 done
 access=${access:-${cur_access:-read-only}}
 normal_access
-tools_question="toolsets to list: default (the everyday ones), all, or a comma list (default,firewall,ha adds those two to the everyday ones)"
+tools_question="tools to list: default (the everyday ones), all, or a comma list (default,firewall,ha adds those two toolsets to the everyday tools)"
 ask tools "$tools_question" "${cur_tools:-default}"
 normal_tools() { # no spaces; empty means default
   tools=${tools//[[:space:]]/}

@@ -42,6 +42,8 @@ const RSS_TARGET: u64 = 10_000_000;
 /// `tools/list` at access `full` (exec on) for the default toolset, and for any one tool.
 const DEFAULT_LIST_TARGET: usize = 40_000;
 const ONE_TOOL_TARGET: usize = 1_500;
+/// Tools in the default set at access `full`: within the 40 tools Cursor has capped a session at.
+const DEFAULT_TOOLS_TARGET: usize = 40;
 /// "No growth": RSS after all calls at most this much above RSS after the first 1,000.
 const RSS_GROWTH_SLACK: u64 = 256 * 1024;
 /// RSS is sampled after this many calls, and again after all of them.
@@ -601,7 +603,7 @@ fn load(bin: &Path, fake: &FakePve, calls: usize) -> Load {
 }
 
 /// The `tools/list` answer line of a server at `access` (with exec allowed when `exec`), with
-/// `PROXMOX_MCP_TOOLS` set to `tools` (unset for `None`: the default toolsets).
+/// `PROXMOX_MCP_TOOLS` set to `tools` (unset for `None`: the default set).
 fn tools_list_line(bin: &Path, port: u16, access: &str, exec: bool, tools: Option<&str>) -> String {
     let mut cmd = command(bin, port, access);
     if exec {
@@ -619,7 +621,7 @@ fn tools_list_line(bin: &Path, port: u16, access: &str, exec: bool, tools: Optio
 }
 
 /// Bytes of the `tools/list` answer line and the number of tools at each access level, with
-/// `PROXMOX_MCP_TOOLS` unset (the default toolsets) and `all`.
+/// `PROXMOX_MCP_TOOLS` unset (the default set) and `all`.
 fn tools_list_sizes(bin: &Path, port: u16) -> Vec<(&'static str, [(usize, usize); 2])> {
     let size = |access: &str, tools: Option<&str>| {
         let line = tools_list_line(bin, port, access, false, tools);
@@ -1024,7 +1026,7 @@ fn main() {
     println!();
     row(&[
         "access level",
-        "default toolsets: tools",
+        "default set: tools",
         "bytes",
         "PROXMOX_MCP_TOOLS=all: tools",
         "bytes",
@@ -1047,8 +1049,14 @@ fn main() {
     row(&["---", "---:", "---:", "---"]);
     let (tools, bytes) = b.default;
     row(&[
-        "default toolsets (PROXMOX_MCP_TOOLS unset)",
-        &tools.to_string(),
+        "default set (PROXMOX_MCP_TOOLS unset)",
+        &format!(
+            "{tools} (≤ {DEFAULT_TOOLS_TARGET}: {})",
+            verdicts.mark(
+                "default set tool count".into(),
+                tools <= DEFAULT_TOOLS_TARGET
+            )
+        ),
         &thousands(bytes as u64),
         &format!(
             "≤ {} B: {}",

@@ -114,7 +114,7 @@ pub const FIELDS: &[Field] = &[
         var: "PROXMOX_MCP_TOOLS",
         kind: "string",
         title: "Toolsets",
-        description: "The tools listed, comma-separated, a union of: default (the everyday toolsets), all, toolsets such as firewall or ha, effects such as read, tool names. Empty: default. The access level still decides what is allowed; fewer tools keep the chat's context small.",
+        description: "The tools listed, comma-separated, a union of: default (the everyday tools), all, toolsets such as firewall or ha, effects such as read, tool names. Empty: default. The access level still decides what is allowed; fewer tools keep the chat's context small.",
         required: false,
         sensitive: false,
         default: Some(""),

@@ -363,7 +363,7 @@ fn list_tools(policy: &Policy, json_out: bool) -> ExitCode {
             .iter()
             .map(|t| {
                 let toolsets: Vec<&str> = t.areas().iter().map(|a| a.name()).collect();
-                json!({"name": t.name, "title": t.title, "effect": t.effect.name(), "area": t.area.name(), "toolsets": toolsets, "description": t.full_description()})
+                json!({"name": t.name, "title": t.title, "effect": t.effect.name(), "area": t.area.name(), "toolsets": toolsets, "default": t.has(tools::Mark::Everyday), "description": t.full_description()})
             })
             .collect();
         return print(&format!("{}\n", Value::Array(list)));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::log::Level;
-use crate::policy::{Access, Area, Audit, Policy, Protect, AREAS};
+use crate::policy::{Access, Audit, Policy, Protect, AREAS};
 use crate::tls::{Fingerprint, Trust};
 
 /// One setting: its environment variable, its flag (if any) and what it means (for `--help` and the README).
@@ -19,17 +19,10 @@ pub struct Setting {
 }
 
 impl Setting {
-    /// The help text as shown (`--help`, the registry entry): `{areas}` and `{default_sets}`
-    /// filled in from `Area::ALL`, so it never lists fewer toolsets than there are.
+    /// The help text as shown (`--help`, the registry entry): `{areas}` filled in from
+    /// `Area::ALL`, so it never lists fewer toolsets than there are.
     pub fn help_text(&self) -> String {
-        let default_sets: Vec<&str> = Area::ALL
-            .iter()
-            .filter(|a| a.in_default())
-            .map(|a| a.name())
-            .collect();
-        self.help
-            .replace("{areas}", &AREAS.join(", "))
-            .replace("{default_sets}", &default_sets.join(", "))
+        self.help.replace("{areas}", &AREAS.join(", "))
     }
 }
 
@@ -46,7 +39,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_CA_FILE", flag: Some("ca-file"), secret: false, help: "PEM file of the CA to trust, e.g. the cluster's pve-root-ca.pem" },
     Setting { var: "PROXMOX_FINGERPRINT", flag: Some("fingerprint"), secret: false, help: "SHA-256 fingerprint(s) of the node certificate (AB:CD:..., comma list); only a matching certificate is accepted" },
     Setting { var: "PROXMOX_MCP_ACCESS", flag: Some("access"), secret: false, help: "read-only (default), operate or full" },
-    Setting { var: "PROXMOX_MCP_TOOLS", flag: Some("tools"), secret: false, help: "the tools listed, comma-separated, a union of: default (the everyday toolsets: {default_sets}; also when unset), all, toolsets ({areas}), effects (read, operate, destroy), tool names; the access level still decides what is allowed" },
+    Setting { var: "PROXMOX_MCP_TOOLS", flag: Some("tools"), secret: false, help: "the tools listed, comma-separated, a union of: default (the everyday tools: at most 40, listed by `tools`; also when unset), all, toolsets ({areas}), effects (read, operate, destroy), tool names; the access level still decides what is allowed" },
     Setting { var: "PROXMOX_MCP_DENY_TOOLS", flag: Some("deny-tools"), secret: false, help: "never these tools, toolsets or effects, comma-separated, applied after PROXMOX_MCP_TOOLS (a toolset names every tool acting on it: containers also hides container snapshots and metrics)" },
     Setting { var: "PROXMOX_MCP_PROTECTED", flag: Some("protected"), secret: false, help: "guests no tool may change: VMIDs, ranges like 100-199, tag:NAME, comma-separated" },
     Setting { var: "PROXMOX_MCP_ALLOW_EXEC", flag: Some("allow-exec"), secret: false, help: "true enables exec_in_vm / exec_in_container (a remote shell) at access full" },

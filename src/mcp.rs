@@ -936,8 +936,8 @@ mod tests {
             tools::TOOLS
                 .iter()
                 .filter(|t| {
-                    // Unset PROXMOX_MCP_TOOLS: the default toolsets (exec is not among them).
-                    effects.contains(&t.effect) && t.area.in_default() && t.present()
+                    // Unset PROXMOX_MCP_TOOLS: the everyday tools (exec is not among them).
+                    effects.contains(&t.effect) && t.has(tools::Mark::Everyday) && t.present()
                 })
                 .count()
         };

@@ -90,12 +90,11 @@ pub enum Area {
     Exec,
 }
 
-/// What an area declares about itself: its name, whether its toolset is loaded when
-/// `PROXMOX_MCP_TOOLS` is unset (the `default` toolset), and what it holds in a few words (the
-/// server's instructions name the toolsets not loaded with it).
+/// What an area declares about itself: its name and what it holds in a few words (the server's
+/// instructions name the toolsets not loaded with it). Which of its tools the `default` set lists
+/// is each tool's own row (`Mark::Everyday`).
 pub struct AreaInfo {
     pub name: &'static str,
-    pub default: bool,
     pub holds: &'static str,
 }
 
@@ -124,75 +123,44 @@ impl Area {
 
     /// The one place an area is described (a new area adds one row here).
     pub const fn info(self) -> AreaInfo {
-        const fn row(name: &'static str, default: bool, holds: &'static str) -> AreaInfo {
-            AreaInfo {
-                name,
-                default,
-                holds,
-            }
+        const fn row(name: &'static str, holds: &'static str) -> AreaInfo {
+            AreaInfo { name, holds }
         }
         match self {
-            Area::Nodes => row("nodes", true, "nodes and their status"),
-            Area::Vms => row("vms", true, "QEMU VMs: list, status, config, power"),
-            Area::Containers => row(
-                "containers",
-                true,
-                "LXC containers: list, status, config, power",
+            Area::Nodes => row("nodes", "nodes and their status"),
+            Area::Vms => row("vms", "QEMU VMs: list, status, config, power"),
+            Area::Containers => row("containers", "LXC containers: list, status, config, power",
             ),
-            Area::Snapshots => row(
-                "snapshots",
-                true,
-                "guest snapshots: list, take, roll back, delete",
+            Area::Snapshots => row("snapshots", "guest snapshots: list, take, roll back, delete",
             ),
-            Area::Storage => row("storage", true, "storages and their content"),
-            Area::Tasks => row("tasks", true, "PVE tasks: list, status, log, wait"),
-            Area::Cluster => row("cluster", true, "cluster status, resources and log, PVE version"),
-            Area::Backups => row("backups", true, "backups (vzdump), restores, backup jobs"),
-            Area::Provisioning => row(
-                "provisioning",
-                false,
-                "create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
+            Area::Storage => row("storage", "storages and their content"),
+            Area::Tasks => row("tasks", "PVE tasks: list, status, log, wait"),
+            Area::Cluster => row("cluster", "cluster status, resources and log, PVE version"),
+            Area::Backups => row("backups", "backups (vzdump), restores, backup jobs"),
+            Area::Provisioning => row("provisioning", "create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
             ),
-            Area::Network => row("network", false, "nodes' network interfaces"),
-            Area::Firewall => row(
-                "firewall",
-                false,
-                "firewall rules of the cluster, nodes and guests",
+            Area::Network => row("network", "nodes' network interfaces"),
+            Area::Firewall => row("firewall", "firewall rules of the cluster, nodes and guests",
             ),
-            Area::Access => row(
-                "access",
-                false,
-                "users, API tokens, ACLs, this server's own permissions",
+            Area::Access => row("access", "users, API tokens, ACLs, this server's own permissions",
             ),
-            Area::Pools => row("pools", false, "resource pools and their members"),
-            Area::Ha => row(
-                "ha",
-                false,
-                "high availability: status and the guests it manages",
+            Area::Pools => row("pools", "resource pools and their members"),
+            Area::Ha => row("ha", "high availability: status and the guests it manages",
             ),
-            Area::Certificates => row("certificates", false, "nodes' TLS certificates"),
-            Area::Metrics => row("metrics", true, "RRD metrics of nodes, guests and storages"),
-            Area::Health => row(
-                "health",
-                true,
-                "replication, pending updates, disks and SMART, ZFS pools, Ceph health",
+            Area::Certificates => row("certificates", "nodes' TLS certificates"),
+            Area::Metrics => row("metrics", "RRD metrics of nodes, guests and storages"),
+            Area::Health => row("health", "replication, pending updates, disks and SMART, ZFS pools, Ceph health",
             ),
-            Area::Exec => row("exec", false, "commands run inside guests (a remote shell)"),
+            Area::Exec => row("exec", "commands run inside guests (a remote shell)"),
         }
     }
 
     pub const fn name(self) -> &'static str {
         self.info().name
     }
-
-    /// Whether the area's toolset is in the `default` set (loaded when `PROXMOX_MCP_TOOLS` is
-    /// unset).
-    pub const fn in_default(self) -> bool {
-        self.info().default
-    }
 }
 
-/// `PROXMOX_MCP_TOOLS` entry: the toolsets whose areas are marked default (also what an unset
+/// `PROXMOX_MCP_TOOLS` entry: the everyday tools, each marked so in its row (also what an unset
 /// or empty `PROXMOX_MCP_TOOLS` means).
 pub const DEFAULT_SET: &str = "default";
 /// `PROXMOX_MCP_TOOLS` entry: every tool the access level allows.
@@ -272,27 +240,30 @@ pub struct Policy {
     pub allow_host_config: bool,
 }
 
-/// The entry of `list` that names the tool `name` (with its effect and its areas, the first
-/// being its own), if one does. `default` names the tools whose own area is in the default set
-/// (a tool that also acts on a default area, such as `exec_in_container`, is not in it);
-/// `all` names every tool.
-fn entry_naming<'l>(
-    list: &'l [String],
-    name: &str,
-    effect: Effect,
-    areas: &[Area],
-) -> Option<&'l str> {
+/// What the policy weighs of a tool: its name, effect, areas (its own first), whether it is an
+/// everyday tool (in the `default` set), and whether it can work where this server runs.
+pub struct Subject<'a> {
+    pub name: &'a str,
+    pub effect: Effect,
+    pub areas: &'a [Area],
+    pub everyday: bool,
+    pub present: bool,
+}
+
+/// The entry of `list` that names the tool `t`, if one does. `default` names the everyday tools
+/// (each marked so in its row); `all` names every tool.
+fn entry_naming<'l>(list: &'l [String], t: &Subject) -> Option<&'l str> {
     list.iter().map(String::as_str).find(|&entry| {
-        entry == name
-            || entry == effect.name()
+        entry == t.name
+            || entry == t.effect.name()
             || entry == ALL_TOOLS
-            || (entry == DEFAULT_SET && areas.first().is_some_and(|a| a.in_default()))
-            || areas.iter().any(|a| a.name() == entry)
+            || (entry == DEFAULT_SET && t.everyday)
+            || t.areas.iter().any(|a| a.name() == entry)
     })
 }
 
 impl Policy {
-    /// Only an access level: the default toolset, nothing denied or protected.
+    /// Only an access level: the default set, nothing denied or protected.
     pub fn with_access(access: Access) -> Policy {
         Policy {
             access,
@@ -314,70 +285,50 @@ impl Policy {
         }
     }
 
-    /// Refuses the tool `name` (with its effect and its areas, its own first) outside the
-    /// access level or the selection, or when it cannot work where this server runs (`present`
-    /// false), saying which setting decides.
-    pub fn allows(
-        &self,
-        name: &str,
-        effect: Effect,
-        areas: &[Area],
-        present: bool,
-    ) -> Result<(), Error> {
-        self.decide(name, effect, areas, present, true)
+    /// Refuses the tool `t` outside the access level or the selection, or when it cannot work
+    /// where this server runs, saying which setting decides.
+    pub fn allows(&self, t: &Subject) -> Result<(), Error> {
+        self.decide(t, true)
     }
 
     /// As `allows`, but as if `PROXMOX_MCP_TOOLS` were `all`: whether loading the tool's
     /// toolset would list it (the access level, the exec switch and `PROXMOX_MCP_DENY_TOOLS`
     /// still apply).
-    pub fn allows_with_all(
-        &self,
-        name: &str,
-        effect: Effect,
-        areas: &[Area],
-        present: bool,
-    ) -> Result<(), Error> {
-        self.decide(name, effect, areas, present, false)
+    pub fn allows_with_all(&self, t: &Subject) -> Result<(), Error> {
+        self.decide(t, false)
     }
 
-    fn decide(
-        &self,
-        name: &str,
-        effect: Effect,
-        areas: &[Area],
-        present: bool,
-        selected_only: bool,
-    ) -> Result<(), Error> {
-        if effect.needs() > self.access {
-            let what = match effect {
+    fn decide(&self, t: &Subject, selected_only: bool) -> Result<(), Error> {
+        if t.effect.needs() > self.access {
+            let what = match t.effect {
                 Effect::Destroy => "can lose data",
                 _ => "changes the cluster",
             };
-            let level = effect.needs().name();
+            let level = t.effect.needs().name();
             return Err(Error::Denied(format!(
                 "{} {what} and needs access level {level}, but this server runs with PROXMOX_MCP_ACCESS={}; \
                  to allow it, restart the server with PROXMOX_MCP_ACCESS={level} (or --access {level})",
-                name,
+                t.name,
                 self.access.name()
             )));
         }
-        if areas.contains(&Area::Exec) && !self.allow_exec {
+        if t.areas.contains(&Area::Exec) && !self.allow_exec {
             return Err(Error::Denied(format!(
                 "{} runs commands inside guests (a remote shell) and is off unless PROXMOX_MCP_ALLOW_EXEC=true is set, besides PROXMOX_MCP_ACCESS=full",
-                name
+                t.name
             )));
         }
-        if !present {
+        if !t.present {
             return Err(Error::Denied(format!(
                 "{} only works when this server runs on a PVE node",
-                name
+                t.name
             )));
         }
         // The deny list first: a refusal must not advise loading a toolset that stays denied.
-        if let Some(group) = entry_naming(&self.deny, name, effect, areas) {
+        if let Some(group) = entry_naming(&self.deny, t) {
             return Err(Error::Denied(format!(
                 "{} is switched off on this server (PROXMOX_MCP_DENY_TOOLS names {group})",
-                name
+                t.name
             )));
         }
         let default = [DEFAULT_SET.to_string()];
@@ -386,11 +337,11 @@ impl Policy {
         } else {
             &self.allow[..]
         };
-        if selected_only && entry_naming(allow, name, effect, areas).is_none() {
-            let toolset = areas.first().map_or("", |a| a.name());
+        if selected_only && entry_naming(allow, t).is_none() {
+            let (name, toolset) = (t.name, t.areas.first().map_or("", |a| a.name()));
             let current = self.selection();
             return Err(Error::Denied(format!(
-                "{name} is not loaded on this server: it is in the toolset {toolset}, which PROXMOX_MCP_TOOLS={current} does not load; \
+                "{name} is not loaded on this server: it is in the toolset {toolset}, and PROXMOX_MCP_TOOLS={current} does not list it; \
                  to use it, restart the server with PROXMOX_MCP_TOOLS={current},{toolset} (or all, or add the tool's name)"
             )));
         }

@@ -96,7 +96,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::task(),
         idempotent: false,
-        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
+        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers), Mark::Everyday],
         run: create_backup,
     },
     Tool {
@@ -109,7 +109,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&STORAGE_FILTER, &NODE_FILTER, &VMID_FILTER, &LIMIT, &OFFSET],
         output: Output::list(&[f("volid", Ty::Str, ""), f("node", Ty::Str, ""), f("storage", Ty::Str, ""), f("vmid", Ty::Int, ""), f("subtype", Ty::Str, "qemu or lxc"), f("ctime", Ty::Int, "Unix time"), f("size", Ty::Num, "bytes"), f("notes", Ty::Str, ""), f("protected", Ty::Int, "")]).with(UNREADABLE),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: list_backups,
     },
     Tool {

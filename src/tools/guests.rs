@@ -180,7 +180,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: GUEST,
         output: Output::object(&[f("hostname", Ty::Str, ""), f("cores", Ty::Int, ""), f("memory", Ty::Int, "MiB"), f("swap", Ty::Int, "MiB"), f("rootfs", Ty::Str, ""), f("net0", Ty::Str, ""), f("digest", Ty::Str, "for update_container_config")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_container_config,
     },
     Tool {
@@ -193,7 +193,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: CT_SHUTDOWN,
         output: Output::task(),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: |c, a| shutdown(c, a, Guest::Container),
     },
     Tool {
@@ -206,7 +206,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::task(),
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: reboot_container,
     },
     Tool {

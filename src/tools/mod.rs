@@ -188,12 +188,18 @@ pub fn unloaded_note(policy: &Policy) -> String {
         return String::new();
     };
     let mut note = String::from(
-        "\nToolsets not loaded on this server (their tools are not listed; tell the user if one is needed):",
+        "\nToolsets not (fully) loaded on this server (their tools are not listed; tell the user if one is needed):",
     );
     for s in &missing {
         let info = s.area.info();
+        // A toolset the default set lists in part names the tools it leaves out.
         let partly = if s.listed > 0 {
-            format!(" ({} of {} tools listed)", s.listed, s.available)
+            let left: Vec<&str> = TOOLS
+                .iter()
+                .filter(|t| t.area == s.area && t.available(policy) && t.allowed(policy).is_err())
+                .map(|t| t.name)
+                .collect();
+            format!(" (not listed: {})", left.join(", "))
         } else {
             String::new()
         };
@@ -333,8 +339,8 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("PROXMOX_MCP_TOOLS=read,start_vm"));
-        // `default` goes by a tool's own area: exec_in_vm acts on VMs (a default toolset) but
-        // is in the exec toolset, so only `exec`, `vms`, `all` or its name list it.
+        // `default` goes by a tool's own row: exec_in_vm acts on VMs but is not an everyday
+        // tool, so only `exec`, `vms`, `all` or its name list it.
         let exec = |allow: &[&str]| Policy {
             allow: allow.iter().map(|s| s.to_string()).collect(),
             allow_exec: true,

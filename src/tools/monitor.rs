@@ -105,7 +105,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&RESOURCE_TYPE, &NODE_FILTER, &STATUS, &TAG, &POOL, &LIMIT, &OFFSET],
         output: Output::list(&[f("type", Ty::Str, "node, qemu, lxc, storage, pool, sdn"), f("id", Ty::Str, ""), f("node", Ty::Str, ""), f("vmid", Ty::Int, ""), f("name", Ty::Str, ""), f("status", Ty::Str, ""), f("tags", Ty::Str, ""), f("pool", Ty::Str, ""), f("cpu", Ty::Num, "use, 0-1")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_cluster_resources,
     },
     Tool {
@@ -157,7 +157,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT],
         output: Output::object(&[f("os", Ty::Obj, ""), f("hostname", Ty::Str, ""), f("interfaces", Ty::Arr, "with IPs"), f("filesystems", Ty::Arr, "with use"), f("unavailable", Ty::Obj, "what the agent did not answer")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_vm_agent_info,
     },
     Tool {
@@ -170,7 +170,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT],
         output: Output::array(&[f("name", Ty::Str, ""), f("hwaddr", Ty::Str, "MAC"), f("inet", Ty::Str, "IPv4/prefix"), f("inet6", Ty::Str, "")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_container_interfaces,
     },
 ];

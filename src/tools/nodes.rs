@@ -10,7 +10,7 @@ use super::list::{by_text, data, node_list, page, sort, text, trimmed};
 use super::params::NODE_ROW;
 use super::params::{LIMIT, LIST, NODE, OFFSET, STORAGE};
 use super::table::{f, Ty};
-use super::table::{Args, Content, Ctx, Output, Tool};
+use super::table::{Args, Content, Ctx, Mark, Output, Tool};
 
 /// Nodes.
 pub(super) static NODE_TOOLS: &[Tool] = &[
@@ -24,7 +24,7 @@ pub(super) static NODE_TOOLS: &[Tool] = &[
         params: &[&LIMIT, &OFFSET],
         output: Output::list(NODE_ROW),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: list_nodes,
     },
     Tool {
@@ -48,7 +48,7 @@ pub(super) static NODE_TOOLS: &[Tool] = &[
             f("cpuinfo", Ty::Obj, ""),
         ]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_node_status,
     },
 ];
@@ -65,7 +65,7 @@ pub(super) static STORAGE_TOOLS: &[Tool] = &[
         params: LIST,
         output: Output::list(&[f("storage", Ty::Str, ""), f("node", Ty::Str, ""), f("type", Ty::Str, ""), f("content", Ty::Str, "content types, comma list"), f("shared", Ty::Int, "1 if shared"), f("status", Ty::Str, ""), f("enabled", Ty::Int, ""), f("active", Ty::Int, ""), f("total", Ty::Num, "bytes"), f("used", Ty::Num, "bytes"), f("avail", Ty::Num, "bytes")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: list_storage,
     },
     Tool {
@@ -78,7 +78,7 @@ pub(super) static STORAGE_TOOLS: &[Tool] = &[
         params: &[&STORAGE, &NODE],
         output: Output::object(&[f("type", Ty::Str, ""), f("content", Ty::Str, "content types"), f("active", Ty::Int, ""), f("enabled", Ty::Int, ""), f("shared", Ty::Int, ""), f("total", Ty::Num, "bytes"), f("used", Ty::Num, "bytes"), f("avail", Ty::Num, "bytes")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_storage_status,
     },
 ];
@@ -102,7 +102,7 @@ pub(super) static CLUSTER_TOOLS: &[Tool] = &[Tool {
         f("local", Ty::Int, "1: the node answering"),
     ]),
     idempotent: true,
-    marks: &[],
+    marks: &[Mark::Everyday],
     run: get_cluster_status,
 }];
 

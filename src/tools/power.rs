@@ -32,7 +32,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: LIST,
         output: Output::list(GUEST_ROW),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: |c, a| list_guests(c, a, Guest::Vm),
     },
     Tool {
@@ -45,7 +45,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: GUEST,
         output: Output::object(&[f("name", Ty::Str, ""), f("cores", Ty::Int, ""), f("memory", Ty::Any, "MiB"), f("net0", Ty::Str, ""), f("scsi0", Ty::Str, "a disk"), f("digest", Ty::Str, "for update_vm_config")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_vm_config,
     },
     Tool {
@@ -58,7 +58,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: GUEST,
         output: Output::object(&[f("status", Ty::Str, "running or stopped"), f("qmpstatus", Ty::Str, "paused = suspended"), f("cpu", Ty::Num, "use, 0-1"), f("mem", Ty::Num, "bytes"), f("maxmem", Ty::Num, "bytes"), f("uptime", Ty::Int, "seconds"), f("lock", Ty::Str, ""), f("ha", Ty::Obj, "")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_vm_status,
     },
     Tool {
@@ -71,7 +71,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::task(),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: start_vm,
     },
     Tool {
@@ -84,7 +84,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::task(),
         idempotent: true,
-        marks: &[Mark::MayLoseData],
+        marks: &[Mark::MayLoseData, Mark::Everyday],
         run: stop_vm,
     },
     Tool {
@@ -97,7 +97,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &SHUTDOWN_TIMEOUT, &FORCE_STOP, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::task(),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: |c, a| shutdown(c, a, Guest::Vm),
     },
     Tool {
@@ -110,7 +110,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::task(),
         idempotent: false,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: reboot_vm,
     },
 ];
@@ -127,7 +127,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         params: LIST,
         output: Output::list(GUEST_ROW),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: |c, a| list_guests(c, a, Guest::Container),
     },
     Tool {
@@ -140,7 +140,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         params: GUEST,
         output: Output::object(&[f("status", Ty::Str, "running or stopped"), f("cpu", Ty::Num, "use, 0-1"), f("mem", Ty::Num, "bytes"), f("maxmem", Ty::Num, "bytes"), f("swap", Ty::Num, "bytes"), f("disk", Ty::Num, "bytes"), f("uptime", Ty::Int, "seconds"), f("lock", Ty::Str, "")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_container_status,
     },
     Tool {
@@ -153,7 +153,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::task(),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: start_container,
     },
     Tool {
@@ -166,7 +166,7 @@ pub(super) static CONTAINER_TOOLS: &[Tool] = &[
         params: POWER,
         output: Output::task(),
         idempotent: true,
-        marks: &[Mark::MayLoseData],
+        marks: &[Mark::MayLoseData, Mark::Everyday],
         run: stop_container,
     },
 ];

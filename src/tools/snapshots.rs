@@ -35,7 +35,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &SNAPNAME, &NODE_OPT, &DESCRIPTION, &VMSTATE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::task(),
         idempotent: false,
-        marks: &[Mark::Also(Area::Vms)],
+        marks: &[Mark::Also(Area::Vms), Mark::Everyday],
         run: |c, a| create_snapshot(c, a, Guest::Vm),
     },
     Tool {
@@ -48,7 +48,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
         output: Output::list(SNAPSHOT_ROW),
         idempotent: true,
-        marks: &[Mark::Also(Area::Vms)],
+        marks: &[Mark::Also(Area::Vms), Mark::Everyday],
         run: |c, a| list_snapshots(c, a, Guest::Vm),
     },
     Tool {
@@ -61,7 +61,7 @@ pub(super) static VM_TOOLS: &[Tool] = &[
         params: &[&VMID, &SNAPNAME, &CONFIRM_NAME, &NODE_OPT, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
         output: Output::task(),
         idempotent: false,
-        marks: &[Mark::Also(Area::Vms)],
+        marks: &[Mark::Also(Area::Vms), Mark::Everyday],
         run: |c, a| delete_snapshot(c, a, Guest::Vm),
     },
 ];
@@ -91,7 +91,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         params: &[&VMID, &NODE_OPT, &LIMIT, &OFFSET],
         output: Output::list(SNAPSHOT_ROW),
         idempotent: true,
-        marks: &[Mark::Also(Area::Containers)],
+        marks: &[Mark::Also(Area::Containers), Mark::Everyday],
         run: |c, a| list_snapshots(c, a, Guest::Container),
     },
     Tool {
@@ -112,7 +112,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         ],
         output: Output::task(),
         idempotent: false,
-        marks: &[Mark::Also(Area::Containers)],
+        marks: &[Mark::Also(Area::Containers), Mark::Everyday],
         run: |c, a| create_snapshot(c, a, Guest::Container),
     },
     Tool {
@@ -125,7 +125,7 @@ pub(super) static MORE_TOOLS: &[Tool] = &[
         params: SNAP_CHANGE,
         output: Output::task(),
         idempotent: false,
-        marks: &[Mark::Also(Area::Containers)],
+        marks: &[Mark::Also(Area::Containers), Mark::Everyday],
         run: |c, a| delete_snapshot(c, a, Guest::Container),
     },
     Tool {

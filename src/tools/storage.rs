@@ -59,7 +59,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::list(&[f("volid", Ty::Str, ""), f("content", Ty::Str, ""), f("format", Ty::Str, ""), f("size", Ty::Num, "bytes"), f("ctime", Ty::Int, "Unix time"), f("vmid", Ty::Int, ""), f("notes", Ty::Str, "")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: list_storage_content,
     },
     Tool {

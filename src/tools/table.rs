@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
-use crate::policy::{Area, Effect, Policy};
+use crate::policy::{Area, Effect, Policy, Subject};
 use crate::pve::Pve;
 
 /// A result's `structuredContent`: `{"data": …}` plus tool-specific keys.
@@ -223,8 +223,12 @@ pub enum Mark {
     NewGuest,
     /// It also acts on this area's kind of thing (a VM's snapshots: `Also(Area::Vms)`), so it
     /// belongs to that toolset too: `PROXMOX_MCP_TOOLS` and `PROXMOX_MCP_DENY_TOOLS` naming the
-    /// area name it. The `default` set goes by a tool's own area only.
+    /// area name it.
     Also(Area),
+    /// An everyday tool: the `default` set (`PROXMOX_MCP_TOOLS` unset) lists it. The set is
+    /// kept within what every host carries: at most 40 tools and 40 KB of `tools/list` at
+    /// access `full` (`bench/run` prints both).
+    Everyday,
 }
 
 /// One tool: a row of the table.
@@ -264,15 +268,24 @@ impl Tool {
 
     /// Refuses the tool when the policy turns it off or it cannot work here, saying why.
     pub fn allowed(&self, policy: &Policy) -> Result<(), Error> {
-        policy.allows(self.name, self.effect, &self.areas(), self.present())
+        policy.allows(&self.subject(&self.areas()))
+    }
+
+    /// What the policy weighs of the tool, with its `areas`.
+    fn subject<'a>(&'a self, areas: &'a [Area]) -> Subject<'a> {
+        Subject {
+            name: self.name,
+            effect: self.effect,
+            areas,
+            everyday: self.has(Mark::Everyday),
+            present: self.present(),
+        }
     }
 
     /// Whether loading its toolset would list the tool (`PROXMOX_MCP_TOOLS=all`): the access
     /// level, the exec switch and `PROXMOX_MCP_DENY_TOOLS` allow it, and it can work here.
     pub fn available(&self, policy: &Policy) -> bool {
-        policy
-            .allows_with_all(self.name, self.effect, &self.areas(), self.present())
-            .is_ok()
+        policy.allows_with_all(&self.subject(&self.areas())).is_ok()
     }
 
     /// The description shown to models: what the tool does, returns and needs.

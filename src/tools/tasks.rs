@@ -14,7 +14,7 @@ use super::list::{data, number, page, paging, sort, text, trimmed};
 use super::params::TASK_ROW;
 use super::params::{LIMIT, NODE_FILTER, OFFSET, UPID};
 use super::table::{f, Ty};
-use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
+use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 
 #[rustfmt::skip]
 const TIMEOUT: Param = Param::opt("timeout", Kind::Int { min: 0, max: 86_400 }, "seconds to wait (default PROXMOX_TASK_WAIT, 120)");
@@ -41,7 +41,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&NODE_FILTER, &TASK_VMID, &ERRORS, &LIMIT, &OFFSET],
         output: Output::list(TASK_ROW),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: list_tasks,
     },
     Tool {
@@ -54,7 +54,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&UPID],
         output: Output::object(TASK_ROW),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_task_status,
     },
     Tool {
@@ -67,7 +67,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&UPID, &TIMEOUT],
         output: Output::task(),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: wait_task,
     },
     Tool {
@@ -80,7 +80,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&UPID, &LOG_START, &LOG_LIMIT],
         output: Output::list(&[f("n", Ty::Int, "line number"), f("t", Ty::Str, "text")]).with(&[f("start", Ty::Int, "first line")]),
         idempotent: true,
-        marks: &[],
+        marks: &[Mark::Everyday],
         run: get_task_log,
     },
 ];

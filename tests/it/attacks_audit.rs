@@ -372,65 +372,69 @@ fn rollbacks_and_snapshot_deletion_need_the_guests_name() {
     fake.post("/nodes/pve1/lxc/200/snapshot/first/rollback", json!(UPID));
     fake.ok("DELETE", "/nodes/pve1/qemu/100/snapshot/first", json!(UPID));
     fake.ok("DELETE", "/nodes/pve1/lxc/200/snapshot/first", json!(UPID));
-    session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
-        // The assistant means guest 200 (or was told 100 by an injected text) but names the other.
-        for (tool, vmid, wrong, noun, name, status_tool, unchanged) in [
-            (
-                "rollback_vm_snapshot",
-                100,
-                "dns",
-                "VM",
-                "web",
-                "get_vm_status",
-                "nothing was rolled back",
-            ),
-            (
-                "delete_vm_snapshot",
-                100,
-                "dns",
-                "VM",
-                "web",
-                "get_vm_status",
-                "nothing was deleted",
-            ),
-            (
-                "rollback_container_snapshot",
-                200,
-                "web",
-                "container",
-                "dns",
-                "get_container_status",
-                "nothing was rolled back",
-            ),
-            (
-                "delete_container_snapshot",
-                200,
-                "web",
-                "container",
-                "dns",
-                "get_container_status",
-                "nothing was deleted",
-            ),
-        ] {
-            for dry_run in [false, true] {
-                let r = c.call(
+    session(
+        &fake,
+        &[("PROXMOX_MCP_ACCESS", "full"), ("PROXMOX_MCP_TOOLS", "all")],
+        |c| {
+            // The assistant means guest 200 (or was told 100 by an injected text) but names the other.
+            for (tool, vmid, wrong, noun, name, status_tool, unchanged) in [
+                (
+                    "rollback_vm_snapshot",
+                    100,
+                    "dns",
+                    "VM",
+                    "web",
+                    "get_vm_status",
+                    "nothing was rolled back",
+                ),
+                (
+                    "delete_vm_snapshot",
+                    100,
+                    "dns",
+                    "VM",
+                    "web",
+                    "get_vm_status",
+                    "nothing was deleted",
+                ),
+                (
+                    "rollback_container_snapshot",
+                    200,
+                    "web",
+                    "container",
+                    "dns",
+                    "get_container_status",
+                    "nothing was rolled back",
+                ),
+                (
+                    "delete_container_snapshot",
+                    200,
+                    "web",
+                    "container",
+                    "dns",
+                    "get_container_status",
+                    "nothing was deleted",
+                ),
+            ] {
+                for dry_run in [false, true] {
+                    let r = c.call(
                     tool,
                     json!({"vmid": vmid, "snapname": "first", "confirm_name": wrong, "dry_run": dry_run}),
                 );
-                assert_eq!(
+                    assert_eq!(
                     error_text(&r),
                     format!("confirm_name '{wrong}' is not the name of {noun} {vmid}, which is '{name}'; {unchanged}. Check the VMID ({status_tool} shows its name) and pass its current name"),
                     "{tool}"
                 );
+                }
+                let r = c.call(tool, json!({"vmid": vmid, "snapname": "first"}));
+                assert!(
+                    error_text(&r)
+                        .starts_with("invalid arguments: missing required argument 'confirm_name'"),
+                    "{tool}"
+                );
             }
-            let r = c.call(tool, json!({"vmid": vmid, "snapname": "first"}));
-            assert!(
-                error_text(&r)
-                    .starts_with("invalid arguments: missing required argument 'confirm_name'"),
-                "{tool}"
-            );
-        }
-    });
+        },
+    );
     fake.assert_no_writes();
 }
 
@@ -445,42 +449,46 @@ fn delete_backup_needs_the_name_of_the_backups_guest() {
         fake.get(&content, json!({"format": "vma.zst", "size": 1000}));
         fake.ok("DELETE", &content, json!(UPID));
     }
-    session(&fake, &[("PROXMOX_MCP_ACCESS", "full")], |c| {
-        let r = c.call(
-            "delete_backup",
-            json!({"volume": VAULT_BACKUP, "node": "pve1", "confirm_name": "web"}),
-        );
-        assert_eq!(
+    session(
+        &fake,
+        &[("PROXMOX_MCP_ACCESS", "full"), ("PROXMOX_MCP_TOOLS", "all")],
+        |c| {
+            let r = c.call(
+                "delete_backup",
+                json!({"volume": VAULT_BACKUP, "node": "pve1", "confirm_name": "web"}),
+            );
+            assert_eq!(
             error_text(&r),
             "confirm_name 'web' is not the name of VM 103, which is 'vault'; nothing was deleted. Check the VMID (get_vm_status shows its name) and pass its current name"
         );
-        // The guest is gone: its VMID stands for its name.
-        let r = c.call(
-            "delete_backup",
-            json!({"volume": gone, "node": "pve1", "confirm_name": "dns", "dry_run": true}),
-        );
-        assert_eq!(
+            // The guest is gone: its VMID stands for its name.
+            let r = c.call(
+                "delete_backup",
+                json!({"volume": gone, "node": "pve1", "confirm_name": "dns", "dry_run": true}),
+            );
+            assert_eq!(
             error_text(&r),
             format!("confirm_name 'dns' does not match: {gone} is a backup of guest 250, which is not in /cluster/resources (deleted, or the credentials lack VM.Audit on /vms/250), so confirm_name is its VMID, '250'; nothing was deleted")
         );
-        let r = c.call(
-            "delete_backup",
-            json!({"volume": gone, "node": "pve1", "confirm_name": "250", "dry_run": true}),
-        );
-        assert_eq!(
-            ok(&r)["request"]["path"],
-            format!("/nodes/pve1/storage/local/content/{gone_path}")
-        );
-        // A volume that does not say whose it is cannot be bound to a guest.
-        let r = c.call(
+            let r = c.call(
+                "delete_backup",
+                json!({"volume": gone, "node": "pve1", "confirm_name": "250", "dry_run": true}),
+            );
+            assert_eq!(
+                ok(&r)["request"]["path"],
+                format!("/nodes/pve1/storage/local/content/{gone_path}")
+            );
+            // A volume that does not say whose it is cannot be bound to a guest.
+            let r = c.call(
             "delete_backup",
             json!({"volume": "local:backup/renamed.vma.zst", "node": "pve1", "confirm_name": "web"}),
         );
-        assert!(
+            assert!(
             error_text(&r).starts_with("invalid arguments: cannot tell from 'volume' local:backup/renamed.vma.zst which guest it is a backup of"),
             "{r}"
         );
-    });
+        },
+    );
     fake.assert_no_writes();
 }
 
@@ -497,6 +505,7 @@ fn delete_backup_of_a_guest_whose_tags_cannot_be_read_is_refused() {
     fake.ok("DELETE", &content, json!(UPID));
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_TOOLS", "all"),
         ("PROXMOX_MCP_PROTECTED", "tag:prod"),
     ];
     session(&fake, &settings, |c| {
@@ -525,6 +534,7 @@ fn a_protected_guests_backup_is_not_restored_to_a_new_guest() {
     for protected in ["103", "tag:prod"] {
         let settings = [
             ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_TOOLS", "all"),
             ("PROXMOX_MCP_PROTECTED", protected),
         ];
         session(&fake, &settings, |c| {

@@ -98,7 +98,7 @@ fn resources_are_off_when_the_tool_list_leaves_their_tools_out() {
             let reply = c.request("resources/read", json!({"uri": uri}));
             assert_eq!(
                 reply["error"],
-                json!({"code": -32002, "message": format!("{tool} is not loaded on this server: it is in the toolset {group}, which PROXMOX_MCP_TOOLS=list_nodes does not load; to use it, restart the server with PROXMOX_MCP_TOOLS=list_nodes,{group} (or all, or add the tool's name)"), "data": {"uri": uri}}),
+                json!({"code": -32002, "message": format!("{tool} is not loaded on this server: it is in the toolset {group}, and PROXMOX_MCP_TOOLS=list_nodes does not list it; to use it, restart the server with PROXMOX_MCP_TOOLS=list_nodes,{group} (or all, or add the tool's name)"), "data": {"uri": uri}}),
             );
         }
         fake.assert_untouched();

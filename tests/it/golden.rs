@@ -65,7 +65,7 @@ fn tools_list_per_access_level_is_golden() {
         let (default, _) = tools_list(settings);
         let in_default = |t: &&Value| {
             let tool = proxmox_mcp_server::tools::find(t["name"].as_str().unwrap()).unwrap();
-            tool.area.in_default()
+            tool.has(proxmox_mcp_server::tools::Mark::Everyday)
         };
         let expected: Vec<Value> = legacy["tools"]
             .as_array()
@@ -90,6 +90,10 @@ fn tools_list_per_access_level_is_golden() {
             "list_users",
             "get_ha_status",
             "exec_in_vm",
+            "get_vm_metrics",
+            "suspend_vm",
+            "restore_backup",
+            "list_zfs_pools",
         ] {
             assert!(!default.contains(&opt_in.to_string()), "{name}: {opt_in}");
         }
@@ -98,7 +102,7 @@ fn tools_list_per_access_level_is_golden() {
         for everyday in [
             "list_vms",
             "list_container_snapshots",
-            "get_vm_metrics",
+            "get_vm_agent_info",
             "list_backups",
         ] {
             assert!(

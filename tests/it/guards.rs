@@ -69,7 +69,7 @@ fn tool_selection_lists_and_refuses() {
             );
             assert_eq!(
         error_text(&c.call("list_nodes", json!({}))),
-        "list_nodes is not loaded on this server: it is in the toolset nodes, which PROXMOX_MCP_TOOLS=vms,get_cluster_status does not load; \
+        "list_nodes is not loaded on this server: it is in the toolset nodes, and PROXMOX_MCP_TOOLS=vms,get_cluster_status does not list it; \
          to use it, restart the server with PROXMOX_MCP_TOOLS=vms,get_cluster_status,nodes (or all, or add the tool's name)"
     );
             fake.assert_untouched();
@@ -283,7 +283,7 @@ fn clearing_pve_protection_needs_full() {
         ("operate", json!({"protection": 0})),
         ("operate", json!({"protection": false})),
     ] {
-        crate::support::with_all_tools(&fake, access, |c| {
+        crate::support::with_access(&fake, access, |c| {
             let text = error_text(&c.call(
                 "update_vm_config",
                 json!({"vmid": 100, "node": "pve1", "set": set}),
@@ -292,7 +292,7 @@ fn clearing_pve_protection_needs_full() {
             assert!(text.starts_with("update_vm_config: setting 'protection' clears the protection flag, which lifts PVE's guard against deleting the guest (key class: data); it needs access level full"), "{text}");
         });
     }
-    crate::support::with_all_tools(&fake, "operate", |c| {
+    crate::support::with_access(&fake, "operate", |c| {
         let r = c.call(
             "update_vm_config",
             json!({"vmid": 100, "node": "pve1", "delete": ["protection"]}),
@@ -300,7 +300,7 @@ fn clearing_pve_protection_needs_full() {
         assert!(error_text(&r).contains("needs access level full"));
     });
     fake.assert_no_writes();
-    crate::support::with_all_tools(&fake, "full", |c| {
+    crate::support::with_access(&fake, "full", |c| {
         ok(&c.call(
             "update_vm_config",
             json!({"vmid": 100, "node": "pve1", "set": {"protection": 0}}),

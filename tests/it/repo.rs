@@ -118,7 +118,7 @@ fn readme_tool_table_is_generated_and_settings_listed() {
 }
 
 /// The tool counts the README gives per access level are the server's: every tool the level
-/// allows (`PROXMOX_MCP_TOOLS=all`) and those the default toolsets list.
+/// allows (`PROXMOX_MCP_TOOLS=all`) and those the default set lists.
 #[test]
 fn readme_tool_counts_per_access_level_are_true() {
     use proxmox_mcp_server::policy::{Access, Policy};
@@ -135,7 +135,7 @@ fn readme_tool_counts_per_access_level_are_true() {
         };
         let count = proxmox_mcp_server::tools::active(&all).count();
         let default = crate::support::tool_count(access);
-        assert!(default < count, "{name}: the default toolsets list fewer");
+        assert!(default < count, "{name}: the default set lists fewer");
         let suffix = if access == Access::ReadOnly {
             " (default)"
         } else {
@@ -151,7 +151,7 @@ fn readme_tool_counts_per_access_level_are_true() {
         defaults.push(default.to_string());
     }
     let intro = format!(
-        "{}, {} and {} of them in the default toolsets",
+        "{}, {} and {} of them in the default set",
         defaults[0], defaults[1], defaults[2]
     );
     assert!(
@@ -160,12 +160,13 @@ fn readme_tool_counts_per_access_level_are_true() {
     );
 }
 
-/// The README's toolset table, from `Area::ALL` and the tool table: each toolset with the tools
-/// whose own area it is, then those that also act on it.
+/// The README's toolset table, from `Area::ALL` and the tool table: each toolset with its
+/// everyday tools (the `default` set), the rest of its own tools, and those that also act on it.
 fn toolset_table() -> String {
-    use proxmox_mcp_server::tools::Area;
-    let mut out =
-        String::from("| toolset | default | what it holds | tools |\n|---|---|---|---|\n");
+    use proxmox_mcp_server::tools::{Area, Mark};
+    let mut out = String::from(
+        "| toolset | what it holds | in `default` | more with the toolset |\n|---|---|---|---|\n",
+    );
     let names = |tools: Vec<&str>| -> String {
         tools
             .iter()
@@ -175,9 +176,13 @@ fn toolset_table() -> String {
     };
     for area in Area::ALL {
         let info = area.info();
-        let own: Vec<&str> = TOOLS
-            .iter()
-            .filter(|t| t.area == area)
+        let own = || TOOLS.iter().filter(|t| t.area == area);
+        let everyday: Vec<&str> = own()
+            .filter(|t| t.has(Mark::Everyday))
+            .map(|t| t.name)
+            .collect();
+        let rest: Vec<&str> = own()
+            .filter(|t| !t.has(Mark::Everyday))
             .map(|t| t.name)
             .collect();
         let also: Vec<&str> = TOOLS
@@ -185,15 +190,16 @@ fn toolset_table() -> String {
             .filter(|t| t.area != area && t.areas().contains(&area))
             .map(|t| t.name)
             .collect();
-        let mut tools = names(own);
+        let mut more = names(rest);
         if !also.is_empty() {
-            tools.push_str(&format!("; also {}", names(also)));
+            let sep = if more.is_empty() { "" } else { "; " };
+            more.push_str(&format!("{sep}also {}", names(also)));
         }
         out.push_str(&format!(
-            "| `{}` | {} | {} | {tools} |\n",
+            "| `{}` | {} | {} | {more} |\n",
             info.name,
-            if info.default { "yes" } else { "" },
-            info.holds
+            info.holds,
+            names(everyday)
         ));
     }
     out

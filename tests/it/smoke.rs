@@ -366,7 +366,10 @@ fn version_flag() {
 fn tools_json_follows_the_access_level() {
     let mut cmd = command(
         Some("pve1.example.com"),
-        &[("PROXMOX_MCP_ACCESS", "operate")],
+        &[
+            ("PROXMOX_MCP_ACCESS", "operate"),
+            ("PROXMOX_MCP_TOOLS", "all"),
+        ],
     );
     cmd.args(["tools", "--json"]);
     let out = run(cmd);
@@ -381,7 +384,15 @@ fn tools_json_follows_the_access_level() {
         sorted.sort_unstable();
         assert_eq!(
             sorted,
-            ["area", "description", "effect", "name", "title", "toolsets"],
+            [
+                "area",
+                "default",
+                "description",
+                "effect",
+                "name",
+                "title",
+                "toolsets"
+            ],
             "{tool}"
         );
         // Its toolsets: its own area first, then what it also acts on.
@@ -395,6 +406,9 @@ fn tools_json_follows_the_access_level() {
         .find(|t| t["name"] == "create_container_snapshot")
         .unwrap();
     assert_eq!(snapshot["toolsets"], json!(["snapshots", "containers"]));
+    assert_eq!(snapshot["default"], true);
+    let suspend = tools.iter().find(|t| t["name"] == "suspend_vm").unwrap();
+    assert_eq!(suspend["default"], false);
 }
 
 #[test]

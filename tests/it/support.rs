@@ -652,14 +652,10 @@ pub fn connected(config: &Config, f: impl FnOnce(&mut Client)) {
     f(&mut Client::new(&pve, config));
 }
 
-/// Runs `f` with an initialized client at access level `access`.
-pub fn with_access(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
-    session(fake, &[("PROXMOX_MCP_ACCESS", access)], f)
-}
-
 /// Runs `f` with an initialized client at access level `access`, every toolset loaded
-/// (`PROXMOX_MCP_TOOLS=all`): for the tools outside the default set.
-pub fn with_all_tools(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
+/// (`PROXMOX_MCP_TOOLS=all`, so tools outside the default set can be called; `toolsets.rs`
+/// tests the default set itself).
+pub fn with_access(fake: &FakePve, access: &str, f: impl FnOnce(&mut Client)) {
     session(
         fake,
         &[("PROXMOX_MCP_ACCESS", access), ("PROXMOX_MCP_TOOLS", "all")],

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_text, guest, ok, with_all_tools as with, Client, FakePve};
+use crate::support::{error_text, guest, ok, with_access as with, Client, FakePve};
 
 #[rustfmt::skip]
 fn resources() -> Value {

@@ -858,6 +858,7 @@ fn delete_backup_keeps_the_backups_of_protected_guests() {
     let fake = FakePve::with_resources(resources());
     let settings = [
         ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_TOOLS", "all"),
         ("PROXMOX_MCP_PROTECTED", "tag:prod"),
     ];
     with_settings(&fake, &settings, |c| {
@@ -926,7 +927,7 @@ fn download_to_storage_names_the_file_from_the_url() {
     fake.post("/nodes/pve1/storage/iso/download-url", json!(upid));
     task(&mut fake, upid, "OK");
     let sum = "A".repeat(64);
-    crate::support::with_all_tools(&fake, "operate", |c| {
+    crate::support::with_access(&fake, "operate", |c| {
         assert_eq!(&c.ok("download_to_storage",
             json!({"storage": "iso", "url": "https://cdimage.debian.org/debian-13.iso?mirror=1", "checksum": sum, "checksum-algorithm": "sha256"})), &done(upid));
     });
@@ -955,7 +956,7 @@ fn download_to_storage_dry_run_and_refusals() {
         json!({"success": 0, "status": 400, "message": "Parameter verification failed.\n", "errors": {"filename": "wrong file extension"}, "data": null}),
         None,
     );
-    crate::support::with_all_tools(&fake, "operate", |c| {
+    crate::support::with_access(&fake, "operate", |c| {
         let url =
             "http://download.proxmox.com/images/system/alpine-3.22-default_20250617_amd64.tar.xz";
         assert_eq!(
@@ -1026,7 +1027,7 @@ fn list_appliance_templates_sorted_trimmed_and_filtered() {
         {"template": "alpine-3.22-default_20250617_amd64.tar.xz", "package": "alpine-3.22-default", "headline": "Alpine Linux 3.22", "os": "alpine", "section": "system", "version": "3.22-1", "type": "lxc", "infopage": "http://y"},
         {"template": "turnkey-nextcloud_18.0-1_amd64.tar.gz", "package": "turnkey-nextcloud", "headline": "TurnKey Nextcloud", "os": "debian-12", "section": "turnkeylinux", "version": "18.0-1", "type": "lxc"},
     ]));
-    crate::support::with_all_tools(&fake, "read-only", |c| {
+    crate::support::with_access(&fake, "read-only", |c| {
         assert_eq!(
             &c.ok(
                 "list_appliance_templates",

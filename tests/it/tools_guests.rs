@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, error_text, guest, ok, polled, with_all_tools as with, FakePve, FULL_EXEC,
+    assert_starts, error_text, guest, ok, polled, with_access as with, FakePve, FULL_EXEC,
     FULL_HOST, UPID,
 };
 

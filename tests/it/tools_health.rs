@@ -5,8 +5,9 @@ use serde_json::json;
 
 use crate::support::{assert_starts, guest, session as with, Client, FakePve};
 
+/// At access read-only, every toolset loaded (most of these tools are outside the default set).
 fn read_only(fake: &FakePve, f: impl FnOnce(&mut Client)) {
-    with(fake, &[], f)
+    with(fake, &[("PROXMOX_MCP_TOOLS", "all")], f)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ fn resources() -> Value {
     ])
 }
 
+/// At access read-only, every toolset loaded (most of these tools are outside the default set).
 fn read_only(fake: &FakePve, f: impl FnOnce(&mut Client)) {
-    with(fake, &[], f)
+    with(fake, &[("PROXMOX_MCP_TOOLS", "all")], f)
 }
 
 /// Where exec tools are allowed: access full and PROXMOX_MCP_ALLOW_EXEC, the exec toolset loaded.
@@ -336,7 +337,7 @@ fn get_next_vmid_and_version() {
         "/version",
         json!({"version": "9.1.2", "release": "9.1", "repoid": "8c2a5e6b", "console": "html5"}),
     );
-    let tools = [("PROXMOX_MCP_TOOLS", "default,provisioning")];
+    let tools = [("PROXMOX_MCP_TOOLS", "default,provisioning,get_version")];
     with(&fake, &tools, |c| {
         assert_eq!(
             ok(&c.call("get_next_vmid", json!({}))),
@@ -596,7 +597,7 @@ fn exec_tools_need_full_access_and_allow_exec() {
             .starts_with("exec_in_vm can lose data and needs access level full"));
         },
     );
-    // Allowed, but exec is not a default toolset (though its tools act on VMs and containers):
+    // Allowed, but exec is not in the default set (though its tools act on VMs and containers):
     // not listed, and a call says which setting loads it.
     with(
         &fake,
@@ -608,7 +609,7 @@ fn exec_tools_need_full_access_and_allow_exec() {
             assert!(!names(c).iter().any(|n| n.starts_with("exec_")));
             assert_eq!(
                 error_text(&c.call("exec_in_vm", json!({"vmid": 100, "command": argv(&["id"])}))),
-                "exec_in_vm is not loaded on this server: it is in the toolset exec, which PROXMOX_MCP_TOOLS=default does not load; \
+                "exec_in_vm is not loaded on this server: it is in the toolset exec, and PROXMOX_MCP_TOOLS=default does not list it; \
                  to use it, restart the server with PROXMOX_MCP_TOOLS=default,exec (or all, or add the tool's name)"
             );
         },
