@@ -17,7 +17,9 @@ use crate::resources;
 use crate::tools::{self, Ctx, Effect, Tool};
 
 mod stdio;
+mod watch;
 pub use stdio::{serve, MAX_LINE};
+pub use watch::{Check, Watch};
 
 /// Handshake versions, oldest first; the last is offered when the client asks for another.
 pub const LEGACY_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -39,6 +41,8 @@ pub struct Server<'a> {
     policy: &'a Policy,
     task_wait: u64,
     session: Session,
+    /// The resource re-checked in the background while subscribed (`proxmox://alerts`).
+    watch: Option<Watch>,
 }
 
 /// What one client's session has agreed or asked for so far: the place for per-session state
@@ -225,7 +229,14 @@ impl<'a> Server<'a> {
             policy,
             task_wait,
             session: Session::default(),
+            watch: None,
         }
+    }
+
+    /// Offers `watch` to subscribers (`resources/subscribe`, `subscriptions/listen`).
+    pub fn with_watch(mut self, watch: Watch) -> Server<'a> {
+        self.watch = Some(watch);
+        self
     }
 
     /// Answers one line on its own: `None` for notifications and responses, else the response
@@ -301,6 +312,14 @@ impl<'a> Server<'a> {
         let Some(raw_id) = msg.remove("id") else {
             // A notification (answered never) or a response to a request we never send.
             if method.is_some() {
+                // A cancelled listen request ends its subscription.
+                if let (Some("notifications/cancelled"), Some(watch)) =
+                    (method.as_deref(), &self.watch)
+                {
+                    if let Some(id) = msg.get("params").and_then(|p| p.get("requestId")) {
+                        watch.cancel(id);
+                    }
+                }
                 return None;
             }
             return Some(error(
@@ -370,6 +389,13 @@ impl<'a> Server<'a> {
                     "resources/read" => self.read_resource(id, params, modern, channel).map(Some),
                     "prompts/get" => self.get_prompt(params).map(Some),
                     "tools/call" => self.call(id, params, version, channel),
+                    "resources/subscribe" if !modern => {
+                        self.subscribe(method, params, true).map(Some)
+                    }
+                    "resources/unsubscribe" if !modern => {
+                        self.subscribe(method, params, false).map(Some)
+                    }
+                    "subscriptions/listen" if modern => self.listen(id, params, channel),
                     _ => Err(Refusal::new(
                         METHOD_NOT_FOUND,
                         format!("method not found: {method}"),
@@ -533,7 +559,7 @@ impl<'a> Server<'a> {
         self.session.negotiated = Some(version);
         Ok(json!({
             "protocolVersion": version,
-            "capabilities": capabilities(),
+            "capabilities": capabilities(self.watch.is_some()),
             "serverInfo": server_info(),
             "instructions": self.instructions(),
         }))
@@ -543,7 +569,7 @@ impl<'a> Server<'a> {
         json!({
             "resultType": "complete",
             "supportedVersions": MODERN_VERSIONS,
-            "capabilities": capabilities(),
+            "capabilities": capabilities(self.watch.is_some()),
             "instructions": self.instructions(),
             "_meta": {"io.modelcontextprotocol/serverInfo": server_info()},
             "ttlMs": 3_600_000,
@@ -627,8 +653,9 @@ fn call_result(outcome: Result<tools::Content, Error>, structured: bool) -> Valu
 }
 
 /// What this server offers: tools, resources (no subscriptions) and prompts.
-fn capabilities() -> Value {
-    json!({"tools": {"listChanged": false}, "resources": {"subscribe": false, "listChanged": false}, "prompts": {"listChanged": false}})
+/// What this server offers; `subscribe` when a resource is watched for subscribers.
+fn capabilities(subscribe: bool) -> Value {
+    json!({"tools": {"listChanged": false}, "resources": {"subscribe": subscribe, "listChanged": false}, "prompts": {"listChanged": false}})
 }
 
 pub fn server_info() -> Value {
@@ -720,7 +747,7 @@ mod tests {
         let server = Server::new(&pve, policy(Access::ReadOnly), 120);
         response(
             json!(0),
-            json!({"protocolVersion": version, "capabilities": capabilities(), "serverInfo": server_info(), "instructions": server.instructions()}),
+            json!({"protocolVersion": version, "capabilities": capabilities(false), "serverInfo": server_info(), "instructions": server.instructions()}),
         )
         .to_string()
     }

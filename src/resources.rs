@@ -22,6 +22,20 @@ fn offered(policy: &Policy, name: &str) -> bool {
     tools::find(name).is_some_and(|t| t.allowed(policy).is_ok())
 }
 
+/// Whether the policy offers the fixed resource `uri` (its tool is listed); the policy's
+/// refusal, naming the setting, when it does not.
+pub fn offered_uri(policy: &Policy, uri: &str) -> Result<(), String> {
+    let tool = match uri {
+        "proxmox://cluster/resources" => CLUSTER_TOOL,
+        _ => return Err(format!("{uri} is not a resource of this server")),
+    };
+    match tools::find(tool).map(|t| t.allowed(policy)) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err(format!("{uri} is not a resource of this server")),
+    }
+}
+
 /// Fixed resources, as far as the policy lists their tools.
 pub fn list(policy: &Policy) -> Value {
     let mut out = Vec::new();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::watch::Watch;
 use super::{error, request_id, response, Channel, Server, INVALID_REQUEST, META_VERSION};
 
 /// Longest request line read; a longer one is answered with an error and skipped.
@@ -30,8 +31,17 @@ pub fn serve(
 ) -> io::Result<()> {
     // Few lines in flight: each may be up to MAX_LINE long.
     let (tx, rx) = mpsc::sync_channel(2);
+    if let Some(watch) = &server.watch {
+        // A watched resource's notifications come through the same channel, so they are
+        // written between other messages, never into one.
+        let tx = tx.clone();
+        watch.attach(std::sync::Arc::new(move |out| {
+            tx.send(Input::Notify(out)).is_ok()
+        }));
+    }
     std::thread::spawn(move || read_lines(input, &tx));
     let io = Io {
+        watch: server.watch.clone(),
         rx,
         out: RefCell::new(output),
         queue: RefCell::default(),
@@ -56,6 +66,10 @@ pub fn serve(
         };
         let reply = match next {
             Input::Eof => return Ok(()),
+            Input::Notify(out) => {
+                io.write_all(&out)?;
+                continue;
+            }
             Input::TooLong => Some(error(
                 Value::Null,
                 INVALID_REQUEST,
@@ -75,11 +89,13 @@ pub fn serve(
     }
 }
 
-/// What the reader thread hands over.
+/// What the reader thread (and a watched resource's thread) hands over.
 enum Input {
     Line(Vec<u8>),
     TooLong,
     Eof,
+    /// Notifications to write as they are.
+    Notify(Vec<Value>),
 }
 
 fn read_lines(mut input: impl BufRead, tx: &mpsc::SyncSender<Input>) {
@@ -111,6 +127,8 @@ struct Queued {
 /// The session's input and output while a request is handled.
 struct Io<W: Write> {
     rx: mpsc::Receiver<Input>,
+    /// The watched resource, whose listen requests a lone cancellation ends.
+    watch: Option<Watch>,
     out: RefCell<W>,
     /// Requests that arrived while another one waited.
     queue: RefCell<VecDeque<Queued>>,
@@ -126,6 +144,10 @@ struct Io<W: Write> {
 }
 
 impl<W: Write> Io<W> {
+    fn write_all(&self, messages: &[Value]) -> io::Result<()> {
+        messages.iter().try_for_each(|m| self.write(m))
+    }
+
     fn write(&self, message: &Value) -> io::Result<()> {
         let mut text = serde_json::to_vec(message).map_err(io::Error::other)?;
         text.push(b'\n');
@@ -182,6 +204,9 @@ impl<W: Write> Io<W> {
         }
         let mut hit = false;
         for id in cancels {
+            if let Some(watch) = &self.watch {
+                watch.cancel(&id);
+            }
             if waiting == Some(&id) {
                 hit = true;
             } else if !self.drop_queued(&id) && waiting.is_some() {
@@ -240,6 +265,7 @@ impl<W: Write> Io<W> {
                     input: Input::TooLong,
                     ids: Vec::new(),
                 }),
+                Ok(Input::Notify(out)) => self.notify_all(&out),
                 Ok(Input::Eof) | Err(mpsc::TryRecvError::Disconnected) => {
                     self.eof.set(true);
                     return;
@@ -264,6 +290,12 @@ fn request_ids(m: &Value, batches: bool) -> Vec<Value> {
     match m {
         Value::Array(items) if batches => items.iter().filter_map(request_id).collect(),
         single => request_id(single).into_iter().collect(),
+    }
+}
+
+impl<W: Write> Io<W> {
+    fn notify_all(&self, messages: &[Value]) {
+        messages.iter().for_each(|m| self.notify(m));
     }
 }
 
@@ -295,6 +327,7 @@ impl<W: Write> Channel for Io<W> {
                     input: Input::TooLong,
                     ids: Vec::new(),
                 }),
+                Ok(Input::Notify(out)) => self.notify_all(&out),
                 Ok(Input::Eof) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                     self.eof.set(true);
                     return false;
@@ -364,6 +397,7 @@ mod tests {
         let (tx, rx) = mpsc::sync_channel(16);
         let io = Io {
             rx,
+            watch: None,
             out: RefCell::new(Vec::new()),
             queue: RefCell::default(),
             eof: Cell::new(false),
@@ -383,6 +417,7 @@ mod tests {
                 Input::Line(l) => String::from_utf8_lossy(l).into_owned(),
                 Input::TooLong => "too long".into(),
                 Input::Eof => "eof".into(),
+                Input::Notify(_) => "notify".into(),
             })
             .collect()
     }
