@@ -703,7 +703,7 @@ const OSTYPES: &[&str] = &[
 ];
 
 /// The VMID to create: `wanted` if it is free, else the next free one (`/cluster/nextid`).
-fn free_vmid(ctx: &Ctx, wanted: Option<i64>) -> Result<i64, Error> {
+pub(super) fn free_vmid(ctx: &Ctx, wanted: Option<i64>) -> Result<i64, Error> {
     match wanted {
         Some(vmid) => match ctx
             .pve
@@ -748,7 +748,7 @@ fn first_storage(ctx: &Ctx, node: &str, content: &str) -> Result<String, Error> 
 }
 
 /// PVE's `dns-name` format: labels of letters, digits and inner '-', joined by '.'.
-fn dns_name(arg: &str, s: &str) -> Result<(), Error> {
+pub(super) fn dns_name(arg: &str, s: &str) -> Result<(), Error> {
     let label = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
