@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, bool01, path, Method, Params, Upid};
 
-use super::change::{finish, follow, Change};
+use super::change::{finish, follow, shown_params, Change};
 use super::exec::agent_enabled;
 use super::guest::{cluster_guests, find_guest, locate_guest, Guest};
 use super::guest_config::{check_config, check_source_config, parse_size, resizable_disk};
@@ -169,11 +169,7 @@ impl Step {
     }
 
     fn shown(&self, label: &str) -> Value {
-        let params: Map<String, Value> = self
-            .params
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
+        let params = shown_params(&self.params);
         json!({"step": label, "method": self.method.as_str(), "path": self.path, "params": params})
     }
 }
@@ -345,11 +341,15 @@ fn provision_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             }
             Err(Error::Cancelled) => return Err(cancelled(ctx, &label, &made)),
             Err(e) => {
+                if matches!(e, Error::Task { .. }) {
+                    // The step's task ended (and PVE undid what it had begun).
+                    made.running_task = None;
+                }
                 return Err(Error::Step {
                     step: label,
                     cause: Box::new(e),
                     made: made.text(),
-                })
+                });
             }
         }
     }
