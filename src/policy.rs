@@ -151,7 +151,7 @@ impl Area {
             Area::Provisioning => row(
                 "provisioning",
                 false,
-                "create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
+                "create, clone, provision, migrate, reconfigure, resize and delete guests; bulk start, shutdown, migrate; ISO and template downloads; next free VMID",
             ),
             Area::Network => row("network", false, "nodes' network interfaces"),
             Area::Firewall => row(

@@ -90,7 +90,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
     assert_eq!(
         unloaded_lines(&text),
         [
-            "- provisioning: create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
+            "- provisioning: create, clone, provision, migrate, reconfigure, resize and delete guests; bulk start, shutdown, migrate; ISO and template downloads; next free VMID",
             "- network: nodes' network interfaces",
             "- firewall: firewall rules of the cluster, nodes and guests",
             "- access: users, API tokens, ACLs, this server's own permissions",
