@@ -36,6 +36,13 @@ pub enum Error {
         exitstatus: String,
         log: Vec<String>,
     },
+    /// One step of a chain of requests failed (`step 3/5 resize`): its cause, and what the steps
+    /// before it made (left in place for the user to keep or delete).
+    Step {
+        step: String,
+        cause: Box<Error>,
+        made: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -80,6 +87,12 @@ impl fmt::Display for Error {
                     }
                 }
                 Ok(())
+            }
+            Error::Step { step, cause, made } => {
+                let cause = cause.to_string();
+                // A cause of several lines (a task's log) ends before what was made is listed.
+                let sep = if cause.contains('\n') { "\n" } else { "; " };
+                write!(f, "{step} failed: {cause}{sep}made so far: {made}")
             }
         }
     }

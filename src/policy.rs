@@ -137,7 +137,7 @@ impl Area {
             Area::Tasks => row("tasks", "PVE tasks: list, status, log, wait"),
             Area::Cluster => row("cluster", "cluster status, resources and log, PVE version"),
             Area::Backups => row("backups", "backups (vzdump), restores, backup jobs"),
-            Area::Provisioning => row("provisioning", "create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
+            Area::Provisioning => row("provisioning", "create, clone, provision, migrate, reconfigure, resize and delete guests; bulk start, shutdown, migrate; ISO and template downloads; next free VMID",
             ),
             Area::Network => row("network", "nodes' network interfaces"),
             Area::Firewall => row("firewall", "firewall rules of the cluster, nodes and guests",

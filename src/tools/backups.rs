@@ -56,14 +56,14 @@ const PROTECT_BACKUP: Param = Param::opt("protected", Kind::Bool, "protect the b
 const STORAGE_FILTER: Param = Param::opt("storage", Kind::Storage, "only this storage");
 pub(super) const VMID_FILTER: Param = Param::opt("vmid", Kind::Vmid, "only this guest's");
 #[rustfmt::skip]
-const ARCHIVE: Param = Param::req("archive", Kind::Text { max: 255 }, "backup volid (list_backups)");
-const RESTORE_VMID: Param = Param::opt("vmid", Kind::Vmid, "target VMID (default: next free)");
-const RESTORE_NODE: Param = Param::opt("node", Kind::Node, "node (default: the backup's)");
-const RESTORE_STORAGE: Param = Param::opt("storage", Kind::Storage, "storage for the disks");
-const UNIQUE: Param = Param::opt("unique", Kind::Bool, "new MAC addresses");
-const FORCE: Param = Param::opt("force", Kind::Bool, "restore over an existing guest");
+const ARCHIVE: Param = Param::req("archive", Kind::Text { max: 255 }, "volid (list_backups)");
+const RESTORE_VMID: Param = Param::opt("vmid", Kind::Vmid, "default: next free");
+const RESTORE_NODE: Param = Param::opt("node", Kind::Node, "default: the backup's");
+const RESTORE_STORAGE: Param = Param::opt("storage", Kind::Storage, "for the disks");
+const UNIQUE: Param = Param::opt("unique", Kind::Bool, "new MACs");
+const FORCE: Param = Param::opt("force", Kind::Bool, "overwrite an existing guest");
 #[rustfmt::skip]
-const RESTORE_CONFIRM_NAME: Param = Param::opt("confirm_name", Kind::Text { max: 128 }, "name of the guest to overwrite");
+const RESTORE_CONFIRM_NAME: Param = Param::opt("confirm_name", Kind::Text { max: 128 }, "that guest's name");
 const VOLUME: Param = Param::req(
     "volume",
     Kind::Text { max: 255 },
@@ -115,8 +115,8 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "restore_backup",
         title: "Restore backup",
-        description: "Restores a backup to a new VMID (default: next free); over an existing stopped guest only with force, confirm_name and access full.",
-        privilege: "VM.Allocate on /vms/{vmid} (over an existing guest: VM.Backup) and Datastore.AllocateSpace on the storage",
+        description: "Restores a backup to a new VMID; over a stopped guest only with force, confirm_name, access full.",
+        privilege: "VM.Allocate on /vms/{vmid} (overwriting: VM.Backup) and Datastore.AllocateSpace on the storage",
         effect: Effect::Operate,
         area: Area::Backups,
         params: &[

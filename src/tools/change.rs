@@ -63,11 +63,7 @@ fn send_or_show(
     dry_target: Option<Value>,
 ) -> Result<Content, Error> {
     if let Some(target) = dry_target {
-        let params: Map<String, Value> = change
-            .params
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
+        let params = shown_params(&change.params);
         let mut out = Map::new();
         out.insert("data".into(), Value::Null);
         out.insert("dry_run".into(), json!(true));
@@ -128,6 +124,22 @@ fn send_or_show(
             ),
         }),
     }
+}
+
+/// A request's parameters as a dry run shows them: a repeated key (`vms=100&vms=101`) as an
+/// array of its values.
+pub(super) fn shown_params(params: &Params) -> Map<String, Value> {
+    let mut shown = Map::new();
+    for (k, v) in params {
+        match shown.get_mut(*k) {
+            None => {
+                shown.insert(k.to_string(), json!(v));
+            }
+            Some(Value::Array(values)) => values.push(json!(v)),
+            Some(first) => *first = json!([first.take(), v]),
+        }
+    }
+    shown
 }
 
 /// Polls a task's status with a short backoff until it stops or `wait` runs out, reporting

@@ -134,7 +134,7 @@ fn exec_preflight(ctx: &Ctx, base: &str, vmid: i64, kind: Guest) -> Result<(), E
 
 /// Whether a VM config's `agent` property string (`1`, `enabled=1,fstrim_cloned_disks=1`, `0`)
 /// enables the agent.
-fn agent_enabled(agent: Option<&Value>) -> bool {
+pub(super) fn agent_enabled(agent: Option<&Value>) -> bool {
     let text = match agent {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),

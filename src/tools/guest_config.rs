@@ -437,6 +437,26 @@ pub(super) fn check_clone_config(
         return Ok(());
     }
     let config = ctx.pve.get(&format!("{base}/config"), &[])?;
+    let source = format!(
+        "{} {}",
+        kind.noun(),
+        base.rsplit('/').next().unwrap_or_default()
+    );
+    check_source_config(policy, tool, kind, &source, newid, &config)
+}
+
+/// `check_clone_config` with the source's config already read (`source` names it: `VM 9000`).
+pub(super) fn check_source_config(
+    policy: &crate::policy::Policy,
+    tool: &str,
+    kind: Guest,
+    source: &str,
+    newid: u64,
+    config: &Value,
+) -> Result<(), Error> {
+    if policy.access >= Access::Full && policy.allow_host_config {
+        return Ok(());
+    }
     let mut lines: Vec<(&str, String)> = Vec::new();
     for (key, value) in config.as_object().into_iter().flatten() {
         match (key.as_str(), value) {
@@ -453,12 +473,7 @@ pub(super) fn check_clone_config(
         }
     }
     let lines = lines.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let source = format!(
-        "{} {}",
-        kind.noun(),
-        base.rsplit('/').next().unwrap_or_default()
-    );
-    check_copied_config(policy, tool, &source, kind, newid, lines)
+    check_copied_config(policy, tool, source, kind, newid, lines)
 }
 
 /// A config value from PVE's JSON as its text in the config file.
@@ -547,7 +562,7 @@ pub(super) fn volume_id<'a>(arg: &str, s: &'a str) -> Result<&'a str, Error> {
 }
 
 /// Disks `resize` accepts: PVE's enumeration of `disk` for each guest kind.
-fn resizable_disk(kind: Guest, key: &str) -> bool {
+pub(super) fn resizable_disk(kind: Guest, key: &str) -> bool {
     let indexed = |prefix: &str, max: u32| {
         key.strip_prefix(prefix)
             .filter(|n| !n.is_empty() && (n.len() == 1 || !n.starts_with('0')))
@@ -567,7 +582,7 @@ fn resizable_disk(kind: Guest, key: &str) -> bool {
 }
 
 /// PVE's disk size: `[+]N[.N][K|M|G|T]` (no unit: bytes) → (grow, bytes).
-fn parse_size(s: &str) -> Option<(bool, u64)> {
+pub(super) fn parse_size(s: &str) -> Option<(bool, u64)> {
     let (grow, rest) = match s.strip_prefix('+') {
         Some(r) => (true, r),
         None => (false, s),

@@ -30,11 +30,11 @@ use super::table::{Args, Content, Ctx, Kind, Mark, Output, Param, Tool};
 // Parameters.
 
 const CT_FORCE_STOP: Param = Param::opt("force_stop", Kind::Bool, "stop it after the timeout");
-const NEW_VMID: Param = Param::opt("vmid", Kind::Vmid, "VMID (default: next free)");
-const CREATE_NODE: Param = Param::req("node", Kind::Node, "node to create it on");
-const VM_NAME: Param = Param::opt("name", Kind::Text { max: 128 }, "name (a DNS name)");
+const NEW_VMID: Param = Param::opt("vmid", Kind::Vmid, "default: next free");
+const CREATE_NODE: Param = Param::req("node", Kind::Node, "its node");
+const VM_NAME: Param = Param::opt("name", Kind::Text { max: 128 }, "DNS name");
 #[rustfmt::skip]
-const CT_HOSTNAME: Param = Param::opt("hostname", Kind::Text { max: 128 }, "host name (a DNS name)");
+const CT_HOSTNAME: Param = Param::opt("hostname", Kind::Text { max: 128 }, "DNS name");
 #[rustfmt::skip]
 const VM_MEMORY: Param = Param::opt("memory", Kind::Int { min: 16, max: 16_777_216 }, "MiB (default 2048)");
 #[rustfmt::skip]
@@ -42,25 +42,21 @@ const CT_MEMORY: Param = Param::opt("memory", Kind::Int { min: 16, max: 16_777_2
 const VM_CORES: Param = Param::opt("cores", Kind::Int { min: 1, max: 1024 }, "default 2");
 const CT_CORES: Param = Param::opt("cores", Kind::Int { min: 1, max: 8192 }, "default 1");
 #[rustfmt::skip]
-const VM_SIZE: Param = Param::opt("size", Kind::Int { min: 1, max: 1_048_576 }, "disk GiB (default 32)");
+const VM_SIZE: Param = Param::opt("size", Kind::Int { min: 1, max: 1_048_576 }, "GiB (default 32)");
 #[rustfmt::skip]
-const CT_SIZE: Param = Param::opt("size", Kind::Int { min: 1, max: 1_048_576 }, "rootfs GiB (default 8)");
-const VM_STORAGE: Param = Param::opt("storage", Kind::Storage, "default: first with images");
-const CT_STORAGE: Param = Param::opt("storage", Kind::Storage, "default: first with rootdir");
+const CT_SIZE: Param = Param::opt("size", Kind::Int { min: 1, max: 1_048_576 }, "GiB (default 8)");
+const VM_STORAGE: Param = Param::opt("storage", Kind::Storage, "for the disk");
+const CT_STORAGE: Param = Param::opt("storage", Kind::Storage, "for the rootfs");
 const BRIDGE: Param = Param::opt("bridge", Kind::Text { max: 64 }, "default vmbr0");
 #[rustfmt::skip]
-const OSTYPE: Param = Param::opt("ostype", Kind::Text { max: 16 }, "l26 (default), win11, win10, other…");
-const CDROM: Param = Param::opt(
-    "cdrom",
-    Kind::Text { max: 255 },
-    "ISO, e.g. local:iso/x.iso",
-);
-const START: Param = Param::opt("start", Kind::Bool, "start when created");
+const OSTYPE: Param = Param::opt("ostype", Kind::Text { max: 16 }, "l26 (default), win11…");
+const CDROM: Param = Param::opt("cdrom", Kind::Text { max: 255 }, "ISO volume");
+const START: Param = Param::opt("start", Kind::Bool, "start it");
 #[rustfmt::skip]
-const OSTEMPLATE: Param = Param::req("ostemplate", Kind::Text { max: 255 }, "e.g. local:vztmpl/x.tar.zst");
+const OSTEMPLATE: Param = Param::req("ostemplate", Kind::Text { max: 255 }, "local:vztmpl/…");
 const UNPRIVILEGED: Param = Param::opt("unprivileged", Kind::Bool, "default true");
 #[rustfmt::skip]
-const SSH_KEYS: Param = Param::opt("ssh-public-keys", Kind::Text { max: 16_384 }, "root's SSH public keys");
+const SSH_KEYS: Param = Param::opt("ssh-public-keys", Kind::Text { max: 16_384 }, "root's SSH keys");
 const NEWID: Param = Param::opt("newid", Kind::Vmid, "new VMID (default: next free)");
 const CLONE_NAME: Param = Param::opt("name", Kind::Text { max: 128 }, "name of the clone");
 #[rustfmt::skip]
@@ -277,7 +273,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "create_vm",
         title: "Create VM",
-        description: "Creates a VM (VMID: next free unless given), virtio NIC on vmbr0, disk on the node's first image storage.",
+        description: "Creates a VM: virtio NIC, a disk on the first image storage.",
         privilege: "VM.Allocate on /vms/{vmid} (and Datastore.AllocateSpace)",
         effect: Effect::Operate,
         area: Area::Provisioning,
@@ -290,7 +286,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "create_container",
         title: "Create container",
-        description: "Creates an unprivileged container from an ostemplate (VMID: next free unless given), DHCP NIC, rootfs on the first rootdir storage.",
+        description: "Creates a container from an ostemplate: DHCP NIC, rootfs on the first rootdir storage.",
         privilege: "VM.Allocate on /vms/{vmid} (and Datastore.AllocateSpace)",
         effect: Effect::Operate,
         area: Area::Provisioning,
@@ -303,7 +299,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "clone_vm",
         title: "Clone VM",
-        description: "Clones a VM to a new VMID (next free unless newid), full or linked, to another node or storage; waits.",
+        description: "Clones a VM, full or linked, to a new VMID, another node or storage; waits.",
         privilege: "VM.Clone on /vms/{vmid} (and VM.Allocate on /vms/{newid})",
         effect: Effect::Operate,
         area: Area::Provisioning,
@@ -316,7 +312,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "clone_container",
         title: "Clone container",
-        description: "Clones a container to a new VMID (next free unless newid), full or linked, to another node or storage; waits.",
+        description: "Clones a container, full or linked, to a new VMID, another node or storage; waits.",
         privilege: "VM.Clone on /vms/{vmid} (and VM.Allocate on /vms/{newid})",
         effect: Effect::Operate,
         area: Area::Provisioning,
@@ -703,7 +699,7 @@ const OSTYPES: &[&str] = &[
 ];
 
 /// The VMID to create: `wanted` if it is free, else the next free one (`/cluster/nextid`).
-fn free_vmid(ctx: &Ctx, wanted: Option<i64>) -> Result<i64, Error> {
+pub(super) fn free_vmid(ctx: &Ctx, wanted: Option<i64>) -> Result<i64, Error> {
     match wanted {
         Some(vmid) => match ctx
             .pve
@@ -748,7 +744,7 @@ fn first_storage(ctx: &Ctx, node: &str, content: &str) -> Result<String, Error> 
 }
 
 /// PVE's `dns-name` format: labels of letters, digits and inner '-', joined by '.'.
-fn dns_name(arg: &str, s: &str) -> Result<(), Error> {
+pub(super) fn dns_name(arg: &str, s: &str) -> Result<(), Error> {
     let label = |l: &str| {
         !l.is_empty()
             && l.len() <= 63

@@ -31,6 +31,7 @@ mod health;
 mod monitor;
 mod nodes;
 mod power;
+mod provision;
 mod snapshots;
 mod storage;
 mod tasks;
@@ -47,7 +48,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 17] = [
+    let tables: [&[Tool]; 18] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -65,6 +66,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         health::TOOLS,
         exec::TOOLS,
         admin::TOOLS,
+        provision::TOOLS,
     ];
     tables.into_iter().flatten().collect()
 });

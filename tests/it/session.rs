@@ -47,7 +47,17 @@ fn with_session(fake: &FakePve, f: impl FnOnce(&mut Pipe)) {
 
 /// `with_session`, with the handshake at protocol `version`.
 pub(crate) fn with_session_at(fake: &FakePve, version: &str, f: impl FnOnce(&mut Pipe)) {
-    let config = config(fake, &[("PROXMOX_MCP_ACCESS", "operate")]);
+    with_session_as(fake, version, &[("PROXMOX_MCP_ACCESS", "operate")], f)
+}
+
+/// `with_session_at`, the server running with `settings`.
+pub(crate) fn with_session_as(
+    fake: &FakePve,
+    version: &str,
+    settings: &[(&str, &str)],
+    f: impl FnOnce(&mut Pipe),
+) {
+    let config = config(fake, settings);
     let pve = Pve::new(&config).unwrap();
     let (in_r, in_w) = std::io::pipe().unwrap();
     let (out_r, out_w) = std::io::pipe().unwrap();

@@ -101,7 +101,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
             "- snapshots: guest snapshots: list, take, roll back, delete (not listed: rollback_vm_snapshot, rollback_container_snapshot)",
             "- cluster: cluster status, resources and log, PVE version (not listed: get_version, get_cluster_log)",
             "- backups: backups (vzdump), restores, backup jobs (not listed: restore_backup, delete_backup, list_backup_jobs)",
-            "- provisioning: create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
+            "- provisioning: create, clone, provision, migrate, reconfigure, resize and delete guests; bulk start, shutdown, migrate; ISO and template downloads; next free VMID",
             "- network: nodes' network interfaces",
             "- firewall: firewall rules of the cluster, nodes and guests",
             "- access: users, API tokens, ACLs, this server's own permissions",
