@@ -22,6 +22,7 @@ mod run;
 mod table;
 mod validate;
 
+mod access;
 mod admin;
 mod backups;
 mod exec;
@@ -36,6 +37,7 @@ mod storage;
 mod tasks;
 
 pub use crate::policy::{Area, Effect, ALL_TOOLS, AREAS, DEFAULT_SET};
+pub use access::secrets_dir;
 pub use list::{cap, MAX_RESULT};
 pub use run::run;
 pub use table::{
@@ -47,7 +49,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 17] = [
+    let tables: [&[Tool]; 18] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -65,6 +67,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         health::TOOLS,
         exec::TOOLS,
         admin::TOOLS,
+        access::TOOLS,
     ];
     tables.into_iter().flatten().collect()
 });

@@ -225,6 +225,9 @@ pub enum Mark {
     /// belongs to that toolset too: `PROXMOX_MCP_TOOLS` and `PROXMOX_MCP_DENY_TOOLS` naming the
     /// area name it. The `default` set goes by a tool's own area only.
     Also(Area),
+    /// PVE answers it with a secret it shows only once (a new API token's), which goes to a new
+    /// file in `PROXMOX_MCP_SECRETS_DIR`, never into the result: offered only with that setting.
+    SecretToFile,
 }
 
 /// One tool: a row of the table.
@@ -264,15 +267,29 @@ impl Tool {
 
     /// Refuses the tool when the policy turns it off or it cannot work here, saying why.
     pub fn allowed(&self, policy: &Policy) -> Result<(), Error> {
-        policy.allows(self.name, self.effect, &self.areas(), self.present())
+        policy.allows(self.name, self.effect, &self.areas(), self.present())?;
+        self.has_secrets_dir(policy)
     }
 
     /// Whether loading its toolset would list the tool (`PROXMOX_MCP_TOOLS=all`): the access
-    /// level, the exec switch and `PROXMOX_MCP_DENY_TOOLS` allow it, and it can work here.
+    /// level, the exec and access-admin switches and `PROXMOX_MCP_DENY_TOOLS` allow it, and it
+    /// can work here.
     pub fn available(&self, policy: &Policy) -> bool {
         policy
             .allows_with_all(self.name, self.effect, &self.areas(), self.present())
+            .and_then(|()| self.has_secrets_dir(policy))
             .is_ok()
+    }
+
+    /// Refuses a tool marked `SecretToFile` when `PROXMOX_MCP_SECRETS_DIR` is not set.
+    fn has_secrets_dir(&self, policy: &Policy) -> Result<(), Error> {
+        if self.has(Mark::SecretToFile) && policy.secrets_dir.is_none() {
+            return Err(Error::Denied(format!(
+                "{} receives a secret from PVE, which this server only writes to a file, and is off unless PROXMOX_MCP_SECRETS_DIR names a directory for it (existing, writable only by its owner)",
+                self.name
+            )));
+        }
+        Ok(())
     }
 
     /// The description shown to models: what the tool does, returns and needs.
