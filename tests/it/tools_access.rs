@@ -715,3 +715,77 @@ fn the_secret_reaches_no_output_log_or_audit_line() {
         ["POST /access/users/alice@pve/token/ci privsep=0"]
     );
 }
+
+/// `check` names the switches that are on and the secrets directory, and fails when that
+/// directory cannot be used.
+#[test]
+fn check_shows_the_switch_and_the_secrets_directory() {
+    let dir = secrets_dir("token-check");
+    let shared = dir.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let mut fake = FakePve::new();
+    fake.get("/version", json!({"version": "9.1.2"}))
+        .get("/cluster/status", json!([{"type": "node", "name": "pve1"}]))
+        .get("/access/permissions", crate::support::all_privileges());
+    let check = |secrets: &Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_proxmox-mcp-server"));
+        cmd.env_clear()
+            .env("PROXMOX_HOST", fake.url())
+            .env("PROXMOX_USER", "root@pam")
+            .env("PROXMOX_TOKEN_NAME", "mcp")
+            .env("PROXMOX_TOKEN_VALUE", crate::support::TOKEN)
+            .env(
+                "PROXMOX_CA_FILE",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem"),
+            )
+            .env("PROXMOX_MCP_SECRETS_DIR", secrets)
+            .args([
+                "--access",
+                "full",
+                "--tools",
+                "access",
+                "--allow-access-admin",
+                "true",
+                "check",
+            ]);
+        crate::support::run(cmd, Duration::from_secs(30))
+    };
+    let good = check(&dir.0);
+    assert_eq!(
+        good.status.code(),
+        Some(0),
+        "{}{}",
+        good.stdout,
+        good.stderr
+    );
+    let lines: Vec<&str> = good.stdout.lines().collect();
+    assert!(
+        lines.contains(&"✓ switches: on: PROXMOX_MCP_ALLOW_ACCESS_ADMIN"),
+        "{}",
+        good.stdout
+    );
+    let shown = format!(
+        "✓ secrets directory: {} (new API token secrets go there)",
+        dir.0.display()
+    );
+    assert!(lines.contains(&shown.as_str()), "{}", good.stdout);
+    assert!(
+        lines.contains(&"✓ tools: 15 of 15 tools at access full can be used"),
+        "{}",
+        good.stdout
+    );
+    #[cfg(unix)]
+    {
+        let bad = check(&shared);
+        assert_eq!(bad.status.code(), Some(1), "{}{}", bad.stdout, bad.stderr);
+        // Long lines are wrapped with continuation lines indented by two spaces.
+        let bad = bad.stdout.replace("\n  ", " ");
+        let said = format!("✗ secrets directory: PROXMOX_MCP_SECRETS_DIR={} is writable by group or others (mode 777)", shared.display());
+        assert!(bad.contains(&said), "{bad}");
+    }
+}
