@@ -254,6 +254,11 @@ mod tests {
                 "delete" | "remove" | "rollback" | "exec" => Effect::Destroy,
                 _ => Effect::Operate,
             };
+            // Changing users, groups, tokens or permissions changes who may do what: access full.
+            let expected = match (t.area, expected) {
+                (Area::Access, Effect::Operate) => Effect::Destroy,
+                _ => expected,
+            };
             assert_eq!(t.effect, expected, "{}", t.name);
             // Tools that start tasks wait and can be dry-run; nothing else waits.
             let has = |n: &str| t.params.iter().any(|p| p.name == n);
