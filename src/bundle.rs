@@ -291,8 +291,12 @@ pub fn registry_environment() -> Value {
                 "PROXMOX_PORT" | "PROXMOX_TIMEOUT" | "PROXMOX_TASK_WAIT" => "number",
                 "PROXMOX_VERIFY_SSL"
                 | "PROXMOX_MCP_ALLOW_EXEC"
-                | "PROXMOX_MCP_ALLOW_HOST_CONFIG" => "boolean",
-                "PROXMOX_CA_FILE" | "PROXMOX_MCP_AUDIT_LOG" | "PROXMOX_CONFIG" => "filepath",
+                | "PROXMOX_MCP_ALLOW_HOST_CONFIG"
+                | "PROXMOX_MCP_ALLOW_ACCESS_ADMIN" => "boolean",
+                "PROXMOX_CA_FILE"
+                | "PROXMOX_MCP_AUDIT_LOG"
+                | "PROXMOX_MCP_SECRETS_DIR"
+                | "PROXMOX_CONFIG" => "filepath",
                 _ => "string",
             };
             v["format"] = json!(format);
@@ -301,7 +305,9 @@ pub fn registry_environment() -> Value {
                 "PROXMOX_VERIFY_SSL" => Some("true"),
                 "PROXMOX_MCP_ACCESS" => Some("read-only"),
                 "PROXMOX_MCP_TOOLS" => Some("default"),
-                "PROXMOX_MCP_ALLOW_EXEC" | "PROXMOX_MCP_ALLOW_HOST_CONFIG" => Some("false"),
+                "PROXMOX_MCP_ALLOW_EXEC"
+                | "PROXMOX_MCP_ALLOW_HOST_CONFIG"
+                | "PROXMOX_MCP_ALLOW_ACCESS_ADMIN" => Some("false"),
                 "PROXMOX_TIMEOUT" => Some("30"),
                 "PROXMOX_TASK_WAIT" => Some("120"),
                 "PROXMOX_MCP_LOG" => Some("warn"),

@@ -64,6 +64,31 @@ pub fn run(config: &Config, policy: &Policy) -> (bool, Vec<Finding>) {
         ),
     ));
     out.push(finding("toolsets", true, tools::toolsets_line(policy)));
+    let switches: Vec<&str> = [
+        (policy.allow_exec, "PROXMOX_MCP_ALLOW_EXEC"),
+        (policy.allow_host_config, "PROXMOX_MCP_ALLOW_HOST_CONFIG"),
+        (policy.allow_access_admin, "PROXMOX_MCP_ALLOW_ACCESS_ADMIN"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if !switches.is_empty() {
+        let detail = format!("on: {}", switches.join(", "));
+        out.push(finding("switches", true, detail));
+    }
+    // A secrets directory that is set but unusable fails the check (create_api_token would refuse).
+    let mut secrets_ok = true;
+    if policy.secrets_dir.is_some() {
+        secrets_ok = tools::secrets_dir(policy).is_ok();
+        out.push(match tools::secrets_dir(policy) {
+            Ok(dir) => finding(
+                "secrets directory",
+                true,
+                format!("{} (new API token secrets go there)", dir.display()),
+            ),
+            Err(e) => finding("secrets directory", false, e),
+        });
+    }
 
     // Each host on its own: reachable, TLS accepted, credentials accepted.
     let mut working = None;
@@ -147,7 +172,7 @@ pub fn run(config: &Config, policy: &Policy) -> (bool, Vec<Finding>) {
     let active: Vec<&Tool> = tools::active(policy).collect();
     let (ok, findings) = privileges(config, &active, &permissions);
     out.extend(findings);
-    (ok, out)
+    (ok && secrets_ok, out)
 }
 
 /// Which of the `active` tools `permissions` allow: the tools line (usable and unusable tools in

@@ -44,6 +44,8 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_MCP_PROTECTED", flag: Some("protected"), secret: false, help: "guests no tool may change: VMIDs, ranges like 100-199, tag:NAME, comma-separated" },
     Setting { var: "PROXMOX_MCP_ALLOW_EXEC", flag: Some("allow-exec"), secret: false, help: "true enables exec_in_vm / exec_in_container (a remote shell) at access full" },
     Setting { var: "PROXMOX_MCP_ALLOW_HOST_CONFIG", flag: Some("allow-host-config"), secret: false, help: "true allows guest config keys that act on the host (args, hookscript, host devices and paths, privileged containers) at access full" },
+    Setting { var: "PROXMOX_MCP_ALLOW_ACCESS_ADMIN", flag: Some("allow-access-admin"), secret: false, help: "true offers the tools that create, change and delete users, groups, API tokens and permissions (the access toolset's writes) at access full" },
+    Setting { var: "PROXMOX_MCP_SECRETS_DIR", flag: Some("secrets-dir"), secret: false, help: "existing directory, writable only by its owner, where create_api_token writes each new token's secret to a new 0600 file (the secret never enters a result); create_api_token is offered only with it" },
     Setting { var: "PROXMOX_MCP_AUDIT_LOG", flag: Some("audit-log"), secret: false, help: "append JSON lines (intent before anything is sent, then the task and the outcome) for every operate/destroy call, and for refused ones, to this file (0600)" },
     Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
     Setting { var: "PROXMOX_TASK_WAIT", flag: Some("task-wait"), secret: false, help: "default seconds a tool waits for the PVE task it started (default 120)" },
@@ -120,6 +122,10 @@ pub struct Config {
     pub allow_exec: bool,
     /// PROXMOX_MCP_ALLOW_HOST_CONFIG: host-level guest config keys may be set (at `full`).
     pub allow_host_config: bool,
+    /// PROXMOX_MCP_ALLOW_ACCESS_ADMIN: users, groups, tokens and ACLs may be changed (at `full`).
+    pub allow_access_admin: bool,
+    /// PROXMOX_MCP_SECRETS_DIR: where new API token secrets are written (checked when used).
+    pub secrets_dir: Option<PathBuf>,
 }
 
 /// The CA that a PVE node's own certificate is signed by, present on every cluster node.
@@ -156,6 +162,8 @@ impl Config {
             deny,
             allow_exec: allow_exec(&values)?,
             allow_host_config: switch(&values, "PROXMOX_MCP_ALLOW_HOST_CONFIG")?,
+            allow_access_admin: switch(&values, "PROXMOX_MCP_ALLOW_ACCESS_ADMIN")?,
+            secrets_dir: value(&values, "PROXMOX_MCP_SECRETS_DIR").map(PathBuf::from),
             ..Policy::with_access(access)
         })
     }
@@ -171,6 +179,8 @@ impl Config {
         let audit_log = value(values, "PROXMOX_MCP_AUDIT_LOG").map(PathBuf::from);
         let allow_exec = allow_exec(values)?;
         let allow_host_config = switch(values, "PROXMOX_MCP_ALLOW_HOST_CONFIG")?;
+        let allow_access_admin = switch(values, "PROXMOX_MCP_ALLOW_ACCESS_ADMIN")?;
+        let secrets_dir = value(values, "PROXMOX_MCP_SECRETS_DIR").map(PathBuf::from);
         let (timeout, task_wait) = limits(values)?;
         Ok(Config {
             hosts,
@@ -187,6 +197,8 @@ impl Config {
             audit_log,
             allow_exec,
             allow_host_config,
+            allow_access_admin,
+            secrets_dir,
         })
     }
 }
@@ -207,6 +219,8 @@ impl Policy {
             audit,
             allow_exec: config.allow_exec,
             allow_host_config: config.allow_host_config,
+            allow_access_admin: config.allow_access_admin,
+            secrets_dir: config.secrets_dir.clone(),
         })
     }
 }

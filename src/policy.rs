@@ -238,6 +238,12 @@ pub struct Policy {
     pub allow_exec: bool,
     /// PROXMOX_MCP_ALLOW_HOST_CONFIG: guest config keys that act on the host may be set.
     pub allow_host_config: bool,
+    /// PROXMOX_MCP_ALLOW_ACCESS_ADMIN: the tools that change users, groups, API tokens and
+    /// permissions (writes of the `access` toolset) may be offered.
+    pub allow_access_admin: bool,
+    /// PROXMOX_MCP_SECRETS_DIR: where a secret PVE shows once (a new API token's) is written;
+    /// the tools that receive one are offered only with it.
+    pub secrets_dir: Option<PathBuf>,
 }
 
 /// What the policy weighs of a tool: its name, effect, areas (its own first), whether it is an
@@ -273,6 +279,8 @@ impl Policy {
             audit: None,
             allow_exec: false,
             allow_host_config: false,
+            allow_access_admin: false,
+            secrets_dir: None,
         }
     }
 
@@ -315,6 +323,12 @@ impl Policy {
         if t.areas.contains(&Area::Exec) && !self.allow_exec {
             return Err(Error::Denied(format!(
                 "{} runs commands inside guests (a remote shell) and is off unless PROXMOX_MCP_ALLOW_EXEC=true is set, besides PROXMOX_MCP_ACCESS=full",
+                t.name
+            )));
+        }
+        if t.areas.contains(&Area::Access) && t.effect != Effect::Read && !self.allow_access_admin {
+            return Err(Error::Denied(format!(
+                "{} changes who may do what in the cluster (users, groups, API tokens, permissions) and is off unless PROXMOX_MCP_ALLOW_ACCESS_ADMIN=true is set, besides PROXMOX_MCP_ACCESS=full",
                 t.name
             )));
         }

@@ -199,6 +199,19 @@ impl Pve {
         })
     }
 
+    /// The user this server logs in as (`PROXMOX_USER`, without a token part).
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The API token this server logs in with (the part after `!`), if it uses one.
+    pub fn token_name(&self) -> Option<&str> {
+        match &self.auth {
+            Auth::Token { name, .. } => Some(name),
+            Auth::Password { .. } => None,
+        }
+    }
+
     /// `user@realm` or `user@realm!token`, as PVE records it.
     pub fn identity(&self) -> String {
         match &self.auth {

@@ -738,7 +738,7 @@ fn list_users(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 }
 
 /// `name@realm`, as PVE's `pve-userid` format wants it (no token part).
-fn valid_userid(id: &str) -> bool {
+pub(super) fn valid_userid(id: &str) -> bool {
     let Some((name, realm)) = id.rsplit_once('@') else {
         return false;
     };

@@ -22,6 +22,7 @@ mod run;
 mod table;
 mod validate;
 
+mod access;
 mod admin;
 mod backups;
 mod exec;
@@ -37,6 +38,7 @@ mod storage;
 mod tasks;
 
 pub use crate::policy::{Area, Effect, ALL_TOOLS, AREAS, DEFAULT_SET};
+pub use access::secrets_dir;
 pub use list::{cap, MAX_RESULT};
 pub use run::run;
 pub use table::{
@@ -48,7 +50,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 18] = [
+    let tables: [&[Tool]; 19] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -67,6 +69,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         exec::TOOLS,
         admin::TOOLS,
         provision::TOOLS,
+        access::TOOLS,
     ];
     tables.into_iter().flatten().collect()
 });
@@ -258,6 +261,11 @@ mod tests {
                 "list" | "get" | "wait" => Effect::Read,
                 "delete" | "remove" | "rollback" | "exec" => Effect::Destroy,
                 _ => Effect::Operate,
+            };
+            // Changing users, groups, tokens or permissions changes who may do what: access full.
+            let expected = match (t.area, expected) {
+                (Area::Access, Effect::Operate) => Effect::Destroy,
+                _ => expected,
             };
             assert_eq!(t.effect, expected, "{}", t.name);
             // Tools that start tasks wait and can be dry-run; nothing else waits.

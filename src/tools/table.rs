@@ -229,6 +229,9 @@ pub enum Mark {
     /// kept within what every host carries: at most 40 tools and 40 KB of `tools/list` at
     /// access `full` (`bench/run` prints both).
     Everyday,
+    /// PVE answers it with a secret it shows only once (a new API token's), which goes to a new
+    /// file in `PROXMOX_MCP_SECRETS_DIR`, never into the result: offered only with that setting.
+    SecretToFile,
 }
 
 /// One tool: a row of the table.
@@ -268,7 +271,8 @@ impl Tool {
 
     /// Refuses the tool when the policy turns it off or it cannot work here, saying why.
     pub fn allowed(&self, policy: &Policy) -> Result<(), Error> {
-        policy.allows(&self.subject(&self.areas()))
+        policy.allows(&self.subject(&self.areas()))?;
+        self.has_secrets_dir(policy)
     }
 
     /// What the policy weighs of the tool, with its `areas`.
@@ -283,9 +287,24 @@ impl Tool {
     }
 
     /// Whether loading its toolset would list the tool (`PROXMOX_MCP_TOOLS=all`): the access
-    /// level, the exec switch and `PROXMOX_MCP_DENY_TOOLS` allow it, and it can work here.
+    /// level, the exec and access-admin switches and `PROXMOX_MCP_DENY_TOOLS` allow it, and it
+    /// can work here.
     pub fn available(&self, policy: &Policy) -> bool {
-        policy.allows_with_all(&self.subject(&self.areas())).is_ok()
+        policy
+            .allows_with_all(&self.subject(&self.areas()))
+            .and_then(|()| self.has_secrets_dir(policy))
+            .is_ok()
+    }
+
+    /// Refuses a tool marked `SecretToFile` when `PROXMOX_MCP_SECRETS_DIR` is not set.
+    fn has_secrets_dir(&self, policy: &Policy) -> Result<(), Error> {
+        if self.has(Mark::SecretToFile) && policy.secrets_dir.is_none() {
+            return Err(Error::Denied(format!(
+                "{} receives a secret from PVE, which this server only writes to a file, and is off unless PROXMOX_MCP_SECRETS_DIR names a directory for it (existing, writable only by its owner)",
+                self.name
+            )));
+        }
+        Ok(())
     }
 
     /// The description shown to models: what the tool does, returns and needs.

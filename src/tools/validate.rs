@@ -21,6 +21,12 @@ pub fn validate(tool: &Tool, raw: &Map<String, Value>) -> Result<Args, Error> {
             continue;
         }
         let Some(param) = tool.params.iter().find(|p| p.name == name) else {
+            if name.to_ascii_lowercase().contains("password") {
+                return Err(Error::Args(format!(
+                    "'{name}': {} never takes a password (a model's context is no place for one); set passwords in PVE itself, e.g. pveum passwd USER",
+                    tool.name
+                )));
+            }
             let known: Vec<&str> = tool.params.iter().map(|p| p.name).collect();
             return Err(Error::Args(if known.is_empty() {
                 format!(

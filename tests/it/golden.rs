@@ -49,9 +49,12 @@ fn tools_list_per_access_level_is_golden() {
         ("full", &[("PROXMOX_MCP_ACCESS", "full")][..]),
         (
             "full-exec",
+            // Everything on: exec, access admin and the secrets directory create_api_token needs.
             &[
                 ("PROXMOX_MCP_ACCESS", "full"),
                 ("PROXMOX_MCP_ALLOW_EXEC", "true"),
+                ("PROXMOX_MCP_ALLOW_ACCESS_ADMIN", "true"),
+                ("PROXMOX_MCP_SECRETS_DIR", "/nonexistent/secrets"),
             ][..],
         ),
     ] {
@@ -99,6 +102,10 @@ fn tools_list_per_access_level_is_golden() {
         }
         assert!(all.contains(&"list_firewall_rules".to_string()), "{name}");
         assert_eq!(all.contains(&"exec_in_vm".to_string()), name == "full-exec");
+        for access_admin in ["grant_permission", "create_api_token"] {
+            let listed = all.contains(&access_admin.to_string());
+            assert_eq!(listed, name == "full-exec", "{name}: {access_admin}");
+        }
         for everyday in [
             "list_vms",
             "list_container_snapshots",

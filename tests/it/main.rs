@@ -21,6 +21,7 @@ mod smoke;
 mod support;
 mod tls;
 mod tools;
+mod tools_access;
 mod tools_admin;
 mod tools_backups;
 mod tools_guests;
