@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::alerts::Rules;
 use crate::error::Error;
 use crate::log::Level;
 use crate::policy::{Access, Area, Audit, Policy, Protect, AREAS};
@@ -52,6 +53,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_MCP_ALLOW_EXEC", flag: Some("allow-exec"), secret: false, help: "true enables exec_in_vm / exec_in_container (a remote shell) at access full" },
     Setting { var: "PROXMOX_MCP_ALLOW_HOST_CONFIG", flag: Some("allow-host-config"), secret: false, help: "true allows guest config keys that act on the host (args, hookscript, host devices and paths, privileged containers) at access full" },
     Setting { var: "PROXMOX_MCP_AUDIT_LOG", flag: Some("audit-log"), secret: false, help: "append JSON lines (intent before anything is sent, then the task and the outcome) for every operate/destroy call, and for refused ones, to this file (0600)" },
+    Setting { var: "PROXMOX_MCP_ALERTS", flag: Some("alerts"), secret: false, help: "file of KEY=value lines changing the alert rules (get_alerts, the alerts command): thresholds such as STORAGE_WARNING=80, BACKUP_EXCLUDE_TAG, DISABLE=rule,...; unknown keys are refused" },
     Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
     Setting { var: "PROXMOX_TASK_WAIT", flag: Some("task-wait"), secret: false, help: "default seconds a tool waits for the PVE task it started (default 120)" },
     Setting { var: "PROXMOX_CONFIG", flag: Some("config"), secret: false, help: "file of KEY=value lines with these names, read first; must be 0600 when it holds a secret" },
@@ -127,6 +129,8 @@ pub struct Config {
     pub allow_exec: bool,
     /// PROXMOX_MCP_ALLOW_HOST_CONFIG: host-level guest config keys may be set (at `full`).
     pub allow_host_config: bool,
+    /// PROXMOX_MCP_ALERTS: the alert rules' thresholds (defaults without the file).
+    pub alerts: Rules,
 }
 
 /// The CA that a PVE node's own certificate is signed by, present on every cluster node.
@@ -179,6 +183,10 @@ impl Config {
         let allow_exec = allow_exec(values)?;
         let allow_host_config = switch(values, "PROXMOX_MCP_ALLOW_HOST_CONFIG")?;
         let (timeout, task_wait) = limits(values)?;
+        let alerts = match value(values, "PROXMOX_MCP_ALERTS") {
+            Some(path) => Rules::load(Path::new(path))?,
+            None => Rules::default(),
+        };
         Ok(Config {
             hosts,
             user,
@@ -194,6 +202,7 @@ impl Config {
             audit_log,
             allow_exec,
             allow_host_config,
+            alerts,
         })
     }
 }
@@ -214,6 +223,7 @@ impl Policy {
             audit,
             allow_exec: config.allow_exec,
             allow_host_config: config.allow_host_config,
+            alerts: config.alerts.clone(),
         })
     }
 }

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
+use crate::alerts::Rules;
 use crate::error::Error;
 use crate::time::rfc3339;
 
@@ -175,7 +176,7 @@ impl Area {
             Area::Health => row(
                 "health",
                 true,
-                "replication, pending updates, disks and SMART, ZFS pools, Ceph health",
+                "alerts, replication, pending updates, disks and SMART, ZFS pools, Ceph health",
             ),
             Area::Exec => row("exec", false, "commands run inside guests (a remote shell)"),
         }
@@ -270,6 +271,8 @@ pub struct Policy {
     pub allow_exec: bool,
     /// PROXMOX_MCP_ALLOW_HOST_CONFIG: guest config keys that act on the host may be set.
     pub allow_host_config: bool,
+    /// PROXMOX_MCP_ALERTS: the alert rules' thresholds, which `get_alerts` evaluates.
+    pub alerts: Rules,
 }
 
 /// The entry of `list` that names the tool `name` (with its effect and its areas, the first
@@ -302,6 +305,7 @@ impl Policy {
             audit: None,
             allow_exec: false,
             allow_host_config: false,
+            alerts: Rules::default(),
         }
     }
 

@@ -23,6 +23,7 @@ mod table;
 mod validate;
 
 mod admin;
+pub mod alerts;
 mod backups;
 mod exec;
 mod guest_config;
@@ -47,7 +48,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 17] = [
+    let tables: [&[Tool]; 18] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -62,6 +63,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         backups::TOOLS,
         storage::TOOLS,
         monitor::TOOLS,
+        alerts::TOOLS,
         health::TOOLS,
         exec::TOOLS,
         admin::TOOLS,
