@@ -86,16 +86,34 @@ pub fn counts(alerts: &[Alert]) -> Value {
 pub const RULES: &[(&str, &str)] = &[
     ("node_offline", "a node is not online (critical)"),
     ("quorum", "the cluster lost quorum (critical)"),
-    ("node_memory", "a node's memory use at or above NODE_MEMORY %"),
-    ("storage_usage", "a storage at or above STORAGE_WARNING / STORAGE_CRITICAL %"),
-    ("failed_task", "tasks failed within FAILED_TASK_HOURS (backups: critical)"),
-    ("backup_age", "a guest without a backup newer than BACKUP_MAX_AGE_DAYS"),
-    ("ha_error", "an HA resource in state error or fence (critical)"),
+    (
+        "node_memory",
+        "a node's memory use at or above NODE_MEMORY %",
+    ),
+    (
+        "storage_usage",
+        "a storage at or above STORAGE_WARNING / STORAGE_CRITICAL %",
+    ),
+    (
+        "failed_task",
+        "tasks failed within FAILED_TASK_HOURS (backups: critical)",
+    ),
+    (
+        "backup_age",
+        "a guest without a backup newer than BACKUP_MAX_AGE_DAYS",
+    ),
+    (
+        "ha_error",
+        "an HA resource in state error or fence (critical)",
+    ),
     ("replication", "a replication job failing"),
     ("zfs_pool", "a ZFS pool not ONLINE, or with errors"),
     ("smart", "a disk failing its SMART check (critical)"),
     ("ceph", "Ceph in HEALTH_WARN or HEALTH_ERR"),
-    ("certificate", "a node certificate expiring within CERT_WARNING_DAYS / CERT_CRITICAL_DAYS"),
+    (
+        "certificate",
+        "a node certificate expiring within CERT_WARNING_DAYS / CERT_CRITICAL_DAYS",
+    ),
     ("updates", "pending package updates (info)"),
 ];
 
@@ -139,13 +157,34 @@ impl Default for Rules {
 
 /// The keys a `PROXMOX_MCP_ALERTS` file may set, with what they mean (for errors and the README).
 pub const KEYS: &[(&str, &str)] = &[
-    ("STORAGE_WARNING", "storage use in % that is a warning (default 80)"),
-    ("STORAGE_CRITICAL", "storage use in % that is critical (default 90)"),
-    ("NODE_MEMORY", "node memory use in % that is a warning (default 90)"),
-    ("FAILED_TASK_HOURS", "how far back failed tasks count, in hours (default 24)"),
-    ("BACKUP_MAX_AGE_DAYS", "the age in days a guest's newest backup may have (default 7)"),
-    ("BACKUP_EXCLUDE_TAG", "guests with this tag need no backup (default no-backup)"),
-    ("CERT_WARNING_DAYS", "a certificate expiring within this many days is a warning (default 30)"),
+    (
+        "STORAGE_WARNING",
+        "storage use in % that is a warning (default 80)",
+    ),
+    (
+        "STORAGE_CRITICAL",
+        "storage use in % that is critical (default 90)",
+    ),
+    (
+        "NODE_MEMORY",
+        "node memory use in % that is a warning (default 90)",
+    ),
+    (
+        "FAILED_TASK_HOURS",
+        "how far back failed tasks count, in hours (default 24)",
+    ),
+    (
+        "BACKUP_MAX_AGE_DAYS",
+        "the age in days a guest's newest backup may have (default 7)",
+    ),
+    (
+        "BACKUP_EXCLUDE_TAG",
+        "guests with this tag need no backup (default no-backup)",
+    ),
+    (
+        "CERT_WARNING_DAYS",
+        "a certificate expiring within this many days is a warning (default 30)",
+    ),
     ("CERT_CRITICAL_DAYS", "... and critical (default 7)"),
     ("DISABLE", "rules not evaluated, comma-separated rule names"),
 ];
@@ -199,7 +238,10 @@ impl Rules {
             };
             match v.parse::<u64>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                _ => Err(bad(key, &format!("expected a whole number from {min} to {max}"))),
+                _ => Err(bad(
+                    key,
+                    &format!("expected a whole number from {min} to {max}"),
+                )),
             }
         };
         let percent = |key: &str| number(key, 1, 100).map(|v| v.map(|n| n as u32));
@@ -266,12 +308,7 @@ impl Rules {
 }
 
 /// The error for a value that contradicts another (named by its line when the file set it).
-fn bad_pair(
-    shown: &str,
-    key: &str,
-    values: &BTreeMap<&str, (usize, String)>,
-    why: &str,
-) -> Error {
+fn bad_pair(shown: &str, key: &str, values: &BTreeMap<&str, (usize, String)>, why: &str) -> Error {
     match values.get(key) {
         Some((line, value)) => Error::Config(format!("{shown} line {line}: {key}={value}: {why}")),
         None => Error::Config(format!("{shown}: the default {key} is {why}")),
@@ -376,7 +413,10 @@ pub fn changes<'a>(before: &'a [Alert], after: &'a [Alert]) -> Vec<Change<'a>> {
             Some(_) => {}
         }
     }
-    for b in before.iter().filter(|b| !after.iter().any(|a| a.id == b.id)) {
+    for b in before
+        .iter()
+        .filter(|b| !after.iter().any(|a| a.id == b.id))
+    {
         out.push(Change::Cleared(b));
     }
     out
@@ -405,14 +445,15 @@ mod tests {
             "f",
         )
         .unwrap();
-        assert_eq!(
-            (rules.storage_warning, rules.storage_critical),
-            (70, 85)
-        );
+        assert_eq!((rules.storage_warning, rules.storage_critical), (70, 85));
         assert_eq!(rules.backup_exclude_tag, "skip-backup");
         assert_eq!(rules.disabled, ["updates", "smart"]);
         assert!(!rules.on("updates") && rules.on("ceph"));
-        let err = |text: &str| Rules::parse(text, "PROXMOX_MCP_ALERTS=/etc/a").unwrap_err().to_string();
+        let err = |text: &str| {
+            Rules::parse(text, "PROXMOX_MCP_ALERTS=/etc/a")
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             err("\nSTORAGE_WARN=70"),
             "configuration: PROXMOX_MCP_ALERTS=/etc/a line 2: unknown key STORAGE_WARN; the keys are STORAGE_WARNING, STORAGE_CRITICAL, NODE_MEMORY, FAILED_TASK_HOURS, BACKUP_MAX_AGE_DAYS, BACKUP_EXCLUDE_TAG, CERT_WARNING_DAYS, CERT_CRITICAL_DAYS, DISABLE"
@@ -421,13 +462,15 @@ mod tests {
             err("STORAGE_WARNING=80%"),
             "configuration: PROXMOX_MCP_ALERTS=/etc/a line 1: STORAGE_WARNING=80%: expected a whole number from 1 to 100"
         );
-        assert!(err("DISABLE=updates,cpu").contains("DISABLE=updates,cpu: unknown rule cpu; the rules are node_offline,"));
+        assert!(err("DISABLE=updates,cpu")
+            .contains("DISABLE=updates,cpu: unknown rule cpu; the rules are node_offline,"));
         assert!(err("STORAGE_WARNING").contains("line 1: expected KEY=value"));
         assert_eq!(
             err("STORAGE_WARNING=95"),
             "configuration: PROXMOX_MCP_ALERTS=/etc/a: the default STORAGE_CRITICAL is below STORAGE_WARNING=95; the critical level must be at least the warning level"
         );
-        assert!(err("CERT_CRITICAL_DAYS=40").contains("line 1: CERT_CRITICAL_DAYS=40: above CERT_WARNING_DAYS=30"));
+        assert!(err("CERT_CRITICAL_DAYS=40")
+            .contains("line 1: CERT_CRITICAL_DAYS=40: above CERT_WARNING_DAYS=30"));
         assert!(err("BACKUP_EXCLUDE_TAG=a b").contains("not a PVE tag"));
         assert_eq!(Rules::parse("", "f").unwrap(), Rules::default());
     }

@@ -53,7 +53,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_MCP_ALLOW_EXEC", flag: Some("allow-exec"), secret: false, help: "true enables exec_in_vm / exec_in_container (a remote shell) at access full" },
     Setting { var: "PROXMOX_MCP_ALLOW_HOST_CONFIG", flag: Some("allow-host-config"), secret: false, help: "true allows guest config keys that act on the host (args, hookscript, host devices and paths, privileged containers) at access full" },
     Setting { var: "PROXMOX_MCP_AUDIT_LOG", flag: Some("audit-log"), secret: false, help: "append JSON lines (intent before anything is sent, then the task and the outcome) for every operate/destroy call, and for refused ones, to this file (0600)" },
-    Setting { var: "PROXMOX_MCP_ALERTS", flag: Some("alerts"), secret: false, help: "file of KEY=value lines changing the alert rules (get_alerts, the alerts command): thresholds such as STORAGE_WARNING=80, BACKUP_EXCLUDE_TAG, DISABLE=rule,...; unknown keys are refused" },
+    Setting { var: "PROXMOX_MCP_ALERTS", flag: Some("alerts-file"), secret: false, help: "file of KEY=value lines changing the alert rules (get_alerts, the alerts command): thresholds such as STORAGE_WARNING=80, BACKUP_EXCLUDE_TAG, DISABLE=rule,...; unknown keys are refused" },
     Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
     Setting { var: "PROXMOX_TASK_WAIT", flag: Some("task-wait"), secret: false, help: "default seconds a tool waits for the PVE task it started (default 120)" },
     Setting { var: "PROXMOX_CONFIG", flag: Some("config"), secret: false, help: "file of KEY=value lines with these names, read first; must be 0600 when it holds a secret" },

@@ -15,8 +15,7 @@ use crate::policy::{Area, Effect};
 use crate::pve::{as_u64, path, Pve};
 
 use super::health::{
-    ceph_summary, node_get, replication_jobs, replication_states, zfs_pool,
-    DISKS, UPDATES, ZFS,
+    ceph_summary, node_get, replication_jobs, replication_states, zfs_pool, DISKS, UPDATES, ZFS,
 };
 use super::list::{number, text};
 use super::table::{f, Args, Content, Ctx, Kind, Output, Param, Tool, Ty};
@@ -307,7 +306,10 @@ impl Run<'_> {
         if cluster.get("quorate").and_then(as_u64) == Some(0) {
             let members = entries.iter().filter(|e| text(e, "type") == "node");
             let (total, up) = members.fold((0, 0), |(t, u), e| {
-                (t + 1, u + usize::from(e.get("online").and_then(as_u64) == Some(1)))
+                (
+                    t + 1,
+                    u + usize::from(e.get("online").and_then(as_u64) == Some(1)),
+                )
             });
             let name = text(cluster, "name");
             let message = format!(
@@ -447,8 +449,7 @@ impl Run<'_> {
             return;
         };
         let health = text(&status, "health");
-        if status["configured"] == json!(false) || !matches!(health, "HEALTH_WARN" | "HEALTH_ERR")
-        {
+        if status["configured"] == json!(false) || !matches!(health, "HEALTH_WARN" | "HEALTH_ERR") {
             return;
         }
         let severity = |s: &str| match s {
@@ -476,7 +477,11 @@ impl Run<'_> {
                 format!("ceph:{name}"),
                 severity(text(c, "severity")),
                 "Ceph".into(),
-                format!("Ceph {}: {name}: {}", text(c, "severity"), text(c, "message")),
+                format!(
+                    "Ceph {}: {name}: {}",
+                    text(c, "severity"),
+                    text(c, "message")
+                ),
                 ("get_ceph_status", json!({})),
             );
         }
@@ -502,7 +507,10 @@ impl Run<'_> {
         for t in tasks.as_array().into_iter().flatten() {
             let status = text(t, "status");
             let ended = t.get("endtime").and_then(as_u64).unwrap_or(0);
-            if status.is_empty() || status == "OK" || status.starts_with("WARNINGS") || ended < since
+            if status.is_empty()
+                || status == "OK"
+                || status.starts_with("WARNINGS")
+                || ended < since
             {
                 continue;
             }
@@ -533,7 +541,11 @@ impl Run<'_> {
             );
             self.alerts.push(Alert {
                 id: format!("failed_task:{node}:{kind}:{id}"),
-                severity: if backup { Severity::Critical } else { Severity::Warning },
+                severity: if backup {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
                 subject: match id.as_str() {
                     "" => format!("node {node}"),
                     id => format!("guest {id}"),
@@ -653,7 +665,10 @@ impl Run<'_> {
                 format!("certificate:{node}:{file}"),
                 severity,
                 format!("certificate {file} on {node}"),
-                format!("certificate {file} on {node} ({}) {when}", text(c, "subject")),
+                format!(
+                    "certificate {file} on {node} ({}) {when}",
+                    text(c, "subject")
+                ),
                 ("list_node_certificates", json!({"node": node})),
             );
         }
@@ -727,9 +742,7 @@ impl Run<'_> {
         let mut complete = true;
         for (node, storage) in &targets {
             let content = path(&[&"nodes", node, &"storage", storage, &"content"]);
-            let answer = self
-                .pve
-                .get(&content, &[("content", "backup".to_string())]);
+            let answer = self.pve.get(&content, &[("content", "backup".to_string())]);
             let Some(list) = self.read("backup_age", Some(node), answer) else {
                 complete = false;
                 continue;
@@ -766,7 +779,11 @@ impl Run<'_> {
             }
             let name = text(g, "name");
             let found = match last {
-                Some(t) => format!("the newest is from {} ({} days old)", time(t), (self.now.saturating_sub(t)) / 86_400),
+                Some(t) => format!(
+                    "the newest is from {} ({} days old)",
+                    time(t),
+                    (self.now.saturating_sub(t)) / 86_400
+                ),
                 None if targets.is_empty() => "there is no backup storage".to_string(),
                 None => format!("none found on {} backup storage(s)", targets.len()),
             };
