@@ -64,6 +64,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
         "create_backup",
         "list_backup_jobs",
         "get_vm_metrics",
+        "get_alerts",
     ] {
         assert!(has(&names, everyday), "{everyday}: {names:?}");
     }
@@ -84,7 +85,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
     ] {
         assert!(!has(&names, opt_in), "{opt_in}");
     }
-    assert_eq!(names.len(), 58, "{names:?}");
+    assert_eq!(names.len(), 59, "{names:?}");
 
     let text = instructions(&[("PROXMOX_MCP_ACCESS", "full")]);
     assert_eq!(
