@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proxmox_mcp_server::tls::{self, Trust};
+use proxmox_mcp_server::tools::alerts::max_requests;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
@@ -151,6 +152,12 @@ impl FakePve {
 /// The answers, serialized once.
 struct Answers {
     resources: Vec<u8>,
+    /// `/cluster/resources` without a type: the guests, 3 nodes and their storages.
+    everything: Vec<u8>,
+    /// An empty list: every other read the alert rules send (nothing wrong).
+    empty: Vec<u8>,
+    /// PVE's answer where Ceph is not installed.
+    no_ceph: Vec<u8>,
     vm_status: Vec<u8>,
     started: Vec<u8>,
     task: Vec<u8>,
@@ -178,8 +185,25 @@ impl Answers {
             }));
         }
         let envelope = |data: Value| json!({"success": 1, "data": data}).to_string().into_bytes();
+        let mut everything = guests.clone();
+        for n in 1..=3 {
+            let node = format!("pve{n}");
+            everything.push(json!({"id": format!("node/{node}"), "type": "node", "node": node, "status": "online",
+                                   "mem": 8_589_934_592u64, "maxmem": 68_719_476_736u64}));
+            everything.push(json!({"id": format!("storage/{node}/local"), "type": "storage", "node": node, "storage": "local",
+                                   "status": "available", "content": "backup,iso,vztmpl", "shared": 0,
+                                   "disk": 10_737_418_240u64, "maxdisk": 107_374_182_400u64}));
+            everything.push(json!({"id": format!("storage/{node}/pbs"), "type": "storage", "node": node, "storage": "pbs",
+                                   "status": "available", "content": "backup", "plugintype": "pbs", "shared": 1,
+                                   "disk": 10_737_418_240u64, "maxdisk": 107_374_182_400u64}));
+        }
         Answers {
             resources: envelope(Value::Array(guests)),
+            everything: envelope(Value::Array(everything)),
+            empty: envelope(json!([])),
+            no_ceph: json!({"success": 0, "status": 500, "message": "binary not installed: /usr/bin/ceph-mon\n", "data": null})
+                .to_string()
+                .into_bytes(),
             vm_status: envelope(json!({
                 "vmid": 100, "name": "guest-100", "status": "running", "qmpstatus": "running",
                 "cpu": 0.0123, "cpus": 4, "mem": 1_073_741_824u64, "maxmem": 4_294_967_296u64,
@@ -196,10 +220,32 @@ impl Answers {
     }
 
     fn route(&self, method: &str, path: &str) -> (&'static str, &[u8]) {
+        let typed = path.contains('?');
         let path = path.split('?').next().unwrap_or_default();
         let path = path.strip_prefix("/api2/extjs").unwrap_or(path);
+        let alert_read = |p: &str| {
+            [
+                "/cluster/status",
+                "/cluster/ha/status/current",
+                "/cluster/replication",
+            ]
+            .contains(&p)
+                || [
+                    "/tasks",
+                    "/disks/list",
+                    "/disks/zfs",
+                    "/certificates/info",
+                    "/apt/update",
+                    "/content",
+                ]
+                .iter()
+                .any(|end| p.starts_with("/nodes/pve") && p.ends_with(end))
+        };
         match (method, path) {
+            ("GET", "/cluster/resources") if !typed => ("200 OK", &self.everything),
             ("GET", "/cluster/resources") => ("200 OK", &self.resources),
+            ("GET", "/cluster/ceph/status") => ("200 OK", &self.no_ceph),
+            ("GET", p) if alert_read(p) => ("200 OK", &self.empty),
             ("GET", "/nodes/pve1/qemu/100/status/current") => ("200 OK", &self.vm_status),
             ("POST", "/nodes/pve1/qemu/100/status/start") => ("200 OK", &self.started),
             ("GET", "/version") => ("200 OK", &self.version),
@@ -602,6 +648,29 @@ fn load(bin: &Path, fake: &FakePve, calls: usize) -> Load {
     }
 }
 
+/// One `get_alerts` call against the fake: the requests PVE received and the alerts it returned.
+fn alert_requests(bin: &Path, fake: &FakePve) -> (usize, usize) {
+    let mut mcp = Mcp::spawn(&mut command(bin, fake.port, "read-only"));
+    mcp.initialize();
+    mcp.initialized();
+    let before = fake.count();
+    let answer = mcp.roundtrip(
+        "tools/call",
+        &json!({"name": "get_alerts", "arguments": {}}),
+    );
+    let reply: Value = serde_json::from_str(answer).unwrap_or_default();
+    let result = &reply["result"];
+    if result["isError"] != json!(false) {
+        fail(&format!("get_alerts failed: {answer}"));
+    }
+    let alerts = result["structuredContent"]["data"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let sent = fake.count() - before;
+    mcp.finish();
+    (sent, alerts)
+}
+
 /// The `tools/list` answer line of a server at `access` (with exec allowed when `exec`), with
 /// `PROXMOX_MCP_TOOLS` set to `tools` (unset for `None`: the default set).
 fn tools_list_line(bin: &Path, port: u16, access: &str, exec: bool, tools: Option<&str>) -> String {
@@ -985,6 +1054,14 @@ fn main() {
         &format!("+{extra:.2} request(s)"),
         "at most +1",
         verdicts.mark("vmid without node".into(), extra <= 1.0),
+    ]);
+    let (sent, alerts) = alert_requests(&o.bins[0].1, &fake);
+    let bound = max_requests(3);
+    row(&[
+        "get_alerts, 3 nodes, 4 backup storages (1 shared)",
+        &format!("{sent} request(s) ({alerts} alerts: its guests have no backups)"),
+        &format!("at most {bound} (max_requests(3))"),
+        verdicts.mark("get_alerts requests".into(), sent <= bound),
     ]);
     println!();
 

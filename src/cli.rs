@@ -1,10 +1,11 @@
-//! The command line: `serve` (default), `check`, `tools`, `call`, `agent-card`; flags from `config::SETTINGS`.
+//! The command line: `serve` (default), `check`, `tools`, `call`, `alerts`, `agent-card`; flags from `config::SETTINGS`.
 
 use std::io::{self, BufReader, Write};
 use std::process::ExitCode;
 
 use serde_json::{json, Map, Value};
 
+use crate::alerts;
 use crate::config::{Auth, Config, SETTINGS};
 use crate::error::Error;
 use crate::mcp::{self, Server};
@@ -21,6 +22,10 @@ commands:
   tools [--json]         list the tools offered (by access level and toolsets) and the toolsets
   call TOOL [key=value ...] [--json ARGS]
                          run one tool and print its result (values parse as JSON when they can)
+  alerts [--json] [--watch SECONDS]
+                         evaluate the alert rules once and print the alerts (a table, or JSON);
+                         exit status 0 none or info only, 1 warning, 2 critical, 3 could not check
+                         (a monitoring plugin's); --watch re-checks every SECONDS, printing changes
   agent-card             print the A2A agent card (agent-card.json)
   claude-config [--file PATH] [--name NAME]
                          add this server (with --config / PROXMOX_CONFIG) to Claude Desktop's
@@ -40,6 +45,10 @@ enum Command {
     Call {
         tool: String,
         args: Map<String, Value>,
+    },
+    Alerts {
+        json: bool,
+        watch: Option<u64>,
     },
     AgentCard,
     ClaudeConfig {
@@ -84,6 +93,7 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, Stri
     let mut json_args: Option<String> = None;
     let mut desktop_file: Option<String> = None;
     let mut desktop_name = "proxmox".to_string();
+    let mut watch: Option<u64> = None;
     let mut positional: Vec<String> = Vec::new();
     let text = |v: std::ffi::OsString| {
         v.into_string()
@@ -110,6 +120,13 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, Stri
             Long("json") => json_switch = true,
             Long("file") if command.as_deref() == Some("claude-config") => {
                 desktop_file = Some(text(parser.value().map_err(|e| e.to_string())?)?);
+            }
+            Long("watch") if command.as_deref() == Some("alerts") => {
+                let v = text(parser.value().map_err(|e| e.to_string())?)?;
+                let seconds = v.parse::<u64>().ok().filter(|s| (1..=86_400).contains(s));
+                watch = Some(seconds.ok_or_else(|| {
+                    format!("--watch {v}: expected a number of seconds from 1 to 86400")
+                })?);
             }
             Long("name") if command.as_deref() == Some("claude-config") => {
                 desktop_name = text(parser.value().map_err(|e| e.to_string())?)?;
@@ -144,6 +161,13 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, Stri
         Some("tools") => {
             no_more("tools")?;
             Command::Tools { json: json_switch }
+        }
+        Some("alerts") => {
+            no_more("alerts")?;
+            Command::Alerts {
+                json: json_switch,
+                watch,
+            }
         }
         Some("agent-card") => {
             no_more("agent-card")?;
@@ -189,11 +213,14 @@ fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, Stri
 
 /// The process entry point.
 pub fn main() -> ExitCode {
-    let cli = match parse(std::env::args_os().skip(1)) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let cli = match parse(args.clone()) {
         Ok(cli) => cli,
         Err(e) => {
             eprintln!("proxmox-mcp-server: {e}");
-            return ExitCode::from(2);
+            // For the alerts command 2 means critical: anything that stops the check is 3.
+            let alerts = args.iter().any(|a| a == "alerts");
+            return ExitCode::from(if alerts { UNKNOWN } else { 2 });
         }
     };
     match cli.command {
@@ -234,6 +261,10 @@ pub fn main() -> ExitCode {
             print(&crate::check::render(false, &[finding], json));
             ExitCode::from(2)
         }
+        Command::Alerts { json, .. } => {
+            print(&unknown_text(e, json));
+            ExitCode::from(UNKNOWN)
+        }
         _ => config_error(e),
     };
     let config = match Config::resolve(&env, &cli.flags)
@@ -255,6 +286,11 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(&config, &pve, &policy),
         Command::Check { json } => check(&config, &policy, json),
         Command::Call { tool, args } => call(&config, &pve, &policy, &tool, &args),
+        Command::Alerts { json, watch: None } => alerts_once(&pve, &policy, json),
+        Command::Alerts {
+            json,
+            watch: Some(seconds),
+        } => alerts_watch(&pve, &policy, json, seconds),
         _ => ExitCode::SUCCESS,
     }
 }
@@ -403,6 +439,97 @@ fn call(
     }
 }
 
+/// The exit status of a monitoring plugin that could not check.
+const UNKNOWN: u8 = 3;
+
+/// What `alerts` prints when it could not check: the monitoring plugin's first line, or JSON.
+fn unknown_text(e: &Error, json_out: bool) -> String {
+    if json_out {
+        format!("{}\n", json!({"error": e.to_string()}))
+    } else {
+        format!("ALERTS UNKNOWN - {e}\n")
+    }
+}
+
+/// `alerts`: one evaluation, printed; the exit status says the worst severity.
+fn alerts_once(pve: &Pve, policy: &Policy, json_out: bool) -> ExitCode {
+    match tools::alerts::evaluate(pve, &policy.alerts, std::time::SystemTime::now()) {
+        Ok(found) => {
+            let text = if json_out {
+                let list: Vec<Value> = found.iter().map(alerts::Alert::to_json).collect();
+                format!(
+                    "{}\n",
+                    json!({"data": list, "counts": alerts::counts(&found)})
+                )
+            } else {
+                alerts::table(&found)
+            };
+            print(&text);
+            ExitCode::from(alerts::exit_status(&found))
+        }
+        Err(e) => {
+            print(&unknown_text(&e, json_out));
+            ExitCode::from(UNKNOWN)
+        }
+    }
+}
+
+/// `alerts --watch SECONDS`: the alerts, then every SECONDS what changed (new, cleared,
+/// severity), each line stamped with the time; a failed check is said once, when it starts.
+/// Runs until interrupted or stdout closes.
+fn alerts_watch(pve: &Pve, policy: &Policy, json_out: bool, seconds: u64) -> ExitCode {
+    let mut last: Option<Vec<alerts::Alert>> = None;
+    let mut failing = false;
+    loop {
+        let now = std::time::SystemTime::now();
+        let stamp = crate::time::rfc3339(now);
+        let mut out = String::new();
+        match tools::alerts::evaluate(pve, &policy.alerts, now) {
+            Ok(found) => {
+                failing = false;
+                match &last {
+                    None if json_out => {
+                        let list: Vec<Value> = found.iter().map(alerts::Alert::to_json).collect();
+                        out = format!("{}\n", json!({"time": stamp, "data": list}));
+                    }
+                    None => out = format!("{stamp} {}", alerts::table(&found)),
+                    Some(before) => {
+                        for change in alerts::changes(before, &found) {
+                            if json_out {
+                                let mut c = change.to_json();
+                                c["time"] = json!(stamp);
+                                out.push_str(&format!("{c}\n"));
+                            } else {
+                                out.push_str(&format!("{stamp} {}\n", change.line()));
+                            }
+                        }
+                    }
+                }
+                last = Some(found);
+            }
+            Err(e) if !failing => {
+                failing = true;
+                out = unknown_text(&e, json_out);
+                if !json_out {
+                    out = format!("{stamp} {out}");
+                }
+            }
+            Err(_) => {}
+        }
+        if !out.is_empty() {
+            let mut stdout = io::stdout().lock();
+            if stdout
+                .write_all(out.as_bytes())
+                .and_then(|_| stdout.flush())
+                .is_err()
+            {
+                return ExitCode::SUCCESS;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(seconds));
+    }
+}
+
 fn check(config: &Config, policy: &Policy, json_out: bool) -> ExitCode {
     let (ok, findings) = crate::check::run(config, policy);
     print(&crate::check::render(ok, &findings, json_out));
@@ -481,6 +608,21 @@ mod tests {
             &["call", "x", "--json", "[1]"],
             Err("expected a JSON object"),
         );
+        check_parse(
+            &["alerts", "--json", "--watch", "60"],
+            Ok((
+                Command::Alerts {
+                    json: true,
+                    watch: Some(60),
+                },
+                &[],
+            )),
+        );
+        check_parse(
+            &["alerts", "--watch", "0"],
+            Err("--watch 0: expected a number of seconds"),
+        );
+        check_parse(&["tools", "--watch", "5"], Err("unknown flag --watch"));
         check_parse(&["frobnicate"], Err("unknown command 'frobnicate'"));
         check_parse(&["--token-value", "x"], Err("unknown flag --token-value"));
         check_parse(

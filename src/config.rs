@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::alerts::Rules;
 use crate::error::Error;
 use crate::log::Level;
 use crate::policy::{Access, Audit, Policy, Protect, AREAS};
@@ -47,6 +48,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_MCP_ALLOW_ACCESS_ADMIN", flag: Some("allow-access-admin"), secret: false, help: "true offers the tools that create, change and delete users, groups, API tokens and permissions (the access toolset's writes) at access full" },
     Setting { var: "PROXMOX_MCP_SECRETS_DIR", flag: Some("secrets-dir"), secret: false, help: "existing directory, writable only by its owner, where create_api_token writes each new token's secret to a new 0600 file (the secret never enters a result); create_api_token is offered only with it" },
     Setting { var: "PROXMOX_MCP_AUDIT_LOG", flag: Some("audit-log"), secret: false, help: "append JSON lines (intent before anything is sent, then the task and the outcome) for every operate/destroy call, and for refused ones, to this file (0600)" },
+    Setting { var: "PROXMOX_MCP_ALERTS", flag: Some("alerts-file"), secret: false, help: "file of KEY=value lines changing the alert rules (get_alerts, the alerts command): thresholds such as STORAGE_WARNING=80, BACKUP_EXCLUDE_TAG, DISABLE=rule,...; unknown keys are refused" },
     Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
     Setting { var: "PROXMOX_TASK_WAIT", flag: Some("task-wait"), secret: false, help: "default seconds a tool waits for the PVE task it started (default 120)" },
     Setting { var: "PROXMOX_CONFIG", flag: Some("config"), secret: false, help: "file of KEY=value lines with these names, read first; must be 0600 when it holds a secret" },
@@ -126,6 +128,8 @@ pub struct Config {
     pub allow_access_admin: bool,
     /// PROXMOX_MCP_SECRETS_DIR: where new API token secrets are written (checked when used).
     pub secrets_dir: Option<PathBuf>,
+    /// PROXMOX_MCP_ALERTS: the alert rules' thresholds (defaults without the file).
+    pub alerts: Rules,
 }
 
 /// The CA that a PVE node's own certificate is signed by, present on every cluster node.
@@ -182,6 +186,10 @@ impl Config {
         let allow_access_admin = switch(values, "PROXMOX_MCP_ALLOW_ACCESS_ADMIN")?;
         let secrets_dir = value(values, "PROXMOX_MCP_SECRETS_DIR").map(PathBuf::from);
         let (timeout, task_wait) = limits(values)?;
+        let alerts = match value(values, "PROXMOX_MCP_ALERTS") {
+            Some(path) => Rules::load(Path::new(path))?,
+            None => Rules::default(),
+        };
         Ok(Config {
             hosts,
             user,
@@ -199,6 +207,7 @@ impl Config {
             allow_host_config,
             allow_access_admin,
             secrets_dir,
+            alerts,
         })
     }
 }
@@ -221,6 +230,7 @@ impl Policy {
             allow_host_config: config.allow_host_config,
             allow_access_admin: config.allow_access_admin,
             secrets_dir: config.secrets_dir.clone(),
+            alerts: config.alerts.clone(),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 #[macro_use]
 pub mod log;
+pub mod alerts;
 pub mod bundle;
 pub mod card;
 pub mod check;

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
+use crate::alerts::Rules;
 use crate::error::Error;
 use crate::time::rfc3339;
 
@@ -149,7 +150,7 @@ impl Area {
             ),
             Area::Certificates => row("certificates", "nodes' TLS certificates"),
             Area::Metrics => row("metrics", "RRD metrics of nodes, guests and storages"),
-            Area::Health => row("health", "replication, pending updates, disks and SMART, ZFS pools, Ceph health",
+            Area::Health => row("health", "alerts, replication, pending updates, disks and SMART, ZFS pools, Ceph health",
             ),
             Area::Exec => row("exec", "commands run inside guests (a remote shell)"),
         }
@@ -244,6 +245,8 @@ pub struct Policy {
     /// PROXMOX_MCP_SECRETS_DIR: where a secret PVE shows once (a new API token's) is written;
     /// the tools that receive one are offered only with it.
     pub secrets_dir: Option<PathBuf>,
+    /// PROXMOX_MCP_ALERTS: the alert rules' thresholds, which `get_alerts` evaluates.
+    pub alerts: Rules,
 }
 
 /// What the policy weighs of a tool: its name, effect, areas (its own first), whether it is an
@@ -281,6 +284,7 @@ impl Policy {
             allow_host_config: false,
             allow_access_admin: false,
             secrets_dir: None,
+            alerts: Rules::default(),
         }
     }
 

@@ -168,7 +168,7 @@ pub fn prompts() -> Value {
         {
             "name": "health_check",
             "title": "Cluster health check",
-            "description": "Check the cluster: quorum and nodes, storage fill, guests that should run, tasks that failed in the last day.",
+            "description": "Check the cluster: the alerts (nodes, quorum, storage, failed tasks, backups, disks, Ceph, certificates), each looked at closer, and guests that should run.",
             "arguments": [],
         },
         {
@@ -196,12 +196,10 @@ pub fn prompt(name: &str, args: &Map<String, Value>) -> Result<Value, String> {
         "health_check" => (
             "Cluster health check",
             "Check the health of this Proxmox VE cluster and report briefly, worst first:\n\
-             1. get_cluster_status: is the cluster quorate, are all nodes online?\n\
-             2. list_nodes: CPU, memory and root disk use per node; flag anything above 85 %.\n\
-             3. list_storage: flag storages above 80 % used or not available.\n\
-             4. list_vms and list_containers: guests that are stopped or locked and may be expected to run (ask before starting any).\n\
-             5. list_tasks with errors: true: tasks that failed in the last 24 hours (compare starttime with now), with get_task_log for the last lines of each.\n\
-             Change nothing; end with a short list of what needs attention."
+             1. get_alerts: every rule at once (nodes and quorum, storage fill, memory, failed tasks, backup age, HA, replication, ZFS, SMART, Ceph, certificates, updates), most severe first.\n\
+             2. For each critical or warning alert, call the tool its next field names with those arguments to see the details; an info alert naming a missing privilege means that rule was not checked: say so.\n\
+             3. list_vms and list_containers: guests that are stopped or locked and may be expected to run (ask before starting any).\n\
+             Change nothing; end with a short list of what needs attention, worst first, each with the alert id and what to do."
                 .to_string(),
         ),
         "safe_change" => {

@@ -8,10 +8,10 @@ use serde_json::{json, Map, Value};
 
 use crate::error::Error;
 use crate::policy::{Area, Effect};
-use crate::pve::{as_u64, path};
+use crate::pve::{as_u64, path, Pve};
 
 use super::guest::{cluster_guests, find_guest};
-use super::list::{by_text, data, node_list, page, sort, text, trimmed};
+use super::list::{by_text, data, page, sort, text, trimmed};
 use super::params::{LIMIT, NODE, NODE_FILTER, OFFSET, UNREADABLE};
 use super::table::{f, Ty};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
@@ -121,7 +121,48 @@ pub(super) static TOOLS: &[Tool] = &[
 /// The jobs (`/cluster/replication`), each with its state from the node its guest is on
 /// (`/nodes/{node}/replication`): one request per node that runs jobs, none without jobs.
 fn list_replication_jobs(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let mut jobs = replication_jobs(ctx.pve, || cluster_guests(ctx))?;
+    if let Some(only) = args.str("node") {
+        jobs.retain(|j| text(j, "node") == only);
+    }
+    let unreadable: Vec<Value> = replication_states(ctx.pve, &mut jobs)
+        .into_iter()
+        .map(|(node, e)| json!({"node": node, "error": e.to_string()}))
+        .collect();
+    let mut out = page(args, jobs, &by_text("id"));
+    if !unreadable.is_empty() {
+        out.insert("unreadable".into(), Value::Array(unreadable));
+    }
+    Ok(out)
+}
+
+/// The replication jobs (`/cluster/replication`), each with the node its guest is on, from
+/// `guests` (a `/cluster/resources` answer, asked for only when there are jobs).
+pub(super) fn replication_jobs(
+    pve: &Pve,
+    guests: impl FnOnce() -> Result<Value, Error>,
+) -> Result<Vec<Value>, Error> {
     const JOB: &[&str] = &["id", "guest", "target", "schedule", "disable", "comment"];
+    let mut jobs = trimmed(pve.get("/cluster/replication", &[])?, JOB);
+    if jobs.is_empty() {
+        return Ok(jobs);
+    }
+    let guests = guests()?;
+    for job in &mut jobs {
+        if let Some(guest) = job
+            .get("guest")
+            .and_then(as_u64)
+            .and_then(|g| find_guest(&guests, g))
+        {
+            job["node"] = json!(text(guest, "node"));
+        }
+    }
+    Ok(jobs)
+}
+
+/// Adds to each job its state (last and next sync, fail count, error) from the node its guest
+/// is on: one request per node. The nodes that could not be read, with the error.
+pub(super) fn replication_states(pve: &Pve, jobs: &mut [Value]) -> Vec<(String, Error)> {
     const STATE: &[&str] = &[
         "last_sync",
         "last_try",
@@ -130,58 +171,52 @@ fn list_replication_jobs(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "fail_count",
         "error",
     ];
-    let mut jobs = trimmed(ctx.pve.get("/cluster/replication", &[])?, JOB);
+    let nodes: BTreeSet<String> = jobs
+        .iter()
+        .map(|j| text(j, "node").to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
     let mut unreadable = Vec::new();
-    if !jobs.is_empty() {
-        let guests = cluster_guests(ctx)?;
-        for job in &mut jobs {
-            if let Some(guest) = job
-                .get("guest")
-                .and_then(as_u64)
-                .and_then(|g| find_guest(&guests, g))
-            {
-                job["node"] = json!(text(guest, "node"));
-            }
-        }
-        if let Some(only) = args.str("node") {
-            jobs.retain(|j| text(j, "node") == only);
-        }
-        let nodes: BTreeSet<String> = jobs
-            .iter()
-            .map(|j| text(j, "node").to_string())
-            .filter(|n| !n.is_empty())
-            .collect();
-        let mut states: BTreeMap<String, Value> = BTreeMap::new();
-        for node in &nodes {
-            match node_list(ctx, node, "replication", &[&["id"], STATE].concat()) {
-                Ok(list) => {
-                    for s in list {
-                        states.insert(text(&s, "id").to_string(), s);
-                    }
+    let mut states: BTreeMap<String, Value> = BTreeMap::new();
+    for node in &nodes {
+        match node_get(pve, node, &["replication"]) {
+            Ok(list) => {
+                for s in trimmed(list, &[&["id"], STATE].concat()) {
+                    states.insert(text(&s, "id").to_string(), s);
                 }
-                Err(e) => unreadable.push(json!({"node": node, "error": e.to_string()})),
             }
+            Err(e) => unreadable.push((node.clone(), e)),
         }
-        for job in &mut jobs {
-            let Some(state) = states.get(text(job, "id")).and_then(Value::as_object) else {
-                continue;
-            };
-            for key in STATE {
-                if let Some(v) = state.get(*key) {
-                    job[*key] = v.clone();
-                }
+    }
+    for job in jobs {
+        let Some(state) = states.get(text(job, "id")).and_then(Value::as_object) else {
+            continue;
+        };
+        for key in STATE {
+            if let Some(v) = state.get(*key) {
+                job[*key] = v.clone();
             }
         }
     }
-    let mut out = page(args, jobs, &by_text("id"));
-    if !unreadable.is_empty() {
-        out.insert("unreadable".into(), Value::Array(unreadable));
-    }
-    Ok(out)
+    unreadable
 }
 
 // ---------------------------------------------------------------------------------------------
 // Updates and ZFS.
+
+/// PVE's apt cache of pending updates, below `/nodes/{node}`.
+pub(super) const UPDATES: &[&str] = &["apt", "update"];
+/// A node's disks with their SMART health.
+pub(super) const DISKS: &[&str] = &["disks", "list"];
+/// A node's ZFS pools.
+pub(super) const ZFS: &[&str] = &["disks", "zfs"];
+
+/// `GET /nodes/{node}/{what…}`.
+pub(super) fn node_get(pve: &Pve, node: &str, what: &[&str]) -> Result<Value, Error> {
+    let mut parts: Vec<&dyn std::fmt::Display> = vec![&"nodes", &node];
+    parts.extend(what.iter().map(|w| w as &dyn std::fmt::Display));
+    pve.get(&path(&parts), &[])
+}
 
 /// `GET /nodes/{node}/{what…}` for the `node` argument, cut to `fields`, sorted by `key` and
 /// paged.
@@ -192,10 +227,7 @@ fn node_page(
     fields: &[&str],
     key: &'static str,
 ) -> Result<Content, Error> {
-    let node = args.required_str("node")?;
-    let mut parts: Vec<&dyn std::fmt::Display> = vec![&"nodes", &node];
-    parts.extend(what.iter().map(|w| w as &dyn std::fmt::Display));
-    let list = ctx.pve.get(&path(&parts), &[])?;
+    let list = node_get(ctx.pve, args.required_str("node")?, what)?;
     Ok(page(args, trimmed(list, fields), &by_text(key)))
 }
 
@@ -209,7 +241,7 @@ fn list_node_updates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "Priority",
         "Section",
     ];
-    node_page(ctx, args, &["apt", "update"], FIELDS, "Package")
+    node_page(ctx, args, UPDATES, FIELDS, "Package")
 }
 
 fn list_node_disks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -217,7 +249,7 @@ fn list_node_disks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "devpath", "type", "model", "serial", "vendor", "size", "health", "wearout", "used",
         "mounted", "osdid",
     ];
-    node_page(ctx, args, &["disks", "list"], FIELDS, "devpath")
+    node_page(ctx, args, DISKS, FIELDS, "devpath")
 }
 
 fn get_disk_smart(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
@@ -234,15 +266,17 @@ fn get_disk_smart(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 
 fn list_zfs_pools(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     const FIELDS: &[&str] = &["name", "health", "size", "alloc", "free", "frag", "dedup"];
-    node_page(ctx, args, &["disks", "zfs"], FIELDS, "name")
+    node_page(ctx, args, ZFS, FIELDS, "name")
 }
 
 fn get_zfs_pool(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let (node, name) = (args.required_str("node")?, args.required_str("name")?);
-    data(
-        ctx.pve
-            .get(&path(&[&"nodes", &node, &"disks", &"zfs", &name]), &[])?,
-    )
+    data(zfs_pool(ctx.pve, node, name)?)
+}
+
+/// One ZFS pool's state, errors and vdevs.
+pub(super) fn zfs_pool(pve: &Pve, node: &str, name: &str) -> Result<Value, Error> {
+    pve.get(&path(&[&"nodes", &node, &"disks", &"zfs", &name]), &[])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,11 +295,17 @@ fn not_configured(message: &str) -> bool {
 }
 
 fn get_ceph_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
-    let status = match ctx.pve.get("/cluster/ceph/status", &[]) {
+    data(ceph_summary(ctx.pve)?)
+}
+
+/// Ceph's health with its checks (most severe first), OSD, PG and monitor counts; where Ceph
+/// is not set up, `configured: false` and the reason.
+pub(super) fn ceph_summary(pve: &Pve) -> Result<Value, Error> {
+    let status = match pve.get("/cluster/ceph/status", &[]) {
         Ok(status) => status,
         Err(Error::Api { message, .. }) if not_configured(&message) => {
             let reason = format!("Ceph is not set up on this cluster ({})", message.trim());
-            return data(json!({"configured": false, "reason": reason}));
+            return Ok(json!({"configured": false, "reason": reason}));
         }
         Err(e) => return Err(e),
     };
@@ -318,5 +358,5 @@ fn get_ceph_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
         json!({"total": status["monmap"]["num_mons"], "in_quorum": quorum}),
     );
     out.retain(|_, v| !v.is_null());
-    data(Value::Object(out))
+    Ok(Value::Object(out))
 }

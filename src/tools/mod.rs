@@ -24,6 +24,7 @@ mod validate;
 
 mod access;
 mod admin;
+pub mod alerts;
 mod backups;
 mod exec;
 mod guest_config;
@@ -50,7 +51,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 19] = [
+    let tables: [&[Tool]; 20] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -65,6 +66,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         backups::TOOLS,
         storage::TOOLS,
         monitor::TOOLS,
+        alerts::TOOLS,
         health::TOOLS,
         exec::TOOLS,
         admin::TOOLS,

@@ -1,5 +1,6 @@
 //! The one integration test binary: the server driven against a mocked PVE API.
 
+mod alerts;
 mod attacks_audit;
 mod attacks_config;
 mod attacks_review;

@@ -535,7 +535,8 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
             .replace("\n  ", " ")
             .lines()
             .any(|l| l.starts_with("✓ toolsets: ")
-                && l.contains(", firewall (PROXMOX_MCP_TOOLS=default,firewall)")),
+                && l.contains(", firewall, ")
+                && l.contains("(PROXMOX_MCP_TOOLS=default,firewall)")),
         "{}",
         run.all()
     );
@@ -558,7 +559,7 @@ fn toolsets_are_checked_by_the_binary_and_written_only_when_not_default() {
     assert!(!text.contains("PROXMOX_MCP_TOOLS"), "{text}");
     assert!(
         run.all().replace("\n  ", " ")
-            .contains("✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster (partly), backups (partly) (PROXMOX_MCP_TOOLS=default)"),
+            .contains("✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster (partly), backups (partly), health (partly) (PROXMOX_MCP_TOOLS=default)"),
         "{}",
         run.all()
     );

@@ -63,6 +63,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
         "get_cluster_status",
         "create_backup",
         "get_vm_agent_info",
+        "get_alerts",
     ] {
         assert!(has(&names, everyday), "{everyday}: {names:?}");
     }
@@ -90,7 +91,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
         assert!(!has(&names, opt_in), "{opt_in}");
     }
     // Within what every host carries (Cursor has capped a session at 40 tools).
-    assert_eq!(names.len(), 35, "{names:?}");
+    assert_eq!(names.len(), 36, "{names:?}");
 
     let text = instructions(&[("PROXMOX_MCP_ACCESS", "full")]);
     assert_eq!(
@@ -109,7 +110,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
             "- ha: high availability: status and the guests it manages",
             "- certificates: nodes' TLS certificates",
             "- metrics: RRD metrics of nodes, guests and storages",
-            "- health: replication, pending updates, disks and SMART, ZFS pools, Ceph health",
+            "- health: alerts, replication, pending updates, disks and SMART, ZFS pools, Ceph health (not listed: list_replication_jobs, list_node_updates, list_node_disks, get_disk_smart, list_zfs_pools, get_zfs_pool, get_ceph_status)",
         ],
         "{text}"
     );
@@ -408,7 +409,7 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         tools.0.lines().next().unwrap(),
         "toolsets: nodes, vms (partly), containers (partly), snapshots, storage, tasks, cluster (partly), backups (partly), \
-         firewall (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, access, pools, ha, certificates, metrics, health"
+         firewall, health (partly) (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, access, pools, ha, certificates, metrics"
     );
     assert!(tools.0.contains("\nadd_firewall_rule "), "{}", tools.0);
 
@@ -450,8 +451,8 @@ fn tools_and_check_show_the_toolsets() {
     let (_, stdout, _) = binary(&fake.url(), &[], &["check"]);
     assert!(
         stdout.replace("\n  ", " ").lines().any(|l| l
-            == "✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster (partly), backups (partly) \
-                (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, firewall, access, pools, ha, certificates, metrics, health"),
+            == "✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster (partly), backups (partly), \
+                health (partly) (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, firewall, access, pools, ha, certificates, metrics"),
         "{stdout}"
     );
 }
