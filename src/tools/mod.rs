@@ -24,12 +24,15 @@ mod validate;
 
 mod admin;
 mod backups;
+mod certs;
 mod exec;
 mod guest_config;
 mod guests;
+mod ha;
 mod health;
 mod monitor;
 mod nodes;
+mod pools;
 mod power;
 mod snapshots;
 mod storage;
@@ -47,7 +50,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 17] = [
+    let tables: [&[Tool]; 20] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -65,6 +68,9 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         health::TOOLS,
         exec::TOOLS,
         admin::TOOLS,
+        pools::TOOLS,
+        ha::TOOLS,
+        certs::TOOLS,
     ];
     tables.into_iter().flatten().collect()
 });
@@ -248,10 +254,16 @@ mod tests {
             let verb = t.name.split('_').next().unwrap_or_default();
             let expected = match verb {
                 "list" | "get" | "wait" => Effect::Read,
-                "delete" | "remove" | "rollback" | "exec" => Effect::Destroy,
+                "delete" | "remove" | "rollback" | "exec" | "revoke" => Effect::Destroy,
                 _ => Effect::Operate,
             };
-            assert_eq!(t.effect, expected, "{}", t.name);
+            // A node's certificate is what browsers and this server's pin trust: every change
+            // to it needs access full, whatever the verb.
+            let cert_change = t.area == Area::Certificates && expected == Effect::Operate;
+            match cert_change {
+                true => assert_eq!(t.effect, Effect::Destroy, "{}", t.name),
+                false => assert_eq!(t.effect, expected, "{}", t.name),
+            }
             // Tools that start tasks wait and can be dry-run; nothing else waits.
             let has = |n: &str| t.params.iter().any(|p| p.name == n);
             let starts_task = t.output.shape == Shape::Task && t.effect != Effect::Read;
