@@ -24,6 +24,8 @@ mod tools;
 mod tools_admin;
 mod tools_backups;
 mod tools_guests;
+mod tools_ha;
 mod tools_health;
 mod tools_monitor;
+mod tools_pools;
 mod toolsets;
