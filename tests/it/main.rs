@@ -23,6 +23,7 @@ mod tls;
 mod tools;
 mod tools_admin;
 mod tools_backups;
+mod tools_certs;
 mod tools_guests;
 mod tools_ha;
 mod tools_health;
