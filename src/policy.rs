@@ -168,9 +168,9 @@ impl Area {
             Area::Ha => row(
                 "ha",
                 false,
-                "high availability: status and the guests it manages",
+                "high availability: status, rules and the guests it manages",
             ),
-            Area::Certificates => row("certificates", false, "nodes' TLS certificates"),
+            Area::Certificates => row("certificates", false, "nodes' TLS certificates and ACME"),
             Area::Metrics => row("metrics", true, "RRD metrics of nodes, guests and storages"),
             Area::Health => row(
                 "health",

@@ -95,8 +95,8 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
             "- firewall: firewall rules of the cluster, nodes and guests",
             "- access: users, API tokens, ACLs, this server's own permissions",
             "- pools: resource pools and their members",
-            "- ha: high availability: status and the guests it manages",
-            "- certificates: nodes' TLS certificates",
+            "- ha: high availability: status, rules and the guests it manages",
+            "- certificates: nodes' TLS certificates and ACME",
         ],
         "{text}"
     );
