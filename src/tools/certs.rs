@@ -350,63 +350,87 @@ fn certificate_change(
         params.push(("force", bool01(force)));
     }
     let shown = trimmed(before, CERT_FIELDS);
-    let mut out = make(cert_path, params).send(ctx, args, || Ok(json!({"certificates": shown})))?;
+    let sent = make(cert_path, params).send(ctx, args, || Ok(json!({"certificates": shown})));
     let Some(old) = old else {
-        return Ok(out);
+        return sent;
+    };
+    let mut out = match sent {
+        Ok(out) => out,
+        // Following the task failed: when pveproxy restarted with the new certificate on the
+        // host this server talks to, the pin refused it, and the handshake showed it.
+        Err(Error::Transport {
+            method,
+            path,
+            mut message,
+        }) => {
+            if let Some(new) = ctx
+                .pve
+                .presented_fingerprint()
+                .filter(|fp| !pins.contains(fp))
+            {
+                message.push_str(". ");
+                message.push_str(&changed(node, &old, &new, pins).1);
+            }
+            return Err(Error::Transport {
+                method,
+                path,
+                message,
+            });
+        }
+        Err(e) => return Err(e),
     };
     let mut pin = json!({"node": node, "old": old.to_string(), "new": null});
-    let dry_run = args.flag("dry_run") == Some(true);
     let ended = out
         .get("task")
         .and_then(|t| t.get("status"))
         .and_then(Value::as_str)
         == Some("stopped");
-    let note = if dry_run {
+    let note = if args.flag("dry_run") == Some(true) {
         format!("PROXMOX_FINGERPRINT pins {node}'s current certificate; once it is replaced this server refuses {node} until PROXMOX_FINGERPRINT holds the new fingerprint (the result will give it)")
     } else if !ended {
         format!("PROXMOX_FINGERPRINT pins {node}'s current certificate; when the task ends, read the new fingerprint with list_node_certificates and set PROXMOX_FINGERPRINT to it: this server does not trust it by itself")
     } else {
-        new_fingerprint(ctx, &info_path, node, &old, pins, &mut pin)
+        let new = match ctx.pve.get(&info_path, &[]) {
+            Ok(info) => proxy_fingerprint(&info),
+            // pveproxy restarted with the new certificate, which the pin refuses: the
+            // handshake still showed it.
+            Err(_) => ctx
+                .pve
+                .presented_fingerprint()
+                .filter(|fp| !pins.contains(fp)),
+        };
+        match new {
+            Some(new) if new == old => format!(
+                "{node} still presents the pinned certificate {old}; PROXMOX_FINGERPRINT needs no change"
+            ),
+            Some(new) => {
+                let (line, note) = changed(node, &old, &new, pins);
+                pin["new"] = json!(new.to_string());
+                pin["setting"] = json!(line);
+                note
+            }
+            None => format!("PROXMOX_FINGERPRINT pins {node}'s old certificate ({old}) and the new fingerprint could not be read; this server refuses {node} until PROXMOX_FINGERPRINT holds it (`proxmox-mcp-server check` shows it)"),
+        }
     };
     pin["note"] = json!(note);
     out.insert("pin".into(), pin);
     Ok(out)
 }
 
-/// After the task: the node's new fingerprint into `pin` (with the setting that trusts it), and
-/// the note saying what to do.
-fn new_fingerprint(
-    ctx: &Ctx,
-    info_path: &str,
+/// The setting that trusts `new` in place of `old` (the other pins kept), and the note saying
+/// this server does not trust it by itself.
+fn changed(
     node: &str,
     old: &Fingerprint,
+    new: &Fingerprint,
     pins: &[Fingerprint],
-    pin: &mut Value,
-) -> String {
-    let new = match ctx.pve.get(info_path, &[]) {
-        Ok(info) => proxy_fingerprint(&info),
-        // pveproxy restarted with the new certificate, which the pin refuses: the handshake
-        // still showed it.
-        Err(_) => ctx
-            .pve
-            .presented_fingerprint()
-            .filter(|fp| !pins.contains(fp)),
-    };
-    match new {
-        Some(new) if new == *old => format!(
-            "{node} still presents the pinned certificate {old}; PROXMOX_FINGERPRINT needs no change"
-        ),
-        Some(new) => {
-            let setting: Vec<String> = pins
-                .iter()
-                .map(|p| if p == old { new } else { *p })
-                .map(|p| p.to_string())
-                .collect();
-            let line = format!("PROXMOX_FINGERPRINT={}", setting.join(","));
-            pin["new"] = json!(new.to_string());
-            pin["setting"] = json!(line);
-            format!("{node} now presents a new certificate ({new}), which this server does not trust: PROXMOX_FINGERPRINT pins the old one ({old}). Compare it with the node's (Node > System > Certificates), then set {line} and restart the server")
-        }
-        None => format!("PROXMOX_FINGERPRINT pins {node}'s old certificate ({old}) and the new fingerprint could not be read; this server refuses {node} until PROXMOX_FINGERPRINT holds it (`proxmox-mcp-server check` shows it)"),
-    }
+) -> (String, String) {
+    let setting: Vec<String> = pins
+        .iter()
+        .map(|p| if p == old { new } else { p })
+        .map(Fingerprint::to_string)
+        .collect();
+    let line = format!("PROXMOX_FINGERPRINT={}", setting.join(","));
+    let note = format!("{node} now presents a new certificate ({new}), which this server does not trust: PROXMOX_FINGERPRINT pins the old one ({old}). Compare it with the node's (Node > System > Certificates), then set {line} and restart the server");
+    (line, note)
 }

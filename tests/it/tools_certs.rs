@@ -370,3 +370,72 @@ fn a_failed_order_says_why_and_gives_no_pin_note() {
         );
     });
 }
+
+/// The SHA-256 fingerprint of `tests/data/tls/other.pem`.
+const OTHER_FINGERPRINT: &str = "34:6B:60:A2:EF:A6:53:C7:65:82:32:39:4D:11:81:91:CF:E0:94:18:B4:D8:66:25:CC:D5:AC:93:C9:AE:60:D9";
+
+/// The node this server talks to renews its own certificate: pveproxy restarts with it and the
+/// pin refuses the task's status polls. The error gives the new line, and the server keeps
+/// refusing the node (it does not start trusting the new certificate).
+#[test]
+fn renewing_the_pinned_host_itself_gives_the_line_and_stays_refused() {
+    use std::sync::atomic::Ordering;
+
+    use crate::raw::{answer, Raw};
+    use crate::support::{connected, leaf_fingerprint, resolve, server_tls, TOKEN};
+
+    let leaf = leaf_fingerprint();
+    let certs = vec![
+        server_tls("leaf.pem", "leaf.key"),
+        server_tls("other.pem", "other.key"),
+    ];
+    let info =
+        json!({"success": 1, "data": [{"filename": "pveproxy-ssl.pem", "fingerprint": leaf}]});
+    let server = Raw::https(certs, move |req, conn, shared| {
+        let body = if req.path.starts_with(INFO) {
+            info.clone()
+        } else if req.path.starts_with(ACME_CERT) {
+            // The task installs the new certificate; new connections get it.
+            shared.present.store(1, Ordering::SeqCst);
+            json!({"success": 1, "data": UPID})
+        } else {
+            json!({"success": 1, "data": {"status": "running", "upid": UPID}})
+        };
+        answer(conn, "200 OK", body.to_string().as_bytes());
+        crate::raw::Then::Close
+    });
+    let host = server.url("https");
+    let config = resolve(&[
+        ("PROXMOX_HOST", &host),
+        ("PROXMOX_USER", "root@pam"),
+        ("PROXMOX_TOKEN_NAME", "mcp"),
+        ("PROXMOX_TOKEN_VALUE", TOKEN),
+        ("PROXMOX_TIMEOUT", "5"),
+        ("PROXMOX_FINGERPRINT", &leaf),
+        ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_TOOLS", "certificates"),
+    ])
+    .expect("configuration");
+    connected(&config, |c| {
+        let e = c.error(
+            "renew_node_certificate",
+            json!({"node": "pve1", "force": true}),
+        );
+        assert!(
+            e.starts_with(&format!(
+                "PUT {ACME_CERT}: PVE started task {UPID} but following it failed"
+            )),
+            "{e}"
+        );
+        let line = format!("PROXMOX_FINGERPRINT={OTHER_FINGERPRINT}");
+        assert!(
+            e.ends_with(&format!("pve1 now presents a new certificate ({OTHER_FINGERPRINT}), which this server does not trust: PROXMOX_FINGERPRINT pins the old one ({leaf}). Compare it with the node's (Node > System > Certificates), then set {line} and restart the server")),
+            "{e}"
+        );
+        // Still pinned to the old certificate: the node is refused until the operator changes it.
+        let e = c.error("list_node_certificates", json!({"node": "pve1"}));
+        assert!(e.contains("does not match PROXMOX_FINGERPRINT"), "{e}");
+    });
+    // The write went out once; nothing was sent after the pin refused the new certificate.
+    assert!(server.requests() == 2, "{} requests", server.requests());
+}
