@@ -805,6 +805,14 @@ impl Pve {
         }
     }
 
+    /// The fingerprints `PROXMOX_FINGERPRINT` pins (empty when certificates are checked otherwise).
+    pub fn pinned(&self) -> &[tls::Fingerprint] {
+        match &self.trust {
+            Trust::Pinned(pins) => pins,
+            _ => &[],
+        }
+    }
+
     /// The SHA-256 fingerprint of the certificate presented in the last request's handshake
     /// (none when that request reused a connection or used plain http).
     pub fn presented_fingerprint(&self) -> Option<tls::Fingerprint> {

@@ -22,7 +22,8 @@ use super::table::{granted, Args, Content, Ctx, Kind, Mark, Output, Param, Tool}
 // ---------------------------------------------------------------------------------------------
 // Parameters.
 
-const POOLID: Param = Param::req("poolid", Kind::Text { max: 256 }, "the pool id, e.g. prod");
+pub(super) const POOLID: Param =
+    Param::req("poolid", Kind::Text { max: 256 }, "the pool id, e.g. prod");
 #[rustfmt::skip]
 const POOL_MEMBER_TYPE: Param = Param::opt("type", Kind::Text { max: 8 }, "only members of type qemu, lxc or storage");
 const HA_TYPE: Param = Param::opt("type", Kind::Text { max: 8 }, "only vm or ct resources");
@@ -305,7 +306,7 @@ pub(super) static TOOLS: &[Tool] = &[
 // Shared checks.
 
 /// `value` when it is one of `allowed`, else an argument error naming them.
-fn one_of<'a>(name: &str, value: &'a str, allowed: &[&str]) -> Result<&'a str, Error> {
+pub(super) fn one_of<'a>(name: &str, value: &'a str, allowed: &[&str]) -> Result<&'a str, Error> {
     if allowed.contains(&value) {
         Ok(value)
     } else {
@@ -317,7 +318,11 @@ fn one_of<'a>(name: &str, value: &'a str, allowed: &[&str]) -> Result<&'a str, E
 }
 
 /// The optional text argument `name`, checked against `allowed`.
-fn choice_arg<'a>(args: &'a Args, name: &str, allowed: &[&str]) -> Result<Option<&'a str>, Error> {
+pub(super) fn choice_arg<'a>(
+    args: &'a Args,
+    name: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, Error> {
     args.str(name).map(|v| one_of(name, v, allowed)).transpose()
 }
 
@@ -363,7 +368,7 @@ fn list_pools(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     ))
 }
 
-fn valid_poolid(id: &str) -> bool {
+pub(super) fn valid_poolid(id: &str) -> bool {
     !id.is_empty()
         && !id.starts_with('/')
         && !id.ends_with('/')
@@ -425,7 +430,7 @@ fn get_ha_status(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
     data(Value::Array(items))
 }
 
-const HA_FIELDS: &[&str] = &[
+pub(super) const HA_FIELDS: &[&str] = &[
     "sid",
     "type",
     "state",

@@ -26,12 +26,15 @@ mod access;
 mod admin;
 pub mod alerts;
 mod backups;
+mod certs;
 mod exec;
 mod guest_config;
 mod guests;
+mod ha;
 mod health;
 mod monitor;
 mod nodes;
+mod pools;
 mod power;
 mod provision;
 mod snapshots;
@@ -51,7 +54,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 20] = [
+    let tables: [&[Tool]; 23] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -72,6 +75,9 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         admin::TOOLS,
         provision::TOOLS,
         access::TOOLS,
+        pools::TOOLS,
+        ha::TOOLS,
+        certs::TOOLS,
     ];
     tables.into_iter().flatten().collect()
 });
@@ -261,12 +267,14 @@ mod tests {
             let verb = t.name.split('_').next().unwrap_or_default();
             let expected = match verb {
                 "list" | "get" | "wait" => Effect::Read,
-                "delete" | "remove" | "rollback" | "exec" => Effect::Destroy,
+                "delete" | "remove" | "rollback" | "exec" | "revoke" => Effect::Destroy,
                 _ => Effect::Operate,
             };
-            // Changing users, groups, tokens or permissions changes who may do what: access full.
+            // Changing users, groups, tokens or permissions changes who may do what, and a node's
+            // certificate is what browsers and this server's pin trust: access full, whatever the
+            // verb.
             let expected = match (t.area, expected) {
-                (Area::Access, Effect::Operate) => Effect::Destroy,
+                (Area::Access | Area::Certificates, Effect::Operate) => Effect::Destroy,
                 _ => expected,
             };
             assert_eq!(t.effect, expected, "{}", t.name);
