@@ -157,7 +157,7 @@ impl Area {
             Area::Firewall => row(
                 "firewall",
                 false,
-                "firewall rules of the cluster, nodes and guests",
+                "firewall rules, IP sets, aliases, security groups and options of the cluster, nodes and guests",
             ),
             Area::Access => row(
                 "access",

@@ -64,7 +64,9 @@ const OPTIONS: Param = Param::opt("options", Kind::Object, "key: value, e.g. {\"
 #[rustfmt::skip]
 const OPT_DELETE: Param = Param::opt("delete", Kind::Strings { max_items: 30, max_len: 64 }, "keys to reset to PVE's default");
 
-/// Where the call acts; every write is refused for a protected guest (`run::guard`, by `vmid`).
+/// The rule tools also belong to the guests' toolsets (as they always did); the others only to
+/// `firewall`, so that loading `vms` does not list a dozen firewall tools. Every write with a
+/// `vmid` is refused for a protected guest either way (`run::guard`).
 const LEVEL: &[Mark] = &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)];
 
 // ---------------------------------------------------------------------------------------------
@@ -160,7 +162,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&SET_VMID, &SET_NODE, &LIMIT, &OFFSET],
         output: Output::list(&[f("name", Ty::Str, ""), f("comment", Ty::Str, ""), f("entries", Ty::Arr, "cidr, nomatch, comment")]).with(&[f("digest", Ty::Str, "of the firewall config")]),
         idempotent: true,
-        marks: LEVEL,
+        marks: &[],
         run: list_firewall_ipsets,
     },
     Tool {
@@ -173,7 +175,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&SET_VMID, &SET_NODE, &SET_NAME, &FW_COMMENT, &DRY_RUN],
         output: Output::done(),
         idempotent: false,
-        marks: LEVEL,
+        marks: &[],
         run: create_firewall_ipset,
     },
     Tool {
@@ -194,7 +196,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::done(),
         idempotent: false,
-        marks: LEVEL,
+        marks: &[],
         run: add_ipset_entry,
     },
     Tool {
@@ -214,7 +216,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::done(),
         idempotent: false,
-        marks: LEVEL,
+        marks: &[],
         run: remove_ipset_entry,
     },
     Tool {
@@ -227,7 +229,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&SET_VMID, &SET_NODE, &SET_NAME, &FORCE, &DRY_RUN],
         output: Output::done(),
         idempotent: false,
-        marks: LEVEL,
+        marks: &[],
         run: delete_firewall_ipset,
     },
     Tool {
@@ -240,7 +242,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&SET_VMID, &SET_NODE, &LIMIT, &OFFSET],
         output: Output::list(&[f("name", Ty::Str, ""), f("cidr", Ty::Str, ""), f("comment", Ty::Str, "")]).with(&[f("digest", Ty::Str, "of the firewall config")]),
         idempotent: true,
-        marks: LEVEL,
+        marks: &[],
         run: list_firewall_aliases,
     },
     Tool {
@@ -260,7 +262,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::done(),
         idempotent: false,
-        marks: LEVEL,
+        marks: &[],
         run: create_firewall_alias,
     },
     Tool {
@@ -273,7 +275,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&SET_VMID, &SET_NODE, &ALIAS_NAME, &FW_DIGEST, &DRY_RUN],
         output: Output::done(),
         idempotent: false,
-        marks: LEVEL,
+        marks: &[],
         run: delete_firewall_alias,
     },
     Tool {
@@ -299,7 +301,7 @@ pub(super) static TOOLS: &[Tool] = &[
         params: &[&FW_VMID, &FW_NODE],
         output: Output::object(&[f("enable", Ty::Int, "1: on (unset: PVE's default)"), f("policy_in", Ty::Str, ""), f("policy_out", Ty::Str, ""), f("digest", Ty::Str, "")]),
         idempotent: true,
-        marks: LEVEL,
+        marks: &[],
         run: get_firewall_options,
     },
     Tool {
@@ -319,7 +321,7 @@ pub(super) static TOOLS: &[Tool] = &[
         ],
         output: Output::done().with(&[f("lockout", Ty::Obj, "risk: none, low, possible or high; findings")]),
         idempotent: true,
-        marks: LEVEL,
+        marks: &[],
         run: set_firewall_options,
     },
 ];
@@ -1055,13 +1057,12 @@ fn option_value(opt: Opt, value: &Value) -> Result<String, String> {
     }
 }
 
+/// Options to set (name, wire value) and to reset.
+type Changes = (Vec<(String, String)>, Vec<String>);
+
 /// The options to set (wire form, in the order given) and to reset, checked against the
 /// level's keys: unknown keys are refused, all of them named.
-fn option_changes(
-    args: &Args,
-    known: &[(&str, Opt)],
-    at: &str,
-) -> Result<(Vec<(String, String)>, Vec<String>), Error> {
+fn option_changes(args: &Args, known: &[(&str, Opt)], at: &str) -> Result<Changes, Error> {
     let given = args.0.get("options").and_then(Value::as_object);
     let delete = strings(args, "delete");
     let unknown: Vec<&str> = given
@@ -1332,7 +1333,7 @@ fn lockout(ctx: &Ctx, level: &Level, new: &NewOptions) -> Result<Value, Error> {
     let (accepted_from, first) = first_for_8006(&rules, "in");
     match (policy_in.as_str(), first) {
         (_, Some((at, action))) if action == "DROP" || action == "REJECT" => found.add(3, format!(
-            "{at} {action}s TCP 8006 (the API and GUI) from anywhere before any rule accepts it: this server and every other client would be cut off"
+            "{at} ({action}, any source) stops TCP 8006 (the API and GUI) before any rule accepts it: this server and every other client would be cut off"
         )),
         ("ACCEPT", _) => found.add(1, "policy_in ACCEPT: incoming traffic no rule drops is accepted, TCP 8006 (the API this server uses) included".into()),
         (_, Some((at, _))) => found.add(1, format!("policy_in {policy_in}, but {at} accepts TCP 8006 (the API this server uses) from anywhere")),

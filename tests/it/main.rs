@@ -23,6 +23,7 @@ mod tls;
 mod tools;
 mod tools_admin;
 mod tools_backups;
+mod tools_firewall;
 mod tools_guests;
 mod tools_health;
 mod tools_monitor;
