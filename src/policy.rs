@@ -141,7 +141,7 @@ impl Area {
             Area::Provisioning => row("provisioning", "create, clone, provision, migrate, reconfigure, resize and delete guests; bulk start, shutdown, migrate; ISO and template downloads; next free VMID",
             ),
             Area::Network => row("network", "nodes' network interfaces"),
-            Area::Firewall => row("firewall", "firewall rules of the cluster, nodes and guests",
+            Area::Firewall => row("firewall", "firewall rules, IP sets, aliases, security groups and options of the cluster, nodes and guests",
             ),
             Area::Access => row("access", "users, API tokens, ACLs, this server's own permissions",
             ),

@@ -1,7 +1,7 @@
-//! Cluster administration: pools, HA, firewall rules, node networks, users, API tokens, ACLs,
+//! Cluster administration: pools, HA, node networks, users, API tokens, ACLs,
 //! the server's own permissions, node certificates and backup jobs.
 //!
-//! The writes here (HA resources, firewall rules) are synchronous in PVE: it answers `null`, so
+//! The writes here (HA resources) are synchronous in PVE: it answers `null`, so
 //! `Change::send` returns `{"data": null}`; their dry runs show the current state they would change.
 
 use std::cmp::Ordering;
@@ -34,28 +34,6 @@ const MAX_RESTART: Param = Param::opt("max_restart", Kind::Int { min: 0, max: 10
 #[rustfmt::skip]
 const MAX_RELOCATE: Param = Param::opt("max_relocate", Kind::Int { min: 0, max: 100 }, "relocations to other nodes (default 1)");
 const HA_COMMENT: Param = Param::opt("comment", Kind::Text { max: 4096 }, "a description");
-const FW_VMID: Param = Param::opt("vmid", Kind::Vmid, "a guest's rules (else node or cluster)");
-const FW_NODE: Param = Param::opt("node", Kind::Node, "a node's rules, or the guest's node");
-const FW_TYPE: Param = Param::req("type", Kind::Text { max: 8 }, "in, out, forward or group");
-#[rustfmt::skip]
-const FW_ACTION: Param = Param::req("action", Kind::Text { max: 20 }, "ACCEPT, DROP, REJECT or a security group");
-#[rustfmt::skip]
-const FW_SOURCE: Param = Param::opt("source", Kind::Text { max: 512 }, "source address, CIDR, range, alias or ipset");
-const FW_DEST: Param = Param::opt("dest", Kind::Text { max: 512 }, "destination, like source");
-#[rustfmt::skip]
-const FW_PROTO: Param = Param::opt("proto", Kind::Text { max: 32 }, "protocol: tcp, udp, icmp or a number");
-#[rustfmt::skip]
-const FW_DPORT: Param = Param::opt("dport", Kind::Text { max: 256 }, "destination ports, e.g. 22 or 80,443");
-#[rustfmt::skip]
-const FW_MACRO: Param = Param::opt("macro", Kind::Text { max: 128 }, "a PVE macro instead of proto/ports, e.g. SSH");
-#[rustfmt::skip]
-const FW_COMMENT: Param = Param::opt("comment", Kind::Text { max: 4096 }, "a comment stored with the rule");
-#[rustfmt::skip]
-const FW_ENABLE: Param = Param::opt("enable", Kind::Bool, "whether the rule is active (default true)");
-#[rustfmt::skip]
-const FW_POS: Param = Param::req("pos", Kind::Int { min: 0, max: 100_000 }, "the rule's position (list_firewall_rules)");
-#[rustfmt::skip]
-const FW_DIGEST: Param = Param::opt("digest", Kind::Text { max: 64 }, "refuse if the rules changed since this digest");
 #[rustfmt::skip]
 const NET_TYPE: Param = Param::opt("type", Kind::Text { max: 20 }, "only this type, e.g. bridge, bond, eth, vlan");
 #[rustfmt::skip]
@@ -150,64 +128,6 @@ pub(super) static TOOLS: &[Tool] = &[
         idempotent: false,
         marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
         run: remove_ha_resource,
-    },
-    Tool {
-        name: "list_firewall_rules",
-        title: "List firewall rules",
-        description: "Lists the firewall rules (by pos) of the cluster, a node or a guest, with their digest.",
-        privilege: "Sys.Audit on / (node: on /nodes/{node}; guest: VM.Audit on /vms/{vmid})",
-        effect: Effect::Read,
-        area: Area::Firewall,
-        params: &[&FW_VMID, &FW_NODE, &LIMIT, &OFFSET],
-        output: Output::list(&[f("pos", Ty::Int, ""), f("type", Ty::Str, "in, out or group"), f("action", Ty::Str, ""), f("macro", Ty::Str, ""), f("proto", Ty::Str, ""), f("source", Ty::Str, ""), f("dest", Ty::Str, ""), f("sport", Ty::Str, ""), f("dport", Ty::Str, ""), f("enable", Ty::Int, ""), f("comment", Ty::Str, "")]).with(&[f("digest", Ty::Str, "of the rules")]),
-        idempotent: true,
-        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
-        run: list_firewall_rules,
-    },
-    Tool {
-        name: "add_firewall_rule",
-        title: "Add firewall rule",
-        description: "Adds a firewall rule at pos 0 of the cluster's, a node's or a guest's (vmid) rules; enabled unless enable is false.",
-        privilege: "Sys.Modify on / (node: on /nodes/{node}; guest: VM.Config.Network on /vms/{vmid})",
-        effect: Effect::Operate,
-        area: Area::Firewall,
-        params: &[
-            &FW_VMID,
-            &FW_NODE,
-            &FW_TYPE,
-            &FW_ACTION,
-            &FW_SOURCE,
-            &FW_DEST,
-            &FW_PROTO,
-            &FW_DPORT,
-            &FW_MACRO,
-            &FW_ENABLE,
-            &FW_COMMENT,
-            &DRY_RUN,
-        ],
-        output: Output::done(),
-        idempotent: false,
-        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
-        run: add_firewall_rule,
-    },
-    Tool {
-        name: "delete_firewall_rule",
-        title: "Delete firewall rule",
-        description: "Deletes the firewall rule at pos (cluster, node or guest; checked first; PVE refuses it if the rules changed).",
-        privilege: "Sys.Modify on / (node: on /nodes/{node}; guest: VM.Config.Network on /vms/{vmid})",
-        effect: Effect::Destroy,
-        area: Area::Firewall,
-        params: &[
-            &FW_VMID,
-            &FW_NODE,
-            &FW_POS,
-            &FW_DIGEST,
-            &DRY_RUN,
-        ],
-        output: Output::done(),
-        idempotent: false,
-        marks: &[Mark::Also(Area::Vms), Mark::Also(Area::Containers)],
-        run: delete_firewall_rule,
     },
     Tool {
         name: "list_node_networks",
@@ -328,7 +248,7 @@ pub(super) fn choice_arg<'a>(
 
 /// Whether a guest with `vmid` is a VM or a container: from the cache of recently seen guests,
 /// else one `GET /cluster/resources` (which `guest_path` then finds in the cache).
-fn guest_kind(ctx: &Ctx, vmid: i64) -> Result<Guest, Error> {
+pub(super) fn guest_kind(ctx: &Ctx, vmid: i64) -> Result<Guest, Error> {
     let Some((_, kind)) = locate_guest(ctx, vmid as u64)? else {
         return Err(Error::NotFound(format!(
             "GET /cluster/resources: no guest with VMID {vmid} in the cluster (or the credentials lack VM.Audit on /vms/{vmid}); list_vms and list_containers show the guests"
@@ -521,148 +441,6 @@ fn remove_ha_resource(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let params = vec![("purge", bool01(false))];
     Change::delete(path(&[&"cluster", &"ha", &"resources", &sid]), params)
         .send(ctx, args, || Ok(target))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Firewall.
-
-/// Where a call's rules live: the guest's (vmid, node optional), a node's, or the cluster's.
-struct Rules {
-    path: String,
-    /// `/nodes/{node}/{qemu|lxc}/{vmid}` for a guest's rules.
-    guest: Option<String>,
-}
-
-fn rules_of(ctx: &Ctx, args: &Args) -> Result<Rules, Error> {
-    if args.int("vmid").is_some() {
-        let kind = guest_kind(ctx, args.vmid())?;
-        let base = guest_path(ctx, args, kind)?;
-        return Ok(Rules {
-            path: format!("{base}/firewall/rules"),
-            guest: Some(base),
-        });
-    }
-    let path = match args.str("node") {
-        Some(node) => path(&[&"nodes", &node, &"firewall", &"rules"]),
-        None => "/cluster/firewall/rules".to_string(),
-    };
-    Ok(Rules { path, guest: None })
-}
-
-const RULE_FIELDS: &[&str] = &[
-    "pos",
-    "type",
-    "action",
-    "macro",
-    "proto",
-    "source",
-    "dest",
-    "sport",
-    "dport",
-    "iface",
-    "icmp-type",
-    "enable",
-    "log",
-    "comment",
-];
-
-/// The rules (trimmed, in order) and the digest PVE gives each of them (the same for all).
-fn read_rules(ctx: &Ctx, rules_path: &str) -> Result<(Vec<Value>, Option<String>), Error> {
-    let list = ctx.pve.get(rules_path, &[])?;
-    let digest = list
-        .as_array()
-        .and_then(|a| a.first())
-        .and_then(|r| r.get("digest"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let mut rules = trimmed(list, RULE_FIELDS);
-    sort(&mut rules, &|a: &Value, b: &Value| {
-        number(a, "pos").total_cmp(&number(b, "pos"))
-    });
-    Ok((rules, digest))
-}
-
-fn list_firewall_rules(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let rules = rules_of(ctx, args)?;
-    let (list, digest) = read_rules(ctx, &rules.path)?;
-    let mut out = page(args, list, &|a: &Value, b: &Value| {
-        number(a, "pos").total_cmp(&number(b, "pos"))
-    });
-    if let Some(d) = digest {
-        out.insert("digest".into(), json!(d));
-    }
-    Ok(out)
-}
-
-/// An action is ACCEPT, DROP, REJECT or a security group's name (PVE's pattern).
-fn valid_action(a: &str) -> bool {
-    a.len() >= 2
-        && a.starts_with(|c: char| c.is_ascii_alphabetic())
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn add_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let kind = one_of(
-        "type",
-        args.required_str("type")?,
-        &["in", "out", "forward", "group"],
-    )?;
-    let action = args.required_str("action")?;
-    if !valid_action(action) {
-        return Err(Error::Args(format!(
-            "'action' must be ACCEPT, DROP, REJECT or a security group name (a letter, then letters, digits, '-', '_'), got '{action}'"
-        )));
-    }
-    let rules = rules_of(ctx, args)?;
-    let mut params: Params = vec![("type", kind.to_string()), ("action", action.to_string())];
-    for name in ["source", "dest", "proto", "dport", "macro", "comment"] {
-        if let Some(v) = args.str(name) {
-            params.push((name, v.to_string()));
-        }
-    }
-    // PVE adds a rule disabled when `enable` is not given, and always as the first rule.
-    params.push(("enable", bool01(args.flag("enable").unwrap_or(true))));
-    let rules_path = rules.path.clone();
-    Change::post(rules.path, params).send(ctx, args, || {
-        let (list, digest) = read_rules(ctx, &rules_path)?;
-        Ok(json!({"rules": list, "digest": digest}))
-    })
-}
-
-fn delete_firewall_rule(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
-    let pos = args.int("pos").unwrap_or_default();
-    let rules = rules_of(ctx, args)?;
-    if let Some(base) = &rules.guest {
-        refuse_if_pve_protected(ctx, base, args.vmid())?;
-    }
-    let (list, digest) = read_rules(ctx, &rules.path)?;
-    let count = list.len();
-    let Some(rule) = list
-        .into_iter()
-        .find(|r| r.get("pos").and_then(Value::as_i64) == Some(pos))
-    else {
-        return Err(Error::NotFound(format!(
-            "GET {}: no firewall rule at position {pos} ({count} rules); list_firewall_rules shows them",
-            rules.path
-        )));
-    };
-    // PVE deletes by position: the digest of the list just read makes it refuse when the rules
-    // changed in between (another rule would be at `pos`).
-    let Some(current) = digest else {
-        return Err(Error::Denied(format!(
-            "GET {}: PVE returned no digest with the rules, so this server cannot make sure the rule at position {pos} is still the one it read; nothing was deleted",
-            rules.path
-        )));
-    };
-    if let Some(wanted) = args.str("digest").filter(|w| *w != current) {
-        return Err(Error::Denied(format!(
-            "GET {}: the rules changed since digest {wanted} was read (now {current}); list_firewall_rules again and check position {pos}",
-            rules.path
-        )));
-    }
-    let params: Params = vec![("digest", current)];
-    Change::delete(format!("{}/{pos}", rules.path), params).send(ctx, args, || Ok(rule))
 }
 
 // ---------------------------------------------------------------------------------------------

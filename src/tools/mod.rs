@@ -28,6 +28,7 @@ pub mod alerts;
 mod backups;
 mod certs;
 mod exec;
+mod firewall;
 mod guest_config;
 mod guests;
 mod ha;
@@ -54,7 +55,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 23] = [
+    let tables: [&[Tool]; 24] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -78,6 +79,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         pools::TOOLS,
         ha::TOOLS,
         certs::TOOLS,
+        firewall::TOOLS,
     ];
     tables.into_iter().flatten().collect()
 });
@@ -270,14 +272,18 @@ mod tests {
                 "delete" | "remove" | "rollback" | "exec" | "revoke" => Effect::Destroy,
                 _ => Effect::Operate,
             };
-            // Changing users, groups, tokens or permissions changes who may do what, and a node's
-            // certificate is what browsers and this server's pin trust: access full, whatever the
-            // verb.
-            let expected = match (t.area, expected) {
-                (Area::Access | Area::Certificates, Effect::Operate) => Effect::Destroy,
-                _ => expected,
-            };
-            assert_eq!(t.effect, expected, "{}", t.name);
+            match (t.area, expected) {
+                // Changing users, groups, tokens or permissions changes who may do what, and a
+                // node's certificate is what browsers and this server's pin trust: access full,
+                // whatever the verb.
+                (Area::Access | Area::Certificates, Effect::Operate) => {
+                    assert_eq!(t.effect, Effect::Destroy, "{}", t.name)
+                }
+                // A change that can cut every client off (firewall options) needs `full`
+                // although its verb does not say so.
+                (_, Effect::Operate) => assert_ne!(t.effect, Effect::Read, "{}", t.name),
+                _ => assert_eq!(t.effect, expected, "{}", t.name),
+            }
             // Tools that start tasks wait and can be dry-run; nothing else waits.
             let has = |n: &str| t.params.iter().any(|p| p.name == n);
             let starts_task = t.output.shape == Shape::Task && t.effect != Effect::Read;

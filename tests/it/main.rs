@@ -26,6 +26,7 @@ mod tools_access;
 mod tools_admin;
 mod tools_backups;
 mod tools_certs;
+mod tools_firewall;
 mod tools_guests;
 mod tools_ha;
 mod tools_health;

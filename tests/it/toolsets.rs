@@ -104,7 +104,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
             "- backups: backups (vzdump), restores, backup jobs (not listed: restore_backup, delete_backup, list_backup_jobs)",
             "- provisioning: create, clone, provision, migrate, reconfigure, resize and delete guests; bulk start, shutdown, migrate; ISO and template downloads; next free VMID",
             "- network: nodes' network interfaces",
-            "- firewall: firewall rules of the cluster, nodes and guests",
+            "- firewall: firewall rules, IP sets, aliases, security groups and options of the cluster, nodes and guests",
             "- access: users, API tokens, ACLs, this server's own permissions",
             "- pools: resource pools and their members",
             "- ha: high availability: status, rules and the guests it manages",
@@ -167,10 +167,22 @@ fn default_plus_a_toolset_adds_its_tools() {
         [
             "list_firewall_rules",
             "add_firewall_rule",
-            "delete_firewall_rule"
+            "update_firewall_rule",
+            "delete_firewall_rule",
+            "list_firewall_ipsets",
+            "create_firewall_ipset",
+            "add_ipset_entry",
+            "remove_ipset_entry",
+            "delete_firewall_ipset",
+            "list_firewall_aliases",
+            "create_firewall_alias",
+            "delete_firewall_alias",
+            "list_security_groups",
+            "get_firewall_options",
+            "set_firewall_options",
         ]
     );
-    assert_eq!(names.len(), default.len() + 3);
+    assert_eq!(names.len(), default.len() + 15);
     let text = instructions(&[
         ("PROXMOX_MCP_ACCESS", "full"),
         ("PROXMOX_MCP_TOOLS", "default,firewall"),
@@ -444,7 +456,7 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(toolsets["ok"], true);
     assert_eq!(
         toolsets["detail"],
-        "vms, snapshots (partly), firewall, metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
+        "vms, snapshots (partly), firewall (partly), metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
          not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, access, pools, ha, certificates, health"
     );
     // As text, wrapped at 100 columns: the finding and its continuation lines read as one.
