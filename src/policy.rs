@@ -80,6 +80,7 @@ pub enum Area {
     Backups,
     Provisioning,
     Network,
+    Sdn,
     Firewall,
     Access,
     Pools,
@@ -101,7 +102,7 @@ pub struct AreaInfo {
 
 impl Area {
     /// Every area, in the order help texts and `tools --json` list them.
-    pub const ALL: [Area; 18] = [
+    pub const ALL: [Area; 19] = [
         Area::Nodes,
         Area::Vms,
         Area::Containers,
@@ -112,6 +113,7 @@ impl Area {
         Area::Backups,
         Area::Provisioning,
         Area::Network,
+        Area::Sdn,
         Area::Firewall,
         Area::Access,
         Area::Pools,
@@ -153,7 +155,16 @@ impl Area {
                 false,
                 "create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
             ),
-            Area::Network => row("network", false, "nodes' network interfaces"),
+            Area::Network => row(
+                "network",
+                false,
+                "nodes' network interfaces: list, create, change, delete, apply or revert staged changes",
+            ),
+            Area::Sdn => row(
+                "sdn",
+                false,
+                "software-defined networking: zones, vnets and subnets, applying SDN changes",
+            ),
             Area::Firewall => row(
                 "firewall",
                 false,

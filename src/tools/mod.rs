@@ -29,8 +29,10 @@ mod guest_config;
 mod guests;
 mod health;
 mod monitor;
+mod network;
 mod nodes;
 mod power;
+mod sdn;
 mod snapshots;
 mod storage;
 mod tasks;
@@ -47,7 +49,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 17] = [
+    let tables: [&[Tool]; 19] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -65,6 +67,8 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         health::TOOLS,
         exec::TOOLS,
         admin::TOOLS,
+        network::TOOLS,
+        sdn::TOOLS,
     ];
     tables.into_iter().flatten().collect()
 });
@@ -248,7 +252,8 @@ mod tests {
             let verb = t.name.split('_').next().unwrap_or_default();
             let expected = match verb {
                 "list" | "get" | "wait" => Effect::Read,
-                "delete" | "remove" | "rollback" | "exec" => Effect::Destroy,
+                // Applying staged network changes can cut nodes and guests off.
+                "delete" | "remove" | "rollback" | "exec" | "apply" => Effect::Destroy,
                 _ => Effect::Operate,
             };
             assert_eq!(t.effect, expected, "{}", t.name);
@@ -307,7 +312,7 @@ mod tests {
         // Every area, in the order help texts and `tools --json` list them.
         assert_eq!(
             AREAS.join(" "),
-            "nodes vms containers snapshots storage tasks cluster backups provisioning network firewall access pools ha certificates metrics health exec"
+            "nodes vms containers snapshots storage tasks cluster backups provisioning network sdn firewall access pools ha certificates metrics health exec"
         );
     }
 
