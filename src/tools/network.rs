@@ -24,7 +24,7 @@ use super::validate::whole_number;
 
 #[rustfmt::skip]
 const IFACE: Param = Param::req("iface", Kind::Text { max: 20 }, "interface name, e.g. vmbr1, bond0, eno1.20");
-const IFACE_TYPE: Param = Param::req("type", Kind::Text { max: 8 }, "bridge, bond or vlan");
+const IFACE_TYPE: Param = Param::req("type", Kind::Text { max: 16 }, "bridge, bond or vlan");
 #[rustfmt::skip]
 const SETTINGS: Param = Param::opt("settings", Kind::Object, "PVE keys, e.g. {\"cidr\":\"10.0.0.2/24\",\"bridge_ports\":\"eno2\"}");
 #[rustfmt::skip]
@@ -484,13 +484,15 @@ fn settings(args: &Args, kind: &str) -> Result<Vec<(&'static str, String)>, Erro
 
 /// Checks an interface's settings against the node's other interfaces: ports and slaves exist
 /// and are free, one default gateway per node, a bond's primary is one of its slaves, a VLAN
-/// names its raw device and id once. `merged` is the interface as it would be.
+/// names its raw device and id once. `merged` is the interface as it would be, `given` the
+/// settings this call sets.
 fn check_against_node(
     node: &str,
     ifaces: &[Value],
     iface: &str,
     kind: &str,
     merged: &Map<String, Value>,
+    given: &[&str],
 ) -> Result<(), Error> {
     let at = |msg: String| {
         Error::Denied(format!(
@@ -500,32 +502,34 @@ fn check_against_node(
     let get = |k: &str| merged.get(k).and_then(Value::as_str).unwrap_or_default();
     for key in ["bridge_ports", "slaves"] {
         for port in names(get(key)) {
-            if port == iface {
-                return Err(at(format!("{iface} cannot be its own {key}")));
-            }
-            if find(ifaces, port).is_none() {
-                return Err(at(format!(
-                    "{port} ({key}) is not an interface of {node}; list_node_networks shows them"
-                )));
-            }
-            if let Some(user) = users(ifaces, port)
+            let user = users(ifaces, port)
                 .into_iter()
-                .find(|u| !u.starts_with(&format!("{iface} ")))
-            {
-                return Err(at(format!("{port} ({key}) is already used by {user}")));
-            }
+                .find(|u| !u.starts_with(&format!("{iface} ")));
+            let why = if port == iface {
+                format!("{iface} cannot be its own {key}")
+            } else if find(ifaces, port).is_none() {
+                format!(
+                    "{port} ({key}) is not an interface of {node}; list_node_networks shows them"
+                )
+            } else if let Some(user) = user {
+                format!("{port} ({key}) is already used by {user}")
+            } else {
+                continue;
+            };
+            return Err(at(why));
         }
     }
     for key in ["gateway", "gateway6"] {
         let other = ifaces
             .iter()
             .find(|i| text(i, "iface") != iface && !text(i, key).is_empty());
-        if let (false, Some(other)) = (get(key).is_empty(), other) {
-            return Err(at(format!(
+        if let (true, Some(other)) = (given.contains(&key), other) {
+            let why = format!(
                 "{node} already has a default {key} on {} ({}); PVE allows one per node",
                 text(other, "iface"),
                 text(other, key)
-            )));
+            );
+            return Err(at(why));
         }
     }
     let primary = get("bond-primary");
@@ -534,43 +538,36 @@ fn check_against_node(
             "bond-primary {primary} is not one of the slaves"
         )));
     }
-    if kind == "vlan" {
-        let named = iface.split_once('.');
-        let (id, raw) = (merged.get("vlan-id"), get("vlan-raw-device"));
-        let raw = match (named, id, raw) {
-            (Some((raw, tag)), None, "") => {
-                if !tag.parse::<u16>().is_ok_and(|t| (1..=4094).contains(&t)) {
-                    return Err(at(format!(
-                        "{iface}: the VLAN id after '.' must be 1 to 4094"
-                    )));
-                }
-                raw
-            }
-            (Some(_), _, _) => {
-                return Err(at(format!(
-                "{iface} names its raw device and VLAN id; leave out vlan-id and vlan-raw-device"
-            )))
-            }
-            (None, Some(_), raw) if !raw.is_empty() => raw,
-            (None, _, _) => {
-                return Err(at(format!(
-                "a VLAN named {iface} needs vlan-id and vlan-raw-device (or a name like eno1.20)"
-            )))
-            }
-        };
-        if find(ifaces, raw).is_none() {
-            return Err(at(format!(
-                "the VLAN's raw device {raw} is not an interface of {node}"
-            )));
-        }
+    if kind != "vlan" {
+        return Ok(());
     }
-    if kind == "bond"
-        && !iface
-            .strip_prefix("bond")
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(Error::Args(format!(
-            "a bond's name is bondN, e.g. bond0; got '{iface}'"
+    let raw = match iface.split_once('.') {
+        Some((raw, tag)) => {
+            let why = if given.contains(&"vlan-id") || given.contains(&"vlan-raw-device") {
+                format!("{iface} names its raw device and VLAN id; leave out vlan-id and vlan-raw-device")
+            } else if !tag.parse::<u16>().is_ok_and(|t| (1..=4094).contains(&t)) {
+                format!("{iface}: the VLAN id after '.' must be 1 to 4094")
+            } else {
+                String::new()
+            };
+            if !why.is_empty() {
+                return Err(at(why));
+            }
+            raw
+        }
+        None if merged.get("vlan-id").is_some() && !get("vlan-raw-device").is_empty() => {
+            get("vlan-raw-device")
+        }
+        None => {
+            let why = format!(
+                "a VLAN named {iface} needs vlan-id and vlan-raw-device (or a name like eno1.20)"
+            );
+            return Err(at(why));
+        }
+    };
+    if find(ifaces, raw).is_none() {
+        return Err(at(format!(
+            "the VLAN's raw device {raw} is not an interface of {node}"
         )));
     }
     Ok(())
@@ -597,7 +594,16 @@ fn create_network_interface(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             "'type' must be one of bridge, bond, vlan, got '{kind}'"
         )));
     }
+    let bond_name = iface
+        .strip_prefix("bond")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if kind == "bond" && !bond_name {
+        return Err(Error::Args(format!(
+            "a bond's name is bondN, e.g. bond0; got '{iface}'"
+        )));
+    }
     let set = settings(args, kind)?;
+    let given: Vec<&str> = set.iter().map(|(k, _)| *k).collect();
     let (ifaces, changes) = node_interfaces(ctx, node)?;
     if let Some(existing) = find(&ifaces, iface) {
         return Err(Error::Denied(format!(
@@ -606,7 +612,7 @@ fn create_network_interface(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         )));
     }
     let merged: Map<String, Value> = set.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-    check_against_node(node, &ifaces, iface, kind, &merged)?;
+    check_against_node(node, &ifaces, iface, kind, &merged, &given)?;
     let mut touched = vec![iface];
     for key in ["bridge_ports", "slaves"] {
         touched.extend(names(
@@ -674,7 +680,8 @@ fn update_network_interface(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         .cloned()
         .collect();
     others.push(Value::Object(merged.clone()));
-    check_against_node(node, &others, iface, &kind, &merged)?;
+    let given: Vec<&str> = set.iter().map(|(k, _)| *k).collect();
+    check_against_node(node, &others, iface, &kind, &merged, &given)?;
     let mut touched = vec![iface];
     for key in ["bridge_ports", "slaves"] {
         touched.extend(names(

@@ -26,4 +26,5 @@ mod tools_backups;
 mod tools_guests;
 mod tools_health;
 mod tools_monitor;
+mod tools_network;
 mod toolsets;
