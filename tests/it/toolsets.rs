@@ -91,7 +91,8 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
         unloaded_lines(&text),
         [
             "- provisioning: create, clone, migrate, reconfigure, resize and delete guests; ISO and template downloads; next free VMID",
-            "- network: nodes' network interfaces",
+            "- network: nodes' network interfaces: list, create, change, delete, apply or revert staged changes",
+            "- sdn: software-defined networking: zones, vnets and subnets, applying SDN changes",
             "- firewall: firewall rules of the cluster, nodes and guests",
             "- access: users, API tokens, ACLs, this server's own permissions",
             "- pools: resource pools and their members",
@@ -393,7 +394,7 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         tools.0.lines().next().unwrap(),
         "toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, firewall, metrics, \
-         health (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, access, pools, ha, certificates"
+         health (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, sdn, access, pools, ha, certificates"
     );
     assert!(tools.0.contains("\nadd_firewall_rule "), "{}", tools.0);
 
@@ -429,14 +430,14 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         toolsets["detail"],
         "vms, snapshots (partly), firewall, metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
-         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, access, pools, ha, certificates, health"
+         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, sdn, access, pools, ha, certificates, health"
     );
     // As text, wrapped at 100 columns: the finding and its continuation lines read as one.
     let (_, stdout, _) = binary(&fake.url(), &[], &["check"]);
     assert!(
         stdout.replace("\n  ", " ").lines().any(|l| l
             == "✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics, \
-                health (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, firewall, access, pools, ha, certificates"),
+                health (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, sdn, firewall, access, pools, ha, certificates"),
         "{stdout}"
     );
 }
