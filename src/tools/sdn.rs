@@ -243,12 +243,16 @@ fn list_sdn_vnets(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 fn create_sdn_vnet(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let vnet = sdn_id(args, "vnet")?.unwrap_or_default();
     let zone_id = sdn_id(args, "zone")?.unwrap_or_default();
-    if let Some(alias) = args
+    // PVE's pattern: [\(\)-_.\w\d\s]{0,256} (the range ')'..'_' holds digits, capitals and
+    // most punctuation).
+    let alias_char =
+        |c: char| c.is_alphanumeric() || c == ' ' || c == '(' || (')'..='_').contains(&c);
+    if let Some(bad) = args
         .str("alias")
-        .filter(|a| a.chars().any(char::is_control))
+        .and_then(|a| a.chars().find(|c| !alias_char(*c)))
     {
         return Err(Error::Args(format!(
-            "'alias' may not hold control characters: {alias:?}"
+            "'alias' may hold letters, digits, spaces and ( ) * + , - . / : ; < = > ? @ [ ] ^ _, not {bad:?}"
         )));
     }
     let Some(zone) = zones(ctx)?.into_iter().find(|z| text(z, "zone") == zone_id) else {

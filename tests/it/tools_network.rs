@@ -565,7 +565,8 @@ fn create_sdn_vnet_dry_run_and_refusals() {
             (json!({"vnet": "vnet10", "zone": "vlans", "tag": 11}), "GET /cluster/sdn/vnets: vnet vnet10 already exists; list_sdn_vnets shows it"),
             (json!({"vnet": "vnet_30", "zone": "vlans"}), "invalid arguments: 'vnet' must be a letter, then letters and digits, 2 to 8 characters; got 'vnet_30'"),
             (json!({"vnet": "averylongname", "zone": "vlans"}), "invalid arguments: 'vnet' may be at most 8 characters long"),
-            (json!({"vnet": "v3", "zone": "lan", "alias": "a\u{7}b"}), "invalid arguments: 'alias' may not hold control characters"),
+            (json!({"vnet": "v3", "zone": "lan", "alias": "web & db"}), "invalid arguments: 'alias' may hold letters, digits, spaces and ( ) * + , - . / : ; < = > ? @ [ ] ^ _, not '&'"),
+            (json!({"vnet": "v3", "zone": "lan", "alias": "a\u{7}b"}), "invalid arguments: 'alias' may hold letters, digits, spaces and ( ) * + , - . / : ; < = > ? @ [ ] ^ _, not '\\u{7}'"),
         ];
         for (args, expected) in cases {
             let got = c.error("create_sdn_vnet", args.clone());
