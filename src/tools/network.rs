@@ -234,18 +234,19 @@ fn users(ifaces: &[Value], name: &str) -> Vec<String> {
 
 /// The interface whose address is `ip`, if the config names one.
 fn carrier(ifaces: &[Value], ip: IpAddr) -> Option<&str> {
-    ifaces.iter().map(|i| text(i, "iface")).find(|name| {
-        let cfg = find(ifaces, name).unwrap_or(&Value::Null);
-        ["cidr", "cidr6"]
+    let has = |cfg: &Value| {
+        let cidrs = ["cidr", "cidr6"]
             .iter()
-            .filter_map(|k| parse_cidr(text(cfg, k)).map(|c| c.0))
-            .chain(
-                ["address", "address6"]
-                    .iter()
-                    .filter_map(|k| text(cfg, k).parse::<IpAddr>().ok()),
-            )
-            .any(|a| a == ip)
-    })
+            .filter_map(|k| parse_cidr(text(cfg, k)).map(|c| c.0));
+        let addresses = ["address", "address6"]
+            .iter()
+            .filter_map(|k| text(cfg, k).parse::<IpAddr>().ok());
+        cidrs.chain(addresses).any(|a| a == ip)
+    };
+    ifaces
+        .iter()
+        .find(|cfg| has(cfg))
+        .map(|cfg| text(cfg, "iface"))
 }
 
 /// What the node's config says about this server's connection, for a change to `touched`
@@ -271,7 +272,11 @@ fn connection(ctx: &Ctx, node: &str, ifaces: &[Value], touched: &[&str]) -> Stri
         notes.push(if touched.is_empty() {
             format!("{ip} (PROXMOX_HOST) is on {} in the staged config; a mistake in the diff for these interfaces cuts this server off {node}", path.join(", "))
         } else if hit.is_empty() {
-            format!("{ip} (PROXMOX_HOST) is on {on} ({}), which this change leaves alone", path.join(", "))
+            let over = match &path[1..] {
+                [] => String::new(),
+                lower => format!(" (over {})", lower.join(", ")),
+            };
+            format!("{ip} (PROXMOX_HOST) is on {on}{over}, which this change leaves alone")
         } else {
             format!("WARNING: {ip}, the address this server reaches PVE at (PROXMOX_HOST), runs over {}; once applied, this change can cut this server off {node}: keep a console open", hit.join(", "))
         });

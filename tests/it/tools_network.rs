@@ -41,7 +41,7 @@ fn node(changes: Option<&str>) -> FakePve {
 
 const STAGED: &str = "staged in pve1's /etc/network/interfaces.new, not active: apply_network_config applies it (dry_run shows the diff), revert_network_config drops it";
 const UNTOUCHED: &str =
-    "127.0.0.1 (PROXMOX_HOST) is on vmbr0 (vmbr0, eno1), which this change leaves alone";
+    "127.0.0.1 (PROXMOX_HOST) is on vmbr0 (over eno1), which this change leaves alone";
 const LIST: &str = "GET /nodes/pve1/network";
 
 fn task_ok() -> Value {
