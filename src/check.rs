@@ -413,12 +413,13 @@ pub const CUSTOM_ROLE: &str = "ProxmoxMCP";
 
 /// The roles `role_for` names, broadest first (the custom role last: it is named only for what
 /// no built-in role below Administrator holds).
-const RANK: [&str; 9] = [
+const RANK: [&str; 10] = [
     "PVEVMAdmin",
     "PVEDatastoreAdmin",
     "PVESysAdmin",
     "PVEPoolAdmin",
     "PVEUserAdmin",
+    "PVESDNAdmin",
     "PVEVMUser",
     "PVEDatastoreUser",
     "PVEAuditor",
@@ -447,6 +448,7 @@ fn holds(role: &str, privilege: &str) -> bool {
         "PVESysAdmin" => matches!(p, "Sys.Audit" | "Sys.Console" | "Sys.Syslog"),
         "PVEPoolAdmin" => p.starts_with("Pool."),
         "PVEUserAdmin" => matches!(p, "User.Modify" | "Group.Allocate"),
+        "PVESDNAdmin" => p.starts_with("SDN."),
         "PVEVMUser" => matches!(
             p,
             "VM.Audit" | "VM.PowerMgmt" | "VM.Backup" | "VM.Console" | "VM.Config.CDROM"

@@ -81,6 +81,7 @@ pub enum Area {
     Backups,
     Provisioning,
     Network,
+    Sdn,
     Firewall,
     Access,
     Pools,
@@ -101,7 +102,7 @@ pub struct AreaInfo {
 
 impl Area {
     /// Every area, in the order help texts and `tools --json` list them.
-    pub const ALL: [Area; 18] = [
+    pub const ALL: [Area; 19] = [
         Area::Nodes,
         Area::Vms,
         Area::Containers,
@@ -112,6 +113,7 @@ impl Area {
         Area::Backups,
         Area::Provisioning,
         Area::Network,
+        Area::Sdn,
         Area::Firewall,
         Area::Access,
         Area::Pools,
@@ -140,7 +142,8 @@ impl Area {
             Area::Backups => row("backups", "backups (vzdump), restores, backup jobs"),
             Area::Provisioning => row("provisioning", "create, clone, provision, migrate, reconfigure, resize and delete guests; bulk start, shutdown, migrate; ISO and template downloads; next free VMID",
             ),
-            Area::Network => row("network", "nodes' network interfaces"),
+            Area::Network => row("network", "nodes' network interfaces: list, create, change, delete, apply or revert staged changes"),
+            Area::Sdn => row("sdn", "software-defined networking: zones, vnets and subnets, applying SDN changes"),
             Area::Firewall => row("firewall", "firewall rules, IP sets, aliases, security groups and options of the cluster, nodes and guests",
             ),
             Area::Access => row("access", "users, API tokens, ACLs, this server's own permissions",

@@ -101,11 +101,13 @@ fn form_encode(params: &[(&'static str, String)]) -> String {
     out
 }
 
-/// What PVE answered: `data`, and `total` where a list reports it.
+/// What PVE answered: `data`, `total` where a list reports it, and `changes` where PVE reports
+/// staged changes beside the data (a node's network list: the diff of its pending config).
 #[derive(Debug)]
 pub struct Reply {
     pub data: Value,
     pub total: Option<u64>,
+    pub changes: Option<String>,
 }
 
 struct Session {
@@ -638,6 +640,10 @@ impl Pve {
         Ok(Reply {
             data: body.remove("data").unwrap_or(Value::Null),
             total: body.get("total").and_then(as_u64),
+            changes: body
+                .get("changes")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         })
     }
 

@@ -34,10 +34,12 @@ mod guests;
 mod ha;
 mod health;
 mod monitor;
+mod network;
 mod nodes;
 mod pools;
 mod power;
 mod provision;
+mod sdn;
 mod snapshots;
 mod storage;
 mod tasks;
@@ -55,7 +57,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 24] = [
+    let tables: [&[Tool]; 26] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -80,6 +82,8 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         ha::TOOLS,
         certs::TOOLS,
         firewall::TOOLS,
+        network::TOOLS,
+        sdn::TOOLS,
     ];
     tables.into_iter().flatten().collect()
 });
@@ -269,7 +273,8 @@ mod tests {
             let verb = t.name.split('_').next().unwrap_or_default();
             let expected = match verb {
                 "list" | "get" | "wait" => Effect::Read,
-                "delete" | "remove" | "rollback" | "exec" | "revoke" => Effect::Destroy,
+                // Applying staged network changes can cut nodes and guests off.
+                "delete" | "remove" | "rollback" | "exec" | "revoke" | "apply" => Effect::Destroy,
                 _ => Effect::Operate,
             };
             match (t.area, expected) {
@@ -339,7 +344,7 @@ mod tests {
         // Every area, in the order help texts and `tools --json` list them.
         assert_eq!(
             AREAS.join(" "),
-            "nodes vms containers snapshots storage tasks cluster backups provisioning network firewall access pools ha certificates metrics health exec"
+            "nodes vms containers snapshots storage tasks cluster backups provisioning network sdn firewall access pools ha certificates metrics health exec"
         );
     }
 

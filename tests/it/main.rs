@@ -31,6 +31,7 @@ mod tools_guests;
 mod tools_ha;
 mod tools_health;
 mod tools_monitor;
+mod tools_network;
 mod tools_pools;
 mod tools_provision;
 mod toolsets;

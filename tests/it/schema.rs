@@ -21,7 +21,8 @@
 //!   JSON true/false in a JSON body), `array` (repeated key or JSON array; items checked),
 //!   `minimum`/`maximum`, `minLength`/`maxLength`, `enum`; formats `pve-vmid`, `pve-node`,
 //!   `pve-configid`, `pve-storage-id`, `pve-bridge-id`, `pve-iface`, `pve-tag`, `mac-addr`,
-//!   `disk-size` (and their `-list`/`-opt` forms); inline property-string formats
+//!   `disk-size`, `ip`/`ipv4`/`ipv6`, `CIDR`/`CIDRv4`/`CIDRv6`, `pve-sdn-zone-id`/`pve-sdn-vnet-id`
+//!   (and their `-list`/`-opt` forms); inline property-string formats
 //!   (`net0=virtio,bridge=vmbr0`: keys, default key, aliases, and each value by its own schema).
 //!
 //! Not checked: `pattern` (Perl regexes; no regex crate here), other named formats (e.g.
@@ -773,6 +774,24 @@ fn split_list(s: &str) -> Vec<&str> {
 
 type Verify = fn(&str) -> Result<(), String>;
 
+/// `pve_verify_ip`/`ipv4`/`ipv6`: an address of the family (`v6`), or either.
+fn ip_format(v: &str, v6: Option<bool>) -> Result<(), String> {
+    match v.parse::<std::net::IpAddr>() {
+        Ok(ip) if v6.is_none_or(|six| ip.is_ipv6() == six) => Ok(()),
+        _ => Err(format!("value does not look like a valid IP address: {v}")),
+    }
+}
+
+/// `pve_verify_cidr`/`cidrv4`/`cidrv6`: an address of the family, '/', a prefix it allows.
+fn cidr_format(v: &str, v6: Option<bool>) -> Result<(), String> {
+    let ok = v.split_once('/').is_some_and(|(ip, len)| {
+        let max = if ip.contains(':') { 128 } else { 32 };
+        ip_format(ip, v6).is_ok() && len.parse::<u8>().is_ok_and(|l| l <= max)
+    });
+    ok.then_some(())
+        .ok_or_else(|| format!("value does not look like a valid CIDR network: {v}"))
+}
+
 /// The registered formats implemented here, after pve-common's `JSONSchema.pm`.
 fn named_format(name: &str) -> Option<Verify> {
     let f: Verify = match name {
@@ -860,6 +879,21 @@ fn named_format(name: &str) -> Option<Verify> {
             let ok = digits(int) && frac.is_none_or(digits);
             ok.then_some(())
                 .ok_or_else(|| format!("value does not look like a valid disk size: {v}"))
+        },
+        "ip" => |v| ip_format(v, None),
+        "ipv4" => |v| ip_format(v, Some(false)),
+        "ipv6" => |v| ip_format(v, Some(true)),
+        "CIDR" => |v| cidr_format(v, None),
+        "CIDRv4" => |v| cidr_format(v, Some(false)),
+        "CIDRv6" => |v| cidr_format(v, Some(true)),
+        "pve-sdn-zone-id" | "pve-sdn-vnet-id" => |v| {
+            // m/^[a-z][a-z0-9]*[a-z0-9]$/i, at most 8 characters.
+            let b = v.as_bytes();
+            let ok = (2..=8).contains(&b.len())
+                && b[0].is_ascii_alphabetic()
+                && b.iter().all(|c| c.is_ascii_alphanumeric());
+            ok.then_some(())
+                .ok_or_else(|| format!("SDN ID '{v}' contains illegal characters or is too long"))
         },
         _ => return None,
     };
@@ -1079,6 +1113,75 @@ fn schema_paths_and_methods() {
     );
     // The literal template wins over a {param} one.
     ok("GET", "/api2/extjs/cluster/ha/status/current", None, "");
+}
+
+/// The address formats a node's network and SDN use.
+#[test]
+fn schema_address_formats() {
+    let net = "/api2/extjs/nodes/pve1/network";
+    ok(
+        "POST",
+        net,
+        FORM,
+        "iface=vmbr2&type=bridge&cidr=10.0.0.2%2F24&gateway=10.0.0.1",
+    );
+    ok(
+        "POST",
+        net,
+        FORM,
+        "iface=vmbr2&type=bridge&cidr6=fd00%3A%3A2%2F64&gateway6=fd00%3A%3A1",
+    );
+    bad(
+        "POST",
+        net,
+        FORM,
+        "iface=vmbr2&type=bridge&cidr=10.0.0.2%2F33",
+        "'cidr': invalid format",
+    );
+    bad(
+        "POST",
+        net,
+        FORM,
+        "iface=vmbr2&type=bridge&cidr=fd00%3A%3A2%2F64",
+        "'cidr': invalid format",
+    );
+    bad(
+        "POST",
+        net,
+        FORM,
+        "iface=vmbr2&type=bridge&gateway=fd00%3A%3A1",
+        "'gateway': invalid format",
+    );
+    let vnets = "/api2/extjs/cluster/sdn/vnets";
+    ok("POST", vnets, FORM, "vnet=vnet10&zone=lan");
+    bad(
+        "POST",
+        vnets,
+        FORM,
+        "vnet=vnet_10&zone=lan",
+        "'vnet': invalid format",
+    );
+    bad(
+        "POST",
+        vnets,
+        FORM,
+        "vnet=vnet12345&zone=lan",
+        "'vnet': invalid format",
+    );
+    let subnets = "/api2/extjs/cluster/sdn/vnets/vnet10/subnets";
+    ok(
+        "POST",
+        subnets,
+        FORM,
+        "type=subnet&subnet=10.1.0.0%2F24&gateway=10.1.0.1",
+    );
+    bad(
+        "POST",
+        subnets,
+        FORM,
+        "type=subnet&subnet=10.1.0.0%2F24&gateway=10.1.0",
+        "'gateway': invalid format",
+    );
 }
 
 #[test]
@@ -1587,6 +1690,11 @@ fn sample(schema: &Value) -> Option<String> {
             "local".to_string()
         }
         ("string", Some("pve-iface")) => "eth0".to_string(),
+        ("string", Some("pve-sdn-zone-id" | "pve-sdn-vnet-id")) => "zone1".to_string(),
+        ("string", Some("ip" | "ipv4")) => "10.0.0.1".to_string(),
+        ("string", Some("ipv6")) => "fd00::1".to_string(),
+        ("string", Some("CIDR" | "CIDRv4")) => "10.0.0.0/24".to_string(),
+        ("string", Some("CIDRv6")) => "fd00::/64".to_string(),
         ("string", Some(f))
             if named_format(f.trim_end_matches("-list").trim_end_matches("-opt")).is_some() =>
         {

@@ -589,6 +589,12 @@ fn check_names_each_tool_and_groups_the_missing_privileges_into_grants() {
             .contains(&"pveum acl modify / --roles PVESysAdmin,ProxmoxMCP --tokens 'root@pam!mcp'"),
         "{commands:?}"
     );
+    // SDN.Allocate (creating vnets and subnets) is PVESDNAdmin's, on the zones.
+    assert!(
+        commands
+            .contains(&"pveum acl modify /sdn/zones --roles PVESDNAdmin --tokens 'root@pam!mcp'"),
+        "{commands:?}"
+    );
     assert!(
         commands.iter().all(|c| !c.contains("Administrator")),
         "{commands:?}"

@@ -103,7 +103,8 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
             "- cluster: cluster status, resources and log, PVE version (not listed: get_version, get_cluster_log)",
             "- backups: backups (vzdump), restores, backup jobs (not listed: restore_backup, delete_backup, list_backup_jobs)",
             "- provisioning: create, clone, provision, migrate, reconfigure, resize and delete guests; bulk start, shutdown, migrate; ISO and template downloads; next free VMID",
-            "- network: nodes' network interfaces",
+            "- network: nodes' network interfaces: list, create, change, delete, apply or revert staged changes",
+            "- sdn: software-defined networking: zones, vnets and subnets, applying SDN changes",
             "- firewall: firewall rules, IP sets, aliases, security groups and options of the cluster, nodes and guests",
             "- access: users, API tokens, ACLs, this server's own permissions",
             "- pools: resource pools and their members",
@@ -421,7 +422,7 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         tools.0.lines().next().unwrap(),
         "toolsets: nodes, vms (partly), containers (partly), snapshots, storage, tasks, cluster (partly), backups (partly), \
-         firewall, health (partly) (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, access, pools, ha, certificates, metrics"
+         firewall, health (partly) (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, sdn, access, pools, ha, certificates, metrics"
     );
     assert!(tools.0.contains("\nadd_firewall_rule "), "{}", tools.0);
 
@@ -457,14 +458,14 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         toolsets["detail"],
         "vms, snapshots (partly), firewall (partly), metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
-         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, access, pools, ha, certificates, health"
+         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, sdn, access, pools, ha, certificates, health"
     );
     // As text, wrapped at 100 columns: the finding and its continuation lines read as one.
     let (_, stdout, _) = binary(&fake.url(), &[], &["check"]);
     assert!(
         stdout.replace("\n  ", " ").lines().any(|l| l
             == "✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster (partly), backups (partly), \
-                health (partly) (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, firewall, access, pools, ha, certificates, metrics"),
+                health (partly) (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, sdn, firewall, access, pools, ha, certificates, metrics"),
         "{stdout}"
     );
 }
