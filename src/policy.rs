@@ -87,6 +87,7 @@ pub enum Area {
     Certificates,
     Metrics,
     Health,
+    Notifications,
     Exec,
 }
 
@@ -101,7 +102,7 @@ pub struct AreaInfo {
 
 impl Area {
     /// Every area, in the order help texts and `tools --json` list them.
-    pub const ALL: [Area; 18] = [
+    pub const ALL: [Area; 19] = [
         Area::Nodes,
         Area::Vms,
         Area::Containers,
@@ -119,6 +120,7 @@ impl Area {
         Area::Certificates,
         Area::Metrics,
         Area::Health,
+        Area::Notifications,
         Area::Exec,
     ];
 
@@ -175,7 +177,12 @@ impl Area {
             Area::Health => row(
                 "health",
                 true,
-                "replication, pending updates, disks and SMART, ZFS pools, Ceph health",
+                "replication, pending updates, syslog and journal, disks and SMART, ZFS pools, Ceph health",
+            ),
+            Area::Notifications => row(
+                "notifications",
+                false,
+                "PVE's notification targets (webhook, gotify, smtp, sendmail) and matchers",
             ),
             Area::Exec => row("exec", false, "commands run inside guests (a remote shell)"),
         }

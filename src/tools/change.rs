@@ -63,11 +63,17 @@ fn send_or_show(
     dry_target: Option<Value>,
 ) -> Result<Content, Error> {
     if let Some(target) = dry_target {
-        let params: Map<String, Value> = change
-            .params
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
+        // A key sent more than once (PVE's arrays: `target=a&target=b`) is shown as an array.
+        let mut params: Map<String, Value> = Map::new();
+        for (k, v) in &change.params {
+            match params.get_mut(*k) {
+                Some(Value::Array(items)) => items.push(json!(v)),
+                Some(first) => *first = json!([first.take(), v]),
+                None => {
+                    params.insert(k.to_string(), json!(v));
+                }
+            }
+        }
         let mut out = Map::new();
         out.insert("data".into(), Value::Null);
         out.insert("dry_run".into(), json!(true));

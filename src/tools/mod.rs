@@ -30,6 +30,7 @@ mod guests;
 mod health;
 mod monitor;
 mod nodes;
+mod notifications;
 mod power;
 mod snapshots;
 mod storage;
@@ -47,7 +48,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 17] = [
+    let tables: [&[Tool]; 18] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -63,6 +64,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         storage::TOOLS,
         monitor::TOOLS,
         health::TOOLS,
+        notifications::TOOLS,
         exec::TOOLS,
         admin::TOOLS,
     ];
@@ -249,6 +251,8 @@ mod tests {
             let expected = match verb {
                 "list" | "get" | "wait" => Effect::Read,
                 "delete" | "remove" | "rollback" | "exec" => Effect::Destroy,
+                // Needs access full without losing anything (`Mark::Outward`).
+                _ if t.has(Mark::Outward) => Effect::Destroy,
                 _ => Effect::Operate,
             };
             assert_eq!(t.effect, expected, "{}", t.name);
@@ -307,7 +311,7 @@ mod tests {
         // Every area, in the order help texts and `tools --json` list them.
         assert_eq!(
             AREAS.join(" "),
-            "nodes vms containers snapshots storage tasks cluster backups provisioning network firewall access pools ha certificates metrics health exec"
+            "nodes vms containers snapshots storage tasks cluster backups provisioning network firewall access pools ha certificates metrics health notifications exec"
         );
     }
 
