@@ -25,5 +25,7 @@ mod tools_admin;
 mod tools_backups;
 mod tools_guests;
 mod tools_health;
+mod tools_health_logs;
 mod tools_monitor;
+mod tools_notifications;
 mod toolsets;

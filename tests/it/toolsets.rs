@@ -84,7 +84,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
     ] {
         assert!(!has(&names, opt_in), "{opt_in}");
     }
-    assert_eq!(names.len(), 58, "{names:?}");
+    assert_eq!(names.len(), 61, "{names:?}");
 
     let text = instructions(&[("PROXMOX_MCP_ACCESS", "full")]);
     assert_eq!(
@@ -97,6 +97,7 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
             "- pools: resource pools and their members",
             "- ha: high availability: status and the guests it manages",
             "- certificates: nodes' TLS certificates",
+            "- notifications: PVE's notification targets (webhook, gotify, smtp, sendmail) and matchers",
         ],
         "{text}"
     );
@@ -393,7 +394,7 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         tools.0.lines().next().unwrap(),
         "toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, firewall, metrics, \
-         health (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, access, pools, ha, certificates"
+         health (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, access, pools, ha, certificates, notifications"
     );
     assert!(tools.0.contains("\nadd_firewall_rule "), "{}", tools.0);
 
@@ -429,14 +430,15 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         toolsets["detail"],
         "vms, snapshots (partly), firewall, metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
-         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, access, pools, ha, certificates, health"
+         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, access, pools, ha, certificates, health, notifications"
     );
     // As text, wrapped at 100 columns: the finding and its continuation lines read as one.
     let (_, stdout, _) = binary(&fake.url(), &[], &["check"]);
     assert!(
         stdout.replace("\n  ", " ").lines().any(|l| l
             == "✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster, backups, metrics, \
-                health (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, firewall, access, pools, ha, certificates"),
+                health (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, firewall, access, pools, ha, certificates, \
+                notifications"),
         "{stdout}"
     );
 }
