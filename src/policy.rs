@@ -89,6 +89,7 @@ pub enum Area {
     Certificates,
     Metrics,
     Health,
+    Notifications,
     Exec,
 }
 
@@ -102,7 +103,7 @@ pub struct AreaInfo {
 
 impl Area {
     /// Every area, in the order help texts and `tools --json` list them.
-    pub const ALL: [Area; 19] = [
+    pub const ALL: [Area; 20] = [
         Area::Nodes,
         Area::Vms,
         Area::Containers,
@@ -121,6 +122,7 @@ impl Area {
         Area::Certificates,
         Area::Metrics,
         Area::Health,
+        Area::Notifications,
         Area::Exec,
     ];
 
@@ -153,7 +155,9 @@ impl Area {
             ),
             Area::Certificates => row("certificates", "nodes' TLS certificates and ACME"),
             Area::Metrics => row("metrics", "RRD metrics of nodes, guests and storages"),
-            Area::Health => row("health", "alerts, replication, pending updates, disks and SMART, ZFS pools, Ceph health",
+            Area::Health => row("health", "alerts, replication, pending updates, syslog and journal, disks and SMART, ZFS pools, Ceph health",
+            ),
+            Area::Notifications => row("notifications", "PVE's notification targets (webhook, gotify, smtp, sendmail) and matchers",
             ),
             Area::Exec => row("exec", "commands run inside guests (a remote shell)"),
         }

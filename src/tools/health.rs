@@ -1,6 +1,7 @@
-//! Health reads: replication jobs with their last and next sync, pending updates, disks and
-//! their SMART data, ZFS pools, Ceph's health. What an operator (or an alert rule) looks at to
-//! tell whether anything is wrong.
+//! Health reads: replication jobs with their last and next sync, pending updates (and PVE's
+//! `apt update` that refreshes them), a node's syslog and journal (newest first), disks and their
+//! SMART data, ZFS pools, Ceph's health. What an operator (or an alert rule) looks at to tell
+//! whether anything is wrong.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,11 +9,12 @@ use serde_json::{json, Map, Value};
 
 use crate::error::Error;
 use crate::policy::{Area, Effect};
-use crate::pve::{as_u64, path, Pve};
+use crate::pve::{as_u64, path, Method, Params, Pve};
 
+use super::change::Change;
 use super::guest::{cluster_guests, find_guest};
-use super::list::{by_text, data, page, sort, text, trimmed};
-use super::params::{LIMIT, NODE, NODE_FILTER, OFFSET, UNREADABLE};
+use super::list::{by_text, data, page, paging, sort, text, trimmed, MAX_RESULT};
+use super::params::{DRY_RUN, LIMIT, NODE, NODE_FILTER, OFFSET, STOP_ON_CANCEL, UNREADABLE, WAIT};
 use super::table::{f, Ty};
 use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 
@@ -20,6 +22,21 @@ use super::table::{Args, Content, Ctx, Kind, Output, Param, Tool};
 const DISK: Param = Param::req("disk", Kind::Text { max: 128 }, "device path, e.g. /dev/sda");
 
 const POOL_NAME: Param = Param::req("name", Kind::Text { max: 100 }, "the pool's name");
+
+#[rustfmt::skip]
+const SYSLOG_SINCE: Param = Param::opt("since", Kind::Text { max: 19 }, "from this node-local time, YYYY-MM-DD[ HH:MM[:SS]]");
+#[rustfmt::skip]
+const SYSLOG_UNTIL: Param = Param::opt("until", Kind::Text { max: 19 }, "up to this node-local time, same form");
+#[rustfmt::skip]
+const SERVICE: Param = Param::opt("service", Kind::Text { max: 128 }, "only this systemd unit, e.g. pveproxy");
+#[rustfmt::skip]
+const JOURNAL_SINCE: Param = Param::opt("since", Kind::Int { min: 0, max: 253_402_300_799 }, "from this Unix time");
+#[rustfmt::skip]
+const JOURNAL_UNTIL: Param = Param::opt("until", Kind::Int { min: 0, max: 253_402_300_799 }, "before this Unix time");
+#[rustfmt::skip]
+const LASTENTRIES: Param = Param::opt("lastentries", Kind::Int { min: 1, max: 1000 }, "newest entries returned (default 100)");
+#[rustfmt::skip]
+const BEFORE: Param = Param::opt("before", Kind::Text { max: 512 }, "start_cursor of an earlier answer: the entries before it");
 
 pub(super) static TOOLS: &[Tool] = &[
     Tool {
@@ -47,6 +64,45 @@ pub(super) static TOOLS: &[Tool] = &[
         idempotent: true,
         marks: &[],
         run: list_node_updates,
+    },
+    Tool {
+        name: "get_node_syslog",
+        title: "Node syslog",
+        description: "Returns a node's system log lines, newest first, of a time window and one service if given.",
+        privilege: "Sys.Syslog on /nodes/{node}",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE, &SYSLOG_SINCE, &SYSLOG_UNTIL, &SERVICE, &LIMIT, &OFFSET],
+        output: Output::list(&[f("n", Ty::Int, "line number, 1: the window's oldest"), f("t", Ty::Str, "text")]),
+        idempotent: true,
+        marks: &[],
+        run: get_node_syslog,
+    },
+    Tool {
+        name: "get_node_journal",
+        title: "Node journal",
+        description: "Returns a node's newest systemd journal entries, newest first, of a time window if given.",
+        privilege: "Sys.Syslog on /nodes/{node}",
+        effect: Effect::Read,
+        area: Area::Health,
+        params: &[&NODE, &JOURNAL_SINCE, &JOURNAL_UNTIL, &LASTENTRIES, &BEFORE],
+        output: Output::array(&[f("t", Ty::Str, "time host unit[pid]: message")]).with(&[f("start_cursor", Ty::Str, "the oldest entry's: pass as before for older ones"), f("end_cursor", Ty::Str, "")]),
+        idempotent: true,
+        marks: &[],
+        run: get_node_journal,
+    },
+    Tool {
+        name: "refresh_node_updates",
+        title: "Refresh node updates",
+        description: "Starts PVE's apt update on a node (refreshing what list_node_updates shows) and waits for it.",
+        privilege: "Sys.Modify on /nodes/{node}",
+        effect: Effect::Operate,
+        area: Area::Health,
+        params: &[&NODE, &WAIT, &DRY_RUN, &STOP_ON_CANCEL],
+        output: Output::task(),
+        idempotent: true,
+        marks: &[],
+        run: refresh_node_updates,
     },
     Tool {
         name: "list_node_disks",
@@ -202,6 +258,197 @@ pub(super) fn replication_states(pve: &Pve, jobs: &mut [Value]) -> Vec<(String, 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Logs.
+
+/// Whether `s` is a time as PVE's syslog takes it: `YYYY-MM-DD[ HH:MM[:SS]]`.
+fn local_time(s: &str) -> bool {
+    const FORM: &[u8] = b"0000-00-00 00:00:00";
+    [10, 16, 19].contains(&s.len())
+        && s.bytes().zip(FORM).all(|(c, f)| match f {
+            b'0' => c.is_ascii_digit(),
+            _ => c == *f,
+        })
+}
+
+/// PVE's syslog is `journalctl -o short` oldest first, `start` counted from the window's oldest
+/// line and `total` its length; an empty window is one line saying so. The newest
+/// `offset + limit` lines are read in one request when the window is that small, else its
+/// length is learned first and only the page is read.
+fn get_node_syslog(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    const FIRST: usize = 1000;
+    let node = args.required_str("node")?;
+    let mut window: Params = Vec::new();
+    for key in ["since", "until"] {
+        if let Some(t) = args.str(key) {
+            if !local_time(t) {
+                return Err(Error::Args(format!(
+                    "'{key}' must be a node-local time YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS, got '{t}'"
+                )));
+            }
+            window.push((key, t.to_string()));
+        }
+    }
+    if let Some(unit) = args.str("service") {
+        let ok = !unit.starts_with('-')
+            && unit
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@._:-\\".contains(c));
+        if !ok || unit.is_empty() {
+            return Err(Error::Args(format!(
+                "'service' must be a systemd unit name such as pveproxy or pve-cluster.service, got '{unit}'"
+            )));
+        }
+        window.push(("service", unit.to_string()));
+    }
+    let (limit, offset) = paging(args);
+    let syslog = path(&[&"nodes", &node, &"syslog"]);
+    let read = |start: usize, count: usize| -> Result<(Vec<Value>, usize), Error> {
+        let mut params = window.clone();
+        params.push(("start", start.to_string()));
+        params.push(("limit", count.to_string()));
+        let reply = ctx.pve.call(Method::Get, &syslog, &params)?;
+        let lines = match reply.data {
+            Value::Array(lines) => lines,
+            _ => Vec::new(),
+        };
+        let total = reply
+            .total
+            .map(|t| t as usize)
+            .unwrap_or(start + lines.len());
+        Ok((lines, total))
+    };
+    let (mut lines, mut total) = read(0, (offset + limit).min(FIRST))?;
+    let empty = |t: &str| t == "no content" || t == "-- No entries --";
+    if total == 1 && lines.len() == 1 && empty(text(&lines[0], "t")) {
+        (lines, total) = (Vec::new(), 0);
+    }
+    let end = total.saturating_sub(offset);
+    let start = end.saturating_sub(limit);
+    let mut shown = if lines.len() >= total {
+        lines
+            .get(start..end)
+            .map(<[Value]>::to_vec)
+            .unwrap_or_default()
+    } else if end > start {
+        let (lines, now) = read(start, end - start)?;
+        total = total.max(now);
+        lines
+    } else {
+        Vec::new()
+    };
+    shown.reverse();
+    let mut out = Map::new();
+    if start > 0 {
+        out.insert(
+            "hint".into(),
+            json!(format!(
+                "{start} older lines; call again with offset {}",
+                offset + shown.len()
+            )),
+        );
+    }
+    out.insert("data".into(), Value::Array(shown));
+    out.insert("total".into(), json!(total));
+    out.insert("limit".into(), json!(limit));
+    out.insert("offset".into(), json!(offset));
+    Ok(out)
+}
+
+/// A journal cursor as PVE's mini-journalreader prints it (`s=…;i=…;b=…;m=…;t=…;x=…`).
+fn cursor(line: &str) -> bool {
+    line.starts_with("s=") && line.contains(";i=")
+}
+
+/// PVE's journal: the first line is the cursor of the oldest entry shown, the last the cursor
+/// after the newest, the entries between them oldest first. `lastentries` counts back from
+/// `until` (or now); with `since` PVE returns the whole window and the newest are kept here.
+fn get_node_journal(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let node = args.required_str("node")?;
+    let keep = args.int("lastentries").unwrap_or(100) as usize;
+    let (since, until, before) = (args.int("since"), args.int("until"), args.str("before"));
+    if until.is_some() && before.is_some() {
+        return Err(Error::Args(
+            "give 'until' or 'before', not both: each says where the entries end".into(),
+        ));
+    }
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Err(Error::Args(format!(
+                "'since' ({s}) must be before 'until' ({u})"
+            )));
+        }
+    }
+    if before.is_some_and(|b| !cursor(b)) {
+        return Err(Error::Args(
+            "'before' must be a start_cursor from an earlier get_node_journal answer".into(),
+        ));
+    }
+    let mut params: Params = match since {
+        Some(s) => vec![("since", s.to_string())],
+        None => vec![("lastentries", keep.to_string())],
+    };
+    if let Some(u) = until {
+        params.push(("until", u.to_string()));
+    }
+    if let Some(b) = before {
+        params.push(("endcursor", b.to_string()));
+    }
+    let journal = path(&[&"nodes", &node, &"journal"]);
+    let mut lines: Vec<String> = match ctx.pve.get(&journal, &params)? {
+        Value::Array(lines) => lines
+            .into_iter()
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let end_cursor = lines.pop_if(|l| cursor(l));
+    let mut start_cursor = match lines.first() {
+        Some(first) if cursor(first) => Some(lines.remove(0)),
+        _ => None,
+    };
+    let mut hint = None;
+    let older = lines.len().saturating_sub(keep);
+    if older > 0 {
+        lines.drain(..older);
+        start_cursor = None;
+        hint = Some(format!(
+            "{older} older entries of the window left out; raise lastentries (up to 1000) or narrow the window"
+        ));
+    }
+    // Newest first, as many as fit in an answer (the oldest are the ones left out).
+    lines.reverse();
+    let mut used = 0;
+    let fits = lines
+        .iter()
+        .take_while(|l| {
+            used += l.len() + 12;
+            used <= MAX_RESULT - 2048
+        })
+        .count();
+    if fits < lines.len() {
+        let cut = lines.len() - fits;
+        lines.truncate(fits);
+        start_cursor = None;
+        hint = Some(format!(
+            "{cut} older entries left out to keep the answer under 64 KiB; ask for fewer (lastentries) or a narrower window"
+        ));
+    }
+    let mut out = Map::new();
+    let entries = lines.into_iter().map(|t| json!({"t": t})).collect();
+    out.insert("data".into(), Value::Array(entries));
+    if let Some(c) = start_cursor {
+        out.insert("start_cursor".into(), json!(c));
+    }
+    if let Some(c) = end_cursor {
+        out.insert("end_cursor".into(), json!(c));
+    }
+    if let Some(h) = hint {
+        out.insert("hint".into(), json!(h));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Updates and ZFS.
 
 /// PVE's apt cache of pending updates, below `/nodes/{node}`.
@@ -242,6 +489,18 @@ fn list_node_updates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         "Section",
     ];
     node_page(ctx, args, UPDATES, FIELDS, "Package")
+}
+
+/// `POST /nodes/{node}/apt/update`: PVE's `apt update` task; a dry run shows how many updates
+/// the cache lists now.
+fn refresh_node_updates(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
+    let node = args.required_str("node")?;
+    let update = path(&[&"nodes", &node, &"apt", &"update"]);
+    Change::post(update.clone(), Vec::new()).send(ctx, args, || {
+        let pending = ctx.pve.get(&update, &[])?;
+        let count = pending.as_array().map(Vec::len).unwrap_or(0);
+        Ok(json!({"node": node, "pending_updates": count}))
+    })
 }
 
 fn list_node_disks(ctx: &Ctx, args: &Args) -> Result<Content, Error> {

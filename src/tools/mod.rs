@@ -36,6 +36,7 @@ mod health;
 mod monitor;
 mod network;
 mod nodes;
+mod notifications;
 mod pools;
 mod power;
 mod provision;
@@ -57,7 +58,7 @@ pub use validate::validate;
 /// Every tool, in the order `tools/list` shows them (the original tools first, as they always
 /// were): the areas' tables, chained.
 pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
-    let tables: [&[Tool]; 26] = [
+    let tables: [&[Tool]; 27] = [
         nodes::NODE_TOOLS,
         power::VM_TOOLS,
         snapshots::VM_TOOLS,
@@ -74,6 +75,7 @@ pub static TOOLS: LazyLock<Vec<&'static Tool>> = LazyLock::new(|| {
         monitor::TOOLS,
         alerts::TOOLS,
         health::TOOLS,
+        notifications::TOOLS,
         exec::TOOLS,
         admin::TOOLS,
         provision::TOOLS,
@@ -275,6 +277,8 @@ mod tests {
                 "list" | "get" | "wait" => Effect::Read,
                 // Applying staged network changes can cut nodes and guests off.
                 "delete" | "remove" | "rollback" | "exec" | "revoke" | "apply" => Effect::Destroy,
+                // Needs access full without losing anything (`Mark::Outward`).
+                _ if t.has(Mark::Outward) => Effect::Destroy,
                 _ => Effect::Operate,
             };
             match (t.area, expected) {
@@ -344,7 +348,7 @@ mod tests {
         // Every area, in the order help texts and `tools --json` list them.
         assert_eq!(
             AREAS.join(" "),
-            "nodes vms containers snapshots storage tasks cluster backups provisioning network sdn firewall access pools ha certificates metrics health exec"
+            "nodes vms containers snapshots storage tasks cluster backups provisioning network sdn firewall access pools ha certificates metrics health notifications exec"
         );
     }
 

@@ -232,6 +232,11 @@ pub enum Mark {
     /// PVE answers it with a secret it shows only once (a new API token's), which goes to a new
     /// file in `PROXMOX_MCP_SECRETS_DIR`, never into the result: offered only with that setting.
     SecretToFile,
+    /// It makes PVE send to an address outside the cluster (a notification endpoint, with the
+    /// secret it needs), so it needs access `full`: its effect is `destroy` for that level
+    /// though it loses nothing. The description says so instead of "Can lose data."; the
+    /// `destructiveHint` stays true, the stricter annotation.
+    Outward,
 }
 
 /// One tool: a row of the table.
@@ -310,7 +315,9 @@ impl Tool {
     /// The description shown to models: what the tool does, returns and needs.
     pub fn full_description(&self) -> String {
         let mut d = format!("{} Needs {}.", self.description, self.privilege);
-        if self.effect == Effect::Destroy {
+        if self.has(Mark::Outward) {
+            d.push_str(" Needs access full: PVE sends to outside addresses.");
+        } else if self.effect == Effect::Destroy {
             d.push_str(" Can lose data.");
         }
         d

@@ -341,7 +341,8 @@ fn a_token_that_cannot_read_guests_fails_the_run() {
     assert!(all.contains("✗ tools: "), "{all}");
     // Read-only: PVEAuditor on / grants every read privilege missing but the one PVE asks for
     // pending updates (Sys.Modify, which among the built-in roles only Administrator holds),
-    // granted only there through a role made with just that privilege.
+    // granted only there through a role made with just that privilege; the syslog and journal
+    // (Sys.Syslog) come with PVESysAdmin there.
     assert!(
         all.contains("\n    pveum role add ProxmoxMCP --privs 'Sys.Modify'\n"),
         "{all}"
@@ -353,7 +354,7 @@ fn a_token_that_cannot_read_guests_fails_the_run() {
     assert_eq!(
         grants,
         [
-            "    pveum acl modify /nodes --roles ProxmoxMCP --users mcp@pve --tokens 'mcp@pve!mcp'",
+            "    pveum acl modify /nodes --roles PVESysAdmin,ProxmoxMCP --users mcp@pve --tokens 'mcp@pve!mcp'",
             "    pveum acl modify / --roles PVEAuditor --users mcp@pve --tokens 'mcp@pve!mcp'"
         ],
         "{all}"

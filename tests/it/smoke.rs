@@ -579,9 +579,11 @@ fn check_names_each_tool_and_groups_the_missing_privileges_into_grants() {
     // Sys.Audit on / (PVESysAdmin, also for Sys.Console) covers /nodes below it. Sys.Modify
     // (the firewall tools on /, list_node_updates on /nodes), which among the built-in roles
     // only Administrator holds, comes from a role made for it and granted on /, which covers
-    // /nodes too: Administrator itself is never suggested.
+    // /nodes too: Administrator itself is never suggested. So does Mapping.Modify (the
+    // notification endpoints and matchers), which no built-in role below Administrator holds
+    // without also Permissions.Modify.
     assert_eq!(
-        commands[0], "pveum role add ProxmoxMCP --privs 'Sys.Modify'",
+        commands[0], "pveum role add ProxmoxMCP --privs 'Mapping.Modify,Sys.Modify'",
         "{commands:?}"
     );
     assert!(

@@ -111,7 +111,8 @@ fn unset_lists_the_default_toolsets_and_the_instructions_name_the_others() {
             "- ha: high availability: status, rules and the guests it manages",
             "- certificates: nodes' TLS certificates and ACME",
             "- metrics: RRD metrics of nodes, guests and storages",
-            "- health: alerts, replication, pending updates, disks and SMART, ZFS pools, Ceph health (not listed: list_replication_jobs, list_node_updates, list_node_disks, get_disk_smart, list_zfs_pools, get_zfs_pool, get_ceph_status)",
+            "- health: alerts, replication, pending updates, syslog and journal, disks and SMART, ZFS pools, Ceph health (not listed: list_replication_jobs, list_node_updates, get_node_syslog, get_node_journal, refresh_node_updates, list_node_disks, get_disk_smart, list_zfs_pools, get_zfs_pool, get_ceph_status)",
+            "- notifications: PVE's notification targets (webhook, gotify, smtp, sendmail) and matchers",
         ],
         "{text}"
     );
@@ -422,7 +423,7 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         tools.0.lines().next().unwrap(),
         "toolsets: nodes, vms (partly), containers (partly), snapshots, storage, tasks, cluster (partly), backups (partly), \
-         firewall, health (partly) (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, sdn, access, pools, ha, certificates, metrics"
+         firewall, health (partly) (PROXMOX_MCP_TOOLS=default,firewall); not loaded: provisioning, network, sdn, access, pools, ha, certificates, metrics, notifications"
     );
     assert!(tools.0.contains("\nadd_firewall_rule "), "{}", tools.0);
 
@@ -458,14 +459,14 @@ fn tools_and_check_show_the_toolsets() {
     assert_eq!(
         toolsets["detail"],
         "vms, snapshots (partly), firewall (partly), metrics (partly) (PROXMOX_MCP_TOOLS=vms); \
-         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, sdn, access, pools, ha, certificates, health"
+         not loaded: nodes, containers, storage, tasks, cluster, backups, provisioning, network, sdn, access, pools, ha, certificates, health, notifications"
     );
     // As text, wrapped at 100 columns: the finding and its continuation lines read as one.
     let (_, stdout, _) = binary(&fake.url(), &[], &["check"]);
     assert!(
         stdout.replace("\n  ", " ").lines().any(|l| l
             == "✓ toolsets: nodes, vms, containers, snapshots, storage, tasks, cluster (partly), backups (partly), \
-                health (partly) (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, sdn, firewall, access, pools, ha, certificates, metrics"),
+                health (partly) (PROXMOX_MCP_TOOLS=default); not loaded: provisioning, network, sdn, firewall, access, pools, ha, certificates, metrics, notifications"),
         "{stdout}"
     );
 }
