@@ -2,6 +2,7 @@
 
 use std::io::{self, BufReader, Write};
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 
@@ -11,6 +12,7 @@ use crate::error::Error;
 use crate::mcp::{self, Server};
 use crate::policy::Policy;
 use crate::pve::Pve;
+use crate::resources;
 use crate::tools::{self, Ctx};
 
 const USAGE: &str = "\
@@ -283,7 +285,12 @@ pub fn main() -> ExitCode {
         Err(e) => return refused(&e),
     };
     match cli.command {
-        Command::Serve => serve(&config, &pve, &policy),
+        // The session and the alerts watch share one client and policy, for the process's life.
+        Command::Serve => serve(
+            &config,
+            Box::leak(Box::new(pve)),
+            Box::leak(Box::new(policy)),
+        ),
         Command::Check { json } => check(&config, &policy, json),
         Command::Call { tool, args } => call(&config, &pve, &policy, &tool, &args),
         Command::Alerts { json, watch: None } => alerts_once(&pve, &policy, json),
@@ -364,7 +371,7 @@ fn print(text: &str) -> ExitCode {
     }
 }
 
-fn serve(config: &Config, pve: &Pve, policy: &Policy) -> ExitCode {
+fn serve(config: &Config, pve: &'static Pve, policy: &'static Policy) -> ExitCode {
     crate::info!(
         "serving MCP on stdio for {} as {} ({}), access {}",
         pve.host().base_url(),
@@ -373,7 +380,11 @@ fn serve(config: &Config, pve: &Pve, policy: &Policy) -> ExitCode {
         config.access.name()
     );
     // Start-up never waits on PVE: the first request is the client's (`check` tests the connection).
-    let mut server = Server::new(pve, policy, config.task_wait);
+    let mut server = Server::new(pve, policy, config.task_wait).with_watch(alerts_resource(
+        pve,
+        policy,
+        Duration::from_secs(config.alert_interval),
+    ));
     let stdin = BufReader::with_capacity(64 * 1024, io::stdin());
     match mcp::serve(&mut server, stdin, io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -383,6 +394,23 @@ fn serve(config: &Config, pve: &Pve, policy: &Policy) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `proxmox://alerts`, re-checked every `interval` while a client is subscribed: what changes it
+/// is an alert appearing or clearing, or a severity changing (not a message's numbers).
+fn alerts_resource(pve: &'static Pve, policy: &'static Policy, interval: Duration) -> mcp::Watch {
+    let check = move || match tools::alerts::evaluate(pve, &policy.alerts, SystemTime::now()) {
+        Ok(found) => {
+            let mut state: Vec<String> = found
+                .iter()
+                .map(|a| format!("{}={}", a.id, a.severity.name()))
+                .collect();
+            state.sort();
+            state
+        }
+        Err(_) => vec!["could not check".to_string()],
+    };
+    mcp::Watch::new(resources::ALERTS_URI, interval, Box::new(check))
 }
 
 fn auth_name(auth: &Auth) -> &'static str {

@@ -51,6 +51,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_MCP_ALERTS", flag: Some("alerts-file"), secret: false, help: "file of KEY=value lines changing the alert rules (get_alerts, the alerts command): thresholds such as STORAGE_WARNING=80, BACKUP_EXCLUDE_TAG, DISABLE=rule,...; unknown keys are refused" },
     Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
     Setting { var: "PROXMOX_TASK_WAIT", flag: Some("task-wait"), secret: false, help: "default seconds a tool waits for the PVE task it started (default 120)" },
+    Setting { var: "PROXMOX_MCP_ALERT_INTERVAL", flag: Some("alert-interval"), secret: false, help: "seconds between re-checks of the alert rules while a client is subscribed to proxmox://alerts (default 60, 1-86400)" },
     Setting { var: "PROXMOX_CONFIG", flag: Some("config"), secret: false, help: "file of KEY=value lines with these names, read first; must be 0600 when it holds a secret" },
     Setting { var: "PROXMOX_MCP_LOG", flag: Some("log"), secret: false, help: "stderr verbosity: error, warn (default), info, debug" },
 ];
@@ -113,6 +114,9 @@ pub struct Config {
     pub access: Access,
     pub timeout: Duration,
     pub task_wait: u64,
+    /// PROXMOX_MCP_ALERT_INTERVAL: seconds between re-checks of `proxmox://alerts` while a
+    /// client is subscribed.
+    pub alert_interval: u64,
     pub log: Level,
     /// PROXMOX_MCP_TOOLS: toolsets, `default`, `all`, effects and tool names (empty = `default`).
     pub tools: Vec<String>,
@@ -186,6 +190,7 @@ impl Config {
         let allow_access_admin = switch(values, "PROXMOX_MCP_ALLOW_ACCESS_ADMIN")?;
         let secrets_dir = value(values, "PROXMOX_MCP_SECRETS_DIR").map(PathBuf::from);
         let (timeout, task_wait) = limits(values)?;
+        let alert_interval = alert_interval(values)?;
         let alerts = match value(values, "PROXMOX_MCP_ALERTS") {
             Some(path) => Rules::load(Path::new(path))?,
             None => Rules::default(),
@@ -198,6 +203,7 @@ impl Config {
             access,
             timeout: Duration::from_secs(timeout),
             task_wait,
+            alert_interval,
             log,
             tools,
             deny_tools,
@@ -419,6 +425,22 @@ fn protected(values: &BTreeMap<String, String>) -> Result<Vec<Protect>, Error> {
             Protect::parse(item).map_err(|e| Error::Config(format!("PROXMOX_MCP_PROTECTED: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()
+}
+
+/// PROXMOX_MCP_ALERT_INTERVAL, in seconds (default 60).
+fn alert_interval(values: &BTreeMap<String, String>) -> Result<u64, Error> {
+    match value(values, "PROXMOX_MCP_ALERT_INTERVAL") {
+        None => Ok(60),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|t| (1..=86400).contains(t))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "PROXMOX_MCP_ALERT_INTERVAL={v} is not a number of seconds between 1 and 86400"
+                ))
+            }),
+    }
 }
 
 /// PROXMOX_TIMEOUT and PROXMOX_TASK_WAIT, in seconds.

@@ -14,6 +14,10 @@ use crate::tools::{self, Args, Content, Ctx, Tool};
 const CLUSTER_TOOL: &str = "get_cluster_resources";
 /// The tool behind `proxmox://node/{node}/status`.
 const NODE_TOOL: &str = "get_node_status";
+/// The tool behind `proxmox://alerts` (the one resource a client can subscribe to).
+const ALERTS_TOOL: &str = "get_alerts";
+/// The alerts resource: `get_alerts`' whole result, re-checked while subscribed.
+pub const ALERTS_URI: &str = "proxmox://alerts";
 /// The tools behind `proxmox://guest/{vmid}/config`: one per guest kind (`qemu`, `lxc`).
 const GUEST_TOOLS: [(&str, &str); 2] = [("qemu", "get_vm_config"), ("lxc", "get_container_config")];
 
@@ -27,6 +31,7 @@ fn offered(policy: &Policy, name: &str) -> bool {
 pub fn offered_uri(policy: &Policy, uri: &str) -> Result<(), String> {
     let tool = match uri {
         "proxmox://cluster/resources" => CLUSTER_TOOL,
+        ALERTS_URI => ALERTS_TOOL,
         _ => return Err(format!("{uri} is not a resource of this server")),
     };
     match tools::find(tool).map(|t| t.allowed(policy)) {
@@ -45,6 +50,15 @@ pub fn list(policy: &Policy) -> Value {
             "name": "cluster-resources",
             "title": "Cluster resources",
             "description": "Every node, guest and storage of the cluster with status and usage (GET /cluster/resources).",
+            "mimeType": "application/json",
+        }));
+    }
+    if offered(policy, ALERTS_TOOL) {
+        out.push(json!({
+            "uri": ALERTS_URI,
+            "name": "alerts",
+            "title": "Alerts",
+            "description": "What is wrong in the cluster now, most severe first, each with the tool that looks closer (get_alerts). Subscribe to be told when an alert appears, clears or changes severity.",
             "mimeType": "application/json",
         }));
     }
@@ -116,6 +130,15 @@ pub fn read(ctx: &Ctx, policy: &Policy, uri: &str) -> Result<Value, ReadError> {
                 ..*tool(CLUSTER_TOOL)?
             };
             run(&whole, json!({}))?
+        }
+        ["alerts"] => {
+            // The whole result (alerts and counts): what get_alerts returns.
+            let alerts = tool(ALERTS_TOOL)?;
+            match tools::run(ctx, alerts, &Map::new()) {
+                Ok(c) => Value::Object(c),
+                Err(Error::Denied(why)) => return Err(ReadError::Denied(why)),
+                Err(e) => return Err(ReadError::Failed(e)),
+            }
         }
         ["node", node, "status"] => run(tool(NODE_TOOL)?, json!({"node": node}))?,
         ["guest", vmid, "config"] => {

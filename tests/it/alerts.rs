@@ -332,19 +332,27 @@ fn the_alerts_command_exits_2_on_critical_alerts_and_prints_a_table() {
 
 /// One healthy node; `first` is what `/cluster/resources` answers the first time, if given.
 fn healthy(first: Option<Value>) -> FakePve {
+    healthy_then(first.map(|f| (f, 1)), None)
+}
+
+/// `/cluster/resources` of the healthy node, its storage `local` `used` % full.
+pub(crate) fn one_node(used: u64) -> Value {
+    json!([
+        node("pve1", "online", 20 * GIB),
+        storage("pve1", "local", "backup,iso,vztmpl", used, json!({})),
+        guest("qemu/100", "web", "pve1", "running", json!({})),
+    ])
+}
+
+/// One healthy node: `/cluster/resources` answers `first` that many times, if given, then the
+/// healthy list, or `then` when given.
+pub(crate) fn healthy_then(first: Option<(Value, usize)>, then: Option<Value>) -> FakePve {
     let t = now();
     let mut fake = FakePve::new();
-    if let Some(first) = first {
-        fake.ok_times("GET", "/cluster/resources", first, 1);
+    if let Some((first, times)) = first {
+        fake.ok_times("GET", "/cluster/resources", first, times);
     }
-    fake.get(
-        "/cluster/resources",
-        json!([
-            node("pve1", "online", 20 * GIB),
-            storage("pve1", "local", "backup,iso,vztmpl", 50, json!({})),
-            guest("qemu/100", "web", "pve1", "running", json!({})),
-        ]),
-    );
+    fake.get("/cluster/resources", then.unwrap_or_else(|| one_node(50)));
     healthy_cluster(&mut fake);
     ha_ok(&mut fake);
     no_ceph(&mut fake);

@@ -112,7 +112,7 @@ fn each_resource_follows_its_own_tool() {
         &fake,
         &[(
             "PROXMOX_MCP_DENY_TOOLS",
-            "get_cluster_resources,get_container_config",
+            "get_cluster_resources,get_container_config,get_alerts",
         )],
     );
     connected(&config, |c| {

@@ -1,6 +1,7 @@
 //! The one integration test binary: the server driven against a mocked PVE API.
 
 mod alerts;
+mod alerts_live;
 mod attacks_audit;
 mod attacks_config;
 mod attacks_review;
