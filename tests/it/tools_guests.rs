@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, error_text, guest, ok, polled, with_access as with, FakePve, FULL_EXEC,
+    assert_starts, error_text, guest, hint, ok, polled, with_access as with, FakePve, FULL_EXEC,
     FULL_HOST, UPID,
 };
 
@@ -1065,12 +1065,9 @@ fn access_levels_and_annotations() {
     });
     with(&fake, "full", |c| {
         let tool = |name: &str| c.tools.iter().find(|t| t["name"] == name).unwrap().clone();
-        assert_eq!(tool("delete_vm")["annotations"]["destructiveHint"], true);
-        assert_eq!(tool("create_vm")["annotations"]["destructiveHint"], false);
-        assert_eq!(
-            tool("get_container_config")["annotations"]["readOnlyHint"],
-            true
-        );
+        assert!(hint(&tool("delete_vm"), "destructiveHint"));
+        assert!(!hint(&tool("create_vm"), "destructiveHint"));
+        assert!(hint(&tool("get_container_config"), "readOnlyHint"));
         let schema = &tool("update_vm_config")["inputSchema"];
         assert_eq!(schema["properties"]["set"]["type"], "object");
         assert_eq!(schema["properties"]["delete"]["items"]["type"], "string");
