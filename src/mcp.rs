@@ -675,16 +675,7 @@ fn describe(tool: &Tool, version: Version) -> Value {
         "inputSchema": tool.input_schema(),
     });
     if version.at_least("2025-03-26") {
-        t["annotations"] = json!({
-            "readOnlyHint": tool.effect == Effect::Read,
-            "openWorldHint": false,
-        });
-        // destructiveHint and idempotentHint mean something only for a tool that is not
-        // read-only (spec: ToolAnnotations), so a read tool leaves them out.
-        if tool.effect != Effect::Read {
-            t["annotations"]["destructiveHint"] = json!(tool.destructive());
-            t["annotations"]["idempotentHint"] = json!(tool.idempotent);
-        }
+        t["annotations"] = annotations(tool);
     }
     if version.at_least("2025-06-18") {
         t["title"] = json!(tool.title);
@@ -698,6 +689,26 @@ fn describe(tool: &Tool, version: Version) -> Value {
         t["_meta"] = json!({"proxmox-mcp-server/confirm": true});
     }
     t
+}
+
+/// A tool's hints (spec: ToolAnnotations), each only where it differs from the default a host
+/// assumes for a missing one (readOnlyHint false, destructiveHint true, idempotentHint false,
+/// openWorldHint true): `tools/list` stays small and says the same. destructiveHint and
+/// idempotentHint mean something only for a tool that is not read-only, so a read tool leaves
+/// them out.
+fn annotations(tool: &Tool) -> Value {
+    let mut a = json!({"openWorldHint": false});
+    if tool.effect == Effect::Read {
+        a["readOnlyHint"] = json!(true);
+    } else {
+        if !tool.destructive() {
+            a["destructiveHint"] = json!(false);
+        }
+        if tool.idempotent {
+            a["idempotentHint"] = json!(true);
+        }
+    }
+    a
 }
 
 #[cfg(test)]
@@ -936,6 +947,78 @@ mod tests {
             .handle_line(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#)
             .unwrap();
         assert!(list["result"].get("resultType").is_none());
+    }
+
+    /// Hints are listed only where they differ from the spec's defaults; a host that reads a
+    /// missing one as its default sees every tool as the table marks it.
+    #[test]
+    fn annotations_list_what_differs_from_the_defaults() {
+        let pve = pve();
+        let annotations = |version: &str| -> Vec<(String, Value)> {
+            let mut server = Server::new(&pve, policy(Access::Full), 120);
+            server.handle_line(INIT.replace("2025-11-25", version).as_bytes());
+            let list = server
+                .handle_line(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+                .unwrap();
+            let wanted = [
+                "list_vms",
+                "start_vm",
+                "stop_vm",
+                "create_vm_snapshot",
+                "delete_vm_snapshot",
+            ];
+            list["result"]["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| wanted.contains(&t["name"].as_str().unwrap()))
+                .map(|t| {
+                    (
+                        t["name"].as_str().unwrap().to_string(),
+                        t["annotations"].clone(),
+                    )
+                })
+                .collect()
+        };
+        let closed = |more: Value| {
+            let mut a = json!({"openWorldHint": false});
+            a.as_object_mut()
+                .unwrap()
+                .extend(more.as_object().unwrap().clone());
+            a
+        };
+        let mut got = annotations("2025-11-25");
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "create_vm_snapshot".to_string(),
+                    closed(json!({"destructiveHint": false}))
+                ),
+                ("delete_vm_snapshot".to_string(), closed(json!({}))),
+                (
+                    "list_vms".to_string(),
+                    closed(json!({"readOnlyHint": true}))
+                ),
+                (
+                    "start_vm".to_string(),
+                    closed(json!({"destructiveHint": false, "idempotentHint": true}))
+                ),
+                // May lose data: destructive, the default.
+                (
+                    "stop_vm".to_string(),
+                    closed(json!({"idempotentHint": true}))
+                ),
+            ]
+        );
+        // Before 2025-06-18 the title is one of them.
+        let old = annotations("2025-03-26");
+        let stop = &old.iter().find(|(n, _)| n == "stop_vm").unwrap().1;
+        assert_eq!(
+            *stop,
+            closed(json!({"idempotentHint": true, "title": "Stop VM (hard)"}))
+        );
     }
 
     #[test]

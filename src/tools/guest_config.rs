@@ -119,23 +119,8 @@ pub(super) static TOOLS: &[Tool] = &[
 
 fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     let vmid = args.vmid();
-    let mut params = Params::new();
-    let mut set_keys = Vec::new();
-    if let Some(set) = args.0.get("set").and_then(Value::as_object) {
-        for (key, value) in set {
-            let (key, ty) =
-                config_key(kind, key).map_err(|e| Error::Args(format!("'set': {e}")))?;
-            if key.starts_with("unused") {
-                return Err(Error::Args(format!(
-                    "'set': {key} cannot be set: PVE records detached volumes there itself; attach the volume under a disk key instead"
-                )));
-            }
-            let wire =
-                wire_value(key, ty, value).map_err(|e| Error::Args(format!("'set.{key}' {e}")))?;
-            params.push((key, wire));
-            set_keys.push(key);
-        }
-    }
+    let mut params = set_params(kind, args, &[])?;
+    let set_keys: Vec<&'static str> = params.iter().map(|(k, _)| *k).collect();
     let mut deletes: Vec<&'static str> = Vec::new();
     for item in args
         .0
@@ -220,6 +205,38 @@ fn update_config(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> 
         Some(config) => Ok(config),
         None => ctx.pve.get(&config_path, &[]),
     })
+}
+
+/// The `set` argument as PVE parameters: each key one PVE 9.1 knows for `kind` (or one of
+/// `create_only`, string keys a create call takes beside the config), its value in PVE's wire
+/// form. The key classes are checked later, with the rest of the call (`check_config`).
+pub(super) fn set_params(
+    kind: Guest,
+    args: &Args,
+    create_only: &[&'static str],
+) -> Result<Params, Error> {
+    let mut params = Params::new();
+    for (key, value) in args
+        .0
+        .get("set")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let (key, ty) = match create_only.iter().find(|k| **k == key) {
+            Some(k) => (*k, KeyType::Str),
+            None => config_key(kind, key).map_err(|e| Error::Args(format!("'set': {e}")))?,
+        };
+        if key.starts_with("unused") {
+            return Err(Error::Args(format!(
+                "'set': {key} cannot be set: PVE records detached volumes there itself; attach the volume under a disk key instead"
+            )));
+        }
+        let wire =
+            wire_value(key, ty, value).map_err(|e| Error::Args(format!("'set.{key}' {e}")))?;
+        params.push((key, wire));
+    }
+    Ok(params)
 }
 
 pub(super) fn resize(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {

@@ -18,7 +18,7 @@ use super::change::Change;
 use super::guest::{
     confirmed_status, guest_name, guest_path, next_vmid, refuse_if_pve_protected, Guest,
 };
-use super::guest_config::{check_clone_config, check_config, node_of, volume_id};
+use super::guest_config::{check_clone_config, check_config, node_of, set_params, volume_id};
 use super::keys;
 use super::list::{data, text};
 use super::params::{CONFIRM_NAME, DRY_RUN, GUEST, NODE_OPT, POWER, STOP_ON_CANCEL, VMID, WAIT};
@@ -36,27 +36,19 @@ const VM_NAME: Param = Param::opt("name", Kind::Text { max: 128 }, "DNS name");
 #[rustfmt::skip]
 const CT_HOSTNAME: Param = Param::opt("hostname", Kind::Text { max: 128 }, "DNS name");
 #[rustfmt::skip]
-const VM_MEMORY: Param = Param::opt("memory", Kind::Int { min: 16, max: 16_777_216 }, "MiB (default 2048)");
-#[rustfmt::skip]
-const CT_MEMORY: Param = Param::opt("memory", Kind::Int { min: 16, max: 16_777_216 }, "MiB (default 512)");
-const VM_CORES: Param = Param::opt("cores", Kind::Int { min: 1, max: 1024 }, "default 2");
-const CT_CORES: Param = Param::opt("cores", Kind::Int { min: 1, max: 8192 }, "default 1");
-#[rustfmt::skip]
 const VM_SIZE: Param = Param::opt("size", Kind::Int { min: 1, max: 1_048_576 }, "GiB (default 32)");
 #[rustfmt::skip]
 const CT_SIZE: Param = Param::opt("size", Kind::Int { min: 1, max: 1_048_576 }, "GiB (default 8)");
 const VM_STORAGE: Param = Param::opt("storage", Kind::Storage, "for the disk");
 const CT_STORAGE: Param = Param::opt("storage", Kind::Storage, "for the rootfs");
-const BRIDGE: Param = Param::opt("bridge", Kind::Text { max: 64 }, "default vmbr0");
-#[rustfmt::skip]
-const OSTYPE: Param = Param::opt("ostype", Kind::Text { max: 16 }, "l26 (default), win11…");
 const CDROM: Param = Param::opt("cdrom", Kind::Text { max: 255 }, "ISO volume");
 const START: Param = Param::opt("start", Kind::Bool, "start it");
 #[rustfmt::skip]
-const OSTEMPLATE: Param = Param::req("ostemplate", Kind::Text { max: 255 }, "local:vztmpl/…");
-const UNPRIVILEGED: Param = Param::opt("unprivileged", Kind::Bool, "default true");
+const OSTEMPLATE: Param = Param::req("ostemplate", Kind::Text { max: 255 }, "local:vztmpl/...");
 #[rustfmt::skip]
-const SSH_KEYS: Param = Param::opt("ssh-public-keys", Kind::Text { max: 16_384 }, "root's SSH keys");
+const VM_SET: Param = Param::opt("set", Kind::Object, "config keys, e.g. {\"cores\":4}");
+#[rustfmt::skip]
+const CT_SET: Param = Param::opt("set", Kind::Object, "config keys, and ssh-public-keys");
 const NEWID: Param = Param::opt("newid", Kind::Vmid, "new VMID (default: next free)");
 const CLONE_NAME: Param = Param::opt("name", Kind::Text { max: 128 }, "name of the clone");
 #[rustfmt::skip]
@@ -82,13 +74,10 @@ const CREATE_VM: &[&Param] = &[
     &CREATE_NODE,
     &NEW_VMID,
     &VM_NAME,
-    &VM_MEMORY,
-    &VM_CORES,
-    &VM_SIZE,
     &VM_STORAGE,
-    &BRIDGE,
-    &OSTYPE,
+    &VM_SIZE,
     &CDROM,
+    &VM_SET,
     &START,
     &WAIT,
     &DRY_RUN,
@@ -99,13 +88,9 @@ const CREATE_CT: &[&Param] = &[
     &OSTEMPLATE,
     &NEW_VMID,
     &CT_HOSTNAME,
-    &CT_MEMORY,
-    &CT_CORES,
-    &CT_SIZE,
     &CT_STORAGE,
-    &BRIDGE,
-    &UNPRIVILEGED,
-    &SSH_KEYS,
+    &CT_SIZE,
+    &CT_SET,
     &START,
     &WAIT,
     &DRY_RUN,
@@ -273,12 +258,12 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "create_vm",
         title: "Create VM",
-        description: "Creates a VM: virtio NIC, a disk on the first image storage.",
+        description: "Creates a VM, its disk on the first image storage; set's defaults: memory 2048, cores 2, ostype l26, scsihw virtio-scsi-single, net0 virtio,bridge=vmbr0.",
         privilege: "VM.Allocate on /vms/{vmid} (and Datastore.AllocateSpace)",
         effect: Effect::Operate,
         area: Area::Provisioning,
         params: CREATE_VM,
-        output: Output::task().with(&[f("vmid", Ty::Int, "the new guest")]),
+        output: Output::task().with(&[f("vmid", Ty::Int, "")]),
         idempotent: false,
         marks: &[Mark::NewGuest, Mark::Also(Area::Vms)],
         run: create_vm,
@@ -286,12 +271,12 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "create_container",
         title: "Create container",
-        description: "Creates a container from an ostemplate: DHCP NIC, rootfs on the first rootdir storage.",
+        description: "Creates a container, rootfs on the first rootdir storage; set's defaults: memory 512, cores 1, unprivileged 1 (with nesting), net0 name=eth0,bridge=vmbr0,ip=dhcp.",
         privilege: "VM.Allocate on /vms/{vmid} (and Datastore.AllocateSpace)",
         effect: Effect::Operate,
         area: Area::Provisioning,
         params: CREATE_CT,
-        output: Output::task().with(&[f("vmid", Ty::Int, "the new guest")]),
+        output: Output::task().with(&[f("vmid", Ty::Int, "")]),
         idempotent: false,
         marks: &[Mark::NewGuest, Mark::Also(Area::Containers)],
         run: create_container,
@@ -417,18 +402,19 @@ fn create_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(name) = args.str("name") {
         dns_name("name", name)?;
     }
-    let bridge = bridge(args)?;
-    let ostype = args.str("ostype").unwrap_or("l26");
-    if !OSTYPES.contains(&ostype) {
-        return Err(Error::Args(format!(
-            "'ostype' must be one of {}, got '{ostype}'",
-            OSTYPES.join(", ")
-        )));
-    }
     let cdrom = args
         .str("cdrom")
         .map(|v| volume_id("cdrom", v))
         .transpose()?;
+    let set = create_set(Guest::Vm, args, &[])?;
+    if let Some((_, ostype)) = set.iter().find(|(k, _)| *k == "ostype") {
+        if !OSTYPES.contains(&ostype.as_str()) {
+            return Err(Error::Args(format!(
+                "'set.ostype' must be one of {}, got '{ostype}'",
+                OSTYPES.join(", ")
+            )));
+        }
+    }
     let vmid = free_vmid(ctx, args.int("vmid"))?;
     let storage = match args.str("storage") {
         Some(s) => s.to_string(),
@@ -439,19 +425,20 @@ fn create_vm(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         params.push(("name", name.to_string()));
     }
     params.extend([
-        ("memory", args.int("memory").unwrap_or(2048).to_string()),
-        ("cores", args.int("cores").unwrap_or(2).to_string()),
-        ("ostype", ostype.to_string()),
+        ("memory", "2048".to_string()),
+        ("cores", "2".to_string()),
+        ("ostype", "l26".to_string()),
         ("scsihw", "virtio-scsi-single".to_string()),
         (
             "scsi0",
             format!("{storage}:{}", args.int("size").unwrap_or(32)),
         ),
-        ("net0", format!("virtio,bridge={bridge}")),
+        ("net0", "virtio,bridge=vmbr0".to_string()),
     ]);
     if let Some(iso) = cdrom {
         params.push(("ide2", format!("{iso},media=cdrom")));
     }
+    replace_defaults(&mut params, set);
     if let Some(start) = args.flag("start") {
         params.push(("start", bool01(start)));
     }
@@ -474,13 +461,13 @@ fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     if let Some(name) = args.str("hostname") {
         dns_name("hostname", name)?;
     }
-    let bridge = bridge(args)?;
+    // SSH keys for root are an argument of the create call only, not a config key.
+    let set = create_set(Guest::Container, args, &["ssh-public-keys"])?;
     let vmid = free_vmid(ctx, args.int("vmid"))?;
     let storage = match args.str("storage") {
         Some(s) => s.to_string(),
         None => first_storage(ctx, node, "rootdir")?,
     };
-    let unprivileged = args.flag("unprivileged").unwrap_or(true);
     let mut params: Params = vec![
         ("vmid", vmid.to_string()),
         ("ostemplate", ostemplate.to_string()),
@@ -489,21 +476,20 @@ fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         params.push(("hostname", name.to_string()));
     }
     params.extend([
-        ("memory", args.int("memory").unwrap_or(512).to_string()),
-        ("cores", args.int("cores").unwrap_or(1).to_string()),
+        ("memory", "512".to_string()),
+        ("cores", "1".to_string()),
         (
             "rootfs",
             format!("{storage}:{}", args.int("size").unwrap_or(8)),
         ),
-        ("net0", format!("name=eth0,bridge={bridge},ip=dhcp")),
-        ("unprivileged", bool01(unprivileged)),
+        ("net0", "name=eth0,bridge=vmbr0,ip=dhcp".to_string()),
+        ("unprivileged", bool01(true)),
     ]);
-    if unprivileged {
+    replace_defaults(&mut params, set);
+    let unprivileged = params.contains(&("unprivileged", bool01(true)));
+    if unprivileged && !params.iter().any(|(k, _)| *k == "features") {
         // What PVE's own wizard sets: current systemd needs nesting in an unprivileged container.
         params.push(("features", "nesting=1".to_string()));
-    }
-    if let Some(keys) = args.str("ssh-public-keys") {
-        params.push(("ssh-public-keys", keys.to_string()));
     }
     if let Some(start) = args.flag("start") {
         params.push(("start", bool01(start)));
@@ -519,6 +505,39 @@ fn create_container(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         Change::post(path(&[&"nodes", &node, &"lxc"]), params).send(ctx, args, || Ok(target))?;
     out.insert("vmid".into(), json!(vmid));
     Ok(out)
+}
+
+/// A create call's `set` (`create_only`: keys the call takes beside the config), refusing the
+/// keys its own parameters make.
+fn create_set(kind: Guest, args: &Args, create_only: &[&'static str]) -> Result<Params, Error> {
+    let own: &[(&str, &str)] = match kind {
+        Guest::Vm => &[
+            ("name", "name"),
+            ("scsi0", "storage and size"),
+            ("ide2", "cdrom"),
+        ],
+        Guest::Container => &[("hostname", "hostname"), ("rootfs", "storage and size")],
+    };
+    let set = set_params(kind, args, create_only)?;
+    for (key, _) in &set {
+        if let Some((_, given)) = own.iter().find(|(k, _)| k == key) {
+            return Err(Error::Args(format!(
+                "'set.{key}' is made from the parameters of this call: give {given} instead"
+            )));
+        }
+    }
+    Ok(set)
+}
+
+/// Puts `set`'s keys into `params`: a key already there (a default) takes the new value, others
+/// are added.
+fn replace_defaults(params: &mut Params, set: Params) {
+    for (key, value) in set {
+        match params.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => params.push((key, value)),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -757,22 +776,6 @@ pub(super) fn dns_name(arg: &str, s: &str) -> Result<(), Error> {
     } else {
         Err(Error::Args(format!(
             "'{arg}' must be a DNS name (letters, digits and '-', parts joined by '.'), got '{s}'"
-        )))
-    }
-}
-
-fn bridge(args: &Args) -> Result<&str, Error> {
-    let b = args.str("bridge").unwrap_or("vmbr0");
-    let ok = !b.is_empty()
-        && b.len() <= 15
-        && b.starts_with(|c: char| c.is_ascii_alphabetic())
-        && b.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(b)
-    } else {
-        Err(Error::Args(format!(
-            "'bridge' must be a bridge name like vmbr0 (list_node_networks shows them), got '{b}'"
         )))
     }
 }

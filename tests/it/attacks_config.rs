@@ -193,7 +193,7 @@ fn login_and_command_keys_are_treated_like_exec() {
         let r = c.call(
             "create_container",
             json!({"node": "pve1", "ostemplate": "local:vztmpl/alpine.tar.xz", "storage": "local-lvm",
-                   "ssh-public-keys": "ssh-ed25519 AAAA attacker"}),
+                   "set": {"ssh-public-keys": "ssh-ed25519 AAAA attacker"}}),
         );
         assert!(error_text(&r).starts_with(
             "create_container: setting 'ssh-public-keys' puts a login into the new container"
@@ -314,7 +314,7 @@ fn privileged_containers_are_host_level() {
             let r = c.call(
                 "create_container",
                 json!({"node": "pve1", "ostemplate": "local:vztmpl/alpine.tar.xz", "storage": "local-lvm",
-                       "unprivileged": false}),
+                       "set": {"unprivileged": false}}),
             );
             let text = error_text(&r);
             assert_starts(text, "create_container: setting 'unprivileged' makes a privileged container, whose root is root on the host (key class: host)");

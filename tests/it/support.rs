@@ -492,6 +492,18 @@ pub fn strings(list: &Value) -> Vec<&str> {
 }
 
 /// The text of an `isError` result.
+/// A tool's hint as a host reads it: the value listed, or the spec's default when it is left out
+/// (readOnlyHint false, destructiveHint true, idempotentHint false, openWorldHint true).
+pub fn hint(tool: &Value, name: &str) -> bool {
+    let default = matches!(name, "destructiveHint" | "openWorldHint");
+    match &tool["annotations"][name] {
+        Value::Null => default,
+        v => v
+            .as_bool()
+            .unwrap_or_else(|| panic!("{name} is not a boolean: {v}")),
+    }
+}
+
 pub fn error_text(result: &Value) -> &str {
     assert_eq!(result["isError"], true, "expected an error, got: {result}");
     result["content"][0]["text"].as_str().unwrap()

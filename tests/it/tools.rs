@@ -5,8 +5,8 @@ use proxmox_mcp_server::pve::Pve;
 use serde_json::{json, Value};
 
 use crate::support::{
-    column, config, error_text, mock_task as task, ok, with_access as with_client, Client, FakePve,
-    UPID,
+    column, config, error_text, hint, mock_task as task, ok, with_access as with_client, Client,
+    FakePve, UPID,
 };
 
 fn resources() -> Value {
@@ -600,7 +600,7 @@ fn write_tools_are_listed_by_access_level() {
             for t in &c.tools {
                 assert_eq!(t["inputSchema"]["additionalProperties"], false);
                 assert_eq!(t["annotations"]["openWorldHint"], false);
-                let read = t["annotations"]["readOnlyHint"] == true;
+                let read = hint(t, "readOnlyHint");
                 let name = t["name"].as_str().unwrap();
                 let verb = name.split('_').next().unwrap();
                 assert_eq!(read, ["list", "get", "wait"].contains(&verb), "{name}");
@@ -609,9 +609,9 @@ fn write_tools_are_listed_by_access_level() {
     }
     with_client(&fake, "full", |c| {
         let stop = c.tools.iter().find(|t| t["name"] == "stop_vm").unwrap();
-        assert_eq!(stop["annotations"]["destructiveHint"], true);
+        assert!(hint(stop, "destructiveHint"));
         let start = c.tools.iter().find(|t| t["name"] == "start_vm").unwrap();
-        assert_eq!(start["annotations"]["destructiveHint"], false);
+        assert!(!hint(start, "destructiveHint"));
         assert!(start["description"]
             .as_str()
             .unwrap()

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_starts, error_text, guest, ok, polled, with_access as with, FakePve, FULL_EXEC,
+    assert_starts, error_text, guest, hint, ok, polled, with_access as with, FakePve, FULL_EXEC,
     FULL_HOST, UPID,
 };
 
@@ -192,14 +192,15 @@ fn create_vm_with_everything_given() {
     with(&fake, "operate", |c| {
         let r = c.call(
             "create_vm",
-            json!({"node": "pve2", "vmid": 300, "name": "win.example.com", "memory": 8192, "cores": 4, "size": 80,
-                   "storage": "ceph-vm", "bridge": "vmbr1", "ostype": "win11", "cdrom": "local:iso/Win11.iso", "start": true}),
+            json!({"node": "pve2", "vmid": 300, "name": "win.example.com", "size": 80, "storage": "ceph-vm",
+                   "cdrom": "local:iso/Win11.iso", "start": true,
+                   "set": {"memory": 8192, "cores": 4, "net0": "virtio,bridge=vmbr1", "ostype": "win11", "onboot": true, "tags": "lab"}}),
         );
         assert_eq!(ok(&r)["vmid"], 300);
     });
     assert_eq!(
         fake.writes(),
-        ["POST /nodes/pve2/qemu vmid=300&name=win.example.com&memory=8192&cores=4&ostype=win11&scsihw=virtio-scsi-single&scsi0=ceph-vm%3A80&net0=virtio%2Cbridge%3Dvmbr1&ide2=local%3Aiso%2FWin11.iso%2Cmedia%3Dcdrom&start=1"]
+        ["POST /nodes/pve2/qemu vmid=300&name=win.example.com&memory=8192&cores=4&ostype=win11&scsihw=virtio-scsi-single&scsi0=ceph-vm%3A80&net0=virtio%2Cbridge%3Dvmbr1&ide2=local%3Aiso%2FWin11.iso%2Cmedia%3Dcdrom&onboot=1&tags=lab&start=1"]
     );
     assert_eq!(fake.lines()[0], "GET /cluster/nextid?vmid=300");
 }
@@ -220,16 +221,32 @@ fn create_vm_refuses_a_used_vmid_and_bad_arguments() {
         );
         for (args, why) in [
             (
-                json!({"node": "pve1", "ostype": "linux"}),
-                "invalid arguments: 'ostype' must be one of l26, l24, win11",
+                json!({"node": "pve1", "set": {"ostype": "linux"}}),
+                "invalid arguments: 'set.ostype' must be one of l26, l24, win11",
+            ),
+            (
+                json!({"node": "pve1", "set": {"cores": "two"}}),
+                "invalid arguments: 'set.cores' must be a whole number",
+            ),
+            (
+                json!({"node": "pve1", "set": {"bridge": "vmbr1"}}),
+                "invalid arguments: 'set': 'bridge' is not a VM config key PVE knows",
+            ),
+            (
+                json!({"node": "pve1", "name": "a", "set": {"name": "b"}}),
+                "invalid arguments: 'set.name' is made from the parameters of this call: give name instead",
+            ),
+            (
+                json!({"node": "pve1", "set": {"scsi0": "local-lvm:8"}}),
+                "invalid arguments: 'set.scsi0' is made from the parameters of this call: give storage and size instead",
+            ),
+            (
+                json!({"node": "pve1", "memory": 4096}),
+                "invalid arguments: unknown argument 'memory': create_vm takes node, vmid, name, storage, size, cdrom, set, start",
             ),
             (
                 json!({"node": "pve1", "name": "web_1"}),
                 "invalid arguments: 'name' must be a DNS name",
-            ),
-            (
-                json!({"node": "pve1", "bridge": "vmbr0,tag=5"}),
-                "invalid arguments: 'bridge' must be a bridge name",
             ),
             (
                 json!({"node": "pve1", "cdrom": "debian.iso"}),
@@ -282,14 +299,14 @@ fn create_container_with_defaults() {
     crate::support::session(&fake, FULL_EXEC, |c| {
         assert_eq!(&c.ok("create_container",
             json!({"node": "pve1", "ostemplate": "local:vztmpl/debian-13-standard_13.1-2_amd64.tar.zst", "hostname": "dns-2",
-                   "ssh-public-keys": "ssh-ed25519 AAAAC3Nz me@host"})), &json!({"data": UPID, "task": task_ok(), "vmid": 202}));
+                   "set": {"ssh-public-keys": "ssh-ed25519 AAAAC3Nz me@host"}})), &json!({"data": UPID, "task": task_ok(), "vmid": 202}));
     });
     assert_eq!(
         fake.lines(),
         polled(&[
                 "GET /cluster/nextid",
                 "GET /nodes/pve1/storage?content=rootdir&enabled=1",
-                "POST /nodes/pve1/lxc vmid=202&ostemplate=local%3Avztmpl%2Fdebian-13-standard_13.1-2_amd64.tar.zst&hostname=dns-2&memory=512&cores=1&rootfs=local-lvm%3A8&net0=name%3Deth0%2Cbridge%3Dvmbr0%2Cip%3Ddhcp&unprivileged=1&features=nesting%3D1&ssh-public-keys=ssh-ed25519%20AAAAC3Nz%20me%40host",
+                "POST /nodes/pve1/lxc vmid=202&ostemplate=local%3Avztmpl%2Fdebian-13-standard_13.1-2_amd64.tar.zst&hostname=dns-2&memory=512&cores=1&rootfs=local-lvm%3A8&net0=name%3Deth0%2Cbridge%3Dvmbr0%2Cip%3Ddhcp&unprivileged=1&ssh-public-keys=ssh-ed25519%20AAAAC3Nz%20me%40host&features=nesting%3D1",
             ])
     );
 }
@@ -303,7 +320,7 @@ fn create_container_privileged_dry_run_and_refusals() {
         let r = c.call(
             "create_container",
             json!({"node": "pve2", "vmid": 210, "ostemplate": "nfs:vztmpl/alpine.tar.xz", "storage": "zfs", "size": 4,
-                   "memory": 256, "cores": 2, "unprivileged": false, "start": true, "dry_run": true}),
+                   "set": {"memory": 256, "cores": 2, "unprivileged": false}, "start": true, "dry_run": true}),
         );
         assert_eq!(
             ok(&r)["request"],
@@ -329,6 +346,57 @@ fn create_container_privileged_dry_run_and_refusals() {
     });
     fake.assert_no_writes();
     assert_eq!(fake.lines(), ["GET /cluster/nextid?vmid=210"]);
+}
+
+#[test]
+fn create_container_set_replaces_defaults_and_adds_config_keys() {
+    let mut fake = FakePve::new();
+    fake.get("/cluster/nextid", json!(211));
+    with(&fake, "operate", |c| {
+        let net0 = "name=eth0,bridge=vmbr1,ip=10.0.0.5/24,gw=10.0.0.1,tag=20";
+        let r = c.call(
+            "create_container",
+            json!({"node": "pve1", "ostemplate": "local:vztmpl/alpine.tar.xz", "storage": "local-lvm", "hostname": "ns1",
+                   "set": {"net0": net0, "memory": 1024, "swap": 0, "onboot": true, "nameserver": "10.0.0.53"}, "dry_run": true}),
+        );
+        // Defaults keep their place; new keys follow; an unprivileged container still gets nesting.
+        assert_eq!(
+            ok(&r)["request"]["params"],
+            json!({"vmid": "211", "ostemplate": "local:vztmpl/alpine.tar.xz", "hostname": "ns1", "memory": "1024", "cores": "1",
+                   "rootfs": "local-lvm:8", "net0": net0, "unprivileged": "1", "swap": "0", "onboot": "1",
+                   "nameserver": "10.0.0.53", "features": "nesting=1"})
+        );
+        for (args, why) in [
+            (
+                json!({"set": {"hostname": "ns2"}}),
+                "invalid arguments: 'set.hostname' is made from the parameters of this call: give hostname instead",
+            ),
+            (
+                json!({"set": {"rootfs": "local-lvm:4"}}),
+                "invalid arguments: 'set.rootfs' is made from the parameters of this call: give storage and size instead",
+            ),
+            (
+                json!({"set": {"ostype": "win11", "sshkeys": "x"}}),
+                "invalid arguments: 'set': 'sshkeys' is not a container config key PVE knows",
+            ),
+            (
+                json!({"set": {"unprivileged": "maybe"}}),
+                "invalid arguments: 'set.unprivileged' must be true or false",
+            ),
+            (
+                json!({"unprivileged": false}),
+                "invalid arguments: unknown argument 'unprivileged': create_container takes node, ostemplate, vmid, hostname, storage, size, set, start",
+            ),
+        ] {
+            let mut args = args;
+            args["node"] = json!("pve1");
+            args["ostemplate"] = json!("local:vztmpl/alpine.tar.xz");
+            assert_starts(&c.error("create_container", args), why);
+        }
+    });
+    fake.assert_no_writes();
+    // Refused arguments reach nothing: only the one dry run asked for a VMID.
+    assert_eq!(fake.lines(), ["GET /cluster/nextid"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1065,12 +1133,9 @@ fn access_levels_and_annotations() {
     });
     with(&fake, "full", |c| {
         let tool = |name: &str| c.tools.iter().find(|t| t["name"] == name).unwrap().clone();
-        assert_eq!(tool("delete_vm")["annotations"]["destructiveHint"], true);
-        assert_eq!(tool("create_vm")["annotations"]["destructiveHint"], false);
-        assert_eq!(
-            tool("get_container_config")["annotations"]["readOnlyHint"],
-            true
-        );
+        assert!(hint(&tool("delete_vm"), "destructiveHint"));
+        assert!(!hint(&tool("create_vm"), "destructiveHint"));
+        assert!(hint(&tool("get_container_config"), "readOnlyHint"));
         let schema = &tool("update_vm_config")["inputSchema"];
         assert_eq!(schema["properties"]["set"]["type"], "object");
         assert_eq!(schema["properties"]["delete"]["items"]["type"], "string");
