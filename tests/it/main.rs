@@ -4,6 +4,7 @@ mod alerts;
 mod attacks_audit;
 mod attacks_config;
 mod attacks_review;
+mod attacks_roadmap;
 mod attacks_session;
 mod attacks_transport;
 mod card;
