@@ -210,3 +210,89 @@ fn secrets_go_only_over_tls_and_nothing_goes_to_link_local_or_non_http_urls() {
     });
     fake.assert_untouched();
 }
+
+/// Access admin allowed at full, every toolset loaded; the server logs in as `root@pam!mcp`.
+const ADMIN: &[(&str, &str)] = &[
+    ("PROXMOX_MCP_ACCESS", "full"),
+    ("PROXMOX_MCP_TOOLS", "all"),
+    ("PROXMOX_MCP_ALLOW_ACCESS_ADMIN", "true"),
+];
+
+fn own_user_refusal(at: &str, what: &str) -> String {
+    format!("{at}: refused, nothing was sent: {what} this server's own user (PROXMOX_USER); no tool changes the account, API tokens, permissions or groups this server logs in with. Change them in PVE itself")
+}
+
+#[test]
+fn a_grant_to_the_servers_own_group_is_refused_though_pve_lists_groups_only_with_full() {
+    let mut fake = FakePve::new();
+    // Only the full listing is answered: PVE leaves `groups` out of `/access/users` without
+    // `full=1`, so a check reading the short listing would see no group and let the grant through.
+    #[rustfmt::skip]
+    fake.get("/access/users?full=1", json!([
+        {"userid": "alice@pve", "enable": 1, "groups": "ops"},
+        {"userid": "root@pam", "enable": 1, "groups": "mcp-admins,ops", "tokens": [{"tokenid": "mcp", "privsep": 0}]},
+    ]));
+    #[rustfmt::skip]
+    fake.get("/access/groups", json!([
+        {"groupid": "mcp-admins", "comment": "the server's group: members not listed to this token"},
+    ]));
+    session(&fake, ADMIN, |c| {
+        let what = "a group named is one of the groups of";
+        let grants = [
+            json!({"path": "/", "roles": ["Administrator"], "groups": ["mcp-admins"]}),
+            // Another spelling of the same group.
+            json!({"path": "/", "roles": ["Administrator"], "groups": ["MCP-Admins"]}),
+            json!({"path": "/vms", "roles": ["PVEAdmin"], "users": ["alice@pve"], "groups": ["staff", "mcp-admins"]}),
+        ];
+        for args in grants {
+            for dry_run in [false, true] {
+                let mut args = args.clone();
+                args["dry_run"] = json!(dry_run);
+                let e = c.error("grant_permission", args);
+                assert_eq!(e, own_user_refusal("PUT /access/acl", what));
+            }
+        }
+        // Deleting the group would take its ACL entries, though PVE did not list its members.
+        let e = c.error("delete_group", json!({"groupid": "mcp-admins"}));
+        assert_eq!(
+            e,
+            own_user_refusal("DELETE /access/groups/mcp-admins", "the group holds")
+        );
+        // Tokens and users in other spellings, and another token of the same user.
+        for whom in [
+            json!({"tokens": ["Root@PAM!mcp"]}),
+            json!({"tokens": ["root@pam!other"]}),
+            json!({"users": ["ROOT@pam"]}),
+        ] {
+            let mut args = json!({"path": "/", "roles": ["Administrator"]});
+            args.as_object_mut()
+                .unwrap()
+                .extend(whom.as_object().unwrap().clone());
+            let e = c.error("grant_permission", args);
+            assert_eq!(
+                e,
+                own_user_refusal("PUT /access/acl", "it would change the permissions of")
+            );
+        }
+    });
+    fake.assert_no_writes();
+}
+
+#[test]
+fn a_grant_to_groups_is_refused_when_pve_does_not_show_the_servers_own_user() {
+    let mut fake = FakePve::new();
+    // A token that may not read users sees a listing without its own user.
+    fake.get(
+        "/access/users",
+        json!([{"userid": "alice@pve", "enable": 1}]),
+    );
+    session(&fake, ADMIN, |c| {
+        let args = json!({"path": "/", "roles": ["Administrator"], "groups": ["mcp-admins"]});
+        let e = c.error("grant_permission", args);
+        assert_eq!(
+            e,
+            "PUT /access/acl: refused, nothing was sent: PVE does not list this server's own user (PROXMOX_USER) in /access/users, so whether a group named holds it cannot be told; name users or tokens instead, or let the credentials read the groups (Sys.Audit on /access/groups)"
+        );
+    });
+    fake.assert_no_writes();
+}
