@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::support::{session, Client, FakePve, TempDir, TOKEN};
+use crate::support::{guest, session, Client, FakePve, TempDir, TOKEN};
 
 const ENDPOINT: &str = "create_notification_endpoint";
 
@@ -292,6 +292,135 @@ fn a_grant_to_groups_is_refused_when_pve_does_not_show_the_servers_own_user() {
         assert_eq!(
             e,
             "PUT /access/acl: refused, nothing was sent: PVE does not list this server's own user (PROXMOX_USER) in /access/users, so whether a group named holds it cannot be told; name users or tokens instead, or let the credentials read the groups (Sys.Audit on /access/groups)"
+        );
+    });
+    fake.assert_no_writes();
+}
+
+#[test]
+fn the_internet_is_not_let_into_the_management_set_nor_the_local_network_alias() {
+    let mut fake = FakePve::new();
+    fake.get("/cluster/firewall/aliases", json!([]));
+    fake.get("/cluster/firewall/ipset/management", json!([]));
+    let settings = [
+        ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_TOOLS", "firewall"),
+    ];
+    let set = "POST /cluster/firewall/ipset/management: refused, nothing was sent: the cluster's management IP set decides who may reach every node's GUI, API (TCP 8006) and SSH; ";
+    let alias = "POST /cluster/firewall/aliases: refused, nothing was sent: the cluster's local_network alias decides who may reach every node's GUI, API (TCP 8006) and SSH; ";
+    let wide = |cidr: &str, n: u8| {
+        format!("'{cidr}' is wider than /{n} and would open them to most of the internet; add narrower networks, or change this in PVE itself")
+    };
+    session(&fake, &settings, |c| {
+        #[rustfmt::skip]
+        let cases = [
+            ("add_ipset_entry", json!({"name": "management", "cidr": "0.0.0.0/0"}), format!("{set}{}", wide("0.0.0.0/0", 8))),
+            ("add_ipset_entry", json!({"name": "management", "cidr": "0.0.0.0/1"}), format!("{set}{}", wide("0.0.0.0/1", 8))),
+            ("add_ipset_entry", json!({"name": "Management", "cidr": "::/0"}), format!("{set}{}", wide("::/0", 16)).replace("ipset/management", "ipset/Management")),
+            ("add_ipset_entry", json!({"name": "management", "cidr": "anywhere"}), format!("{set}name the addresses themselves, not 'anywhere' (an alias or IP set can be changed to cover any address)")),
+            ("create_firewall_alias", json!({"name": "local_network", "cidr": "0.0.0.0/0"}), format!("{alias}{}", wide("0.0.0.0/0", 8))),
+            ("create_firewall_alias", json!({"name": "LOCAL_NETWORK", "cidr": "2000::/3"}), format!("{alias}{}", wide("2000::/3", 16))),
+        ];
+        for (tool, args, expected) in cases {
+            for dry_run in [false, true] {
+                let mut args = args.clone();
+                args["dry_run"] = json!(dry_run);
+                assert_eq!(c.error(tool, args.clone()), expected, "{tool} {args}");
+            }
+        }
+        // An office network, a single address and a guest's own set named alike still work.
+        let ok = c.ok(
+            "add_ipset_entry",
+            json!({"name": "management", "cidr": "192.0.2.0/24", "dry_run": true}),
+        );
+        assert_eq!(ok["request"]["params"], json!({"cidr": "192.0.2.0/24"}));
+        let ok = c.ok(
+            "create_firewall_alias",
+            json!({"name": "local_network", "cidr": "10.0.0.0/8", "dry_run": true}),
+        );
+        assert_eq!(ok["request"]["path"], "/cluster/firewall/aliases");
+    });
+    fake.assert_no_writes();
+}
+
+#[test]
+fn a_clone_cannot_take_a_protected_vmid() {
+    let mut fake = FakePve::with_resources(json!([guest(
+        "qemu/100",
+        "web",
+        "pve1",
+        "running",
+        json!({})
+    )]));
+    // The next free VMID falls into the protected range.
+    fake.get("/cluster/nextid", json!(900));
+    fake.config("pve1/qemu/100", json!({"name": "web", "cores": 2}));
+    let settings = [
+        ("PROXMOX_MCP_ACCESS", "operate"),
+        ("PROXMOX_MCP_TOOLS", "all"),
+        ("PROXMOX_MCP_PROTECTED", "900-999"),
+    ];
+    session(&fake, &settings, |c| {
+        for args in [json!({"vmid": 100, "newid": 950}), json!({"vmid": 100})] {
+            let newid = args["newid"].as_u64().unwrap_or(900);
+            for dry_run in [false, true] {
+                let mut args = args.clone();
+                args["dry_run"] = json!(dry_run);
+                let e = c.error("clone_vm", args);
+                let expected = format!("clone_vm: refused, nothing was sent: the clone would be VMID {newid}, but guest {newid} is protected on this server (PROXMOX_MCP_PROTECTED names the range 900-999)");
+                assert!(e.starts_with(&expected), "{e}");
+            }
+        }
+    });
+    fake.assert_no_writes();
+}
+
+#[test]
+fn protected_guests_in_other_spellings_are_still_protected() {
+    let mut fake = FakePve::with_resources(json!([
+        guest("qemu/100", "web", "pve1", "running", json!({})),
+        guest("qemu/101", "db", "pve1", "running", json!({})),
+    ]));
+    // A rule PVE shows with a bare VMID (PVE reads it as vm:101).
+    fake.get(
+        "/cluster/ha/rules/db-pin",
+        json!({"rule": "db-pin", "type": "node-affinity", "resources": "100,101", "nodes": "pve1"}),
+    );
+    let settings = [
+        ("PROXMOX_MCP_ACCESS", "full"),
+        ("PROXMOX_MCP_TOOLS", "all"),
+        ("PROXMOX_MCP_PROTECTED", "101"),
+    ];
+    session(&fake, &settings, |c| {
+        let protected = "guest 101 is protected on this server";
+        // A VMID as a string, repeated, among others.
+        let e = c.error("bulk_shutdown_guests", json!({"vms": [100, "101", 100]}));
+        assert!(
+            e.contains("protected guests in vms: 101") && e.contains(protected),
+            "{e}"
+        );
+        let e = c.error(
+            "bulk_migrate_guests",
+            json!({"vms": ["101"], "target": "pve2"}),
+        );
+        assert!(e.contains(protected), "{e}");
+        // No guests at all would be PVE's "every guest".
+        let e = c.error("bulk_migrate_guests", json!({"vms": [], "target": "pve2"}));
+        assert!(e.contains("must hold 1 to 500 guest ids, got 0"), "{e}");
+        let e = c.error("bulk_start_guests", json!({}));
+        assert!(e.contains("vms"), "{e}");
+        let e = c.error("update_pool", json!({"poolid": "dev", "vms": ["101"]}));
+        assert!(e.contains(protected), "{e}");
+        // HA: a leading zero, and a rule stored with bare VMIDs.
+        let e = c.error(
+            "migrate_ha_resource",
+            json!({"sid": "vm:0101", "node": "pve2"}),
+        );
+        assert!(e.contains(protected), "{e}");
+        let e = c.error("delete_ha_rule", json!({"rule": "db-pin"}));
+        assert!(
+            e.starts_with("deleting the rule would release guest 101, but guest 101 is protected"),
+            "{e}"
         );
     });
     fake.assert_no_writes();
