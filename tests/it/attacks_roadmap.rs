@@ -425,3 +425,34 @@ fn protected_guests_in_other_spellings_are_still_protected() {
     });
     fake.assert_no_writes();
 }
+
+#[test]
+fn the_servers_own_token_in_a_log_line_or_an_error_is_cut_out() {
+    let mut fake = FakePve::new();
+    let leak = format!("Mar 05 10:00:02 pve1 audit[900]: curl -H 'Authorization: PVEAPIToken=root@pam!mcp={TOKEN}' https://pve1:8006/api2/json/version");
+    let lines = json!({"success": 1, "total": 2, "data": [
+        {"n": 1, "t": "Mar 05 10:00:01 pve1 systemd[1]: Starting pveproxy.service"},
+        {"n": 2, "t": leak},
+    ]});
+    fake.answer("GET", "/nodes/pve1/syslog", 200, lines, None);
+    fake.answer(
+        "GET",
+        "/nodes/pve1/journal",
+        500,
+        json!({"success": 0, "message": format!("journalctl failed near '{TOKEN}'")}),
+        None,
+    );
+    session(&fake, &[("PROXMOX_MCP_TOOLS", "health")], |c| {
+        let out = c.ok("get_node_syslog", json!({"node": "pve1"}));
+        let shown = out.to_string();
+        assert!(!shown.contains(TOKEN), "{shown}");
+        assert_eq!(
+            out["data"][0]["t"],
+            "Mar 05 10:00:02 pve1 audit[900]: curl -H 'Authorization: PVEAPIToken=root@pam!mcp=<redacted>' https://pve1:8006/api2/json/version"
+        );
+        let e = c.error("get_node_journal", json!({"node": "pve1"}));
+        assert!(!e.contains(TOKEN), "{e}");
+        assert!(e.contains("journalctl failed near '<redacted>'"), "{e}");
+    });
+    fake.assert_no_writes();
+}
