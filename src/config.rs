@@ -46,7 +46,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { var: "PROXMOX_MCP_ALLOW_EXEC", flag: Some("allow-exec"), secret: false, help: "true enables exec_in_vm / exec_in_container (a remote shell) at access full" },
     Setting { var: "PROXMOX_MCP_ALLOW_HOST_CONFIG", flag: Some("allow-host-config"), secret: false, help: "true allows guest config keys that act on the host (args, hookscript, host devices and paths, privileged containers) at access full" },
     Setting { var: "PROXMOX_MCP_ALLOW_ACCESS_ADMIN", flag: Some("allow-access-admin"), secret: false, help: "true offers the tools that create, change and delete users, groups, API tokens and permissions (the access toolset's writes) at access full" },
-    Setting { var: "PROXMOX_MCP_SECRETS_DIR", flag: Some("secrets-dir"), secret: false, help: "existing directory, writable only by its owner, where create_api_token writes each new token's secret to a new 0600 file (the secret never enters a result); create_api_token is offered only with it" },
+    Setting { var: "PROXMOX_MCP_SECRETS_DIR", flag: Some("secrets-dir"), secret: false, help: "existing directory, writable only by its owner, where create_api_token writes each new token's secret to a new 0600 file (the secret never enters a result); create_api_token is offered only with it; the only place create_notification_endpoint reads a secret_file from (never the server's own secret files nor *.token)" },
     Setting { var: "PROXMOX_MCP_AUDIT_LOG", flag: Some("audit-log"), secret: false, help: "append JSON lines (intent before anything is sent, then the task and the outcome) for every operate/destroy call, and for refused ones, to this file (0600)" },
     Setting { var: "PROXMOX_MCP_ALERTS", flag: Some("alerts-file"), secret: false, help: "file of KEY=value lines changing the alert rules (get_alerts, the alerts command): thresholds such as STORAGE_WARNING=80, BACKUP_EXCLUDE_TAG, DISABLE=rule,...; unknown keys are refused" },
     Setting { var: "PROXMOX_TIMEOUT", flag: Some("timeout"), secret: false, help: "seconds per HTTP request (default 30)" },
@@ -132,6 +132,8 @@ pub struct Config {
     pub allow_access_admin: bool,
     /// PROXMOX_MCP_SECRETS_DIR: where new API token secrets are written (checked when used).
     pub secrets_dir: Option<PathBuf>,
+    /// The files this server's own settings name (`own_files`): never a notification secret.
+    pub own_files: Vec<PathBuf>,
     /// PROXMOX_MCP_ALERTS: the alert rules' thresholds (defaults without the file).
     pub alerts: Rules,
 }
@@ -189,6 +191,7 @@ impl Config {
         let allow_host_config = switch(values, "PROXMOX_MCP_ALLOW_HOST_CONFIG")?;
         let allow_access_admin = switch(values, "PROXMOX_MCP_ALLOW_ACCESS_ADMIN")?;
         let secrets_dir = value(values, "PROXMOX_MCP_SECRETS_DIR").map(PathBuf::from);
+        let own_files = own_files(values);
         let (timeout, task_wait) = limits(values)?;
         let alert_interval = alert_interval(values)?;
         let alerts = match value(values, "PROXMOX_MCP_ALERTS") {
@@ -213,6 +216,7 @@ impl Config {
             allow_host_config,
             allow_access_admin,
             secrets_dir,
+            own_files,
             alerts,
         })
     }
@@ -236,10 +240,26 @@ impl Policy {
             allow_host_config: config.allow_host_config,
             allow_access_admin: config.allow_access_admin,
             secrets_dir: config.secrets_dir.clone(),
+            own_files: config.own_files.clone(),
             alerts: config.alerts.clone(),
         })
     }
 }
+/// The files the server's own settings name: its secrets' `*_FILE`s (token value, password, TOTP
+/// secret), the config file and the audit log. No tool may send one of them anywhere (a
+/// notification endpoint's `secret_file`).
+fn own_files(values: &BTreeMap<String, String>) -> Vec<PathBuf> {
+    let secret_files = SETTINGS
+        .iter()
+        .filter(|s| s.secret)
+        .map(|s| format!("{}_FILE", s.var));
+    let others = ["PROXMOX_CONFIG", "PROXMOX_MCP_AUDIT_LOG"].map(String::from);
+    secret_files
+        .chain(others)
+        .filter_map(|var| value(values, &var).map(PathBuf::from))
+        .collect()
+}
+
 /// PROXMOX_MCP_LOG.
 fn log_level(values: &BTreeMap<String, String>) -> Result<Level, Error> {
     let get = |var: &str| value(values, var).map(str::to_string);

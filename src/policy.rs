@@ -252,6 +252,9 @@ pub struct Policy {
     /// PROXMOX_MCP_SECRETS_DIR: where a secret PVE shows once (a new API token's) is written;
     /// the tools that receive one are offered only with it.
     pub secrets_dir: Option<PathBuf>,
+    /// The files the server's own settings name (its secrets' `*_FILE`s, the config file, the
+    /// audit log): no tool sends one anywhere, even from inside `secrets_dir`.
+    pub own_files: Vec<PathBuf>,
     /// PROXMOX_MCP_ALERTS: the alert rules' thresholds, which `get_alerts` evaluates.
     pub alerts: Rules,
 }
@@ -291,6 +294,7 @@ impl Policy {
             allow_host_config: false,
             allow_access_admin: false,
             secrets_dir: None,
+            own_files: Vec::new(),
             alerts: Rules::default(),
         }
     }

@@ -214,6 +214,25 @@ impl Pve {
         }
     }
 
+    /// `text` with this server's own secrets (token value, password, TOTP secret) cut out, for
+    /// what PVE hands back from elsewhere (a syslog or task log line may hold anything).
+    /// Secrets shorter than 6 characters are left alone: they would cut out ordinary words.
+    pub fn hide_own_secrets(&self, text: &str) -> Option<String> {
+        let secrets: Vec<&str> = match &self.auth {
+            Auth::Token { value, .. } => vec![value.expose()],
+            Auth::Password { password, totp } => std::iter::once(password.expose())
+                .chain(totp.iter().map(|t| t.expose()))
+                .collect(),
+        };
+        let mut out: Option<String> = None;
+        for secret in secrets.into_iter().filter(|s| s.len() >= 6) {
+            if out.as_deref().unwrap_or(text).contains(secret) {
+                out = Some(out.as_deref().unwrap_or(text).replace(secret, "<redacted>"));
+            }
+        }
+        out
+    }
+
     /// `user@realm` or `user@realm!token`, as PVE records it.
     pub fn identity(&self) -> String {
         match &self.auth {

@@ -357,6 +357,35 @@ fn group_entry(ctx: &Ctx, groupid: &str) -> Result<Value, Error> {
         .unwrap_or(Value::Null))
 }
 
+/// The groups of the user this server logs in as. PVE lists a user's groups only with `full=1`;
+/// when it does not list this server's user at all (a token that may not read other users),
+/// nothing can tell whether a group named is one of them, so the change is refused.
+fn own_groups(ctx: &Ctx, method: &str, at: &str) -> Result<Vec<String>, Error> {
+    let users = ctx.pve.get("/access/users", &[("full", "1".to_string())])?;
+    let own = users
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|u| is_own_user(ctx, text(u, "userid")))
+        .ok_or_else(|| {
+            Error::Denied(format!(
+                "{method} {at}: refused, nothing was sent: PVE does not list this server's own user (PROXMOX_USER) in /access/users, so whether a group named holds it cannot be told; \
+                 name users or tokens instead, or let the credentials read the groups (Sys.Audit on /access/groups)"
+            ))
+        })?;
+    let groups = match own.get("groups") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => split_list(text(own, "groups"))
+            .map(str::to_string)
+            .collect(),
+    };
+    Ok(groups)
+}
+
 /// The items of a PVE comma list (`groups`, `users`).
 fn split_list(list: &str) -> impl Iterator<Item = &str> {
     list.split([',', ';', ' ']).filter(|s| !s.is_empty())
@@ -445,7 +474,12 @@ fn delete_group(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     let at = path(&[&"access", &"groups", &groupid]);
     // Read first: the members say whether this server's own user would lose the group.
     let entry = group_entry(ctx, groupid)?;
-    if split_list(text(&entry, "users")).any(|u| is_own_user(ctx, u)) {
+    let member = split_list(text(&entry, "users")).any(|u| is_own_user(ctx, u));
+    if member
+        || own_groups(ctx, "DELETE", &at)?
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(groupid))
+    {
         return Err(own_user("DELETE", &at, "the group holds"));
     }
     Change::delete(at, Params::new()).send(ctx, args, || Ok(entry))
@@ -501,9 +535,11 @@ fn change_acl(ctx: &Ctx, args: &Args, delete: bool) -> Result<Content, Error> {
         ));
     }
     if !groups.is_empty() {
-        // `/access/users` always lists the user logged in, with its groups.
-        let own = user_entry(ctx, ctx.pve.user())?;
-        if split_list(text(&own, "groups")).any(|g| groups.iter().any(|x| x == g)) {
+        let own = own_groups(ctx, "PUT", "/access/acl")?;
+        if own
+            .iter()
+            .any(|g| groups.iter().any(|x| x.eq_ignore_ascii_case(g)))
+        {
             return Err(own_user(
                 "PUT",
                 "/access/acl",

@@ -781,6 +781,13 @@ fn add_ipset_entry(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
     check_entry(cidr)?;
     let level = level(ctx, args)?;
     let set_path = level.at(&[&"ipset", &name]);
+    if level.guest.is_none()
+        && name.eq_ignore_ascii_case("management")
+        && args.flag("nomatch") != Some(true)
+    {
+        let at = format!("POST {set_path}");
+        refuse_wide_management_source(&at, "the cluster's management IP set", cidr)?;
+    }
     let mut params: Params = vec![("cidr", cidr.to_string())];
     if let Some(nomatch) = args.flag("nomatch") {
         params.push(("nomatch", bool01(nomatch)));
@@ -792,6 +799,32 @@ fn add_ipset_entry(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
         let (entries, digest) = read_entries(ctx, &set_path)?;
         Ok(json!({"entries": entries, "digest": digest}))
     })
+}
+
+/// Refuses a source of management access (the cluster's `management` IP set, its
+/// `local_network` alias) that is an alias or IP set reference (which can later cover anything)
+/// or a network wider than /8 (IPv4) or /16 (IPv6): PVE would let the whole internet, or most of
+/// it, reach every node's GUI, API and SSH. Such a change is for the operator, in PVE itself.
+fn refuse_wide_management_source(at: &str, what: &str, cidr: &str) -> Result<(), Error> {
+    let refuse = |why: String| {
+        Error::Denied(format!(
+            "{at}: refused, nothing was sent: {what} decides who may reach every node's GUI, API (TCP 8006) and SSH; {why}"
+        ))
+    };
+    if !valid_cidr(cidr) {
+        return Err(refuse(format!(
+            "name the addresses themselves, not '{cidr}' (an alias or IP set can be changed to cover any address)"
+        )));
+    }
+    let (ip, prefix) = cidr.split_once('/').unwrap_or((cidr, ""));
+    let v4 = ip.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_ipv4());
+    let narrowest = if v4 { 8 } else { 16 };
+    if prefix.parse::<u8>().is_ok_and(|p| p < narrowest) {
+        return Err(refuse(format!(
+            "'{cidr}' is wider than /{narrowest} and would open them to most of the internet; add narrower networks, or change this in PVE itself"
+        )));
+    }
+    Ok(())
 }
 
 /// The cluster's `management` IP set is what PVE lets reach the GUI, API and SSH once the
@@ -885,7 +918,14 @@ fn create_firewall_alias(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
             "'cidr' must be an IP (10.0.0.5) or a network in CIDR notation (10.0.0.0/24, fd00::/8), got '{cidr}'"
         )));
     }
-    let list_path = level(ctx, args)?.at(&[&"aliases"]);
+    let level = level(ctx, args)?;
+    let list_path = level.at(&[&"aliases"]);
+    if level.guest.is_none() && name.eq_ignore_ascii_case("local_network") {
+        // Defined, it replaces the network PVE detects, from which its default rules accept
+        // the GUI, API and SSH.
+        let at = format!("POST {list_path}");
+        refuse_wide_management_source(&at, "the cluster's local_network alias", cidr)?;
+    }
     let aliases = trimmed(ctx.pve.get(&list_path, &[])?, ALIAS_FIELDS);
     if let Some(a) = aliases.iter().find(|a| text(a, "name") == name) {
         return Err(Error::Denied(format!(

@@ -558,6 +558,16 @@ fn clone_guest(ctx: &Ctx, args: &Args, kind: Guest) -> Result<Content, Error> {
     }
     let base = guest_path(ctx, args, kind)?;
     let newid = free_vmid(ctx, args.int("newid"))?;
+    // A new guest has no tags yet: only a protected VMID (or range) can name it.
+    if let Some(why) = ctx.policy.protection(newid as u64, "") {
+        let tool = match kind {
+            Guest::Vm => "clone_vm",
+            Guest::Container => "clone_container",
+        };
+        return Err(Error::Denied(format!(
+            "{tool}: refused, nothing was sent: the clone would be VMID {newid}, but {why}; give another newid"
+        )));
+    }
     let mut params: Params = vec![("newid", newid.to_string())];
     if let Some(name) = args.str(name_arg) {
         params.push((name_arg, name.to_string()));

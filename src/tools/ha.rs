@@ -209,8 +209,9 @@ fn list_ha_rules(ctx: &Ctx, args: &Args) -> Result<Content, Error> {
 fn rule_vmids(rule: &Value) -> Vec<u64> {
     text(rule, "resources")
         .split(',')
-        .filter_map(|sid| sid.trim().split_once(':'))
-        .filter_map(|(_, id)| id.parse().ok())
+        // PVE also takes a bare VMID for `vm:VMID`.
+        .filter_map(|sid| sid.trim().rsplit(':').next())
+        .filter_map(|id| id.parse().ok())
         .collect()
 }
 

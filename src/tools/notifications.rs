@@ -7,17 +7,25 @@
 //! a regular file that only its owner can read, and its contents appear in no result, dry run,
 //! error, log line or audit line (a dry run shows "(from FILE)"; PVE's error texts have them cut
 //! out).
+//!
+//! The call chooses where the endpoint sends, so the file must be one the operator put there for
+//! this: directly in `PROXMOX_MCP_SECRETS_DIR` (after resolving `..` and links), never one of the
+//! server's own files (its token, password or TOTP file, config file, audit log) nor a new API
+//! token's secret (`*.token`, which `create_api_token` writes there). A secret goes only over
+//! https (or smtp with TLS), and nothing is sent to a link-local address (cloud metadata).
 
 use std::io::Read;
-use std::path::Path;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use crate::config::Secret;
 use crate::error::Error;
-use crate::policy::{Area, Effect};
+use crate::policy::{Area, Effect, Policy};
 use crate::pve::{bool01, path, Params};
 
+use super::access::secrets_dir;
 use super::change::Change;
 use super::list::{by_text, page, text, trimmed};
 use super::params::{DRY_RUN, LIMIT, OFFSET};
@@ -39,7 +47,7 @@ const MATCHER_NAME: Param = Param::req("name", Kind::Text { max: 64 }, "the matc
 #[rustfmt::skip]
 const BODY: Param = Param::opt("body", Kind::Text { max: 16_384 }, "webhook: POST body, e.g. {{ message }}");
 #[rustfmt::skip]
-const SERVER: Param = Param::opt("server", Kind::Text { max: 2048 }, "webhook, gotify: URL; smtp: host");
+const SERVER: Param = Param::opt("server", Kind::Text { max: 2048 }, "webhook, gotify: https URL; smtp: host");
 #[rustfmt::skip]
 const MAILTO: Param = Param::opt("mailto", Kind::Strings { max_items: 32, max_len: 254 }, "smtp, sendmail: recipients");
 #[rustfmt::skip]
@@ -49,7 +57,7 @@ const USERNAME: Param = Param::opt("username", Kind::Text { max: 128 }, "smtp: l
 #[rustfmt::skip]
 const SMTP_MODE: Param = Param::opt("mode", Kind::Text { max: 8 }, "smtp: tls (default), starttls or insecure");
 #[rustfmt::skip]
-const SECRET_FILE: Param = Param::opt("secret_file", Kind::Text { max: 4096 }, "file on this host (mode 600): gotify token, smtp password, webhook NAME=value lines");
+const SECRET_FILE: Param = Param::opt("secret_file", Kind::Text { max: 4096 }, "file in PROXMOX_MCP_SECRETS_DIR: gotify token, smtp password, webhook NAME=value lines");
 #[rustfmt::skip]
 const COMMENT: Param = Param::opt("comment", Kind::Text { max: 256 }, "a note");
 #[rustfmt::skip]
@@ -95,7 +103,7 @@ pub(super) static TOOLS: &[Tool] = &[
     Tool {
         name: "create_notification_endpoint",
         title: "Create notification endpoint",
-        description: "Creates a notification endpoint; a secret it needs is read from secret_file.",
+        description: "Creates a notification endpoint; its secret is read from secret_file.",
         privilege: "Mapping.Modify on /mapping/notifications (and Sys.Modify or Sys.AccessNetwork on /)",
         effect: Effect::Destroy,
         area: Area::Notifications,
@@ -226,18 +234,87 @@ fn check_name(what: &str, name: &str) -> Result<(), Error> {
 /// At most this many bytes are read from a secret file.
 const MAX_SECRET_FILE: u64 = 64 * 1024;
 
-/// The contents of the secret file the call names: an absolute path to a regular file that
-/// only its owner can read (mode 600 or 400), not empty, at most 64 KiB of UTF-8. Errors name
-/// the file and never any of its contents.
-fn read_secret_file(name: &str) -> Result<Secret, Error> {
+/// Where a secret file may be: directly in `PROXMOX_MCP_SECRETS_DIR`, once `..` and links are
+/// resolved (a directory nobody else can write to: what is there the operator put there), and
+/// neither one of this server's own files (`Policy::own_files`, compared by path and by inode,
+/// so a link or a second name of one is refused too) nor a new API token's secret (`*.token`).
+/// Returns the resolved path; refusals name the file and the directory, never contents.
+fn secret_place(policy: &Policy, at: &str, name: &str) -> Result<PathBuf, Error> {
     let path = Path::new(name);
-    let refuse = |why: String| Error::Args(format!("secret_file {name}: {why}"));
     if !path.is_absolute() {
-        return Err(refuse(
-            "must be an absolute path on the host this server runs on".into(),
-        ));
+        return Err(Error::Args(format!(
+            "secret_file {name}: must be an absolute path on the host this server runs on"
+        )));
     }
-    let meta = std::fs::metadata(path).map_err(|e| {
+    let denied =
+        |why: String| Error::Denied(format!("POST {at}: refused, nothing was sent: {why}"));
+    let dir = secrets_dir(policy).map_err(|e| {
+        denied(format!(
+            "a secret_file must be a file in PROXMOX_MCP_SECRETS_DIR, a directory only its owner can write to, where the operator puts the secrets notification endpoints may send ({e})"
+        ))
+    })?;
+    let shown = dir.display().to_string();
+    let dir = std::fs::canonicalize(dir).map_err(|e| {
+        denied(format!(
+            "PROXMOX_MCP_SECRETS_DIR={shown}: {}",
+            io_reason(&e)
+        ))
+    })?;
+    let resolved = std::fs::canonicalize(path).map_err(|e| {
+        Error::Args(format!(
+            "secret_file {name}: cannot be read ({}); create it in PROXMOX_MCP_SECRETS_DIR={shown}, readable by this server's user only (chmod 600)",
+            io_reason(&e)
+        ))
+    })?;
+    if resolved.parent() != Some(dir.as_path()) {
+        return Err(denied(format!(
+            "secret_file {name} is not a file directly in PROXMOX_MCP_SECRETS_DIR={shown} (it resolves to {}); only files the operator put there may be sent to a notification endpoint",
+            resolved.display()
+        )));
+    }
+    let meta = std::fs::metadata(&resolved).ok();
+    let own = policy.own_files.iter().find(|own| {
+        std::fs::canonicalize(own).is_ok_and(|o| o == resolved)
+            || std::fs::metadata(own)
+                .ok()
+                .zip(meta.as_ref())
+                .is_some_and(|(o, m)| same_file(&o, m))
+    });
+    if let Some(own) = own {
+        return Err(denied(format!(
+            "secret_file {name} is {}, a file of this server's own settings (its credentials, config or audit log), which is never sent anywhere",
+            own.display()
+        )));
+    }
+    if resolved.extension().is_some_and(|e| e == "token") {
+        return Err(denied(format!(
+            "secret_file {name} is an API token's secret (*.token, as create_api_token writes them), which is never sent to a notification endpoint; name the endpoint's secret file otherwise"
+        )));
+    }
+    Ok(resolved)
+}
+
+/// Whether two metadata describe the same file (device and inode; on other systems never).
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
+/// The contents of the secret file the call names (`secret_place` checks where it is): a
+/// regular file that only its owner can read (mode 600 or 400), not empty, at most 64 KiB of
+/// UTF-8. Errors name the file and never any of its contents.
+fn read_secret_file(policy: &Policy, at: &str, name: &str) -> Result<Secret, Error> {
+    let path = secret_place(policy, at, name)?;
+    let refuse = |why: String| Error::Args(format!("secret_file {name}: {why}"));
+    let meta = std::fs::metadata(&path).map_err(|e| {
         refuse(format!(
             "cannot be read ({}); create it on the host this server runs on, readable by its user only (chmod 600)",
             io_reason(&e)
@@ -254,13 +331,16 @@ fn read_secret_file(name: &str) -> Result<Secret, Error> {
         )));
     }
     check_private(&meta, name, &refuse)?;
-    let file = std::fs::File::open(path)
+    let file = std::fs::File::open(&path)
         .map_err(|e| refuse(format!("cannot be opened ({})", io_reason(&e))))?;
     // The file opened may not be the one checked (replaced in between): check it again.
     let opened = file
         .metadata()
         .map_err(|e| refuse(format!("cannot be read ({})", io_reason(&e))))?;
     check_regular(&opened, &refuse)?;
+    if cfg!(unix) && !same_file(&meta, &opened) {
+        return Err(refuse("was replaced while it was read; try again".into()));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_SECRET_FILE + 1)
         .read_to_end(&mut bytes)
@@ -505,9 +585,11 @@ fn create_notification_endpoint(ctx: &Ctx, args: &Args) -> Result<Content, Error
         ));
     }
     let dry_run = args.flag("dry_run").unwrap_or(false);
+    let endpoints = path(&[&"cluster", &"notifications", &"endpoints", &kind]);
+    let given = args.str("secret_file");
+    check_destination(&endpoints, kind, args, given.is_some())?;
     let mut params: Params = vec![("name", name.to_string())];
     // What the request carries in place of a secret in a dry run.
-    let given = args.str("secret_file");
     let file = given.unwrap_or_default();
     let shown = format!("(from {file})");
     let mut secrets: Vec<String> = Vec::new();
@@ -524,7 +606,9 @@ fn create_notification_endpoint(ctx: &Ctx, args: &Args) -> Result<Content, Error
                 }
             }
             if given.is_some() {
-                for (key, value) in webhook_secrets(file, &read_secret_file(file)?)? {
+                for (key, value) in
+                    webhook_secrets(file, &read_secret_file(ctx.policy, &endpoints, file)?)?
+                {
                     let encoded = base64(value.expose().as_bytes());
                     let sent = if dry_run {
                         shown.clone()
@@ -539,7 +623,7 @@ fn create_notification_endpoint(ctx: &Ctx, args: &Args) -> Result<Content, Error
         }
         "gotify" => {
             params.push(("server", args.required_str("server")?.to_string()));
-            let token = one_line(file, &read_secret_file(file)?)?;
+            let token = one_line(file, &read_secret_file(ctx.policy, &endpoints, file)?)?;
             let sent = if dry_run {
                 shown.clone()
             } else {
@@ -565,7 +649,7 @@ fn create_notification_endpoint(ctx: &Ctx, args: &Args) -> Result<Content, Error
                 params.push(("mailto", v.to_string()));
             }
             if given.is_some() {
-                let password = one_line(file, &read_secret_file(file)?)?;
+                let password = one_line(file, &read_secret_file(ctx.policy, &endpoints, file)?)?;
                 let sent = if dry_run {
                     shown.clone()
                 } else {
@@ -576,12 +660,120 @@ fn create_notification_endpoint(ctx: &Ctx, args: &Args) -> Result<Content, Error
             }
         }
     }
-    let endpoints = path(&[&"cluster", &"notifications", &"endpoints", &kind]);
     let result = Change::post(endpoints, params).send(ctx, args, || {
         let existing = named(ctx.pve.get(TARGETS_PATH, &[])?, name);
         Ok(json!({"name": name, "exists": existing.is_some(), "current": existing}))
     });
     result.map_err(|e| scrub_error(e, &secrets))
+}
+
+/// Refuses an endpoint that would send somewhere a careful operator would not: a webhook or
+/// gotify URL that is not http(s), plain http or smtp without TLS carrying a secret (readable on
+/// the way), and a link-local address (169.254.0.0/16, fe80::/10: a cloud's metadata service,
+/// which answers the node itself).
+fn check_destination(at: &str, kind: &str, args: &Args, secret: bool) -> Result<(), Error> {
+    let denied =
+        |why: String| Error::Denied(format!("POST {at}: refused, nothing was sent: {why}"));
+    let server = args.str("server").unwrap_or_default();
+    let host = match kind {
+        "webhook" | "gotify" => {
+            let (scheme, rest) = server.split_once("://").unwrap_or(("", server));
+            let scheme = scheme.to_ascii_lowercase();
+            if scheme != "https" && scheme != "http" {
+                return Err(Error::Args(format!(
+                    "'server' must be an https:// URL for a {kind} endpoint, got '{server}'"
+                )));
+            }
+            if scheme == "http" && secret {
+                return Err(denied(format!(
+                    "a {kind} endpoint with a secret_file sends the secret, so its URL must be https://, not '{server}'"
+                )));
+            }
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            url_host(host_port)
+        }
+        "smtp" => {
+            if secret && args.str("mode") == Some("insecure") {
+                return Err(denied(
+                    "an smtp endpoint with mode insecure would send the password from secret_file unencrypted; use tls or starttls".into(),
+                ));
+            }
+            url_host(server)
+        }
+        _ => return Ok(()),
+    };
+    if link_local(host) {
+        return Err(denied(format!(
+            "'{server}' is a link-local address (where clouds answer metadata requests with the node's own credentials); notifications go to a service outside the node"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a URL's host is a link-local address, read as URL parsers read hosts: IPv4 also as
+/// one number or with hex and octal parts (`2852039166`, `0xa9.0xfe.0xa9.0xfe`), a final dot,
+/// IPv6 also with an IPv4 inside. A host holding `%` (percent-encoded, or a zone) counts as one:
+/// it is refused rather than decoded.
+fn link_local(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.contains('%') {
+        return true;
+    }
+    let v4 = |a: std::net::Ipv4Addr| a.is_link_local();
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => v4(a),
+        Ok(IpAddr::V6(a)) => {
+            (a.segments()[0] & 0xffc0) == 0xfe80 || a.to_ipv4_mapped().is_some_and(v4)
+        }
+        Err(_) => loose_ipv4(host).is_some_and(v4),
+    }
+}
+
+/// An IPv4 address as the WHATWG URL standard reads a host: up to four dot-separated numbers,
+/// each decimal, `0x` hex or `0` octal, the last filling the remaining bytes.
+fn loose_ipv4(host: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut numbers = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let (digits, radix) = match p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+            Some(hex) => (hex, 16),
+            None if p.len() > 1 && p.starts_with('0') => (&p[1..], 8),
+            None => (*p, 10),
+        };
+        if p.is_empty() {
+            return None;
+        }
+        let n = if digits.is_empty() {
+            0
+        } else {
+            u64::from_str_radix(digits, radix).ok()?
+        };
+        numbers.push(n);
+    }
+    let (last, first) = numbers.split_last()?;
+    if first.iter().any(|n| *n > 255) || *last >= 1u64 << (8 * (5 - numbers.len())) {
+        return None;
+    }
+    let mut value = *last;
+    for (i, n) in first.iter().enumerate() {
+        value += n << (8 * (3 - i));
+    }
+    u32::try_from(value).ok().map(std::net::Ipv4Addr::from)
+}
+
+/// The host of `host[:port]` or `[v6]:port`, without brackets and port.
+fn url_host(host_port: &str) -> &str {
+    if let Some(rest) = host_port.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    match host_port.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host_port,
+    }
 }
 
 /// The target named `name` from PVE's list: its type says which endpoint path it lives under.
@@ -695,6 +887,36 @@ mod tests {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }
         assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+
+    #[test]
+    fn link_local_hosts_in_every_spelling() {
+        for host in [
+            "169.254.169.254",
+            "169.254.169.254.",
+            "2852039166",
+            "0xa9fea9fe",
+            "0xa9.0xfe.0xa9.0xfe",
+            "0251.0376.0251.0376",
+            "169.254.43518",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+            "%31%36%39.254.169.254",
+        ] {
+            assert!(link_local(host), "{host}");
+        }
+        for host in [
+            "chat.example.org",
+            "10.0.0.5",
+            "192.168.1.1",
+            "2001:db8::1",
+            "1.2.3.4.5",
+        ] {
+            assert!(!link_local(host), "{host}");
+        }
+        assert_eq!(url_host("[fe80::1]:443"), "fe80::1");
+        assert_eq!(url_host("hook.example.org:8443"), "hook.example.org");
+        assert_eq!(url_host("fe80::1"), "fe80::1");
     }
 
     #[test]

@@ -45,6 +45,14 @@ pub fn run(ctx: &Ctx, tool: &Tool, raw: &Map<String, Value>) -> Result<Content, 
         }
         (tool.run)(ctx, &args).map(cap)
     };
+    // Whatever PVE handed back (log lines above all) never shows this server's own secrets.
+    let outcome = match outcome {
+        Ok(mut content) => {
+            content.values_mut().for_each(|v| hide_secrets(ctx, v));
+            Ok(content)
+        }
+        Err(e) => Err(hide_secrets_in_error(ctx, e)),
+    };
     if let (Err(_), Some(vmid), None) = (&outcome, args.int("vmid"), args.str("node")) {
         // The guest may have moved: find it again next time.
         ctx.pve.forget_guest(vmid as u64);
@@ -105,5 +113,56 @@ pub(super) fn protection_in(policy: &Policy, vmid: u64, resources: &Value) -> Op
             "guest {vmid} is not in /cluster/resources, so the tags PROXMOX_MCP_PROTECTED names cannot be checked for it; grant VM.Audit on /vms/{vmid}, or change it in PVE itself"
         ))),
         None => policy.protection(vmid, ""),
+    }
+}
+
+/// Cuts this server's own secrets out of every string in `value`.
+fn hide_secrets(ctx: &Ctx, value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let Some(hidden) = ctx.pve.hide_own_secrets(text) {
+                *text = hidden;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| hide_secrets(ctx, v)),
+        Value::Object(map) => map.values_mut().for_each(|v| hide_secrets(ctx, v)),
+        _ => {}
+    }
+}
+
+/// `hide_secrets` for the texts of an error that PVE wrote (its message, a task's log).
+fn hide_secrets_in_error(ctx: &Ctx, e: Error) -> Error {
+    let hide = |t: String| ctx.pve.hide_own_secrets(&t).unwrap_or(t);
+    match e {
+        Error::Api {
+            method,
+            path,
+            status,
+            message,
+        } => Error::Api {
+            method,
+            path,
+            status,
+            message: hide(message),
+        },
+        Error::Task {
+            method,
+            path,
+            upid,
+            exitstatus,
+            log,
+        } => Error::Task {
+            method,
+            path,
+            upid,
+            exitstatus: hide(exitstatus),
+            log: log.into_iter().map(hide).collect(),
+        },
+        Error::Step { step, cause, made } => Error::Step {
+            step,
+            cause: Box::new(hide_secrets_in_error(ctx, *cause)),
+            made,
+        },
+        other => other,
     }
 }

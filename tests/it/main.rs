@@ -5,6 +5,7 @@ mod alerts_live;
 mod attacks_audit;
 mod attacks_config;
 mod attacks_review;
+mod attacks_roadmap;
 mod attacks_session;
 mod attacks_transport;
 mod card;

@@ -99,6 +99,7 @@ fn create_update_and_delete_a_user() {
 fn groups_and_roles_are_listed_created_and_deleted() {
     let mut fake = FakePve::new();
     fake.get("/access/groups", groups())
+        .get("/access/users", users())
         .get(
             "/access/roles",
             json!([
@@ -139,6 +140,7 @@ fn groups_and_roles_are_listed_created_and_deleted() {
             "GET /access/roles",
             "POST /access/groups groupid=dev&comment=developers",
             "GET /access/groups",
+            "GET /access/users?full=1",
             "DELETE /access/groups/ops",
         ]
     );
@@ -160,8 +162,9 @@ fn grant_and_revoke_permissions() {
     assert_eq!(
         fake.lines(),
         [
-            // The groups of this server's own user, read to refuse a grant to one of them.
-            "GET /access/users",
+            // The groups of this server's own user (PVE lists them only with full=1), read to
+            // refuse a grant to one of them.
+            "GET /access/users?full=1",
             "PUT /access/acl path=%2Fvms%2F100&roles=PVEVMUser%2CPVEAuditor&users=alice%40pve&groups=ops&tokens=alice%40pve%21ci&propagate=0",
             "PUT /access/acl path=%2Fpool%2Fdev&roles=PVEVMUser&tokens=alice%40pve%21ci&delete=1",
         ]

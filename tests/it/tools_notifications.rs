@@ -25,6 +25,13 @@ fn full(fake: &FakePve, f: impl FnOnce(&mut Client)) {
     session(fake, FULL, f)
 }
 
+/// Full access with `dir` as `PROXMOX_MCP_SECRETS_DIR`, where secret files must be.
+fn full_in(fake: &FakePve, dir: &TempDir, f: impl FnOnce(&mut Client)) {
+    let mut settings = FULL.to_vec();
+    settings.push(("PROXMOX_MCP_SECRETS_DIR", s(&dir.0)));
+    session(fake, &settings, f)
+}
+
 /// A file in `dir` holding `text`, with permission bits `mode`.
 fn secret_file(dir: &TempDir, name: &str, text: &str, mode: u32) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -94,7 +101,7 @@ fn targets_and_matchers_are_listed_by_name() {
 #[test]
 fn endpoints_are_created_with_their_secret_from_the_file() {
     let dir = TempDir::new("notify-create");
-    let token = secret_file(&dir, "gotify.token", "Gtk-Secret-0a1b2c\n", 0o600);
+    let token = secret_file(&dir, "gotify.secret", "Gtk-Secret-0a1b2c\n", 0o600);
     let password = secret_file(&dir, "smtp.pass", "Smtp-Pw-9z8y\r\n", 0o400);
     let hook = secret_file(
         &dir,
@@ -109,7 +116,7 @@ fn endpoints_are_created_with_their_secret_from_the_file() {
             json!(null),
         );
     }
-    full(&fake, |c| {
+    full_in(&fake, &dir, |c| {
         let gotify = json!({"type": "gotify", "name": "ops-gotify", "server": "https://gotify.example.org", "secret_file": s(&token)});
         assert_eq!(
             c.ok("create_notification_endpoint", gotify),
@@ -181,7 +188,7 @@ fn every_write_can_be_dry_run_and_sends_nothing() {
         json!([{"Package": "pve-manager"}, {"Package": "openssl"}]),
     );
     let file = s(&hook).to_string();
-    full(&fake, |c| {
+    full_in(&fake, &dir, |c| {
         let out = c.ok(
             "create_notification_endpoint",
             json!({"type": "webhook", "name": "chat-hook", "server": "https://chat.example.org/x", "secret_file": file, "dry_run": true}),
@@ -338,26 +345,29 @@ fn the_endpoint_tool_needs_access_full() {
 #[test]
 fn bad_secret_files_and_arguments_are_refused_before_anything_is_sent() {
     let dir = TempDir::new("notify-refuse");
-    let shared = secret_file(&dir, "shared.token", "Shared-Tok-1\n", 0o644);
-    let empty = secret_file(&dir, "empty.token", "", 0o600);
-    let two = secret_file(&dir, "two.token", "Line-One-1\nLine-Two-2\n", 0o600);
-    let big = secret_file(&dir, "big.token", &"x".repeat(70 * 1024), 0o600);
+    let shared = secret_file(&dir, "shared.secret", "Shared-Tok-1\n", 0o644);
+    let empty = secret_file(&dir, "empty.secret", "", 0o600);
+    let two = secret_file(&dir, "two.secret", "Line-One-1\nLine-Two-2\n", 0o600);
+    let big = secret_file(&dir, "big.secret", &"x".repeat(70 * 1024), 0o600);
     let bad_hook = secret_file(
         &dir,
         "hook.env",
         "apikey=Ok-Value-3\nnot a pair Hidden-4\n",
         0o600,
     );
-    let missing = dir.path("missing.token");
+    let missing = dir.path("missing.secret");
     let sub = dir.path("subdir");
     std::fs::create_dir(&sub).unwrap();
+    let fifo = dir.path("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
     let fake = FakePve::new();
-    full(&fake, |c| {
+    full_in(&fake, &dir, |c| {
         let gotify = |file: &str| json!({"type": "gotify", "name": "ops-gotify", "server": "https://g.example.org", "secret_file": file});
         let cases: Vec<(Value, String)> = vec![
-            (gotify(s(&missing)), format!("invalid arguments: secret_file {}: cannot be read (no such file); create it on the host this server runs on, readable by its user only (chmod 600)", s(&missing))),
+            (gotify(s(&missing)), format!("invalid arguments: secret_file {}: cannot be read (no such file); create it in PROXMOX_MCP_SECRETS_DIR={}, readable by this server's user only (chmod 600)", s(&missing), s(&dir.0))),
             (gotify(s(&sub)), format!("invalid arguments: secret_file {}: is a directory; name a regular file", s(&sub))),
-            (gotify("/dev/null"), "invalid arguments: secret_file /dev/null: is not a regular file (a device, FIFO or socket); name a regular file".into()),
+            (gotify(s(&fifo)), format!("invalid arguments: secret_file {}: is not a regular file (a device, FIFO or socket); name a regular file", s(&fifo))),
             (gotify("relative/token"), "invalid arguments: secret_file relative/token: must be an absolute path on the host this server runs on".into()),
             (gotify(s(&shared)), format!("invalid arguments: secret_file {0}: is readable or writable by group or others (mode 644); run: chmod 600 {0}", s(&shared))),
             (gotify(s(&empty)), format!("invalid arguments: secret_file {}: is empty", s(&empty))),
@@ -412,7 +422,7 @@ const SECRETS: &[&str] = &[
 fn no_byte_of_a_secret_file_shows_in_results_errors_or_the_audit_log() {
     let dir = TempDir::new("notify-leak");
     let (_audit_dir, log) = audit_dir("notify-leak-audit");
-    let token = secret_file(&dir, "g.token", "Gtk-Leak-Check-4f1e\n", 0o600);
+    let token = secret_file(&dir, "g.secret", "Gtk-Leak-Check-4f1e\n", 0o600);
     let password = secret_file(&dir, "s.pass", "Smtp-Leak-Check-9c2d", 0o600);
     let hook = secret_file(&dir, "h.env", "key=Hook-Leak-Check-7b3a\n", 0o600);
     let mut fake = FakePve::new();
@@ -440,6 +450,7 @@ fn no_byte_of_a_secret_file_shows_in_results_errors_or_the_audit_log() {
         ("PROXMOX_MCP_ACCESS", "full"),
         ("PROXMOX_MCP_TOOLS", "notifications"),
         ("PROXMOX_MCP_AUDIT_LOG", log.to_str().unwrap()),
+        ("PROXMOX_MCP_SECRETS_DIR", s(&dir.0)),
     ];
     let calls = [
         json!({"type": "gotify", "name": "g1", "server": "https://g.example.org", "secret_file": s(&token)}),
@@ -477,7 +488,7 @@ fn no_byte_of_a_secret_file_shows_in_results_errors_or_the_audit_log() {
 #[test]
 fn the_binary_prints_no_secret_on_stdout_or_stderr() {
     let dir = TempDir::new("notify-leak-bin");
-    let token = secret_file(&dir, "g.token", "Gtk-Leak-Check-4f1e\n", 0o600);
+    let token = secret_file(&dir, "g.secret", "Gtk-Leak-Check-4f1e\n", 0o600);
     let mut fake = FakePve::new();
     fake.get(TARGETS, targets());
     fake.fail(
@@ -498,6 +509,7 @@ fn the_binary_prints_no_secret_on_stdout_or_stderr() {
             .env("PROXMOX_TOKEN_VALUE", TOKEN)
             .env("PROXMOX_MCP_ACCESS", "full")
             .env("PROXMOX_MCP_TOOLS", "notifications")
+            .env("PROXMOX_MCP_SECRETS_DIR", &dir.0)
             .env("PROXMOX_MCP_LOG", "debug")
             .args(["call", "create_notification_endpoint", "--json"])
             .arg(args.to_string());
