@@ -22,6 +22,9 @@ pub type Check = Box<dyn Fn() -> Vec<String> + Send + Sync>;
 /// Where notifications go: false once the session is gone.
 pub type Sink = Arc<dyn Fn(Vec<Value>) -> bool + Send + Sync>;
 
+/// Most open `subscriptions/listen` requests at once: each is remembered until cancelled.
+pub const MAX_LISTENS: usize = 64;
+
 /// `_meta` key of notifications sent on a `subscriptions/listen` stream (2026-07-28).
 pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
@@ -112,9 +115,20 @@ impl Watch {
         self.remove(&Sub::Legacy);
     }
 
-    /// An open `subscriptions/listen` request `id` that asked for the watched resource.
-    pub fn listen(&self, id: &Value) {
+    /// An open `subscriptions/listen` request `id` that asked for the watched resource; false
+    /// when `MAX_LISTENS` are open already.
+    pub fn listen(&self, id: &Value) -> bool {
+        let open = self
+            .lock()
+            .subs
+            .iter()
+            .filter(|s| matches!(s, Sub::Listen(_)))
+            .count();
+        if open >= MAX_LISTENS {
+            return false;
+        }
         self.add(Sub::Listen(id.clone()));
+        true
     }
 
     /// `notifications/cancelled` for request `id`: ends the listen request of that id, if any.
@@ -301,6 +315,16 @@ impl Server<'_> {
         let watch = uris
             .iter()
             .find_map(|u| self.watched("subscriptions/listen", Some(u)).ok());
+        if let Some(watch) = watch {
+            if !watch.listen(id) {
+                return Err(Refusal::new(
+                    INVALID_PARAMS,
+                    format!(
+                        "subscriptions/listen: {MAX_LISTENS} listen requests are open already; cancel one (notifications/cancelled) first"
+                    ),
+                ));
+            }
+        }
         let mut agreed = json!({});
         if let Some(watch) = watch {
             agreed["resourceSubscriptions"] = json!([watch.uri()]);
@@ -311,10 +335,7 @@ impl Server<'_> {
             "params": {"_meta": {SUBSCRIPTION_ID: id}, "notifications": agreed},
         }));
         match watch {
-            Some(watch) => {
-                watch.listen(id);
-                Ok(None)
-            }
+            Some(_) => Ok(None),
             None => Ok(Some(json!({"_meta": {SUBSCRIPTION_ID: id}}))),
         }
     }

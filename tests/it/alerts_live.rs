@@ -284,3 +284,45 @@ fn closing_stdin_ends_a_subscribed_session_at_once() {
     live.close();
     assert!(start.elapsed() < Duration::from_secs(3));
 }
+
+#[test]
+fn open_listen_requests_are_bounded() {
+    let fake = healthy_then(None, None);
+    let mut live = Live::start(&fake, &[("PROXMOX_MCP_ALERT_INTERVAL", "3600")]);
+    let listen = |id: u64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": {
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+            "notifications": {"resourceSubscriptions": [URI]},
+        }})
+    };
+    for id in 1..=64 {
+        live.send(listen(id));
+        let ack = live.next_within(Duration::from_secs(5));
+        assert_eq!(
+            ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            id
+        );
+    }
+    live.send(listen(65));
+    let refused = live.next_within(Duration::from_secs(5));
+    assert_eq!(refused["id"], 65, "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        "subscriptions/listen: 64 listen requests are open already; cancel one (notifications/cancelled) first"
+    );
+    // One cancelled makes room again.
+    live.send(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}}),
+    );
+    live.send(listen(66));
+    let ack = live.next_within(Duration::from_secs(5));
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        66
+    );
+    fake.assert_no_writes();
+    live.close();
+}
