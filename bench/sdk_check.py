@@ -11,6 +11,7 @@ outputSchema and raises on a mismatch. Prints each failure and a summary; exit 1
 import asyncio
 import json
 import os
+import tempfile
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,6 +101,9 @@ def strict_tool_problems(tool):
 
 
 async def main(binary):
+    # A directory only this user may write, as PROXMOX_MCP_SECRETS_DIR requires.
+    secrets_dir = tempfile.mkdtemp(prefix="sdk-check-secrets-")
+    os.chmod(secrets_dir, 0o700)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakePve)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROXMOX_")}
@@ -108,8 +112,11 @@ async def main(binary):
         "PROXMOX_USER": "root@pam", "PROXMOX_TOKEN_NAME": "mcp",
         "PROXMOX_TOKEN_VALUE": "0b6d7c1e-8f2a-4e93-a5d4-3c9e1f7b2a60",
         "PROXMOX_MCP_ACCESS": "full", "PROXMOX_MCP_ALLOW_EXEC": "true", "PROXMOX_MCP_LOG": "error",
-        # Every toolset: the check covers every tool the server has, not only the default ones.
+        # Every toolset: the check covers every tool the server has, not only the default ones;
+        # with the access-admin switch and a secrets directory, the tools they hold back too.
         "PROXMOX_MCP_TOOLS": "all",
+        "PROXMOX_MCP_ALLOW_ACCESS_ADMIN": "true",
+        "PROXMOX_MCP_SECRETS_DIR": secrets_dir,
     })
     failures = checks = 0
     params = StdioServerParameters(command=binary, args=[], env=env)
