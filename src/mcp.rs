@@ -559,7 +559,7 @@ impl<'a> Server<'a> {
         self.session.negotiated = Some(version);
         Ok(json!({
             "protocolVersion": version,
-            "capabilities": capabilities(self.watch.is_some()),
+            "capabilities": capabilities(self.subscribable()),
             "serverInfo": server_info(),
             "instructions": self.instructions(),
         }))
@@ -569,12 +569,19 @@ impl<'a> Server<'a> {
         json!({
             "resultType": "complete",
             "supportedVersions": MODERN_VERSIONS,
-            "capabilities": capabilities(self.watch.is_some()),
+            "capabilities": capabilities(self.subscribable()),
             "instructions": self.instructions(),
             "_meta": {"io.modelcontextprotocol/serverInfo": server_info()},
             "ttlMs": 3_600_000,
             "cacheScope": "private",
         })
+    }
+
+    /// Whether a resource can be subscribed to: one is watched and the tool selection offers it.
+    fn subscribable(&self) -> bool {
+        self.watch
+            .as_ref()
+            .is_some_and(|w| resources::offered_uri(self.policy, w.uri()).is_ok())
     }
 
     /// What the model always has in context: how the tools work, and the toolsets not loaded.
@@ -652,7 +659,6 @@ fn call_result(outcome: Result<tools::Content, Error>, structured: bool) -> Valu
     }
 }
 
-/// What this server offers: tools, resources (no subscriptions) and prompts.
 /// What this server offers; `subscribe` when a resource is watched for subscribers.
 fn capabilities(subscribe: bool) -> Value {
     json!({"tools": {"listChanged": false}, "resources": {"subscribe": subscribe, "listChanged": false}, "prompts": {"listChanged": false}})

@@ -67,7 +67,10 @@ pub fn serve(
         let reply = match next {
             Input::Eof => return Ok(()),
             Input::Notify(out) => {
-                io.write_all(&out)?;
+                io.notify_all(out);
+                if let Some(e) = io.failed.borrow_mut().take() {
+                    return Err(e);
+                }
                 continue;
             }
             Input::TooLong => Some(error(
@@ -144,10 +147,6 @@ struct Io<W: Write> {
 }
 
 impl<W: Write> Io<W> {
-    fn write_all(&self, messages: &[Value]) -> io::Result<()> {
-        messages.iter().try_for_each(|m| self.write(m))
-    }
-
     fn write(&self, message: &Value) -> io::Result<()> {
         let mut text = serde_json::to_vec(message).map_err(io::Error::other)?;
         text.push(b'\n');
@@ -265,7 +264,7 @@ impl<W: Write> Io<W> {
                     input: Input::TooLong,
                     ids: Vec::new(),
                 }),
-                Ok(Input::Notify(out)) => self.notify_all(&out),
+                Ok(Input::Notify(out)) => self.notify_all(out),
                 Ok(Input::Eof) | Err(mpsc::TryRecvError::Disconnected) => {
                     self.eof.set(true);
                     return;
@@ -294,7 +293,13 @@ fn request_ids(m: &Value, batches: bool) -> Vec<Value> {
 }
 
 impl<W: Write> Io<W> {
-    fn notify_all(&self, messages: &[Value]) {
+    /// A watched resource's notifications, as far as their subscribers are still subscribed
+    /// (an unsubscribe or a cancellation handled since they were made ends them).
+    fn notify_all(&self, messages: Vec<Value>) {
+        let messages = match &self.watch {
+            Some(watch) => watch.still_wanted(messages),
+            None => messages,
+        };
         messages.iter().for_each(|m| self.notify(m));
     }
 }
@@ -327,7 +332,7 @@ impl<W: Write> Channel for Io<W> {
                     input: Input::TooLong,
                     ids: Vec::new(),
                 }),
-                Ok(Input::Notify(out)) => self.notify_all(&out),
+                Ok(Input::Notify(out)) => self.notify_all(out),
                 Ok(Input::Eof) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                     self.eof.set(true);
                     return false;
@@ -511,6 +516,32 @@ mod tests {
         io.drain();
         assert!(io.eof.get());
         assert!(io.out.borrow().is_empty());
+    }
+
+    #[test]
+    fn no_notification_is_written_for_a_listen_request_cancelled_before_it_goes_out() {
+        let (mut io, tx) = io(false);
+        let watch = Watch::new(
+            "proxmox://alerts",
+            Duration::from_secs(3600),
+            Box::new(Vec::new),
+        );
+        watch.attach(std::sync::Arc::new(|_| true));
+        assert!(watch.listen(&json!(7)) && watch.listen(&json!(8)));
+        io.watch = Some(watch);
+        // The check saw a change while both were open; its notifications wait in the channel
+        // while the session handles the cancellation of 7 (it arrived first).
+        let updated = |id: u64| {
+            json!({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {
+                "uri": "proxmox://alerts", "_meta": {"io.modelcontextprotocol/subscriptionId": id},
+            }})
+        };
+        tx.send(Input::Notify(vec![updated(7), updated(8)]))
+            .unwrap();
+        assert!(!io.accept(cancel("7"), None));
+        io.drain();
+        let written = String::from_utf8(io.out.borrow().clone()).unwrap();
+        assert_eq!(written, format!("{}\n", updated(8)));
     }
 
     #[test]

@@ -42,8 +42,6 @@ struct State {
     sink: Option<Sink>,
     /// Whether the polling thread was started (it lives as long as the session).
     started: bool,
-    /// Bumped by every change of `subs`, so a sleeping poll notices at once.
-    generation: u64,
 }
 
 struct Inner {
@@ -81,7 +79,6 @@ impl Watch {
                     subs: Vec::new(),
                     sink: None,
                     started: false,
-                    generation: 0,
                 }),
                 wake: Condvar::new(),
             }),
@@ -144,7 +141,6 @@ impl Watch {
         }
         if !state.subs.contains(&sub) {
             state.subs.push(sub);
-            state.generation += 1;
         }
         if !state.started {
             state.started = true;
@@ -160,10 +156,25 @@ impl Watch {
         let before = state.subs.len();
         state.subs.retain(|s| s != sub);
         if state.subs.len() != before {
-            state.generation += 1;
             drop(state);
             self.inner.wake.notify_all();
         }
+    }
+
+    /// Of `out` (notifications made when the check saw a change), those whose subscriber is
+    /// still subscribed: the session writes them later, maybe after an unsubscribe or a
+    /// cancellation it handled meanwhile, which must end them.
+    pub fn still_wanted(&self, out: Vec<Value>) -> Vec<Value> {
+        let state = self.lock();
+        out.into_iter()
+            .filter(|m| {
+                let sub = match m["params"]["_meta"].get(SUBSCRIPTION_ID) {
+                    Some(id) => Sub::Listen(id.clone()),
+                    None => Sub::Legacy,
+                };
+                state.subs.contains(&sub)
+            })
+            .collect()
     }
 }
 
@@ -180,8 +191,25 @@ fn notifications(uri: &str, subs: &[Sub]) -> Vec<Value> {
         .collect()
 }
 
+/// What a check reports, or, when it panics, a state of its own (the panic is logged): the
+/// thread keeps polling, and subscribers hear that something changed (reading the resource then
+/// says what went wrong) rather than never hearing again.
+fn checked(inner: &Inner) -> Vec<String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (inner.check)())).unwrap_or_else(
+        |_| {
+            crate::warn!(
+                "internal error while checking {}; it is checked again in {} s",
+                inner.uri,
+                inner.interval.as_secs()
+            );
+            vec!["the check failed".to_string()]
+        },
+    )
+}
+
 /// The polling thread: idle while nobody is subscribed; from the first subscription on, a
 /// baseline check, then one check per interval, notifying every subscriber when it changed.
+/// Subscribers coming and going do not move the next check (only the last one leaving stops it).
 fn poll(inner: &Inner) {
     let lock = || {
         inner
@@ -198,25 +226,18 @@ fn poll(inner: &Inner) {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             drop(state);
         }
-        let mut last = (inner.check)();
+        let mut last = checked(inner);
         loop {
             let state = lock();
-            let generation = state.generation;
             let (state, _) = inner
                 .wake
-                .wait_timeout_while(state, inner.interval, |s| {
-                    s.generation == generation && !s.subs.is_empty()
-                })
+                .wait_timeout_while(state, inner.interval, |s| !s.subs.is_empty())
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             if state.subs.is_empty() {
                 break;
             }
-            if state.generation != generation {
-                // Someone subscribed or left: the interval starts again, the baseline stays.
-                continue;
-            }
             drop(state);
-            let now = (inner.check)();
+            let now = checked(inner);
             if now == last {
                 continue;
             }
@@ -338,5 +359,78 @@ impl Server<'_> {
             Some(_) => Ok(None),
             None => Ok(Some(json!({"_meta": {SUBSCRIPTION_ID: id}}))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    /// A watch checked every 20 ms whose check gives `states` in turn (a panic for `None`),
+    /// then the last one; its notifications arrive on the receiver.
+    fn watch(states: Vec<Option<&'static str>>) -> (Watch, mpsc::Receiver<Vec<Value>>) {
+        let calls = AtomicUsize::new(0);
+        let check = move || {
+            let n = calls.fetch_add(1, Ordering::SeqCst).min(states.len() - 1);
+            match states[n] {
+                Some(s) => vec![s.to_string()],
+                None => panic!("check {n} panics"),
+            }
+        };
+        let w = Watch::new(
+            "proxmox://alerts",
+            Duration::from_millis(20),
+            Box::new(check),
+        );
+        let (tx, rx) = mpsc::channel();
+        w.attach(Arc::new(move |out| tx.send(out).is_ok()));
+        (w, rx)
+    }
+
+    #[test]
+    fn a_check_that_panics_does_not_end_the_watch() {
+        let (w, rx) = watch(vec![Some("ok"), None, None, Some("ok")]);
+        w.subscribe();
+        // The panic is a change (reading the resource tells what failed), and so is the recovery.
+        for _ in 0..2 {
+            let out = rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("a notification after the panicking check");
+            assert_eq!(
+                out,
+                [
+                    json!({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "proxmox://alerts"}})
+                ]
+            );
+        }
+        w.unsubscribe();
+    }
+
+    #[test]
+    fn subscribers_coming_and_going_do_not_hold_back_the_next_check() {
+        let (w, rx) = watch(vec![Some("a"), Some("b")]);
+        w.listen(&json!(1));
+        // Listen requests opened and cancelled more often than the interval.
+        let start = std::time::Instant::now();
+        let mut n = 100;
+        let out = loop {
+            if let Ok(out) = rx.try_recv() {
+                break out;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(3),
+                "no check while subscribers churn"
+            );
+            w.listen(&json!(n));
+            std::thread::sleep(Duration::from_millis(5));
+            w.cancel(&json!(n));
+            n += 1;
+        };
+        assert_eq!(out[0]["params"]["_meta"][SUBSCRIPTION_ID], 1, "{out:?}");
+        // Only what is still subscribed is written.
+        w.cancel(&json!(1));
+        assert!(w.still_wanted(out).is_empty());
     }
 }

@@ -258,7 +258,11 @@ fn only_the_alerts_can_be_subscribed_to_and_only_where_get_alerts_is_listed() {
 
     // A tool selection without get_alerts offers no alerts resource to subscribe to.
     let mut live = Live::start(&fake, &[("PROXMOX_MCP_TOOLS", "vms")]);
-    live.initialize();
+    let init = live.initialize();
+    assert_eq!(
+        init["result"]["capabilities"]["resources"]["subscribe"], false,
+        "{init}"
+    );
     let (_, reply) = live.request(1, "resources/subscribe", json!({"uri": URI}));
     assert_eq!(reply["error"]["code"], -32002, "{reply}");
     assert!(
