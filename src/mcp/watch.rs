@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{Channel, Refusal, Server, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND};
+use super::{
+    Channel, Refusal, Server, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND,
+};
 
 /// What a check reports: one entry per thing that matters (e.g. `id=severity`), in a stable
 /// order; a change of the list is a change of the resource.
@@ -24,6 +26,8 @@ pub type Sink = Arc<dyn Fn(Vec<Value>) -> bool + Send + Sync>;
 
 /// Most open `subscriptions/listen` requests at once: each is remembered until cancelled.
 pub const MAX_LISTENS: usize = 64;
+/// Longest `subscriptions/listen` request id (a string) remembered.
+pub const MAX_LISTEN_ID: usize = 256;
 
 /// `_meta` key of notifications sent on a `subscriptions/listen` stream (2026-07-28).
 pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
@@ -316,6 +320,13 @@ impl Server<'_> {
         params: &serde_json::Map<String, Value>,
         channel: &dyn Channel,
     ) -> Result<Option<Value>, Refusal> {
+        // The id is remembered while the stream is open: a short one, as ids go.
+        if id.as_str().is_some_and(|s| s.len() > MAX_LISTEN_ID) {
+            return Err(Refusal::new(
+                INVALID_REQUEST,
+                format!("subscriptions/listen: the request id is longer than {MAX_LISTEN_ID} characters; use a shorter one"),
+            ));
+        }
         let Some(wanted) = params.get("notifications").and_then(Value::as_object) else {
             return Err(Refusal::new(
                 INVALID_PARAMS,

@@ -310,6 +310,15 @@ fn open_listen_requests_are_bounded() {
             id
         );
     }
+    // A long string id is not remembered at all.
+    let mut long = listen(0);
+    long["id"] = json!("x".repeat(257));
+    live.send(long);
+    let refused = live.next_within(Duration::from_secs(5));
+    assert_eq!(
+        refused["error"]["message"],
+        "subscriptions/listen: the request id is longer than 256 characters; use a shorter one"
+    );
     live.send(listen(65));
     let refused = live.next_within(Duration::from_secs(5));
     assert_eq!(refused["id"], 65, "{refused}");
