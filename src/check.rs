@@ -7,7 +7,7 @@ use crate::config::{Auth, Config};
 use crate::policy::Policy;
 use crate::pve::Pve;
 use crate::tls::Trust;
-use crate::tools::{self, acl_base, granted, Area, Effect, Tool};
+use crate::tools::{self, acl_base, granted, Effect, Mark, Tool};
 
 /// One line of the report.
 pub struct Finding {
@@ -30,21 +30,12 @@ pub fn finding(check: impl Into<String>, ok: bool, detail: impl Into<String>) ->
     }
 }
 
-/// The areas of the everyday read tools: without them the server is of little use, so `check`
-/// fails when a read tool of these areas cannot be used.
-const EVERYDAY: [Area; 5] = [
-    Area::Nodes,
-    Area::Vms,
-    Area::Containers,
-    Area::Storage,
-    Area::Tasks,
-];
-
 /// How wide `render` wraps a line of text.
 const WIDTH: usize = 100;
 
 /// The report; `true` when the server could work: login works, some tool is usable, and so is
-/// every read tool of the everyday areas ([`EVERYDAY`]) that the policy offers.
+/// every everyday read tool (the default set's, `Mark::Everyday`) that the policy offers: without
+/// them the server is of little use.
 pub fn run(config: &Config, policy: &Policy) -> (bool, Vec<Finding>) {
     let mut out = Vec::new();
     let auth = match &config.auth {
@@ -199,7 +190,7 @@ fn privileges(
         let base = acl_base(path);
         let needs = privs.join(" or ");
         unusable.push(json!({"name": tool.name, "needs": format!("{needs} on {path}")}));
-        if tool.effect == Effect::Read && EVERYDAY.contains(&tool.area) {
+        if tool.effect == Effect::Read && tool.has(Mark::Everyday) {
             everyday_missing.push(tool.name);
         }
         let key = (privs, base);
@@ -216,10 +207,8 @@ fn privileges(
         config.access.name()
     );
     if !everyday_missing.is_empty() {
-        let areas: Vec<&str> = EVERYDAY.iter().map(|a| a.name()).collect();
         detail.push_str(&format!(
-            "; not the everyday reads ({}): {}",
-            areas.join(", "),
+            "; not the everyday reads: {}",
             everyday_missing.join(", ")
         ));
     }

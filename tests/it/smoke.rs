@@ -548,9 +548,11 @@ fn check_names_each_tool_and_groups_the_missing_privileges_into_grants() {
         .contains(&json!({"name": "create_vm_snapshot", "needs": "VM.Snapshot on /vms/{vmid}"})));
     let detail = tools["detail"].as_str().unwrap();
     assert!(
-        detail.contains("not the everyday reads (nodes, vms, containers, storage, tasks): ")
+        detail.contains("; not the everyday reads: ")
             && detail.contains("get_node_status")
-            && detail.contains("list_storage"),
+            && detail.contains("list_storage")
+            && detail.contains("get_alerts")
+            && !detail.contains("list_pools"),
         "{detail}"
     );
     // One line per missing privilege, not per tool; one command per ACL path.
