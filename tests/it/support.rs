@@ -293,6 +293,60 @@ fn schema_problem(r: &Seen) -> Option<String> {
     schema::check(&sent).err()
 }
 
+/// Ok when a dry run's shown request (`{"method", "path", "params"}`) is one PVE's schema accepts:
+/// the parameters go in the query for GET and DELETE, else in a form body, as `pve.rs` sends them.
+fn shown_request_problem(request: &Value) -> Result<(), String> {
+    let method = request["method"].as_str().ok_or("no method")?;
+    let path = request["path"].as_str().ok_or("no path")?;
+    let mut pairs = Vec::new();
+    for (k, v) in request["params"].as_object().into_iter().flatten() {
+        let values: Vec<&Value> = match v {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for v in values {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            pairs.push(format!("{}={}", form_encode(k), form_encode(&text)));
+        }
+    }
+    let encoded_path: String = path
+        .split('/')
+        .map(form_encode)
+        .collect::<Vec<_>>()
+        .join("/");
+    let form = pairs.join("&");
+    let (path_and_query, body) = match method {
+        "GET" | "DELETE" if !form.is_empty() => {
+            (format!("/api2/extjs{encoded_path}?{form}"), String::new())
+        }
+        _ => (format!("/api2/extjs{encoded_path}"), form),
+    };
+    let sent = schema::Sent {
+        method,
+        path_and_query: &path_and_query,
+        content_type: (!body.is_empty()).then_some("application/x-www-form-urlencoded"),
+        body: body.as_bytes(),
+    };
+    schema::check(&sent)
+}
+
+/// `application/x-www-form-urlencoded` / path-segment encoding of `s`.
+fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 fn regex_escape(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
@@ -445,6 +499,16 @@ impl<'a> Client<'a> {
                 .expect("called tool is listed");
             if let Err(e) = conforms(&tool["outputSchema"], structured, "structuredContent") {
                 panic!("{name}: result does not match its outputSchema: {e}\n{structured}");
+            }
+            // A dry run shows the request(s) it would send: each one PVE's schema accepts.
+            if structured["dry_run"] == json!(true) {
+                let shown = structured.get("requests").and_then(Value::as_array);
+                let one = structured.get("request").filter(|r| r.is_object());
+                for request in shown.into_iter().flatten().chain(one) {
+                    if let Err(e) = shown_request_problem(request) {
+                        panic!("{name}: its dry run shows a request PVE would refuse: {e}");
+                    }
+                }
             }
         } else {
             assert_eq!(result["isError"], json!(true));
@@ -845,4 +909,16 @@ pub fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
+}
+
+#[test]
+fn shown_requests_are_checked_against_the_schema() {
+    let ok = json!({"method": "POST", "path": "/nodes/pve1/qemu/100/status/start", "params": {"skiplock": 1}});
+    assert_eq!(shown_request_problem(&ok), Ok(()));
+    let unknown = json!({"method": "POST", "path": "/nodes/pve1/qemu/100/status/start", "params": {"bogus": "1"}});
+    assert!(shown_request_problem(&unknown).is_err());
+    let repeated = json!({"method": "DELETE", "path": "/cluster/notifications/matchers/backups", "params": {}});
+    assert_eq!(shown_request_problem(&repeated), Ok(()));
+    let wrong_method = json!({"method": "PATCH", "path": "/nodes", "params": {}});
+    assert!(shown_request_problem(&wrong_method).is_err());
 }
