@@ -74,25 +74,11 @@ fn send_or_show(
         out.insert("target".into(), target);
         return Ok(out);
     }
-    let reply = ctx.pve.call(change.method, &change.path, &change.params)?;
     let method = change.method.as_str();
-    if reply.data.is_null() {
+    let Some(upid) = start(ctx, change.method, &change.path, &change.params)? else {
         // A synchronous write (e.g. a config PUT): done, no task to follow.
         return data(Value::Null);
-    }
-    let upid = reply
-        .data
-        .as_str()
-        .and_then(|u| Upid::parse(u).ok())
-        .ok_or_else(|| Error::Transport {
-            method,
-            path: change.path.clone(),
-            message: format!("PVE did not return a task id but {}", reply.data),
-        })?;
-    // Logged before the task is followed, so a crash during the wait still leaves its UPID.
-    if let Some(audit) = &ctx.policy.audit {
-        audit.started(&upid.raw);
-    }
+    };
     let wait = args
         .int("wait_seconds")
         .map(|w| w as u64)
@@ -124,6 +110,34 @@ fn send_or_show(
             ),
         }),
     }
+}
+
+/// Sends one write; the task it started (logged in the audit log before anyone follows it, so a
+/// crash during the wait still leaves its UPID), or None when PVE answered null (a synchronous
+/// write, done).
+pub(super) fn start(
+    ctx: &Ctx,
+    method: Method,
+    path: &str,
+    params: &Params,
+) -> Result<Option<Upid>, Error> {
+    let reply = ctx.pve.call(method, path, params)?;
+    if reply.data.is_null() {
+        return Ok(None);
+    }
+    let upid = reply
+        .data
+        .as_str()
+        .and_then(|u| Upid::parse(u).ok())
+        .ok_or_else(|| Error::Transport {
+            method: method.as_str(),
+            path: path.to_string(),
+            message: format!("PVE did not return a task id but {}", reply.data),
+        })?;
+    if let Some(audit) = &ctx.policy.audit {
+        audit.started(&upid.raw);
+    }
+    Ok(Some(upid))
 }
 
 /// A request's parameters as a dry run shows them: a repeated key (`vms=100&vms=101`) as an

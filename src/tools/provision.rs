@@ -19,9 +19,9 @@ use serde_json::{json, Map, Value};
 
 use crate::error::Error;
 use crate::policy::{Area, Effect};
-use crate::pve::{as_u64, bool01, path, Method, Params, Upid};
+use crate::pve::{as_u64, bool01, path, Method, Params};
 
-use super::change::{finish, follow, shown_params, Change};
+use super::change::{finish, follow, shown_params, start, Change};
 use super::exec::agent_enabled;
 use super::guest::{cluster_guests, find_guest, locate_guest, Guest};
 use super::guest_config::{check_config, check_source_config, parse_size, resizable_disk};
@@ -435,22 +435,9 @@ fn send_step(
     running: &mut Option<String>,
 ) -> Result<Value, Error> {
     let method = step.method.as_str();
-    let reply = ctx.pve.call(step.method, &step.path, &step.params)?;
-    if reply.data.is_null() {
+    let Some(upid) = start(ctx, step.method, &step.path, &step.params)? else {
         return Ok(Value::Null);
-    }
-    let upid = reply
-        .data
-        .as_str()
-        .and_then(|u| Upid::parse(u).ok())
-        .ok_or_else(|| Error::Transport {
-            method,
-            path: step.path.clone(),
-            message: format!("PVE did not return a task id but {}", reply.data),
-        })?;
-    if let Some(audit) = &ctx.policy.audit {
-        audit.started(&upid.raw);
-    }
+    };
     *running = Some(upid.raw.clone());
     let status = follow(ctx, &upid, Duration::from_secs(wait), false)?;
     if text(&status, "status") == "running" {
