@@ -100,6 +100,55 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl Error {
+    /// The error with `f` applied to every text in it that PVE (or its answer) may have written:
+    /// a refusal's or transport failure's message, a task's exit status and log, a failed step's
+    /// cause. Used to cut secrets PVE quotes back out of what the model sees.
+    pub fn map_pve_texts(self, f: &dyn Fn(String) -> String) -> Error {
+        match self {
+            Error::Api {
+                method,
+                path,
+                status,
+                message,
+            } => Error::Api {
+                method,
+                path,
+                status,
+                message: f(message),
+            },
+            Error::Transport {
+                method,
+                path,
+                message,
+            } => Error::Transport {
+                method,
+                path,
+                message: f(message),
+            },
+            Error::Task {
+                method,
+                path,
+                upid,
+                exitstatus,
+                log,
+            } => Error::Task {
+                method,
+                path,
+                upid,
+                exitstatus: f(exitstatus),
+                log: log.into_iter().map(f).collect(),
+            },
+            Error::Step { step, cause, made } => Error::Step {
+                step,
+                cause: Box::new(cause.map_pve_texts(f)),
+                made,
+            },
+            other => other,
+        }
+    }
+}
+
 /// What to do about an HTTP status PVE answered with, when the message alone does not say.
 fn status_hint(status: u16, path: &str, message: &str) -> Option<&'static str> {
     match status {

@@ -484,29 +484,7 @@ fn scrub(text: &str, secrets: &[String]) -> String {
 }
 
 fn scrub_error(e: Error, secrets: &[String]) -> Error {
-    match e {
-        Error::Api {
-            method,
-            path,
-            status,
-            message,
-        } => Error::Api {
-            method,
-            path,
-            status,
-            message: scrub(&message, secrets),
-        },
-        Error::Transport {
-            method,
-            path,
-            message,
-        } => Error::Transport {
-            method,
-            path,
-            message: scrub(&message, secrets),
-        },
-        other => other,
-    }
+    e.map_pve_texts(&|t| scrub(&t, secrets))
 }
 
 // ---------------------------------------------------------------------------------------------

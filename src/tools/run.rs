@@ -132,37 +132,5 @@ fn hide_secrets(ctx: &Ctx, value: &mut Value) {
 
 /// `hide_secrets` for the texts of an error that PVE wrote (its message, a task's log).
 fn hide_secrets_in_error(ctx: &Ctx, e: Error) -> Error {
-    let hide = |t: String| ctx.pve.hide_own_secrets(&t).unwrap_or(t);
-    match e {
-        Error::Api {
-            method,
-            path,
-            status,
-            message,
-        } => Error::Api {
-            method,
-            path,
-            status,
-            message: hide(message),
-        },
-        Error::Task {
-            method,
-            path,
-            upid,
-            exitstatus,
-            log,
-        } => Error::Task {
-            method,
-            path,
-            upid,
-            exitstatus: hide(exitstatus),
-            log: log.into_iter().map(hide).collect(),
-        },
-        Error::Step { step, cause, made } => Error::Step {
-            step,
-            cause: Box::new(hide_secrets_in_error(ctx, *cause)),
-            made,
-        },
-        other => other,
-    }
+    e.map_pve_texts(&|t| ctx.pve.hide_own_secrets(&t).unwrap_or(t))
 }
