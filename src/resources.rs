@@ -108,15 +108,21 @@ fn whole_cluster_resources(ctx: &Ctx, _args: &Args) -> Result<Content, Error> {
 /// `resources/read`: the document for `uri`.
 pub fn read(ctx: &Ctx, policy: &Policy, uri: &str) -> Result<Value, ReadError> {
     let not_found = || ReadError::NotFound(uri.to_string());
-    let run = |tool: &Tool, args: Value| -> Result<Value, ReadError> {
+    // The tool's whole result.
+    let whole = |tool: &Tool, args: Value| -> Result<Content, ReadError> {
         let args = args.as_object().cloned().unwrap_or_default();
-        match tools::run(ctx, tool, &args) {
-            // Cut to 64 KiB: the whole result, so the cut and its hint stay visible.
-            Ok(c) if c.get("truncated") == Some(&Value::Bool(true)) => Ok(Value::Object(c)),
-            Ok(c) => Ok(c.get("data").cloned().unwrap_or(Value::Null)),
-            Err(Error::Denied(why)) => Err(ReadError::Denied(why)),
-            Err(e) => Err(ReadError::Failed(e)),
-        }
+        tools::run(ctx, tool, &args).map_err(|e| match e {
+            Error::Denied(why) => ReadError::Denied(why),
+            e => ReadError::Failed(e),
+        })
+    };
+    // Its `data`, or the whole result when cut to 64 KiB, so the cut and its hint stay visible.
+    let run = |tool: &Tool, args: Value| -> Result<Value, ReadError> {
+        let c = whole(tool, args)?;
+        Ok(match c.get("truncated") == Some(&Value::Bool(true)) {
+            true => Value::Object(c),
+            false => c.get("data").cloned().unwrap_or(Value::Null),
+        })
     };
     let tool = |name: &str| tools::find(name).ok_or_else(not_found);
     let rest = uri.strip_prefix("proxmox://").ok_or_else(not_found)?;
@@ -131,15 +137,8 @@ pub fn read(ctx: &Ctx, policy: &Policy, uri: &str) -> Result<Value, ReadError> {
             };
             run(&whole, json!({}))?
         }
-        ["alerts"] => {
-            // The whole result (alerts and counts): what get_alerts returns.
-            let alerts = tool(ALERTS_TOOL)?;
-            match tools::run(ctx, alerts, &Map::new()) {
-                Ok(c) => Value::Object(c),
-                Err(Error::Denied(why)) => return Err(ReadError::Denied(why)),
-                Err(e) => return Err(ReadError::Failed(e)),
-            }
-        }
+        // The whole result (alerts and counts): what get_alerts returns.
+        ["alerts"] => Value::Object(whole(tool(ALERTS_TOOL)?, json!({}))?),
         ["node", node, "status"] => run(tool(NODE_TOOL)?, json!({"node": node}))?,
         ["guest", vmid, "config"] => {
             let vmid: u64 = vmid.parse().map_err(|_| not_found())?;

@@ -56,6 +56,15 @@ struct Inner {
     wake: Condvar,
 }
 
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in a check cannot poison this: checks run without the lock held.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// The watched resource `uri` (cheap to clone: one shared state).
 #[derive(Clone)]
 pub struct Watch {
@@ -94,11 +103,7 @@ impl Watch {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic in a check cannot poison this: checks run without the lock held.
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock()
     }
 
     /// Gives the watch the session's writer (the stdio loop does, before the first request).
@@ -215,12 +220,7 @@ fn checked(inner: &Inner) -> Vec<String> {
 /// baseline check, then one check per interval, notifying every subscriber when it changed.
 /// Subscribers coming and going do not move the next check (only the last one leaving stops it).
 fn poll(inner: &Inner) {
-    let lock = || {
-        inner
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    };
+    let lock = || inner.lock();
     loop {
         {
             let state = lock();
