@@ -312,17 +312,13 @@ fn shown_request_problem(request: &Value) -> Result<(), String> {
             pairs.push(format!("{}={}", form_encode(k), form_encode(&text)));
         }
     }
-    let encoded_path: String = path
-        .split('/')
-        .map(form_encode)
-        .collect::<Vec<_>>()
-        .join("/");
+    // The path is shown as sent: already percent-encoded by `pve::path`.
     let form = pairs.join("&");
     let (path_and_query, body) = match method {
         "GET" | "DELETE" if !form.is_empty() => {
-            (format!("/api2/extjs{encoded_path}?{form}"), String::new())
+            (format!("/api2/extjs{path}?{form}"), String::new())
         }
-        _ => (format!("/api2/extjs{encoded_path}"), form),
+        _ => (format!("/api2/extjs{path}"), form),
     };
     let sent = schema::Sent {
         method,
@@ -333,7 +329,7 @@ fn shown_request_problem(request: &Value) -> Result<(), String> {
     schema::check(&sent)
 }
 
-/// `application/x-www-form-urlencoded` / path-segment encoding of `s`.
+/// `application/x-www-form-urlencoded` encoding of `s`, as `pve.rs` encodes a form.
 fn form_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
